@@ -1,0 +1,2 @@
+//! Write strategies for benchmarks (work in progress).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Operation-sequence model (work in progress).
+#![forbid(unsafe_code)]

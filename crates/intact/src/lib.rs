@@ -1,0 +1,2 @@
+//! intact: durable atomic file replacement (work in progress).
+#![forbid(unsafe_code)]

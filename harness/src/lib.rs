@@ -1,0 +1,1 @@
+//! torture engine (work in progress).
