@@ -1,2 +1,207 @@
-//! intact: durable atomic file replacement (work in progress).
+//! Durable atomic file replacement: after a crash, the target holds either its old content or
+//! the complete new content, never a mix, and never an empty or partly written file.
+//!
+//! ```
+//! # let dir = std::env::temp_dir().join(format!("intact-doc-lib-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! let path = dir.join("results.csv");
+//! intact::write(&path, "id,value\n1,42\n")?;
+//! assert_eq!(std::fs::read_to_string(&path)?, "id,value\n1,42\n");
+//!
+//! // Streaming, with options: only publish if no other run got there first.
+//! use std::io::Write;
+//! use intact::{Options, Overwrite};
+//! let mut file = Options::new().overwrite(Overwrite::NoClobber).create(dir.join("once.log"))?;
+//! writeln!(file, "computed once")?;
+//! file.commit()?;
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # The contract
+//!
+//! [`write()`], [`write_json`], [`AtomicFile::commit`] and [`Batch::commit`] replace (or create)
+//! a file atomically: every process sees either the old file or the complete new one, at
+//! every moment, whatever happens to the writer. What survives a **power cut** (or kernel
+//! crash) depends on the [`Durability`] level:
+//!
+//! | Durability | Writer killed (SIGKILL, panic, OOM) | Power cut after `commit` returned |
+//! |---|---|---|
+//! | [`None`](Durability::None) | old or complete new content | old content, new content, or **an empty / partly written file** (the rename may reach the disk before the data) |
+//! | [`Data`](Durability::Data) | old or complete new content | old or complete new content (the rename itself may be lost) |
+//! | [`Full`](Durability::Full) (default) | old or complete new content | **new content** |
+//!
+//! A process crash never needs `fsync`: the kernel keeps every completed `write` in its page
+//! cache, so the rename alone is enough. A power cut loses whatever was not made durable, in
+//! any order; `fsync` of the file makes its data durable but not its name, and only `fsync` of
+//! the directory makes the rename durable (Linux `fsync(2)`). Some filesystems add heuristics
+//! (ext4 `auto_da_alloc` flushes data before a replacing rename); intact never relies on them.
+//!
+//! When `commit` returns an error, [`CommitError::failure`] says which side of the line it
+//! failed on: [`CommitFailure::NotPublished`] (the target is exactly as before) or
+//! [`CommitFailure::PublishedNotDurable`] (the new content is in place, but the directory
+//! `fsync` failed, so whether it survives a power cut is unknown).
+//!
+//! # The protocol, step by step
+//!
+//! [`AtomicFile::create`] (or [`Options::create`]):
+//!
+//! 1. **Resolve the target.** `open(parent, O_DIRECTORY)` once; every later step is relative
+//!    to that descriptor, so the commit lands where the file was created. `fstatat(name,
+//!    AT_SYMLINK_NOFOLLOW)` finds what is there: with [`Symlinks::Follow`] each link is read
+//!    (`readlinkat`) and resolved relative to its own directory, and the temp file goes next to
+//!    the file at the end of the chain; a directory, device, FIFO or socket is refused.
+//! 2. **Create the temp file** in that directory ([`Temp`]):
+//!    - *Anonymous* (Linux): `openat(dir, ".", O_TMPFILE | O_RDWR)`. The file has no name,
+//!      so nothing is left behind if the writer dies now.
+//!    - *Named*: `openat(dir, ".{name}.{random}.intact-tmp", O_CREAT | O_EXCL, 0600)`, a
+//!      hidden name, never an existing file, unreadable to others while written.
+//!
+//!    Either way the writer takes `flock(LOCK_EX)` on it and holds it until the temp file is
+//!    gone: the kernel releases it when the process dies, which is how [`sweep`] tells a dead
+//!    writer's temp file from a live one.
+//! 3. **Metadata.** With [`Options::mode`], `fchmod` to exactly that. Otherwise a replaced
+//!    file's permission bits are kept (`fchmod`), and its owner and group where permitted
+//!    (`fchown` first, since it clears set-user-ID bits; `EPERM` means the file keeps ours); a
+//!    new file gets `0o666 & !umask` like `File::create` (the umask is read from
+//!    `/proc/self/status`, because reading it with `umask(2)` briefly changes it for every
+//!    thread). A symlink is never the source of a mode: its 0777 means nothing.
+//!
+//! Writes then go to the temp file ([`std::io::Write`], [`std::io::Seek`]).
+//! [`AtomicFile::commit`]:
+//!
+//! 4. **`fsync(temp)`** (unless [`Durability::None`]; `F_FULLFSYNC` on macOS through
+//!    `File::sync_all`): the content, size, mode and owner are on stable storage before any
+//!    name points at them. If this fails the file is never published, not even by a retried
+//!    commit: after a failed `fsync` the kernel may have dropped the unwritten pages and a
+//!    second `fsync` can succeed without them ("fsyncgate").
+//! 5. **Publish**, one atomic step for other processes:
+//!    - Replace, named temp: `renameat(temp, target)`.
+//!    - Replace, anonymous temp: `linkat("/proc/self/fd/N", temp name, AT_SYMLINK_FOLLOW)`
+//!      (works without privileges), then `renameat(temp name, target)`: `linkat` cannot
+//!      replace a file. The temp name exists only after the data is written and synced.
+//!    - No-clobber, named temp: `renameat2(temp, target, RENAME_NOREPLACE)`; where the
+//!      filesystem or kernel lacks it (`EINVAL`, `ENOSYS`), `linkat(temp, target)` then
+//!      `unlinkat(temp)`. Both fail with `EEXIST` if the target exists, checked in the
+//!      same step as the publish, so of several racing writers exactly one wins.
+//!    - No-clobber, anonymous temp: `linkat("/proc/self/fd/N", target)`, which fails with
+//!      `EEXIST` when the target exists.
+//! 6. **`fsync(directory)`** (with [`Durability::Full`]): the new directory entry is on stable
+//!    storage; after this the new content survives a power cut.
+//! 7. Close the temp file's descriptor, which releases the lock.
+//!
+//! [`AtomicFile::abort`], or dropping the file uncommitted: `unlinkat(temp)` while the lock is
+//! still held, then close. A failed commit hands the file back in [`CommitError`]; dropping
+//! that error discards the temp file the same way.
+//!
+//! # Crash windows
+//!
+//! | The writer dies ... | Target | Left behind |
+//! |---|---|---|
+//! | before step 5 (anonymous temp) | old | nothing: the kernel frees the unnamed inode |
+//! | before step 5 (named temp) | old | `.{name}.{random}.intact-tmp`, unlocked: [`sweep`] removes it |
+//! | between `linkat` and `renameat` (anonymous, replace) | old | a temp name, unlocked: [`sweep`] removes it |
+//! | after step 5 | new | nothing |
+//!
+//! A power cut behaves as in the table of the contract: with `Full`, before step 6 completes
+//! the old content may come back; after it, the new content stays. A named temp file that
+//! survives a power cut has lost its lock like any other and is swept.
+//!
+//! # Cleaning up: `sweep`
+//!
+//! [`sweep`] removes the temp files of dead writers from a directory and never a live
+//! writer's: a name of the exact temp shape, a regular file, whose `flock` it can take (so
+//! its writer is gone), checked again after locking, removed while locked. Run it at startup
+//! of a pipeline stage, for example. It is safe alongside running writers and other sweepers.
+//!
+//! # Batches
+//!
+//! [`Batch`] publishes many files with the same per-file guarantees, overlapping their
+//! `fsync`s and syncing each directory once. It is **not atomic as a group**: after a crash,
+//! some files may have their new content and others their old.
+//!
+//! # Platforms
+//!
+//! - **Linux** is the tested target: everything above.
+//! - **macOS**: `File::sync_all` and the directory sync use `F_FULLFSYNC` (a plain `fsync`
+//!   does not flush the drive's cache there); no-clobber uses `renameatx_np(RENAME_EXCL)`; no
+//!   `O_TMPFILE`, so [`Temp::Auto`] is always named.
+//! - **Other unixes**: named temp files, no-clobber through `link` + `unlink`, and a
+//!   fallback umask of 0o022 for new files (set [`Options::mode`] to be exact).
+//! - Windows is not supported.
+//!
+//! # Not promised
+//!
+//! - Atomicity across several files, including the files of a [`Batch`].
+//! - Network and FUSE filesystems: `rename`, `O_EXCL`, `flock` and `fsync` are only as good as
+//!   the filesystem makes them (NFS may report success before the server's disk has the data).
+//! - Disks that acknowledge writes they have not stored (a volatile cache without flush
+//!   support) defeat every `fsync`.
+//! - Preserving ACLs, extended attributes or timestamps of a replaced file (only permission
+//!   bits, owner and group are kept).
+//! - After a failed directory `fsync`, whether the new name is durable: that is exactly what
+//!   [`CommitFailure::PublishedNotDurable`] reports.
+//!
+//! # Errors
+//!
+//! Every error is an [`std::io::Error`] with the kind of the underlying OS error and a message
+//! that names the path; its [`source`](std::error::Error::source) is the OS error itself (with
+//! `raw_os_error`). The common mistakes get their own message: parent directory missing
+//! (`NotFound`), target is a directory (`IsADirectory`), parent not writable
+//! (`PermissionDenied`, `ReadOnlyFilesystem`), file name too long, and a dangling symlink under
+//! [`Symlinks::Follow`] (`NotFound`, naming the link and the missing file).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod batch;
+mod dest;
+mod error;
+mod file;
+mod name;
+mod options;
+mod sweep;
+mod sys;
+
+use std::io;
+use std::path::Path;
+
+pub use batch::{Batch, BatchError, BatchFailure};
+pub use error::{CommitError, CommitFailure};
+pub use file::AtomicFile;
+pub use options::{Durability, Options, Overwrite, Symlinks, Temp};
+pub use sweep::{Sweep, sweep};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
+/// Atomically and durably replaces (or creates) the file at `path` with `contents`.
+///
+/// The default [`Options`]: [`Durability::Full`] (the new content survives a power cut once
+/// this returns), replace, the replaced file's permissions and owner kept, symlinks followed.
+/// On error the file at `path` is unchanged (unless the error says the content was published
+/// and only the directory `fsync` failed) and no temp file is left behind.
+pub fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
+    Options::new().write(path, contents)
+}
+
+/// Atomically and durably writes `value` as JSON to `path`, serialising straight into the
+/// temp file through a buffer (no full in-memory copy of the document).
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("intact-doc-json-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("state.json");
+/// intact::write_json(&path, &serde_json::json!({ "step": 3, "done": false }))?;
+/// assert_eq!(std::fs::read_to_string(&path)?, r#"{"done":false,"step":3}"#);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg(feature = "json")]
+pub fn write_json<T>(path: impl AsRef<Path>, value: &T) -> io::Result<()>
+where
+    T: serde::Serialize + ?Sized,
+{
+    Options::new().write_json(path, value)
+}

@@ -1,0 +1,195 @@
+//! Resolving a target path: the directory to publish in, the final name, and what is there now.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::Symlinks;
+use crate::error::{os_error, with_context};
+use crate::sys::Meta;
+
+/// Links followed before giving up with ELOOP, as the kernel does (`MAXSYMLINKS`).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// An open directory: every later step is relative to this descriptor, so the commit lands in
+/// the directory that was resolved at create time even if the path changes meanwhile.
+#[derive(Debug)]
+pub(crate) struct Dir {
+    pub(crate) fd: OwnedFd,
+    pub(crate) path: PathBuf,
+    pub(crate) meta: Meta,
+}
+
+/// Where a file gets published.
+#[derive(Debug)]
+pub(crate) struct Destination {
+    pub(crate) dir: Arc<Dir>,
+    /// The final name inside `dir`.
+    pub(crate) name: OsString,
+    /// `dir` joined with `name`: the file actually replaced (the end of a symlink chain).
+    pub(crate) path: PathBuf,
+    /// The regular file there now, if any; a symlink being replaced counts as none.
+    pub(crate) existing: Option<Meta>,
+}
+
+/// Opened directories by path, so a batch opens each directory once.
+#[derive(Debug, Default)]
+pub(crate) struct DirCache {
+    dirs: HashMap<PathBuf, Arc<Dir>>,
+}
+
+impl DirCache {
+    fn open(&mut self, path: &Path) -> Result<Arc<Dir>, Errno> {
+        if let Some(dir) = self.dirs.get(path) {
+            return Ok(Arc::clone(dir));
+        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(CWD, path, flags, Mode::empty())?;
+        let meta = Meta::from(rustix::fs::fstat(&fd)?);
+        let dir = Arc::new(Dir {
+            fd,
+            path: path.to_path_buf(),
+            meta,
+        });
+        self.dirs.insert(path.to_path_buf(), Arc::clone(&dir));
+        Ok(dir)
+    }
+}
+
+/// Resolves `path` per the symlink policy: opens its directory and looks at what is there.
+pub(crate) fn resolve(
+    path: &Path,
+    symlinks: Symlinks,
+    dirs: &mut DirCache,
+) -> io::Result<Destination> {
+    let mut current = path.to_path_buf();
+    for hop in 0..=MAX_SYMLINK_HOPS {
+        let (parent, name) = split(&current)?;
+        let dir = dirs
+            .open(parent)
+            .map_err(|errno| parent_error(errno, parent, path, &current, hop))?;
+        let found = rustix::fs::statat(&dir.fd, name, AtFlags::SYMLINK_NOFOLLOW);
+        let meta = match found {
+            Ok(stat) => Meta::from(stat),
+            Err(Errno::NOENT) if hop == 0 => return Ok(destination(dir, name, &current, None)),
+            Err(Errno::NOENT) => return Err(dangling(path, &current)),
+            Err(errno) => {
+                return Err(os_error(
+                    errno,
+                    format_args!("look up {}", current.display()),
+                ));
+            }
+        };
+        match meta.file_type() {
+            FileType::RegularFile => return Ok(destination(dir, name, &current, Some(meta))),
+            FileType::Symlink => match symlinks {
+                Symlinks::Replace => return Ok(destination(dir, name, &current, None)),
+                Symlinks::Follow => current = read_link(&dir, name, parent, &current)?,
+            },
+            FileType::Directory => return Err(is_a_directory(&current)),
+            FileType::Fifo
+            | FileType::Socket
+            | FileType::CharacterDevice
+            | FileType::BlockDevice
+            | FileType::Unknown => return Err(not_a_regular_file(&current)),
+        }
+    }
+    let loop_error = io::Error::from(Errno::LOOP);
+    Err(with_context(
+        loop_error,
+        format_args!("follow symlinks from {}", path.display()),
+    ))
+}
+
+fn destination(dir: Arc<Dir>, name: &OsStr, path: &Path, existing: Option<Meta>) -> Destination {
+    Destination {
+        dir,
+        name: name.to_os_string(),
+        path: path.to_path_buf(),
+        existing,
+    }
+}
+
+/// Splits a path into its directory and file name; a path that names a directory by its form
+/// (`""`, `/`, `.`, `..`, or ending in `/`, `/.`, `/..`) is an error.
+fn split(path: &Path) -> io::Result<(&Path, &OsStr)> {
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.is_empty() {
+        let empty = io::Error::new(io::ErrorKind::InvalidInput, "the target path is empty");
+        return Err(empty);
+    }
+    let last = bytes.rsplit(|&b| b == b'/').next().unwrap_or(bytes);
+    if matches!(last, b"" | b"." | b"..") {
+        return Err(is_a_directory(path));
+    }
+    let name = path.file_name().ok_or_else(|| is_a_directory(path))?;
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        Some(_) | None => Path::new("."),
+    };
+    Ok((parent, name))
+}
+
+/// The next path in a symlink chain: the link's text, relative to the link's directory.
+fn read_link(dir: &Dir, name: &OsStr, parent: &Path, link: &Path) -> io::Result<PathBuf> {
+    let text = rustix::fs::readlinkat(&dir.fd, name, Vec::new())
+        .map_err(|errno| os_error(errno, format_args!("read symlink {}", link.display())))?;
+    let text = PathBuf::from(OsStr::from_bytes(text.to_bytes()));
+    Ok(if text.is_absolute() {
+        text
+    } else {
+        parent.join(text)
+    })
+}
+
+fn parent_error(errno: Errno, parent: &Path, path: &Path, current: &Path, hop: usize) -> io::Error {
+    if hop > 0 && errno == Errno::NOENT {
+        return dangling(path, current);
+    }
+    let (parent, path) = (parent.display(), path.display());
+    match errno {
+        Errno::NOENT => os_error(
+            errno,
+            format_args!("parent directory {parent} of {path} does not exist"),
+        ),
+        Errno::NOTDIR => os_error(
+            errno,
+            format_args!("parent {parent} of {path} is not a directory"),
+        ),
+        _ => os_error(
+            errno,
+            format_args!("open parent directory {parent} of {path}"),
+        ),
+    }
+}
+
+fn dangling(link: &Path, missing: &Path) -> io::Error {
+    let message = format_args!(
+        "{} is a dangling symlink: {} does not exist (Symlinks::Follow)",
+        link.display(),
+        missing.display()
+    );
+    os_error(Errno::NOENT, message)
+}
+
+fn is_a_directory(path: &Path) -> io::Error {
+    os_error(
+        Errno::ISDIR,
+        format_args!("{} is a directory, not a file", path.display()),
+    )
+}
+
+fn not_a_regular_file(path: &Path) -> io::Error {
+    let message = format_args!(
+        "{} is not a regular file (a device, FIFO or socket); intact only replaces files",
+        path.display()
+    );
+    io::Error::new(io::ErrorKind::InvalidInput, message.to_string())
+}

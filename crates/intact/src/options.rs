@@ -1,0 +1,185 @@
+//! [`Options`] and the policy enums it takes.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::AtomicFile;
+
+/// How much of a commit must be on stable storage when [`AtomicFile::commit`] returns.
+///
+/// Every level is atomic for other processes and survives a crash of the writing process;
+/// they differ in what survives a power cut or kernel crash (see the crate docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Durability {
+    /// Rename only, no `fsync`. After a power cut the target may hold the old content, the new
+    /// content, or (on filesystems without rename heuristics) an empty or partly written file.
+    None,
+    /// `fsync` the temp file before the rename: after a power cut the target holds the old or
+    /// the complete new content, but the rename itself may be lost (old content comes back).
+    Data,
+    /// `Data`, then `fsync` the directory after the rename: once `commit` returns, the new
+    /// content survives a power cut.
+    #[default]
+    Full,
+}
+
+/// What to do when the target already exists at commit time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Overwrite {
+    /// Atomically replace the existing file.
+    #[default]
+    Replace,
+    /// Publish only if the target does not exist; otherwise fail with
+    /// `ErrorKind::AlreadyExists` and leave the existing file untouched. The check and the
+    /// publish are one atomic step, so exactly one of several racing writers wins.
+    NoClobber,
+}
+
+/// What to do when the target is a symbolic link.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Symlinks {
+    /// Write to the file at the end of the link chain and keep the links. The temp file is
+    /// created next to that file, so the rename stays within one directory. A link that points
+    /// nowhere is an error (`NotFound`, naming the link and the missing file).
+    #[default]
+    Follow,
+    /// Replace the link itself with a regular file; what it pointed to is left alone.
+    Replace,
+}
+
+/// What kind of temp file holds the new content until the commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Temp {
+    /// `Anonymous` where the filesystem supports it, `Named` elsewhere. Decided once per
+    /// filesystem (by device number) for the life of the process, not per call.
+    #[default]
+    Auto,
+    /// A hidden file `.{target}.{random}.intact-tmp` in the target's directory, created with
+    /// `O_EXCL` and mode 0600 and locked with `flock` for its whole life, so that [`sweep`]
+    /// can remove it after a crash without ever touching a live writer's file.
+    ///
+    /// [`sweep`]: crate::sweep
+    Named,
+    /// Linux `O_TMPFILE`: the file has no name until its content is complete (and synced, per
+    /// the durability level), so a crash while writing leaves nothing behind. Fails with
+    /// `ErrorKind::Unsupported` on filesystems or platforms without `O_TMPFILE`.
+    Anonymous,
+}
+
+/// How to write: durability, overwrite, permissions, symlinks and temp file policies.
+///
+/// The defaults are those of [`crate::write`] and [`AtomicFile::create`]: fully durable,
+/// replace, keep the replaced file's metadata, follow symlinks, automatic temp file.
+///
+/// ```
+/// use intact::{Durability, Options, Overwrite};
+/// # let dir = std::env::temp_dir().join(format!("intact-doc-options-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let options = Options::new()
+///     .durability(Durability::Data)
+///     .overwrite(Overwrite::NoClobber)
+///     .mode(0o640);
+/// options.write(dir.join("report.txt"), b"first")?;
+/// let again = options.write(dir.join("report.txt"), b"second");
+/// assert_eq!(again.unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+/// assert_eq!(std::fs::read(dir.join("report.txt"))?, b"first");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Options {
+    pub(crate) durability: Durability,
+    pub(crate) overwrite: Overwrite,
+    pub(crate) mode: Option<u32>,
+    pub(crate) symlinks: Symlinks,
+    pub(crate) temp: Temp,
+}
+
+impl Options {
+    /// The default options (see the type's docs).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets how much must be on stable storage when the commit returns.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Sets what to do when the target exists.
+    pub fn overwrite(mut self, overwrite: Overwrite) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+
+    /// Gives the file exactly these permission bits (`& 0o7777`, not filtered by the umask).
+    ///
+    /// Without it, a replaced file keeps its permission bits and, where the process is allowed
+    /// to set them, its owner and group; a new file gets `0o666 & !umask` like `File::create`.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = Some(mode & 0o7777);
+        self
+    }
+
+    /// Sets what to do when the target is a symbolic link.
+    pub fn symlinks(mut self, symlinks: Symlinks) -> Self {
+        self.symlinks = symlinks;
+        self
+    }
+
+    /// Sets the kind of temp file.
+    pub fn temp(mut self, temp: Temp) -> Self {
+        self.temp = temp;
+        self
+    }
+
+    /// Creates the temp file for `path` with these options.
+    ///
+    /// Errors name the path: parent directory missing (`NotFound`), target is a directory
+    /// (`IsADirectory`), parent not writable (`PermissionDenied` or `ReadOnlyFilesystem`), name
+    /// too long, target a dangling symlink under [`Symlinks::Follow`] (`NotFound`).
+    pub fn create(&self, path: impl AsRef<Path>) -> io::Result<AtomicFile> {
+        AtomicFile::create_with(path.as_ref(), self)
+    }
+
+    /// Atomically writes `contents` to `path` with these options.
+    pub fn write(&self, path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
+        let mut file = self.create(path)?;
+        file.write_all(contents.as_ref())?;
+        file.commit()?;
+        Ok(())
+    }
+
+    /// Atomically writes `value` as JSON to `path` with these options, serialising straight
+    /// into the temp file through a buffer (no full in-memory copy).
+    #[cfg(feature = "json")]
+    pub fn write_json<T>(&self, path: impl AsRef<Path>, value: &T) -> io::Result<()>
+    where
+        T: serde::Serialize + ?Sized,
+    {
+        let path = path.as_ref();
+        let mut file = self.create(path)?;
+        let mut writer = io::BufWriter::new(&mut file);
+        serde_json::to_writer(&mut writer, value).map_err(|error| json_error(error, path))?;
+        writer.flush()?;
+        drop(writer);
+        file.commit()?;
+        Ok(())
+    }
+}
+
+/// A serde_json error as an `io::Error`: I/O errors come back as they were (they already name
+/// the path); a value that cannot be serialised is `InvalidData`, naming the path.
+#[cfg(feature = "json")]
+fn json_error(error: serde_json::Error, path: &Path) -> io::Error {
+    let is_io = error.is_io();
+    let error = io::Error::from(error);
+    match is_io {
+        true => error,
+        false => {
+            crate::error::with_context(error, format_args!("serialize JSON for {}", path.display()))
+        }
+    }
+}

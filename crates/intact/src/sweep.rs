@@ -1,0 +1,170 @@
+//! [`sweep`]: removes the temp files of dead writers, never a live writer's.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, CWD, Dir, FileType, FlockOperation, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::error::os_error;
+use crate::name::parse_temp_name;
+use crate::sys::Meta;
+
+/// What [`sweep`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sweep {
+    removed: Vec<PathBuf>,
+    live: Vec<PathBuf>,
+    skipped: Vec<PathBuf>,
+    removed_bytes: u64,
+}
+
+impl Sweep {
+    /// Temp files of dead writers, now removed.
+    pub fn removed(&self) -> &[PathBuf] {
+        &self.removed
+    }
+
+    /// Temp files whose writer is alive (their lock is held); left alone.
+    pub fn live(&self) -> &[PathBuf] {
+        &self.live
+    }
+
+    /// Names of the temp file shape that are not this crate's to remove: not regular files,
+    /// or files this process may not open to test the lock. Left alone.
+    pub fn skipped(&self) -> &[PathBuf] {
+        &self.skipped
+    }
+
+    /// Total size of the removed files, in bytes.
+    pub fn removed_bytes(&self) -> u64 {
+        self.removed_bytes
+    }
+}
+
+/// Removes the temp files left in `dir` by writers that died (crash, SIGKILL, power cut) and
+/// reports what it removed.
+///
+/// Only regular files named exactly `.{name}.{16 hex digits}.intact-tmp` are candidates, and
+/// one is removed only while `sweep` holds its `flock`: every writer holds that lock for the
+/// temp file's whole life and the kernel drops it when the writer dies, so a lock that can be
+/// taken means a dead writer. No age or pid guess is involved. Safe to run while writers are
+/// active and from several processes at once.
+///
+/// A writer that forked a child which still holds the descriptor counts as live (the lock is
+/// shared with the child) until that child exits too.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("intact-doc-sweep-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let live = intact::Options::new().temp(intact::Temp::Named).create(dir.join("a"))?;
+/// let report = intact::sweep(&dir)?;
+/// assert!(report.removed().is_empty());
+/// assert_eq!(report.live().len(), 1, "the open AtomicFile holds its lock");
+/// drop(live);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn sweep(dir: impl AsRef<Path>) -> io::Result<Sweep> {
+    let dir = dir.as_ref();
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let dir_fd = rustix::fs::openat(CWD, dir, flags, Mode::empty()).map_err(|errno| {
+        os_error(
+            errno,
+            format_args!("open directory {} to sweep", dir.display()),
+        )
+    })?;
+    let read_error = |errno| os_error(errno, format_args!("read directory {}", dir.display()));
+    let mut entries = Dir::read_from(&dir_fd).map_err(read_error)?;
+    let mut report = Sweep::default();
+    while let Some(entry) = entries.read() {
+        let entry = entry.map_err(read_error)?;
+        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if parse_temp_name(name).is_none() {
+            continue;
+        }
+        let path = dir.join(name);
+        match sweep_one(&dir_fd, name).map_err(|errno| sweep_error(errno, &path))? {
+            Verdict::Removed(bytes) => {
+                report.removed.push(path);
+                report.removed_bytes += bytes;
+            }
+            Verdict::Live => report.live.push(path),
+            Verdict::Skipped => report.skipped.push(path),
+            Verdict::Gone => {}
+        }
+    }
+    Ok(report)
+}
+
+/// What happened to one candidate.
+enum Verdict {
+    /// Removed; its size in bytes.
+    Removed(u64),
+    /// Its lock is held: a writer is alive.
+    Live,
+    /// Not ours to judge (not a regular file, or not openable).
+    Skipped,
+    /// Vanished meanwhile (its writer committed or discarded it, or another sweeper got it).
+    Gone,
+}
+
+/// Judges one candidate and removes it if its writer is dead.
+///
+/// 1. `fstatat(NOFOLLOW)`: only regular files; opening anything else could block (FIFO) or
+///    have side effects (devices).
+/// 2. `openat(O_NOFOLLOW | O_NONBLOCK)` and `fstat`: the same regular file as in step 1.
+/// 3. `flock(LOCK_EX | LOCK_NB)`: fails while the writer is alive.
+/// 4. `fstatat` again: the name still refers to the locked file (it could have been swept
+///    and the name reused by a new writer, which takes its lock only after creating it).
+/// 5. `unlinkat` while holding the lock; the descriptor (and lock) closes after.
+fn sweep_one(dir: &OwnedFd, name: &OsStr) -> Result<Verdict, Errno> {
+    let Some(before) = stat_name(dir, name)? else {
+        return Ok(Verdict::Gone);
+    };
+    if before.file_type() != FileType::RegularFile {
+        return Ok(Verdict::Skipped);
+    }
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(Verdict::Gone),
+        Err(Errno::ACCESS | Errno::PERM | Errno::LOOP) => return Ok(Verdict::Skipped),
+        Err(errno) => return Err(errno),
+    };
+    let opened = Meta::from(rustix::fs::fstat(&fd)?);
+    if !opened.same_inode(&before) {
+        return Ok(Verdict::Gone);
+    }
+    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(Errno::WOULDBLOCK) => return Ok(Verdict::Live),
+        // Without a working lock nothing proves the writer dead: leave the file alone.
+        Err(_) => return Ok(Verdict::Skipped),
+    }
+    match stat_name(dir, name)? {
+        Some(now) if now.same_inode(&opened) => {}
+        Some(_) | None => return Ok(Verdict::Gone),
+    }
+    match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+        Ok(()) => Ok(Verdict::Removed(opened.size_bytes)),
+        Err(Errno::NOENT) => Ok(Verdict::Gone),
+        Err(errno) => Err(errno),
+    }
+}
+
+fn stat_name(dir: &OwnedFd, name: &OsStr) -> Result<Option<Meta>, Errno> {
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => Ok(Some(Meta::from(stat))),
+        Err(Errno::NOENT) => Ok(None),
+        Err(errno) => Err(errno),
+    }
+}
+
+fn sweep_error(errno: Errno, path: &Path) -> io::Error {
+    os_error(errno, format_args!("sweep {}", path.display()))
+}

@@ -1,0 +1,58 @@
+//! Other unixes: no `O_TMPFILE`, so `Temp::Auto` always picks a named temp file.
+
+use std::ffi::OsStr;
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use rustix::io::Errno;
+
+/// `O_TMPFILE` is Linux-only: always unsupported here.
+pub(crate) fn open_anonymous(_dir: BorrowedFd<'_>, _mode: u32) -> Result<Option<OwnedFd>, Errno> {
+    Ok(None)
+}
+
+/// Unnamed temp files never exist on these platforms.
+pub(crate) fn anonymous_linkable() -> bool {
+    false
+}
+
+/// Unreachable in practice: [`open_anonymous`] never returns a file to link.
+pub(crate) fn link_anonymous(
+    _file: BorrowedFd<'_>,
+    _dir: BorrowedFd<'_>,
+    _name: &OsStr,
+) -> Result<(), Errno> {
+    Err(Errno::NOSYS)
+}
+
+/// Renames `from` to `to` inside `dir` only if `to` does not exist.
+///
+/// macOS has `renameatx_np(RENAME_EXCL)`; elsewhere `link` + `unlink` (`link` fails with
+/// EEXIST when `to` exists).
+pub(crate) fn rename_noreplace(dir: BorrowedFd<'_>, from: &OsStr, to: &OsStr) -> Result<(), Errno> {
+    #[cfg(any(target_os = "macos", target_os = "ios"))]
+    {
+        use rustix::fs::RenameFlags;
+        match rustix::fs::renameat_with(dir, from, dir, to, RenameFlags::NOREPLACE) {
+            Err(Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => {}
+            other => return other,
+        }
+    }
+    super::link_then_unlink(dir, from, to)
+}
+
+/// Directory sync. On macOS `fsync` does not flush the drive's cache; `F_FULLFSYNC` does (the
+/// same call `File::sync_all` makes for files), falling back to `fsync` where unsupported.
+pub(crate) fn sync_directory(dir: BorrowedFd<'_>) -> Result<(), Errno> {
+    #[cfg(any(target_os = "macos", target_os = "ios"))]
+    {
+        if rustix::fs::fcntl_fullfsync(dir).is_ok() {
+            return Ok(());
+        }
+    }
+    rustix::fs::fsync(dir)
+}
+
+/// No race-free way to read the umask here (see the Linux version): assume 0o022.
+pub(crate) fn process_umask() -> u32 {
+    super::FALLBACK_UMASK
+}

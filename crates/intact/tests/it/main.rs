@@ -1,0 +1,14 @@
+//! Integration tests for `intact`: one test per documented promise, plus crash and
+//! error-injection tests that run a copy of this binary as a child process.
+
+mod batch;
+mod crash;
+mod errors;
+mod json;
+mod limits;
+mod metadata;
+mod noclobber;
+mod sweep;
+mod symlinks;
+mod util;
+mod write;

@@ -1,0 +1,513 @@
+//! Scratch filesystems for `--fs`: an image file, a loop device, mkfs, a mount (or a plain tmpfs
+//! mount), and a teardown that undoes exactly those steps and nothing else.
+//!
+//! Each step is owned by a guard created the moment the step succeeds, so an error, a panic or a
+//! Ctrl-C unwinds through the guards in reverse order. A loop device is detached only after
+//! checking that it is still backed by the image we attached; a device we did not create is never
+//! touched. Setup programs run in their own process group, so a Ctrl-C at the terminal reaches
+//! only us: the step in flight finishes, its guard is made, and then everything is undone.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use super::error::BenchError;
+use super::plan::FsKind;
+
+/// Locates a program in `PATH` or the sbin directories (root's tools live there).
+pub fn find_tool(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Every tool `--fs` needs for `kinds`, checked before anything is created.
+pub fn check_tools(kinds: &[FsKind]) -> Result<(), BenchError> {
+    let mut needed: Vec<(&str, &str)> = vec![("mount", "mount"), ("umount", "mount")];
+    if kinds.iter().any(|kind| kind.mkfs().is_some()) {
+        needed.push(("losetup", "mount"));
+    }
+    for kind in kinds {
+        if let (Some((mkfs, _)), Some(package)) = (kind.mkfs(), kind.debian_package()) {
+            needed.push((mkfs, package));
+        }
+    }
+    match needed
+        .into_iter()
+        .find(|(tool, _)| find_tool(tool).is_none())
+    {
+        Some((tool, package)) => Err(BenchError::MissingTool {
+            tool: tool.into(),
+            package: package.into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Runs a setup program to completion in its own process group; its stdout on success.
+fn run_tool(program: &str, args: &[OsString]) -> Result<String, BenchError> {
+    let command_line = command_line(program, args);
+    let executable = find_tool(program).ok_or_else(|| BenchError::Tool {
+        command: command_line.clone(),
+        status: "not found".into(),
+        stderr: String::new(),
+    })?;
+    let output = Command::new(executable)
+        .args(args)
+        .stdin(Stdio::null())
+        .process_group(0)
+        .output()
+        .map_err(|error| BenchError::Tool {
+            command: command_line.clone(),
+            status: "could not start".into(),
+            stderr: error.to_string(),
+        })?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(BenchError::Tool {
+            command: command_line,
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+}
+
+fn command_line(program: &str, args: &[OsString]) -> String {
+    let mut line = program.to_owned();
+    for arg in args {
+        line.push(' ');
+        line.push_str(&arg.to_string_lossy());
+    }
+    line
+}
+
+fn os_args<const N: usize>(args: [&dyn AsRef<std::ffi::OsStr>; N]) -> Vec<OsString> {
+    args.iter().map(|arg| arg.as_ref().to_os_string()).collect()
+}
+
+/// A directory we created; removed (only if empty) when released.
+#[derive(Debug)]
+struct DirGuard(Option<PathBuf>);
+
+impl DirGuard {
+    fn create(path: PathBuf) -> Result<DirGuard, BenchError> {
+        fs::create_dir(&path).map_err(|error| BenchError::io("create directory", &path, error))?;
+        Ok(DirGuard(Some(path)))
+    }
+
+    fn release(&mut self) -> Result<(), String> {
+        let Some(path) = self.0.take() else {
+            return Ok(());
+        };
+        fs::remove_dir(&path).map_err(|error| format!("cannot remove {}: {error}", path.display()))
+    }
+}
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        report_leftover(self.release());
+    }
+}
+
+/// An image file we created; deleted when released.
+#[derive(Debug)]
+struct ImageGuard(Option<PathBuf>);
+
+impl ImageGuard {
+    fn create(path: PathBuf, size_mib: u64) -> Result<ImageGuard, BenchError> {
+        let file = File::create_new(&path)
+            .map_err(|error| BenchError::io("create image", &path, error))?;
+        let guard = ImageGuard(Some(path.clone()));
+        // Sparse: the filesystem allocates only what mkfs and the benchmark write.
+        file.set_len(size_mib << 20)
+            .map_err(|error| BenchError::io("size image", &path, error))?;
+        Ok(guard)
+    }
+
+    fn release(&mut self) -> Result<(), String> {
+        let Some(path) = self.0.take() else {
+            return Ok(());
+        };
+        fs::remove_file(&path).map_err(|error| format!("cannot remove {}: {error}", path.display()))
+    }
+}
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        report_leftover(self.release());
+    }
+}
+
+/// A loop device we attached to `image`; detached when released, after checking it still is ours.
+#[derive(Debug)]
+struct LoopGuard {
+    device: Option<PathBuf>,
+    image: PathBuf,
+}
+
+impl LoopGuard {
+    fn attach(image: &Path) -> Result<LoopGuard, BenchError> {
+        let args = os_args([&"--find", &"--show", &"--direct-io=on", &image]);
+        let stdout = run_tool("losetup", &args)?;
+        let device = PathBuf::from(stdout.trim());
+        let guard = LoopGuard {
+            device: Some(device.clone()),
+            image: image.to_path_buf(),
+        };
+        if !device.starts_with("/dev") || !guard.is_ours(&device) {
+            return Err(BenchError::Tool {
+                command: command_line("losetup", &args),
+                status: format!(
+                    "printed `{}`, which is not backed by our image",
+                    stdout.trim()
+                ),
+                stderr: String::new(),
+            });
+        }
+        Ok(guard)
+    }
+
+    /// Whether `device` is still backed by our image (the kernel's own record of it).
+    fn is_ours(&self, device: &Path) -> bool {
+        let Some(name) = device.file_name() else {
+            return false;
+        };
+        let backing = Path::new("/sys/class/block")
+            .join(name)
+            .join("loop/backing_file");
+        let Ok(recorded) = fs::read_to_string(backing) else {
+            return false;
+        };
+        let ours = self
+            .image
+            .canonicalize()
+            .unwrap_or_else(|_| self.image.clone());
+        Path::new(recorded.trim()) == ours
+    }
+
+    fn device(&self) -> &Path {
+        self.device.as_deref().unwrap_or(Path::new("(detached)"))
+    }
+
+    fn release(&mut self) -> Result<(), String> {
+        let Some(device) = self.device.take() else {
+            return Ok(());
+        };
+        if !self.is_ours(&device) {
+            return Err(format!(
+                "{} is no longer backed by {}: left alone",
+                device.display(),
+                self.image.display()
+            ));
+        }
+        run_tool("losetup", &os_args([&"--detach", &device]))
+            .map(drop)
+            .map_err(|error| {
+                format!(
+                    "{error}; detach it by hand: losetup --detach {}",
+                    device.display()
+                )
+            })
+    }
+}
+
+impl Drop for LoopGuard {
+    fn drop(&mut self) {
+        report_leftover(self.release());
+    }
+}
+
+/// A filesystem we mounted; unmounted when released (retrying while it is briefly busy).
+#[derive(Debug)]
+struct MountGuard(Option<PathBuf>);
+
+impl MountGuard {
+    fn mount(
+        fstype: &str,
+        source: &dyn AsRef<std::ffi::OsStr>,
+        options: Option<&str>,
+        target: &Path,
+    ) -> Result<MountGuard, BenchError> {
+        let mut args = os_args([&"-t", &fstype]);
+        if let Some(options) = options {
+            args.extend(os_args([&"-o", &options]));
+        }
+        args.extend(os_args([source, &target]));
+        run_tool("mount", &args)?;
+        Ok(MountGuard(Some(target.to_path_buf())))
+    }
+
+    fn release(&mut self) -> Result<(), String> {
+        let Some(target) = self.0.take() else {
+            return Ok(());
+        };
+        let args = os_args([&target]);
+        let mut last_error = String::new();
+        for _attempt in 0..10 {
+            match run_tool("umount", &args) {
+                Ok(_) => return Ok(()),
+                Err(error) => last_error = error.to_string(),
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+        Err(format!(
+            "{last_error}; unmount it by hand: umount {}",
+            target.display()
+        ))
+    }
+}
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        report_leftover(self.release());
+    }
+}
+
+fn report_leftover(result: Result<(), String>) {
+    if let Err(problem) = result {
+        eprintln!("torture bench: cleanup: {problem}");
+    }
+}
+
+/// A mounted scratch filesystem. Fields drop in declaration order: unmount, detach, delete image,
+/// remove the mount point.
+#[derive(Debug)]
+pub struct ScratchFs {
+    mount: MountGuard,
+    loop_device: Option<LoopGuard>,
+    image: Option<ImageGuard>,
+    mount_dir: DirGuard,
+    pub kind: FsKind,
+    pub mount_point: PathBuf,
+    /// The commands that made it, for the report.
+    pub setup: Vec<String>,
+}
+
+impl ScratchFs {
+    /// Makes and mounts a fresh `kind` filesystem of `size_mib` under `scratch`.
+    pub fn create(kind: FsKind, scratch: &Path, size_mib: u64) -> Result<ScratchFs, BenchError> {
+        let mount_point = scratch.join(format!("mnt-{kind}"));
+        let mount_dir = DirGuard::create(mount_point.clone())?;
+        let Some((mkfs, mkfs_args)) = kind.mkfs() else {
+            let options = format!("size={size_mib}m,mode=0700");
+            let mount = MountGuard::mount("tmpfs", &"torture-bench", Some(&options), &mount_point)?;
+            let setup = vec![format!(
+                "mount -t tmpfs -o {options} torture-bench {}",
+                mount_point.display()
+            )];
+            return Ok(ScratchFs {
+                mount,
+                loop_device: None,
+                image: None,
+                mount_dir,
+                kind,
+                mount_point,
+                setup,
+            });
+        };
+        let image_path = scratch.join(format!("{kind}.img"));
+        let image = ImageGuard::create(image_path.clone(), size_mib)?;
+        let loop_device = LoopGuard::attach(&image_path)?;
+        let device = loop_device.device().to_path_buf();
+        let mut args: Vec<OsString> = mkfs_args.iter().map(OsString::from).collect();
+        args.push(device.clone().into_os_string());
+        run_tool(mkfs, &args)?;
+        let mount = MountGuard::mount(kind.name(), &device, None, &mount_point)?;
+        let setup = vec![
+            format!("truncate -s {size_mib}M {}", image_path.display()),
+            format!(
+                "losetup --find --show --direct-io=on {} -> {}",
+                image_path.display(),
+                device.display()
+            ),
+            command_line(mkfs, &args),
+            format!(
+                "mount -t {kind} {} {}",
+                device.display(),
+                mount_point.display()
+            ),
+        ];
+        Ok(ScratchFs {
+            mount,
+            loop_device: Some(loop_device),
+            image: Some(image),
+            mount_dir,
+            kind,
+            mount_point,
+            setup,
+        })
+    }
+
+    /// Undoes the setup in reverse order and says what could not be undone.
+    pub fn teardown(mut self) -> Vec<String> {
+        self.release_all()
+    }
+
+    /// Stops at the first failure: detaching a device that is still mounted, or deleting its
+    /// image, would only make the leftover harder to clean up by hand. What is left is listed.
+    fn release_all(&mut self) -> Vec<String> {
+        let result = self
+            .mount
+            .release()
+            .and_then(|()| self.loop_device.as_mut().map_or(Ok(()), LoopGuard::release))
+            .and_then(|()| self.image.as_mut().map_or(Ok(()), ImageGuard::release))
+            .and_then(|()| self.mount_dir.release());
+        match result {
+            Ok(()) => Vec::new(),
+            Err(problem) => {
+                let mut problems = vec![problem];
+                problems.extend(self.leave_in_place());
+                problems
+            }
+        }
+    }
+
+    /// Disarms the remaining guards and says what each leaves behind.
+    fn leave_in_place(&mut self) -> Vec<String> {
+        let mut left = Vec::new();
+        if let Some(device) = self
+            .loop_device
+            .as_mut()
+            .and_then(|guard| guard.device.take())
+        {
+            left.push(format!(
+                "left attached: losetup --detach {}",
+                device.display()
+            ));
+        }
+        if let Some(image) = self.image.as_mut().and_then(|guard| guard.0.take()) {
+            left.push(format!("left in place: rm {}", image.display()));
+        }
+        if let Some(dir) = self.mount_dir.0.take() {
+            left.push(format!("left in place: rmdir {}", dir.display()));
+        }
+        left
+    }
+}
+
+impl Drop for ScratchFs {
+    fn drop(&mut self) {
+        for problem in self.release_all() {
+            eprintln!("torture bench: cleanup: {problem}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::{env, mountinfo};
+
+    /// Root and the tools, or a clear note that the test is skipped.
+    fn can_mount(kind: FsKind) -> bool {
+        if env::effective_uid() != Some(0) {
+            eprintln!("skipped: needs root to attach loop devices and mount");
+            return false;
+        }
+        if let Err(error) = check_tools(&[kind]) {
+            eprintln!("skipped: {error}");
+            return false;
+        }
+        true
+    }
+
+    fn scratch_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "torture-bench-loopfs-{name}-{}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn is_mounted(path: &Path) -> bool {
+        let mounts =
+            mountinfo::parse(&fs::read_to_string("/proc/self/mountinfo").unwrap()).unwrap();
+        mounts.iter().any(|mount| mount.mount_point == path)
+    }
+
+    fn attached_to(image: &Path) -> bool {
+        fs::read_dir("/sys/class/block")
+            .unwrap()
+            .flatten()
+            .any(|entry| {
+                fs::read_to_string(entry.path().join("loop/backing_file"))
+                    .is_ok_and(|backing| Path::new(backing.trim()) == image)
+            })
+    }
+
+    #[test]
+    fn a_loop_filesystem_is_mounted_then_removed_without_a_trace() {
+        if !can_mount(FsKind::Ext4) {
+            return;
+        }
+        let scratch = scratch_dir("ext4");
+        let image = scratch.canonicalize().unwrap().join("ext4.img");
+        let made = ScratchFs::create(FsKind::Ext4, &scratch, 64).unwrap();
+        let mount_point = made.mount_point.clone();
+        assert!(is_mounted(&mount_point));
+        assert!(attached_to(&image));
+        fs::write(mount_point.join("file"), b"x").unwrap();
+        assert_eq!(made.teardown(), Vec::<String>::new());
+        assert!(!is_mounted(&mount_point));
+        assert!(!attached_to(&image));
+        assert_eq!(
+            fs::read_dir(&scratch).unwrap().count(),
+            0,
+            "image and mount point removed"
+        );
+        fs::remove_dir(&scratch).unwrap();
+    }
+
+    #[test]
+    fn a_failed_mkfs_detaches_the_device_and_removes_the_image() {
+        if !can_mount(FsKind::Xfs) {
+            return;
+        }
+        let scratch = scratch_dir("xfs-small");
+        let image = scratch.canonicalize().unwrap().join("xfs.img");
+        // mkfs.xfs refuses a filesystem this small.
+        let error = ScratchFs::create(FsKind::Xfs, &scratch, 16).unwrap_err();
+        assert!(error.to_string().contains("mkfs.xfs"), "{error}");
+        assert!(!attached_to(&image));
+        assert_eq!(
+            fs::read_dir(&scratch).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
+        fs::remove_dir(&scratch).unwrap();
+    }
+
+    #[test]
+    fn tmpfs_needs_no_device() {
+        if !can_mount(FsKind::Tmpfs) {
+            return;
+        }
+        let scratch = scratch_dir("tmpfs");
+        let made = ScratchFs::create(FsKind::Tmpfs, &scratch, 16).unwrap();
+        let mount_point = made.mount_point.clone();
+        assert!(is_mounted(&mount_point));
+        drop(made); // the Drop path cleans up just like teardown
+        assert!(!is_mounted(&mount_point));
+        assert!(!mount_point.exists());
+        fs::remove_dir(&scratch).unwrap();
+    }
+
+    #[test]
+    fn a_missing_tool_names_its_package() {
+        let error = BenchError::MissingTool {
+            tool: "mkfs.btrfs".into(),
+            package: "btrfs-progs".into(),
+        };
+        assert!(error.to_string().contains("btrfs-progs"));
+        assert!(find_tool("surely-not-a-real-tool-name").is_none());
+        assert!(find_tool("sh").is_some());
+    }
+}

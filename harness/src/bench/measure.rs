@@ -1,0 +1,306 @@
+//! The measuring loop: strategies interleaved and rotated round by round, each timed write
+//! starting from a clean filesystem.
+//!
+//! Before every timed write the filesystem is synced (`syncfs`, not timed), so no strategy pays
+//! for the writeback another one left behind, and the order within a round rotates (round r
+//! starts at strategy r mod n) so that drift on a shared machine hits every strategy alike.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use intact_bench::{BatchMode, Strategy};
+
+use super::error::BenchError;
+use super::plan::{BatchPlan, Rounds, rotation, size_slug};
+
+/// The latencies of one strategy (or batch mode), one per round, in round order.
+#[derive(Debug, Clone)]
+pub struct Series<S> {
+    pub subject: S,
+    pub samples_ns: Vec<u64>,
+}
+
+/// One filesystem at one payload size.
+#[derive(Debug, Clone)]
+pub struct SizeCell {
+    pub size_bytes: u64,
+    pub rounds: usize,
+    pub elapsed_ms: u64,
+    pub series: Vec<Series<Strategy>>,
+}
+
+/// The batch comparison on one filesystem.
+#[derive(Debug, Clone)]
+pub struct BatchCell {
+    pub plan: BatchPlan,
+    pub rounds: usize,
+    pub elapsed_ms: u64,
+    pub series: Vec<Series<BatchMode>>,
+}
+
+/// Syncs the filesystem under a directory, outside the timed region.
+struct Settle(File, PathBuf);
+
+impl Settle {
+    fn new(dir: &Path) -> Result<Settle, BenchError> {
+        let handle = File::open(dir).map_err(|error| BenchError::io("open", dir, error))?;
+        Ok(Settle(handle, dir.to_path_buf()))
+    }
+
+    fn sync(&self) -> Result<(), BenchError> {
+        nix::unistd::syncfs(&self.0)
+            .map_err(|errno| BenchError::io("syncfs the filesystem of", &self.1, errno.into()))
+    }
+}
+
+fn check_cancel(cancel: &AtomicBool) -> Result<(), BenchError> {
+    if cancel.load(Ordering::SeqCst) {
+        return Err(BenchError::Cancelled { report: None });
+    }
+    Ok(())
+}
+
+fn fresh_dir(path: PathBuf) -> Result<PathBuf, BenchError> {
+    fs::create_dir(&path).map_err(|error| BenchError::io("create directory", &path, error))?;
+    Ok(path)
+}
+
+fn remove_dir(path: &Path) -> Result<(), BenchError> {
+    fs::remove_dir_all(path).map_err(|error| BenchError::io("remove directory", path, error))
+}
+
+fn seed(path: &Path, payload: &[u8]) -> Result<(), BenchError> {
+    fs::write(path, payload).map_err(|error| BenchError::io("seed the old version of", path, error))
+}
+
+/// Whether to run one untimed round first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WarmUp {
+    /// Page cache, dentries, intact's per-filesystem probe: worth one round when it is cheap.
+    OneRound,
+    /// The batch: a round takes seconds, and the seeded files are already cached.
+    Skip,
+}
+
+/// Runs `rounds` of interleaved, rotated timed calls of `job(i)` for `count` subjects.
+fn interleave(
+    count: usize,
+    rounds: Rounds,
+    warm_up: WarmUp,
+    settle: &Settle,
+    cancel: &AtomicBool,
+    mut job: impl FnMut(usize) -> Result<(), BenchError>,
+) -> Result<(Vec<Vec<u64>>, usize, u64), BenchError> {
+    if warm_up == WarmUp::OneRound {
+        for index in 0..count {
+            check_cancel(cancel)?;
+            job(index)?;
+        }
+    }
+    let start = Instant::now();
+    let mut samples = vec![Vec::new(); count];
+    let mut done = 0;
+    while rounds.wants_another(done, start.elapsed().as_millis() as u64) {
+        for index in rotation(done, count) {
+            check_cancel(cancel)?;
+            settle.sync()?;
+            let timer = Instant::now();
+            job(index)?;
+            samples[index].push(timer.elapsed().as_nanos() as u64);
+        }
+        done += 1;
+    }
+    Ok((samples, done, start.elapsed().as_millis() as u64))
+}
+
+/// Measures every strategy at `size_bytes` in a fresh subdirectory of `dir`, then removes it.
+pub fn measure_size(
+    dir: &Path,
+    size_bytes: u64,
+    strategies: &[Strategy],
+    rounds: Rounds,
+    cancel: &AtomicBool,
+) -> Result<SizeCell, BenchError> {
+    let cell_dir = fresh_dir(dir.join(format!("size-{}", size_slug(size_bytes))))?;
+    let payload = intact_bench::payload(size_bytes as usize);
+    let targets: Vec<PathBuf> = strategies
+        .iter()
+        .map(|strategy| cell_dir.join(format!("{strategy}.dat")))
+        .collect();
+    for target in &targets {
+        seed(target, &payload)?;
+    }
+    let settle = Settle::new(&cell_dir)?;
+    let (samples, done, elapsed_ms) = interleave(
+        strategies.len(),
+        rounds,
+        WarmUp::OneRound,
+        &settle,
+        cancel,
+        |index| {
+            let (strategy, target) = (strategies[index], &targets[index]);
+            intact_bench::write(strategy, target, &payload).map_err(|source| BenchError::Write {
+                strategy: strategy.name().into(),
+                path: target.clone(),
+                source,
+            })
+        },
+    )?;
+    remove_dir(&cell_dir)?;
+    let series = strategies
+        .iter()
+        .zip(samples)
+        .map(|(&subject, samples_ns)| Series {
+            subject,
+            samples_ns,
+        })
+        .collect();
+    Ok(SizeCell {
+        size_bytes,
+        rounds: done,
+        elapsed_ms,
+        series,
+    })
+}
+
+/// Measures one `intact::Batch` of `plan.files` files against as many sequential writes.
+pub fn measure_batch(
+    dir: &Path,
+    plan: BatchPlan,
+    cancel: &AtomicBool,
+) -> Result<BatchCell, BenchError> {
+    let batch_dir = fresh_dir(dir.join("batch"))?;
+    let payload = intact_bench::payload(plan.file_bytes as usize);
+    let paths: Vec<Vec<PathBuf>> = BatchMode::ALL
+        .iter()
+        .map(|mode| intact_bench::numbered_paths(&batch_dir, mode.name(), plan.files))
+        .collect();
+    for path in paths.iter().flatten() {
+        seed(path, &payload)?;
+    }
+    let settle = Settle::new(&batch_dir)?;
+    let (samples, done, elapsed_ms) = interleave(
+        BatchMode::ALL.len(),
+        plan.rounds,
+        WarmUp::Skip,
+        &settle,
+        cancel,
+        |index| {
+            let mode = BatchMode::ALL[index];
+            intact_bench::write_files(mode, &paths[index], &payload).map_err(|source| {
+                BenchError::Write {
+                    strategy: mode.name().into(),
+                    path: batch_dir.clone(),
+                    source,
+                }
+            })
+        },
+    )?;
+    remove_dir(&batch_dir)?;
+    let series = BatchMode::ALL
+        .into_iter()
+        .zip(samples)
+        .map(|(subject, samples_ns)| Series {
+            subject,
+            samples_ns,
+        })
+        .collect();
+    Ok(BatchCell {
+        plan,
+        rounds: done,
+        elapsed_ms,
+        series,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_strategy_gets_one_sample_per_round_and_the_dir_is_removed() {
+        let dir = tempfile_dir();
+        let rounds = Rounds {
+            min: 3,
+            max: 3,
+            budget_ms: 0,
+        };
+        let strategies = [Strategy::Plain, Strategy::PlainFsync, Strategy::IntactNone];
+        let cell = measure_size(&dir, 4096, &strategies, rounds, &AtomicBool::new(false)).unwrap();
+        assert_eq!(cell.rounds, 3);
+        assert!(
+            cell.series
+                .iter()
+                .all(|series| series.samples_ns.len() == 3)
+        );
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        fs::remove_dir(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_raised_cancel_flag_stops_before_the_first_timed_write() {
+        let dir = tempfile_dir();
+        let rounds = Rounds {
+            min: 1_000,
+            max: 1_000,
+            budget_ms: 0,
+        };
+        let result = measure_size(
+            &dir,
+            1024,
+            &[Strategy::Plain],
+            rounds,
+            &AtomicBool::new(true),
+        );
+        assert!(matches!(result, Err(BenchError::Cancelled { .. })));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failing_write_names_the_strategy() {
+        let dir = tempfile_dir();
+        let settle = Settle::new(&dir).unwrap();
+        let rounds = Rounds {
+            min: 1,
+            max: 1,
+            budget_ms: 0,
+        };
+        let error = interleave(
+            1,
+            rounds,
+            WarmUp::Skip,
+            &settle,
+            &AtomicBool::new(false),
+            |_| {
+                intact_bench::write(Strategy::Plain, &dir.join("missing/x"), b"x").map_err(
+                    |source| BenchError::Write {
+                        strategy: "plain".into(),
+                        path: dir.join("missing/x"),
+                        source,
+                    },
+                )
+            },
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("`plain`"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "torture-bench-test-{}-{}",
+            std::process::id(),
+            unique_suffix()
+        ));
+        fs::create_dir(&dir).unwrap();
+        dir
+    }
+
+    fn unique_suffix() -> u64 {
+        use std::sync::atomic::AtomicU64;
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,259 @@
+//! Subjects: the built-in strategies (run through `torture-writer`) and user commands.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use super::error::CampaignError;
+use super::process::{self, Invocation};
+use crate::oracle::Expectation;
+use crate::strategies;
+
+/// The name of the built-in writer program, installed next to `torture`.
+pub const WRITER_BINARY: &str = "torture-writer";
+
+/// A built-in strategy as the harness sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Builtin {
+    /// Name used with `--subject`.
+    pub name: &'static str,
+    /// One line on what it does.
+    pub description: &'static str,
+    /// What it must do under SIGKILL.
+    pub expectation: Expectation,
+}
+
+/// Every built-in strategy, in the order `torture list` shows them.
+pub fn builtins() -> Vec<Builtin> {
+    strategies::Strategy::ALL
+        .iter()
+        .map(|strategy| Builtin {
+            name: strategy.name(),
+            description: strategy.description(),
+            expectation: expectation_of(strategy.expect()),
+        })
+        .collect()
+}
+
+fn expectation_of(expected: strategies::Expect) -> Expectation {
+    match expected {
+        strategies::Expect::Pass => Expectation::Pass,
+        strategies::Expect::Caught => Expectation::Caught,
+    }
+}
+
+/// The built-in strategy called `name`.
+pub fn builtin(name: &str) -> Option<Builtin> {
+    builtins().into_iter().find(|b| b.name == name)
+}
+
+/// What a subject runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubjectKind {
+    /// A built-in strategy through `torture-writer`.
+    Builtin {
+        /// Payload size.
+        size_bytes: u64,
+    },
+    /// A user command (`-- CMD ARGS...`), `{target}` not yet replaced.
+    Command {
+        /// Program and arguments as given.
+        argv: Vec<OsString>,
+    },
+}
+
+/// One writer under test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// The strategy name (what `--subject` takes), or the command's program name.
+    pub name: String,
+    /// How reports call it; unique within a run (e.g. `intact@2KiB-all` next to `intact`).
+    pub label: String,
+    /// What it runs.
+    pub kind: SubjectKind,
+    /// What it must do.
+    pub expectation: Expectation,
+    /// Kill points for this subject, overriding the run's selection.
+    pub selection: Option<super::Selection>,
+}
+
+impl Subject {
+    /// A built-in subject.
+    pub fn builtin(builtin: Builtin, size_bytes: u64) -> Subject {
+        Subject {
+            name: builtin.name.to_owned(),
+            label: builtin.name.to_owned(),
+            kind: SubjectKind::Builtin { size_bytes },
+            expectation: builtin.expectation,
+            selection: None,
+        }
+    }
+
+    /// A user command, named after its program.
+    pub fn command(argv: Vec<OsString>, expectation: Expectation) -> Subject {
+        let name = argv
+            .first()
+            .and_then(|program| Path::new(program).file_name())
+            .map_or_else(|| "command".to_owned(), |name| name.to_string_lossy().into_owned());
+        Subject { label: name.clone(), name, kind: SubjectKind::Command { argv }, expectation, selection: None }
+    }
+}
+
+/// A subject with its program resolved, ready to build invocations for any sandbox.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub subject: Subject,
+    program: PathBuf,
+    /// Arguments with `{target}` still in them.
+    args: Vec<OsString>,
+    /// Built-ins: the strategy and its generation-2 payload, for in-process recovery runs.
+    in_process: Option<(strategies::Strategy, Vec<u8>)>,
+}
+
+/// Where `torture-writer` must be: next to the running executable.
+pub fn writer_path() -> Result<PathBuf, CampaignError> {
+    let exe = std::env::current_exe().map_err(|e| CampaignError::WriterMissing {
+        path: PathBuf::from(WRITER_BINARY),
+        reason: format!("cannot find the running executable: {e}"),
+    })?;
+    let path = exe.with_file_name(WRITER_BINARY);
+    match path.is_file() {
+        true => Ok(path),
+        false => Err(CampaignError::WriterMissing { path, reason: "no such file".to_owned() }),
+    }
+}
+
+/// Resolves every subject's program before anything runs.
+pub(crate) fn prepare_all(subjects: &[Subject]) -> Result<Vec<Prepared>, CampaignError> {
+    subjects.iter().map(prepare).collect()
+}
+
+fn prepare(subject: &Subject) -> Result<Prepared, CampaignError> {
+    match &subject.kind {
+        SubjectKind::Builtin { size_bytes } => Ok(Prepared {
+            in_process: Some(in_process_writer(&subject.name, *size_bytes)?),
+            subject: subject.clone(),
+            program: writer_path()?,
+            args: vec![
+                subject.name.clone().into(),
+                "--target".into(),
+                "{target}".into(),
+                "--size".into(),
+                size_bytes.to_string().into(),
+            ],
+        }),
+        SubjectKind::Command { argv } => {
+            let (program, args) = argv.split_first().ok_or(CampaignError::CommandNotFound(
+                "the command after `--` is empty".to_owned(),
+            ))?;
+            let program = process::resolve_program(Path::new(program)).map_err(CampaignError::CommandNotFound)?;
+            let args = args.iter().map(absolutize_existing).collect();
+            Ok(Prepared { subject: subject.clone(), program, args, in_process: None })
+        }
+    }
+}
+
+/// The strategy called `name` and the payload `torture-writer` writes for generation 2.
+fn in_process_writer(name: &str, size_bytes: u64) -> Result<(strategies::Strategy, Vec<u8>), CampaignError> {
+    let strategy: strategies::Strategy =
+        name.parse().map_err(|e: strategies::UnknownStrategy| CampaignError::Usage(e.to_string()))?;
+    let size = usize::try_from(size_bytes)
+        .map_err(|_| CampaignError::Usage(format!("--size {size_bytes} is too large for this machine")))?;
+    Ok((strategy, crate::payload::payload(size, 2)))
+}
+
+/// The writer runs inside its sandbox, so a relative argument naming a file in the directory
+/// torture was started from (`python3 writer.py`) would not be found there: such arguments are
+/// made absolute. Anything else passes through untouched.
+fn absolutize_existing(arg: &OsString) -> OsString {
+    let path = Path::new(arg);
+    if path.is_relative() && !arg.is_empty() && path.is_file() {
+        if let Ok(absolute) = std::path::absolute(path) {
+            return absolute.into_os_string();
+        }
+    }
+    arg.clone()
+}
+
+impl Prepared {
+    /// The invocation for `generation` writing `target` (absolute).
+    pub fn invocation(&self, target: &Path, generation: u64) -> Invocation {
+        let target_text = target.as_os_str();
+        let args = self.args.iter().map(|arg| replace_target(arg, target_text)).collect();
+        Invocation {
+            program: self.program.clone(),
+            args,
+            env: vec![
+                ("TORTURE_TARGET".into(), target_text.to_owned()),
+                ("TORTURE_GENERATION".into(), generation.to_string().into()),
+            ],
+        }
+    }
+
+    /// True for built-in strategies.
+    pub fn is_builtin(&self) -> bool {
+        matches!(self.subject.kind, SubjectKind::Builtin { .. })
+    }
+
+    /// For built-ins: the same strategy code `torture-writer` runs, and the payload it would
+    /// write for generation 2 (recovery runs use it in-process, saving a process start).
+    pub fn in_process_writer(&self) -> Option<(strategies::Strategy, &[u8])> {
+        self.in_process.as_ref().map(|(strategy, payload)| (*strategy, payload.as_slice()))
+    }
+
+    /// The program that runs (for the spawn baseline).
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+}
+
+/// Replaces every `{target}` in `arg`, byte-wise so non-UTF-8 arguments survive.
+fn replace_target(arg: &OsString, target: &std::ffi::OsStr) -> OsString {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    const PLACEHOLDER: &[u8] = b"{target}";
+    let bytes = arg.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = rest.windows(PLACEHOLDER.len()).position(|w| w == PLACEHOLDER) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(target.as_bytes());
+        rest = &rest[at + PLACEHOLDER.len()..];
+    }
+    out.extend_from_slice(rest);
+    OsString::from_vec(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_placeholder_is_replaced_everywhere() {
+        let target = std::ffi::OsStr::new("/s/target.json");
+        assert_eq!(replace_target(&"{target}".into(), target), "/s/target.json");
+        assert_eq!(replace_target(&"--out={target},{target}".into(), target), "--out=/s/target.json,/s/target.json");
+        assert_eq!(replace_target(&"plain".into(), target), "plain");
+    }
+
+    #[test]
+    fn commands_are_named_after_their_program() {
+        let subject = Subject::command(vec!["/usr/bin/python3".into(), "w.py".into()], Expectation::Pass);
+        assert_eq!(subject.name, "python3");
+    }
+
+    #[test]
+    fn a_missing_command_is_reported_before_running() {
+        let subject = Subject::command(vec!["no-such-writer-xyz".into()], Expectation::Pass);
+        let err = prepare(&subject).expect_err("missing command");
+        assert!(err.to_string().contains("command not found"), "{err}");
+    }
+
+    #[test]
+    fn invocation_carries_target_and_generation() {
+        let subject = Subject::command(vec!["sh".into(), "-c".into(), "cat > {target}".into()], Expectation::Pass);
+        let prepared = prepare(&subject).expect("sh exists");
+        let invocation = prepared.invocation(Path::new("/s/t.json"), 2);
+        assert_eq!(invocation.args, vec![OsString::from("-c"), OsString::from("cat > /s/t.json")]);
+        assert!(invocation.env.contains(&("TORTURE_GENERATION".into(), "2".into())));
+        assert!(invocation.env.contains(&("TORTURE_TARGET".into(), "/s/t.json".into())));
+    }
+}

@@ -1,0 +1,438 @@
+//! The stop loop shared by golden runs and kill trials: follows every tracee, hands syscall stops
+//! to a [`Mode`], and kills and reaps the whole tree.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+use super::TraceError;
+use super::resolve::Resolver;
+use super::syscalls::Sys;
+use super::watchdog::{Fired, Registration};
+use crate::sys::{self, Regs, Resume, Wait};
+
+/// A syscall at its seccomp (entry) stop.
+#[derive(Debug, Clone, Copy)]
+pub struct Call {
+    pub sys: Sys,
+    /// rdi, rsi, rdx, r10, r8, r9.
+    pub args: [u64; 6],
+    pub regs: Regs,
+}
+
+impl Call {
+    fn decode(regs: Regs) -> Option<Call> {
+        let sys = Sys::from_nr(regs.orig_rax as i64)?;
+        let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
+        Some(Call { sys, args, regs })
+    }
+
+    /// Argument `i` as an fd. An `int` argument fills only the low half of its register (the
+    /// upper half is not defined), so `AT_FDCWD` may arrive as 0x00000000ffffff9c.
+    pub fn fd_arg(&self, i: usize) -> i64 {
+        i64::from(self.args[i] as u32 as i32)
+    }
+}
+
+/// What to do with a stopped tracee.
+#[derive(Debug)]
+pub enum Step<P> {
+    /// Let the syscall run; stop only at the next traced syscall.
+    Continue,
+    /// Let it run and stop at its exit, remembering `P`.
+    ToExit(P),
+    /// Kill the whole tree now.
+    Kill,
+}
+
+/// The policy of a run: what happens at syscall entry and exit.
+pub trait Mode {
+    /// State carried from a syscall's entry to its exit.
+    type Pending;
+    fn on_entry(
+        &mut self,
+        ctx: &Ctx<'_>,
+        pid: Pid,
+        call: &Call,
+    ) -> Result<Step<Self::Pending>, TraceError>;
+    /// `ret` is the syscall's return value (`-errno` on failure); `regs` may be changed and set.
+    fn on_exit(
+        &mut self,
+        ctx: &Ctx<'_>,
+        pid: Pid,
+        pending: Self::Pending,
+        ret: i64,
+        regs: Regs,
+    ) -> Result<Step<Self::Pending>, TraceError>;
+}
+
+/// What a mode may look at.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub resolver: &'a Resolver,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Every tracee ended on its own; the first one exited with this code.
+    Ended {
+        exit_code: i32,
+    },
+    /// A mode asked for the kill; everything is dead by SIGKILL.
+    Killed,
+    TimedOut {
+        elapsed_ms: u64,
+    },
+    Cancelled,
+}
+
+/// How a tracee ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Exited(i32),
+    Signaled(i32),
+}
+
+/// The live tracees of one run. Dropping it kills and reaps whatever is left, so no error path
+/// leaves a stopped tracee or a zombie behind.
+#[derive(Debug)]
+pub struct Session {
+    main: Pid,
+    live: HashSet<Pid>,
+    /// Tracees whose first stop (the SIGSTOP of a new child) has been seen.
+    started: HashSet<Pid>,
+    main_end: Option<End>,
+    registration: Registration,
+    began: Instant,
+    pub resolver: Resolver,
+}
+
+impl Session {
+    /// A session for `main`, already stopped after its exec and with options set.
+    pub fn new(
+        main: Pid,
+        registration: Registration,
+        began: Instant,
+        resolver: Resolver,
+    ) -> Session {
+        let mut started = HashSet::new();
+        started.insert(main);
+        Session {
+            main,
+            live: HashSet::from([main]),
+            started,
+            main_end: None,
+            registration,
+            began,
+            resolver,
+        }
+    }
+
+    /// Forgets `pid` if `waitpid` already reaped it (a writer that ended before its exec).
+    pub fn abandon_if_reaped(&mut self, pid: Pid) {
+        let gone = nix::sys::signal::kill(pid, None) == Err(Errno::ESRCH);
+        if gone {
+            self.forget(pid);
+        }
+    }
+
+    /// Milliseconds since the writer was spawned.
+    pub fn elapsed_ms(&self) -> u64 {
+        self.began.elapsed().as_millis() as u64
+    }
+
+    /// Runs the stop loop until every tracee is gone or `mode` asks for the kill.
+    pub fn drive<M: Mode>(&mut self, mode: &mut M) -> Result<Finish, TraceError> {
+        let mut pending: HashMap<Pid, M::Pending> = HashMap::new();
+        while !self.live.is_empty() {
+            if self.registration.watch().cancel_requested() {
+                self.registration.watch().cancel_now();
+            }
+            let report = match sys::wait_any() {
+                Ok(report) => report,
+                Err(Errno::ECHILD) => break,
+                Err(errno) => return Err(self.ptrace_error(self.main, "waitpid", errno)),
+            };
+            if self.handle(report, mode, &mut pending)? {
+                return self.kill_at(report.pid());
+            }
+        }
+        self.finish()
+    }
+
+    /// Handles one report; true when the mode asked for the kill.
+    fn handle<M: Mode>(
+        &mut self,
+        report: Wait,
+        mode: &mut M,
+        pending: &mut HashMap<Pid, M::Pending>,
+    ) -> Result<bool, TraceError> {
+        match report {
+            Wait::Exited { pid, code } => self.reaped(pid, End::Exited(code)),
+            Wait::Signaled { pid, signal } => self.reaped(pid, End::Signaled(signal)),
+            Wait::Seccomp { pid } => {
+                let Some(regs) = self.regs(pid)? else {
+                    return Ok(false);
+                };
+                let step = match Call::decode(regs) {
+                    Some(call) => mode.on_entry(
+                        &Ctx {
+                            resolver: &self.resolver,
+                        },
+                        pid,
+                        &call,
+                    )?,
+                    None => Step::Continue,
+                };
+                return self.apply(pid, step, pending);
+            }
+            Wait::SyscallExit { pid } => {
+                let Some(regs) = self.regs(pid)? else {
+                    return Ok(false);
+                };
+                let step = match pending.remove(&pid) {
+                    Some(p) => mode.on_exit(
+                        &Ctx {
+                            resolver: &self.resolver,
+                        },
+                        pid,
+                        p,
+                        regs.rax as i64,
+                        regs,
+                    )?,
+                    None => Step::Continue,
+                };
+                return self.apply(pid, step, pending);
+            }
+            Wait::Event { pid, event } => self.on_event(pid, event, pending)?,
+            Wait::Signal { pid, signal } => self.on_signal(pid, signal),
+        }
+        Ok(false)
+    }
+
+    fn apply<P>(
+        &mut self,
+        pid: Pid,
+        step: Step<P>,
+        pending: &mut HashMap<Pid, P>,
+    ) -> Result<bool, TraceError> {
+        match step {
+            Step::Continue => self.resume(pid, Resume::Continue, 0)?,
+            Step::ToExit(p) => {
+                pending.insert(pid, p);
+                self.resume(pid, Resume::ToSyscallExit, 0)?;
+            }
+            Step::Kill => return Ok(true),
+        }
+        Ok(false)
+    }
+
+    /// Registers, or `None` when the tracee vanished (killed by the watchdog meanwhile).
+    fn regs(&self, pid: Pid) -> Result<Option<Regs>, TraceError> {
+        match sys::get_regs(pid) {
+            Ok(regs) => Ok(Some(regs)),
+            Err(Errno::ESRCH) => Ok(None),
+            Err(errno) => Err(self.ptrace_error(pid, "PTRACE_GETREGS", errno)),
+        }
+    }
+
+    /// Resumes; a tracee killed meanwhile (ESRCH) reports its death next.
+    fn resume(&self, pid: Pid, how: Resume, signal: i32) -> Result<(), TraceError> {
+        match sys::resume(pid, how, signal) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(errno) => Err(self.ptrace_error(pid, "PTRACE_CONT", errno)),
+        }
+    }
+
+    fn on_event<P>(
+        &mut self,
+        pid: Pid,
+        event: i32,
+        pending: &mut HashMap<Pid, P>,
+    ) -> Result<(), TraceError> {
+        self.adopt(pid);
+        let is_spawn = matches!(
+            event,
+            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE
+        );
+        if is_spawn {
+            if let Ok(child) = sys::event_msg(pid) {
+                self.adopt(Pid::from_raw(child as i32));
+            }
+        } else if event == libc::PTRACE_EVENT_EXEC {
+            // A non-leader thread that execs takes the leader's pid; its old tid never reports.
+            if let Ok(former) = sys::event_msg(pid) {
+                let former = Pid::from_raw(former as i32);
+                if former != pid {
+                    self.forget(former);
+                    pending.remove(&former);
+                }
+            }
+            pending.remove(&pid);
+        }
+        self.resume(pid, Resume::Continue, 0)
+    }
+
+    fn on_signal(&mut self, pid: Pid, signal: i32) {
+        self.adopt(pid);
+        // A new tracee starts with a SIGSTOP of the kernel's making: swallow that one.
+        let first = self.started.insert(pid);
+        let deliver = if first && signal == libc::SIGSTOP {
+            0
+        } else {
+            signal
+        };
+        let _ = self.resume(pid, Resume::Continue, deliver);
+    }
+
+    /// Starts tracking a tracee (new children may report before their parent's fork event).
+    fn adopt(&mut self, pid: Pid) {
+        if self.live.insert(pid) {
+            self.registration.watch().add(pid);
+        }
+    }
+
+    fn forget(&mut self, pid: Pid) {
+        self.live.remove(&pid);
+        self.started.remove(&pid);
+        self.registration.watch().remove(pid);
+    }
+
+    fn reaped(&mut self, pid: Pid, end: End) {
+        if pid == self.main {
+            self.main_end = Some(end);
+        }
+        self.forget(pid);
+    }
+
+    /// SIGKILLs the tree, reaps it, and checks that `at` (stopped at the kill point) and the
+    /// main process died by SIGKILL.
+    fn kill_at(&mut self, at: Pid) -> Result<Finish, TraceError> {
+        let main_alive = self.live.contains(&self.main);
+        let ends = self.kill_and_reap();
+        let mut must_die = vec![at];
+        if main_alive {
+            must_die.push(self.main);
+        }
+        for pid in must_die {
+            match ends.get(&pid) {
+                Some(End::Signaled(libc::SIGKILL)) => {}
+                Some(end) => {
+                    return Err(unexpected(
+                        pid,
+                        &format!("{} instead of dying by SIGKILL", describe(*end)),
+                    ));
+                }
+                None => return Err(unexpected(pid, "was never seen dead after SIGKILL")),
+            }
+        }
+        Ok(Finish::Killed)
+    }
+
+    /// SIGKILLs every tracee and waits until all are reaped; returns how each ended.
+    fn kill_and_reap(&mut self) -> HashMap<Pid, End> {
+        let mut ends = HashMap::new();
+        self.kill_live();
+        while !self.live.is_empty() {
+            match sys::wait_any() {
+                Ok(Wait::Exited { pid, code }) => {
+                    ends.insert(pid, End::Exited(code));
+                    self.reaped(pid, End::Exited(code));
+                }
+                Ok(Wait::Signaled { pid, signal }) => {
+                    ends.insert(pid, End::Signaled(signal));
+                    self.reaped(pid, End::Signaled(signal));
+                }
+                Ok(report) => self.kill_newcomer(report),
+                Err(_) => break,
+            }
+        }
+        self.live.clear();
+        ends
+    }
+
+    /// A stop reported while the tree is dying: the tracee is already doomed unless it is new.
+    fn kill_newcomer(&mut self, report: Wait) {
+        let mut newcomers = vec![report.pid()];
+        if let Wait::Event { pid, .. } = report {
+            if let Ok(child) = sys::event_msg(pid) {
+                newcomers.push(Pid::from_raw(child as i32));
+            }
+        }
+        for pid in newcomers {
+            if !self.live.contains(&pid) {
+                self.adopt(pid);
+                let _ = sys::kill(pid);
+            }
+        }
+    }
+
+    fn kill_live(&self) {
+        let _ = sys::kill_group(self.main);
+        for pid in &self.live {
+            let _ = sys::kill(*pid);
+        }
+    }
+
+    fn finish(&self) -> Result<Finish, TraceError> {
+        match self.registration.watch().fired() {
+            Some(Fired::TimedOut) => {
+                return Ok(Finish::TimedOut {
+                    elapsed_ms: self.elapsed_ms(),
+                });
+            }
+            Some(Fired::Cancelled) => return Ok(Finish::Cancelled),
+            None => {}
+        }
+        match self.main_end {
+            Some(End::Exited(code)) => Ok(Finish::Ended { exit_code: code }),
+            Some(end) => Err(unexpected(self.main, &describe(end))),
+            None => Err(unexpected(self.main, "vanished without an exit status")),
+        }
+    }
+
+    fn ptrace_error(&self, pid: Pid, request: &'static str, errno: Errno) -> TraceError {
+        TraceError::Ptrace {
+            pid: pid.as_raw(),
+            request,
+            errno,
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if !self.live.is_empty() {
+            self.kill_and_reap();
+        }
+    }
+}
+
+fn unexpected(pid: Pid, how: &str) -> TraceError {
+    TraceError::UnexpectedEnd {
+        pid: pid.as_raw(),
+        how: how.to_owned(),
+    }
+}
+
+fn describe(end: End) -> String {
+    match end {
+        End::Exited(code) => format!("exited with status {code}"),
+        End::Signaled(signal) => {
+            let name = nix::sys::signal::Signal::try_from(signal)
+                .map(|s| s.as_str())
+                .unwrap_or("a real-time signal");
+            let hint = if signal == libc::SIGSYS {
+                " (a 32-bit or x32 syscall, which the tracer does not decode)"
+            } else if signal == libc::SIGKILL {
+                " (not sent by the harness)"
+            } else {
+                ""
+            };
+            format!("was killed by {name} ({signal}){hint}")
+        }
+    }
+}
