@@ -48,9 +48,11 @@ pub struct Cli {
 pub enum Command {
     /// SIGKILL writers at chosen points and check what they leave (the default)
     #[command(after_help = AFTER_HELP)]
-    Kill(KillArgs),
+    Kill(Box<KillArgs>),
     /// List the built-in subjects and their expected verdicts under SIGKILL
     List,
+    /// Compare write strategies (plain, intact, peer crates) across directories and filesystems
+    Bench(Box<intact_harness::bench::BenchArgs>),
 }
 
 /// `--initial`.
@@ -115,7 +117,7 @@ pub struct KillArgs {
 
     /// Kill points per subject, drawn with --seed over byte offsets and syscall boundaries
     /// [default: 1000]
-    #[arg(long, value_name = "N", conflicts_with_all = ["exhaustive", "kill_at"])]
+    #[arg(long, value_name = "N", conflicts_with_all = ["exhaustive", "kill_at"], value_parser = clap::value_parser!(u64).range(1..))]
     pub trials: Option<u64>,
 
     /// Seed for drawing kill points [default: random, printed]
@@ -182,28 +184,40 @@ fn subject_name(name: &str) -> Result<String, String> {
         Some(builtin) => Ok(builtin.name.to_owned()),
         None => {
             let names: Vec<&str> = campaign::builtins().iter().map(|b| b.name).collect();
-            Err(format!("unknown subject `{name}`; built-in subjects: {} (see `torture list`)", names.join(", ")))
+            Err(format!(
+                "unknown subject `{name}`; built-in subjects: {} (see `torture list`)",
+                names.join(", ")
+            ))
         }
     }
 }
 
 fn kill_point(text: &str) -> Result<KillPoint, String> {
-    text.parse().map_err(|e: intact_harness::killpoint::KillPointParseError| e.to_string())
+    text.parse()
+        .map_err(|e: intact_harness::killpoint::KillPointParseError| e.to_string())
 }
 
 /// Parses `2048`, `64k`, `64KiB`, `1M`, `1MiB` (binary units).
 pub fn size_bytes(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
-    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
     let (digits, unit) = trimmed.split_at(split);
     let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" | "kb" => 1 << 10,
         "m" | "mib" | "mb" => 1 << 20,
         "g" | "gib" | "gb" => 1 << 30,
-        _ => return Err(format!("`{text}` is not a size: write bytes, e.g. 2048, 64KiB or 1MiB")),
+        _ => {
+            return Err(format!(
+                "`{text}` is not a size: write bytes, e.g. 2048, 64KiB or 1MiB"
+            ));
+        }
     };
-    let number: u64 = digits.parse().map_err(|_| format!("`{text}` is not a size: write bytes, e.g. 2048, 64KiB or 1MiB"))?;
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size: write bytes, e.g. 2048, 64KiB or 1MiB"))?;
     number
         .checked_mul(multiplier)
         .filter(|&n| n > 0)
@@ -236,16 +250,21 @@ impl KillArgs {
             target,
             strict: self.strict,
         };
-        Ok(Plan { subjects: self.subjects()?, settings })
+        Ok(Plan {
+            subjects: self.subjects()?,
+            settings,
+        })
     }
 
     fn validation(&self) -> ValidationChoice {
-        match (&self.check, self.validate) {
-            (Some(command), _) => ValidationChoice::Check(command.clone()),
-            (None, ValidateArg::Auto) => ValidationChoice::Auto,
-            (None, ValidateArg::Json) => ValidationChoice::Json,
-            (None, ValidateArg::Jsonl) => ValidationChoice::JsonLines,
-            (None, ValidateArg::Bytes) => ValidationChoice::Bytes,
+        if let Some(command) = &self.check {
+            return ValidationChoice::Check(command.clone());
+        }
+        match self.validate {
+            ValidateArg::Auto => ValidationChoice::Auto,
+            ValidateArg::Json => ValidationChoice::Json,
+            ValidateArg::Jsonl => ValidationChoice::JsonLines,
+            ValidateArg::Bytes => ValidationChoice::Bytes,
         }
     }
 
@@ -253,17 +272,24 @@ impl KillArgs {
         match (self.kill_at, self.exhaustive) {
             (Some(point), _) => Selection::One(point),
             (None, true) => Selection::Exhaustive,
-            (None, false) => Selection::Sample { trials: self.trials.unwrap_or(DEFAULT_TRIALS) },
+            (None, false) => Selection::Sample {
+                trials: self.trials.unwrap_or(DEFAULT_TRIALS),
+            },
         }
     }
 
     fn subjects(&self) -> Result<Vec<Subject>, String> {
         if !self.command.is_empty() {
             if !self.subjects.is_empty() {
-                return Err("give either --subject NAME or a command after `--`, not both".to_owned());
+                return Err(
+                    "give either --subject NAME or a command after `--`, not both".to_owned(),
+                );
             }
             if self.size.is_some() {
-                return Err("--size sets the payload of built-in subjects; a command writes what it writes".to_owned());
+                return Err(
+                    "--size sets the payload of built-in subjects; a command writes what it writes"
+                        .to_owned(),
+                );
             }
             let expectation = match self.expect {
                 Some(ExpectArg::Caught) => Expectation::Caught,
@@ -286,7 +312,9 @@ impl KillArgs {
             }
         }
         let builtins = campaign::builtins();
-        let chosen = builtins.into_iter().filter(|b| names.is_empty() || names.iter().any(|n| n == b.name));
+        let chosen = builtins
+            .into_iter()
+            .filter(|b| names.is_empty() || names.iter().any(|n| n == b.name));
         let mut subjects: Vec<Subject> = chosen.map(|b| Subject::builtin(b, size_bytes)).collect();
         if self.is_main_job() {
             subjects.extend(main_job_sweep());
@@ -347,11 +375,19 @@ mod tests {
         let cli = parse(&[]).expect("parses");
         assert!(cli.command.is_none());
         let plan = cli.kill.plan(7).expect("plan");
-        assert_eq!(plan.settings.selection, Selection::Sample { trials: DEFAULT_TRIALS });
+        assert_eq!(
+            plan.settings.selection,
+            Selection::Sample {
+                trials: DEFAULT_TRIALS
+            }
+        );
         assert_eq!(plan.settings.initial, Initial::Old);
         assert_eq!(plan.subjects.len(), campaign::builtins().len() + 1);
         let sweep = plan.subjects.last().expect("sweep");
-        assert_eq!((sweep.name.as_str(), sweep.selection), ("intact", Some(Selection::Exhaustive)));
+        assert_eq!(
+            (sweep.name.as_str(), sweep.selection),
+            ("intact", Some(Selection::Exhaustive))
+        );
     }
 
     #[test]
@@ -368,21 +404,35 @@ mod tests {
         assert!(parse(&["kill", "--exhaustive", "--trials", "3"]).is_err());
         assert!(parse(&["kill", "--validate", "json", "--check", "true"]).is_err());
         let args = |a: &[&str]| match parse(a).expect("parses").command {
-            Some(Command::Kill(args)) => args,
+            Some(Command::Kill(args)) => *args,
             other => panic!("not kill: {other:?}"),
         };
         assert!(args(&["kill", "--target", "../x"]).plan(1).is_err());
-        assert!(args(&["kill", "--subject", "plain", "--", "true"]).plan(1).is_err());
+        assert!(
+            args(&["kill", "--subject", "plain", "--", "true"])
+                .plan(1)
+                .is_err()
+        );
         assert!(args(&["kill", "--expect", "caught"]).plan(1).is_err());
-        assert!(args(&["kill", "--size", "10", "--", "true"]).plan(1).is_err());
-        let plan = args(&["kill", "--expect", "caught", "--", "python3", "w.py", "{target}"]).plan(1).expect("plan");
+        assert!(
+            args(&["kill", "--size", "10", "--", "true"])
+                .plan(1)
+                .is_err()
+        );
+        let plan = args(&[
+            "kill", "--expect", "caught", "--", "python3", "w.py", "{target}",
+        ])
+        .plan(1)
+        .expect("plan");
         assert_eq!(plan.subjects[0].expectation, Expectation::Caught);
     }
 
     #[test]
     fn repeated_subjects_run_once() {
         let cli = parse(&["kill", "--subject", "plain", "--subject", "plain"]).expect("parses");
-        let Some(Command::Kill(args)) = cli.command else { panic!("kill") };
+        let Some(Command::Kill(args)) = cli.command else {
+            panic!("kill")
+        };
         assert_eq!(args.plan(1).expect("plan").subjects.len(), 1);
     }
 }

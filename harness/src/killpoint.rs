@@ -109,7 +109,9 @@ impl FromStr for KillPoint {
             if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(KillPointParseError::BadNumber(input.to_owned()));
             }
-            number.parse::<u64>().map_err(|_| KillPointParseError::BadNumber(input.to_owned()))
+            number
+                .parse::<u64>()
+                .map_err(|_| KillPointParseError::BadNumber(input.to_owned()))
         };
         match kind {
             "byte" => match parse_number()? {
@@ -137,13 +139,16 @@ impl<'de> Deserialize<'de> for KillPoint {
 
 /// Parses a kill point from raw bytes: the entry point for fuzzing.
 pub fn parse_kill_point_bytes(input: &[u8]) -> Result<KillPoint, KillPointParseError> {
-    std::str::from_utf8(input).map_err(|_| KillPointParseError::NotUtf8)?.parse()
+    std::str::from_utf8(input)
+        .map_err(|_| KillPointParseError::NotUtf8)?
+        .parse()
 }
 
 impl KillSpace {
     /// Number of kill points: every byte offset plus every boundary.
     pub fn len(&self) -> u64 {
-        self.total_bytes.saturating_add(self.boundaries.len() as u64)
+        self.total_bytes
+            .saturating_add(self.boundaries.len() as u64)
     }
 
     /// True when the writer offers no kill point at all (it wrote nothing under the sandbox).
@@ -266,12 +271,19 @@ mod tests {
         let boundaries = (0..boundary_count)
             .map(|index| Boundary {
                 index,
-                when: if index % 2 == 0 { When::Before } else { When::After },
+                when: if index % 2 == 0 {
+                    When::Before
+                } else {
+                    When::After
+                },
                 syscall: "close".to_owned(),
                 path: "target.json".to_owned(),
             })
             .collect();
-        KillSpace { total_bytes, boundaries }
+        KillSpace {
+            total_bytes,
+            boundaries,
+        }
     }
 
     #[test]
@@ -287,19 +299,31 @@ mod tests {
         let err = |s: &str| s.parse::<KillPoint>().unwrap_err();
         assert_eq!(err("byte:0"), KillPointParseError::ByteZero);
         assert!(matches!(err("4097"), KillPointParseError::UnknownKind(_)));
-        assert!(matches!(err("offset:3"), KillPointParseError::UnknownKind(_)));
+        assert!(matches!(
+            err("offset:3"),
+            KillPointParseError::UnknownKind(_)
+        ));
         assert!(matches!(err("byte:"), KillPointParseError::BadNumber(_)));
         assert!(matches!(err("byte:+3"), KillPointParseError::BadNumber(_)));
         assert!(matches!(err("byte:-3"), KillPointParseError::BadNumber(_)));
-        assert!(matches!(err("syscall:99999999999999999999999"), KillPointParseError::BadNumber(_)));
+        assert!(matches!(
+            err("syscall:99999999999999999999999"),
+            KillPointParseError::BadNumber(_)
+        ));
         assert!(err("offset:3").to_string().contains("byte:N"));
-        assert_eq!(parse_kill_point_bytes(&[0xff, b':']), Err(KillPointParseError::NotUtf8));
+        assert_eq!(
+            parse_kill_point_bytes(&[0xff, b':']),
+            Err(KillPointParseError::NotUtf8)
+        );
     }
 
     #[test]
     fn all_lists_bytes_then_boundaries() {
         let points = space(3, 2).all();
-        let expected = [1, 2, 3].map(KillPoint::Byte).into_iter().chain([0, 1].map(KillPoint::Syscall));
+        let expected = [1, 2, 3]
+            .map(KillPoint::Byte)
+            .into_iter()
+            .chain([0, 1].map(KillPoint::Syscall));
         assert_eq!(points, expected.collect::<Vec<_>>());
     }
 
@@ -313,7 +337,10 @@ mod tests {
     #[test]
     fn sample_takes_every_boundary_when_they_fit_in_half() {
         let points = space(65_536, 24).sample(1000, 7);
-        let syscalls = points.iter().filter(|p| matches!(p, KillPoint::Syscall(_))).count();
+        let syscalls = points
+            .iter()
+            .filter(|p| matches!(p, KillPoint::Syscall(_)))
+            .count();
         assert_eq!(syscalls, 24);
         assert_eq!(points.len(), 1000);
         assert!(points.contains(&KillPoint::Byte(1)));
@@ -323,7 +350,10 @@ mod tests {
     #[test]
     fn sample_gives_leftover_byte_quota_to_boundaries() {
         let points = space(2, 40).sample(30, 3);
-        let bytes = points.iter().filter(|p| matches!(p, KillPoint::Byte(_))).count();
+        let bytes = points
+            .iter()
+            .filter(|p| matches!(p, KillPoint::Byte(_)))
+            .count();
         assert_eq!((bytes, points.len()), (2, 30));
     }
 
@@ -331,9 +361,14 @@ mod tests {
     fn sample_spreads_over_the_byte_range() {
         let points = space(100_000, 0).sample(10, 99);
         for (stratum, point) in points.iter().enumerate() {
-            let KillPoint::Byte(k) = *point else { panic!("{point} is not a byte point") };
+            let KillPoint::Byte(k) = *point else {
+                panic!("{point} is not a byte point")
+            };
             let stratum = stratum as u64;
-            assert!((stratum * 10_000 + 1..=(stratum + 1) * 10_000).contains(&k), "{k} outside stratum {stratum}");
+            assert!(
+                (stratum * 10_000 + 1..=(stratum + 1) * 10_000).contains(&k),
+                "{k} outside stratum {stratum}"
+            );
         }
     }
 

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Kill(args)) => kill(&args),
         Some(Command::List) => list(),
+        Some(Command::Bench(args)) => bench(&args),
         None => kill(&cli.kill),
     }
 }
@@ -37,9 +38,25 @@ fn list() -> ExitCode {
             Expectation::Pass => "pass",
             Expectation::Caught => "caught (canary)",
         };
-        println!("{:<17} {:<16} {}", builtin.name, expected, builtin.description);
+        println!(
+            "{:<17} {:<16} {}",
+            builtin.name, expected, builtin.description
+        );
     }
     ExitCode::SUCCESS
+}
+
+/// `torture bench`: the engine (engineer E's `intact_harness::bench`) installs its own Ctrl-C
+/// handler; exit 0 when it ran (missed targets are findings in its report), 2 on errors, 130
+/// after Ctrl-C.
+fn bench(args: &intact_harness::bench::BenchArgs) -> ExitCode {
+    match intact_harness::bench::run(args) {
+        Ok(outcome) => outcome.exit_code(),
+        Err(error) => {
+            eprintln!("torture bench: error: {error}");
+            error.exit_code()
+        }
+    }
 }
 
 fn kill(args: &KillArgs) -> ExitCode {
@@ -58,7 +75,9 @@ fn kill(args: &KillArgs) -> ExitCode {
             Ok(dir) => Some(dir),
             Err(e) => {
                 let dir = args.report_dir.display();
-                return harness_error(&format!("cannot create the report directory under {dir}: {e}\n  hint: pass --report-dir a writable directory, or --no-report"));
+                return harness_error(&format!(
+                    "cannot create the report directory under {dir}: {e}\n  hint: pass --report-dir a writable directory, or --no-report"
+                ));
             }
         },
     };
@@ -92,7 +111,10 @@ fn exit_code(run: &campaign::RunResult) -> ExitCode {
                 let status = subject.status();
                 match status {
                     intact_harness::oracle::SubjectStatus::NotCaught => {
-                        eprintln!("error: {}: canary not caught: the harness itself has failed", subject.subject.label)
+                        eprintln!(
+                            "error: {}: canary not caught: the harness itself has failed",
+                            subject.subject.label
+                        )
                     }
                     intact_harness::oracle::SubjectStatus::Passed
                     | intact_harness::oracle::SubjectStatus::Caught
@@ -124,17 +146,24 @@ fn install_interrupt_handler(cancel: &Arc<AtomicBool>) -> Result<(), ctrlc::Erro
 
 /// A fresh seed, short enough to type in a replay command.
 fn random_seed() -> u64 {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     SplitMix64::new(nanos ^ u64::from(std::process::id())).next_u64() % 1_000_000
 }
 
 /// `20251126-043012-<pid>` in UTC: sorts by time, unique per process.
 fn run_id() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let (days, day_secs) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days as i64);
     let (h, m, s) = (day_secs / 3600, day_secs / 60 % 60, day_secs % 60);
-    format!("{year:04}{month:02}{day:02}-{h:02}{m:02}{s:02}-{}", std::process::id())
+    format!(
+        "{year:04}{month:02}{day:02}-{h:02}{m:02}{s:02}-{}",
+        std::process::id()
+    )
 }
 
 /// Gregorian date of a day count since 1970-01-01 (H. Hinnant's `civil_from_days` algorithm).

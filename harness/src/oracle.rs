@@ -179,7 +179,11 @@ impl Validation {
 }
 
 fn validity(valid: bool) -> Validity {
-    if valid { Validity::Valid } else { Validity::Invalid }
+    if valid {
+        Validity::Valid
+    } else {
+        Validity::Invalid
+    }
 }
 
 /// True when `bytes` is exactly one JSON value (surrounding whitespace allowed), at any depth.
@@ -208,7 +212,11 @@ pub fn needs_validation(state: &TargetState, expected: &Expected<'_>) -> bool {
 pub fn classify(state: &TargetState, expected: &Expected<'_>, validation: &Validation) -> Verdict {
     match state {
         TargetState::Absent => Verdict::Absent,
-        TargetState::NotRegular(_) => Verdict::Torn { parses: Validity::Invalid, first_diff_offset: 0, len_bytes: 0 },
+        TargetState::NotRegular(_) => Verdict::Torn {
+            parses: Validity::Invalid,
+            first_diff_offset: 0,
+            len_bytes: 0,
+        },
         TargetState::Regular(bytes) => classify_bytes(bytes, expected, validation),
     }
 }
@@ -224,7 +232,11 @@ pub fn classify_bytes(bytes: &[u8], expected: &Expected<'_>, validation: &Valida
     if !expected.goldens_agree && parses == Validity::Valid {
         return Verdict::New;
     }
-    Verdict::Torn { parses, first_diff_offset: first_diff_offset(bytes, expected.new), len_bytes: bytes.len() as u64 }
+    Verdict::Torn {
+        parses,
+        first_diff_offset: first_diff_offset(bytes, expected.new),
+        len_bytes: bytes.len() as u64,
+    }
 }
 
 /// New is checked first: a writer that writes the same bytes for both generations leaves `new`.
@@ -249,18 +261,23 @@ pub fn crash_violation(verdict: &Verdict, initial: Initial) -> Option<Violation>
     match (verdict, initial) {
         (Verdict::Torn { .. }, Initial::Absent | Initial::Old) => Some(Violation::Torn),
         (Verdict::Absent, Initial::Old) => Some(Violation::OldLost),
-        (Verdict::Absent, Initial::Absent) | (Verdict::Old | Verdict::New, Initial::Absent | Initial::Old) => None,
+        (Verdict::Absent, Initial::Absent)
+        | (Verdict::Old | Verdict::New, Initial::Absent | Initial::Old) => None,
     }
 }
 
 /// Whether a recovery run succeeded: it must exit 0 and leave the new version.
 pub fn judge_recovery(exit: RunExit, after: &Verdict) -> Option<RecoveryFailure> {
-    match (exit, after) {
-        (RunExit::Code(0), Verdict::New) => None,
-        (RunExit::Code(0), Verdict::Absent | Verdict::Old | Verdict::Torn { .. }) => {
-            Some(RecoveryFailure::Left(*after))
+    match exit {
+        RunExit::Code(0) => match after {
+            Verdict::New => None,
+            Verdict::Absent | Verdict::Old | Verdict::Torn { .. } => {
+                Some(RecoveryFailure::Left(*after))
+            }
+        },
+        RunExit::Code(_) | RunExit::Signal(_) | RunExit::TimedOut => {
+            Some(RecoveryFailure::Exit(exit))
         }
-        (RunExit::Code(_) | RunExit::Signal(_) | RunExit::TimedOut, _) => Some(RecoveryFailure::Exit(exit)),
     }
 }
 
@@ -283,7 +300,9 @@ pub struct TrialFacts {
 
 /// Every violation one trial shows, in a fixed order.
 pub fn trial_violations(facts: &TrialFacts) -> Vec<Violation> {
-    let mut violations: Vec<Violation> = crash_violation(&facts.verdict, facts.initial).into_iter().collect();
+    let mut violations: Vec<Violation> = crash_violation(&facts.verdict, facts.initial)
+        .into_iter()
+        .collect();
     if facts.hung {
         violations.push(Violation::WriterHung);
     }
@@ -291,14 +310,20 @@ pub fn trial_violations(facts: &TrialFacts) -> Vec<Violation> {
         violations.push(Violation::Recovery(failure));
     }
     if facts.strict && facts.orphans_after_recovery > 0 {
-        violations.push(Violation::OrphansAfterRecovery { count: facts.orphans_after_recovery });
+        violations.push(Violation::OrphansAfterRecovery {
+            count: facts.orphans_after_recovery,
+        });
     }
     violations
 }
 
 /// Compares a subject's violation count with its expectation. A subject that did something the
 /// tracer does not model cannot pass.
-pub fn subject_status(expectation: Expectation, violations: u64, fully_modelled: bool) -> SubjectStatus {
+pub fn subject_status(
+    expectation: Expectation,
+    violations: u64,
+    fully_modelled: bool,
+) -> SubjectStatus {
     match (expectation, violations) {
         (Expectation::Pass, 0) if !fully_modelled => SubjectStatus::NotModelled,
         (Expectation::Pass, 0) => SubjectStatus::Passed,
@@ -345,7 +370,11 @@ impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Verdict::Absent | Verdict::Old | Verdict::New => f.write_str(self.name()),
-            Verdict::Torn { parses, first_diff_offset, len_bytes } => {
+            Verdict::Torn {
+                parses,
+                first_diff_offset,
+                len_bytes,
+            } => {
                 let parses = match parses {
                     Validity::Valid => ", still parses",
                     Validity::Invalid => ", does not parse",
@@ -353,9 +382,14 @@ impl fmt::Display for Verdict {
                 };
                 match (*len_bytes, *first_diff_offset == *len_bytes) {
                     (0, _) => write!(f, "torn (empty{parses})"),
-                    (len, true) => write!(f, "torn (a {len}-byte prefix of the new version{parses})"),
+                    (len, true) => {
+                        write!(f, "torn (a {len}-byte prefix of the new version{parses})")
+                    }
                     (len, false) => {
-                        write!(f, "torn ({len} bytes, differs from the new version at byte {first_diff_offset}{parses})")
+                        write!(
+                            f,
+                            "torn ({len} bytes, differs from the new version at byte {first_diff_offset}{parses})"
+                        )
                     }
                 }
             }
@@ -379,11 +413,15 @@ impl fmt::Display for Violation {
             Violation::Torn => f.write_str("torn target"),
             Violation::OldLost => f.write_str("old version lost (target absent)"),
             Violation::WriterHung => f.write_str("writer hung (killed at the timeout)"),
-            Violation::Recovery(RecoveryFailure::Exit(exit)) => write!(f, "recovery run failed ({exit})"),
+            Violation::Recovery(RecoveryFailure::Exit(exit)) => {
+                write!(f, "recovery run failed ({exit})")
+            }
             Violation::Recovery(RecoveryFailure::Left(verdict)) => {
                 write!(f, "recovery run exited 0 but left the target {verdict}")
             }
-            Violation::OrphansAfterRecovery { count } => write!(f, "{count} orphan file(s) survive recovery (--strict)"),
+            Violation::OrphansAfterRecovery { count } => {
+                write!(f, "{count} orphan file(s) survive recovery (--strict)")
+            }
         }
     }
 }
@@ -409,7 +447,11 @@ mod tests {
     const NEW: &[u8] = br#"{"generation":2,"items":[4,5,6,7]}"#;
 
     fn expected(goldens_agree: bool) -> Expected<'static> {
-        Expected { old: Some(OLD), new: NEW, goldens_agree }
+        Expected {
+            old: Some(OLD),
+            new: NEW,
+            goldens_agree,
+        }
     }
 
     fn regular(bytes: &[u8]) -> TargetState {
@@ -419,7 +461,10 @@ mod tests {
     #[test]
     fn exact_versions_and_absence() {
         let e = expected(true);
-        assert_eq!(classify(&TargetState::Absent, &e, &Validation::Json), Verdict::Absent);
+        assert_eq!(
+            classify(&TargetState::Absent, &e, &Validation::Json),
+            Verdict::Absent
+        );
         assert_eq!(classify(&regular(OLD), &e, &Validation::Json), Verdict::Old);
         assert_eq!(classify(&regular(NEW), &e, &Validation::Json), Verdict::New);
     }
@@ -427,37 +472,79 @@ mod tests {
     #[test]
     fn a_prefix_of_new_is_torn_at_its_length() {
         let verdict = classify(&regular(&NEW[..10]), &expected(true), &Validation::Json);
-        assert_eq!(verdict, Verdict::Torn { parses: Validity::Invalid, first_diff_offset: 10, len_bytes: 10 });
-        assert_eq!(verdict.to_string(), "torn (a 10-byte prefix of the new version, does not parse)");
+        assert_eq!(
+            verdict,
+            Verdict::Torn {
+                parses: Validity::Invalid,
+                first_diff_offset: 10,
+                len_bytes: 10
+            }
+        );
+        assert_eq!(
+            verdict.to_string(),
+            "torn (a 10-byte prefix of the new version, does not parse)"
+        );
     }
 
     #[test]
     fn an_empty_file_is_torn_not_absent() {
         let verdict = classify(&regular(b""), &expected(true), &Validation::Json);
-        assert_eq!(verdict, Verdict::Torn { parses: Validity::Invalid, first_diff_offset: 0, len_bytes: 0 });
+        assert_eq!(
+            verdict,
+            Verdict::Torn {
+                parses: Validity::Invalid,
+                first_diff_offset: 0,
+                len_bytes: 0
+            }
+        );
         assert_eq!(verdict.to_string(), "torn (empty, does not parse)");
     }
 
     #[test]
     fn a_valid_but_different_file_is_torn_when_goldens_agree() {
         let verdict = classify(&regular(b"{}"), &expected(true), &Validation::Json);
-        assert_eq!(verdict, Verdict::Torn { parses: Validity::Valid, first_diff_offset: 1, len_bytes: 2 });
-        assert_eq!(verdict.to_string(), "torn (2 bytes, differs from the new version at byte 1, still parses)");
+        assert_eq!(
+            verdict,
+            Verdict::Torn {
+                parses: Validity::Valid,
+                first_diff_offset: 1,
+                len_bytes: 2
+            }
+        );
+        assert_eq!(
+            verdict.to_string(),
+            "torn (2 bytes, differs from the new version at byte 1, still parses)"
+        );
     }
 
     #[test]
     fn disagreeing_goldens_fall_back_to_validity() {
         let e = expected(false);
-        assert_eq!(classify(&regular(b"{\"x\":1}"), &e, &Validation::Json), Verdict::New);
-        assert!(matches!(classify(&regular(b"{\"x\":"), &e, &Validation::Json), Verdict::Torn { .. }));
-        assert!(matches!(classify(&regular(b"{}"), &e, &Validation::Bytes), Verdict::Torn { .. }));
-        assert_eq!(classify(&regular(b"{}"), &e, &Validation::Command(Validity::Valid)), Verdict::New);
+        assert_eq!(
+            classify(&regular(b"{\"x\":1}"), &e, &Validation::Json),
+            Verdict::New
+        );
+        assert!(matches!(
+            classify(&regular(b"{\"x\":"), &e, &Validation::Json),
+            Verdict::Torn { .. }
+        ));
+        assert!(matches!(
+            classify(&regular(b"{}"), &e, &Validation::Bytes),
+            Verdict::Torn { .. }
+        ));
+        assert_eq!(
+            classify(&regular(b"{}"), &e, &Validation::Command(Validity::Valid)),
+            Verdict::New
+        );
     }
 
     #[test]
     fn not_regular_targets_are_torn() {
         let state = TargetState::NotRegular(FileKind::Symlink);
-        assert!(matches!(classify(&state, &expected(true), &Validation::Json), Verdict::Torn { .. }));
+        assert!(matches!(
+            classify(&state, &expected(true), &Validation::Json),
+            Verdict::Torn { .. }
+        ));
     }
 
     #[test]
@@ -477,19 +564,36 @@ mod tests {
 
     #[test]
     fn crash_violations_depend_on_the_initial_state() {
-        assert_eq!(crash_violation(&Verdict::Absent, Initial::Old), Some(Violation::OldLost));
+        assert_eq!(
+            crash_violation(&Verdict::Absent, Initial::Old),
+            Some(Violation::OldLost)
+        );
         assert_eq!(crash_violation(&Verdict::Absent, Initial::Absent), None);
         assert_eq!(crash_violation(&Verdict::Old, Initial::Old), None);
         assert_eq!(crash_violation(&Verdict::New, Initial::Absent), None);
-        let torn = Verdict::Torn { parses: Validity::Invalid, first_diff_offset: 3, len_bytes: 3 };
-        assert_eq!(crash_violation(&torn, Initial::Absent), Some(Violation::Torn));
+        let torn = Verdict::Torn {
+            parses: Validity::Invalid,
+            first_diff_offset: 3,
+            len_bytes: 3,
+        };
+        assert_eq!(
+            crash_violation(&torn, Initial::Absent),
+            Some(Violation::Torn)
+        );
     }
 
     #[test]
     fn recovery_must_exit_zero_and_leave_new() {
         assert_eq!(judge_recovery(RunExit::Code(0), &Verdict::New), None);
-        let torn = Verdict::Torn { parses: Validity::Invalid, first_diff_offset: 3, len_bytes: 9 };
-        assert_eq!(judge_recovery(RunExit::Code(0), &torn), Some(RecoveryFailure::Left(torn)));
+        let torn = Verdict::Torn {
+            parses: Validity::Invalid,
+            first_diff_offset: 3,
+            len_bytes: 9,
+        };
+        assert_eq!(
+            judge_recovery(RunExit::Code(0), &torn),
+            Some(RecoveryFailure::Left(torn))
+        );
         let failed = judge_recovery(RunExit::Code(1), &Verdict::New);
         assert_eq!(failed, Some(RecoveryFailure::Exit(RunExit::Code(1))));
         let hung = judge_recovery(RunExit::TimedOut, &Verdict::New);
@@ -507,18 +611,42 @@ mod tests {
             strict: false,
         };
         assert!(trial_violations(&facts).is_empty());
-        let strict = TrialFacts { strict: true, ..facts };
-        assert_eq!(trial_violations(&strict), vec![Violation::OrphansAfterRecovery { count: 2 }]);
+        let strict = TrialFacts {
+            strict: true,
+            ..facts
+        };
+        assert_eq!(
+            trial_violations(&strict),
+            vec![Violation::OrphansAfterRecovery { count: 2 }]
+        );
     }
 
     #[test]
     fn subject_status_compares_with_expectation() {
-        assert_eq!(subject_status(Expectation::Pass, 0, true), SubjectStatus::Passed);
-        assert_eq!(subject_status(Expectation::Pass, 1, true), SubjectStatus::Failed);
-        assert_eq!(subject_status(Expectation::Caught, 0, true), SubjectStatus::NotCaught);
-        assert_eq!(subject_status(Expectation::Caught, 5, true), SubjectStatus::Caught);
-        assert_eq!(subject_status(Expectation::Pass, 0, false), SubjectStatus::NotModelled);
-        assert_eq!(subject_status(Expectation::Pass, 2, false), SubjectStatus::Failed);
+        assert_eq!(
+            subject_status(Expectation::Pass, 0, true),
+            SubjectStatus::Passed
+        );
+        assert_eq!(
+            subject_status(Expectation::Pass, 1, true),
+            SubjectStatus::Failed
+        );
+        assert_eq!(
+            subject_status(Expectation::Caught, 0, true),
+            SubjectStatus::NotCaught
+        );
+        assert_eq!(
+            subject_status(Expectation::Caught, 5, true),
+            SubjectStatus::Caught
+        );
+        assert_eq!(
+            subject_status(Expectation::Pass, 0, false),
+            SubjectStatus::NotModelled
+        );
+        assert_eq!(
+            subject_status(Expectation::Pass, 2, false),
+            SubjectStatus::Failed
+        );
         assert!(!SubjectStatus::NotCaught.as_expected());
         assert!(!SubjectStatus::NotModelled.as_expected());
     }
@@ -538,7 +666,8 @@ mod tests {
         });
         // An object or array at the top, as real config/state files are: no strict prefix of
         // one is itself a complete JSON value.
-        prop::collection::vec(tree, 0..6).prop_map(|items| serde_json::to_vec(&items).unwrap_or_default())
+        prop::collection::vec(tree, 0..6)
+            .prop_map(|items| serde_json::to_vec(&items).unwrap_or_default())
     }
 
     proptest! {

@@ -29,7 +29,13 @@ pub struct SandboxError {
 
 impl fmt::Display for SandboxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot {} {}: {}", self.action, self.path.display(), self.source)?;
+        write!(
+            f,
+            "cannot {} {}: {}",
+            self.action,
+            self.path.display(),
+            self.source
+        )?;
         if !self.hint.is_empty() {
             write!(f, "\n  hint: {}", self.hint)?;
         }
@@ -43,9 +49,18 @@ impl std::error::Error for SandboxError {
     }
 }
 
-fn error(action: impl Into<String>, path: &Path, hint: &'static str) -> impl FnOnce(io::Error) -> SandboxError {
+fn error(
+    action: impl Into<String>,
+    path: &Path,
+    hint: &'static str,
+) -> impl FnOnce(io::Error) -> SandboxError {
     let (action, path) = (action.into(), path.to_owned());
-    move |source| SandboxError { action, path, source, hint }
+    move |source| SandboxError {
+        action,
+        path,
+        source,
+        hint,
+    }
 }
 
 /// A file left in a sandbox besides the target.
@@ -66,7 +81,11 @@ pub fn default_dir() -> PathBuf {
     }
     let shm = Path::new("/dev/shm");
     let writable = shm.is_dir() && rustix::fs::access(shm, rustix::fs::Access::WRITE_OK).is_ok();
-    if writable { shm.to_owned() } else { PathBuf::from("/tmp") }
+    if writable {
+        shm.to_owned()
+    } else {
+        PathBuf::from("/tmp")
+    }
 }
 
 /// Checks a `--target` name: a relative path of plain components, so the target stays inside
@@ -74,7 +93,9 @@ pub fn default_dir() -> PathBuf {
 pub fn check_target_name(name: &str) -> Result<PathBuf, String> {
     let path = Path::new(name);
     if name.is_empty() {
-        return Err("--target is empty: give a file name relative to the sandbox, e.g. target.json".into());
+        return Err(
+            "--target is empty: give a file name relative to the sandbox, e.g. target.json".into(),
+        );
     }
     let plain = path.components().all(|c| matches!(c, Component::Normal(_)));
     if !plain || name.ends_with('/') {
@@ -114,15 +135,25 @@ impl RunRoot {
 
     /// Creates the sandbox `<root>/<group>/<slot>/`; `group` and `slot` must be plain names.
     pub fn sandbox(&self, group: &str, slot: &str, target: &Path) -> Result<Sandbox, SandboxError> {
-        let path = self.path.join(plain_component(group)).join(plain_component(slot));
+        let path = self
+            .path
+            .join(plain_component(group))
+            .join(plain_component(slot));
         fs::create_dir_all(&path).map_err(error("create sandbox", &path, ""))?;
-        Ok(Sandbox { root: self.path.clone(), target: path.join(target), path })
+        Ok(Sandbox {
+            root: self.path.clone(),
+            target: path.join(target),
+            path,
+        })
     }
 
     /// Creates the plain directory `<root>/<group>/<name>/` for the harness's own files (logs),
     /// outside every sandbox.
     pub fn directory(&self, group: &str, name: &str) -> Result<PathBuf, SandboxError> {
-        let path = self.path.join(plain_component(group)).join(plain_component(name));
+        let path = self
+            .path
+            .join(plain_component(group))
+            .join(plain_component(name));
         fs::create_dir_all(&path).map_err(error("create directory", &path, ""))?;
         Ok(path)
     }
@@ -146,7 +177,13 @@ impl Drop for RunRoot {
 pub fn plain_component(name: &str) -> String {
     let cleaned: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     match cleaned.trim_matches('.') {
         "" => "_".to_owned(),
@@ -191,6 +228,11 @@ impl Sandbox {
             }
             Err(e) => return Err(error("inspect sandbox", &self.path, "")(e)),
         }
+        // The target's directory exists, as it would where the writer is deployed.
+        if let Some(parent) = self.target.parent() {
+            let create = fs::create_dir_all(parent);
+            create.map_err(error("create the target's directory", parent, ""))?;
+        }
         match old {
             Some(bytes) => self.seed(bytes),
             None => Ok(()),
@@ -208,9 +250,6 @@ impl Sandbox {
     }
 
     fn seed(&self, bytes: &[u8]) -> Result<(), SandboxError> {
-        if let Some(parent) = self.target.parent() {
-            fs::create_dir_all(parent).map_err(error("create the target's directory", parent, ""))?;
-        }
         // A new file, never a truncated one: on ext4 truncating a file with data and rewriting it
         // triggers a flush on close (auto_da_alloc) that costs milliseconds.
         fs::OpenOptions::new()
@@ -267,14 +306,22 @@ impl Sandbox {
                 self.visit(&entry, &mut orphans, &mut pending)?;
             }
             if empty && dir != self.path && !self.target.starts_with(&dir) {
-                orphans.push(Orphan { name: format!("{}/", self.relative(&dir)), size_bytes: 0 });
+                orphans.push(Orphan {
+                    name: format!("{}/", self.relative(&dir)),
+                    size_bytes: 0,
+                });
             }
         }
         orphans.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(orphans)
     }
 
-    fn visit(&self, entry: &fs::DirEntry, orphans: &mut Vec<Orphan>, pending: &mut Vec<PathBuf>) -> Result<(), SandboxError> {
+    fn visit(
+        &self,
+        entry: &fs::DirEntry,
+        orphans: &mut Vec<Orphan>,
+        pending: &mut Vec<PathBuf>,
+    ) -> Result<(), SandboxError> {
         let path = entry.path();
         if path == self.target {
             return Ok(());
@@ -283,13 +330,19 @@ impl Sandbox {
         if metadata.is_dir() {
             pending.push(path);
         } else {
-            orphans.push(Orphan { name: self.relative(&path), size_bytes: metadata.len() });
+            orphans.push(Orphan {
+                name: self.relative(&path),
+                size_bytes: metadata.len(),
+            });
         }
         Ok(())
     }
 
     fn relative(&self, path: &Path) -> String {
-        path.strip_prefix(&self.path).unwrap_or(path).to_string_lossy().into_owned()
+        path.strip_prefix(&self.path)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -305,9 +358,15 @@ pub fn kind_name(kind: FileKind) -> &'static str {
 /// Removes `path` recursively without following symlinks, refusing anything not strictly inside
 /// `root` (or `root` itself).
 fn remove_inside(root: &Path, path: &Path) -> Result<(), SandboxError> {
-    let inside = path.starts_with(root) && path.components().all(|c| !matches!(c, Component::ParentDir));
+    let inside = path.starts_with(root)
+        && path
+            .components()
+            .all(|c| !matches!(c, Component::ParentDir));
     if !inside {
-        let refused = io::Error::new(io::ErrorKind::PermissionDenied, "outside the sandbox root; refused");
+        let refused = io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "outside the sandbox root; refused",
+        );
         return Err(error("remove", path, "")(refused));
     }
     match fs::symlink_metadata(path) {
@@ -325,7 +384,10 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("torture-sandbox-test-{name}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "torture-sandbox-test-{name}-{}",
+            std::process::id()
+        ));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("create scratch dir");
         dir
@@ -338,28 +400,69 @@ mod tests {
         for bad in ["", "/etc/passwd", "../x", "a/../../x", ".", "a/", "./x/.."] {
             assert!(check_target_name(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(check_target_name("../x").unwrap_err().contains("outside the sandbox"));
+        assert!(
+            check_target_name("../x")
+                .unwrap_err()
+                .contains("outside the sandbox")
+        );
     }
 
     #[test]
     fn seed_read_and_orphans() {
         let dir = scratch("seed");
         let root = RunRoot::create(&dir, "t1").expect("root");
-        let sandbox = root.sandbox("plain", "w0", Path::new("target.json")).expect("sandbox");
+        let sandbox = root
+            .sandbox("plain", "w0", Path::new("target.json"))
+            .expect("sandbox");
         sandbox.reset(Some(b"old")).expect("reset");
-        assert_eq!(sandbox.read_target().expect("read"), TargetState::Regular(b"old".to_vec()));
+        assert_eq!(
+            sandbox.read_target().expect("read"),
+            TargetState::Regular(b"old".to_vec())
+        );
         fs::write(sandbox.path().join(".target.json.tmp"), b"12345").expect("write temp");
         fs::create_dir(sandbox.path().join("empty")).expect("mkdir");
         symlink("/etc/passwd", sandbox.path().join("link")).expect("symlink");
-        let names: Vec<(String, u64)> =
-            sandbox.orphans().expect("orphans").into_iter().map(|o| (o.name, o.size_bytes)).collect();
-        let expected = [(".target.json.tmp", 5), ("empty/", 0), ("link", "/etc/passwd".len() as u64)];
+        let names: Vec<(String, u64)> = sandbox
+            .orphans()
+            .expect("orphans")
+            .into_iter()
+            .map(|o| (o.name, o.size_bytes))
+            .collect();
+        let expected = [
+            (".target.json.tmp", 5),
+            ("empty/", 0),
+            ("link", "/etc/passwd".len() as u64),
+        ];
         assert_eq!(names, expected.map(|(n, s)| (n.to_owned(), s)));
         sandbox.reset(None).expect("reset");
         assert_eq!(sandbox.read_target().expect("read"), TargetState::Absent);
         assert!(sandbox.orphans().expect("orphans").is_empty());
         drop(root);
-        assert_eq!(fs::read_dir(&dir).expect("dir").count(), 0, "run root not removed");
+        assert_eq!(
+            fs::read_dir(&dir).expect("dir").count(),
+            0,
+            "run root not removed"
+        );
+        fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn a_nested_target_gets_its_directory_which_is_no_orphan() {
+        let dir = scratch("nested");
+        let root = RunRoot::create(&dir, "t3").expect("root");
+        let sandbox = root
+            .sandbox("s", "w0", Path::new("data/state.json"))
+            .expect("sandbox");
+        sandbox.reset(None).expect("reset");
+        assert!(sandbox.path().join("data").is_dir());
+        assert_eq!(sandbox.read_target().expect("read"), TargetState::Absent);
+        assert!(sandbox.orphans().expect("orphans").is_empty());
+        sandbox.reset(Some(b"old")).expect("reset");
+        assert_eq!(
+            sandbox.read_target().expect("read"),
+            TargetState::Regular(b"old".to_vec())
+        );
+        drop(root);
         fs::remove_dir_all(&dir).expect("cleanup");
     }
 
@@ -370,10 +473,15 @@ mod tests {
         fs::create_dir(&outside).expect("mkdir");
         fs::write(outside.join("precious"), b"keep").expect("write");
         let root = RunRoot::create(&dir, "t2").expect("root");
-        let sandbox = root.sandbox("s", "w0", Path::new("target.json")).expect("sandbox");
+        let sandbox = root
+            .sandbox("s", "w0", Path::new("target.json"))
+            .expect("sandbox");
         symlink(&outside, sandbox.path().join("escape")).expect("symlink");
         symlink(&outside, sandbox.target()).expect("symlink target");
-        assert_eq!(sandbox.read_target().expect("read"), TargetState::NotRegular(FileKind::Symlink));
+        assert_eq!(
+            sandbox.read_target().expect("read"),
+            TargetState::NotRegular(FileKind::Symlink)
+        );
         sandbox.reset(None).expect("reset");
         // A writer that swaps its whole sandbox for a link to elsewhere.
         fs::remove_dir_all(sandbox.path()).expect("rm sandbox");
@@ -381,7 +489,10 @@ mod tests {
         sandbox.reset(None).expect("reset");
         assert!(fs::symlink_metadata(sandbox.path()).expect("stat").is_dir());
         drop(root);
-        assert_eq!(fs::read(outside.join("precious")).expect("precious survives"), b"keep");
+        assert_eq!(
+            fs::read(outside.join("precious")).expect("precious survives"),
+            b"keep"
+        );
         fs::remove_dir_all(&dir).expect("cleanup");
     }
 
@@ -390,7 +501,8 @@ mod tests {
         let dir = scratch("refuse");
         let err = remove_inside(&dir.join("root"), &dir).expect_err("must refuse");
         assert!(err.to_string().contains("outside the sandbox root"));
-        let err = remove_inside(&dir.join("root"), &dir.join("root/../x")).expect_err("must refuse");
+        let err =
+            remove_inside(&dir.join("root"), &dir.join("root/../x")).expect_err("must refuse");
         assert!(err.to_string().contains("refused"));
         assert!(dir.exists());
         fs::remove_dir_all(&dir).expect("cleanup");

@@ -39,20 +39,19 @@ fn bench_writes(c: &mut Criterion) {
     }
 }
 
-/// Fewer, flat samples as files grow: a 16 MiB durable write takes tens of milliseconds.
+/// Flat sampling (every sample the same number of iterations): a durable write takes
+/// milliseconds, too slow for criterion's default linear ramp. Fewer samples as files grow.
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>, size_bytes: usize) {
     let (samples, warm_up_ms, measure_ms) = match size_bytes {
-        0..=65_536 => (30, 500, 2_000),
+        0..=65_536 => (20, 500, 2_000),
         65_537..=1_048_576 => (15, 500, 3_000),
         _ => (10, 1_000, 5_000),
     };
     group
+        .sampling_mode(SamplingMode::Flat)
         .sample_size(samples)
         .warm_up_time(Duration::from_millis(warm_up_ms))
         .measurement_time(Duration::from_millis(measure_ms));
-    if size_bytes > 65_536 {
-        group.sampling_mode(SamplingMode::Flat);
-    }
 }
 
 criterion_group!(benches, bench_writes);

@@ -71,34 +71,9 @@ pub(crate) fn resolve(
 ) -> io::Result<Destination> {
     let mut current = path.to_path_buf();
     for hop in 0..=MAX_SYMLINK_HOPS {
-        let (parent, name) = split(&current)?;
-        let dir = dirs
-            .open(parent)
-            .map_err(|errno| parent_error(errno, parent, path, &current, hop))?;
-        let found = rustix::fs::statat(&dir.fd, name, AtFlags::SYMLINK_NOFOLLOW);
-        let meta = match found {
-            Ok(stat) => Meta::from(stat),
-            Err(Errno::NOENT) if hop == 0 => return Ok(destination(dir, name, &current, None)),
-            Err(Errno::NOENT) => return Err(dangling(path, &current)),
-            Err(errno) => {
-                return Err(os_error(
-                    errno,
-                    format_args!("look up {}", current.display()),
-                ));
-            }
-        };
-        match meta.file_type() {
-            FileType::RegularFile => return Ok(destination(dir, name, &current, Some(meta))),
-            FileType::Symlink => match symlinks {
-                Symlinks::Replace => return Ok(destination(dir, name, &current, None)),
-                Symlinks::Follow => current = read_link(&dir, name, parent, &current)?,
-            },
-            FileType::Directory => return Err(is_a_directory(&current)),
-            FileType::Fifo
-            | FileType::Socket
-            | FileType::CharacterDevice
-            | FileType::BlockDevice
-            | FileType::Unknown => return Err(not_a_regular_file(&current)),
+        match resolve_step(path, &current, hop, symlinks, dirs)? {
+            Step::Found(destination) => return Ok(destination),
+            Step::Follow(next) => current = next,
         }
     }
     let loop_error = io::Error::from(Errno::LOOP);
@@ -106,6 +81,58 @@ pub(crate) fn resolve(
         loop_error,
         format_args!("follow symlinks from {}", path.display()),
     ))
+}
+
+/// Where one step of the resolution leads.
+enum Step {
+    Found(Destination),
+    /// `current` is a symlink to follow (`Symlinks::Follow`) to this path.
+    Follow(PathBuf),
+}
+
+/// Looks at `current`, the `hop`th path of the symlink chain that started at `path`.
+fn resolve_step(
+    path: &Path,
+    current: &Path,
+    hop: usize,
+    symlinks: Symlinks,
+    dirs: &mut DirCache,
+) -> io::Result<Step> {
+    let (parent, name) = split(current)?;
+    let dir = dirs
+        .open(parent)
+        .map_err(|errno| parent_error(errno, parent, path, current, hop))?;
+    let Some(meta) = look_up(&dir, name, current)? else {
+        return match hop {
+            0 => Ok(Step::Found(destination(dir, name, current, None))),
+            _ => Err(dangling(path, current)),
+        };
+    };
+    match meta.file_type() {
+        FileType::RegularFile => Ok(Step::Found(destination(dir, name, current, Some(meta)))),
+        FileType::Symlink => match symlinks {
+            Symlinks::Replace => Ok(Step::Found(destination(dir, name, current, None))),
+            Symlinks::Follow => read_link(&dir, name, parent, current).map(Step::Follow),
+        },
+        FileType::Directory => Err(is_a_directory(current)),
+        FileType::Fifo
+        | FileType::Socket
+        | FileType::CharacterDevice
+        | FileType::BlockDevice
+        | FileType::Unknown => Err(not_a_regular_file(current)),
+    }
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`; `None` when nothing is there.
+fn look_up(dir: &Dir, name: &OsStr, current: &Path) -> io::Result<Option<Meta>> {
+    match rustix::fs::statat(&dir.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => Ok(Some(Meta::from(stat))),
+        Err(Errno::NOENT) => Ok(None),
+        Err(errno) => Err(os_error(
+            errno,
+            format_args!("look up {}", current.display()),
+        )),
+    }
 }
 
 fn destination(dir: Arc<Dir>, name: &OsStr, path: &Path, existing: Option<Meta>) -> Destination {
@@ -192,4 +219,50 @@ fn not_a_regular_file(path: &Path) -> io::Error {
         path.display()
     );
     io::Error::new(io::ErrorKind::InvalidInput, message.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_a_path_into_directory_and_name() {
+        let cases = [
+            ("out.txt", ".", "out.txt"),
+            ("a/b/out.txt", "a/b", "out.txt"),
+            ("/out.txt", "/", "out.txt"),
+            ("a//out.txt", "a/", "out.txt"),
+            ("./out.txt", ".", "out.txt"),
+            ("../out.txt", "..", "out.txt"),
+        ];
+        for (path, parent, name) in cases {
+            let (got_parent, got_name) = split(Path::new(path)).unwrap();
+            assert_eq!(
+                (got_parent, got_name),
+                (Path::new(parent), OsStr::new(name)),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn paths_shaped_like_directories_are_refused() {
+        for path in ["/", ".", "..", "a/", "a/.", "a/..", "a//"] {
+            let error = split(Path::new(path)).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::IsADirectory, "{path}");
+            assert!(error.to_string().contains(path), "{path}: {error}");
+        }
+        assert_eq!(
+            split(Path::new("")).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+    }
+
+    #[test]
+    fn a_directory_is_opened_once_per_cache() {
+        let mut cache = DirCache::default();
+        let first = cache.open(Path::new(".")).unwrap();
+        let second = cache.open(Path::new(".")).unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+    }
 }

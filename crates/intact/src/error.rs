@@ -186,3 +186,24 @@ impl From<CommitError> for io::Error {
         io::Error::new(kind, message)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_keeps_the_kind_and_the_os_error() {
+        let error = os_error(rustix::io::Errno::NOENT, "open /x/y");
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        assert!(error.to_string().starts_with("open /x/y: "), "{error}");
+        let source = error.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(
+            source.and_then(io::Error::raw_os_error),
+            Some(libc_enoent())
+        );
+    }
+
+    fn libc_enoent() -> i32 {
+        rustix::io::Errno::NOENT.raw_os_error()
+    }
+}

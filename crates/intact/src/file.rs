@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rustix::fs::{AtFlags, FlockOperation, Gid, Mode, OFlags, Uid};
+use rustix::fs::{AtFlags, FlockOperation, Gid, OFlags, Uid};
 use rustix::io::Errno;
 
 use crate::dest::{Destination, DirCache, resolve};
@@ -59,6 +59,8 @@ pub struct AtomicFile {
     anonymous: bool,
     durability: Durability,
     overwrite: Overwrite,
+    /// Owner and permissions still to be given to the temp file, at commit.
+    metadata: Option<FinalMetadata>,
     /// The new content is in place under the target's name.
     published: bool,
     /// A data `fsync` failed: the kernel may have dropped the dirty pages, so a retried `fsync`
@@ -94,20 +96,19 @@ impl AtomicFile {
         options: &Options,
     ) -> io::Result<AtomicFile> {
         let (fd, temp_name) = create_temp(&dest, options)?;
-        let mut file = AtomicFile {
+        let anonymous = temp_name.is_none();
+        Ok(AtomicFile {
             file: File::from(fd),
             target,
-            anonymous: temp_name.is_none(),
+            anonymous,
+            metadata: Some(plan_metadata(&dest, options, anonymous)),
             dest,
             temp_name,
             durability: options.durability,
             overwrite: options.overwrite,
             published: false,
             sync_failed: None,
-        };
-        // From here on, an error drops `file`, which removes the temp file.
-        file.apply_metadata(options)?;
-        Ok(file)
+        })
     }
 }
 
@@ -197,7 +198,7 @@ fn create_named(dest: &Destination) -> io::Result<(OwnedFd, OsString)> {
     let flags = OFlags::CREATE | OFlags::EXCL | OFlags::RDWR | OFlags::CLOEXEC;
     for _ in 0..NAME_ATTEMPTS {
         let name = temp_name(&dest.name, random_u64());
-        let mode = Mode::from_raw_mode(TEMP_FILE_MODE);
+        let mode = sys::mode(TEMP_FILE_MODE);
         let fd = match rustix::fs::openat(&dest.dir.fd, &name, flags, mode) {
             Ok(fd) => fd,
             Err(Errno::EXIST) => continue,
@@ -224,7 +225,12 @@ fn claim_named(fd: &OwnedFd, dest: &Destination, name: &OsString) -> io::Result<
     match rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
         Err(Errno::WOULDBLOCK) => return Ok(false),
-        Err(errno) => return Err(os_error(errno, format_args!("lock {}", in_dir().display()))),
+        Err(errno) => {
+            // No lock on this filesystem (ENOLCK, EOPNOTSUPP): `sweep` could never prove the
+            // file dead either, so remove it now rather than leave litter nobody may sweep.
+            let _ = rustix::fs::unlinkat(&dest.dir.fd, name, AtFlags::empty());
+            return Err(os_error(errno, format_args!("lock {}", in_dir().display())));
+        }
     }
     let ours = rustix::fs::fstat(fd)
         .map_err(|errno| os_error(errno, format_args!("stat {}", in_dir().display())))?;
@@ -260,38 +266,64 @@ fn anonymous_unsupported(dest: &Destination) -> io::Error {
     io::Error::new(io::ErrorKind::Unsupported, message)
 }
 
+/// The owner and permissions a temp file gets at commit.
+///
+/// Applied after the last write, not at creation: a write by a process without `CAP_FSETID`
+/// clears the set-user-ID bit (and set-group-ID, when group-executable) of the file it writes.
+#[derive(Clone, Copy, Debug)]
+struct FinalMetadata {
+    /// Owner and group to copy (from the replaced file).
+    owner: Option<(u32, u32)>,
+    /// Permission bits to set; `None` keeps what `O_TMPFILE` was created with.
+    mode: Option<u32>,
+}
+
+/// Decides the final metadata at create time (while the replaced file's is at hand).
+fn plan_metadata(dest: &Destination, options: &Options, anonymous: bool) -> FinalMetadata {
+    let replaced = replaced_metadata(dest, options);
+    let mode = match (options.mode, replaced) {
+        (Some(mode), _) => Some(mode),
+        (None, Some(existing)) => Some(existing.permissions()),
+        // O_TMPFILE was opened with 0o666 and the kernel applied the umask already.
+        (None, None) if anonymous => None,
+        (None, None) => Some(NEW_FILE_MODE & !sys::process_umask()),
+    };
+    let owner = replaced.map(|existing| (existing.uid, existing.gid));
+    FinalMetadata { owner, mode }
+}
+
 /// Metadata: applied to the temp file before anything is published.
 impl AtomicFile {
-    /// Gives the temp file its final owner, group and permission bits.
-    fn apply_metadata(&mut self, options: &Options) -> io::Result<()> {
-        let replaced = replaced_metadata(&self.dest, options);
-        if let Some(existing) = replaced {
-            self.copy_owner(&existing)?;
-        }
-        let mode = match (options.mode, replaced) {
-            (Some(mode), _) => mode,
-            (None, Some(existing)) => existing.permissions(),
-            // O_TMPFILE was opened with 0o666 and the kernel applied the umask already.
-            (None, None) if self.anonymous => return Ok(()),
-            (None, None) => NEW_FILE_MODE & !sys::process_umask(),
+    /// Protocol step 3 (crate docs): gives the temp file its final owner, group and
+    /// permission bits, once.
+    fn apply_metadata(&mut self) -> io::Result<()> {
+        let Some(metadata) = self.metadata else {
+            return Ok(());
         };
-        // After fchown: changing the owner clears the set-user-ID and set-group-ID bits.
-        rustix::fs::fchmod(&self.file, Mode::from_raw_mode(mode))
-            .map_err(|errno| self.temp_error(errno, "set permissions of"))
+        if let Some(owner) = metadata.owner {
+            self.copy_owner(owner)?;
+        }
+        if let Some(mode) = metadata.mode {
+            // After fchown: changing the owner clears the set-user-ID and set-group-ID bits.
+            rustix::fs::fchmod(&self.file, sys::mode(mode))
+                .map_err(|errno| self.temp_error(errno, "set permissions of"))?;
+        }
+        self.metadata = None;
+        Ok(())
     }
 
     /// Gives the temp file the replaced file's owner and group, as far as permitted.
     ///
     /// Only root (`CAP_CHOWN`) may give a file away; an unprivileged owner may still set the
     /// group to one of its own groups. `EPERM` is not an error: the file keeps our owner.
-    fn copy_owner(&self, existing: &Meta) -> io::Result<()> {
+    fn copy_owner(&self, (uid, gid): (u32, u32)) -> io::Result<()> {
         let ours = rustix::fs::fstat(&self.file)
             .map(Meta::from)
             .map_err(|errno| self.temp_error(errno, "stat"))?;
-        if (ours.uid, ours.gid) == (existing.uid, existing.gid) {
+        if (ours.uid, ours.gid) == (uid, gid) {
             return Ok(());
         }
-        let (uid, gid) = (Uid::from_raw(existing.uid), Gid::from_raw(existing.gid));
+        let (uid, gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
         let chowned = match rustix::fs::fchown(&self.file, Some(uid), Some(gid)) {
             Err(Errno::PERM) => rustix::fs::fchown(&self.file, None, Some(gid)),
             other => other,
@@ -312,9 +344,9 @@ impl AtomicFile {
 
 /// The commit protocol.
 impl AtomicFile {
-    /// Publishes the new content: `fsync`s the temp file (unless [`Durability::None`]), renames
-    /// it over the target (or links it, see [`Temp`]), then `fsync`s the directory (with
-    /// [`Durability::Full`]).
+    /// Publishes the new content: sets the final permissions and owner, `fsync`s the temp file
+    /// (unless [`Durability::None`]), renames it over the target (or links it, see [`Temp`]),
+    /// then `fsync`s the directory (with [`Durability::Full`]).
     ///
     /// On failure the returned [`CommitError`] says whether anything was published and hands
     /// this file back: retry with [`CommitError::into_file`] and `commit`, or `abort`. With
@@ -340,6 +372,7 @@ impl AtomicFile {
     pub(crate) fn finish(&mut self, sync_dir: bool) -> Result<(), (io::Error, CommitFailure)> {
         if !self.published {
             let not_published = |error| (error, CommitFailure::NotPublished);
+            self.apply_metadata().map_err(not_published)?;
             self.sync_data().map_err(not_published)?;
             self.publish().map_err(not_published)?;
             self.published = true;
@@ -351,8 +384,9 @@ impl AtomicFile {
         Ok(())
     }
 
-    /// Step 1: `fsync` the temp file, so the content (and mode, owner) is on stable storage
-    /// before any name points at it. On macOS `sync_all` issues `F_FULLFSYNC`.
+    /// Protocol step 4 (crate docs): `fsync` the temp file, so the content, mode and owner are
+    /// on stable storage before any name points at them. On macOS `sync_all` issues
+    /// `F_FULLFSYNC`.
     fn sync_data(&mut self) -> io::Result<()> {
         if let Some(kind) = self.sync_failed {
             let message = format!(
@@ -372,7 +406,7 @@ impl AtomicFile {
         })
     }
 
-    /// Step 2: make the content visible under the target's name, atomically.
+    /// Protocol step 5: make the content visible under the target's name, atomically.
     fn publish(&mut self) -> io::Result<()> {
         match (self.overwrite, self.temp_name.is_some()) {
             (Overwrite::Replace, true) => self.rename_over_target(),
@@ -442,17 +476,25 @@ impl AtomicFile {
 
     fn rename_error(&self, errno: Errno) -> io::Error {
         let path = self.dest.path.display();
-        match errno {
-            Errno::EXIST => os_error(
+        match (errno, &self.temp_name) {
+            (Errno::EXIST, _) => os_error(
                 errno,
                 format_args!("{path} already exists (Overwrite::NoClobber)"),
             ),
-            Errno::ISDIR => os_error(errno, format_args!("{path} is a directory, not a file")),
-            _ => os_error(errno, format_args!("publish {path}")),
+            (Errno::ISDIR, _) => os_error(errno, format_args!("{path} is a directory, not a file")),
+            (_, Some(temp)) => {
+                let temp = self.dest.dir.path.join(temp);
+                let temp = temp.display();
+                os_error(errno, format_args!("publish {path} (rename from {temp})"))
+            }
+            (_, None) => os_error(
+                errno,
+                format_args!("publish {path} (link an unnamed temp file)"),
+            ),
         }
     }
 
-    /// Step 3: `fsync` the directory, so the new name itself survives a power cut.
+    /// Protocol step 6: `fsync` the directory, so the new name itself survives a power cut.
     pub(crate) fn sync_dir(&self) -> io::Result<()> {
         let dir = &self.dest.dir;
         sys::sync_directory(dir.fd.as_fd()).map_err(|errno| {
@@ -533,7 +575,33 @@ impl fmt::Debug for AtomicFile {
             .field("anonymous", &self.anonymous)
             .field("durability", &self.durability)
             .field("overwrite", &self.overwrite)
+            .field("pending_metadata", &self.metadata)
             .field("published", &self.published)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn files_and_errors_can_move_between_threads() {
+        assert_send_sync::<AtomicFile>();
+        assert_send_sync::<CommitError>();
+        assert_send_sync::<crate::Batch>();
+        assert_send_sync::<crate::BatchError>();
+    }
+
+    #[test]
+    fn tmpfile_support_is_remembered_and_corrected() {
+        let dev = u64::MAX - 7;
+        assert_eq!(tmpfile_support(dev), None);
+        remember_tmpfile_support(dev, true);
+        assert_eq!(tmpfile_support(dev), Some(true));
+        remember_tmpfile_support(dev, false);
+        assert_eq!(tmpfile_support(dev), Some(false));
     }
 }

@@ -60,16 +60,18 @@
 //!    Either way the writer takes `flock(LOCK_EX)` on it and holds it until the temp file is
 //!    gone: the kernel releases it when the process dies, which is how [`sweep`] tells a dead
 //!    writer's temp file from a live one.
+//!
+//! Writes then go to the temp file ([`std::io::Write`], [`std::io::Seek`]).
+//! [`AtomicFile::commit`]:
+//!
 //! 3. **Metadata.** With [`Options::mode`], `fchmod` to exactly that. Otherwise a replaced
 //!    file's permission bits are kept (`fchmod`), and its owner and group where permitted
 //!    (`fchown` first, since it clears set-user-ID bits; `EPERM` means the file keeps ours); a
 //!    new file gets `0o666 & !umask` like `File::create` (the umask is read from
 //!    `/proc/self/status`, because reading it with `umask(2)` briefly changes it for every
-//!    thread). A symlink is never the source of a mode: its 0777 means nothing.
-//!
-//! Writes then go to the temp file ([`std::io::Write`], [`std::io::Seek`]).
-//! [`AtomicFile::commit`]:
-//!
+//!    thread; an unnamed temp file gets it from the kernel at `open`). This happens at commit,
+//!    after the last write, because a write by an unprivileged process clears set-user-ID and
+//!    set-group-ID bits. A symlink is never the source of a mode: its 0777 means nothing.
 //! 4. **`fsync(temp)`** (unless [`Durability::None`]; `F_FULLFSYNC` on macOS through
 //!    `File::sync_all`): the content, size, mode and owner are on stable storage before any
 //!    name points at them. If this fails the file is never published, not even by a retried
@@ -122,7 +124,8 @@
 //!
 //! # Platforms
 //!
-//! - **Linux** is the tested target: everything above.
+//! - **Linux** is the tested target: everything above. Unnamed temp files need `/proc` (for
+//!   the unprivileged `linkat`); without `/proc/self/fd`, [`Temp::Auto`] uses named ones.
 //! - **macOS**: `File::sync_all` and the directory sync use `F_FULLFSYNC` (a plain `fsync`
 //!   does not flush the drive's cache there); no-clobber uses `renameatx_np(RENAME_EXCL)`; no
 //!   `O_TMPFILE`, so [`Temp::Auto`] is always named.
@@ -141,12 +144,14 @@
 //!   bits, owner and group are kept).
 //! - After a failed directory `fsync`, whether the new name is durable: that is exactly what
 //!   [`CommitFailure::PublishedNotDurable`] reports.
+//! - The durability of the directory itself: a parent directory created just before and never
+//!   synced into its own parent may vanish in a power cut, with the file in it.
 //!
 //! # Errors
 //!
 //! Every error is an [`std::io::Error`] with the kind of the underlying OS error and a message
-//! that names the path; its [`source`](std::error::Error::source) is the OS error itself (with
-//! `raw_os_error`). The common mistakes get their own message: parent directory missing
+//! that names the path; its [`source`](std::error::Error::source) chain ends in the OS error
+//! itself (with `raw_os_error`). The common mistakes get their own message: parent directory missing
 //! (`NotFound`), target is a directory (`IsADirectory`), parent not writable
 //! (`PermissionDenied`, `ReadOnlyFilesystem`), file name too long, and a dangling symlink under
 //! [`Symlinks::Follow`] (`NotFound`, naming the link and the missing file).

@@ -118,6 +118,8 @@ impl Options {
     ///
     /// Without it, a replaced file keeps its permission bits and, where the process is allowed
     /// to set them, its owner and group; a new file gets `0o666 & !umask` like `File::create`.
+    /// Permissions are applied at commit, after the last write (so they override any set
+    /// through [`AtomicFile::as_file`]).
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = Some(mode & 0o7777);
         self

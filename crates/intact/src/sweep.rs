@@ -54,6 +54,11 @@ impl Sweep {
 /// taken means a dead writer. No age or pid guess is involved. Safe to run while writers are
 /// active and from several processes at once.
 ///
+/// A writer creates its temp file and locks it in two steps. A sweep that comes in between
+/// may take the lock and remove the name of that new, still empty file; the writer finds the
+/// name gone once it holds the lock and retries with a fresh name, so it never notices. After
+/// that, the lock is held until the temp file is renamed or removed, and no sweep touches it.
+///
 /// A writer that forked a child which still holds the descriptor counts as live (the lock is
 /// shared with the child) until that child exits too.
 ///
@@ -87,17 +92,24 @@ pub fn sweep(dir: impl AsRef<Path>) -> io::Result<Sweep> {
             continue;
         }
         let path = dir.join(name);
-        match sweep_one(&dir_fd, name).map_err(|errno| sweep_error(errno, &path))? {
+        let verdict = sweep_one(&dir_fd, name).map_err(|errno| sweep_error(errno, &path))?;
+        report.record(path, verdict);
+    }
+    Ok(report)
+}
+
+impl Sweep {
+    fn record(&mut self, path: PathBuf, verdict: Verdict) {
+        match verdict {
             Verdict::Removed(bytes) => {
-                report.removed.push(path);
-                report.removed_bytes += bytes;
+                self.removed.push(path);
+                self.removed_bytes += bytes;
             }
-            Verdict::Live => report.live.push(path),
-            Verdict::Skipped => report.skipped.push(path),
+            Verdict::Live => self.live.push(path),
+            Verdict::Skipped => self.skipped.push(path),
             Verdict::Gone => {}
         }
     }
-    Ok(report)
 }
 
 /// What happened to one candidate.
@@ -122,24 +134,10 @@ enum Verdict {
 ///    and the name reused by a new writer, which takes its lock only after creating it).
 /// 5. `unlinkat` while holding the lock; the descriptor (and lock) closes after.
 fn sweep_one(dir: &OwnedFd, name: &OsStr) -> Result<Verdict, Errno> {
-    let Some(before) = stat_name(dir, name)? else {
-        return Ok(Verdict::Gone);
+    let (fd, opened) = match open_candidate(dir, name)? {
+        Candidate::Open(fd, meta) => (fd, meta),
+        Candidate::Decided(verdict) => return Ok(verdict),
     };
-    if before.file_type() != FileType::RegularFile {
-        return Ok(Verdict::Skipped);
-    }
-    let flags =
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-    let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return Ok(Verdict::Gone),
-        Err(Errno::ACCESS | Errno::PERM | Errno::LOOP) => return Ok(Verdict::Skipped),
-        Err(errno) => return Err(errno),
-    };
-    let opened = Meta::from(rustix::fs::fstat(&fd)?);
-    if !opened.same_inode(&before) {
-        return Ok(Verdict::Gone);
-    }
     match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
         Err(Errno::WOULDBLOCK) => return Ok(Verdict::Live),
@@ -154,6 +152,37 @@ fn sweep_one(dir: &OwnedFd, name: &OsStr) -> Result<Verdict, Errno> {
         Ok(()) => Ok(Verdict::Removed(opened.size_bytes)),
         Err(Errno::NOENT) => Ok(Verdict::Gone),
         Err(errno) => Err(errno),
+    }
+}
+
+/// A candidate opened for its lock test, or already judged.
+enum Candidate {
+    Open(OwnedFd, Meta),
+    Decided(Verdict),
+}
+
+/// Steps 1 and 2 of [`sweep_one`]: a regular file, opened without following links or blocking.
+fn open_candidate(dir: &OwnedFd, name: &OsStr) -> Result<Candidate, Errno> {
+    let Some(before) = stat_name(dir, name)? else {
+        return Ok(Candidate::Decided(Verdict::Gone));
+    };
+    if before.file_type() != FileType::RegularFile {
+        return Ok(Candidate::Decided(Verdict::Skipped));
+    }
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(Candidate::Decided(Verdict::Gone)),
+        Err(Errno::ACCESS | Errno::PERM | Errno::LOOP) => {
+            return Ok(Candidate::Decided(Verdict::Skipped));
+        }
+        Err(errno) => return Err(errno),
+    };
+    let opened = Meta::from(rustix::fs::fstat(&fd)?);
+    match opened.same_inode(&before) {
+        true => Ok(Candidate::Open(fd, opened)),
+        false => Ok(Candidate::Decided(Verdict::Gone)),
     }
 }
 

@@ -63,6 +63,7 @@ impl Unit {
         match self {
             Unit::PerSecond => compact(value),
             Unit::Times if value < 10.0 => format!("{value:.2}×"),
+            Unit::Times if value < 100.0 => format!("{value:.1}×"),
             Unit::Times => format!("{value:.0}×"),
         }
     }
@@ -162,7 +163,7 @@ fn axis_range(chart: &BarChart) -> (f64, f64) {
     // Room on the right for the value printed beside the longest bar.
     (
         10f64.powf(min.log10().floor()),
-        10f64.powf((max * 3.0).log10().ceil()),
+        10f64.powf((max * 2.0).log10().ceil()),
     )
 }
 
@@ -227,17 +228,11 @@ fn draw_plot<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
+    let (min, max) = axis_range(chart);
     let groups = chart.groups.len() as i32;
     let centres: Vec<i32> = (0..groups)
         .map(|index| index * GROUP_UNITS + GROUP_UNITS / 2)
         .collect();
-    let labels: Vec<String> = chart
-        .groups
-        .iter()
-        .rev()
-        .map(|group| group.label.clone())
-        .collect();
-    let (min, max) = axis_range(chart);
     let mut plot = ChartBuilder::on(area)
         .caption(
             &chart.title,
@@ -251,13 +246,31 @@ where
             (min..max).log_scale(),
             (0..groups * GROUP_UNITS).with_key_points(centres),
         )?;
-    let unit = chart.unit;
+    draw_mesh(chart, &mut plot)?;
+    draw_bars(chart, &mut plot, chart.baseline.unwrap_or(min))?;
+    draw_markers(chart, &mut plot)?;
+    Ok(())
+}
+
+/// The log value axis with its grid, and the group labels on the category axis (top first).
+fn draw_mesh<DB: DrawingBackend>(chart: &BarChart, plot: &mut Plot<'_, DB>) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let labels: Vec<&str> = chart
+        .groups
+        .iter()
+        .rev()
+        .map(|group| group.label.as_str())
+        .collect();
     let label_of = |y: &i32| {
         labels
             .get((y / GROUP_UNITS) as usize)
-            .cloned()
+            .copied()
             .unwrap_or_default()
+            .to_owned()
     };
+    let unit = chart.unit;
     plot.configure_mesh()
         .disable_y_mesh()
         .x_desc(chart.axis_label.as_str())
@@ -267,8 +280,6 @@ where
         .axis_desc_style(("sans-serif", 15))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
-    draw_bars(chart, &mut plot, chart.baseline.unwrap_or(min))?;
-    draw_markers(chart, &mut plot)?;
     Ok(())
 }
 
@@ -354,7 +365,8 @@ mod tests {
         assert_eq!(compact(1_234_567.0), "1.23M");
         assert_eq!(compact(7.25), "7.2");
         assert_eq!(Unit::Times.format(1.234), "1.23×");
-        assert_eq!(Unit::Times.format(42.0), "42×");
+        assert_eq!(Unit::Times.format(42.0), "42.0×");
+        assert_eq!(Unit::Times.format(420.4), "420×");
         assert_eq!(Unit::PerSecond.axis(1000.0), "1k");
         assert_eq!(Unit::PerSecond.axis(1e6), "1M");
         assert_eq!(Unit::PerSecond.axis(100.0), "100");
@@ -384,7 +396,7 @@ mod tests {
             baseline: None,
             unit: Unit::PerSecond,
         };
-        assert_eq!(axis_range(&chart), (1.0, 10_000.0));
+        assert_eq!(axis_range(&chart), (1.0, 1_000.0));
     }
 
     #[test]

@@ -173,16 +173,16 @@ pub fn fsync_warnings(
             );
         }
     }
-    if let Some(backing) = device.loop_backing_fstype.as_deref()
-        && RAM_FILESYSTEMS.contains(&backing)
-    {
+    let ram_backing = device
+        .loop_backing_fstype
+        .as_deref()
+        .filter(|fstype| RAM_FILESYSTEMS.contains(fstype));
+    if let Some(backing) = ram_backing {
         warnings.push(format!(
             "the loop device's image file lives on {backing}: fsync cannot be real here"
         ));
     }
-    if let Some(preload) = ld_preload
-        && preload.contains("eatmydata")
-    {
+    if let Some(preload) = ld_preload.filter(|preload| preload.contains("eatmydata")) {
         warnings.push(format!(
             "LD_PRELOAD={preload} loads libeatmydata: fsync, fdatasync and sync are no-ops in this \
              process, so every durable figure is fake"

@@ -226,7 +226,11 @@ impl Drop for LoopGuard {
 
 /// A filesystem we mounted; unmounted when released (retrying while it is briefly busy).
 #[derive(Debug)]
-struct MountGuard(Option<PathBuf>);
+struct MountGuard {
+    target: Option<PathBuf>,
+    /// The mount command, for the report.
+    command: String,
+}
 
 impl MountGuard {
     fn mount(
@@ -241,11 +245,14 @@ impl MountGuard {
         }
         args.extend(os_args([source, &target]));
         run_tool("mount", &args)?;
-        Ok(MountGuard(Some(target.to_path_buf())))
+        Ok(MountGuard {
+            target: Some(target.to_path_buf()),
+            command: command_line("mount", &args),
+        })
     }
 
     fn release(&mut self) -> Result<(), String> {
-        let Some(target) = self.0.take() else {
+        let Some(target) = self.target.take() else {
             return Ok(());
         };
         let args = os_args([&target]);
@@ -276,13 +283,51 @@ fn report_leftover(result: Result<(), String>) {
     }
 }
 
-/// A mounted scratch filesystem. Fields drop in declaration order: unmount, detach, delete image,
-/// remove the mount point.
+/// The image file and the loop device over it, for every kind but tmpfs. Fields drop in
+/// declaration order: detach, then delete the image.
+#[derive(Debug)]
+struct LoopBacking {
+    loop_device: LoopGuard,
+    image: ImageGuard,
+}
+
+impl LoopBacking {
+    /// Makes a sparse image, attaches it and runs mkfs on the device.
+    fn create(
+        kind: FsKind,
+        scratch: &Path,
+        size_mib: u64,
+        setup: &mut Vec<String>,
+    ) -> Result<LoopBacking, BenchError> {
+        let Some((mkfs, mkfs_args)) = kind.mkfs() else {
+            return Err(BenchError::Usage(format!(
+                "{kind} is not made on a loop device"
+            )));
+        };
+        let image_path = scratch.join(format!("{kind}.img"));
+        let image = ImageGuard::create(image_path.clone(), size_mib)?;
+        setup.push(format!("truncate -s {size_mib}M {}", image_path.display()));
+        let loop_device = LoopGuard::attach(&image_path)?;
+        let device = loop_device.device().to_path_buf();
+        setup.push(format!(
+            "losetup --find --show --direct-io=on {} -> {}",
+            image_path.display(),
+            device.display()
+        ));
+        let mut args: Vec<OsString> = mkfs_args.iter().map(OsString::from).collect();
+        args.push(device.into_os_string());
+        run_tool(mkfs, &args)?;
+        setup.push(command_line(mkfs, &args));
+        Ok(LoopBacking { loop_device, image })
+    }
+}
+
+/// A mounted scratch filesystem. Fields drop in declaration order: unmount, detach and delete
+/// the image, remove the mount point.
 #[derive(Debug)]
 pub struct ScratchFs {
     mount: MountGuard,
-    loop_device: Option<LoopGuard>,
-    image: Option<ImageGuard>,
+    backing: Option<LoopBacking>,
     mount_dir: DirGuard,
     pub kind: FsKind,
     pub mount_point: PathBuf,
@@ -295,49 +340,23 @@ impl ScratchFs {
     pub fn create(kind: FsKind, scratch: &Path, size_mib: u64) -> Result<ScratchFs, BenchError> {
         let mount_point = scratch.join(format!("mnt-{kind}"));
         let mount_dir = DirGuard::create(mount_point.clone())?;
-        let Some((mkfs, mkfs_args)) = kind.mkfs() else {
+        let mut setup = Vec::new();
+        let (backing, mount) = if kind == FsKind::Tmpfs {
             let options = format!("size={size_mib}m,mode=0700");
             let mount = MountGuard::mount("tmpfs", &"torture-bench", Some(&options), &mount_point)?;
-            let setup = vec![format!(
-                "mount -t tmpfs -o {options} torture-bench {}",
-                mount_point.display()
-            )];
-            return Ok(ScratchFs {
-                mount,
-                loop_device: None,
-                image: None,
-                mount_dir,
-                kind,
-                mount_point,
-                setup,
-            });
+            (None, mount)
+        } else {
+            let backing = LoopBacking::create(kind, scratch, size_mib, &mut setup)?;
+            let device = backing.loop_device.device().to_path_buf();
+            (
+                Some(backing),
+                MountGuard::mount(kind.name(), &device, None, &mount_point)?,
+            )
         };
-        let image_path = scratch.join(format!("{kind}.img"));
-        let image = ImageGuard::create(image_path.clone(), size_mib)?;
-        let loop_device = LoopGuard::attach(&image_path)?;
-        let device = loop_device.device().to_path_buf();
-        let mut args: Vec<OsString> = mkfs_args.iter().map(OsString::from).collect();
-        args.push(device.clone().into_os_string());
-        run_tool(mkfs, &args)?;
-        let mount = MountGuard::mount(kind.name(), &device, None, &mount_point)?;
-        let setup = vec![
-            format!("truncate -s {size_mib}M {}", image_path.display()),
-            format!(
-                "losetup --find --show --direct-io=on {} -> {}",
-                image_path.display(),
-                device.display()
-            ),
-            command_line(mkfs, &args),
-            format!(
-                "mount -t {kind} {} {}",
-                device.display(),
-                mount_point.display()
-            ),
-        ];
+        setup.push(mount.command.clone());
         Ok(ScratchFs {
             mount,
-            loop_device: Some(loop_device),
-            image: Some(image),
+            backing,
             mount_dir,
             kind,
             mount_point,
@@ -353,11 +372,16 @@ impl ScratchFs {
     /// Stops at the first failure: detaching a device that is still mounted, or deleting its
     /// image, would only make the leftover harder to clean up by hand. What is left is listed.
     fn release_all(&mut self) -> Vec<String> {
+        let backing = self.backing.as_mut();
+        let (loop_device, image) = match backing {
+            Some(backing) => (Some(&mut backing.loop_device), Some(&mut backing.image)),
+            None => (None, None),
+        };
         let result = self
             .mount
             .release()
-            .and_then(|()| self.loop_device.as_mut().map_or(Ok(()), LoopGuard::release))
-            .and_then(|()| self.image.as_mut().map_or(Ok(()), ImageGuard::release))
+            .and_then(|()| loop_device.map_or(Ok(()), LoopGuard::release))
+            .and_then(|()| image.map_or(Ok(()), ImageGuard::release))
             .and_then(|()| self.mount_dir.release());
         match result {
             Ok(()) => Vec::new(),
@@ -372,18 +396,16 @@ impl ScratchFs {
     /// Disarms the remaining guards and says what each leaves behind.
     fn leave_in_place(&mut self) -> Vec<String> {
         let mut left = Vec::new();
-        if let Some(device) = self
-            .loop_device
-            .as_mut()
-            .and_then(|guard| guard.device.take())
-        {
-            left.push(format!(
-                "left attached: losetup --detach {}",
-                device.display()
-            ));
-        }
-        if let Some(image) = self.image.as_mut().and_then(|guard| guard.0.take()) {
-            left.push(format!("left in place: rm {}", image.display()));
+        if let Some(backing) = self.backing.as_mut() {
+            if let Some(device) = backing.loop_device.device.take() {
+                left.push(format!(
+                    "left attached: losetup --detach {}",
+                    device.display()
+                ));
+            }
+            if let Some(image) = backing.image.0.take() {
+                left.push(format!("left in place: rm {}", image.display()));
+            }
         }
         if let Some(dir) = self.mount_dir.0.take() {
             left.push(format!("left in place: rmdir {}", dir.display()));

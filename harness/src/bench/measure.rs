@@ -41,6 +41,7 @@ pub struct BatchCell {
 }
 
 /// Syncs the filesystem under a directory, outside the timed region.
+#[derive(Debug)]
 struct Settle(File, PathBuf);
 
 impl Settle {
@@ -84,6 +85,14 @@ enum WarmUp {
     Skip,
 }
 
+/// What [`interleave`] measured: per subject, one latency per round.
+#[derive(Debug)]
+struct Interleaved {
+    samples: Vec<Vec<u64>>,
+    rounds: usize,
+    elapsed_ms: u64,
+}
+
 /// Runs `rounds` of interleaved, rotated timed calls of `job(i)` for `count` subjects.
 fn interleave(
     count: usize,
@@ -92,7 +101,7 @@ fn interleave(
     settle: &Settle,
     cancel: &AtomicBool,
     mut job: impl FnMut(usize) -> Result<(), BenchError>,
-) -> Result<(Vec<Vec<u64>>, usize, u64), BenchError> {
+) -> Result<Interleaved, BenchError> {
     if warm_up == WarmUp::OneRound {
         for index in 0..count {
             check_cancel(cancel)?;
@@ -112,7 +121,45 @@ fn interleave(
         }
         done += 1;
     }
-    Ok((samples, done, start.elapsed().as_millis() as u64))
+    Ok(Interleaved {
+        samples,
+        rounds: done,
+        elapsed_ms: start.elapsed().as_millis() as u64,
+    })
+}
+
+/// Pairs each subject with its samples, in subject order.
+fn series<S: Copy>(subjects: &[S], samples: Vec<Vec<u64>>) -> Vec<Series<S>> {
+    subjects
+        .iter()
+        .zip(samples)
+        .map(|(&subject, samples_ns)| Series {
+            subject,
+            samples_ns,
+        })
+        .collect()
+}
+
+/// Creates `dir`, seeds every file in it with `payload` (the "old version" each write
+/// replaces), and returns the handle that syncs its filesystem.
+fn seeded_dir<'a>(
+    dir: &Path,
+    files: impl IntoIterator<Item = &'a PathBuf>,
+    payload: &[u8],
+) -> Result<Settle, BenchError> {
+    for file in files {
+        seed(file, payload)?;
+    }
+    Settle::new(dir)
+}
+
+fn write_error(subject: &str, path: &Path) -> impl FnOnce(std::io::Error) -> BenchError {
+    let (strategy, path) = (subject.to_owned(), path.to_path_buf());
+    move |source| BenchError::Write {
+        strategy,
+        path,
+        source,
+    }
 }
 
 /// Measures every strategy at `size_bytes` in a fresh subdirectory of `dir`, then removes it.
@@ -129,11 +176,8 @@ pub fn measure_size(
         .iter()
         .map(|strategy| cell_dir.join(format!("{strategy}.dat")))
         .collect();
-    for target in &targets {
-        seed(target, &payload)?;
-    }
-    let settle = Settle::new(&cell_dir)?;
-    let (samples, done, elapsed_ms) = interleave(
+    let settle = seeded_dir(&cell_dir, &targets, &payload)?;
+    let run = interleave(
         strategies.len(),
         rounds,
         WarmUp::OneRound,
@@ -141,27 +185,16 @@ pub fn measure_size(
         cancel,
         |index| {
             let (strategy, target) = (strategies[index], &targets[index]);
-            intact_bench::write(strategy, target, &payload).map_err(|source| BenchError::Write {
-                strategy: strategy.name().into(),
-                path: target.clone(),
-                source,
-            })
+            intact_bench::write(strategy, target, &payload)
+                .map_err(write_error(strategy.name(), target))
         },
     )?;
     remove_dir(&cell_dir)?;
-    let series = strategies
-        .iter()
-        .zip(samples)
-        .map(|(&subject, samples_ns)| Series {
-            subject,
-            samples_ns,
-        })
-        .collect();
     Ok(SizeCell {
         size_bytes,
-        rounds: done,
-        elapsed_ms,
-        series,
+        rounds: run.rounds,
+        elapsed_ms: run.elapsed_ms,
+        series: series(strategies, run.samples),
     })
 }
 
@@ -177,11 +210,8 @@ pub fn measure_batch(
         .iter()
         .map(|mode| intact_bench::numbered_paths(&batch_dir, mode.name(), plan.files))
         .collect();
-    for path in paths.iter().flatten() {
-        seed(path, &payload)?;
-    }
-    let settle = Settle::new(&batch_dir)?;
-    let (samples, done, elapsed_ms) = interleave(
+    let settle = seeded_dir(&batch_dir, paths.iter().flatten(), &payload)?;
+    let run = interleave(
         BatchMode::ALL.len(),
         plan.rounds,
         WarmUp::Skip,
@@ -189,29 +219,16 @@ pub fn measure_batch(
         cancel,
         |index| {
             let mode = BatchMode::ALL[index];
-            intact_bench::write_files(mode, &paths[index], &payload).map_err(|source| {
-                BenchError::Write {
-                    strategy: mode.name().into(),
-                    path: batch_dir.clone(),
-                    source,
-                }
-            })
+            intact_bench::write_files(mode, &paths[index], &payload)
+                .map_err(write_error(mode.name(), &batch_dir))
         },
     )?;
     remove_dir(&batch_dir)?;
-    let series = BatchMode::ALL
-        .into_iter()
-        .zip(samples)
-        .map(|(subject, samples_ns)| Series {
-            subject,
-            samples_ns,
-        })
-        .collect();
     Ok(BatchCell {
         plan,
-        rounds: done,
-        elapsed_ms,
-        series,
+        rounds: run.rounds,
+        elapsed_ms: run.elapsed_ms,
+        series: series(&BatchMode::ALL, run.samples),
     })
 }
 
@@ -259,14 +276,16 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_write_names_the_strategy() {
+    fn a_failing_write_stops_the_run_and_names_strategy_and_path() {
         let dir = tempfile_dir();
         let settle = Settle::new(&dir).unwrap();
         let rounds = Rounds {
-            min: 1,
-            max: 1,
+            min: 5,
+            max: 5,
             budget_ms: 0,
         };
+        let target = dir.join("missing").join("x");
+        let mut calls = 0;
         let error = interleave(
             1,
             rounds,
@@ -274,17 +293,18 @@ mod tests {
             &settle,
             &AtomicBool::new(false),
             |_| {
-                intact_bench::write(Strategy::Plain, &dir.join("missing/x"), b"x").map_err(
-                    |source| BenchError::Write {
-                        strategy: "plain".into(),
-                        path: dir.join("missing/x"),
-                        source,
-                    },
-                )
+                calls += 1;
+                intact_bench::write(Strategy::Plain, &target, b"x")
+                    .map_err(write_error("plain", &target))
             },
         )
         .unwrap_err();
-        assert!(error.to_string().contains("`plain`"));
+        assert_eq!(calls, 1, "no round after a failed write");
+        let message = error.to_string();
+        assert!(
+            message.contains("`plain`") && message.contains("missing/x"),
+            "{message}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -210,9 +210,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// `1 KiB`, `64 KiB`, `1 MiB`, `1500 B`: exact binary units for labels.
 pub fn format_size(bytes: u64) -> String {
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+    if bytes >= MIB && bytes % MIB == 0 {
         format!("{} MiB", bytes / MIB)
-    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+    } else if bytes >= KIB && bytes % KIB == 0 {
         format!("{} KiB", bytes / KIB)
     } else {
         format!("{bytes} B")

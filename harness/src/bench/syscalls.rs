@@ -85,61 +85,76 @@ pub fn parse_trace(text: &str, dir: &Path, ignored: &[String]) -> Option<Vec<Cal
             .iter()
             .position(|line| line.contains(END_MARKER))?;
     let dir_text = dir.to_string_lossy();
-    let main_thread = split_thread(lines[begin]).0;
-    let mut workers: Vec<&str> = Vec::new();
-    let mut calls: Vec<Call> = Vec::new();
-    // (thread, call name, index in `calls`, the unfinished line without its thread label)
-    let mut pending: Vec<(&str, String, usize, &str)> = Vec::new();
+    let mut parser = TraceParser {
+        dir: &dir_text,
+        main_thread: split_thread(lines[begin]).0,
+        workers: Vec::new(),
+        calls: Vec::new(),
+        pending: Vec::new(),
+    };
     for line in &lines[begin + 1..end] {
         let (thread, rest) = split_thread(line);
-        if ignored.iter().any(|other| other == thread) {
-            continue;
+        if !ignored.iter().any(|other| other == thread) {
+            parser.line(thread, rest);
         }
-        if thread != main_thread && !workers.contains(&thread) {
-            workers.push(thread);
-        }
-        if let Some(resumed) = rest.strip_prefix("<... ") {
-            let Some((name, tail)) = resumed.split_once(" resumed>") else {
-                continue;
-            };
-            let found = pending
-                .iter()
-                .position(|(t, n, _, _)| *t == thread && n == name);
-            if let Some((_, _, index, head)) = found.map(|found| pending.remove(found)) {
-                if let Some(call) = parse_call(&format!("{head}{tail}"), &dir_text) {
-                    calls[index] = label_thread(call, thread, &workers);
-                }
-            }
-            continue;
-        }
-        if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
-            if let Some(call) = parse_call(head, "") {
-                pending.push((thread, call.name.clone(), calls.len(), head));
-                calls.push(label_thread(
-                    Call {
-                        line: head.to_owned(),
-                        ..call
-                    },
-                    thread,
-                    &workers,
-                ));
-            }
-            continue;
-        }
-        calls.extend(parse_call(rest, &dir_text).map(|call| label_thread(call, thread, &workers)));
     }
-    for call in &mut calls {
-        call.line = call.line.replace(dir_text.as_ref(), "<dir>");
-    }
-    Some(calls)
+    Some(parser.calls)
 }
 
-/// Marks a call made by a thread the write started (a batch's workers) as `[thread N]`.
-fn label_thread(mut call: Call, thread: &str, workers: &[&str]) -> Call {
-    if let Some(index) = workers.iter().position(|worker| *worker == thread) {
-        call.line = format!("[thread {}] {}", index + 1, call.line);
+/// State while reading strace lines in order.
+struct TraceParser<'a> {
+    dir: &'a str,
+    main_thread: &'a str,
+    /// Threads other than the main one, in order of appearance: `[thread 1]`, ...
+    workers: Vec<&'a str>,
+    calls: Vec<Call>,
+    /// Unfinished calls: (thread, name, index in `calls`, the line so far, unlabelled).
+    pending: Vec<(&'a str, String, usize, &'a str)>,
+}
+
+impl<'a> TraceParser<'a> {
+    fn line(&mut self, thread: &'a str, rest: &'a str) {
+        if thread != self.main_thread && !self.workers.contains(&thread) {
+            self.workers.push(thread);
+        }
+        if let Some(resumed) = rest.strip_prefix("<... ") {
+            self.resume(thread, resumed);
+        } else if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
+            if let Some(call) = parse_call(head, self.dir) {
+                self.pending
+                    .push((thread, call.name.clone(), self.calls.len(), head));
+                self.calls.push(self.labelled(call, thread));
+            }
+        } else if let Some(call) = parse_call(rest, self.dir) {
+            self.calls.push(self.labelled(call, thread));
+        }
     }
-    call
+
+    /// `<... fsync resumed>) = 0 <0.000300>`: completes the thread's unfinished call.
+    fn resume(&mut self, thread: &str, resumed: &str) {
+        let Some((name, tail)) = resumed.split_once(" resumed>") else {
+            return;
+        };
+        let Some(found) = self
+            .pending
+            .iter()
+            .position(|(t, n, _, _)| *t == thread && n == name)
+        else {
+            return;
+        };
+        let (_, _, index, head) = self.pending.remove(found);
+        if let Some(call) = parse_call(&format!("{head}{tail}"), self.dir) {
+            self.calls[index] = self.labelled(call, thread);
+        }
+    }
+
+    /// Marks a call made by a thread the write started (a batch's workers) as `[thread N]`.
+    fn labelled(&self, mut call: Call, thread: &str) -> Call {
+        if let Some(index) = self.workers.iter().position(|worker| *worker == thread) {
+            call.line = format!("[thread {}] {}", index + 1, call.line);
+        }
+        call
+    }
 }
 
 /// `12345 openat(...)` -> ("12345", "openat(...)"); a line without a thread id -> ("", line).

@@ -15,6 +15,8 @@ use intact_harness::payload::payload;
 use intact_harness::strategies::Strategy;
 
 const DEFAULT_SIZE_BYTES: usize = 64 * 1024;
+/// The payload is built in memory: refuse sizes that would only exhaust it.
+const MAX_SIZE_BYTES: usize = 1 << 30;
 
 struct Args {
     strategy: Strategy,
@@ -63,18 +65,22 @@ fn parse(raw: Vec<OsString>) -> Result<Option<Args>, String> {
     let first = first.to_str().ok_or("STRATEGY must be UTF-8")?;
     match first {
         "--list" => {
-            for s in Strategy::ALL {
-                println!(
-                    "{:<18} {:<7} {}",
-                    s.name(),
-                    s.expect().to_string(),
-                    s.description()
-                );
-            }
+            let lines: Vec<String> = Strategy::ALL
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{:<18} {:<7} {}\n",
+                        s.name(),
+                        s.expect().to_string(),
+                        s.description()
+                    )
+                })
+                .collect();
+            print_ignoring_broken_pipe(&lines.concat());
             return Ok(None);
         }
         "--help" | "-h" => {
-            println!("{}", usage());
+            print_ignoring_broken_pipe(&format!("{}\n", usage()));
             return Ok(None);
         }
         _ => {}
@@ -110,9 +116,54 @@ fn parse(raw: Vec<OsString>) -> Result<Option<Args>, String> {
     }))
 }
 
+/// `println!` would panic when stdout is closed early (`torture-writer --list | head -1`).
+fn print_ignoring_broken_pipe(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 fn parse_size(value: &OsString) -> Result<usize, String> {
-    value.to_str().and_then(|v| v.parse().ok()).ok_or(format!(
+    let size: usize = value.to_str().and_then(|v| v.parse().ok()).ok_or(format!(
         "--size must be a whole number of bytes, not `{}`",
         value.to_string_lossy()
-    ))
+    ))?;
+    if size > MAX_SIZE_BYTES {
+        return Err(format!(
+            "--size {size} is above the limit of {MAX_SIZE_BYTES} bytes"
+        ));
+    }
+    Ok(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Result<Option<Args>, String> {
+        parse(words.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn parses_strategy_target_and_size() {
+        let parsed = args(&["rename-fsync", "--target", "/x/t.json", "--size", "100"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(parsed.strategy, Strategy::RenameFsync);
+        assert_eq!(parsed.target, PathBuf::from("/x/t.json"));
+        assert_eq!(parsed.size_bytes, 100);
+        let defaults = args(&["plain", "--target", "t"]).unwrap().unwrap();
+        assert_eq!(defaults.size_bytes, DEFAULT_SIZE_BYTES);
+    }
+
+    #[test]
+    fn rejects_bad_usage_with_a_reason() {
+        let err = |words: &[&str]| args(words).err().unwrap();
+        assert!(err(&[]).contains("missing STRATEGY"));
+        assert!(err(&["fsync-only", "--target", "t"]).contains("unknown strategy"));
+        assert!(err(&["plain", "--target"]).contains("--target needs a value"));
+        assert!(err(&["plain", "--target", "t", "--size", "1k"]).contains("whole number"));
+        assert!(err(&["plain", "--target", "t", "--size", "9999999999999"]).contains("limit"));
+        assert!(
+            err(&["plain", "--target", "t", "--fast"]).contains("unexpected argument `--fast`")
+        );
+    }
 }

@@ -60,18 +60,37 @@ pub enum CampaignError {
 impl fmt::Display for CampaignError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CampaignError::Usage(message) | CampaignError::CommandNotFound(message) => f.write_str(message),
-            CampaignError::WriterMissing { path, reason } => write!(
-                f,
-                "the built-in writer {} is missing ({reason})\n  hint: build it with `cargo build -p intact-harness` \
-                 (add --release if torture itself is a release build); it must sit next to the torture binary",
-                path.display()
-            ),
+            CampaignError::Usage(message) | CampaignError::CommandNotFound(message) => {
+                f.write_str(message)
+            }
+            CampaignError::WriterMissing { path, reason } => {
+                // `cargo run --bin torture` builds only torture; the writer is a sibling binary.
+                let release = path.components().any(|c| c.as_os_str() == "release");
+                let build = if release {
+                    "cargo build --release -p intact-harness"
+                } else {
+                    "cargo build -p intact-harness"
+                };
+                write!(
+                    f,
+                    "the built-in writer {} is missing ({reason})\n  hint: build it with `{build}` (it must sit \
+                     next to the torture binary; `cargo run --bin torture` alone does not build it)",
+                    path.display()
+                )
+            }
             CampaignError::Sandbox(e) => write!(f, "{e}"),
             CampaignError::Trace { subject, source } => {
-                write!(f, "harness error while tracing {subject}: {source}\n  hint: this is a bug or a limit of the tracer, not a verdict on the writer")
+                write!(
+                    f,
+                    "harness error while tracing {subject}: {source}\n  hint: this is a bug or a limit of the tracer, not a verdict on the writer"
+                )
             }
-            CampaignError::Golden { subject, what, stderr_tail, hint } => {
+            CampaignError::Golden {
+                subject,
+                what,
+                stderr_tail,
+                hint,
+            } => {
                 write!(f, "{subject}: {what}")?;
                 if !stderr_tail.is_empty() {
                     write!(f, "\n  its stderr ends with:")?;

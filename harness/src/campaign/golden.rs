@@ -58,7 +58,11 @@ pub(crate) struct Golden {
 impl Golden {
     /// What a crashed target may legitimately be.
     pub fn expected(&self) -> Expected<'_> {
-        Expected { old: self.old.as_deref(), new: &self.new, goldens_agree: self.summary.goldens_agree }
+        Expected {
+            old: self.old.as_deref(),
+            new: &self.new,
+            goldens_agree: self.summary.goldens_agree,
+        }
     }
 
     /// The kill points the settings select, checked against the space.
@@ -121,9 +125,16 @@ pub(crate) fn record(
             None => return Ok(None),
         },
     };
-    let Some(second) = step.uncrashed(old.as_deref(), 2)? else { return Ok(None) };
-    let Some((trace, space, unmodelled, new)) = step.traced(old.as_deref())? else { return Ok(None) };
-    let Some((validator, label)) = step.resolve_validation(&settings.validation, &new)? else { return Ok(None) };
+    let Some(second) = step.uncrashed(old.as_deref(), 2)? else {
+        return Ok(None);
+    };
+    let Some((trace, space, unmodelled, new)) = step.traced(old.as_deref())? else {
+        return Ok(None);
+    };
+    check_in_process_payload(prepared, &new)?;
+    let Some((validator, label)) = step.resolve_validation(&settings.validation, &new)? else {
+        return Ok(None);
+    };
     let disagreement_offset = (second != new).then(|| oracle::first_diff_offset(&second, &new));
     check_determinism(name, disagreement_offset, &validator)?;
     let summary = GoldenSummary {
@@ -136,7 +147,14 @@ pub(crate) fn record(
         unmodelled,
         validation: label,
     };
-    Ok(Some(Golden { summary, old, new, trace, validator, selection: prepared.subject.selection }))
+    Ok(Some(Golden {
+        summary,
+        old,
+        new,
+        trace,
+        validator,
+        selection: prepared.subject.selection,
+    }))
 }
 
 impl Step<'_> {
@@ -145,13 +163,16 @@ impl Step<'_> {
     }
 
     fn golden_error(&self, what: String, stderr: &[u8], generation: u64) -> CampaignError {
-        let invocation = self.invocation(generation);
+        // The sandbox is gone by the time anyone reads this: show the target relative to `.`.
+        let relative = Path::new(file_name(self.sandbox.target()).as_str()).to_owned();
+        let invocation = self.prepared.invocation(&relative, generation);
         CampaignError::Golden {
             subject: self.prepared.subject.label.clone(),
             what,
             stderr_tail: process::tail(stderr, 10),
             hint: format!(
-                "run it by hand in an empty directory: TORTURE_GENERATION={generation} TORTURE_TARGET=$PWD/{} {}",
+                "run it by hand in an empty directory: cd \"$(mktemp -d)\" && TORTURE_GENERATION={generation} \
+                 TORTURE_TARGET=\"$PWD/{}\" {}",
                 file_name(self.sandbox.target()),
                 super::replay::shell_words(&invocation.program, &invocation.args)
             ),
@@ -159,12 +180,26 @@ impl Step<'_> {
     }
 
     /// An untraced run of `generation` over `old`; returns the bytes it left at the target.
-    fn uncrashed(&self, old: Option<&[u8]>, generation: u64) -> Result<Option<Vec<u8>>, CampaignError> {
+    fn uncrashed(
+        &self,
+        old: Option<&[u8]>,
+        generation: u64,
+    ) -> Result<Option<Vec<u8>>, CampaignError> {
         self.sandbox.reset(old)?;
         let slot = format!("golden-{generation}");
         let cancel = &self.context.cancel;
-        let ended = process::run(&self.invocation(generation), self.sandbox.path(), Output::Capture, (&self.logs, &slot), self.timeout, cancel)
-            .map_err(|source| CampaignError::Io { what: format!("run {}", self.prepared.program().display()), source })?;
+        let ended = process::run(
+            &self.invocation(generation),
+            self.sandbox.path(),
+            Output::Capture,
+            (&self.logs, &slot),
+            self.timeout,
+            cancel,
+        )
+        .map_err(|source| CampaignError::Io {
+            what: format!("run {}", self.prepared.program().display()),
+            source,
+        })?;
         let (exit, stderr) = match ended {
             Ended::Exit { exit, stderr, .. } => (exit, stderr),
             Ended::Cancelled => return Ok(None),
@@ -173,7 +208,8 @@ impl Step<'_> {
             let what = format!("an uncrashed run (generation {generation}) failed: {exit}");
             return Err(self.golden_error(what, &stderr, generation));
         }
-        self.target_bytes(&format!("generation {generation} exited 0")).map(Some)
+        self.target_bytes(&format!("generation {generation} exited 0"))
+            .map(Some)
     }
 
     /// The bytes at the target after an uncrashed run.
@@ -183,11 +219,17 @@ impl Step<'_> {
             TargetState::Regular(bytes) => Ok(bytes),
             TargetState::Absent => Err(CampaignError::WritesNothing {
                 subject,
-                what: format!("{after} but left no file at {}", self.sandbox.target().display()),
+                what: format!(
+                    "{after} but left no file at {}",
+                    self.sandbox.target().display()
+                ),
             }),
             TargetState::NotRegular(kind) => Err(CampaignError::Golden {
                 subject,
-                what: format!("{after} but left {} at the target, not a regular file", kind_name(kind)),
+                what: format!(
+                    "{after} but left {} at the target, not a regular file",
+                    kind_name(kind)
+                ),
                 stderr_tail: String::new(),
                 hint: "the target must be a regular file written by the command".to_owned(),
             }),
@@ -196,10 +238,16 @@ impl Step<'_> {
 
     /// The traced golden run.
     #[allow(clippy::type_complexity)]
-    fn traced(&self, old: Option<&[u8]>) -> Result<Option<(Trace, KillSpace, Vec<String>, Vec<u8>)>, CampaignError> {
+    fn traced(
+        &self,
+        old: Option<&[u8]>,
+    ) -> Result<Option<(Trace, KillSpace, Vec<String>, Vec<u8>)>, CampaignError> {
         self.sandbox.reset(old)?;
         let command = writer_command(&self.invocation(2));
-        let limits = RunLimits { timeout_ms: self.timeout.as_millis() as u64, cancel: self.context.cancel.clone() };
+        let limits = RunLimits {
+            timeout_ms: self.timeout.as_millis() as u64,
+            cancel: self.context.cancel.clone(),
+        };
         let golden = match tracer::record_golden(&command, self.sandbox.path(), &limits) {
             Ok(golden) => golden,
             Err(_) if self.cancelled() => return Ok(None),
@@ -211,27 +259,46 @@ impl Step<'_> {
                 }
                 return Err(error);
             }
-            Err(source) => return Err(CampaignError::Trace { subject: self.prepared.subject.label.clone(), source }),
+            Err(source) => {
+                return Err(CampaignError::Trace {
+                    subject: self.prepared.subject.label.clone(),
+                    source,
+                });
+            }
         };
         if golden.exit_code != 0 {
-            let what = format!("the traced golden run exited {} (the untraced run exited 0)", golden.exit_code);
+            let what = format!(
+                "the traced golden run exited {} (the untraced run exited 0)",
+                golden.exit_code
+            );
             return Err(self.golden_error(what, &golden.stderr, 2));
         }
         let new = self.target_bytes("the traced golden run exited 0")?;
         if golden.space.is_empty() {
-            let what = "the traced run wrote no byte and made no file syscall under the sandbox".to_owned();
-            return Err(CampaignError::WritesNothing { subject: self.prepared.subject.label.clone(), what });
+            let what = "the traced run wrote no byte and made no file syscall under the sandbox"
+                .to_owned();
+            return Err(CampaignError::WritesNothing {
+                subject: self.prepared.subject.label.clone(),
+                what,
+            });
         }
         Ok(Some((golden.trace, golden.space, golden.unmodelled, new)))
     }
 
     fn cancelled(&self) -> bool {
-        self.context.cancel.load(std::sync::atomic::Ordering::Relaxed)
+        self.context
+            .cancel
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Picks the content check and makes sure the complete new version passes it.
-    fn resolve_validation(&self, choice: &ValidationChoice, new: &[u8]) -> Result<Option<(Validator, String)>, CampaignError> {
-        let builtin = |validation, label: &str| Ok(Some((Validator::Builtin(validation), label.to_owned())));
+    fn resolve_validation(
+        &self,
+        choice: &ValidationChoice,
+        new: &[u8],
+    ) -> Result<Option<(Validator, String)>, CampaignError> {
+        let builtin =
+            |validation, label: &str| Ok(Some((Validator::Builtin(validation), label.to_owned())));
         let usage = |flag: &str, why: String| {
             Err(CampaignError::Usage(format!(
                 "{}: {flag}, but the writer's complete output is not valid ({why}); pick another --validate \
@@ -240,7 +307,9 @@ impl Step<'_> {
             )))
         };
         match choice {
-            ValidationChoice::Auto if oracle::is_json(new) => builtin(Validation::Json, "json (auto)"),
+            ValidationChoice::Auto if oracle::is_json(new) => {
+                builtin(Validation::Json, "json (auto)")
+            }
             ValidationChoice::Auto if new.contains(&b'\n') && oracle::is_json_lines(new) => {
                 builtin(Validation::JsonLines, "jsonl (auto)")
             }
@@ -249,21 +318,35 @@ impl Step<'_> {
                 Ok(()) => builtin(Validation::Json, "json"),
                 Err(e) => usage("--validate json", e.to_string()),
             },
-            ValidationChoice::JsonLines if oracle::is_json_lines(new) => builtin(Validation::JsonLines, "jsonl"),
-            ValidationChoice::JsonLines => usage("--validate jsonl", "a line is not JSON".to_owned()),
+            ValidationChoice::JsonLines if oracle::is_json_lines(new) => {
+                builtin(Validation::JsonLines, "jsonl")
+            }
+            ValidationChoice::JsonLines => {
+                usage("--validate jsonl", "a line is not JSON".to_owned())
+            }
             ValidationChoice::Bytes => builtin(Validation::Bytes, "bytes"),
             ValidationChoice::Check(command) => self.resolve_check(command),
         }
     }
 
     fn resolve_check(&self, command: &str) -> Result<Option<(Validator, String)>, CampaignError> {
-        let checked = process::check_file(command, self.sandbox.target(), &self.logs, self.timeout, &self.context.cancel)
-            .map_err(|source| CampaignError::Io { what: format!("run --check {command:?}"), source })?;
+        let checked = process::check_file(
+            command,
+            self.sandbox.target(),
+            &self.logs,
+            self.timeout,
+            &self.context.cancel,
+        )
+        .map_err(|source| CampaignError::Io {
+            what: format!("run --check {command:?}"),
+            source,
+        })?;
         match checked {
             None => Ok(None),
-            Some(Validity::Valid | Validity::Unchecked) => {
-                Ok(Some((Validator::Check(command.to_owned()), format!("--check {command}"))))
-            }
+            Some(Validity::Valid | Validity::Unchecked) => Ok(Some((
+                Validator::Check(command.to_owned()),
+                format!("--check {command}"),
+            ))),
             Some(Validity::Invalid) => Err(CampaignError::Golden {
                 subject: self.prepared.subject.label.clone(),
                 what: format!("--check {command:?} rejects the writer's complete output"),
@@ -274,19 +357,53 @@ impl Step<'_> {
     }
 }
 
+/// Recovery runs of built-ins write in-process; they must write exactly what `torture-writer`
+/// wrote, or the recovery verdicts would judge different code.
+fn check_in_process_payload(prepared: &Prepared, new: &[u8]) -> Result<(), CampaignError> {
+    match prepared.in_process_writer() {
+        Some((_, payload)) if payload != new => Err(CampaignError::Io {
+            what: format!(
+                "trust in-process recovery runs of {}",
+                prepared.subject.label
+            ),
+            source: std::io::Error::other(format!(
+                "torture-writer wrote {} bytes that differ from the {}-byte payload the harness computes \
+                 (first difference at byte {}); rebuild both binaries from the same source",
+                new.len(),
+                payload.len(),
+                oracle::first_diff_offset(payload, new)
+            )),
+        }),
+        Some(_) | None => Ok(()),
+    }
+}
+
 /// A nondeterministic writer can only be judged by validity; bytes cannot judge anything.
-fn check_determinism(subject: &str, disagreement: Option<u64>, validator: &Validator) -> Result<(), CampaignError> {
-    match (disagreement, validator) {
-        (Some(offset), Validator::Builtin(Validation::Bytes)) => Err(CampaignError::Usage(format!(
+fn check_determinism(
+    subject: &str,
+    disagreement: Option<u64>,
+    validator: &Validator,
+) -> Result<(), CampaignError> {
+    let Some(offset) = disagreement else {
+        return Ok(());
+    };
+    match validator {
+        Validator::Builtin(Validation::Bytes) => Err(CampaignError::Usage(format!(
             "{subject}: two uncrashed runs wrote different bytes (first difference at byte {offset}), so byte \
              comparison cannot tell the new version from a torn one; pass --validate json|jsonl or --check CMD, \
              or make the writer deterministic for a given TORTURE_GENERATION"
         ))),
-        (None, _) | (Some(_), Validator::Builtin(_) | Validator::Check(_)) => Ok(()),
+        Validator::Builtin(Validation::Json | Validation::JsonLines | Validation::Command(_))
+        | Validator::Check(_) => Ok(()),
     }
 }
 
-fn notes(old: Option<&[u8]>, new: &[u8], disagreement: Option<u64>, unmodelled: &[String]) -> Vec<String> {
+fn notes(
+    old: Option<&[u8]>,
+    new: &[u8],
+    disagreement: Option<u64>,
+    unmodelled: &[String],
+) -> Vec<String> {
     let mut notes = Vec::new();
     if old == Some(new) {
         notes.push(
@@ -301,17 +418,24 @@ fn notes(old: Option<&[u8]>, new: &[u8], disagreement: Option<u64>, unmodelled: 
         ));
     }
     for what in unmodelled {
-        notes.push(format!("not fully modelled: {what}; kill points may miss what it writes"));
+        notes.push(format!(
+            "not fully modelled: {what}; kill points may miss what it writes"
+        ));
     }
     notes
 }
 
 /// The tracer's view of an invocation.
 pub(crate) fn writer_command(invocation: &Invocation) -> WriterCommand {
-    WriterCommand { program: invocation.program.clone(), args: invocation.args.clone(), env: invocation.env.clone() }
+    WriterCommand {
+        program: invocation.program.clone(),
+        args: invocation.args.clone(),
+        env: invocation.env.clone(),
+    }
 }
 
 /// The target's file name, for messages.
 fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }

@@ -26,14 +26,17 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crate::killpoint::KillPoint;
-use crate::oracle::{self, Expectation, Initial, RecoveryFailure, RunExit, SubjectStatus, Verdict, Violation};
+use crate::oracle::{
+    self, Expectation, Initial, RecoveryFailure, RunExit, SubjectStatus, Verdict, Violation,
+};
 use crate::sandbox::{Orphan, RunRoot};
 use crate::trace::Trace;
 
 pub use error::CampaignError;
 pub use golden::GoldenSummary;
 pub use replay::{
-    DEFAULT_TARGET, DEFAULT_TIMEOUT_MS, initial_name, replay_command, selection_name, shell_quote, shell_words,
+    DEFAULT_TARGET, DEFAULT_TIMEOUT_MS, initial_name, replay_command, selection_name, shell_quote,
+    shell_words,
 };
 pub use subject::{Builtin, Subject, SubjectKind, builtin, builtins, writer_path};
 
@@ -232,7 +235,13 @@ pub struct RunResult {
 /// Hooks for progress output and reports, called from the thread that called [`run`].
 pub trait Observer {
     /// A subject's goldens are done; its trials start.
-    fn subject_started(&mut self, subject: &Subject, golden: &GoldenSummary, trace: &Trace, planned_trials: u64);
+    fn subject_started(
+        &mut self,
+        subject: &Subject,
+        golden: &GoldenSummary,
+        trace: &Trace,
+        planned_trials: u64,
+    );
     /// One trial finished.
     fn trial_finished(&mut self, subject: &Subject, record: &TrialRecord);
     /// A subject finished (or stopped early).
@@ -251,7 +260,10 @@ pub struct RunContext {
 impl SubjectResult {
     /// Verdict and failure counts.
     pub fn counts(&self) -> Counts {
-        let mut counts = Counts { trials: self.trials.len() as u64, ..Counts::default() };
+        let mut counts = Counts {
+            trials: self.trials.len() as u64,
+            ..Counts::default()
+        };
         for trial in &self.trials {
             counts.add(trial);
         }
@@ -267,14 +279,22 @@ impl SubjectResult {
     /// Trials per second in the trial phase.
     pub fn trials_per_second(&self) -> f64 {
         let seconds = self.trial_time.as_secs_f64();
-        if seconds > 0.0 { self.trials.len() as f64 / seconds } else { 0.0 }
+        if seconds > 0.0 {
+            self.trials.len() as f64 / seconds
+        } else {
+            0.0
+        }
     }
 
     /// The smallest byte and syscall kill points that show a violation.
     pub fn smallest_violations(&self) -> (Option<&TrialRecord>, Option<&TrialRecord>) {
         let violating = || self.trials.iter().filter(|t| !t.violations.is_empty());
-        let by_byte = violating().filter(|t| matches!(t.point, KillPoint::Byte(_))).min_by_key(|t| t.point);
-        let by_syscall = violating().filter(|t| matches!(t.point, KillPoint::Syscall(_))).min_by_key(|t| t.point);
+        let by_byte = violating()
+            .filter(|t| matches!(t.point, KillPoint::Byte(_)))
+            .min_by_key(|t| t.point);
+        let by_syscall = violating()
+            .filter(|t| matches!(t.point, KillPoint::Syscall(_)))
+            .min_by_key(|t| t.point);
         (by_byte, by_syscall)
     }
 }
@@ -309,15 +329,25 @@ impl RunResult {
 /// Runs every subject of `plan`. Errors found before anything runs (a missing writer, an
 /// unusable `--dir`) come back as `Err`; errors during the run end it with [`RunEnd::Failed`],
 /// keeping the results so far for the report.
-pub fn run(plan: &Plan, context: &RunContext, observer: &mut dyn Observer) -> Result<RunResult, CampaignError> {
+pub fn run(
+    plan: &Plan,
+    context: &RunContext,
+    observer: &mut dyn Observer,
+) -> Result<RunResult, CampaignError> {
     let started = Instant::now();
-    let prepared = subject::prepare_all(&plan.subjects)?;
+    subject::check_all(&plan.subjects)?;
     let root = RunRoot::create(&plan.settings.dir, &context.run_id)?;
     let mut subjects = Vec::new();
     let mut end = RunEnd::Completed;
-    let mut builtin_baseline = None;
-    for prepared in &prepared {
-        let outcome = run_subject(prepared, plan, context, &root, &mut builtin_baseline, observer);
+    for subject in &plan.subjects {
+        let prepared = match subject::prepare(subject) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                end = RunEnd::Failed(e);
+                break;
+            }
+        };
+        let outcome = run_subject(&prepared, plan, context, &root, observer);
         let (result, subject_end) = outcome;
         if let Some(result) = result {
             observer.subject_finished(&result);
@@ -328,9 +358,8 @@ pub fn run(plan: &Plan, context: &RunContext, observer: &mut dyn Observer) -> Re
             break;
         }
     }
-    if let Err(e) = root.remove()
-        && matches!(end, RunEnd::Completed)
-    {
+    let removed = root.remove();
+    if let (Err(e), RunEnd::Completed) = (removed, &end) {
         end = RunEnd::Failed(e.into());
     }
     Ok(RunResult {
@@ -349,7 +378,6 @@ fn run_subject(
     plan: &Plan,
     context: &RunContext,
     root: &RunRoot,
-    builtin_baseline: &mut Option<Baseline>,
     observer: &mut dyn Observer,
 ) -> (Option<SubjectResult>, Option<RunEnd>) {
     let settings = &plan.settings;
@@ -358,7 +386,14 @@ fn run_subject(
         Ok(None) => return (None, Some(RunEnd::Interrupted)),
         Err(e) => return (None, Some(RunEnd::Failed(e))),
     };
-    let baseline = match pool::baseline_for(prepared, settings, context, root, builtin_baseline) {
+    // A replay of one trial has no rate worth comparing.
+    let baseline = match settings.selection {
+        Selection::One(_) => Ok(None),
+        Selection::Sample { .. } | Selection::Exhaustive => {
+            pool::baseline_for(prepared, settings, context, root)
+        }
+    };
+    let baseline = match baseline {
         Ok(baseline) => baseline,
         Err(e) => return (None, Some(RunEnd::Failed(e))),
     };
@@ -366,11 +401,20 @@ fn run_subject(
         Ok(points) => points,
         Err(e) => return (None, Some(RunEnd::Failed(e))),
     };
-    observer.subject_started(&prepared.subject, &golden.summary, &golden.trace, points.len() as u64);
+    observer.subject_started(
+        &prepared.subject,
+        &golden.summary,
+        &golden.trace,
+        points.len() as u64,
+    );
     let started = Instant::now();
-    let trials = pool::run_trials(prepared, &golden, settings, context, root, &points, observer);
+    let trials = pool::run_trials(
+        prepared, &golden, settings, context, root, &points, observer,
+    );
     let (records, end) = match trials {
-        Ok(pool::TrialsDone { records, cancelled }) => (records, cancelled.then_some(RunEnd::Interrupted)),
+        Ok(pool::TrialsDone { records, cancelled }) => {
+            (records, cancelled.then_some(RunEnd::Interrupted))
+        }
         Err((records, e)) => (records, Some(RunEnd::Failed(e))),
     };
     let result = SubjectResult {

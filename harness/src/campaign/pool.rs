@@ -15,7 +15,7 @@ use crate::killpoint::KillPoint;
 use crate::sandbox::RunRoot;
 
 /// How long the spawn baseline runs.
-const BASELINE_BUDGET: Duration = Duration::from_millis(500);
+const BASELINE_BUDGET: Duration = Duration::from_millis(300);
 
 /// Trials that ran, and whether Ctrl-C stopped them.
 pub(crate) struct TrialsDone {
@@ -23,8 +23,24 @@ pub(crate) struct TrialsDone {
     pub cancelled: bool,
 }
 
-/// Runs a trial per point on `settings.jobs` threads, reporting each to `observer` as it ends.
-/// On a harness error the trials that finished come back with the error.
+/// What every worker thread of one subject shares.
+struct Shared<'a> {
+    prepared: &'a Prepared,
+    golden: &'a Golden,
+    settings: &'a Settings,
+    context: &'a RunContext,
+    root: &'a RunRoot,
+    points: &'a [KillPoint],
+    /// Index of the next kill point to try.
+    next: AtomicUsize,
+    /// Set on a harness error: the other workers finish their trial and stop.
+    stop: AtomicBool,
+}
+
+type Message = Result<TrialRecord, CampaignError>;
+
+/// Runs a trial per point on `settings.jobs` threads, reporting each to `observer` (on this
+/// thread) as it ends. On a harness error the trials that finished come back with the error.
 pub(crate) fn run_trials(
     prepared: &Prepared,
     golden: &Golden,
@@ -35,35 +51,23 @@ pub(crate) fn run_trials(
     observer: &mut dyn Observer,
 ) -> Result<TrialsDone, (Vec<TrialRecord>, CampaignError)> {
     let jobs = settings.jobs.clamp(1, points.len().max(1));
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let (sender, receiver) = mpsc::channel::<Result<TrialRecord, CampaignError>>();
+    let shared = Shared {
+        prepared,
+        golden,
+        settings,
+        context,
+        root,
+        points,
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+    };
+    let (sender, receiver) = mpsc::channel::<Message>();
     let mut records = Vec::with_capacity(points.len());
     let mut error = None;
     thread::scope(|scope| {
         for index in 0..jobs {
-            let sender = sender.clone();
-            let (next, stop) = (&next, &stop);
-            scope.spawn(move || {
-                let work = || -> Result<(), CampaignError> {
-                    let worker = Worker::new(prepared, golden, settings, context, slot(root, prepared, settings, index)?);
-                    while !stop.load(Ordering::Relaxed) {
-                        let number = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&point) = points.get(number) else { break };
-                        match worker.run(number as u64, point)? {
-                            Some(record) => {
-                                let _ = sender.send(Ok(record));
-                            }
-                            None => break,
-                        }
-                    }
-                    Ok(())
-                };
-                if let Err(e) = work() {
-                    stop.store(true, Ordering::Relaxed);
-                    let _ = sender.send(Err(e));
-                }
-            });
+            let (sender, shared) = (sender.clone(), &shared);
+            scope.spawn(move || work(shared, index, &sender));
         }
         drop(sender);
         for message in receiver {
@@ -81,8 +85,46 @@ pub(crate) fn run_trials(
     records.sort_by_key(|r| r.number);
     match error {
         Some(e) => Err((records, e)),
-        None => Ok(TrialsDone { records, cancelled: context.cancel.load(Ordering::Relaxed) }),
+        None => Ok(TrialsDone {
+            records,
+            cancelled: context.cancel.load(Ordering::Relaxed),
+        }),
     }
+}
+
+/// One worker thread: takes kill points until none are left, Ctrl-C, or a harness error.
+fn work(shared: &Shared<'_>, index: usize, sender: &mpsc::Sender<Message>) {
+    if let Err(e) = work_until_done(shared, index, sender) {
+        shared.stop.store(true, Ordering::Relaxed);
+        let _ = sender.send(Err(e));
+    }
+}
+
+fn work_until_done(
+    shared: &Shared<'_>,
+    index: usize,
+    sender: &mpsc::Sender<Message>,
+) -> Result<(), CampaignError> {
+    let slot = slot(shared.root, shared.prepared, shared.settings, index)?;
+    let worker = Worker::new(
+        shared.prepared,
+        shared.golden,
+        shared.settings,
+        shared.context,
+        slot,
+    );
+    while !shared.stop.load(Ordering::Relaxed) {
+        let number = shared.next.fetch_add(1, Ordering::Relaxed);
+        let Some(&point) = shared.points.get(number) else {
+            break;
+        };
+        let Some(record) = worker.run(number as u64, point)? else {
+            break;
+        };
+        // The receiver lives until every worker is done.
+        let _ = sender.send(Ok(record));
+    }
+    Ok(())
 }
 
 fn slot(
@@ -98,30 +140,45 @@ fn slot(
     Ok((sandbox, logs, slot))
 }
 
-/// The yardstick for this subject's trial rate. Built-ins share one measurement of spawning and
-/// reaping `torture-writer --help`; a user command is measured running uncrashed and untraced
-/// (its own work cannot be separated from its start-up).
+/// The yardstick for this subject's trial rate, measured right before its trials so both see
+/// the same machine load. Built-ins: spawning and reaping `torture-writer --help`. A user command
+/// is measured running uncrashed and untraced (its work cannot be separated from its start-up).
 pub(crate) fn baseline_for(
     prepared: &Prepared,
     settings: &Settings,
     context: &RunContext,
     root: &RunRoot,
-    builtin_cache: &mut Option<Baseline>,
 ) -> Result<Option<Baseline>, CampaignError> {
     if prepared.is_builtin() {
-        if builtin_cache.is_none() {
-            let invocation = Invocation { program: prepared.program().to_owned(), args: vec!["--help".into()], env: Vec::new() };
+        {
+            let invocation = Invocation {
+                program: prepared.program().to_owned(),
+                args: vec!["--help".into()],
+                env: Vec::new(),
+            };
             let cwd = root.directory("baseline", "cwd")?;
             let what = "spawn and reap `torture-writer --help`".to_owned();
-            *builtin_cache = measure(what, settings.jobs, context, |_| {
-                process::run(&invocation, &cwd, Output::Discard, (&cwd, "baseline"), BASELINE_BUDGET * 20, &context.cancel)
-                    .map(|_| ())
-            })?;
+            return measure(what, settings.jobs, context, |_| {
+                process::run(
+                    &invocation,
+                    &cwd,
+                    Output::Discard,
+                    (&cwd, "baseline"),
+                    BASELINE_BUDGET * 20,
+                    &context.cancel,
+                )
+                .map(|_| ())
+            });
         }
-        return Ok(builtin_cache.clone());
     }
     let sandboxes = (0..settings.jobs.max(1))
-        .map(|index| root.sandbox(&prepared.subject.label, &format!("baseline{index}"), &settings.target))
+        .map(|index| {
+            root.sandbox(
+                &prepared.subject.label,
+                &format!("baseline{index}"),
+                &settings.target,
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let logs = root.directory(&prepared.subject.label, "logs")?;
     let what = "run the command uncrashed, untraced".to_owned();
@@ -130,7 +187,14 @@ pub(crate) fn baseline_for(
         let sandbox = &sandboxes[index];
         sandbox.reset(None).map_err(std::io::Error::other)?;
         let invocation = prepared.invocation(sandbox.target(), 2);
-        match process::run(&invocation, sandbox.path(), Output::Discard, (&logs, "baseline"), timeout, &context.cancel)? {
+        match process::run(
+            &invocation,
+            sandbox.path(),
+            Output::Discard,
+            (&logs, "baseline"),
+            timeout,
+            &context.cancel,
+        )? {
             Ended::Exit { .. } | Ended::Cancelled => Ok(()),
         }
     })
@@ -150,7 +214,9 @@ fn measure(
             .map(|index| {
                 let (runs, one_run) = (&runs, &one_run);
                 scope.spawn(move || {
-                    while started.elapsed() < BASELINE_BUDGET && !context.cancel.load(Ordering::Relaxed) {
+                    while started.elapsed() < BASELINE_BUDGET
+                        && !context.cancel.load(Ordering::Relaxed)
+                    {
                         one_run(index)?;
                         runs.fetch_add(1, Ordering::Relaxed);
                     }
@@ -158,15 +224,28 @@ fn measure(
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("baseline thread panicked")))).collect()
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("baseline thread panicked")))
+            })
+            .collect()
     });
     let elapsed = started.elapsed().as_secs_f64();
     if let Some(Err(source)) = results.into_iter().find(Result::is_err) {
-        return Err(CampaignError::Io { what: format!("measure the baseline ({what})"), source });
+        return Err(CampaignError::Io {
+            what: format!("measure the baseline ({what})"),
+            source,
+        });
     }
     if context.cancel.load(Ordering::Relaxed) {
         return Ok(None);
     }
     let runs = runs.load(Ordering::Relaxed);
-    Ok(Some(Baseline { what, runs, per_second: runs as f64 / elapsed.max(f64::EPSILON) }))
+    Ok(Some(Baseline {
+        what,
+        runs,
+        per_second: runs as f64 / elapsed.max(f64::EPSILON),
+    }))
 }

@@ -80,13 +80,28 @@ pub fn run(
     let (stdout, stdout_path) = capture("stdout")?;
     let (stderr, stderr_path) = capture("stderr")?;
     let mut command = Command::new(&invocation.program);
-    command.args(&invocation.args).envs(invocation.env.iter().map(|(k, v)| (k, v)));
-    command.current_dir(cwd).stdin(Stdio::null()).stdout(stdout).stderr(stderr).process_group(0);
+    command
+        .args(&invocation.args)
+        .envs(invocation.env.iter().map(|(k, v)| (k, v)));
+    command
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0);
     let mut child = command.spawn()?;
     let waited = wait(&mut child, timeout, cancel)?;
-    let read = |path: Option<PathBuf>| path.map(std::fs::read).transpose().map(Option::unwrap_or_default);
+    let read = |path: Option<PathBuf>| {
+        path.map(std::fs::read)
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
     Ok(match waited {
-        Waited::Exit(exit) => Ended::Exit { exit, stdout: read(stdout_path)?, stderr: read(stderr_path)? },
+        Waited::Exit(exit) => Ended::Exit {
+            exit,
+            stdout: read(stdout_path)?,
+            stderr: read(stderr_path)?,
+        },
         Waited::Cancelled => Ended::Cancelled,
     })
 }
@@ -147,19 +162,40 @@ pub fn exit_of(status: ExitStatus) -> RunExit {
 
 /// Runs the `--check` shell command on `file`: `{file}` in the command is replaced by the
 /// quoted path, or the path is appended. Exit 0 means valid. `Ok(None)`: Ctrl-C.
-pub fn check_file(command: &str, file: &Path, cwd: &Path, timeout: Duration, cancel: &AtomicBool) -> io::Result<Option<Validity>> {
+pub fn check_file(
+    command: &str,
+    file: &Path,
+    cwd: &Path,
+    timeout: Duration,
+    cancel: &AtomicBool,
+) -> io::Result<Option<Validity>> {
     let quoted = super::replay::shell_quote(&file.to_string_lossy());
     let script = match command.contains("{file}") {
         true => command.replace("{file}", &quoted),
         false => format!("{command} {quoted}"),
     };
-    let invocation =
-        Invocation { program: PathBuf::from("/bin/sh"), args: vec!["-c".into(), script.into()], env: Vec::new() };
-    Ok(match run(&invocation, cwd, Output::Discard, (cwd, "check"), timeout, cancel)? {
-        Ended::Exit { exit: RunExit::Code(0), .. } => Some(Validity::Valid),
-        Ended::Exit { .. } => Some(Validity::Invalid),
-        Ended::Cancelled => None,
-    })
+    let invocation = Invocation {
+        program: PathBuf::from("/bin/sh"),
+        args: vec!["-c".into(), script.into()],
+        env: Vec::new(),
+    };
+    Ok(
+        match run(
+            &invocation,
+            cwd,
+            Output::Discard,
+            (cwd, "check"),
+            timeout,
+            cancel,
+        )? {
+            Ended::Exit {
+                exit: RunExit::Code(0),
+                ..
+            } => Some(Validity::Valid),
+            Ended::Exit { .. } => Some(Validity::Invalid),
+            Ended::Cancelled => None,
+        },
+    )
 }
 
 /// The last `max_lines` lines of a captured stream, lossily decoded, for error messages.
@@ -178,7 +214,8 @@ pub fn resolve_program(program: &Path) -> Result<PathBuf, String> {
         return Err("the command after `--` is empty".to_owned());
     }
     if program.to_string_lossy().contains('/') {
-        let absolute = std::path::absolute(program).map_err(|e| format!("cannot resolve {}: {e}", program.display()))?;
+        let absolute = std::path::absolute(program)
+            .map_err(|e| format!("cannot resolve {}: {e}", program.display()))?;
         return match is_executable(&absolute) {
             true => Ok(absolute),
             false => Err(format!(
@@ -221,14 +258,28 @@ mod tests {
         let dir = std::env::temp_dir();
         let never = AtomicBool::new(false);
         let slot = format!("process-test-{}-{}", std::process::id(), script.len());
-        run(&sh(script), &dir, Output::Capture, (&dir, &slot), Duration::from_millis(timeout_ms), &never)
-            .expect("run")
+        run(
+            &sh(script),
+            &dir,
+            Output::Capture,
+            (&dir, &slot),
+            Duration::from_millis(timeout_ms),
+            &never,
+        )
+        .expect("run")
     }
 
     #[test]
     fn captures_output_and_exit_code() {
-        let ended = run_sh("echo out; echo err >&2; echo $TORTURE_TEST_VALUE; exit 3", 5_000);
-        let expected = Ended::Exit { exit: RunExit::Code(3), stdout: b"out\n42\n".to_vec(), stderr: b"err\n".to_vec() };
+        let ended = run_sh(
+            "echo out; echo err >&2; echo $TORTURE_TEST_VALUE; exit 3",
+            5_000,
+        );
+        let expected = Ended::Exit {
+            exit: RunExit::Code(3),
+            stdout: b"out\n42\n".to_vec(),
+            stderr: b"err\n".to_vec(),
+        };
         assert_eq!(ended, expected);
     }
 
@@ -236,7 +287,16 @@ mod tests {
     fn a_hung_child_is_killed_at_the_timeout() {
         let started = Instant::now();
         let ended = run_sh("sleep 30", 200);
-        assert!(matches!(ended, Ended::Exit { exit: RunExit::TimedOut, .. }), "{ended:?}");
+        assert!(
+            matches!(
+                ended,
+                Ended::Exit {
+                    exit: RunExit::TimedOut,
+                    ..
+                }
+            ),
+            "{ended:?}"
+        );
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 
@@ -244,19 +304,39 @@ mod tests {
     fn cancel_stops_the_wait() {
         let dir = std::env::temp_dir();
         let cancel = AtomicBool::new(true);
-        let ended = run(&sh("sleep 30"), &dir, Output::Discard, (&dir, "x"), Duration::from_secs(30), &cancel);
+        let ended = run(
+            &sh("sleep 30"),
+            &dir,
+            Output::Discard,
+            (&dir, "x"),
+            Duration::from_secs(30),
+            &cancel,
+        );
         assert_eq!(ended.expect("run"), Ended::Cancelled);
     }
 
     #[test]
     fn signals_are_reported() {
         let ended = run_sh("kill -9 $$", 5_000);
-        assert!(matches!(ended, Ended::Exit { exit: RunExit::Signal(9), .. }), "{ended:?}");
+        assert!(
+            matches!(
+                ended,
+                Ended::Exit {
+                    exit: RunExit::Signal(9),
+                    ..
+                }
+            ),
+            "{ended:?}"
+        );
     }
 
     #[test]
     fn resolves_programs_like_a_shell() {
-        assert!(resolve_program(Path::new("sh")).expect("sh in PATH").is_absolute());
+        assert!(
+            resolve_program(Path::new("sh"))
+                .expect("sh in PATH")
+                .is_absolute()
+        );
         let missing = resolve_program(Path::new("no-such-command-xyz")).expect_err("missing");
         assert!(missing.contains("command not found"), "{missing}");
         assert!(resolve_program(Path::new("./no/such/file")).is_err());
@@ -269,9 +349,14 @@ mod tests {
         let file = dir.join(format!("check test {}", std::process::id()));
         std::fs::write(&file, b"ok").expect("write");
         let never = AtomicBool::new(false);
-        let check = |command: &str| check_file(command, &file, &dir, Duration::from_secs(5), &never).expect("check");
+        let check = |command: &str| {
+            check_file(command, &file, &dir, Duration::from_secs(5), &never).expect("check")
+        };
         assert_eq!(check("grep -q ok"), Some(Validity::Valid));
-        assert_eq!(check("grep -q nope {file} && true"), Some(Validity::Invalid));
+        assert_eq!(
+            check("grep -q nope {file} && true"),
+            Some(Validity::Invalid)
+        );
         assert_eq!(check("test -s {file}"), Some(Validity::Valid));
         std::fs::remove_file(&file).expect("cleanup");
     }

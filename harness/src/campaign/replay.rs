@@ -16,8 +16,14 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 /// Quotes `word` for a POSIX shell, leaving plain words alone.
 pub fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
-        && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%{}".contains(&b));
-    if plain { word.to_owned() } else { format!("'{}'", word.replace('\'', r"'\''")) }
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%{}".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 /// A program and its arguments as one shell line.
@@ -41,9 +47,8 @@ pub fn replay_command(subject: &Subject, settings: &Settings, point: KillPoint) 
     options.push(("--seed", settings.seed.to_string()));
     options.push(("--kill-at", point.to_string()));
     options.extend(differing_options(settings));
-    if let SubjectKind::Command { .. } = &subject.kind
-        && subject.expectation == Expectation::Caught
-    {
+    let is_command = matches!(subject.kind, SubjectKind::Command { .. });
+    if is_command && subject.expectation == Expectation::Caught {
         options.push(("--expect", "caught".to_owned()));
     }
     for (flag, value) in options {
@@ -137,16 +142,27 @@ mod tests {
             selection: None,
         };
         let line = replay_command(&subject, &settings(), KillPoint::Byte(4097));
-        assert_eq!(line, "torture kill --subject plain --size 65536 --initial old --seed 7 --kill-at byte:4097");
+        assert_eq!(
+            line,
+            "torture kill --subject plain --size 65536 --initial old --seed 7 --kill-at byte:4097"
+        );
     }
 
     #[test]
     fn command_replay_keeps_options_and_argv() {
         let subject = Subject::command(
-            vec!["python3".into(), "/w/my writer.py".into(), "{target}".into()],
+            vec![
+                "python3".into(),
+                "/w/my writer.py".into(),
+                "{target}".into(),
+            ],
             Expectation::Caught,
         );
-        let s = Settings { strict: true, validation: ValidationChoice::Check("jq . {file}".into()), ..settings() };
+        let s = Settings {
+            strict: true,
+            validation: ValidationChoice::Check("jq . {file}".into()),
+            ..settings()
+        };
         let line = replay_command(&subject, &s, KillPoint::Syscall(3));
         assert_eq!(
             line,

@@ -93,8 +93,17 @@ impl Subject {
         let name = argv
             .first()
             .and_then(|program| Path::new(program).file_name())
-            .map_or_else(|| "command".to_owned(), |name| name.to_string_lossy().into_owned());
-        Subject { label: name.clone(), name, kind: SubjectKind::Command { argv }, expectation, selection: None }
+            .map_or_else(
+                || "command".to_owned(),
+                |name| name.to_string_lossy().into_owned(),
+            );
+        Subject {
+            label: name.clone(),
+            name,
+            kind: SubjectKind::Command { argv },
+            expectation,
+            selection: None,
+        }
     }
 }
 
@@ -118,47 +127,78 @@ pub fn writer_path() -> Result<PathBuf, CampaignError> {
     let path = exe.with_file_name(WRITER_BINARY);
     match path.is_file() {
         true => Ok(path),
-        false => Err(CampaignError::WriterMissing { path, reason: "no such file".to_owned() }),
+        false => Err(CampaignError::WriterMissing {
+            path,
+            reason: "no such file".to_owned(),
+        }),
     }
 }
 
-/// Resolves every subject's program before anything runs.
-pub(crate) fn prepare_all(subjects: &[Subject]) -> Result<Vec<Prepared>, CampaignError> {
-    subjects.iter().map(prepare).collect()
+/// Checks every subject's program before anything runs, so a missing command or writer is
+/// reported at once rather than after the first subjects.
+pub(crate) fn check_all(subjects: &[Subject]) -> Result<(), CampaignError> {
+    for subject in subjects {
+        program_and_args(subject)?;
+        if let SubjectKind::Builtin { .. } = subject.kind {
+            strategy(&subject.name)?;
+        }
+    }
+    Ok(())
 }
 
-fn prepare(subject: &Subject) -> Result<Prepared, CampaignError> {
+/// Everything a subject needs to run; built when its turn comes (a built-in's payload can be
+/// large, so only one subject's is held at a time).
+pub(crate) fn prepare(subject: &Subject) -> Result<Prepared, CampaignError> {
+    let (program, args) = program_and_args(subject)?;
+    let in_process = match &subject.kind {
+        SubjectKind::Builtin { size_bytes } => Some(in_process_writer(&subject.name, *size_bytes)?),
+        SubjectKind::Command { .. } => None,
+    };
+    Ok(Prepared {
+        subject: subject.clone(),
+        program,
+        args,
+        in_process,
+    })
+}
+
+fn program_and_args(subject: &Subject) -> Result<(PathBuf, Vec<OsString>), CampaignError> {
     match &subject.kind {
-        SubjectKind::Builtin { size_bytes } => Ok(Prepared {
-            in_process: Some(in_process_writer(&subject.name, *size_bytes)?),
-            subject: subject.clone(),
-            program: writer_path()?,
-            args: vec![
+        SubjectKind::Builtin { size_bytes } => {
+            let args = vec![
                 subject.name.clone().into(),
                 "--target".into(),
                 "{target}".into(),
                 "--size".into(),
                 size_bytes.to_string().into(),
-            ],
-        }),
+            ];
+            Ok((writer_path()?, args))
+        }
         SubjectKind::Command { argv } => {
             let (program, args) = argv.split_first().ok_or(CampaignError::CommandNotFound(
                 "the command after `--` is empty".to_owned(),
             ))?;
-            let program = process::resolve_program(Path::new(program)).map_err(CampaignError::CommandNotFound)?;
-            let args = args.iter().map(absolutize_existing).collect();
-            Ok(Prepared { subject: subject.clone(), program, args, in_process: None })
+            let program = process::resolve_program(Path::new(program))
+                .map_err(CampaignError::CommandNotFound)?;
+            Ok((program, args.iter().map(absolutize_existing).collect()))
         }
     }
 }
 
+fn strategy(name: &str) -> Result<strategies::Strategy, CampaignError> {
+    name.parse()
+        .map_err(|e: strategies::UnknownStrategy| CampaignError::Usage(e.to_string()))
+}
+
 /// The strategy called `name` and the payload `torture-writer` writes for generation 2.
-fn in_process_writer(name: &str, size_bytes: u64) -> Result<(strategies::Strategy, Vec<u8>), CampaignError> {
-    let strategy: strategies::Strategy =
-        name.parse().map_err(|e: strategies::UnknownStrategy| CampaignError::Usage(e.to_string()))?;
-    let size = usize::try_from(size_bytes)
-        .map_err(|_| CampaignError::Usage(format!("--size {size_bytes} is too large for this machine")))?;
-    Ok((strategy, crate::payload::payload(size, 2)))
+fn in_process_writer(
+    name: &str,
+    size_bytes: u64,
+) -> Result<(strategies::Strategy, Vec<u8>), CampaignError> {
+    let size = usize::try_from(size_bytes).map_err(|_| {
+        CampaignError::Usage(format!("--size {size_bytes} is too large for this machine"))
+    })?;
+    Ok((strategy(name)?, crate::payload::payload(size, 2)))
 }
 
 /// The writer runs inside its sandbox, so a relative argument naming a file in the directory
@@ -178,7 +218,11 @@ impl Prepared {
     /// The invocation for `generation` writing `target` (absolute).
     pub fn invocation(&self, target: &Path, generation: u64) -> Invocation {
         let target_text = target.as_os_str();
-        let args = self.args.iter().map(|arg| replace_target(arg, target_text)).collect();
+        let args = self
+            .args
+            .iter()
+            .map(|arg| replace_target(arg, target_text))
+            .collect();
         Invocation {
             program: self.program.clone(),
             args,
@@ -197,7 +241,9 @@ impl Prepared {
     /// For built-ins: the same strategy code `torture-writer` runs, and the payload it would
     /// write for generation 2 (recovery runs use it in-process, saving a process start).
     pub fn in_process_writer(&self) -> Option<(strategies::Strategy, &[u8])> {
-        self.in_process.as_ref().map(|(strategy, payload)| (*strategy, payload.as_slice()))
+        self.in_process
+            .as_ref()
+            .map(|(strategy, payload)| (*strategy, payload.as_slice()))
     }
 
     /// The program that runs (for the spawn baseline).
@@ -213,7 +259,10 @@ fn replace_target(arg: &OsString, target: &std::ffi::OsStr) -> OsString {
     let bytes = arg.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut rest = bytes;
-    while let Some(at) = rest.windows(PLACEHOLDER.len()).position(|w| w == PLACEHOLDER) {
+    while let Some(at) = rest
+        .windows(PLACEHOLDER.len())
+        .position(|w| w == PLACEHOLDER)
+    {
         out.extend_from_slice(&rest[..at]);
         out.extend_from_slice(target.as_bytes());
         rest = &rest[at + PLACEHOLDER.len()..];
@@ -230,13 +279,19 @@ mod tests {
     fn target_placeholder_is_replaced_everywhere() {
         let target = std::ffi::OsStr::new("/s/target.json");
         assert_eq!(replace_target(&"{target}".into(), target), "/s/target.json");
-        assert_eq!(replace_target(&"--out={target},{target}".into(), target), "--out=/s/target.json,/s/target.json");
+        assert_eq!(
+            replace_target(&"--out={target},{target}".into(), target),
+            "--out=/s/target.json,/s/target.json"
+        );
         assert_eq!(replace_target(&"plain".into(), target), "plain");
     }
 
     #[test]
     fn commands_are_named_after_their_program() {
-        let subject = Subject::command(vec!["/usr/bin/python3".into(), "w.py".into()], Expectation::Pass);
+        let subject = Subject::command(
+            vec!["/usr/bin/python3".into(), "w.py".into()],
+            Expectation::Pass,
+        );
         assert_eq!(subject.name, "python3");
     }
 
@@ -249,11 +304,25 @@ mod tests {
 
     #[test]
     fn invocation_carries_target_and_generation() {
-        let subject = Subject::command(vec!["sh".into(), "-c".into(), "cat > {target}".into()], Expectation::Pass);
+        let subject = Subject::command(
+            vec!["sh".into(), "-c".into(), "cat > {target}".into()],
+            Expectation::Pass,
+        );
         let prepared = prepare(&subject).expect("sh exists");
         let invocation = prepared.invocation(Path::new("/s/t.json"), 2);
-        assert_eq!(invocation.args, vec![OsString::from("-c"), OsString::from("cat > /s/t.json")]);
-        assert!(invocation.env.contains(&("TORTURE_GENERATION".into(), "2".into())));
-        assert!(invocation.env.contains(&("TORTURE_TARGET".into(), "/s/t.json".into())));
+        assert_eq!(
+            invocation.args,
+            vec![OsString::from("-c"), OsString::from("cat > /s/t.json")]
+        );
+        assert!(
+            invocation
+                .env
+                .contains(&("TORTURE_GENERATION".into(), "2".into()))
+        );
+        assert!(
+            invocation
+                .env
+                .contains(&("TORTURE_TARGET".into(), "/s/t.json".into()))
+        );
     }
 }

@@ -9,7 +9,9 @@ use super::process::{self, Ended, Invocation, Output};
 use super::subject::Prepared;
 use super::{CrashEnd, RecoveryRecord, RunContext, Settings, TrialRecord};
 use crate::killpoint::KillPoint;
-use crate::oracle::{self, FileKind, RunExit, TargetState, TrialFacts, Validation, Validity, Verdict};
+use crate::oracle::{
+    self, FileKind, RunExit, TargetState, TrialFacts, Validation, Validity, Verdict,
+};
 use crate::sandbox::Sandbox;
 use crate::tracer::{self, RunLimits, TrialEnd, WriterCommand};
 
@@ -38,7 +40,10 @@ impl<'a> Worker<'a> {
         let recovery = prepared.invocation(sandbox.target(), 2);
         Worker {
             command: writer_command(&recovery),
-            limits: RunLimits { timeout_ms: settings.timeout_ms, cancel: context.cancel.clone() },
+            limits: RunLimits {
+                timeout_ms: settings.timeout_ms,
+                cancel: context.cancel.clone(),
+            },
             prepared,
             golden,
             settings,
@@ -53,17 +58,27 @@ impl<'a> Worker<'a> {
     /// Runs one trial. `Ok(None)`: Ctrl-C.
     pub fn run(&self, number: u64, point: KillPoint) -> Result<Option<TrialRecord>, CampaignError> {
         self.sandbox.reset(self.golden.old.as_deref())?;
-        let end = match tracer::run_to_kill(&self.command, self.sandbox.path(), point, &self.limits) {
+        let end = match tracer::run_to_kill(&self.command, self.sandbox.path(), point, &self.limits)
+        {
             Ok(TrialEnd::Killed { .. }) => CrashEnd::Killed,
             Ok(TrialEnd::NotReached { exit_code }) => CrashEnd::NotReached { exit_code },
             Ok(TrialEnd::TimedOut { .. }) => CrashEnd::TimedOut,
             Ok(TrialEnd::Cancelled) => return Ok(None),
             Err(_) if self.cancelled() => return Ok(None),
-            Err(source) => return Err(CampaignError::Trace { subject: self.prepared.subject.label.clone(), source }),
+            Err(source) => {
+                return Err(CampaignError::Trace {
+                    subject: self.prepared.subject.label.clone(),
+                    source,
+                });
+            }
         };
-        let Some((verdict, target_kind)) = self.judge_target()? else { return Ok(None) };
+        let Some((verdict, target_kind)) = self.judge_target()? else {
+            return Ok(None);
+        };
         let orphans = self.sandbox.orphans()?;
-        let Some(recovery) = self.recover()? else { return Ok(None) };
+        let Some(recovery) = self.recover()? else {
+            return Ok(None);
+        };
         let facts = TrialFacts {
             initial: self.settings.initial,
             verdict,
@@ -73,11 +88,22 @@ impl<'a> Worker<'a> {
             strict: self.settings.strict,
         };
         let violations = oracle::trial_violations(&facts);
-        Ok(Some(TrialRecord { number, point, end, verdict, target_kind, orphans, recovery, violations }))
+        Ok(Some(TrialRecord {
+            number,
+            point,
+            end,
+            verdict,
+            target_kind,
+            orphans,
+            recovery,
+            violations,
+        }))
     }
 
     fn cancelled(&self) -> bool {
-        self.context.cancel.load(std::sync::atomic::Ordering::Relaxed)
+        self.context
+            .cancel
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Classifies what is at the target now. `Ok(None)`: Ctrl-C during `--check`.
@@ -90,19 +116,33 @@ impl<'a> Worker<'a> {
         let expected = self.golden.expected();
         let validation = match &self.golden.validator {
             Validator::Builtin(validation) => *validation,
-            Validator::Check(_) if !oracle::needs_validation(&state, &expected) => Validation::Command(Validity::Unchecked),
+            Validator::Check(_) if !oracle::needs_validation(&state, &expected) => {
+                Validation::Command(Validity::Unchecked)
+            }
             Validator::Check(command) => match self.check(command)? {
                 Some(validity) => Validation::Command(validity),
                 None => return Ok(None),
             },
         };
-        Ok(Some((oracle::classify(&state, &expected, &validation), kind)))
+        Ok(Some((
+            oracle::classify(&state, &expected, &validation),
+            kind,
+        )))
     }
 
     fn check(&self, command: &str) -> Result<Option<Validity>, CampaignError> {
         let timeout = Duration::from_millis(self.settings.timeout_ms);
-        process::check_file(command, self.sandbox.target(), &self.logs, timeout, &self.context.cancel)
-            .map_err(|source| CampaignError::Io { what: format!("run --check {command:?}"), source })
+        process::check_file(
+            command,
+            self.sandbox.target(),
+            &self.logs,
+            timeout,
+            &self.context.cancel,
+        )
+        .map_err(|source| CampaignError::Io {
+            what: format!("run --check {command:?}"),
+            source,
+        })
     }
 
     /// Runs the writer again, uncrashed, over what the crash left. `Ok(None)`: Ctrl-C.
@@ -118,20 +158,34 @@ impl<'a> Worker<'a> {
                 None => return Ok(None),
             },
         };
-        let Some((verdict, _)) = self.judge_target()? else { return Ok(None) };
+        let Some((verdict, _)) = self.judge_target()? else {
+            return Ok(None);
+        };
         let failure = oracle::judge_recovery(exit, &verdict);
         let orphans = self.sandbox.orphans()?;
-        Ok(Some(RecoveryRecord { exit, verdict, failure, orphans }))
+        Ok(Some(RecoveryRecord {
+            exit,
+            verdict,
+            failure,
+            orphans,
+        }))
     }
 
     fn recover_in_child(&self) -> Result<Option<RunExit>, CampaignError> {
         let timeout = Duration::from_millis(self.settings.timeout_ms);
         let log = (self.logs.as_path(), self.slot.as_str());
-        let ended = process::run(&self.recovery, self.sandbox.path(), Output::Discard, log, timeout, &self.context.cancel)
-            .map_err(|source| CampaignError::Io {
-                what: format!("run the recovery run of {}", self.prepared.subject.label),
-                source,
-            })?;
+        let ended = process::run(
+            &self.recovery,
+            self.sandbox.path(),
+            Output::Discard,
+            log,
+            timeout,
+            &self.context.cancel,
+        )
+        .map_err(|source| CampaignError::Io {
+            what: format!("run the recovery run of {}", self.prepared.subject.label),
+            source,
+        })?;
         Ok(match ended {
             Ended::Exit { exit, .. } => Some(exit),
             Ended::Cancelled => None,

@@ -18,7 +18,11 @@ pub struct JsonError {
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "not JSON at byte {}: expected {}", self.offset, self.expected)
+        write!(
+            f,
+            "not JSON at byte {}: expected {}",
+            self.offset, self.expected
+        )
     }
 }
 
@@ -40,9 +44,16 @@ enum Container {
 /// Checks that `bytes` is exactly one JSON value, with optional surrounding whitespace.
 pub fn validate(bytes: &[u8]) -> Result<(), JsonError> {
     if let Err(e) = std::str::from_utf8(bytes) {
-        return Err(JsonError { offset: e.valid_up_to(), expected: "UTF-8 text" });
+        return Err(JsonError {
+            offset: e.valid_up_to(),
+            expected: "UTF-8 text",
+        });
     }
-    let mut parser = Parser { bytes, pos: 0, stack: Vec::new() };
+    let mut parser = Parser {
+        bytes,
+        pos: 0,
+        stack: Vec::new(),
+    };
     parser.document()
 }
 
@@ -238,7 +249,10 @@ impl Parser<'_> {
     }
 
     fn fail<T>(&self, expected: &'static str) -> Result<T, JsonError> {
-        Err(JsonError { offset: self.pos, expected })
+        Err(JsonError {
+            offset: self.pos,
+            expected,
+        })
     }
 }
 
@@ -250,14 +264,23 @@ mod tests {
     /// serde_json as the reference, except that it skips strings without checking UTF-8, while
     /// RFC 8259 section 8.1 requires UTF-8 text.
     fn serde_accepts(bytes: &[u8]) -> bool {
-        std::str::from_utf8(bytes).is_ok() && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+        std::str::from_utf8(bytes).is_ok()
+            && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
     }
 
     #[test]
     fn accepts_json_values() {
         for text in [
-            "0", "-0.5e+3", "\"a\\u00e9\\n\"", "true", " null ", "[]", "{}", "[1,[2,{\"a\":[]}],3]",
-            "{\"a\":{\"b\":{}},\"c\":[true,false]}", "\"é\"",
+            "0",
+            "-0.5e+3",
+            "\"a\\u00e9\\n\"",
+            "true",
+            " null ",
+            "[]",
+            "{}",
+            "[1,[2,{\"a\":[]}],3]",
+            "{\"a\":{\"b\":{}},\"c\":[true,false]}",
+            "\"é\"",
         ] {
             assert_eq!(validate(text.as_bytes()), Ok(()), "{text}");
         }
@@ -266,8 +289,18 @@ mod tests {
     #[test]
     fn rejects_broken_values_at_the_right_offset() {
         let cases = [
-            ("", 0), ("[1,2", 4), ("{\"a\":1,}", 7), ("01", 1), ("1.", 2), ("[1 2]", 3),
-            ("{\"a\" 1}", 5), ("\"abc", 4), ("tru", 0), ("{} {}", 3), ("\"\\x\"", 2), ("{1:2}", 1),
+            ("", 0),
+            ("[1,2", 4),
+            ("{\"a\":1,}", 7),
+            ("01", 1),
+            ("1.", 2),
+            ("[1 2]", 3),
+            ("{\"a\" 1}", 5),
+            ("\"abc", 4),
+            ("tru", 0),
+            ("{} {}", 3),
+            ("\"\\x\"", 2),
+            ("{1:2}", 1),
         ];
         for (text, offset) in cases {
             let err = validate(text.as_bytes()).expect_err(text);

@@ -62,18 +62,30 @@ fn expectation_case(result: &SubjectResult, settings: &Settings) -> TestCase {
         counts.violations
     );
     let smallest = super::records::smallest(result, settings)
-        .map(|s| format!("\nsmallest violating kill point {}: {}\nreplay: {}", s.kill_point, s.violation, s.replay))
+        .map(|s| {
+            format!(
+                "\nsmallest violating kill point {}: {}\nreplay: {}",
+                s.kill_point, s.violation, s.replay
+            )
+        })
         .unwrap_or_default();
     let (name, status) = match result.status() {
         SubjectStatus::Passed => ("no violation under SIGKILL", TestCaseStatus::success()),
         SubjectStatus::Caught => ("canary caught", TestCaseStatus::success()),
-        SubjectStatus::Failed => ("no violation under SIGKILL", failure(format!("{} violating trials", counts.violations))),
-        SubjectStatus::NotCaught => {
-            ("canary caught", failure("canary not caught: the harness itself has failed".to_owned()))
-        }
+        SubjectStatus::Failed => (
+            "no violation under SIGKILL",
+            failure(format!("{} violating trials", counts.violations)),
+        ),
+        SubjectStatus::NotCaught => (
+            "canary caught",
+            failure("canary not caught: the harness itself has failed".to_owned()),
+        ),
         SubjectStatus::NotModelled => (
             "no violation under SIGKILL",
-            failure("the writer does something the tracer does not model; the pass cannot be trusted".to_owned()),
+            failure(
+                "the writer does something the tracer does not model; the pass cannot be trusted"
+                    .to_owned(),
+            ),
         ),
     };
     let mut case = TestCase::new(name, status);
@@ -87,4 +99,30 @@ fn failure(message: String) -> TestCaseStatus {
     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
     status.set_message(message);
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::Expectation;
+    use crate::report::fixture;
+
+    #[test]
+    fn failures_are_visible_and_caught_canaries_are_not() {
+        let run = fixture::run(vec![
+            fixture::subject("plain", Expectation::Caught, 4, 4),
+            fixture::subject("intact", Expectation::Pass, 4, 2),
+            fixture::subject("plain-fsync", Expectation::Caught, 4, 0),
+        ]);
+        let xml = junit(&run).expect("serializes");
+        let report = quick_junit::Report::deserialize_from_str(&xml).expect("parses back");
+        assert_eq!(report.test_suites.len(), 3);
+        // intact: its expectation case + one case per violating trial; plain-fsync: not caught.
+        assert_eq!(report.failures, 1 + 2 + 1, "{xml}");
+        assert!(xml.contains("replay: torture kill --subject intact --size 4096 --initial old --seed 7 --kill-at byte:1"), "{xml}");
+        assert!(
+            xml.contains("canary not caught: the harness itself has failed"),
+            "{xml}"
+        );
+    }
 }

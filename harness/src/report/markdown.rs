@@ -67,11 +67,18 @@ fn subjects_table(out: &mut String, run: &RunResult) {
         out,
         "| subject | expected | result | trials | absent | old | new | torn | orphans | orphans after recovery | recovery failures | violations | smallest violating kill point | trials/s |"
     );
-    let _ = writeln!(out, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|");
+    let _ = writeln!(
+        out,
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|"
+    );
     for result in &run.subjects {
         let c = result.counts();
         let (by_byte, by_syscall) = result.smallest_violations();
-        let smallest: Vec<String> = [by_byte, by_syscall].into_iter().flatten().map(|t| format!("`{}`", t.point)).collect();
+        let smallest: Vec<String> = [by_byte, by_syscall]
+            .into_iter()
+            .flatten()
+            .map(|t| format!("`{}`", t.point))
+            .collect();
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
@@ -79,7 +86,11 @@ fn subjects_table(out: &mut String, run: &RunResult) {
             expected_text(result.subject.expectation),
             status_text(result.status()),
             c.trials,
-            if result.incomplete { format!(" of {}", result.planned_trials) } else { String::new() },
+            if result.incomplete {
+                format!(" of {}", result.planned_trials)
+            } else {
+                String::new()
+            },
             c.absent,
             c.old,
             c.new,
@@ -88,7 +99,11 @@ fn subjects_table(out: &mut String, run: &RunResult) {
             c.orphans_after_recovery,
             c.recovery_failures,
             c.violations,
-            if smallest.is_empty() { "–".to_owned() } else { smallest.join(", ") },
+            if smallest.is_empty() {
+                "–".to_owned()
+            } else {
+                smallest.join(", ")
+            },
             result.trials_per_second()
         );
     }
@@ -110,28 +125,41 @@ fn expected_text(expectation: Expectation) -> &'static str {
 fn status_text(status: SubjectStatus) -> String {
     match status {
         SubjectStatus::Passed | SubjectStatus::Caught => format!("✅ {status}"),
-        SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => format!("❌ **{status}**"),
+        SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => {
+            format!("❌ **{status}**")
+        }
     }
 }
 
 fn speed_table(out: &mut String, run: &RunResult) {
     let _ = writeln!(out, "## Speed\n");
-    let _ = writeln!(out, "| subject | trials/s | baseline runs/s | ratio | baseline |");
+    let _ = writeln!(
+        out,
+        "| subject | trials/s | baseline runs/s | ratio | baseline |"
+    );
     let _ = writeln!(out, "|---|--:|--:|--:|---|");
     for result in &run.subjects {
         let rate = result.trials_per_second();
         let (baseline, ratio, what) = match &result.baseline {
-            Some(b) if b.per_second > 0.0 => {
-                (format!("{:.1}", b.per_second), format!("{:.2}x", rate / b.per_second), b.what.clone())
-            }
+            Some(b) if b.per_second > 0.0 => (
+                format!("{:.1}", b.per_second),
+                format!("{:.2}x", rate / b.per_second),
+                b.what.clone(),
+            ),
             Some(_) | None => ("–".to_owned(), "–".to_owned(), "not measured".to_owned()),
         };
-        let _ = writeln!(out, "| `{}` | {rate:.1} | {baseline} | {ratio} | {what} |", result.subject.label);
+        let _ = writeln!(
+            out,
+            "| `{}` | {rate:.1} | {baseline} | {ratio} | {what} |",
+            result.subject.label
+        );
     }
     let _ = writeln!(
         out,
-        "\nThe baseline is measured in this run with the same `--jobs` ({}). A trial is a traced run to the kill \
-         point plus an uncrashed recovery run; target ratio for built-in writers: at least 0.5x.\n",
+        "\nEach baseline is measured in this run, right before the subject's trials, with the same `--jobs` ({}). \
+         A trial is a traced run to the kill point, the oracle's checks and an uncrashed recovery run (built-in \
+         writers recover in-process: the same strategy code `torture-writer` runs, without a process start); \
+         target ratio for built-in writers: at least 0.5x.\n",
         run.settings.jobs
     );
     if let Some(speed) = super::terminal::speed_phrase(run) {
@@ -140,8 +168,11 @@ fn speed_table(out: &mut String, run: &RunResult) {
 }
 
 fn violations_section(out: &mut String, run: &RunResult) {
-    let with_violations: Vec<&SubjectResult> =
-        run.subjects.iter().filter(|s| s.counts().violations > 0).collect();
+    let with_violations: Vec<&SubjectResult> = run
+        .subjects
+        .iter()
+        .filter(|s| s.counts().violations > 0)
+        .collect();
     if with_violations.is_empty() {
         return;
     }
@@ -158,17 +189,33 @@ fn violations_section(out: &mut String, run: &RunResult) {
                 let (by_byte, by_syscall) = result.smallest_violations();
                 [by_byte, by_syscall].into_iter().flatten().collect()
             }
-            SubjectStatus::Passed | SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => {
-                result.trials.iter().filter(|t| !t.violations.is_empty()).collect()
-            }
+            SubjectStatus::Passed
+            | SubjectStatus::Failed
+            | SubjectStatus::NotCaught
+            | SubjectStatus::NotModelled => result
+                .trials
+                .iter()
+                .filter(|t| !t.violations.is_empty())
+                .collect(),
         };
         for trial in violating.iter().take(MAX_LISTED_VIOLATIONS) {
             let replay = campaign::replay_command(&result.subject, &run.settings, trial.point);
-            let _ = writeln!(out, "- `{}`: {}  \n  replay: `{replay}`", trial.point, describe_violations(trial));
+            let _ = writeln!(
+                out,
+                "- `{}`: {}  \n  replay: `{replay}`",
+                trial.point,
+                describe_violations(trial)
+            );
         }
-        let unlisted = result.counts().violations.saturating_sub(violating.len().min(MAX_LISTED_VIOLATIONS) as u64);
+        let unlisted = result
+            .counts()
+            .violations
+            .saturating_sub(violating.len().min(MAX_LISTED_VIOLATIONS) as u64);
         if unlisted > 0 {
-            let _ = writeln!(out, "- … and {unlisted} more: every trial with its replay command is in `results.jsonl`");
+            let _ = writeln!(
+                out,
+                "- … and {unlisted} more: every trial with its replay command is in `results.jsonl`"
+            );
         }
         let _ = writeln!(out);
     }
@@ -176,24 +223,36 @@ fn violations_section(out: &mut String, run: &RunResult) {
 
 fn spaces_table(out: &mut String, run: &RunResult) {
     let _ = writeln!(out, "## Writers\n");
-    let _ = writeln!(out, "| subject | runs | kill space: bytes | syscall boundaries | old size | new size | content check |");
+    let _ = writeln!(
+        out,
+        "| subject | runs | kill space: bytes | syscall boundaries | old size | new size | content check |"
+    );
     let _ = writeln!(out, "|---|---|--:|--:|--:|--:|---|");
     for result in &run.subjects {
         let runs = match &result.subject.kind {
-            SubjectKind::Builtin { size_bytes } => format!("built-in, {size_bytes}-byte JSON payload"),
+            SubjectKind::Builtin { size_bytes } => {
+                format!("built-in, {size_bytes}-byte JSON payload")
+            }
             SubjectKind::Command { argv } => {
-                let words: Vec<String> = argv.iter().map(|a| campaign::shell_quote(&a.to_string_lossy())).collect();
+                let words: Vec<String> = argv
+                    .iter()
+                    .map(|a| campaign::shell_quote(&a.to_string_lossy()))
+                    .collect();
                 format!("`{}`", words.join(" "))
             }
         };
-        let Some(golden) = &result.golden else { continue };
+        let Some(golden) = &result.golden else {
+            continue;
+        };
         let _ = writeln!(
             out,
             "| `{}` | {runs} | {} | {} | {} | {} | {} |",
             result.subject.label,
             golden.space.total_bytes,
             golden.space.boundaries.len(),
-            golden.old_len.map_or_else(|| "–".to_owned(), |n| n.to_string()),
+            golden
+                .old_len
+                .map_or_else(|| "–".to_owned(), |n| n.to_string()),
             golden.new_len,
             golden.validation
         );
@@ -218,4 +277,39 @@ fn notes_section(out: &mut String, run: &RunResult) {
         let _ = writeln!(out, "{note}");
     }
     let _ = writeln!(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::Expectation;
+    use crate::report::fixture;
+
+    #[test]
+    fn a_failing_run_names_the_subject_and_lists_its_violations() {
+        let run = fixture::run(vec![
+            fixture::subject("plain", Expectation::Caught, 4, 4),
+            fixture::subject("intact", Expectation::Pass, 4, 2),
+        ]);
+        let md = summary(&run);
+        assert!(md.contains("**FAIL**: `intact` (FAIL)."), "{md}");
+        assert!(
+            md.contains("| `intact` | pass | ❌ **FAIL** | 4 | 0 | 2 | 0 | 2 |"),
+            "{md}"
+        );
+        assert!(md.contains("### `intact` (**unexpected**)"), "{md}");
+        assert!(md.contains("replay: `torture kill --subject intact --size 4096 --initial old --seed 7 --kill-at byte:2`"), "{md}");
+        assert!(md.contains("| `plain` | 8.0 | 400.0 | 0.02x |"), "{md}");
+    }
+
+    #[test]
+    fn a_passing_run_says_pass() {
+        let run = fixture::run(vec![fixture::subject("intact", Expectation::Pass, 4, 0)]);
+        let md = summary(&run);
+        assert!(
+            md.starts_with("# torture kill: run 20260101-000000-1\n\n**PASS**"),
+            "{md}"
+        );
+        assert!(!md.contains("## Violations"), "{md}");
+    }
 }

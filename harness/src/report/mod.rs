@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::campaign::{GoldenSummary, Observer, Plan, RunResult, Selection, Subject, SubjectResult, TrialRecord};
+use crate::campaign::{
+    GoldenSummary, Observer, Plan, RunResult, Selection, Subject, SubjectResult, TrialRecord,
+};
 use crate::trace::Trace;
 use terminal::Style;
 
@@ -50,6 +52,8 @@ pub struct Reporter {
     report_dir: Option<PathBuf>,
     settings: crate::campaign::Settings,
     warnings: Vec<String>,
+    /// Violating trials of the current subject, for the progress bar.
+    violations_so_far: u64,
 }
 
 impl Reporter {
@@ -64,6 +68,7 @@ impl Reporter {
             report_dir,
             settings: plan.settings.clone(),
             warnings: Vec::new(),
+            violations_so_far: 0,
         }
     }
 
@@ -78,7 +83,16 @@ impl Reporter {
             Selection::Exhaustive => "every kill point".to_owned(),
             Selection::One(point) => format!("replaying {point}"),
         };
-        let names: Vec<&str> = plan.subjects.iter().map(|s| s.label.as_str()).collect();
+        let names: Vec<String> = plan
+            .subjects
+            .iter()
+            .map(|s| match s.selection {
+                Some(Selection::Exhaustive) => format!("{}: every kill point", s.label),
+                Some(Selection::Sample { trials }) => format!("{}: {trials} kill points", s.label),
+                Some(Selection::One(point)) => format!("{}: {point}", s.label),
+                None => s.label.clone(),
+            })
+            .collect();
         self.print(&format!(
             "  Starting {} subject{} ({}): {selection}, --initial {}, seed {}, {} jobs, sandboxes in {}",
             plan.subjects.len(),
@@ -124,18 +138,25 @@ impl Reporter {
 
     fn write_trace(&mut self, subject: &Subject, trace: &Trace) {
         let Some(dir) = &self.report_dir else { return };
-        let path = dir.join("traces").join(format!("{}.trace.jsonl", crate::sandbox::plain_component(&subject.label)));
+        let path = dir.join("traces").join(format!(
+            "{}.trace.jsonl",
+            crate::sandbox::plain_component(&subject.label)
+        ));
         let written = fs::File::create(&path).and_then(|file| {
             let mut out = BufWriter::new(file);
             trace.write_jsonl(&mut out)?;
             out.flush()
         });
         if let Err(e) = written {
-            self.warnings.push(format!("cannot write the golden trace {}: {e}", path.display()));
+            self.warnings.push(format!(
+                "cannot write the golden trace {}: {e}",
+                path.display()
+            ));
         }
     }
 
     fn start_progress(&mut self, subject: &Subject, golden: &GoldenSummary, planned: u64) {
+        self.violations_so_far = 0;
         if !self.interactive {
             if self.format == OutputFormat::Human {
                 self.print(&format!(
@@ -148,7 +169,8 @@ impl Reporter {
             return;
         }
         let bar = ProgressBar::with_draw_target(Some(planned), ProgressDrawTarget::stderr());
-        let template = "{prefix:>10.green.bold} [{elapsed_precise}] [{bar:30}] {pos:>6}/{len:6} {msg}";
+        let template =
+            "{prefix:>10.green.bold} [{elapsed_precise}] [{bar:30}] {pos:>6}/{len:6} {msg}";
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
         }
@@ -160,16 +182,28 @@ impl Reporter {
 }
 
 impl Observer for Reporter {
-    fn subject_started(&mut self, subject: &Subject, golden: &GoldenSummary, trace: &Trace, planned_trials: u64) {
+    fn subject_started(
+        &mut self,
+        subject: &Subject,
+        golden: &GoldenSummary,
+        trace: &Trace,
+        planned_trials: u64,
+    ) {
         self.write_trace(subject, trace);
         self.start_progress(subject, golden, planned_trials);
     }
 
     fn trial_finished(&mut self, subject: &Subject, record: &TrialRecord) {
+        if !record.violations.is_empty() {
+            self.violations_so_far += 1;
+        }
         if let Some(bar) = &self.progress {
             bar.inc(1);
             if !record.violations.is_empty() {
-                bar.set_message(format!("{}: violation at {}", subject.label, record.point));
+                bar.set_message(format!(
+                    "{} ({} violating)",
+                    subject.label, self.violations_so_far
+                ));
             }
         }
     }
@@ -194,7 +228,10 @@ impl Observer for Reporter {
                 let line = records::subject_line(result, &self.settings);
                 match serde_json::to_string(&line) {
                     Ok(json) => println!("{json}"),
-                    Err(e) => eprintln!("error: cannot encode the summary of {}: {e}", result.subject.label),
+                    Err(e) => eprintln!(
+                        "error: cannot encode the summary of {}: {e}",
+                        result.subject.label
+                    ),
                 }
             }
         }
@@ -206,7 +243,10 @@ pub fn write_files(dir: &Path, run: &RunResult) -> io::Result<()> {
     let mut results = BufWriter::new(fs::File::create(dir.join("results.jsonl"))?);
     for result in &run.subjects {
         for trial in &result.trials {
-            serde_json::to_writer(&mut results, &records::trial_line(result, &run.settings, trial))?;
+            serde_json::to_writer(
+                &mut results,
+                &records::trial_line(result, &run.settings, trial),
+            )?;
             results.write_all(b"\n")?;
         }
     }
@@ -219,7 +259,9 @@ pub fn write_files(dir: &Path, run: &RunResult) -> io::Result<()> {
 /// Points `<base>/latest` at this run, so CI can find it (`reports/latest/summary.md`).
 /// Only ever replaces a symlink.
 fn link_latest(dir: &Path) {
-    let (Some(base), Some(name)) = (dir.parent(), dir.file_name()) else { return };
+    let (Some(base), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return;
+    };
     let latest = base.join("latest");
     let replaceable = match fs::symlink_metadata(&latest) {
         Ok(metadata) => metadata.file_type().is_symlink() && fs::remove_file(&latest).is_ok(),
@@ -227,5 +269,124 @@ fn link_latest(dir: &Path) {
     };
     if replaceable {
         let _ = std::os::unix::fs::symlink(name, &latest);
+    }
+}
+
+/// Results built by hand for the formatting tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use crate::campaign::{
+        Baseline, CrashEnd, GoldenSummary, RecoveryRecord, RunEnd, RunResult, Selection, Settings,
+        Subject, SubjectKind, SubjectResult, TrialRecord,
+    };
+    use crate::killpoint::{Boundary, KillPoint, KillSpace, When};
+    use crate::oracle::{Expectation, Initial, RunExit, Validity, Verdict, Violation};
+
+    pub fn settings() -> Settings {
+        Settings {
+            initial: Initial::Old,
+            validation: crate::campaign::ValidationChoice::Auto,
+            selection: Selection::Sample { trials: 100 },
+            seed: 7,
+            jobs: 2,
+            timeout_ms: crate::campaign::DEFAULT_TIMEOUT_MS,
+            dir: crate::sandbox::default_dir(),
+            target: PathBuf::from("target.json"),
+            strict: false,
+        }
+    }
+
+    fn trial(number: u64, point: KillPoint, torn: bool) -> TrialRecord {
+        let verdict = match torn {
+            true => Verdict::Torn {
+                parses: Validity::Invalid,
+                first_diff_offset: 5,
+                len_bytes: 5,
+            },
+            false => Verdict::Old,
+        };
+        TrialRecord {
+            number,
+            point,
+            end: CrashEnd::Killed,
+            verdict,
+            target_kind: None,
+            orphans: Vec::new(),
+            recovery: RecoveryRecord {
+                exit: RunExit::Code(0),
+                verdict: Verdict::New,
+                failure: None,
+                orphans: Vec::new(),
+            },
+            violations: if torn {
+                vec![Violation::Torn]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// `torn` of `trials` trials tear the target (byte points first, then one syscall point).
+    pub fn subject(name: &str, expectation: Expectation, trials: u64, torn: u64) -> SubjectResult {
+        let records = (0..trials)
+            .map(|n| {
+                let point = if n + 1 == trials {
+                    KillPoint::Syscall(1)
+                } else {
+                    KillPoint::Byte(n + 1)
+                };
+                trial(n, point, n < torn)
+            })
+            .collect();
+        let boundary = |index, when| Boundary {
+            index,
+            when,
+            syscall: "openat".into(),
+            path: "target.json".into(),
+        };
+        SubjectResult {
+            subject: Subject {
+                name: name.into(),
+                label: name.into(),
+                kind: SubjectKind::Builtin { size_bytes: 4096 },
+                expectation,
+                selection: None,
+            },
+            golden: Some(GoldenSummary {
+                space: KillSpace {
+                    total_bytes: 4096,
+                    boundaries: vec![boundary(0, When::Before), boundary(1, When::After)],
+                },
+                old_len: Some(4096),
+                new_len: 4096,
+                goldens_agree: true,
+                disagreement_offset: None,
+                unmodelled: Vec::new(),
+                validation: "json (auto)".into(),
+                notes: Vec::new(),
+            }),
+            trials: records,
+            planned_trials: trials,
+            trial_time: Duration::from_millis(500),
+            baseline: Some(Baseline {
+                what: "spawn and reap `torture-writer --help`".into(),
+                runs: 100,
+                per_second: 400.0,
+            }),
+            incomplete: false,
+        }
+    }
+
+    pub fn run(subjects: Vec<SubjectResult>) -> RunResult {
+        RunResult {
+            run_id: "20260101-000000-1".into(),
+            settings: settings(),
+            subjects,
+            end: RunEnd::Completed,
+            elapsed: Duration::from_secs(1),
+        }
     }
 }

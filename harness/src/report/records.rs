@@ -91,7 +91,10 @@ pub struct KillSpaceLine {
 }
 
 fn orphan_pairs(orphans: &[Orphan]) -> Vec<(&str, u64)> {
-    orphans.iter().map(|o| (o.name.as_str(), o.size_bytes)).collect()
+    orphans
+        .iter()
+        .map(|o| (o.name.as_str(), o.size_bytes))
+        .collect()
 }
 
 /// `killed`, `not_reached`, `timed_out`.
@@ -105,7 +108,11 @@ pub fn end_name(end: CrashEnd) -> &'static str {
 
 fn torn_details(verdict: &Verdict) -> (Option<u64>, Option<bool>) {
     match verdict {
-        Verdict::Torn { parses, first_diff_offset, .. } => (Some(*first_diff_offset), parses.as_bool()),
+        Verdict::Torn {
+            parses,
+            first_diff_offset,
+            ..
+        } => (Some(*first_diff_offset), parses.as_bool()),
         Verdict::Absent | Verdict::Old | Verdict::New => (None, None),
     }
 }
@@ -120,7 +127,11 @@ fn recovery_line(recovery: &RecoveryRecord) -> RecoveryLine<'_> {
 }
 
 /// The `results.jsonl` object for one trial.
-pub fn trial_line<'a>(result: &'a SubjectResult, settings: &Settings, trial: &'a TrialRecord) -> TrialLine<'a> {
+pub fn trial_line<'a>(
+    result: &'a SubjectResult,
+    settings: &Settings,
+    trial: &'a TrialRecord,
+) -> TrialLine<'a> {
     let (first_diff_offset, parses) = torn_details(&trial.verdict);
     TrialLine {
         subject: &result.subject.label,
@@ -156,7 +167,10 @@ pub fn describe_violations(trial: &TrialRecord) -> String {
         .iter()
         .map(|v| match v {
             Violation::Torn => match trial.target_kind {
-                Some(kind) => format!("target is {}, not a regular file", crate::sandbox::kind_name(kind)),
+                Some(kind) => format!(
+                    "target is {}, not a regular file",
+                    crate::sandbox::kind_name(kind)
+                ),
                 None => format!("target {}", trial.verdict),
             },
             Violation::OldLost
@@ -175,7 +189,12 @@ pub fn subject_line<'a>(result: &'a SubjectResult, settings: &Settings) -> Subje
     SubjectLine {
         subject: &result.subject.label,
         trials: counts.trials,
-        verdicts: VerdictCounts { absent: counts.absent, old: counts.old, new: counts.new, torn: counts.torn },
+        verdicts: VerdictCounts {
+            absent: counts.absent,
+            old: counts.old,
+            new: counts.new,
+            torn: counts.torn,
+        },
         orphans: counts.orphans,
         recovery_failures: counts.recovery_failures,
         violations: counts.violations,
@@ -195,7 +214,11 @@ pub fn subject_line<'a>(result: &'a SubjectResult, settings: &Settings) -> Subje
         }),
         smallest_violation: smallest(result, settings),
         seed: settings.seed,
-        notes: result.golden.as_ref().map(|g| g.notes.clone()).unwrap_or_default(),
+        notes: result
+            .golden
+            .as_ref()
+            .map(|g| g.notes.clone())
+            .unwrap_or_default(),
     }
 }
 

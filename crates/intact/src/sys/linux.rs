@@ -3,7 +3,7 @@
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 
-use rustix::fs::{self, AtFlags, CWD, Mode, OFlags, RenameFlags};
+use rustix::fs::{self, AtFlags, CWD, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 /// Opens an unnamed temp file in `dir` with `O_TMPFILE`, or `Ok(None)` when the filesystem
@@ -14,7 +14,7 @@ use rustix::io::Errno;
 /// umask (and default ACLs), as for any `open(O_CREAT)`.
 pub(crate) fn open_anonymous(dir: BorrowedFd<'_>, mode: u32) -> Result<Option<OwnedFd>, Errno> {
     let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
-    match fs::openat(dir, ".", flags, Mode::from_raw_mode(mode)) {
+    match fs::openat(dir, ".", flags, super::mode(mode)) {
         Ok(fd) => Ok(Some(fd)),
         // EOPNOTSUPP: the filesystem has no tmpfile support. EISDIR: a kernel older than 3.11
         // ignores __O_TMPFILE and sees O_DIRECTORY|O_RDWR. EINVAL: flags rejected.
@@ -80,6 +80,33 @@ pub(crate) fn sync_directory(dir: BorrowedFd<'_>) -> Result<(), Errno> {
 pub(crate) fn process_umask() -> u32 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|status| super::parse_umask(&status))
+        .and_then(|status| parse_umask(&status))
         .unwrap_or(super::FALLBACK_UMASK)
+}
+
+/// Parses the `Umask:` line of `/proc/self/status` (an octal number).
+fn parse_umask(status: &str) -> Option<u32> {
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Umask:"))?;
+    let mask = u32::from_str_radix(line.trim(), 8).ok()?;
+    (mask <= 0o777).then_some(mask)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_umask_line() {
+        let status = "Name:\tcat\nUmask:\t0027\nState:\tR (running)\n";
+        assert_eq!(parse_umask(status), Some(0o027));
+    }
+
+    #[test]
+    fn rejects_a_missing_or_malformed_umask_line() {
+        assert_eq!(parse_umask("Name:\tcat\n"), None);
+        assert_eq!(parse_umask("Umask:\t0089\n"), None);
+        assert_eq!(parse_umask("Umask:\t7777\n"), None);
+    }
 }

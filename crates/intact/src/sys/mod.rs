@@ -71,17 +71,15 @@ impl From<Stat> for Meta {
     }
 }
 
+/// A `Mode` from permission bits (`mode_t` is 16 bits on macOS and the BSDs, 32 on Linux).
+// The cast narrows on some targets; permission bits (0o7777) always fit.
+#[allow(clippy::unnecessary_cast, trivial_numeric_casts)]
+pub(crate) fn mode(bits: u32) -> rustix::fs::Mode {
+    rustix::fs::Mode::from_raw_mode((bits & 0o7777) as rustix::fs::RawMode)
+}
+
 /// The umask assumed when the real one cannot be read without a race: the usual default.
 pub(crate) const FALLBACK_UMASK: u32 = 0o022;
-
-/// Parses the `Umask:` line of `/proc/self/status` (an octal number).
-pub(crate) fn parse_umask(status: &str) -> Option<u32> {
-    let line = status
-        .lines()
-        .find_map(|line| line.strip_prefix("Umask:"))?;
-    let mask = u32::from_str_radix(line.trim(), 8).ok()?;
-    (mask <= 0o777).then_some(mask)
-}
 
 /// No-clobber publish through `link(from, to)` then `unlink(from)`: `link` fails with EEXIST
 /// when `to` exists, so the check and the publish are one step.
@@ -100,21 +98,60 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_the_umask_line() {
-        let status = "Name:\tcat\nUmask:\t0027\nState:\tR (running)\n";
-        assert_eq!(parse_umask(status), Some(0o027));
-    }
-
-    #[test]
-    fn rejects_a_missing_or_malformed_umask_line() {
-        assert_eq!(parse_umask("Name:\tcat\n"), None);
-        assert_eq!(parse_umask("Umask:\t0089\n"), None);
-        assert_eq!(parse_umask("Umask:\t7777\n"), None);
-    }
-
-    #[test]
     fn reads_this_process_umask() {
         // Whatever the umask is, it is a permission mask.
         assert!(process_umask() <= 0o777);
+    }
+
+    /// A scratch directory, opened, removed on drop.
+    struct Scratch(std::path::PathBuf, std::os::fd::OwnedFd);
+
+    impl Scratch {
+        fn new(label: &str) -> Scratch {
+            let path =
+                std::env::temp_dir().join(format!("intact-sys-{label}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir(&path).unwrap();
+            let flags = rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY;
+            let fd = rustix::fs::open(&path, flags, rustix::fs::Mode::empty()).unwrap();
+            Scratch(path, fd)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The fallback for filesystems without RENAME_NOREPLACE, exercised directly.
+    #[test]
+    fn link_then_unlink_publishes_only_where_nothing_exists() {
+        use std::os::fd::AsFd;
+        let dir = Scratch::new("link-unlink");
+        std::fs::write(dir.0.join("temp"), b"new").unwrap();
+        std::fs::write(dir.0.join("taken"), b"old").unwrap();
+        let (temp, taken, free) = (OsStr::new("temp"), OsStr::new("taken"), OsStr::new("free"));
+        assert_eq!(
+            link_then_unlink(dir.1.as_fd(), temp, taken),
+            Err(Errno::EXIST)
+        );
+        assert_eq!(std::fs::read(dir.0.join("taken")).unwrap(), b"old");
+        link_then_unlink(dir.1.as_fd(), temp, free).unwrap();
+        assert_eq!(std::fs::read(dir.0.join("free")).unwrap(), b"new");
+        assert!(!dir.0.join("temp").exists(), "temp name removed");
+    }
+
+    #[test]
+    fn rename_noreplace_refuses_an_existing_name() {
+        use std::os::fd::AsFd;
+        let dir = Scratch::new("noreplace");
+        std::fs::write(dir.0.join("temp"), b"new").unwrap();
+        std::fs::write(dir.0.join("taken"), b"old").unwrap();
+        let result = rename_noreplace(dir.1.as_fd(), OsStr::new("temp"), OsStr::new("taken"));
+        assert_eq!(result, Err(Errno::EXIST));
+        assert_eq!(std::fs::read(dir.0.join("taken")).unwrap(), b"old");
+        rename_noreplace(dir.1.as_fd(), OsStr::new("temp"), OsStr::new("free")).unwrap();
+        assert_eq!(std::fs::read(dir.0.join("free")).unwrap(), b"new");
     }
 }

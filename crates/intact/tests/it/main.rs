@@ -4,6 +4,7 @@
 mod batch;
 mod crash;
 mod errors;
+#[cfg(feature = "json")]
 mod json;
 mod limits;
 mod metadata;

@@ -5,7 +5,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use intact::{Options, Overwrite, Temp};
 
-use crate::util::{TestDir, is_root, mode_of};
+use crate::util::{TestDir, child_arg, child_role, is_root, mode_of, report, spawn_child};
 
 const KINDS: [Temp; 2] = [Temp::Named, Temp::Auto];
 
@@ -119,4 +119,69 @@ fn temp_file_of_a_private_file_is_private_while_written() {
     let _file = Options::new().temp(Temp::Named).create(&path).unwrap();
     let temps = dir.temp_names();
     assert_eq!(mode_of(&dir.join(&temps[0])), 0o600);
+}
+
+const UNPRIVILEGED: &str = "unprivileged-setgid-writer";
+
+#[test]
+fn set_id_bits_survive_writes_by_an_unprivileged_writer() {
+    // A write by a process without CAP_FSETID clears set-user-ID and (group-executable)
+    // set-group-ID bits, so the mode must be applied after the last write. Root has
+    // CAP_FSETID, so as root a child that dropped to `nobody` does the writing.
+    if child_role().as_deref() == Some(UNPRIVILEGED) {
+        return write_as_nobody();
+    }
+    let dir = TestDir::new("setgid");
+    let path = dir.join("tool");
+    std::fs::write(&path, b"old").unwrap();
+    let owner = if is_root() {
+        65534
+    } else {
+        nix::unistd::geteuid().as_raw()
+    };
+    let group = if is_root() {
+        65534
+    } else {
+        nix::unistd::getegid().as_raw()
+    };
+    if is_root() {
+        std::os::unix::fs::chown(dir.path(), Some(owner), Some(group)).unwrap();
+        std::os::unix::fs::chown(&path, Some(owner), Some(group)).unwrap();
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o6750)).unwrap();
+    assert_eq!(mode_of(&path), 0o6750, "setup");
+    if is_root() {
+        let test = "metadata::set_id_bits_survive_writes_by_an_unprivileged_writer";
+        let reports = spawn_child(test, UNPRIVILEGED, &[("TARGET", &path)]).finish();
+        assert_eq!(reports, ["written"]);
+    } else {
+        Options::new()
+            .temp(Temp::Named)
+            .write(&path, vec![b'x'; 10_000])
+            .unwrap();
+        Options::new()
+            .temp(Temp::Auto)
+            .write(&path, vec![b'y'; 10_000])
+            .unwrap();
+    }
+    assert_eq!(mode_of(&path), 0o6750);
+    assert_eq!(std::fs::read(&path).unwrap(), vec![b'y'; 10_000]);
+}
+
+/// Child: become `nobody` and replace the target with both temp kinds.
+fn write_as_nobody() {
+    let nobody = 65534;
+    nix::unistd::setgroups(&[]).expect("setgroups");
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(nobody)).expect("setgid");
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(nobody)).expect("setuid");
+    let target = child_arg("TARGET");
+    Options::new()
+        .temp(Temp::Named)
+        .write(&target, vec![b'x'; 10_000])
+        .unwrap();
+    Options::new()
+        .temp(Temp::Auto)
+        .write(&target, vec![b'y'; 10_000])
+        .unwrap();
+    report("written");
 }

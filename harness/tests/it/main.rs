@@ -1,0 +1,112 @@
+//! Integration tests of the `torture` binary: the whole harness, run as a user runs it.
+//!
+//! Each test runs `torture` with small payloads or few trials so the suite stays well under a
+//! minute on two cores. Python writers run through the real interpreter (`sys.executable`), not
+//! a version-manager shim, to keep each trial at interpreter start-up cost.
+
+mod builtins;
+mod errors;
+mod external;
+mod interrupt;
+mod reports;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// What one `torture` invocation did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// The `--format json` lines on stdout.
+    pub fn subjects(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}\n{self:?}"))
+            })
+            .collect()
+    }
+
+    /// The single subject of a one-subject `--format json` run.
+    pub fn subject(&self) -> serde_json::Value {
+        let mut subjects = self.subjects();
+        assert_eq!(subjects.len(), 1, "expected one subject: {self:?}");
+        subjects.remove(0)
+    }
+}
+
+/// Runs `torture` with `args` and no report files.
+pub fn torture(args: &[&str]) -> Outcome {
+    let mut all: Vec<&str> = args.to_vec();
+    if !all.contains(&"--report-dir") {
+        let at = all.iter().position(|a| *a == "--").unwrap_or(all.len());
+        all.insert(at, "--no-report");
+    }
+    run(&all)
+}
+
+/// Runs `torture` with exactly `args`.
+pub fn run(args: &[&str]) -> Outcome {
+    let output = Command::new(env!("CARGO_BIN_EXE_torture"))
+        .args(args)
+        .output()
+        .expect("start torture");
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The real Python interpreter behind `python3`.
+pub fn python() -> &'static str {
+    static PYTHON: OnceLock<String> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let output = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("these tests need python3 in PATH");
+        let path = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        assert!(
+            Path::new(&path).is_file(),
+            "python3 did not report its interpreter: {output:?}"
+        );
+        path
+    })
+}
+
+/// A writer script under `tests/it/writers/`.
+pub fn writer(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/writers")
+        .join(name);
+    assert!(path.is_file(), "missing test writer {}", path.display());
+    path.to_string_lossy().into_owned()
+}
+
+/// A fresh, empty directory for one test.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("torture-it-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// `value[key]` as a number.
+pub fn num(value: &serde_json::Value, key: &str) -> u64 {
+    value[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no number {key} in {value}"))
+}
+
+/// `value["verdicts"][key]`.
+pub fn verdict(value: &serde_json::Value, key: &str) -> u64 {
+    num(&value["verdicts"], key)
+}
