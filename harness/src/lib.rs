@@ -22,3 +22,4 @@ pub mod strategies;
 pub mod sys;
 pub mod trace;
 pub mod tracer;
+pub mod writer;

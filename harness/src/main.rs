@@ -22,6 +22,13 @@ const EXIT_HARNESS: u8 = 2;
 const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
+    let mut raw = std::env::args_os().skip(1);
+    if raw
+        .next()
+        .is_some_and(|first| first == intact_harness::writer::SUBCOMMAND)
+    {
+        return intact_harness::writer::run(raw.collect());
+    }
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Kill(args)) => kill(&args),

@@ -64,6 +64,8 @@ pub struct Batch {
 struct Entry {
     target: PathBuf,
     dest: crate::dest::Destination,
+    /// (device, inode) of the destination's directory: one directory `fsync` per key.
+    dir_key: (u64, u64),
     contents: Vec<u8>,
 }
 
@@ -76,8 +78,8 @@ impl Batch {
     /// An empty batch whose files are all written with `options`.
     pub fn with_options(options: Options) -> Self {
         Batch {
+            dirs: DirCache::new(options.durability),
             options,
-            dirs: DirCache::default(),
             entries: Vec::new(),
             targets: HashSet::new(),
         }
@@ -90,14 +92,16 @@ impl Batch {
     pub fn add(&mut self, path: impl AsRef<Path>, contents: impl Into<Vec<u8>>) -> io::Result<()> {
         let path = path.as_ref();
         let dest = resolve(path, self.options.symlinks, &mut self.dirs)?;
-        let key = (dest.dir.meta.dev, dest.dir.meta.ino, dest.name.clone());
-        if !self.targets.insert(key) {
+        let dir = dest.dir.meta()?;
+        let dir_key = (dir.dev, dir.ino);
+        if !self.targets.insert((dir.dev, dir.ino, dest.name.clone())) {
             let message = format!("{} is already in this batch", dest.path.display());
             return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
         }
         self.entries.push(Entry {
             target: path.to_path_buf(),
             dest,
+            dir_key,
             contents: contents.into(),
         });
         Ok(())
@@ -164,6 +168,7 @@ impl fmt::Debug for Batch {
 struct Written {
     target: PathBuf,
     dir: Arc<Dir>,
+    dir_key: (u64, u64),
     contents: Vec<u8>,
     /// `Err`: nothing was published for this file.
     published: io::Result<()>,
@@ -174,6 +179,7 @@ fn write_one(entry: Entry, options: &Options) -> Written {
     let Entry {
         target,
         dest,
+        dir_key,
         contents,
     } = entry;
     let dir = Arc::clone(&dest.dir);
@@ -181,6 +187,7 @@ fn write_one(entry: Entry, options: &Options) -> Written {
     Written {
         target,
         dir,
+        dir_key,
         contents,
         published,
     }
@@ -203,8 +210,8 @@ fn publish_one(
 fn sync_directories(written: &[Written]) -> BTreeMap<(u64, u64), Errno> {
     let mut dirs: BTreeMap<(u64, u64), Arc<Dir>> = BTreeMap::new();
     for file in written.iter().filter(|file| file.published.is_ok()) {
-        let key = (file.dir.meta.dev, file.dir.meta.ino);
-        dirs.entry(key).or_insert_with(|| Arc::clone(&file.dir));
+        dirs.entry(file.dir_key)
+            .or_insert_with(|| Arc::clone(&file.dir));
     }
     let dirs: Vec<((u64, u64), Arc<Dir>)> = dirs.into_iter().collect();
     let synced = run_parallel(dirs, PARALLEL_FILES, |(key, dir)| {
@@ -271,7 +278,7 @@ pub struct BatchError {
 
 impl BatchError {
     fn record(&mut self, file: Written, dir_errors: &BTreeMap<(u64, u64), Errno>) {
-        let dir_error = dir_errors.get(&(file.dir.meta.dev, file.dir.meta.ino));
+        let dir_error = dir_errors.get(&file.dir_key);
         let (error, failure) = match (file.published, dir_error) {
             (Err(error), _) => (error, CommitFailure::NotPublished),
             (Ok(()), Some(&errno)) => {

@@ -6,14 +6,14 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, CWD, FileType, Mode};
 use rustix::io::Errno;
 
-use crate::Symlinks;
 use crate::error::{os_error, with_context};
 use crate::sys::Meta;
+use crate::{Durability, Symlinks, sys};
 
 /// Links followed before giving up with ELOOP, as the kernel does (`MAXSYMLINKS`).
 const MAX_SYMLINK_HOPS: usize = 40;
@@ -24,7 +24,27 @@ const MAX_SYMLINK_HOPS: usize = 40;
 pub(crate) struct Dir {
     pub(crate) fd: OwnedFd,
     pub(crate) path: PathBuf,
-    pub(crate) meta: Meta,
+    /// `fstat` of `fd`, taken on first use: a single write never needs it (see [`Dir::meta`]).
+    meta: OnceLock<Meta>,
+}
+
+impl Dir {
+    /// The directory's device and inode: a batch's key for "the same directory", and the key
+    /// of a filesystem without `O_TMPFILE`. Costs one `fstat` per directory, on first use.
+    pub(crate) fn meta(&self) -> io::Result<Meta> {
+        if let Some(meta) = self.meta.get() {
+            return Ok(*meta);
+        }
+        let meta = rustix::fs::fstat(&self.fd)
+            .map(Meta::from)
+            .map_err(|errno| {
+                os_error(
+                    errno,
+                    format_args!("stat directory {}", self.path.display()),
+                )
+            })?;
+        Ok(*self.meta.get_or_init(|| meta))
+    }
 }
 
 /// Where a file gets published.
@@ -40,23 +60,33 @@ pub(crate) struct Destination {
 }
 
 /// Opened directories by path, so a batch opens each directory once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct DirCache {
     dirs: HashMap<PathBuf, Arc<Dir>>,
+    /// The directories will be `fsync`ed ([`Durability::Full`]): they need a readable
+    /// descriptor, not just one to resolve names against (see [`sys::dir_open_flags`]).
+    will_sync: bool,
 }
 
 impl DirCache {
+    /// An empty cache for writes at `durability`.
+    pub(crate) fn new(durability: Durability) -> DirCache {
+        DirCache {
+            dirs: HashMap::new(),
+            will_sync: durability == Durability::Full,
+        }
+    }
+
     fn open(&mut self, path: &Path) -> Result<Arc<Dir>, Errno> {
         if let Some(dir) = self.dirs.get(path) {
             return Ok(Arc::clone(dir));
         }
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let flags = sys::dir_open_flags(self.will_sync);
         let fd = rustix::fs::openat(CWD, path, flags, Mode::empty())?;
-        let meta = Meta::from(rustix::fs::fstat(&fd)?);
         let dir = Arc::new(Dir {
             fd,
             path: path.to_path_buf(),
-            meta,
+            meta: OnceLock::new(),
         });
         self.dirs.insert(path.to_path_buf(), Arc::clone(&dir));
         Ok(dir)
@@ -260,7 +290,7 @@ mod tests {
 
     #[test]
     fn a_directory_is_opened_once_per_cache() {
-        let mut cache = DirCache::default();
+        let mut cache = DirCache::new(Durability::Full);
         let first = cache.open(Path::new(".")).unwrap();
         let second = cache.open(Path::new(".")).unwrap();
         assert!(Arc::ptr_eq(&first, &second));

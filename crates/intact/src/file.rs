@@ -1,6 +1,6 @@
 //! [`AtomicFile`]: the temp file, its metadata, and the commit protocol.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::File;
@@ -26,6 +26,9 @@ const NAME_ATTEMPTS: usize = 64;
 const NEW_FILE_MODE: u32 = 0o666;
 /// Permission bits of a named temp file while it is written.
 const TEMP_FILE_MODE: u32 = 0o600;
+/// Set-user-ID, set-group-ID and sticky: never given at `open`, always by `fchmod` at commit,
+/// after the last write (a write by an unprivileged process clears the first two).
+const SPECIAL_BITS: u32 = 0o7000;
 
 /// A file being written that replaces its target atomically on [`commit`](Self::commit).
 ///
@@ -85,7 +88,8 @@ impl AtomicFile {
     }
 
     pub(crate) fn create_with(path: &Path, options: &Options) -> io::Result<AtomicFile> {
-        let dest = resolve(path, options.symlinks, &mut DirCache::default())?;
+        let mut dirs = DirCache::new(options.durability);
+        let dest = resolve(path, options.symlinks, &mut dirs)?;
         Self::create_in(path.to_path_buf(), dest, options)
     }
 
@@ -95,13 +99,18 @@ impl AtomicFile {
         dest: Destination,
         options: &Options,
     ) -> io::Result<AtomicFile> {
-        let (fd, temp_name) = create_temp(&dest, options)?;
-        let anonymous = temp_name.is_none();
+        let planned = plan_metadata(&dest, options);
+        let (fd, named) = create_temp(&dest, options, planned.created_mode)?;
+        let anonymous = named.is_none();
+        let (temp_name, metadata) = match named {
+            None => (None, planned),
+            Some((name, claimed)) => (Some(name), planned.for_named_temp(claimed)),
+        };
         Ok(AtomicFile {
             file: File::from(fd),
             target,
             anonymous,
-            metadata: Some(plan_metadata(&dest, options, anonymous)),
+            metadata: Some(metadata),
             dest,
             temp_name,
             durability: options.durability,
@@ -112,62 +121,91 @@ impl AtomicFile {
     }
 }
 
+/// A named temp file's name, and what that name referred to once the file was locked.
+type Claimed = (OsString, Meta);
+
 /// Creates the temp file per the temp policy: the descriptor, and its name if it has one.
-fn create_temp(dest: &Destination, options: &Options) -> io::Result<(OwnedFd, Option<OsString>)> {
+///
+/// `anonymous_mode` is the mode an unnamed temp file is created with (see [`plan_metadata`]);
+/// a named one is always created with 0600.
+fn create_temp(
+    dest: &Destination,
+    options: &Options,
+    anonymous_mode: u32,
+) -> io::Result<(OwnedFd, Option<Claimed>)> {
     let try_anonymous = match options.temp {
         Temp::Named => false,
         Temp::Anonymous => true,
-        Temp::Auto => {
-            sys::anonymous_linkable() && tmpfile_support(dest.dir.meta.dev) != Some(false)
-        }
+        Temp::Auto => sys::anonymous_linkable() && !tmpfile_known_unsupported(dest)?,
     };
     if try_anonymous {
-        match create_anonymous(dest, options)? {
-            Some(fd) => {
-                remember_tmpfile_support(dest.dir.meta.dev, true);
-                return Ok((fd, None));
-            }
+        match create_anonymous(dest, options, anonymous_mode)? {
+            Some(fd) => return Ok((fd, None)),
             None if options.temp == Temp::Anonymous => return Err(anonymous_unsupported(dest)),
-            None => remember_tmpfile_support(dest.dir.meta.dev, false),
+            None => remember_tmpfile_unsupported(dest.dir.meta()?.dev),
         }
     }
-    let (fd, name) = create_named(dest)?;
-    Ok((fd, Some(name)))
+    let (fd, claimed) = create_named(dest)?;
+    Ok((fd, Some(claimed)))
 }
 
-/// Whether `O_TMPFILE` worked on the filesystem with this device number (`None`: not tried).
+/// Device numbers (`st_dev`) of the filesystems on which `O_TMPFILE` failed: [`Temp::Auto`]
+/// uses named temp files there for the rest of the process.
 ///
-/// Keyed by `st_dev`. Should a later filesystem reuse a device number and lack `O_TMPFILE`,
-/// the failed attempt corrects the entry, so a stale `true` costs one extra syscall, once.
-static TMPFILE_SUPPORT: Mutex<BTreeMap<u64, bool>> = Mutex::new(BTreeMap::new());
+/// Only failures are recorded. A process that never meets a filesystem without `O_TMPFILE`
+/// (ext4, xfs, btrfs and tmpfs all have it) so never needs a directory's device number, which
+/// saves an `fstat` of the directory on every call. A stale entry (a later filesystem reusing
+/// the device number) only means named temp files there.
+static TMPFILE_UNSUPPORTED: Mutex<BTreeSet<u64>> = Mutex::new(BTreeSet::new());
 
-fn tmpfile_support(dev: u64) -> Option<bool> {
-    let map = TMPFILE_SUPPORT
+fn tmpfile_unsupported() -> std::sync::MutexGuard<'static, BTreeSet<u64>> {
+    TMPFILE_UNSUPPORTED
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    map.get(&dev).copied()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn remember_tmpfile_support(dev: u64, supported: bool) {
-    let mut map = TMPFILE_SUPPORT
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if map.get(&dev) != Some(&supported) {
-        map.insert(dev, supported);
+/// Whether `O_TMPFILE` already failed on the filesystem of `dest`'s directory.
+///
+/// The device number is that of the file being replaced when there is one (a file lives on
+/// its directory's filesystem), else the directory's (one `fstat`, only once some filesystem
+/// was found lacking). A file that is itself a mount point has another device number; a
+/// wrong guess there only picks the other temp kind, and renaming over a mount point fails
+/// (`EBUSY`) with either.
+fn tmpfile_known_unsupported(dest: &Destination) -> io::Result<bool> {
+    if tmpfile_unsupported().is_empty() {
+        return Ok(false);
     }
+    let dev = match dest.existing {
+        Some(existing) => existing.dev,
+        None => dest.dir.meta()?.dev,
+    };
+    Ok(tmpfile_unsupported().contains(&dev))
 }
 
-/// `openat(dir, ".", O_TMPFILE)`, locked; `None` when the filesystem does not support it.
-fn create_anonymous(dest: &Destination, options: &Options) -> io::Result<Option<OwnedFd>> {
-    // A new file without an explicit mode gets 0o666 filtered by the umask (and default ACLs)
-    // from the kernel itself, exactly like File::create; otherwise start private and fchmod.
-    let mode = match new_file_default_mode(dest, options) {
-        true => NEW_FILE_MODE,
-        false => TEMP_FILE_MODE,
-    };
+fn remember_tmpfile_unsupported(dev: u64) {
+    tmpfile_unsupported().insert(dev);
+}
+
+/// `openat(dir, ".", O_TMPFILE)`, locked when it will need a temp name; `None` when the
+/// filesystem does not support it.
+///
+/// `mode` is the final mode whenever that is known and has no set-ID or sticky bits: the kernel
+/// applies it (filtered by the umask or default ACLs) atomically with the creation, so the
+/// commit usually finds it right and skips `fchmod`. Nobody can open the file before it has a
+/// name, so being readable by others at this stage exposes nothing.
+fn create_anonymous(
+    dest: &Destination,
+    options: &Options,
+    mode: u32,
+) -> io::Result<Option<OwnedFd>> {
     let opened = sys::open_anonymous(dest.dir.fd.as_fd(), mode)
         .map_err(|errno| create_temp_error(errno, dest))?;
     let Some(fd) = opened else { return Ok(None) };
+    if options.overwrite == Overwrite::NoClobber {
+        // Linked straight to the target's name at commit: the file never has a temp name, so
+        // `sweep` never sees it and no lock is needed.
+        return Ok(Some(fd));
+    }
     // Nobody else can reach an unnamed file, so the lock is free; it is taken now so that it is
     // already held when the file gets its temporary name (see `link_under_temp_name`).
     rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).map_err(|errno| {
@@ -177,11 +215,6 @@ fn create_anonymous(dest: &Destination, options: &Options) -> io::Result<Option<
         )
     })?;
     Ok(Some(fd))
-}
-
-/// True when the file gets the plain new-file mode: no explicit mode and nothing replaced.
-fn new_file_default_mode(dest: &Destination, options: &Options) -> bool {
-    options.mode.is_none() && replaced_metadata(dest, options).is_none()
 }
 
 /// The metadata to carry over: the existing file's, unless it is not going to be replaced.
@@ -194,7 +227,7 @@ fn replaced_metadata(dest: &Destination, options: &Options) -> Option<Meta> {
 }
 
 /// Creates `.{name}.{random}.intact-tmp` with `O_EXCL`, mode 0600, and locks it.
-fn create_named(dest: &Destination) -> io::Result<(OwnedFd, OsString)> {
+fn create_named(dest: &Destination) -> io::Result<(OwnedFd, Claimed)> {
     let flags = OFlags::CREATE | OFlags::EXCL | OFlags::RDWR | OFlags::CLOEXEC;
     for _ in 0..NAME_ATTEMPTS {
         let name = temp_name(&dest.name, random_u64());
@@ -204,27 +237,35 @@ fn create_named(dest: &Destination) -> io::Result<(OwnedFd, OsString)> {
             Err(Errno::EXIST) => continue,
             Err(errno) => return Err(create_temp_error(errno, dest)),
         };
-        if claim_named(&fd, dest, &name)? {
-            return Ok((fd, name));
+        if let Some(named) = claim_named(&fd, dest, &name)? {
+            return Ok((fd, (name, named)));
         }
     }
     let message = format_args!("no free temp file name in {}", dest.dir.path.display());
     Err(os_error(Errno::EXIST, message))
 }
 
-/// Locks a just-created named temp file and checks the name is still this file's.
+/// Locks a just-created named temp file and checks the name is still there; returns what the
+/// name refers to, or `None` to retry with a fresh name.
 ///
 /// The file exists unlocked between `open` and `flock`. A concurrent `sweep` can only remove
-/// a temp file while holding its lock, so either the lock fails here (a sweeper holds it and
-/// will remove the name) or it succeeds, after which the name is checked: if it is gone, a
-/// sweeper removed it before we locked. Both cases retry with a fresh name and leave the old
-/// one to the sweeper. Once this returns true, no sweeper can take the lock, so the name is
-/// ours until the commit renames it or the temp file is discarded.
-fn claim_named(fd: &OwnedFd, dest: &Destination, name: &OsString) -> io::Result<bool> {
+/// a temp file while holding its lock, and holds it until the removal is done, so either the
+/// lock fails here (a sweeper holds it and will remove the name) or it succeeds, after which
+/// the name is checked: if it is gone, a sweeper removed it before we locked. Both cases retry
+/// with a fresh name and leave the old one to the sweeper. Once the name is claimed, no
+/// sweeper can take the lock, so the name is ours until the commit renames it or the temp
+/// file is discarded.
+///
+/// The check is one `fstatat(name)`. That the name refers to *this* file (and not to one
+/// another writer created under the same random name after a sweeper removed ours) is
+/// checked at commit, against the `fstat` the commit makes anyway (see `apply_metadata`), so
+/// no `fstat` is spent here. (`st_nlink` of our descriptor would not do: on NFS a file
+/// removed while open is renamed to `.nfsXXXX` and keeps its link.)
+fn claim_named(fd: &OwnedFd, dest: &Destination, name: &OsString) -> io::Result<Option<Meta>> {
     let in_dir = || dest.dir.path.join(name);
     match rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
-        Err(Errno::WOULDBLOCK) => return Ok(false),
+        Err(Errno::WOULDBLOCK) => return Ok(None),
         Err(errno) => {
             // No lock on this filesystem (ENOLCK, EOPNOTSUPP): `sweep` could never prove the
             // file dead either, so remove it now rather than leave litter nobody may sweep.
@@ -232,11 +273,9 @@ fn claim_named(fd: &OwnedFd, dest: &Destination, name: &OsString) -> io::Result<
             return Err(os_error(errno, format_args!("lock {}", in_dir().display())));
         }
     }
-    let ours = rustix::fs::fstat(fd)
-        .map_err(|errno| os_error(errno, format_args!("stat {}", in_dir().display())))?;
     match rustix::fs::statat(&dest.dir.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(named) => Ok(Meta::from(named).same_inode(&Meta::from(ours))),
-        Err(Errno::NOENT) => Ok(false),
+        Ok(named) => Ok(Some(Meta::from(named))),
+        Err(Errno::NOENT) => Ok(None),
         Err(errno) => Err(os_error(errno, format_args!("stat {}", in_dir().display()))),
     }
 }
@@ -266,7 +305,7 @@ fn anonymous_unsupported(dest: &Destination) -> io::Error {
     io::Error::new(io::ErrorKind::Unsupported, message)
 }
 
-/// The owner and permissions a temp file gets at commit.
+/// The owner and permissions a temp file gets at commit, and what to check before.
 ///
 /// Applied after the last write, not at creation: a write by a process without `CAP_FSETID`
 /// clears the set-user-ID bit (and set-group-ID, when group-executable) of the file it writes.
@@ -274,36 +313,83 @@ fn anonymous_unsupported(dest: &Destination) -> io::Error {
 struct FinalMetadata {
     /// Owner and group to copy (from the replaced file).
     owner: Option<(u32, u32)>,
-    /// Permission bits to set; `None` keeps what `O_TMPFILE` was created with.
+    /// Permission bits to end with; `None` keeps what `O_TMPFILE` was created with.
     mode: Option<u32>,
+    /// The mode the temp file was created with (before the umask).
+    created_mode: u32,
+    /// A named temp file: what its name referred to once locked, to compare with the file.
+    claimed: Option<Meta>,
 }
 
-/// Decides the final metadata at create time (while the replaced file's is at hand).
-fn plan_metadata(dest: &Destination, options: &Options, anonymous: bool) -> FinalMetadata {
+/// Decides the final metadata at create time (while the replaced file's is at hand), for an
+/// unnamed temp file; see [`FinalMetadata::for_named_temp`] for a named one.
+///
+/// The unnamed file is created with the final permission bits when they are known, so that
+/// usually nothing is left to set at commit, or with 0o666 for a new file, which the kernel
+/// filters through the umask (and default ACLs) exactly as for `File::create`.
+fn plan_metadata(dest: &Destination, options: &Options) -> FinalMetadata {
     let replaced = replaced_metadata(dest, options);
-    let mode = match (options.mode, replaced) {
-        (Some(mode), _) => Some(mode),
-        (None, Some(existing)) => Some(existing.permissions()),
-        // O_TMPFILE was opened with 0o666 and the kernel applied the umask already.
-        (None, None) if anonymous => None,
-        (None, None) => Some(NEW_FILE_MODE & !sys::process_umask()),
-    };
-    let owner = replaced.map(|existing| (existing.uid, existing.gid));
-    FinalMetadata { owner, mode }
+    let mode = options
+        .mode
+        .or(replaced.map(|existing| existing.permissions()));
+    FinalMetadata {
+        owner: replaced.map(|existing| (existing.uid, existing.gid)),
+        mode,
+        created_mode: mode.map_or(NEW_FILE_MODE, |mode| mode & !SPECIAL_BITS),
+        claimed: None,
+    }
+}
+
+impl FinalMetadata {
+    /// The plan for a named temp file instead: created with 0600, so a new file's mode
+    /// (`0o666 & !umask`) has to be set at commit too.
+    fn for_named_temp(self, claimed: Meta) -> FinalMetadata {
+        FinalMetadata {
+            mode: self
+                .mode
+                .or_else(|| Some(NEW_FILE_MODE & !sys::process_umask())),
+            created_mode: TEMP_FILE_MODE,
+            claimed: Some(claimed),
+            ..self
+        }
+    }
+
+    /// Whether the commit `fstat`s the temp file: to compare owners, to check a named temp
+    /// file's name, or because the mode is probably right already (and `fchmod` can go).
+    fn needs_stat(&self) -> bool {
+        self.owner.is_some() || self.claimed.is_some() || self.mode == Some(self.created_mode)
+    }
+
+    /// The mode to `fchmod` to, given the temp file's metadata if it was read: none when it
+    /// has the right bits already, and always when set-ID or sticky bits are wanted (they are
+    /// never given at `open`, and `fchown` clears set-ID bits).
+    fn mode_to_set(&self, current: Option<&Meta>) -> Option<u32> {
+        let mode = self.mode?;
+        let right = current.is_some_and(|meta| meta.permissions() == mode);
+        (!right || mode & SPECIAL_BITS != 0).then_some(mode)
+    }
 }
 
 /// Metadata: applied to the temp file before anything is published.
 impl AtomicFile {
-    /// Protocol step 3 (crate docs): gives the temp file its final owner, group and
-    /// permission bits, once.
+    /// Protocol step 3 (crate docs): checks a named temp file is still the file under its
+    /// name, then gives it its final owner, group and permission bits, once. One `fstat`
+    /// decides what is needed: usually nothing more for an unnamed temp file.
     fn apply_metadata(&mut self) -> io::Result<()> {
         let Some(metadata) = self.metadata else {
             return Ok(());
         };
-        if let Some(owner) = metadata.owner {
-            self.copy_owner(owner)?;
+        let current = match metadata.needs_stat() {
+            true => Some(self.stat_temp()?),
+            false => None,
+        };
+        if let (Some(claimed), Some(current)) = (metadata.claimed, current) {
+            self.check_claimed_name(&claimed, &current)?;
         }
-        if let Some(mode) = metadata.mode {
+        if let (Some(owner), Some(current)) = (metadata.owner, current) {
+            self.copy_owner(owner, &current)?;
+        }
+        if let Some(mode) = metadata.mode_to_set(current.as_ref()) {
             // After fchown: changing the owner clears the set-user-ID and set-group-ID bits.
             rustix::fs::fchmod(&self.file, sys::mode(mode))
                 .map_err(|errno| self.temp_error(errno, "set permissions of"))?;
@@ -312,15 +398,36 @@ impl AtomicFile {
         Ok(())
     }
 
+    fn stat_temp(&self) -> io::Result<Meta> {
+        rustix::fs::fstat(&self.file)
+            .map(Meta::from)
+            .map_err(|errno| self.temp_error(errno, "stat"))
+    }
+
+    /// Refuses to publish when the temp name refers to another file than ours (see
+    /// `claim_named`): only possible if a sweeper removed our name before we locked the file
+    /// and another writer then drew the same random name. The name is then that writer's: it
+    /// is forgotten, not removed, and nothing is published.
+    fn check_claimed_name(&mut self, claimed: &Meta, current: &Meta) -> io::Result<()> {
+        if claimed.same_inode(current) {
+            return Ok(());
+        }
+        let name = self.temp_name.take().unwrap_or_default();
+        let message = format!(
+            "temp file {} for {} was taken over by another writer before it was locked; \
+             nothing was published: write it again",
+            self.dest.dir.path.join(name).display(),
+            self.dest.path.display()
+        );
+        Err(io::Error::other(message))
+    }
+
     /// Gives the temp file the replaced file's owner and group, as far as permitted.
     ///
     /// Only root (`CAP_CHOWN`) may give a file away; an unprivileged owner may still set the
     /// group to one of its own groups. `EPERM` is not an error: the file keeps our owner.
-    fn copy_owner(&self, (uid, gid): (u32, u32)) -> io::Result<()> {
-        let ours = rustix::fs::fstat(&self.file)
-            .map(Meta::from)
-            .map_err(|errno| self.temp_error(errno, "stat"))?;
-        if (ours.uid, ours.gid) == (uid, gid) {
+    fn copy_owner(&self, (uid, gid): (u32, u32), current: &Meta) -> io::Result<()> {
+        if (current.uid, current.gid) == (uid, gid) {
             return Ok(());
         }
         let (uid, gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
@@ -596,12 +703,128 @@ mod tests {
     }
 
     #[test]
-    fn tmpfile_support_is_remembered_and_corrected() {
-        let dev = u64::MAX - 7;
-        assert_eq!(tmpfile_support(dev), None);
-        remember_tmpfile_support(dev, true);
-        assert_eq!(tmpfile_support(dev), Some(true));
-        remember_tmpfile_support(dev, false);
-        assert_eq!(tmpfile_support(dev), Some(false));
+    fn filesystems_without_tmpfile_are_remembered_by_device() {
+        // Device numbers no real filesystem here has.
+        let (lacking, other) = (u64::MAX - 7, u64::MAX - 8);
+        assert!(!tmpfile_unsupported().contains(&lacking));
+        remember_tmpfile_unsupported(lacking);
+        assert!(tmpfile_unsupported().contains(&lacking));
+        assert!(!tmpfile_unsupported().contains(&other));
+    }
+
+    #[test]
+    fn auto_uses_named_temp_files_on_a_filesystem_remembered_as_lacking_tmpfile() {
+        // /dev/shm stands in for a filesystem without O_TMPFILE: no other test of this
+        // process writes there, and its device number differs from the temp dir's.
+        let dir =
+            std::path::Path::new("/dev/shm").join(format!("intact-auto-{}", std::process::id()));
+        if std::fs::create_dir(&dir).is_err() {
+            println!("skipped: no /dev/shm");
+            return;
+        }
+        let dev = Meta::from(rustix::fs::stat(&dir).unwrap()).dev;
+        remember_tmpfile_unsupported(dev);
+        let existing = dir.join("existing");
+        std::fs::write(&existing, b"old").unwrap();
+        // A new target (the directory's device) and an existing one (the file's).
+        for target in [dir.join("new"), existing] {
+            let mut file = Options::new().create(&target).unwrap();
+            assert!(
+                !file.anonymous,
+                "{}: O_TMPFILE tried again",
+                target.display()
+            );
+            assert!(file.temp_name.is_some());
+            file.write_all(b"new").unwrap();
+            file.commit().unwrap();
+            assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        }
+        tmpfile_unsupported().remove(&dev);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unnamed_temp_file_starts_with_its_final_mode() {
+        let plan = |mode, owner| FinalMetadata {
+            owner,
+            mode,
+            created_mode: mode.map_or(NEW_FILE_MODE, |mode: u32| mode & !SPECIAL_BITS),
+            claimed: None,
+        };
+        let meta = |mode: u32| Meta {
+            dev: 1,
+            ino: 2,
+            mode: 0o100000 | mode,
+            uid: 0,
+            gid: 0,
+            size_bytes: 0,
+        };
+        // A new file: nothing to read, nothing to set.
+        assert!(!plan(None, None).needs_stat());
+        assert_eq!(plan(None, None).mode_to_set(None), None);
+        // Created with the final mode: one fstat, and fchmod only if the umask got in the way.
+        let kept = plan(Some(0o644), Some((0, 0)));
+        assert!(kept.needs_stat());
+        assert_eq!(kept.mode_to_set(Some(&meta(0o644))), None);
+        assert_eq!(kept.mode_to_set(Some(&meta(0o604))), Some(0o644));
+        // Set-ID and sticky bits are always set at commit, after the last write.
+        let set_id = plan(Some(0o4755), Some((0, 0)));
+        assert_eq!(set_id.created_mode, 0o755);
+        assert_eq!(set_id.mode_to_set(Some(&meta(0o4755))), Some(0o4755));
+    }
+
+    #[test]
+    fn a_temp_name_claimed_by_another_file_is_never_published() {
+        let dir = std::env::temp_dir().join(format!("intact-claim-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let target = dir.join("target");
+        std::fs::write(&target, b"old").unwrap();
+        let mut file = Options::new().temp(Temp::Named).create(&target).unwrap();
+        // What `claim_named` sees when a sweeper removed our name before our `flock` and
+        // another writer created the same name: the name refers to that writer's file.
+        let temp = dir.join(file.temp_name.clone().unwrap());
+        std::fs::remove_file(&temp).unwrap();
+        std::fs::write(&temp, b"someone else's").unwrap();
+        let theirs = Meta::from(rustix::fs::stat(&temp).unwrap());
+        file.metadata.as_mut().unwrap().claimed = Some(theirs);
+
+        file.write_all(b"ours").unwrap();
+        let error = file.commit().unwrap_err();
+        assert_eq!(error.failure(), CommitFailure::NotPublished);
+        assert!(error.to_string().contains("taken over"), "{error}");
+        drop(error);
+        assert_eq!(std::fs::read(&target).unwrap(), b"old");
+        assert_eq!(
+            std::fs::read(&temp).unwrap(),
+            b"someone else's",
+            "theirs is left alone"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_named_temp_file_is_always_checked_and_given_its_mode() {
+        let claimed = Meta {
+            dev: 1,
+            ino: 2,
+            mode: 0o100600,
+            uid: 0,
+            gid: 0,
+            size_bytes: 0,
+        };
+        let named = FinalMetadata {
+            owner: None,
+            mode: Some(0o640),
+            created_mode: 0o640,
+            claimed: None,
+        }
+        .for_named_temp(claimed);
+        assert_eq!(named.created_mode, TEMP_FILE_MODE);
+        assert!(
+            named.needs_stat(),
+            "the claimed name is compared with the file"
+        );
+        assert_eq!(named.mode_to_set(Some(&claimed)), Some(0o640));
     }
 }

@@ -72,15 +72,18 @@ pub(crate) fn parse_temp_name(name: &OsStr) -> Option<TempName<'_>> {
     Some(TempName { stem, random })
 }
 
-/// 64 unpredictable-enough bits for a temp name, without a dependency.
+/// 64 unpredictable-enough bits for a temp name, without a dependency or a syscall.
 ///
-/// `O_EXCL` makes a collision harmless (the caller retries), so this only needs to make one
-/// unlikely. It mixes a per-process random key (std's `RandomState`), the pid (a forked child
-/// inherits the key), a process-wide counter and the clock.
+/// `O_EXCL` (and `EEXIST` from `linkat`) makes a collision harmless: the caller retries with
+/// a fresh name. So this only needs to make one unlikely. It mixes std's `RandomState` (a
+/// random key per thread, seeded from the OS once, then stepped on every call), a
+/// process-wide counter and the clock in nanoseconds. A forked child inherits the key and
+/// the counter, so parent and child differ by the clock alone; a tie costs one retry. (The
+/// pid would separate them, but `getpid` is a syscall on every call, and std does not cache
+/// it.)
 pub(crate) fn random_u64() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -51,7 +51,8 @@ pub enum Symlinks {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Temp {
     /// `Anonymous` where the filesystem supports it, `Named` elsewhere. Decided once per
-    /// filesystem (by device number) for the life of the process, not per call.
+    /// filesystem for the life of the process, not per call: a filesystem where `O_TMPFILE`
+    /// fails is remembered by device number. (The cost of either kind: see the crate docs.)
     #[default]
     Auto,
     /// A hidden file `.{target}.{random}.intact-tmp` in the target's directory, created with

@@ -236,9 +236,16 @@ fn trace_all(dir: &Path, context: &Context, fs_result: &mut FsResult) -> Result<
     for &strategy in &context.plan.strategies {
         let target = [trace_dir.join(format!("{strategy}.dat"))];
         seed_all(&target, &payload)?;
-        traces.push(syscalls::trace(strategy.name(), &trace_dir, &log, || {
-            let _ = intact_bench::write(strategy, &target[0], &payload);
-        }));
+        let threads = syscalls::Threads::Caller;
+        traces.push(syscalls::trace(
+            strategy.name(),
+            &trace_dir,
+            &log,
+            threads,
+            || {
+                let _ = intact_bench::write(strategy, &target[0], &payload);
+            },
+        ));
     }
     for mode in BatchMode::ALL {
         let paths = intact_bench::numbered_paths(&trace_dir, mode.name(), 3);
@@ -247,6 +254,7 @@ fn trace_all(dir: &Path, context: &Context, fs_result: &mut FsResult) -> Result<
             &format!("{mode} (3 files)"),
             &trace_dir,
             &log,
+            syscalls::Threads::All,
             || {
                 let _ = intact_bench::write_files(mode, &paths, &payload);
             },

@@ -196,12 +196,24 @@ pub fn available() -> bool {
     find_tool("strace").is_some()
 }
 
+/// Which threads strace attaches to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// Only the calling thread: enough for a single-threaded write, and it never catches the
+    /// children other threads of this process fork meanwhile (as in a parallel test binary).
+    Caller,
+    /// Every thread of the process and the threads they create (`strace -f`): needed for
+    /// `intact::Batch`, whose fsyncs run on worker threads.
+    All,
+}
+
 /// Traces `write` (one whole write of something) run in `dir`; the strace output goes to
 /// `log_file`, which is removed afterwards.
 pub fn trace(
     subject: &str,
     dir: &Path,
     log_file: &Path,
+    threads: Threads,
     write: impl FnOnce(),
 ) -> Result<Trace, String> {
     let strace = find_tool("strace").ok_or("strace not found (apt-get install strace)")?;
@@ -212,8 +224,13 @@ pub fn trace(
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .filter(|thread| *thread != thread_id)
         .collect();
+    let follow: &[&str] = match threads {
+        Threads::Caller => &[],
+        Threads::All => &["-f"],
+    };
     let mut child = Command::new(strace)
-        .args(["-f", "-T", "-qq", "-o"])
+        .args(follow)
+        .args(["-T", "-qq", "-o"])
         .arg(log_file)
         .args(["-p", &thread_id])
         .stdin(Stdio::null())
@@ -377,7 +394,7 @@ close(3) = 0 <0.000002>
         fs::create_dir_all(&dir).unwrap();
         let log = dir.join("strace.log");
         let target = dir.join("target.dat");
-        let result = trace("plain+fsync", &dir, &log, || {
+        let result = trace("plain+fsync", &dir, &log, Threads::Caller, || {
             intact_bench::write(intact_bench::Strategy::PlainFsync, &target, b"hello").unwrap();
         });
         fs::remove_dir_all(&dir).unwrap();

@@ -38,7 +38,7 @@ pub use replay::{
     DEFAULT_TARGET, DEFAULT_TIMEOUT_MS, initial_name, replay_command, selection_name, shell_quote,
     shell_words,
 };
-pub use subject::{Builtin, Subject, SubjectKind, builtin, builtins, writer_path};
+pub use subject::{Builtin, Subject, SubjectKind, WriterProgram, builtin, builtins, writer_path};
 
 /// How the content of a torn target is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]

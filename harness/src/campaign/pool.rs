@@ -153,7 +153,7 @@ pub(crate) fn baseline_for(
         {
             let invocation = Invocation {
                 program: prepared.program().to_owned(),
-                args: vec!["--help".into()],
+                args: [prepared.writer_prefix(), &["--help".into()]].concat(),
                 env: Vec::new(),
             };
             let cwd = root.directory("baseline", "cwd")?;

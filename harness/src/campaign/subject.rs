@@ -114,21 +114,43 @@ pub(crate) struct Prepared {
     program: PathBuf,
     /// Arguments with `{target}` still in them.
     args: Vec<OsString>,
+    /// How many of `args` come before the strategy name (see [`WriterProgram::prefix`]).
+    writer_prefix_len: usize,
     /// Built-ins: the strategy and its generation-2 payload, for in-process recovery runs.
     in_process: Option<(strategies::Strategy, Vec<u8>)>,
 }
 
-/// Where `torture-writer` must be: next to the running executable.
-pub fn writer_path() -> Result<PathBuf, CampaignError> {
+/// The built-in writer program and the arguments that come before the strategy name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterProgram {
+    /// `torture-writer` next to the running executable, or `torture` itself.
+    pub path: PathBuf,
+    /// Empty for `torture-writer`; `["__writer"]` when `torture` runs its writers itself.
+    pub prefix: Vec<OsString>,
+}
+
+/// The built-in writer: `torture-writer` next to the running executable (a small program,
+/// quick to start), else `torture __writer` when the running executable is `torture` (a build
+/// of `torture` alone, as `cargo run --bin torture` makes).
+pub fn writer_path() -> Result<WriterProgram, CampaignError> {
     let exe = std::env::current_exe().map_err(|e| CampaignError::WriterMissing {
         path: PathBuf::from(WRITER_BINARY),
         reason: format!("cannot find the running executable: {e}"),
     })?;
-    let path = exe.with_file_name(WRITER_BINARY);
-    match path.is_file() {
-        true => Ok(path),
+    let sibling = exe.with_file_name(WRITER_BINARY);
+    if sibling.is_file() {
+        return Ok(WriterProgram {
+            path: sibling,
+            prefix: Vec::new(),
+        });
+    }
+    match exe.file_name().is_some_and(|name| name == "torture") {
+        true => Ok(WriterProgram {
+            path: exe,
+            prefix: vec![crate::writer::SUBCOMMAND.into()],
+        }),
         false => Err(CampaignError::WriterMissing {
-            path,
+            path: sibling,
             reason: "no such file".to_owned(),
         }),
     }
@@ -149,7 +171,7 @@ pub(crate) fn check_all(subjects: &[Subject]) -> Result<(), CampaignError> {
 /// Everything a subject needs to run; built when its turn comes (a built-in's payload can be
 /// large, so only one subject's is held at a time).
 pub(crate) fn prepare(subject: &Subject) -> Result<Prepared, CampaignError> {
-    let (program, args) = program_and_args(subject)?;
+    let (program, args, writer_prefix_len) = program_and_args(subject)?;
     let in_process = match &subject.kind {
         SubjectKind::Builtin { size_bytes } => Some(in_process_writer(&subject.name, *size_bytes)?),
         SubjectKind::Command { .. } => None,
@@ -158,21 +180,26 @@ pub(crate) fn prepare(subject: &Subject) -> Result<Prepared, CampaignError> {
         subject: subject.clone(),
         program,
         args,
+        writer_prefix_len,
         in_process,
     })
 }
 
-fn program_and_args(subject: &Subject) -> Result<(PathBuf, Vec<OsString>), CampaignError> {
+/// The program, its arguments, and how many of them come before a built-in's strategy name.
+fn program_and_args(subject: &Subject) -> Result<(PathBuf, Vec<OsString>, usize), CampaignError> {
     match &subject.kind {
         SubjectKind::Builtin { size_bytes } => {
-            let args = vec![
+            let writer = writer_path()?;
+            let prefix_len = writer.prefix.len();
+            let mut args = writer.prefix;
+            args.extend([
                 subject.name.clone().into(),
                 "--target".into(),
                 "{target}".into(),
                 "--size".into(),
                 size_bytes.to_string().into(),
-            ];
-            Ok((writer_path()?, args))
+            ]);
+            Ok((writer.path, args, prefix_len))
         }
         SubjectKind::Command { argv } => {
             let (program, args) = argv.split_first().ok_or(CampaignError::CommandNotFound(
@@ -180,7 +207,8 @@ fn program_and_args(subject: &Subject) -> Result<(PathBuf, Vec<OsString>), Campa
             ))?;
             let program = process::resolve_program(Path::new(program))
                 .map_err(CampaignError::CommandNotFound)?;
-            Ok((program, args.iter().map(absolutize_existing).collect()))
+            let args = args.iter().map(absolutize_existing).collect();
+            Ok((program, args, 0))
         }
     }
 }
@@ -249,6 +277,11 @@ impl Prepared {
     /// The program that runs (for the spawn baseline).
     pub fn program(&self) -> &Path {
         &self.program
+    }
+
+    /// The arguments before the strategy name: `["__writer"]` when `torture` is its own writer.
+    pub fn writer_prefix(&self) -> &[OsString] {
+        &self.args[..self.writer_prefix_len]
     }
 }
 

@@ -89,8 +89,10 @@ fn errors_leave_no_sandbox_behind() {
 
 #[test]
 fn a_missing_builtin_writer_says_how_to_build_it() {
+    // Under another name, `torture` cannot be its own writer (`__writer`), so it must say what
+    // to build.
     let dir = scratch_dir("no-writer");
-    let lonely = dir.join("torture");
+    let lonely = dir.join("crash-gate");
     std::fs::copy(env!("CARGO_BIN_EXE_torture"), &lonely).expect("copy torture");
     let out = std::process::Command::new(&lonely)
         .args(["kill", "--no-report", "--subject", "plain", "--trials", "1"])
@@ -101,6 +103,36 @@ fn a_missing_builtin_writer_says_how_to_build_it() {
     assert!(
         stderr.contains("torture-writer is missing") && stderr.contains("cargo build"),
         "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn torture_without_torture_writer_runs_the_builtins_itself() {
+    // `cargo run --bin torture` builds torture alone: it must still run the built-in writers.
+    let dir = scratch_dir("lone-torture");
+    let lonely = dir.join("torture");
+    std::fs::copy(env!("CARGO_BIN_EXE_torture"), &lonely).expect("copy torture");
+    let sandboxes = dir.join("sandboxes");
+    std::fs::create_dir(&sandboxes).expect("sandbox root");
+    let out = std::process::Command::new(&lonely)
+        .args([
+            "kill",
+            "--no-report",
+            "--subject",
+            "plain",
+            "--subject",
+            "intact",
+        ])
+        .args(["--size", "2048", "--trials", "40", "--seed", "3", "--dir"])
+        .arg(&sandboxes)
+        .output()
+        .expect("run the copy");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{out:?}");
+    assert!(
+        stdout.contains("CAUGHT") && stdout.contains("PASS"),
+        "{stdout}"
     );
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }

@@ -1,10 +1,23 @@
 //! Linux: `O_TMPFILE` + `linkat`, `renameat2(RENAME_NOREPLACE)`, the umask from `/proc`.
 
+use std::io::Read;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::fs::{self, AtFlags, CWD, OFlags, RenameFlags};
 use rustix::io::Errno;
+
+/// Flags to open the target's directory with: readable when it will be `fsync`ed, else
+/// `O_PATH`, a descriptor only to resolve names against (cheaper to open and close, and all
+/// that `openat`, `fstatat`, `linkat`, `renameat` and `unlinkat` need).
+pub(crate) fn dir_open_flags(will_sync: bool) -> OFlags {
+    let access = match will_sync {
+        true => OFlags::RDONLY,
+        false => OFlags::PATH,
+    };
+    access | OFlags::DIRECTORY | OFlags::CLOEXEC
+}
 
 /// Opens an unnamed temp file in `dir` with `O_TMPFILE`, or `Ok(None)` when the filesystem
 /// (or kernel) does not support it.
@@ -32,22 +45,36 @@ pub(crate) fn anonymous_linkable() -> bool {
     *PROC_FD.get_or_init(|| std::path::Path::new("/proc/self/fd").is_dir())
 }
 
+/// Set once `linkat(fd, "", AT_EMPTY_PATH)` was refused where `/proc/self/fd/N` worked:
+/// from then on this process goes to `/proc` first.
+static EMPTY_PATH_REFUSED: AtomicBool = AtomicBool::new(false);
+
 /// Gives the unnamed file `file` the name `name` in `dir`; fails with `EEXIST` when the name
 /// is taken (`linkat` never replaces), which is what makes no-clobber free for unnamed files.
+///
+/// `linkat(file, "", dir, name, AT_EMPTY_PATH)` first: Linux 6.10 and later allow it for a
+/// file opened by a process with the same credentials (earlier kernels only with
+/// `CAP_DAC_READ_SEARCH`), and it skips resolving a path through `/proc`. Where it is refused
+/// (`ENOENT`), `linkat("/proc/self/fd/N", dir, name, AT_SYMLINK_FOLLOW)`, which works for any
+/// user, and the refusal is remembered for the rest of the process. Both link the same open
+/// file, under the same permission checks.
 pub(crate) fn link_anonymous(
     file: BorrowedFd<'_>,
     dir: BorrowedFd<'_>,
     name: &std::ffi::OsStr,
 ) -> Result<(), Errno> {
-    let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
-    match fs::linkat(CWD, proc_path.as_str(), dir, name, AtFlags::SYMLINK_FOLLOW) {
-        // /proc is not mounted: AT_EMPTY_PATH works when the process has
-        // CAP_DAC_READ_SEARCH, and fails with ENOENT again otherwise.
-        Err(Errno::NOENT) if !anonymous_linkable() => {
-            fs::linkat(file, "", dir, name, AtFlags::EMPTY_PATH)
+    if !EMPTY_PATH_REFUSED.load(Ordering::Relaxed) {
+        match fs::linkat(file, "", dir, name, AtFlags::EMPTY_PATH) {
+            Err(Errno::NOENT) => {}
+            other => return other,
         }
-        other => other,
     }
+    let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    let linked = fs::linkat(CWD, proc_path.as_str(), dir, name, AtFlags::SYMLINK_FOLLOW);
+    if linked.is_ok() {
+        EMPTY_PATH_REFUSED.store(true, Ordering::Relaxed);
+    }
+    linked
 }
 
 /// Renames `from` to `to` inside `dir` only if `to` does not exist (`EEXIST` otherwise).
@@ -78,16 +105,32 @@ pub(crate) fn sync_directory(dir: BorrowedFd<'_>) -> Result<(), Errno> {
 /// is missing (old kernel, no /proc) this returns 0o022, the most common default, and a new
 /// file may then be more permissive than `File::create` would make it (use `Options::mode`).
 pub(crate) fn process_umask() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| parse_umask(&status))
-        .unwrap_or(super::FALLBACK_UMASK)
+    read_umask().unwrap_or(super::FALLBACK_UMASK)
 }
 
-/// Parses the `Umask:` line of `/proc/self/status` (an octal number).
+/// Bytes of `/proc/self/status` read at first: `Umask:` is its second line, after a `Name:`
+/// line of at most 16 bytes of command name (escaped, at most 64).
+const STATUS_HEAD_BYTES: usize = 256;
+
+/// `open`, one `read` of the head of the file, `close`; the whole file (some 1.5 KiB, read in
+/// growing chunks: a dozen syscalls) only if the line is not complete in the head.
+fn read_umask() -> Option<u32> {
+    let mut file = std::fs::File::open("/proc/self/status").ok()?;
+    let mut head = [0u8; STATUS_HEAD_BYTES];
+    let len = file.read(&mut head).ok()?;
+    if let Some(mask) = parse_umask(&String::from_utf8_lossy(&head[..len])) {
+        return Some(mask);
+    }
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_umask(&status)
+}
+
+/// Parses the `Umask:` line of `/proc/self/status` (an octal number); only a complete line,
+/// ended by a newline, counts (the text may be the first bytes of the file).
 fn parse_umask(status: &str) -> Option<u32> {
     let line = status
-        .lines()
+        .split_inclusive('\n')
+        .filter_map(|line| line.strip_suffix('\n'))
         .find_map(|line| line.strip_prefix("Umask:"))?;
     let mask = u32::from_str_radix(line.trim(), 8).ok()?;
     (mask <= 0o777).then_some(mask)
@@ -101,6 +144,19 @@ mod tests {
     fn parses_the_umask_line() {
         let status = "Name:\tcat\nUmask:\t0027\nState:\tR (running)\n";
         assert_eq!(parse_umask(status), Some(0o027));
+    }
+
+    #[test]
+    fn a_umask_line_cut_short_does_not_count() {
+        assert_eq!(parse_umask("Name:\tcat\nUmask:\t00"), None);
+        assert_eq!(parse_umask("Name:\tcat\nUmask:\t0027\n"), Some(0o027));
+    }
+
+    #[test]
+    fn reads_the_same_umask_as_the_whole_status_file() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        assert_eq!(read_umask(), parse_umask(&status));
+        assert!(read_umask().is_some(), "Linux 4.7+ has the Umask line");
     }
 
     #[test]

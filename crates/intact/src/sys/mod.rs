@@ -14,16 +14,16 @@ use rustix::io::Errno;
 mod linux;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use linux::{
-    anonymous_linkable, link_anonymous, open_anonymous, process_umask, rename_noreplace,
-    sync_directory,
+    anonymous_linkable, dir_open_flags, link_anonymous, open_anonymous, process_umask,
+    rename_noreplace, sync_directory,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 mod unix;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) use unix::{
-    anonymous_linkable, link_anonymous, open_anonymous, process_umask, rename_noreplace,
-    sync_directory,
+    anonymous_linkable, dir_open_flags, link_anonymous, open_anonymous, process_umask,
+    rename_noreplace, sync_directory,
 };
 
 /// The parts of `struct stat` this crate uses, in fixed-width types.

@@ -5,6 +5,12 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 
 use rustix::io::Errno;
 
+/// Flags to open the target's directory with: always readable (no `O_PATH` everywhere).
+pub(crate) fn dir_open_flags(_will_sync: bool) -> rustix::fs::OFlags {
+    use rustix::fs::OFlags;
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC
+}
+
 /// `O_TMPFILE` is Linux-only: always unsupported here.
 pub(crate) fn open_anonymous(_dir: BorrowedFd<'_>, _mode: u32) -> Result<Option<OwnedFd>, Errno> {
     Ok(None)

@@ -185,3 +185,50 @@ fn write_as_nobody() {
         .unwrap();
     report("written");
 }
+
+const RESTRICTIVE_UMASK: &str = "restrictive-umask";
+
+#[test]
+fn a_restrictive_umask_changes_new_files_only() {
+    // An unnamed temp file is created with the kept mode, which the umask filters: the commit
+    // must notice and set it. The umask is per process, so a child sets it.
+    if child_role().as_deref() == Some(RESTRICTIVE_UMASK) {
+        return write_under_umask_077();
+    }
+    let dir = TestDir::new("umask-077");
+    let test = "metadata::a_restrictive_umask_changes_new_files_only";
+    let reports = spawn_child(test, RESTRICTIVE_UMASK, &[("DIR", dir.path())]).finish();
+    assert_eq!(reports, ["written"]);
+    for temp in [Temp::Named, Temp::Anonymous, Temp::Auto] {
+        let kept = mode_of(&dir.join(format!("kept-{temp:?}")));
+        assert_eq!(kept, 0o644, "{temp:?}: replaced file's mode not kept");
+        let explicit = mode_of(&dir.join(format!("explicit-{temp:?}")));
+        assert_eq!(explicit, 0o666, "{temp:?}: Options::mode not exact");
+        let new = mode_of(&dir.join(format!("new-{temp:?}")));
+        assert_eq!(new, 0o600, "{temp:?}: new file ignores the umask");
+    }
+}
+
+/// Child: umask 077, then replace a 0644 file, create one with `mode(0o666)` and a plain new
+/// one, with each temp kind.
+fn write_under_umask_077() {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let dir = std::path::PathBuf::from(child_arg("DIR"));
+    for temp in [Temp::Named, Temp::Anonymous, Temp::Auto] {
+        let kept = dir.join(format!("kept-{temp:?}"));
+        std::fs::write(&kept, b"old").unwrap();
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let options = Options::new().temp(temp);
+        options.write(&kept, b"new").unwrap();
+        let explicit = dir.join(format!("explicit-{temp:?}"));
+        options
+            .clone()
+            .mode(0o666)
+            .write(&explicit, b"new")
+            .unwrap();
+        options
+            .write(dir.join(format!("new-{temp:?}")), b"new")
+            .unwrap();
+    }
+    report("written");
+}

@@ -5,7 +5,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 
 use intact::{AtomicFile, CommitFailure, Durability, Options, Overwrite, Temp};
 
-use crate::util::TestDir;
+use std::os::unix::fs::PermissionsExt;
+
+use crate::util::{TestDir, child_arg, child_role, is_root, report, spawn_child};
 
 const TEMPS: [Temp; 3] = [Temp::Auto, Temp::Named, Temp::Anonymous];
 
@@ -260,4 +262,60 @@ fn debug_output_names_the_target() {
         debug.contains("shown") && debug.contains("AtomicFile"),
         "{debug}"
     );
+}
+
+const LINK_AFTER_SETUID: &str = "link-after-setuid";
+
+#[test]
+fn an_unnamed_file_is_linked_through_proc_where_at_empty_path_is_refused() {
+    // `linkat(fd, "", AT_EMPTY_PATH)` is refused (ENOENT) for a file opened under other
+    // credentials (and, before Linux 6.10, to anyone without CAP_DAC_READ_SEARCH); the commit
+    // must then link through /proc/self/fd. A child opens as root and commits as `nobody`.
+    if child_role().as_deref() == Some(LINK_AFTER_SETUID) {
+        return link_after_setuid();
+    }
+    if !is_root() {
+        println!("skipped: needs root to open a file as one user and link it as another");
+        return;
+    }
+    let dir = TestDir::new("link-proc");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let test = "write::an_unnamed_file_is_linked_through_proc_where_at_empty_path_is_refused";
+    let reports = spawn_child(test, LINK_AFTER_SETUID, &[("DIR", dir.path())]).finish();
+    assert_eq!(reports, ["AT_EMPTY_PATH refused", "committed"]);
+    for name in ["first", "second"] {
+        assert_eq!(std::fs::read(dir.join(name)).unwrap(), name.as_bytes());
+    }
+    assert_eq!(dir.names(), ["first", "second"]);
+}
+
+/// Child: create unnamed temp files as root, become `nobody`, check that `AT_EMPTY_PATH` is
+/// refused, then commit them (the second after the refusal is remembered).
+fn link_after_setuid() {
+    use std::os::fd::AsFd;
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let dir = std::path::PathBuf::from(child_arg("DIR"));
+    let options = Options::new().temp(Temp::Anonymous);
+    let mut files = Vec::new();
+    for name in ["first", "second"] {
+        let mut file = options.create(dir.join(name)).unwrap();
+        file.write_all(name.as_bytes()).unwrap();
+        files.push(file);
+    }
+    let dir_fd = std::fs::File::open(&dir).unwrap();
+    let flags = rustix::fs::OFlags::TMPFILE | rustix::fs::OFlags::RDWR;
+    let probe =
+        rustix::fs::openat(&dir_fd, ".", flags, rustix::fs::Mode::from_raw_mode(0o666)).unwrap();
+    let nobody = 65534;
+    nix::unistd::setgroups(&[]).expect("setgroups");
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(nobody)).expect("setgid");
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(nobody)).expect("setuid");
+    let empty_path = rustix::fs::AtFlags::EMPTY_PATH;
+    let refused = rustix::fs::linkat(probe.as_fd(), "", &dir_fd, "probe", empty_path);
+    assert_eq!(refused, Err(rustix::io::Errno::NOENT), "precondition");
+    report("AT_EMPTY_PATH refused");
+    for file in files {
+        file.commit().unwrap();
+    }
+    report("committed");
 }
