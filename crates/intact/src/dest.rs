@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use rustix::fs::{AtFlags, CWD, FileType, Mode};
+use rustix::fs::{CWD, FileType, Mode};
 use rustix::io::Errno;
 
 use crate::error::{os_error, with_context};
@@ -35,14 +35,12 @@ impl Dir {
         if let Some(meta) = self.meta.get() {
             return Ok(*meta);
         }
-        let meta = rustix::fs::fstat(&self.fd)
-            .map(Meta::from)
-            .map_err(|errno| {
-                os_error(
-                    errno,
-                    format_args!("stat directory {}", self.path.display()),
-                )
-            })?;
+        let meta = sys::stat_fd(self.fd.as_fd()).map_err(|errno| {
+            os_error(
+                errno,
+                format_args!("stat directory {}", self.path.display()),
+            )
+        })?;
         Ok(*self.meta.get_or_init(|| meta))
     }
 }
@@ -153,10 +151,11 @@ fn resolve_step(
     }
 }
 
-/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`; `None` when nothing is there.
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)` (as `statx`, see `sys::stat_at`); `None` when
+/// nothing is there.
 fn look_up(dir: &Dir, name: &OsStr, current: &Path) -> io::Result<Option<Meta>> {
-    match rustix::fs::statat(&dir.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(stat) => Ok(Some(Meta::from(stat))),
+    match sys::stat_at(dir.fd.as_fd(), name) {
+        Ok(meta) => Ok(Some(meta)),
         Err(Errno::NOENT) => Ok(None),
         Err(errno) => Err(os_error(
             errno,

@@ -273,8 +273,8 @@ fn claim_named(fd: &OwnedFd, dest: &Destination, name: &OsString) -> io::Result<
             return Err(os_error(errno, format_args!("lock {}", in_dir().display())));
         }
     }
-    match rustix::fs::statat(&dest.dir.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(named) => Ok(Some(Meta::from(named))),
+    match sys::stat_at(dest.dir.fd.as_fd(), name) {
+        Ok(named) => Ok(Some(named)),
         Err(Errno::NOENT) => Ok(None),
         Err(errno) => Err(os_error(errno, format_args!("stat {}", in_dir().display()))),
     }
@@ -399,9 +399,7 @@ impl AtomicFile {
     }
 
     fn stat_temp(&self) -> io::Result<Meta> {
-        rustix::fs::fstat(&self.file)
-            .map(Meta::from)
-            .map_err(|errno| self.temp_error(errno, "stat"))
+        sys::stat_fd(self.file.as_fd()).map_err(|errno| self.temp_error(errno, "stat"))
     }
 
     /// Refuses to publish when the temp name refers to another file than ours (see
@@ -722,7 +720,8 @@ mod tests {
             println!("skipped: no /dev/shm");
             return;
         }
-        let dev = Meta::from(rustix::fs::stat(&dir).unwrap()).dev;
+        let dir_fd = File::open(&dir).unwrap();
+        let dev = sys::stat_fd(dir_fd.as_fd()).unwrap().dev;
         remember_tmpfile_unsupported(dev);
         let existing = dir.join("existing");
         std::fs::write(&existing, b"old").unwrap();
@@ -786,7 +785,7 @@ mod tests {
         let temp = dir.join(file.temp_name.clone().unwrap());
         std::fs::remove_file(&temp).unwrap();
         std::fs::write(&temp, b"someone else's").unwrap();
-        let theirs = Meta::from(rustix::fs::stat(&temp).unwrap());
+        let theirs = sys::stat_fd(File::open(&temp).unwrap().as_fd()).unwrap();
         file.metadata.as_mut().unwrap().claimed = Some(theirs);
 
         file.write_all(b"ours").unwrap();

@@ -2,7 +2,7 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,7 @@ use rustix::io::Errno;
 
 use crate::error::os_error;
 use crate::name::parse_temp_name;
-use crate::sys::Meta;
+use crate::sys::{self, Meta};
 
 /// What [`sweep`] found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -179,7 +179,7 @@ fn open_candidate(dir: &OwnedFd, name: &OsStr) -> Result<Candidate, Errno> {
         }
         Err(errno) => return Err(errno),
     };
-    let opened = Meta::from(rustix::fs::fstat(&fd)?);
+    let opened = sys::stat_fd(fd.as_fd())?;
     match opened.same_inode(&before) {
         true => Ok(Candidate::Open(fd, opened)),
         false => Ok(Candidate::Decided(Verdict::Gone)),
@@ -187,8 +187,8 @@ fn open_candidate(dir: &OwnedFd, name: &OsStr) -> Result<Candidate, Errno> {
 }
 
 fn stat_name(dir: &OwnedFd, name: &OsStr) -> Result<Option<Meta>, Errno> {
-    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(stat) => Ok(Some(Meta::from(stat))),
+    match sys::stat_at(dir.as_fd(), name) {
+        Ok(meta) => Ok(Some(meta)),
         Err(Errno::NOENT) => Ok(None),
         Err(errno) => Err(errno),
     }

@@ -15,7 +15,7 @@ mod linux;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use linux::{
     anonymous_linkable, dir_open_flags, link_anonymous, open_anonymous, process_umask,
-    rename_noreplace, sync_directory,
+    rename_noreplace, stat_at, stat_fd, sync_directory,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -23,7 +23,7 @@ mod unix;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) use unix::{
     anonymous_linkable, dir_open_flags, link_anonymous, open_anonymous, process_umask,
-    rename_noreplace, sync_directory,
+    rename_noreplace, stat_at, stat_fd, sync_directory,
 };
 
 /// The parts of `struct stat` this crate uses, in fixed-width types.

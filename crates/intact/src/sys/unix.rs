@@ -11,6 +11,17 @@ pub(crate) fn dir_open_flags(_will_sync: bool) -> rustix::fs::OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC
 }
 
+/// The metadata of an open file.
+pub(crate) fn stat_fd(fd: BorrowedFd<'_>) -> Result<super::Meta, Errno> {
+    rustix::fs::fstat(fd).map(super::Meta::from)
+}
+
+/// The metadata of `name` in `dir`, not following a symlink.
+pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &OsStr) -> Result<super::Meta, Errno> {
+    let flags = rustix::fs::AtFlags::SYMLINK_NOFOLLOW;
+    rustix::fs::statat(dir, name, flags).map(super::Meta::from)
+}
+
 /// `O_TMPFILE` is Linux-only: always unsupported here.
 pub(crate) fn open_anonymous(_dir: BorrowedFd<'_>, _mode: u32) -> Result<Option<OwnedFd>, Errno> {
     Ok(None)
