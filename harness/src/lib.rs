@@ -5,8 +5,11 @@
 //! version or the complete new version. The binary (`src/main.rs`) is a thin CLI over this library.
 //!
 //! Pure modules (no processes, no I/O), driven directly by proptest and fuzz:
-//! [`killpoint`] (kill points, sampling) and [`oracle`] (verdicts, violations).
-//! The rest touches processes and files: [`sandbox`] and [`campaign`] and [`report`].
+//! [`killpoint`] (kill points, sampling), [`oracle`] (verdicts, violations), [`trace`] (the
+//! versioned `intact-trace` JSON-lines format) and [`payload`] (deterministic JSON payloads).
+//! The rest touches processes and files: [`sys`] (the one module with `unsafe`: seccomp,
+//! ptrace, tracee memory), [`tracer`] (the ptrace engine), [`strategies`] and [`writer`] (the
+//! built-in writers), [`sandbox`], [`campaign`], [`report`], and [`bench`] (`torture bench`).
 // Not `forbid`: `sys` (ptrace, seccomp) is the one module allowed unsafe code; the workspace
 // lint denies it everywhere else.
 #![deny(unsafe_code)]

@@ -3,11 +3,10 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use nix::unistd::Pid;
@@ -55,27 +54,22 @@ pub fn spawn(
     };
     let stderr = capture("torture-stderr").map_err(capture_error)?;
 
-    let mut command = Command::new(&program);
-    command
-        .args(&cmd.args)
-        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(resolver.sandbox())
-        .stdin(Stdio::null())
-        .stdout(match &stdout {
-            Some(file) => Stdio::from(file.try_clone().map_err(capture_error)?),
-            None => Stdio::null(),
-        })
-        .stderr(Stdio::from(stderr.try_clone().map_err(capture_error)?))
-        .process_group(0);
-    sys::make_traced_child(&mut command, stops.filter());
+    let null = File::open("/dev/null").map_err(capture_error)?;
+    let stdio = [
+        null.as_fd(),
+        stdout.as_ref().map_or(null.as_fd(), File::as_fd),
+        stderr.as_fd(),
+    ];
     let began = Instant::now();
-    let child = command.spawn().map_err(|source| TraceError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
-    let pid = Pid::from_raw(child.id() as i32);
-    // The Child handle never waits: the tracer reaps the process itself.
-    drop(child);
+    let pid = sys::spawn_traced(
+        &program,
+        &cmd.args,
+        &cmd.env,
+        resolver.sandbox(),
+        stdio,
+        &stops.filter(),
+    )
+    .map_err(capture_error)?;
     let registration =
         watchdog::register(pid, limits.timeout_ms, limits.cancel.clone()).map_err(|source| {
             TraceError::Spawn {
@@ -152,7 +146,7 @@ pub fn read_all(file: &File) -> io::Result<Vec<u8>> {
 }
 
 /// Resolves the program the way `execvp` would, up front: a failed `exec` cannot report its
-/// error once the filter is installed (see `sys::make_traced_child`).
+/// error once the filter is installed (see `sys::spawn_traced`), and `execve` does not search.
 pub fn find_program(program: &Path, env: &[(OsString, OsString)]) -> io::Result<PathBuf> {
     if program.as_os_str().is_empty() {
         return Err(io::Error::new(

@@ -292,6 +292,28 @@ mod tests {
     }
 
     #[test]
+    fn the_spawned_childs_own_syscalls_are_never_traced() {
+        // `sys::spawn_traced`'s child installs the filter before its tracer has set any option,
+        // so a traced syscall would fail with ENOSYS there; a traced `_exit` would even stop the
+        // child for a parent that CLONE_VFORK keeps asleep (a deadlock). Every filter traces
+        // only members of `Sys::ALL` (and mmap), so none of these may ever join it.
+        let needed_untraced = [
+            libc::SYS_execve,
+            libc::SYS_exit,
+            libc::SYS_exit_group,
+            libc::SYS_rt_sigaction,
+            libc::SYS_rt_sigprocmask,
+        ];
+        for sys in Sys::ALL {
+            assert!(
+                !needed_untraced.contains(&sys.nr()),
+                "{} must stay untraced",
+                sys.name()
+            );
+        }
+    }
+
+    #[test]
     fn filters_differ_in_size_by_kind() {
         let all = Stops::All.filter().len();
         let writes = Stops::Writes.filter().len();
