@@ -1,17 +1,20 @@
 //! User commands through `-- CMD ARGS...`: Python writers, and the recovery trap.
 
-use crate::{num, python, torture, verdict, writer};
+use crate::{Outcome, num, python, torture, verdict, writer};
+
+/// `torture kill OPTIONS --format json -- python3 tests/it/writers/SCRIPT {target}`.
+fn kill_python(script: &str, options: &[&str]) -> Outcome {
+    let script = writer(script);
+    let command = ["--format", "json", "--", python(), &script, "{target}"];
+    torture(&[&["kill"], options, &command[..]].concat())
+}
 
 #[test]
 fn python_plain_open_is_caught() {
-    let script = writer("plain_open.py");
-    let args = ["kill", "--trials", "24", "--seed", "3", "--format", "json"];
-    let caught = torture(
-        &[
-            &args[..],
-            &["--expect", "caught", "--", python(), &script, "{target}"],
-        ]
-        .concat(),
+    let options = ["--trials", "24", "--seed", "3"];
+    let caught = kill_python(
+        "plain_open.py",
+        &[&options[..], &["--expect", "caught"]].concat(),
     );
     assert_eq!(caught.code, 0, "{caught:?}");
     let subject = caught.subject();
@@ -19,27 +22,14 @@ fn python_plain_open_is_caught() {
     assert!(verdict(&subject, "torn") > 0, "{subject}");
 
     // The same writer gated as if it were meant to be correct: a violation, exit 1.
-    let gated = torture(&[&args[..], &["--", python(), &script, "{target}"]].concat());
+    let gated = kill_python("plain_open.py", &options);
     assert_eq!(gated.code, 1, "{gated:?}");
     assert_eq!(gated.subject()["status"], "failed");
 }
 
 #[test]
 fn python_temp_file_and_os_replace_passes() {
-    let script = writer("atomic_replace.py");
-    let out = torture(&[
-        "kill",
-        "--trials",
-        "24",
-        "--seed",
-        "3",
-        "--format",
-        "json",
-        "--",
-        python(),
-        &script,
-        "{target}",
-    ]);
+    let out = kill_python("atomic_replace.py", &["--trials", "24", "--seed", "3"]);
     assert_eq!(out.code, 0, "{out:?}");
     let subject = out.subject();
     assert_eq!(subject["status"], "passed", "{subject}");
@@ -56,22 +46,10 @@ fn python_temp_file_and_os_replace_passes() {
 
 #[test]
 fn a_writer_fooled_by_its_own_leftovers_is_a_recovery_failure() {
-    let script = writer("skip_if_exists.py");
-    let out = torture(&[
-        "kill",
-        "--initial",
-        "absent",
-        "--trials",
-        "24",
-        "--seed",
-        "3",
-        "--format",
-        "json",
-        "--",
-        python(),
-        &script,
-        "{target}",
-    ]);
+    let out = kill_python(
+        "skip_if_exists.py",
+        &["--initial", "absent", "--trials", "24", "--seed", "3"],
+    );
     assert_eq!(out.code, 1, "{out:?}");
     let subject = out.subject();
     assert!(
@@ -109,20 +87,10 @@ fn a_command_in_the_shell_gets_target_and_generation() {
 
 #[test]
 fn a_correct_writer_expected_to_be_caught_fails_the_run() {
-    let script = writer("atomic_replace.py");
-    let out = torture(&[
-        "kill",
-        "--trials",
-        "12",
-        "--expect",
-        "caught",
-        "--format",
-        "json",
-        "--",
-        python(),
-        &script,
-        "{target}",
-    ]);
+    let out = kill_python(
+        "atomic_replace.py",
+        &["--trials", "12", "--expect", "caught"],
+    );
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.subject()["status"], "not_caught");
     assert!(
@@ -134,24 +102,19 @@ fn a_correct_writer_expected_to_be_caught_fails_the_run() {
 
 #[test]
 fn a_hung_recovery_run_is_killed_and_reported() {
-    let script = writer("hangs_on_leftovers.py");
-    let out = torture(&[
-        "kill",
-        "--initial",
-        "absent",
-        "--trials",
-        "4",
-        "--seed",
-        "1",
-        "--timeout-ms",
-        "1000",
-        "--format",
-        "json",
-        "--",
-        python(),
-        &script,
-        "{target}",
-    ]);
+    let out = kill_python(
+        "hangs_on_leftovers.py",
+        &[
+            "--initial",
+            "absent",
+            "--trials",
+            "4",
+            "--seed",
+            "1",
+            "--timeout-ms",
+            "1000",
+        ],
+    );
     assert_eq!(out.code, 1, "{out:?}");
     let subject = out.subject();
     assert!(num(&subject, "recovery_failures") > 0, "{subject}");
@@ -166,18 +129,7 @@ fn a_hung_recovery_run_is_killed_and_reported() {
 
 #[test]
 fn a_writer_the_tracer_cannot_model_never_passes_silently() {
-    let script = writer("mmap_writer.py");
-    let out = torture(&[
-        "kill",
-        "--trials",
-        "12",
-        "--format",
-        "json",
-        "--",
-        python(),
-        &script,
-        "{target}",
-    ]);
+    let out = kill_python("mmap_writer.py", &["--trials", "12"]);
     assert_eq!(out.code, 1, "{out:?}");
     let subject = out.subject();
     assert_eq!(subject["status"], "not_modelled", "{subject}");
