@@ -140,6 +140,15 @@ fn slot(
     Ok((sandbox, logs, slot))
 }
 
+/// `program args...` as a person reads it: the program's file name, then the arguments.
+fn command_line(invocation: &Invocation) -> String {
+    let name = invocation.program.file_name().unwrap_or_default();
+    std::iter::once(name.to_string_lossy())
+        .chain(invocation.args.iter().map(|arg| arg.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The yardstick for this subject's trial rate, measured right before its trials so both see
 /// the same machine load. Built-ins: spawning and reaping `torture-writer --help`. A user command
 /// is measured running uncrashed and untraced (its work cannot be separated from its start-up).
@@ -157,7 +166,7 @@ pub(crate) fn baseline_for(
                 env: Vec::new(),
             };
             let cwd = root.directory("baseline", "cwd")?;
-            let what = "spawn and reap `torture-writer --help`".to_owned();
+            let what = format!("spawn and reap `{}`", command_line(&invocation));
             return measure(what, settings.jobs, context, |_| {
                 process::run(
                     &invocation,
