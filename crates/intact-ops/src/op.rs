@@ -153,6 +153,26 @@ impl fmt::Debug for Bytes {
     }
 }
 
+impl Op {
+    /// Opens `slot` with [`Durability::Full`], the default most sequences want.
+    pub fn open_durable(slot: Slot, overwrite: Overwrite, temp: Temp) -> Op {
+        let spec = OpenSpec {
+            durability: Durability::Full,
+            overwrite,
+            temp,
+        };
+        Op::Open { slot, spec }
+    }
+
+    /// Writes `bytes` to `slot`.
+    pub fn write_bytes(slot: Slot, bytes: &[u8]) -> Op {
+        Op::Write {
+            slot,
+            bytes: Bytes::from(bytes),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

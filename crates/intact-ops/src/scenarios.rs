@@ -2,7 +2,7 @@
 //! them, and `examples/fuzz_seeds.rs` writes them (encoded) as the fuzzer's
 //! committed seeds, so fuzzing starts from states random bytes reach rarely.
 
-use crate::op::{Bytes, Durability, Op, OpenSpec, Overwrite, SeekTo, Slot, Temp};
+use crate::op::{Bytes, Op, Overwrite, SeekTo, Slot, Temp};
 
 /// `(name, sequence)` pairs; each name is also the seed's file name.
 pub fn scenarios() -> Vec<(&'static str, Vec<Op>)> {
@@ -15,35 +15,19 @@ pub fn scenarios() -> Vec<(&'static str, Vec<Op>)> {
     ]
 }
 
-fn open(slot: Slot, overwrite: Overwrite, temp: Temp) -> Op {
-    let spec = OpenSpec {
-        durability: Durability::Full,
-        overwrite,
-        temp,
-    };
-    Op::Open { slot, spec }
-}
-
-fn write(slot: Slot, bytes: &[u8]) -> Op {
-    Op::Write {
-        slot,
-        bytes: Bytes::from(bytes),
-    }
-}
-
 fn seek(slot: Slot, to: SeekTo) -> Op {
     Op::Seek { slot, to }
 }
 
 fn replace_twice() -> Vec<Op> {
     vec![
-        open(Slot::A, Overwrite::Replace, Temp::Auto),
-        write(Slot::A, b"first"),
+        Op::open_durable(Slot::A, Overwrite::Replace, Temp::Auto),
+        Op::write_bytes(Slot::A, b"first"),
         Op::Commit { slot: Slot::A },
-        open(Slot::A, Overwrite::Replace, Temp::Named),
-        write(Slot::A, b"second"),
+        Op::open_durable(Slot::A, Overwrite::Replace, Temp::Named),
+        Op::write_bytes(Slot::A, b"second"),
         seek(Slot::A, SeekTo::Start(0)),
-        write(Slot::A, b"S"),
+        Op::write_bytes(Slot::A, b"S"),
         Op::Commit { slot: Slot::A },
     ]
 }
@@ -53,8 +37,8 @@ fn replace_twice() -> Vec<Op> {
 /// target is gone.
 fn no_clobber_race() -> Vec<Op> {
     vec![
-        open(Slot::A, Overwrite::NoClobber, Temp::Named),
-        write(Slot::A, b"mine"),
+        Op::open_durable(Slot::A, Overwrite::NoClobber, Temp::Named),
+        Op::write_bytes(Slot::A, b"mine"),
         Op::ReplaceTarget {
             bytes: Bytes::from(&b"theirs"[..]),
         },
@@ -66,11 +50,11 @@ fn no_clobber_race() -> Vec<Op> {
 
 fn live_writers_and_sweep() -> Vec<Op> {
     vec![
-        open(Slot::A, Overwrite::Replace, Temp::Named),
-        open(Slot::B, Overwrite::Replace, Temp::Anonymous),
-        open(Slot::C, Overwrite::NoClobber, Temp::Named),
-        write(Slot::A, b"a"),
-        write(Slot::B, b"b"),
+        Op::open_durable(Slot::A, Overwrite::Replace, Temp::Named),
+        Op::open_durable(Slot::B, Overwrite::Replace, Temp::Anonymous),
+        Op::open_durable(Slot::C, Overwrite::NoClobber, Temp::Named),
+        Op::write_bytes(Slot::A, b"a"),
+        Op::write_bytes(Slot::B, b"b"),
         Op::Sweep,
         Op::Commit { slot: Slot::B },
         Op::Commit { slot: Slot::C },
@@ -82,14 +66,14 @@ fn live_writers_and_sweep() -> Vec<Op> {
 
 fn holes_and_truncation() -> Vec<Op> {
     vec![
-        open(Slot::B, Overwrite::Replace, Temp::Auto),
-        write(Slot::B, b"abcdef"),
+        Op::open_durable(Slot::B, Overwrite::Replace, Temp::Auto),
+        Op::write_bytes(Slot::B, b"abcdef"),
         Op::SetLen {
             slot: Slot::B,
             len_bytes: 2,
         },
         seek(Slot::B, SeekTo::End(3)),
-        write(Slot::B, b"Z"),
+        Op::write_bytes(Slot::B, b"Z"),
         seek(Slot::B, SeekTo::Current(-100)),
         Op::Commit { slot: Slot::B },
     ]
@@ -100,11 +84,11 @@ fn discard_keeps_target() -> Vec<Op> {
         Op::ReplaceTarget {
             bytes: Bytes::from(&b"old"[..]),
         },
-        open(Slot::A, Overwrite::Replace, Temp::Named),
-        write(Slot::A, b"new"),
+        Op::open_durable(Slot::A, Overwrite::Replace, Temp::Named),
+        Op::write_bytes(Slot::A, b"new"),
         Op::Abort { slot: Slot::A },
-        open(Slot::B, Overwrite::Replace, Temp::Anonymous),
-        write(Slot::B, b"newer"),
+        Op::open_durable(Slot::B, Overwrite::Replace, Temp::Anonymous),
+        Op::write_bytes(Slot::B, b"newer"),
         Op::Drop { slot: Slot::B },
         Op::Sweep,
     ]

@@ -105,22 +105,6 @@ proptest! {
     }
 }
 
-fn open(slot: Slot, overwrite: Overwrite, temp: Temp) -> Op {
-    let spec = OpenSpec {
-        durability: Durability::Full,
-        overwrite,
-        temp,
-    };
-    Op::Open { slot, spec }
-}
-
-fn write(slot: Slot, bytes: &[u8]) -> Op {
-    Op::Write {
-        slot,
-        bytes: Bytes::from(bytes),
-    }
-}
-
 #[test]
 fn every_scenario_matches_the_model_and_ends_with_the_expected_target() {
     let expected_targets: [(&str, &[u8]); 5] = [
@@ -244,8 +228,8 @@ fn catches_a_target_rewritten_in_place() {
     step_all(
         &mut run,
         &[
-            open(Slot::A, Overwrite::Replace, Temp::Auto),
-            write(Slot::A, b"complete"),
+            Op::open_durable(Slot::A, Overwrite::Replace, Temp::Auto),
+            Op::write_bytes(Slot::A, b"complete"),
         ],
     );
     step_all(&mut run, &[Op::Commit { slot: Slot::A }]);
@@ -290,7 +274,10 @@ fn catches_an_orphaned_temp_file() {
 fn catches_a_leftover_file_at_the_end() {
     let dir = TempDir::new().expect("temp dir");
     let mut run = started(&dir);
-    step_all(&mut run, &[open(Slot::C, Overwrite::Replace, Temp::Named)]);
+    step_all(
+        &mut run,
+        &[Op::open_durable(Slot::C, Overwrite::Replace, Temp::Named)],
+    );
     fs::write(dir.path().join("leftover"), b"x").expect("sabotage");
     let discrepancy = run.finish().expect_err("a leftover must be caught");
     assert_eq!(discrepancy.step, Step::End);
@@ -306,10 +293,13 @@ fn catches_a_leftover_file_at_the_end() {
 fn catches_a_live_temp_removed_behind_its_writer() {
     let dir = TempDir::new().expect("temp dir");
     let mut run = started(&dir);
-    step_all(&mut run, &[open(Slot::B, Overwrite::Replace, Temp::Named)]);
+    step_all(
+        &mut run,
+        &[Op::open_durable(Slot::B, Overwrite::Replace, Temp::Named)],
+    );
     fs::remove_file(only_named_temp(dir.path())).expect("sabotage");
     let discrepancy = run
-        .step(&write(Slot::B, b"x"))
+        .step(&Op::write_bytes(Slot::B, b"x"))
         .expect_err("a vanished temp must be caught");
     assert!(
         matches!(
@@ -327,8 +317,8 @@ fn catches_temp_contents_changed_behind_its_writer() {
     step_all(
         &mut run,
         &[
-            open(Slot::A, Overwrite::Replace, Temp::Named),
-            write(Slot::A, b"abc"),
+            Op::open_durable(Slot::A, Overwrite::Replace, Temp::Named),
+            Op::write_bytes(Slot::A, b"abc"),
         ],
     );
     fs::write(only_named_temp(dir.path()), b"xyz").expect("sabotage");
@@ -349,7 +339,10 @@ fn catches_temp_contents_changed_behind_its_writer() {
 fn catches_a_commit_that_does_not_do_what_the_model_says() {
     let dir = TempDir::new().expect("temp dir");
     let mut run = started(&dir);
-    step_all(&mut run, &[open(Slot::A, Overwrite::NoClobber, Temp::Auto)]);
+    step_all(
+        &mut run,
+        &[Op::open_durable(Slot::A, Overwrite::NoClobber, Temp::Auto)],
+    );
     // The model believes the target is absent, so it predicts a publish.
     fs::write(run.target(), b"unannounced").expect("sabotage");
     let discrepancy = run

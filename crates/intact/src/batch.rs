@@ -379,10 +379,7 @@ impl BatchFailure {
 
     /// True when the new content is in place (only the directory `fsync` failed).
     pub fn is_published(&self) -> bool {
-        match self.failure {
-            CommitFailure::NotPublished => false,
-            CommitFailure::PublishedNotDurable => true,
-        }
+        self.failure.is_published()
     }
 
     /// The contents that were to be written, for a retry.

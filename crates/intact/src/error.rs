@@ -57,6 +57,16 @@ pub enum CommitFailure {
     PublishedNotDurable,
 }
 
+impl CommitFailure {
+    /// True when the new content is in place (only the directory `fsync` failed).
+    pub fn is_published(self) -> bool {
+        match self {
+            CommitFailure::NotPublished => false,
+            CommitFailure::PublishedNotDurable => true,
+        }
+    }
+}
+
 /// A failed [`AtomicFile::commit`]: the error, what state the target is in, and the file,
 /// handed back so the caller can retry the commit or abort.
 ///
@@ -94,10 +104,7 @@ impl CommitError {
 
     /// True when the new content is already in place (the directory `fsync` failed).
     pub fn is_published(&self) -> bool {
-        match self.failure {
-            CommitFailure::NotPublished => false,
-            CommitFailure::PublishedNotDurable => true,
-        }
+        self.failure.is_published()
     }
 
     /// The file, to retry [`AtomicFile::commit`] or to [`AtomicFile::abort`].
