@@ -130,12 +130,7 @@ fn rate_chart(run: &RunResult, size: u64) -> BarChart {
                 .iter()
                 .map(|fs| {
                     let row = row(fs, size, name)?;
-                    let rate = |ns: f64| super::stats::per_second(ns, 1.0);
-                    Some(Bar {
-                        value: row.files_per_s,
-                        low: rate(row.latency_ns.p90),
-                        high: rate(row.latency_ns.p10),
-                    })
+                    Some(rate_bar(row.files_per_s, &row.latency_ns, 1))
                 })
                 .collect(),
         })
@@ -211,12 +206,7 @@ fn batch_chart(run: &RunResult) -> BarChart {
                 .map(|fs| {
                     let batch = fs.batch.as_ref()?;
                     let row = batch.rows.iter().find(|row| row.mode == mode)?;
-                    let rate = |ns: f64| super::stats::per_second(ns, batch.files as f64);
-                    Some(Bar {
-                        value: row.files_per_s,
-                        low: rate(row.latency_ns.p90),
-                        high: rate(row.latency_ns.p10),
-                    })
+                    Some(rate_bar(row.files_per_s, &row.latency_ns, batch.files))
                 })
                 .collect(),
         })
@@ -717,6 +707,17 @@ fn method_markdown(run: &RunResult) -> String {
             .collect::<Vec<_>>()
             .join("; ")
     )
+}
+
+/// A files/s bar whose whiskers are the rates at the p90 (slow) and p10 (fast) latencies of a
+/// round that wrote `files` files.
+fn rate_bar(files_per_s: f64, latency_ns: &super::stats::Spread, files: usize) -> Bar {
+    let rate = |ns: f64| super::stats::per_second(ns, files as f64);
+    Bar {
+        value: files_per_s,
+        low: rate(latency_ns.p90),
+        high: rate(latency_ns.p10),
+    }
 }
 
 #[cfg(test)]

@@ -117,7 +117,7 @@ fn rename_leaves_orphans_and_strict_fails_on_them() {
 
 #[test]
 fn replaying_a_kill_point_gives_the_same_verdict() {
-    let out = torture(&[
+    let replay = [
         "kill",
         "--subject",
         "plain",
@@ -127,26 +127,15 @@ fn replaying_a_kill_point_gives_the_same_verdict() {
         "7",
         "--kill-at",
         "byte:4097",
-        "--format",
-        "json",
-    ]);
+    ];
+    let out = torture(&[&replay[..], &["--format", "json"]].concat());
     assert_eq!(out.code, 0, "{out:?}");
     let subject = out.subject();
     assert_eq!(num(&subject, "trials"), 1, "{subject}");
     assert_eq!(verdict(&subject, "torn"), 1, "{subject}");
     assert_eq!(subject["smallest_violation"]["kill_point"], "byte:4097");
 
-    let human = torture(&[
-        "kill",
-        "--subject",
-        "plain",
-        "--size",
-        "16KiB",
-        "--seed",
-        "7",
-        "--kill-at",
-        "byte:4097",
-    ]);
+    let human = torture(&replay);
     assert!(
         human
             .stdout
