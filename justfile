@@ -9,7 +9,7 @@ default:
 
 # The main job: every built-in writer killed at random bytes and syscall boundaries (64 KiB JSON).
 torture *ARGS:
-    cargo run --release -p intact-harness --bin torture -- {{ARGS}}
+    cargo run --release -p torture --bin torture -- {{ARGS}}
 
 # All tests: unit, integration, doctests, benches in smoke mode.
 test:
@@ -36,4 +36,4 @@ bench *ARGS:
 # Filesystem comparison on loop-mounted ext4, xfs, btrfs and tmpfs (needs root).
 bench-fs *ARGS:
     bash .ci/setup fs
-    cargo run --release -p intact-harness --bin torture -- bench --fs ext4,xfs,btrfs,tmpfs {{ARGS}}
+    cargo run --release -p torture --bin torture -- bench --fs ext4,xfs,btrfs,tmpfs {{ARGS}}

@@ -1,6 +1,6 @@
 //! The oracle's own JSON validator against serde_json on the same bytes.
 //!
-//! The contract (`intact_harness::oracle::json`): `validate` accepts exactly the UTF-8 texts
+//! The contract (`torture_core::oracle::json`): `validate` accepts exactly the UTF-8 texts
 //! that are one JSON value (RFC 8259 grammar) with optional surrounding whitespace, at any
 //! depth. The reference is UTF-8 validation plus serde_json skipping one value
 //! (`IgnoredAny`), which walks the grammar with an explicit stack (no depth limit) but does
@@ -9,7 +9,7 @@
 //! `"\ud800"` and numbers out of f64 range), so it only implies acceptance.
 #![no_main]
 
-use intact_harness::oracle::{is_json, is_json_lines, json};
+use torture_core::oracle::{is_json, is_json_lines, json};
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize as _;
 

@@ -2,7 +2,7 @@
 //! written out independently, and the Display/parse and serde round trips.
 #![no_main]
 
-use intact_harness::killpoint::{KillPoint, KillPointParseError, parse_kill_point_bytes};
+use torture_core::killpoint::{KillPoint, KillPointParseError, parse_kill_point_bytes};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {

@@ -7,7 +7,7 @@
 //! content check, bits 4-7 how the file is built from new, old and extra ([`shape`]).
 #![no_main]
 
-use intact_harness::oracle::{
+use torture_core::oracle::{
     Expected, Initial, RunExit, TargetState, Validation, Validity, Verdict, classify,
     classify_bytes, crash_violation, first_diff_offset, is_json, is_json_lines, judge_recovery,
     needs_validation,

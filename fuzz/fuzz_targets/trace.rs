@@ -2,8 +2,8 @@
 //! canonically and parses back to the same trace: parse(write(parse(x))) == parse(x).
 #![no_main]
 
-use intact_harness::oracle::is_json_lines;
-use intact_harness::trace::{Trace, TraceParseError};
+use torture_core::oracle::is_json_lines;
+use torture_core::trace::{Trace, TraceParseError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

@@ -1,0 +1,21 @@
+//! The pure core of `torture`: everything that reasons about crashes without touching a process.
+//!
+//! No ptrace, no libc, no file system: values in, values out, so proptest and cargo-fuzz drive
+//! every module directly, on any architecture.
+//!
+//! - [`killpoint`]: where a writer can be killed (`byte:N`, `syscall:N`), the kill space of a
+//!   golden run, seeded sampling and `--partition M/N` shards.
+//! - [`oracle`]: what a target is after a crash (absent, old, one of the new versions, torn), and
+//!   which outcomes are violations; [`oracle::json`] is its JSON / JSON-lines validator.
+//! - [`trace`]: the versioned `intact-trace` JSON-lines format of a recorded run.
+//! - [`payload`]: the deterministic nested-JSON payloads the built-in writers write.
+//! - [`rng`]: the one seeded random generator.
+//! - [`size`]: the one parser of byte sizes (`64KiB`, `1M`, `4096`).
+#![forbid(unsafe_code)]
+
+pub mod killpoint;
+pub mod oracle;
+pub mod payload;
+pub mod rng;
+pub mod size;
+pub mod trace;

@@ -1,0 +1,479 @@
+//! The one catalogue of write strategies, shared by `torture` and the benchmarks: reference
+//! patterns (plainly broken to correct), `intact` at each durability level and temp-file kind,
+//! and the peer crates at their defaults.
+//!
+//! Each [`Strategy`] knows its stable name, what it does, whose code it is ([`Origin`]) and what
+//! it must show under each crash kind ([`Expect`]). A canary ([`Expect::Caught`]) is a strategy
+//! known to be broken: if the harness does not catch it, the harness itself has failed.
+//! [`Strategy::write`] is the write alone (what the benchmarks time); [`Strategy::run_step`] is
+//! one run of a pipeline step (what `torture-writer` runs).
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasher, RandomState};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use intact::{Durability, Temp};
+
+/// Size of each `write` call of the in-place strategies: several calls, like a buffered writer.
+pub const PLAIN_CHUNK_BYTES: usize = 4096;
+
+/// A write strategy: one way to replace a whole file, from plainly broken to correct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Strategy {
+    /// Truncate the target and write it in place, 4 KiB per `write`.
+    Plain,
+    /// `plain`, then `fsync` of the target.
+    PlainFsync,
+    /// A randomly named temp file, renamed over the target; no `fsync`.
+    Rename,
+    /// `rename` with `fsync` of the temp file, not of the directory.
+    RenameFsync,
+    /// One fixed temp name (`<target>.tmp`), truncated, written and renamed over the target.
+    FixedTemp,
+    /// `intact::write`: `Durability::Full`, `Temp::Auto`.
+    Intact,
+    /// `intact` at `Durability::None`: temp file and rename, no `fsync`.
+    IntactNone,
+    /// `intact` at `Durability::Data`: `fsync` of the file, not of the directory.
+    IntactData,
+    /// `intact` at `Durability::Full` with a named temp file (`Temp::Named`).
+    IntactNamed,
+    /// `intact` at `Durability::Full` with an `O_TMPFILE` temp file (`Temp::Anonymous`).
+    IntactAnonymous,
+    /// The peer `tempfile`: `NamedTempFile::new_in(dir)` + `write_all` + `persist`, no `fsync`.
+    TempfilePersist,
+    /// The peer `atomicwrites`: `AtomicFile` with `AllowOverwrite` (fsync file, rename, fsync dir).
+    Atomicwrites,
+    /// The peer `atomic-write-file`: `AtomicWriteFile::open` + `write_all` + `commit`.
+    AtomicWriteFile,
+}
+
+/// What a strategy must show under one crash kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Expect {
+    /// No violation at any crash point.
+    Pass,
+    /// A canary: at least one violation must be found.
+    Caught,
+}
+
+/// Who wrote a strategy's code: this project or a peer crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// A writer of this project: a reference pattern or `intact`.
+    BuiltIn,
+    /// A peer crate at its default settings.
+    Peer,
+}
+
+impl Strategy {
+    /// Every strategy: the in-place canaries first, then temp-and-rename patterns, intact, peers.
+    pub const ALL: [Strategy; 13] = [
+        Strategy::Plain,
+        Strategy::PlainFsync,
+        Strategy::Rename,
+        Strategy::RenameFsync,
+        Strategy::FixedTemp,
+        Strategy::Intact,
+        Strategy::IntactNone,
+        Strategy::IntactData,
+        Strategy::IntactNamed,
+        Strategy::IntactAnonymous,
+        Strategy::TempfilePersist,
+        Strategy::Atomicwrites,
+        Strategy::AtomicWriteFile,
+    ];
+
+    /// The stable name on the command line, in reports and charts.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Strategy::Plain => "plain",
+            Strategy::PlainFsync => "plain-fsync",
+            Strategy::Rename => "rename",
+            Strategy::RenameFsync => "rename-fsync",
+            Strategy::FixedTemp => "fixed-temp",
+            Strategy::Intact => "intact",
+            Strategy::IntactNone => "intact-none",
+            Strategy::IntactData => "intact-data",
+            Strategy::IntactNamed => "intact-named",
+            Strategy::IntactAnonymous => "intact-anonymous",
+            Strategy::TempfilePersist => "tempfile-persist",
+            Strategy::Atomicwrites => "atomicwrites",
+            Strategy::AtomicWriteFile => "atomic-write-file",
+        }
+    }
+
+    /// One line saying what the strategy does.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Strategy::Plain => "truncate the target and write it in place, 4 KiB per write call",
+            Strategy::PlainFsync => "like plain, then fsync the target",
+            Strategy::Rename => {
+                "write a randomly named temp file, rename it over the target (no fsync)"
+            }
+            Strategy::RenameFsync => {
+                "like rename, with fsync of the temp file (not of the directory)"
+            }
+            Strategy::FixedTemp => {
+                "truncate and write `<target>.tmp` (one fixed name), rename it over the target"
+            }
+            Strategy::Intact => "intact::write (Durability::Full, Temp::Auto)",
+            Strategy::IntactNone => "intact, Durability::None (temp + rename, no fsync)",
+            Strategy::IntactData => "intact, Durability::Data (fsync the file, not the directory)",
+            Strategy::IntactNamed => "intact, Durability::Full, Temp::Named",
+            Strategy::IntactAnonymous => {
+                "intact, Durability::Full, Temp::Anonymous (O_TMPFILE + linkat)"
+            }
+            Strategy::TempfilePersist => "tempfile NamedTempFile::new_in + persist (no fsync)",
+            Strategy::Atomicwrites => "atomicwrites AtomicFile, AllowOverwrite",
+            Strategy::AtomicWriteFile => "atomic-write-file AtomicWriteFile::open + commit",
+        }
+    }
+
+    /// Whether the code is this project's or a peer crate's.
+    pub const fn origin(self) -> Origin {
+        match self {
+            Strategy::TempfilePersist | Strategy::Atomicwrites | Strategy::AtomicWriteFile => {
+                Origin::Peer
+            }
+            Strategy::Plain
+            | Strategy::PlainFsync
+            | Strategy::Rename
+            | Strategy::RenameFsync
+            | Strategy::FixedTemp
+            | Strategy::Intact
+            | Strategy::IntactNone
+            | Strategy::IntactData
+            | Strategy::IntactNamed
+            | Strategy::IntactAnonymous => Origin::BuiltIn,
+        }
+    }
+
+    /// The expected verdict under SIGKILL (`torture kill`): only in-place writers tear.
+    pub const fn expect_kill(self) -> Expect {
+        match self {
+            Strategy::Plain | Strategy::PlainFsync => Expect::Caught,
+            Strategy::Rename
+            | Strategy::RenameFsync
+            | Strategy::FixedTemp
+            | Strategy::Intact
+            | Strategy::IntactNone
+            | Strategy::IntactData
+            | Strategy::IntactNamed
+            | Strategy::IntactAnonymous
+            | Strategy::TempfilePersist
+            | Strategy::Atomicwrites
+            | Strategy::AtomicWriteFile => Expect::Pass,
+        }
+    }
+
+    /// The documented promise after a power cut: the new content survives once the write
+    /// returned. Only writers that `fsync` the file and then the directory make it.
+    pub const fn durable(self) -> bool {
+        match self {
+            Strategy::Intact
+            | Strategy::IntactNamed
+            | Strategy::IntactAnonymous
+            | Strategy::Atomicwrites
+            | Strategy::AtomicWriteFile => true,
+            Strategy::Plain
+            | Strategy::PlainFsync
+            | Strategy::Rename
+            | Strategy::RenameFsync
+            | Strategy::FixedTemp
+            | Strategy::IntactNone
+            | Strategy::IntactData
+            | Strategy::TempfilePersist => false,
+        }
+    }
+
+    /// Whether a process crash leaves the old or the new file, never a torn one.
+    pub const fn atomic(self) -> bool {
+        matches!(self.expect_kill(), Expect::Pass)
+    }
+
+    /// Whether the strategy writes through `intact`, whose documented start-up step is `sweep`.
+    pub const fn uses_intact(self) -> bool {
+        matches!(
+            self,
+            Strategy::Intact
+                | Strategy::IntactNone
+                | Strategy::IntactData
+                | Strategy::IntactNamed
+                | Strategy::IntactAnonymous
+        )
+    }
+
+    /// Replaces `target` with `contents` the way this strategy does: the write alone, as the
+    /// benchmarks time it.
+    pub fn write(self, target: &Path, contents: &[u8]) -> io::Result<()> {
+        match self {
+            Strategy::Plain => write_in_place(target, contents, false),
+            Strategy::PlainFsync => write_in_place(target, contents, true),
+            Strategy::Rename => {
+                write_and_rename(&random_temp_name(target)?, target, contents, false)
+            }
+            Strategy::RenameFsync => {
+                write_and_rename(&random_temp_name(target)?, target, contents, true)
+            }
+            Strategy::FixedTemp => {
+                write_and_rename(&fixed_temp_name(target), target, contents, false)
+            }
+            Strategy::Intact => intact::write(target, contents),
+            Strategy::IntactNone => write_intact(target, contents, Durability::None, Temp::Auto),
+            Strategy::IntactData => write_intact(target, contents, Durability::Data, Temp::Auto),
+            Strategy::IntactNamed => write_intact(target, contents, Durability::Full, Temp::Named),
+            Strategy::IntactAnonymous => {
+                write_intact(target, contents, Durability::Full, Temp::Anonymous)
+            }
+            Strategy::TempfilePersist => write_tempfile(target, contents),
+            Strategy::Atomicwrites => write_atomicwrites(target, contents),
+            Strategy::AtomicWriteFile => write_atomic_write_file(target, contents),
+        }
+    }
+
+    /// One run of a pipeline step that uses this strategy, as `torture` runs it: the start-up
+    /// step the strategy documents (`intact::sweep` of the directory for intact, which removes
+    /// temp files of crashed runs), then [`Strategy::write`].
+    pub fn run_step(self, target: &Path, contents: &[u8]) -> io::Result<()> {
+        if self.uses_intact() {
+            sweep_parent(target)?;
+        }
+        self.write(target, contents)
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not a strategy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownStrategy(pub String);
+
+impl fmt::Display for UnknownStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
+        write!(
+            f,
+            "unknown strategy `{}` (known: {})",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownStrategy {}
+
+impl FromStr for Strategy {
+    type Err = UnknownStrategy;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Strategy::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| UnknownStrategy(name.to_owned()))
+    }
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Expect::Pass => "pass",
+            Expect::Caught => "caught",
+        })
+    }
+}
+
+fn write_in_place(target: &Path, contents: &[u8], fsync: bool) -> io::Result<()> {
+    let mut file = File::create(target).map_err(|e| at(target, "open", e))?;
+    for chunk in contents.chunks(PLAIN_CHUNK_BYTES) {
+        file.write_all(chunk).map_err(|e| at(target, "write", e))?;
+    }
+    if fsync {
+        file.sync_all().map_err(|e| at(target, "fsync", e))?;
+    }
+    Ok(())
+}
+
+fn write_and_rename(temp: &Path, target: &Path, contents: &[u8], fsync: bool) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(temp)
+        .map_err(|e| at(temp, "open", e))?;
+    file.write_all(contents).map_err(|e| at(temp, "write", e))?;
+    if fsync {
+        file.sync_all().map_err(|e| at(temp, "fsync", e))?;
+    }
+    drop(file);
+    std::fs::rename(temp, target).map_err(|e| at(target, "rename", e))
+}
+
+fn write_intact(
+    target: &Path,
+    contents: &[u8],
+    durability: Durability,
+    temp: Temp,
+) -> io::Result<()> {
+    intact::Options::new()
+        .durability(durability)
+        .temp(temp)
+        .write(target, contents)
+}
+
+fn write_tempfile(target: &Path, contents: &[u8]) -> io::Result<()> {
+    let dir = parent_dir(target);
+    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| at(dir, "create temp", e))?;
+    temp.write_all(contents)
+        .map_err(|e| at(temp.path(), "write", e))?;
+    temp.persist(target)
+        .map(drop)
+        .map_err(|failed| at(target, "persist", failed.error))
+}
+
+fn write_atomicwrites(target: &Path, contents: &[u8]) -> io::Result<()> {
+    let file = atomicwrites::AtomicFile::new(target, atomicwrites::AllowOverwrite);
+    file.write(|temp| temp.write_all(contents))
+        .map_err(|e| at(target, "atomicwrites", io::Error::from(e)))
+}
+
+fn write_atomic_write_file(target: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut file =
+        atomic_write_file::AtomicWriteFile::open(target).map_err(|e| at(target, "open", e))?;
+    file.write_all(contents)
+        .map_err(|e| at(target, "write", e))?;
+    file.commit().map_err(|e| at(target, "commit", e))
+}
+
+/// The directory a relative or absolute file path lives in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        Some(_) | None => Path::new("."),
+    }
+}
+
+/// `.<name>.<16 hex digits>.tmp` beside the target; the digits come from std's per-process
+/// random hash keys, so two runs pick different names.
+fn random_temp_name(target: &Path) -> io::Result<PathBuf> {
+    let name = file_name(target)?;
+    let random = RandomState::new().hash_one(std::process::id());
+    Ok(target.with_file_name(format!(".{name}.{random:016x}.tmp")))
+}
+
+fn fixed_temp_name(target: &Path) -> PathBuf {
+    let mut name = target.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
+fn file_name(target: &Path) -> io::Result<String> {
+    target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} has no file name", target.display()),
+            )
+        })
+}
+
+/// The documented recovery pattern: remove temp files of crashed intact writers before writing.
+fn sweep_parent(target: &Path) -> io::Result<()> {
+    let parent = parent_dir(target);
+    intact::sweep(parent)
+        .map(drop)
+        .map_err(|e| at(parent, "sweep", e))
+}
+
+/// Adds the step and the path to an error, keeping its kind.
+fn at(path: &Path, step: &str, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("{step} {}: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("intact-strategies-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn names_parse_back_and_are_distinct() {
+        for strategy in Strategy::ALL {
+            assert_eq!(strategy.name().parse::<Strategy>(), Ok(strategy));
+            assert!(!strategy.description().is_empty());
+        }
+        let err = "atomic".parse::<Strategy>().unwrap_err();
+        assert!(err.to_string().contains("plain-fsync"), "{err}");
+    }
+
+    #[test]
+    fn only_the_plain_strategies_are_canaries() {
+        let canaries: Vec<_> = Strategy::ALL
+            .into_iter()
+            .filter(|s| s.expect_kill() == Expect::Caught)
+            .collect();
+        assert_eq!(canaries, [Strategy::Plain, Strategy::PlainFsync]);
+    }
+
+    #[test]
+    fn every_strategy_replaces_the_target_and_leaves_nothing_else() {
+        for strategy in Strategy::ALL {
+            let dir = scratch(strategy.name());
+            let target = dir.join("target.json");
+            std::fs::write(&target, b"old").unwrap();
+            let contents = torture_core::payload::payload(10_000, 2);
+            strategy
+                .run_step(&target, &contents)
+                .unwrap_or_else(|e| panic!("{strategy}: {e}"));
+            assert_eq!(std::fs::read(&target).unwrap(), contents, "{strategy}");
+            let names: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["target.json"], "{strategy} left files behind");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let missing = std::env::temp_dir().join("intact-no-such-dir/target.json");
+        for strategy in Strategy::ALL {
+            let err = strategy.write(&missing, b"x").unwrap_err();
+            assert!(
+                err.to_string().contains("intact-no-such-dir"),
+                "{strategy}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn temp_names_sit_beside_the_target() {
+        let target = Path::new("/d/t.json");
+        assert_eq!(fixed_temp_name(target), PathBuf::from("/d/t.json.tmp"));
+        let random = random_temp_name(target).unwrap();
+        assert_eq!(random.parent(), Some(Path::new("/d")));
+        assert!(
+            random
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".t.json.")
+        );
+    }
+}

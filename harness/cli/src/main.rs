@@ -1,0 +1,203 @@
+//! `torture`: a thin CLI over the `torture_engine` engine. See `torture --help`.
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+
+use cli::{Cli, Command, KillArgs};
+use torture_core::rng::SplitMix64;
+use torture_engine::campaign::{self, RunContext, RunEnd};
+use torture_engine::oracle::Expectation;
+use torture_engine::report::{self, Reporter};
+
+/// Exit codes.
+const EXIT_VIOLATION: u8 = 1;
+const EXIT_HARNESS: u8 = 2;
+const EXIT_INTERRUPTED: u8 = 130;
+
+fn main() -> ExitCode {
+    let mut raw = std::env::args_os().skip(1);
+    if raw
+        .next()
+        .is_some_and(|first| first == torture_engine::writer::SUBCOMMAND)
+    {
+        return torture_engine::writer::run(raw.collect());
+    }
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Kill(args)) => kill(&args),
+        Some(Command::List) => list(),
+        Some(Command::Bench(args)) => bench(&args),
+        None => kill(&cli.kill),
+    }
+}
+
+fn list() -> ExitCode {
+    println!("{:<17} {:<16} description", "subject", "expected");
+    for builtin in campaign::builtins() {
+        let expected = match builtin.expectation {
+            Expectation::Pass => "pass",
+            Expectation::Caught => "caught (canary)",
+        };
+        println!(
+            "{:<17} {:<16} {}",
+            builtin.name, expected, builtin.description
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// `torture bench` (in `intact-bench`): exit 0 when it ran (missed targets are findings in its
+/// report), 2 on errors, 130 after Ctrl-C.
+fn bench(args: &intact_bench::bench::BenchArgs) -> ExitCode {
+    let cancel = Arc::new(AtomicBool::new(false));
+    if let Err(e) = install_interrupt_handler(&cancel) {
+        return harness_error(&format!("cannot install the Ctrl-C handler: {e}"));
+    }
+    match intact_bench::bench::run(args, cancel) {
+        Ok(outcome) => outcome.exit_code(),
+        Err(error) => {
+            eprintln!("torture bench: error: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+fn kill(args: &KillArgs) -> ExitCode {
+    let run_id = run_id();
+    let plan = match args.plan(args.seed.unwrap_or_else(random_seed)) {
+        Ok(plan) => plan,
+        Err(message) => return harness_error(&message),
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    if let Err(e) = install_interrupt_handler(&cancel) {
+        return harness_error(&format!("cannot install the Ctrl-C handler: {e}"));
+    }
+    let report_dir = match args.no_report {
+        true => None,
+        false => match report::prepare_dir(&args.report_dir, &run_id) {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                let dir = args.report_dir.display();
+                return harness_error(&format!(
+                    "cannot create the report directory under {dir}: {e}\n  hint: pass --report-dir a writable directory, or --no-report"
+                ));
+            }
+        },
+    };
+    let mut reporter = Reporter::new(args.output_format(), &plan, report_dir.clone());
+    reporter.header(&plan);
+    let context = RunContext { run_id, cancel };
+    match campaign::run(&plan, &context, &mut reporter) {
+        Ok(run) => {
+            reporter.finish(&run);
+            exit_code(&run)
+        }
+        Err(e) => {
+            if let Some(dir) = &report_dir {
+                report::discard_empty_dir(dir);
+            }
+            harness_error(&e.to_string())
+        }
+    }
+}
+
+fn exit_code(run: &campaign::RunResult) -> ExitCode {
+    match &run.end {
+        RunEnd::Interrupted => {
+            eprintln!("torture: interrupted; sandboxes removed, partial report written");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
+        RunEnd::Failed(e) => harness_error(&e.to_string()),
+        RunEnd::Completed if run.all_as_expected() => ExitCode::SUCCESS,
+        RunEnd::Completed => {
+            for subject in run.subjects.iter().filter(|s| !s.status().as_expected()) {
+                let status = subject.status();
+                match status {
+                    torture_engine::oracle::SubjectStatus::NotCaught => {
+                        eprintln!(
+                            "error: {}: canary not caught: the harness itself has failed",
+                            subject.subject.label
+                        )
+                    }
+                    torture_engine::oracle::SubjectStatus::Passed
+                    | torture_engine::oracle::SubjectStatus::Caught
+                    | torture_engine::oracle::SubjectStatus::Failed
+                    | torture_engine::oracle::SubjectStatus::NotModelled => {}
+                }
+            }
+            ExitCode::from(EXIT_VIOLATION)
+        }
+    }
+}
+
+fn harness_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_HARNESS)
+}
+
+/// First Ctrl-C (or SIGTERM/SIGHUP): stop cleanly (children killed, sandboxes removed, partial
+/// report). A second one exits at once.
+fn install_interrupt_handler(cancel: &Arc<AtomicBool>) -> Result<(), ctrlc::Error> {
+    let cancel = cancel.clone();
+    ctrlc::set_handler(move || {
+        if cancel.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("\ntorture: interrupted, stopping (press Ctrl-C again to quit at once)");
+    })
+}
+
+/// A fresh seed, short enough to type in a replay command.
+fn random_seed() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    SplitMix64::new(nanos ^ u64::from(std::process::id())).next_u64() % 1_000_000
+}
+
+/// `20251126-043012-<pid>` in UTC: sorts by time, unique per process.
+fn run_id() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, day_secs) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    let (h, m, s) = (day_secs / 3600, day_secs / 60 % 60, day_secs % 60);
+    format!(
+        "{year:04}{month:02}{day:02}-{h:02}{m:02}{s:02}-{}",
+        std::process::id()
+    )
+}
+
+/// Gregorian date of a day count since 1970-01-01 (H. Hinnant's `civil_from_days` algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_from_days;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_418), (2025, 11, 26));
+    }
+}

@@ -1,0 +1,441 @@
+//! Golden runs: the old version, the new version, the trace and the kill space of one subject.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::error::CampaignError;
+use super::process::{self, Ended, Invocation, Output};
+use super::subject::Prepared;
+use super::{RunContext, Selection, Settings, ValidationChoice};
+use crate::sandbox::{RunRoot, Sandbox, kind_name};
+use crate::tracer::{self, RunLimits, WriterCommand};
+use torture_core::killpoint::{KillPoint, KillSpace};
+use torture_core::oracle::{self, Expected, Initial, RunExit, TargetState, Validation, Validity};
+use torture_core::trace::Trace;
+
+/// What the golden runs established, for reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoldenSummary {
+    /// The kill space of the traced run.
+    pub space: KillSpace,
+    /// Size of the old version (`--initial old`).
+    pub old_len: Option<u64>,
+    /// Size of the new version.
+    pub new_len: u64,
+    /// Whether two uncrashed generation-2 runs wrote identical bytes.
+    pub goldens_agree: bool,
+    /// First differing offset when they did not.
+    pub disagreement_offset: Option<u64>,
+    /// Operations the tracer does not model (mmap writes, io_uring).
+    pub unmodelled: Vec<String>,
+    /// The content check in force, e.g. `json (auto)`.
+    pub validation: String,
+    /// Warnings for the report.
+    pub notes: Vec<String>,
+}
+
+/// How torn files are checked, resolved against the golden output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Validator {
+    /// A built-in check.
+    Builtin(Validation),
+    /// `--check CMD`.
+    Check(String),
+}
+
+/// Everything the trials need from the golden phase.
+#[derive(Debug)]
+pub(crate) struct Golden {
+    pub summary: GoldenSummary,
+    pub old: Option<Vec<u8>>,
+    pub new: Vec<u8>,
+    pub trace: Trace,
+    pub validator: Validator,
+    /// The subject's own selection, if it overrides the run's.
+    pub selection: Option<Selection>,
+}
+
+impl Golden {
+    /// What a crashed target may legitimately be.
+    pub fn expected(&self) -> Expected<'_> {
+        Expected {
+            old: self.old.as_deref(),
+            new: &self.new,
+            goldens_agree: self.summary.goldens_agree,
+        }
+    }
+
+    /// The kill points the settings select, checked against the space.
+    pub fn points(&self, settings: &Settings) -> Result<Vec<KillPoint>, CampaignError> {
+        let space = &self.summary.space;
+        match self.selection.unwrap_or(settings.selection) {
+            Selection::Sample { trials } => Ok(space.sample(trials, settings.seed)),
+            Selection::Exhaustive => Ok(space.all()),
+            Selection::One(point) if space.contains(point) => Ok(vec![point]),
+            Selection::One(point) => Err(CampaignError::Usage(format!(
+                "--kill-at {point} is outside this writer's kill space ({}); the writer may have changed since \
+                 the replay command was printed",
+                describe_space(space)
+            ))),
+        }
+    }
+}
+
+/// `byte:1..=byte:N and syscall:0..=syscall:M`, for messages.
+fn describe_space(space: &KillSpace) -> String {
+    let bytes = match space.total_bytes {
+        0 => "no byte offsets".to_owned(),
+        n => format!("byte:1..=byte:{n}"),
+    };
+    let syscalls = match space.boundaries.len() {
+        0 => "no syscall boundaries".to_owned(),
+        n => format!("syscall:0..=syscall:{}", n - 1),
+    };
+    format!("{bytes} and {syscalls}")
+}
+
+/// Shared by the golden steps of one subject.
+struct Step<'a> {
+    prepared: &'a Prepared,
+    sandbox: Sandbox,
+    logs: PathBuf,
+    timeout: Duration,
+    context: &'a RunContext,
+}
+
+/// Runs the golden phase. `Ok(None)`: interrupted by Ctrl-C.
+pub(crate) fn record(
+    prepared: &Prepared,
+    settings: &Settings,
+    context: &RunContext,
+    root: &RunRoot,
+) -> Result<Option<Golden>, CampaignError> {
+    let name = &prepared.subject.label;
+    let step = Step {
+        prepared,
+        sandbox: root.sandbox(name, "golden", &settings.target)?,
+        logs: root.directory(name, "logs")?,
+        timeout: Duration::from_millis(settings.timeout_ms),
+        context,
+    };
+    let old = match settings.initial {
+        Initial::Absent => None,
+        Initial::Old => match step.uncrashed(None, 1)? {
+            Some(old) => Some(old),
+            None => return Ok(None),
+        },
+    };
+    let Some(second) = step.uncrashed(old.as_deref(), 2)? else {
+        return Ok(None);
+    };
+    let Some((trace, space, unmodelled, new)) = step.traced(old.as_deref())? else {
+        return Ok(None);
+    };
+    check_in_process_payload(prepared, &new)?;
+    let Some((validator, label)) = step.resolve_validation(&settings.validation, &new)? else {
+        return Ok(None);
+    };
+    let disagreement_offset = (second != new).then(|| oracle::first_diff_offset(&second, &new));
+    check_determinism(name, disagreement_offset, &validator)?;
+    let summary = GoldenSummary {
+        notes: notes(old.as_deref(), &new, disagreement_offset, &unmodelled),
+        space,
+        old_len: old.as_ref().map(|o| o.len() as u64),
+        new_len: new.len() as u64,
+        goldens_agree: disagreement_offset.is_none(),
+        disagreement_offset,
+        unmodelled,
+        validation: label,
+    };
+    Ok(Some(Golden {
+        summary,
+        old,
+        new,
+        trace,
+        validator,
+        selection: prepared.subject.selection,
+    }))
+}
+
+impl Step<'_> {
+    fn invocation(&self, generation: u64) -> Invocation {
+        self.prepared.invocation(self.sandbox.target(), generation)
+    }
+
+    fn golden_error(&self, what: String, stderr: &[u8], generation: u64) -> CampaignError {
+        // The sandbox is gone by the time anyone reads this: show the target relative to `.`.
+        let relative = Path::new(file_name(self.sandbox.target()).as_str()).to_owned();
+        let invocation = self.prepared.invocation(&relative, generation);
+        CampaignError::Golden {
+            subject: self.prepared.subject.label.clone(),
+            what,
+            stderr_tail: process::tail(stderr, 10),
+            hint: format!(
+                "run it by hand in an empty directory: cd \"$(mktemp -d)\" && TORTURE_GENERATION={generation} \
+                 TORTURE_TARGET=\"$PWD/{}\" {}",
+                file_name(self.sandbox.target()),
+                super::replay::shell_words(&invocation.program, &invocation.args)
+            ),
+        }
+    }
+
+    /// An untraced run of `generation` over `old`; returns the bytes it left at the target.
+    fn uncrashed(
+        &self,
+        old: Option<&[u8]>,
+        generation: u64,
+    ) -> Result<Option<Vec<u8>>, CampaignError> {
+        self.sandbox.reset(old)?;
+        let slot = format!("golden-{generation}");
+        let cancel = &self.context.cancel;
+        let ended = process::run(
+            &self.invocation(generation),
+            self.sandbox.path(),
+            Output::Capture,
+            (&self.logs, &slot),
+            self.timeout,
+            cancel,
+        )
+        .map_err(|source| CampaignError::Io {
+            what: format!("run {}", self.prepared.program().display()),
+            source,
+        })?;
+        let (exit, stderr) = match ended {
+            Ended::Exit { exit, stderr, .. } => (exit, stderr),
+            Ended::Cancelled => return Ok(None),
+        };
+        if exit != RunExit::Code(0) {
+            let what = format!("an uncrashed run (generation {generation}) failed: {exit}");
+            return Err(self.golden_error(what, &stderr, generation));
+        }
+        self.target_bytes(&format!("generation {generation} exited 0"))
+            .map(Some)
+    }
+
+    /// The bytes at the target after an uncrashed run.
+    fn target_bytes(&self, after: &str) -> Result<Vec<u8>, CampaignError> {
+        let subject = self.prepared.subject.label.clone();
+        match self.sandbox.read_target()? {
+            TargetState::Regular(bytes) => Ok(bytes),
+            TargetState::Absent => Err(CampaignError::WritesNothing {
+                subject,
+                what: format!(
+                    "{after} but left no file at {}",
+                    self.sandbox.target().display()
+                ),
+            }),
+            TargetState::NotRegular(kind) => Err(CampaignError::Golden {
+                subject,
+                what: format!(
+                    "{after} but left {} at the target, not a regular file",
+                    kind_name(kind)
+                ),
+                stderr_tail: String::new(),
+                hint: "the target must be a regular file written by the command".to_owned(),
+            }),
+        }
+    }
+
+    /// The traced golden run.
+    #[allow(clippy::type_complexity)]
+    fn traced(
+        &self,
+        old: Option<&[u8]>,
+    ) -> Result<Option<(Trace, KillSpace, Vec<String>, Vec<u8>)>, CampaignError> {
+        self.sandbox.reset(old)?;
+        let command = writer_command(&self.invocation(2));
+        let limits = RunLimits {
+            timeout_ms: self.timeout.as_millis() as u64,
+            cancel: self.context.cancel.clone(),
+        };
+        let golden = match tracer::record_golden(&command, self.sandbox.path(), &limits) {
+            Ok(golden) => golden,
+            Err(_) if self.cancelled() => return Ok(None),
+            Err(tracer::TraceError::TimedOut { elapsed_ms }) => {
+                let what = format!("the traced golden run did not finish within {elapsed_ms} ms");
+                let mut error = self.golden_error(what, &[], 2);
+                if let CampaignError::Golden { hint, .. } = &mut error {
+                    *hint = "raise --timeout-ms (tracing slows a writer down), or check that the writer cannot hang".to_owned();
+                }
+                return Err(error);
+            }
+            Err(source) => {
+                return Err(CampaignError::Trace {
+                    subject: self.prepared.subject.label.clone(),
+                    source,
+                });
+            }
+        };
+        if golden.exit_code != 0 {
+            let what = format!(
+                "the traced golden run exited {} (the untraced run exited 0)",
+                golden.exit_code
+            );
+            return Err(self.golden_error(what, &golden.stderr, 2));
+        }
+        let new = self.target_bytes("the traced golden run exited 0")?;
+        if golden.space.is_empty() {
+            let what = "the traced run wrote no byte and made no file syscall under the sandbox"
+                .to_owned();
+            return Err(CampaignError::WritesNothing {
+                subject: self.prepared.subject.label.clone(),
+                what,
+            });
+        }
+        Ok(Some((golden.trace, golden.space, golden.unmodelled, new)))
+    }
+
+    fn cancelled(&self) -> bool {
+        self.context
+            .cancel
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Picks the content check and makes sure the complete new version passes it.
+    fn resolve_validation(
+        &self,
+        choice: &ValidationChoice,
+        new: &[u8],
+    ) -> Result<Option<(Validator, String)>, CampaignError> {
+        let builtin =
+            |validation, label: &str| Ok(Some((Validator::Builtin(validation), label.to_owned())));
+        let usage = |flag: &str, why: String| {
+            Err(CampaignError::Usage(format!(
+                "{}: {flag}, but the writer's complete output is not valid ({why}); pick another --validate \
+                 (json, jsonl or bytes) or fix the writer",
+                self.prepared.subject.label
+            )))
+        };
+        match choice {
+            ValidationChoice::Auto if oracle::is_json(new) => {
+                builtin(Validation::Json, "json (auto)")
+            }
+            ValidationChoice::Auto if new.contains(&b'\n') && oracle::is_json_lines(new) => {
+                builtin(Validation::JsonLines, "jsonl (auto)")
+            }
+            ValidationChoice::Auto => builtin(Validation::Bytes, "bytes (auto)"),
+            ValidationChoice::Json => match oracle::json::validate(new) {
+                Ok(()) => builtin(Validation::Json, "json"),
+                Err(e) => usage("--validate json", e.to_string()),
+            },
+            ValidationChoice::JsonLines if oracle::is_json_lines(new) => {
+                builtin(Validation::JsonLines, "jsonl")
+            }
+            ValidationChoice::JsonLines => {
+                usage("--validate jsonl", "a line is not JSON".to_owned())
+            }
+            ValidationChoice::Bytes => builtin(Validation::Bytes, "bytes"),
+            ValidationChoice::Check(command) => self.resolve_check(command),
+        }
+    }
+
+    fn resolve_check(&self, command: &str) -> Result<Option<(Validator, String)>, CampaignError> {
+        let checked = process::check_file(
+            command,
+            self.sandbox.target(),
+            &self.logs,
+            self.timeout,
+            &self.context.cancel,
+        )
+        .map_err(|source| CampaignError::Io {
+            what: format!("run --check {command:?}"),
+            source,
+        })?;
+        match checked {
+            None => Ok(None),
+            Some(Validity::Valid | Validity::Unchecked) => Ok(Some((
+                Validator::Check(command.to_owned()),
+                format!("--check {command}"),
+            ))),
+            Some(Validity::Invalid) => Err(CampaignError::Golden {
+                subject: self.prepared.subject.label.clone(),
+                what: format!("--check {command:?} rejects the writer's complete output"),
+                stderr_tail: String::new(),
+                hint: "the check must exit 0 on a complete file; try it by hand on one".to_owned(),
+            }),
+        }
+    }
+}
+
+/// Recovery runs of built-ins write in-process; they must write exactly what `torture-writer`
+/// wrote, or the recovery verdicts would judge different code.
+fn check_in_process_payload(prepared: &Prepared, new: &[u8]) -> Result<(), CampaignError> {
+    match prepared.in_process_writer() {
+        Some((_, payload)) if payload != new => Err(CampaignError::Io {
+            what: format!(
+                "trust in-process recovery runs of {}",
+                prepared.subject.label
+            ),
+            source: std::io::Error::other(format!(
+                "torture-writer wrote {} bytes that differ from the {}-byte payload the harness computes \
+                 (first difference at byte {}); rebuild both binaries from the same source",
+                new.len(),
+                payload.len(),
+                oracle::first_diff_offset(payload, new)
+            )),
+        }),
+        Some(_) | None => Ok(()),
+    }
+}
+
+/// A nondeterministic writer can only be judged by validity; bytes cannot judge anything.
+fn check_determinism(
+    subject: &str,
+    disagreement: Option<u64>,
+    validator: &Validator,
+) -> Result<(), CampaignError> {
+    let Some(offset) = disagreement else {
+        return Ok(());
+    };
+    match validator {
+        Validator::Builtin(Validation::Bytes) => Err(CampaignError::Usage(format!(
+            "{subject}: two uncrashed runs wrote different bytes (first difference at byte {offset}), so byte \
+             comparison cannot tell the new version from a torn one; pass --validate json|jsonl or --check CMD, \
+             or make the writer deterministic for a given TORTURE_GENERATION"
+        ))),
+        Validator::Builtin(Validation::Json | Validation::JsonLines | Validation::Command(_))
+        | Validator::Check(_) => Ok(()),
+    }
+}
+
+fn notes(
+    old: Option<&[u8]>,
+    new: &[u8],
+    disagreement: Option<u64>,
+    unmodelled: &[String],
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if old == Some(new) {
+        notes.push(
+            "generations 1 and 2 wrote identical bytes (the writer ignores TORTURE_GENERATION): old and new \
+             cannot be told apart"
+                .to_owned(),
+        );
+    }
+    if let Some(offset) = disagreement {
+        notes.push(format!(
+            "golden runs disagree (first difference at byte {offset}): `new` means a complete, valid file"
+        ));
+    }
+    for what in unmodelled {
+        notes.push(format!(
+            "not fully modelled: {what}; kill points may miss what it writes"
+        ));
+    }
+    notes
+}
+
+/// The tracer's view of an invocation.
+pub(crate) fn writer_command(invocation: &Invocation) -> WriterCommand {
+    WriterCommand {
+        program: invocation.program.clone(),
+        args: invocation.args.clone(),
+        env: invocation.env.clone(),
+    }
+}
+
+/// The target's file name, for messages.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}

@@ -1,0 +1,369 @@
+//! Untraced runs: generation-1 and determinism runs, recovery runs, `--check`, the spawn baseline.
+//!
+//! Each child gets its own process group, so a timeout or Ctrl-C kills everything it started.
+//! Waiting uses a pidfd (`pidfd_open` + `poll`), which wakes the moment the child exits and, unlike
+//! a pid, can never name a recycled process.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::process::{Pid, PidfdFlags, Signal, kill_process_group, pidfd_open};
+
+use torture_core::oracle::{RunExit, Validity};
+
+/// How often a waiting worker looks at the Ctrl-C flag.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+/// A program to run, with its arguments and extra environment.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// Absolute path of the program.
+    pub program: PathBuf,
+    /// Arguments (placeholders already replaced).
+    pub args: Vec<OsString>,
+    /// Environment added to the harness's own.
+    pub env: Vec<(OsString, OsString)>,
+}
+
+/// Where a child's output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Discard it.
+    Discard,
+    /// Capture stdout and stderr (into files under `log_dir`, read back after exit).
+    Capture,
+}
+
+/// How an untraced run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// It exited, was killed, or timed out.
+    Exit {
+        /// How.
+        exit: RunExit,
+        /// Captured stdout (empty unless captured).
+        stdout: Vec<u8>,
+        /// Captured stderr (empty unless captured).
+        stderr: Vec<u8>,
+    },
+    /// Ctrl-C: the child's process group was killed.
+    Cancelled,
+}
+
+/// Runs `invocation` in `cwd` without tracing, killing its process group after `timeout`.
+/// `log_dir` (outside every sandbox) holds the capture files; `slot` keeps workers apart.
+pub fn run(
+    invocation: &Invocation,
+    cwd: &Path,
+    output: Output,
+    log: (&Path, &str),
+    timeout: Duration,
+    cancel: &AtomicBool,
+) -> io::Result<Ended> {
+    let (log_dir, slot) = log;
+    let capture = |stream: &str| -> io::Result<(Stdio, Option<PathBuf>)> {
+        match output {
+            Output::Discard => Ok((Stdio::null(), None)),
+            Output::Capture => {
+                let path = log_dir.join(format!("{slot}.{stream}"));
+                Ok((Stdio::from(File::create(&path)?), Some(path)))
+            }
+        }
+    };
+    let (stdout, stdout_path) = capture("stdout")?;
+    let (stderr, stderr_path) = capture("stderr")?;
+    let mut command = Command::new(&invocation.program);
+    command
+        .args(&invocation.args)
+        .envs(invocation.env.iter().map(|(k, v)| (k, v)));
+    command
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0);
+    let mut child = command.spawn()?;
+    let waited = wait(&mut child, timeout, cancel)?;
+    let read = |path: Option<PathBuf>| {
+        path.map(std::fs::read)
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    Ok(match waited {
+        Waited::Exit(exit) => Ended::Exit {
+            exit,
+            stdout: read(stdout_path)?,
+            stderr: read(stderr_path)?,
+        },
+        Waited::Cancelled => Ended::Cancelled,
+    })
+}
+
+enum Waited {
+    Exit(RunExit),
+    Cancelled,
+}
+
+/// Why [`wait`] stopped waiting.
+enum Stop {
+    Exited,
+    TimedOut,
+    Cancelled,
+}
+
+/// Waits for `child` until it exits, `timeout` passes, or `cancel` is set; then kills whatever
+/// is left of its process group and reaps it.
+fn wait(child: &mut Child, timeout: Duration, cancel: &AtomicBool) -> io::Result<Waited> {
+    let pid = Pid::from_child(child);
+    let pidfd = pidfd_open(pid, PidfdFlags::empty()).map_err(io::Error::from)?;
+    let deadline = Instant::now() + timeout;
+    let stop = loop {
+        if cancel.load(Ordering::Relaxed) {
+            break Stop::Cancelled;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break Stop::TimedOut;
+        }
+        let slice = Timespec::try_from(left.min(CANCEL_POLL)).unwrap_or_default();
+        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+        match poll(&mut fds, Some(&slice)) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+            Ok(_) => break Stop::Exited,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    // The leader is a zombie or still running, so its pid (= the group id) cannot be reused yet:
+    // killing the group here never hits a stranger. ESRCH just means the group is gone already.
+    let _ = kill_process_group(pid, Signal::KILL);
+    let status = child.wait()?;
+    Ok(match stop {
+        Stop::Exited => Waited::Exit(exit_of(status)),
+        Stop::TimedOut => Waited::Exit(RunExit::TimedOut),
+        Stop::Cancelled => Waited::Cancelled,
+    })
+}
+
+/// Converts a reaped status.
+pub fn exit_of(status: ExitStatus) -> RunExit {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => RunExit::Code(code),
+        (None, Some(signal)) => RunExit::Signal(signal),
+        (None, None) => RunExit::Code(-1),
+    }
+}
+
+/// Runs the `--check` shell command on `file`: `{file}` in the command is replaced by the
+/// quoted path, or the path is appended. Exit 0 means valid. `Ok(None)`: Ctrl-C.
+pub fn check_file(
+    command: &str,
+    file: &Path,
+    cwd: &Path,
+    timeout: Duration,
+    cancel: &AtomicBool,
+) -> io::Result<Option<Validity>> {
+    let quoted = super::replay::shell_quote(&file.to_string_lossy());
+    let script = match command.contains("{file}") {
+        true => command.replace("{file}", &quoted),
+        false => format!("{command} {quoted}"),
+    };
+    let invocation = Invocation {
+        program: PathBuf::from("/bin/sh"),
+        args: vec!["-c".into(), script.into()],
+        env: Vec::new(),
+    };
+    Ok(
+        match run(
+            &invocation,
+            cwd,
+            Output::Discard,
+            (cwd, "check"),
+            timeout,
+            cancel,
+        )? {
+            Ended::Exit {
+                exit: RunExit::Code(0),
+                ..
+            } => Some(Validity::Valid),
+            Ended::Exit { .. } => Some(Validity::Invalid),
+            Ended::Cancelled => None,
+        },
+    )
+}
+
+/// The last `max_lines` lines of a captured stream, lossily decoded, for error messages.
+pub fn tail(bytes: &[u8], max_lines: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let start = lines.len().saturating_sub(max_lines);
+    lines[start..].join("\n")
+}
+
+/// Finds `program` the way a shell would: a name with a `/` is a path (relative to the
+/// directory torture was started from), anything else is searched in `PATH`. Returns an
+/// absolute path to an executable regular file.
+pub fn resolve_program(program: &Path) -> Result<PathBuf, String> {
+    if program.as_os_str().is_empty() {
+        return Err("the command after `--` is empty".to_owned());
+    }
+    if program.to_string_lossy().contains('/') {
+        let absolute = std::path::absolute(program)
+            .map_err(|e| format!("cannot resolve {}: {e}", program.display()))?;
+        return match is_executable(&absolute) {
+            true => Ok(absolute),
+            false => Err(format!(
+                "command not found: {} is not an executable file; check the path (it is relative to the \
+                 directory you run torture from)",
+                program.display()
+            )),
+        };
+    }
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path_var)
+        .map(|dir| std::path::absolute(dir.join(program)).unwrap_or_else(|_| dir.join(program)))
+        .find(|candidate| is_executable(candidate))
+        .ok_or_else(|| {
+            format!(
+                "command not found: `{}` is not in PATH; check the spelling, install it, or give its path",
+                program.display()
+            )
+        })
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Invocation {
+        Invocation {
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), script.into()],
+            env: vec![("TORTURE_TEST_VALUE".into(), "42".into())],
+        }
+    }
+
+    fn run_sh(script: &str, timeout_ms: u64) -> Ended {
+        let dir = std::env::temp_dir();
+        let never = AtomicBool::new(false);
+        let slot = format!("process-test-{}-{}", std::process::id(), script.len());
+        run(
+            &sh(script),
+            &dir,
+            Output::Capture,
+            (&dir, &slot),
+            Duration::from_millis(timeout_ms),
+            &never,
+        )
+        .expect("run")
+    }
+
+    #[test]
+    fn captures_output_and_exit_code() {
+        let ended = run_sh(
+            "echo out; echo err >&2; echo $TORTURE_TEST_VALUE; exit 3",
+            5_000,
+        );
+        let expected = Ended::Exit {
+            exit: RunExit::Code(3),
+            stdout: b"out\n42\n".to_vec(),
+            stderr: b"err\n".to_vec(),
+        };
+        assert_eq!(ended, expected);
+    }
+
+    #[test]
+    fn a_hung_child_is_killed_at_the_timeout() {
+        let started = Instant::now();
+        let ended = run_sh("sleep 30", 200);
+        assert!(
+            matches!(
+                ended,
+                Ended::Exit {
+                    exit: RunExit::TimedOut,
+                    ..
+                }
+            ),
+            "{ended:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn cancel_stops_the_wait() {
+        let dir = std::env::temp_dir();
+        let cancel = AtomicBool::new(true);
+        let ended = run(
+            &sh("sleep 30"),
+            &dir,
+            Output::Discard,
+            (&dir, "x"),
+            Duration::from_secs(30),
+            &cancel,
+        );
+        assert_eq!(ended.expect("run"), Ended::Cancelled);
+    }
+
+    #[test]
+    fn signals_are_reported() {
+        let ended = run_sh("kill -9 $$", 5_000);
+        assert!(
+            matches!(
+                ended,
+                Ended::Exit {
+                    exit: RunExit::Signal(9),
+                    ..
+                }
+            ),
+            "{ended:?}"
+        );
+    }
+
+    #[test]
+    fn resolves_programs_like_a_shell() {
+        assert!(
+            resolve_program(Path::new("sh"))
+                .expect("sh in PATH")
+                .is_absolute()
+        );
+        let missing = resolve_program(Path::new("no-such-command-xyz")).expect_err("missing");
+        assert!(missing.contains("command not found"), "{missing}");
+        assert!(resolve_program(Path::new("./no/such/file")).is_err());
+        assert!(resolve_program(Path::new("")).is_err());
+    }
+
+    #[test]
+    fn check_command_gets_the_file() {
+        let dir = std::env::temp_dir();
+        let file = dir.join(format!("check test {}", std::process::id()));
+        std::fs::write(&file, b"ok").expect("write");
+        let never = AtomicBool::new(false);
+        let check = |command: &str| {
+            check_file(command, &file, &dir, Duration::from_secs(5), &never).expect("check")
+        };
+        assert_eq!(check("grep -q ok"), Some(Validity::Valid));
+        assert_eq!(
+            check("grep -q nope {file} && true"),
+            Some(Validity::Invalid)
+        );
+        assert_eq!(check("test -s {file}"), Some(Validity::Valid));
+        std::fs::remove_file(&file).expect("cleanup");
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(tail(b"a\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail(b"", 2), "");
+    }
+}

@@ -1,0 +1,173 @@
+//! One-line commands that replay a trial, and shell quoting for them.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use super::subject::SubjectKind;
+use super::{Selection, Settings, Subject, ValidationChoice};
+use torture_core::killpoint::KillPoint;
+use torture_core::oracle::{Expectation, Initial};
+
+/// Default `--target`.
+pub const DEFAULT_TARGET: &str = "target.json";
+/// Default `--timeout-ms`.
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+/// Quotes `word` for a POSIX shell, leaving plain words alone.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%{}".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// A program and its arguments as one shell line.
+pub fn shell_words(program: &Path, args: &[OsString]) -> String {
+    std::iter::once(program.as_os_str())
+        .chain(args.iter().map(OsString::as_os_str))
+        .map(|word| shell_quote(&word.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The command that replays exactly the trial of `subject` at `point` with these settings.
+pub fn replay_command(subject: &Subject, settings: &Settings, point: KillPoint) -> String {
+    let mut words: Vec<String> = vec!["torture".into(), "kill".into()];
+    let mut options: Vec<(&str, String)> = Vec::new();
+    if let SubjectKind::Builtin { size_bytes } = &subject.kind {
+        options.push(("--subject", subject.name.clone()));
+        options.push(("--size", size_bytes.to_string()));
+    }
+    options.push(("--initial", initial_name(settings.initial).to_owned()));
+    options.push(("--seed", settings.seed.to_string()));
+    options.push(("--kill-at", point.to_string()));
+    options.extend(differing_options(settings));
+    let is_command = matches!(subject.kind, SubjectKind::Command { .. });
+    if is_command && subject.expectation == Expectation::Caught {
+        options.push(("--expect", "caught".to_owned()));
+    }
+    for (flag, value) in options {
+        words.push(flag.to_owned());
+        words.push(shell_quote(&value));
+    }
+    if settings.strict {
+        words.push("--strict".into());
+    }
+    if let SubjectKind::Command { argv } = &subject.kind {
+        words.push("--".into());
+        words.extend(argv.iter().map(|arg| shell_quote(&arg.to_string_lossy())));
+    }
+    words.join(" ")
+}
+
+/// Options that change a trial and differ from their defaults.
+fn differing_options(settings: &Settings) -> Vec<(&'static str, String)> {
+    let mut options = Vec::new();
+    match &settings.validation {
+        ValidationChoice::Auto => {}
+        ValidationChoice::Json => options.push(("--validate", "json".to_owned())),
+        ValidationChoice::JsonLines => options.push(("--validate", "jsonl".to_owned())),
+        ValidationChoice::Bytes => options.push(("--validate", "bytes".to_owned())),
+        ValidationChoice::Check(command) => options.push(("--check", command.clone())),
+    }
+    if settings.target != Path::new(DEFAULT_TARGET) {
+        options.push(("--target", settings.target.to_string_lossy().into_owned()));
+    }
+    if settings.timeout_ms != DEFAULT_TIMEOUT_MS {
+        options.push(("--timeout-ms", settings.timeout_ms.to_string()));
+    }
+    if settings.dir != crate::sandbox::default_dir() {
+        options.push(("--dir", settings.dir.to_string_lossy().into_owned()));
+    }
+    options
+}
+
+/// `absent` or `old`.
+pub fn initial_name(initial: Initial) -> &'static str {
+    match initial {
+        Initial::Absent => "absent",
+        Initial::Old => "old",
+    }
+}
+
+/// How a selection reads in reports.
+pub fn selection_name(selection: Selection) -> String {
+    match selection {
+        Selection::Sample { trials } => format!("{trials} sampled kill points"),
+        Selection::Exhaustive => "every kill point (exhaustive)".to_owned(),
+        Selection::One(point) => format!("one kill point ({point})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn settings() -> Settings {
+        Settings {
+            initial: Initial::Old,
+            validation: ValidationChoice::Auto,
+            selection: Selection::Sample { trials: 10 },
+            seed: 7,
+            jobs: 2,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            dir: crate::sandbox::default_dir(),
+            target: PathBuf::from(DEFAULT_TARGET),
+            strict: false,
+        }
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("plain-fsync"), "plain-fsync");
+        assert_eq!(shell_quote("{target}"), "{target}");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn builtin_replay() {
+        let subject = Subject {
+            name: "plain".into(),
+            label: "plain".into(),
+            kind: SubjectKind::Builtin { size_bytes: 65536 },
+            expectation: Expectation::Caught,
+            selection: None,
+        };
+        let line = replay_command(&subject, &settings(), KillPoint::Byte(4097));
+        assert_eq!(
+            line,
+            "torture kill --subject plain --size 65536 --initial old --seed 7 --kill-at byte:4097"
+        );
+    }
+
+    #[test]
+    fn command_replay_keeps_options_and_argv() {
+        let subject = Subject::command(
+            vec![
+                "python3".into(),
+                "/w/my writer.py".into(),
+                "{target}".into(),
+            ],
+            Expectation::Caught,
+        );
+        let s = Settings {
+            strict: true,
+            validation: ValidationChoice::Check("jq . {file}".into()),
+            ..settings()
+        };
+        let line = replay_command(&subject, &s, KillPoint::Syscall(3));
+        assert_eq!(
+            line,
+            "torture kill --initial old --seed 7 --kill-at syscall:3 --check 'jq . {file}' --expect caught \
+             --strict -- python3 '/w/my writer.py' {target}"
+        );
+    }
+}

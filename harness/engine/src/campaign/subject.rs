@@ -1,0 +1,361 @@
+//! Subjects: the built-in strategies (run through `torture-writer`) and user commands.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use super::error::CampaignError;
+use super::process::{self, Invocation};
+use torture_core::oracle::Expectation;
+use torture_writers::strategies;
+
+/// The name of the built-in writer program, installed next to `torture`.
+pub const WRITER_BINARY: &str = "torture-writer";
+
+/// A built-in strategy as the harness sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Builtin {
+    /// Name used with `--subject`.
+    pub name: &'static str,
+    /// One line on what it does.
+    pub description: &'static str,
+    /// What it must do under SIGKILL.
+    pub expectation: Expectation,
+}
+
+/// Every built-in strategy, in the order `torture list` shows them.
+pub fn builtins() -> Vec<Builtin> {
+    strategies::Strategy::ALL
+        .iter()
+        .map(|strategy| Builtin {
+            name: strategy.name(),
+            description: strategy.description(),
+            expectation: expectation_of(strategy.expect_kill()),
+        })
+        .collect()
+}
+
+fn expectation_of(expected: strategies::Expect) -> Expectation {
+    match expected {
+        strategies::Expect::Pass => Expectation::Pass,
+        strategies::Expect::Caught => Expectation::Caught,
+    }
+}
+
+/// The built-in strategy called `name`.
+pub fn builtin(name: &str) -> Option<Builtin> {
+    builtins().into_iter().find(|b| b.name == name)
+}
+
+/// What a subject runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubjectKind {
+    /// A built-in strategy through `torture-writer`.
+    Builtin {
+        /// Payload size.
+        size_bytes: u64,
+    },
+    /// A user command (`-- CMD ARGS...`), `{target}` not yet replaced.
+    Command {
+        /// Program and arguments as given.
+        argv: Vec<OsString>,
+    },
+}
+
+/// One writer under test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// The strategy name (what `--subject` takes), or the command's program name.
+    pub name: String,
+    /// How reports call it; unique within a run (e.g. `intact@2KiB-all` next to `intact`).
+    pub label: String,
+    /// What it runs.
+    pub kind: SubjectKind,
+    /// What it must do.
+    pub expectation: Expectation,
+    /// Kill points for this subject, overriding the run's selection.
+    pub selection: Option<super::Selection>,
+}
+
+impl Subject {
+    /// A built-in subject.
+    pub fn builtin(builtin: Builtin, size_bytes: u64) -> Subject {
+        Subject {
+            name: builtin.name.to_owned(),
+            label: builtin.name.to_owned(),
+            kind: SubjectKind::Builtin { size_bytes },
+            expectation: builtin.expectation,
+            selection: None,
+        }
+    }
+
+    /// A user command, named after its program.
+    pub fn command(argv: Vec<OsString>, expectation: Expectation) -> Subject {
+        let name = argv
+            .first()
+            .and_then(|program| Path::new(program).file_name())
+            .map_or_else(
+                || "command".to_owned(),
+                |name| name.to_string_lossy().into_owned(),
+            );
+        Subject {
+            label: name.clone(),
+            name,
+            kind: SubjectKind::Command { argv },
+            expectation,
+            selection: None,
+        }
+    }
+}
+
+/// A subject with its program resolved, ready to build invocations for any sandbox.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub subject: Subject,
+    program: PathBuf,
+    /// Arguments with `{target}` still in them.
+    args: Vec<OsString>,
+    /// How many of `args` come before the strategy name (see [`WriterProgram::prefix`]).
+    writer_prefix_len: usize,
+    /// Built-ins: the strategy and its generation-2 payload, for in-process recovery runs.
+    in_process: Option<(strategies::Strategy, Vec<u8>)>,
+}
+
+/// The built-in writer program and the arguments that come before the strategy name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterProgram {
+    /// `torture-writer` next to the running executable, or `torture` itself.
+    pub path: PathBuf,
+    /// Empty for `torture-writer`; `["__writer"]` when `torture` runs its writers itself.
+    pub prefix: Vec<OsString>,
+}
+
+/// The built-in writer: `torture-writer` next to the running executable (a small program,
+/// quick to start), else `torture __writer` when the running executable is `torture` (a build
+/// of `torture` alone, as `cargo run --bin torture` makes).
+pub fn writer_path() -> Result<WriterProgram, CampaignError> {
+    let exe = std::env::current_exe().map_err(|e| CampaignError::WriterMissing {
+        path: PathBuf::from(WRITER_BINARY),
+        reason: format!("cannot find the running executable: {e}"),
+    })?;
+    let sibling = exe.with_file_name(WRITER_BINARY);
+    if sibling.is_file() {
+        return Ok(WriterProgram {
+            path: sibling,
+            prefix: Vec::new(),
+        });
+    }
+    match exe.file_name().is_some_and(|name| name == "torture") {
+        true => Ok(WriterProgram {
+            path: exe,
+            prefix: vec![torture_writers::writer::SUBCOMMAND.into()],
+        }),
+        false => Err(CampaignError::WriterMissing {
+            path: sibling,
+            reason: "no such file".to_owned(),
+        }),
+    }
+}
+
+/// Checks every subject's program before anything runs, so a missing command or writer is
+/// reported at once rather than after the first subjects.
+pub(crate) fn check_all(subjects: &[Subject]) -> Result<(), CampaignError> {
+    for subject in subjects {
+        program_and_args(subject)?;
+        if let SubjectKind::Builtin { .. } = subject.kind {
+            strategy(&subject.name)?;
+        }
+    }
+    Ok(())
+}
+
+/// Everything a subject needs to run; built when its turn comes (a built-in's payload can be
+/// large, so only one subject's is held at a time).
+pub(crate) fn prepare(subject: &Subject) -> Result<Prepared, CampaignError> {
+    let (program, args, writer_prefix_len) = program_and_args(subject)?;
+    let in_process = match &subject.kind {
+        SubjectKind::Builtin { size_bytes } => Some(in_process_writer(&subject.name, *size_bytes)?),
+        SubjectKind::Command { .. } => None,
+    };
+    Ok(Prepared {
+        subject: subject.clone(),
+        program,
+        args,
+        writer_prefix_len,
+        in_process,
+    })
+}
+
+/// The program, its arguments, and how many of them come before a built-in's strategy name.
+fn program_and_args(subject: &Subject) -> Result<(PathBuf, Vec<OsString>, usize), CampaignError> {
+    match &subject.kind {
+        SubjectKind::Builtin { size_bytes } => {
+            let writer = writer_path()?;
+            let prefix_len = writer.prefix.len();
+            let mut args = writer.prefix;
+            args.extend([
+                subject.name.clone().into(),
+                "--target".into(),
+                "{target}".into(),
+                "--size".into(),
+                size_bytes.to_string().into(),
+            ]);
+            Ok((writer.path, args, prefix_len))
+        }
+        SubjectKind::Command { argv } => {
+            let (program, args) = argv.split_first().ok_or(CampaignError::CommandNotFound(
+                "the command after `--` is empty".to_owned(),
+            ))?;
+            let program = process::resolve_program(Path::new(program))
+                .map_err(CampaignError::CommandNotFound)?;
+            let args = args.iter().map(absolutize_existing).collect();
+            Ok((program, args, 0))
+        }
+    }
+}
+
+fn strategy(name: &str) -> Result<strategies::Strategy, CampaignError> {
+    name.parse()
+        .map_err(|e: strategies::UnknownStrategy| CampaignError::Usage(e.to_string()))
+}
+
+/// The strategy called `name` and the payload `torture-writer` writes for generation 2.
+fn in_process_writer(
+    name: &str,
+    size_bytes: u64,
+) -> Result<(strategies::Strategy, Vec<u8>), CampaignError> {
+    let size = usize::try_from(size_bytes).map_err(|_| {
+        CampaignError::Usage(format!("--size {size_bytes} is too large for this machine"))
+    })?;
+    Ok((strategy(name)?, torture_core::payload::payload(size, 2)))
+}
+
+/// The writer runs inside its sandbox, so a relative argument naming a file in the directory
+/// torture was started from (`python3 writer.py`) would not be found there: such arguments are
+/// made absolute. Anything else passes through untouched.
+fn absolutize_existing(arg: &OsString) -> OsString {
+    let path = Path::new(arg);
+    if path.is_relative() && !arg.is_empty() && path.is_file() {
+        if let Ok(absolute) = std::path::absolute(path) {
+            return absolute.into_os_string();
+        }
+    }
+    arg.clone()
+}
+
+impl Prepared {
+    /// The invocation for `generation` writing `target` (absolute).
+    pub fn invocation(&self, target: &Path, generation: u64) -> Invocation {
+        let target_text = target.as_os_str();
+        let args = self
+            .args
+            .iter()
+            .map(|arg| replace_target(arg, target_text))
+            .collect();
+        Invocation {
+            program: self.program.clone(),
+            args,
+            env: vec![
+                ("TORTURE_TARGET".into(), target_text.to_owned()),
+                ("TORTURE_GENERATION".into(), generation.to_string().into()),
+            ],
+        }
+    }
+
+    /// True for built-in strategies.
+    pub fn is_builtin(&self) -> bool {
+        matches!(self.subject.kind, SubjectKind::Builtin { .. })
+    }
+
+    /// For built-ins: the same strategy code `torture-writer` runs, and the payload it would
+    /// write for generation 2 (recovery runs use it in-process, saving a process start).
+    pub fn in_process_writer(&self) -> Option<(strategies::Strategy, &[u8])> {
+        self.in_process
+            .as_ref()
+            .map(|(strategy, payload)| (*strategy, payload.as_slice()))
+    }
+
+    /// The program that runs (for the spawn baseline).
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    /// The arguments before the strategy name: `["__writer"]` when `torture` is its own writer.
+    pub fn writer_prefix(&self) -> &[OsString] {
+        &self.args[..self.writer_prefix_len]
+    }
+}
+
+/// Replaces every `{target}` in `arg`, byte-wise so non-UTF-8 arguments survive.
+fn replace_target(arg: &OsString, target: &std::ffi::OsStr) -> OsString {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    const PLACEHOLDER: &[u8] = b"{target}";
+    let bytes = arg.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = rest
+        .windows(PLACEHOLDER.len())
+        .position(|w| w == PLACEHOLDER)
+    {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(target.as_bytes());
+        rest = &rest[at + PLACEHOLDER.len()..];
+    }
+    out.extend_from_slice(rest);
+    OsString::from_vec(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_placeholder_is_replaced_everywhere() {
+        let target = std::ffi::OsStr::new("/s/target.json");
+        assert_eq!(replace_target(&"{target}".into(), target), "/s/target.json");
+        assert_eq!(
+            replace_target(&"--out={target},{target}".into(), target),
+            "--out=/s/target.json,/s/target.json"
+        );
+        assert_eq!(replace_target(&"plain".into(), target), "plain");
+    }
+
+    #[test]
+    fn commands_are_named_after_their_program() {
+        let subject = Subject::command(
+            vec!["/usr/bin/python3".into(), "w.py".into()],
+            Expectation::Pass,
+        );
+        assert_eq!(subject.name, "python3");
+    }
+
+    #[test]
+    fn a_missing_command_is_reported_before_running() {
+        let subject = Subject::command(vec!["no-such-writer-xyz".into()], Expectation::Pass);
+        let err = prepare(&subject).expect_err("missing command");
+        assert!(err.to_string().contains("command not found"), "{err}");
+    }
+
+    #[test]
+    fn invocation_carries_target_and_generation() {
+        let subject = Subject::command(
+            vec!["sh".into(), "-c".into(), "cat > {target}".into()],
+            Expectation::Pass,
+        );
+        let prepared = prepare(&subject).expect("sh exists");
+        let invocation = prepared.invocation(Path::new("/s/t.json"), 2);
+        assert_eq!(
+            invocation.args,
+            vec![OsString::from("-c"), OsString::from("cat > /s/t.json")]
+        );
+        assert!(
+            invocation
+                .env
+                .contains(&("TORTURE_GENERATION".into(), "2".into()))
+        );
+        assert!(
+            invocation
+                .env
+                .contains(&("TORTURE_TARGET".into(), "/s/t.json".into()))
+        );
+    }
+}

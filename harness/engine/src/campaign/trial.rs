@@ -1,0 +1,194 @@
+//! One trial: seed the sandbox, kill the writer at a point, judge the target, run recovery.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::error::CampaignError;
+use super::golden::{Golden, Validator, writer_command};
+use super::process::{self, Ended, Invocation, Output};
+use super::subject::Prepared;
+use super::{CrashEnd, RecoveryRecord, RunContext, Settings, TrialRecord};
+use crate::sandbox::Sandbox;
+use crate::tracer::{self, RunLimits, TrialEnd, WriterCommand};
+use torture_core::killpoint::KillPoint;
+use torture_core::oracle::{
+    self, FileKind, RunExit, TargetState, TrialFacts, Validation, Validity, Verdict,
+};
+
+/// A worker's fixed setup: its sandbox and the writer invocations for it.
+pub(crate) struct Worker<'a> {
+    prepared: &'a Prepared,
+    golden: &'a Golden,
+    settings: &'a Settings,
+    context: &'a RunContext,
+    sandbox: Sandbox,
+    logs: PathBuf,
+    slot: String,
+    recovery: Invocation,
+    command: WriterCommand,
+    limits: RunLimits,
+}
+
+impl<'a> Worker<'a> {
+    pub fn new(
+        prepared: &'a Prepared,
+        golden: &'a Golden,
+        settings: &'a Settings,
+        context: &'a RunContext,
+        (sandbox, logs, slot): (Sandbox, PathBuf, String),
+    ) -> Worker<'a> {
+        let recovery = prepared.invocation(sandbox.target(), 2);
+        Worker {
+            command: writer_command(&recovery),
+            limits: RunLimits {
+                timeout_ms: settings.timeout_ms,
+                cancel: context.cancel.clone(),
+            },
+            prepared,
+            golden,
+            settings,
+            context,
+            sandbox,
+            logs,
+            slot,
+            recovery,
+        }
+    }
+
+    /// Runs one trial. `Ok(None)`: Ctrl-C.
+    pub fn run(&self, number: u64, point: KillPoint) -> Result<Option<TrialRecord>, CampaignError> {
+        self.sandbox.reset(self.golden.old.as_deref())?;
+        let end = match tracer::run_to_kill(&self.command, self.sandbox.path(), point, &self.limits)
+        {
+            Ok(TrialEnd::Killed { .. }) => CrashEnd::Killed,
+            Ok(TrialEnd::NotReached { exit_code }) => CrashEnd::NotReached { exit_code },
+            Ok(TrialEnd::TimedOut { .. }) => CrashEnd::TimedOut,
+            Ok(TrialEnd::Cancelled) => return Ok(None),
+            Err(_) if self.cancelled() => return Ok(None),
+            Err(source) => {
+                return Err(CampaignError::Trace {
+                    subject: self.prepared.subject.label.clone(),
+                    source,
+                });
+            }
+        };
+        let Some((verdict, target_kind)) = self.judge_target()? else {
+            return Ok(None);
+        };
+        let orphans = self.sandbox.orphans()?;
+        let Some(recovery) = self.recover()? else {
+            return Ok(None);
+        };
+        let facts = TrialFacts {
+            initial: self.settings.initial,
+            verdict,
+            hung: end == CrashEnd::TimedOut,
+            recovery: recovery.failure,
+            orphans_after_recovery: recovery.orphans.len(),
+            strict: self.settings.strict,
+        };
+        let violations = oracle::trial_violations(&facts);
+        Ok(Some(TrialRecord {
+            number,
+            point,
+            end,
+            verdict,
+            target_kind,
+            orphans,
+            recovery,
+            violations,
+        }))
+    }
+
+    fn cancelled(&self) -> bool {
+        self.context
+            .cancel
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Classifies what is at the target now. `Ok(None)`: Ctrl-C during `--check`.
+    fn judge_target(&self) -> Result<Option<(Verdict, Option<FileKind>)>, CampaignError> {
+        let state = self.sandbox.read_target()?;
+        let kind = match &state {
+            TargetState::NotRegular(kind) => Some(*kind),
+            TargetState::Absent | TargetState::Regular(_) => None,
+        };
+        let expected = self.golden.expected();
+        let validation = match &self.golden.validator {
+            Validator::Builtin(validation) => *validation,
+            Validator::Check(_) if !oracle::needs_validation(&state, &expected) => {
+                Validation::Command(Validity::Unchecked)
+            }
+            Validator::Check(command) => match self.check(command)? {
+                Some(validity) => Validation::Command(validity),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some((
+            oracle::classify(&state, &expected, &validation),
+            kind,
+        )))
+    }
+
+    fn check(&self, command: &str) -> Result<Option<Validity>, CampaignError> {
+        let timeout = Duration::from_millis(self.settings.timeout_ms);
+        process::check_file(
+            command,
+            self.sandbox.target(),
+            &self.logs,
+            timeout,
+            &self.context.cancel,
+        )
+        .map_err(|source| CampaignError::Io {
+            what: format!("run --check {command:?}"),
+            source,
+        })
+    }
+
+    /// Runs the writer again, uncrashed, over what the crash left. `Ok(None)`: Ctrl-C.
+    fn recover(&self) -> Result<Option<RecoveryRecord>, CampaignError> {
+        let exit = match self.prepared.in_process_writer() {
+            // Same code as `torture-writer` (exit 1 on a write error), without a process start.
+            Some((strategy, payload)) => match strategy.write(self.sandbox.target(), payload) {
+                Ok(()) => RunExit::Code(0),
+                Err(_) => RunExit::Code(1),
+            },
+            None => match self.recover_in_child()? {
+                Some(exit) => exit,
+                None => return Ok(None),
+            },
+        };
+        let Some((verdict, _)) = self.judge_target()? else {
+            return Ok(None);
+        };
+        let failure = oracle::judge_recovery(exit, &verdict);
+        let orphans = self.sandbox.orphans()?;
+        Ok(Some(RecoveryRecord {
+            exit,
+            verdict,
+            failure,
+            orphans,
+        }))
+    }
+
+    fn recover_in_child(&self) -> Result<Option<RunExit>, CampaignError> {
+        let timeout = Duration::from_millis(self.settings.timeout_ms);
+        let log = (self.logs.as_path(), self.slot.as_str());
+        let ended = process::run(
+            &self.recovery,
+            self.sandbox.path(),
+            Output::Discard,
+            log,
+            timeout,
+            &self.context.cancel,
+        )
+        .map_err(|source| CampaignError::Io {
+            what: format!("run the recovery run of {}", self.prepared.subject.label),
+            source,
+        })?;
+        Ok(match ended {
+            Ended::Exit { exit, .. } => Some(exit),
+            Ended::Cancelled => None,
+        })
+    }
+}

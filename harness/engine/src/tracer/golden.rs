@@ -1,0 +1,506 @@
+//! The golden run: no kill; every syscall on the sandbox becomes a trace event (with the bytes
+//! written), and the kill-point space is counted the way kill trials will count it.
+
+use std::fs::File;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::Path;
+
+use nix::unistd::Pid;
+
+use super::calls::{self, Site, WriteCall};
+use super::engine::{Call, Ctx, Finish, Mode, Step};
+use super::resolve::FileKind;
+use super::spawn::{read_all, spawn};
+use super::syscalls::{Role, Stops, Sys};
+use super::{GoldenRun, RunLimits, TraceError, WriterCommand};
+use crate::sys::{self, Regs};
+use torture_core::killpoint::{Boundary, KillSpace, When};
+use torture_core::trace::{Op, Trace};
+
+/// `RWF_APPEND` (pwritev2 flag): append whatever the offset says.
+const RWF_APPEND: u64 = 0x10;
+const RENAME_NOREPLACE: u64 = 1;
+const RENAME_EXCHANGE: u64 = 2;
+
+pub fn record(
+    cmd: &WriterCommand,
+    sandbox: &Path,
+    limits: &RunLimits,
+) -> Result<GoldenRun, TraceError> {
+    let mut spawned = spawn(cmd, sandbox, Stops::All, limits, true)?;
+    let command = std::iter::once(&cmd.program.as_os_str().to_owned())
+        .chain(&cmd.args)
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    let sandbox_shown = spawned
+        .session
+        .resolver
+        .sandbox()
+        .to_string_lossy()
+        .into_owned();
+    let mut recorder = Recorder {
+        trace: Trace::new(sandbox_shown, command),
+        space: KillSpace::default(),
+        unmodelled: Vec::new(),
+        mapped: false,
+    };
+    let finish = spawned.session.drive(&mut recorder);
+    let stderr = read_all(&spawned.stderr).unwrap_or_default();
+    let exit_code = match super::kill::with_stderr(finish, &stderr)? {
+        Finish::Ended { exit_code } => exit_code,
+        Finish::Killed => {
+            return Err(TraceError::UnexpectedEnd {
+                pid: 0,
+                how: "was killed in a run that kills nothing".into(),
+            });
+        }
+        Finish::TimedOut { elapsed_ms } => return Err(TraceError::TimedOut { elapsed_ms }),
+        Finish::Cancelled => return Err(TraceError::Cancelled),
+    };
+    let stdout = match &spawned.stdout {
+        Some(file) => read_all(file).map_err(|source| inspect(0, "the writer's stdout", source))?,
+        None => Vec::new(),
+    };
+    let Recorder {
+        trace,
+        space,
+        unmodelled,
+        ..
+    } = recorder;
+    Ok(GoldenRun {
+        exit_code,
+        stdout,
+        stderr,
+        trace,
+        space,
+        unmodelled,
+    })
+}
+
+struct Recorder {
+    trace: Trace,
+    space: KillSpace,
+    unmodelled: Vec<String>,
+    /// A sandbox file was mapped shared and writable: `msync` becomes worth recording.
+    mapped: bool,
+}
+
+/// What the entry stop learnt, completed at the exit stop.
+enum Pending {
+    Write {
+        call: Call,
+        write: WriteCall,
+    },
+    Open {
+        call: Call,
+        path: String,
+        flags: u64,
+        existed: bool,
+    },
+    Ready {
+        sys: Sys,
+        op: Op,
+    },
+}
+
+impl Mode for Recorder {
+    type Pending = Pending;
+
+    fn on_entry(
+        &mut self,
+        ctx: &Ctx<'_>,
+        pid: Pid,
+        call: &Call,
+    ) -> Result<Step<Pending>, TraceError> {
+        if call.sys.role() == Role::Write {
+            return Ok(match calls::write_call(ctx, pid, call) {
+                Some(write) => Step::ToExit(Pending::Write { call: *call, write }),
+                None => Step::Continue,
+            });
+        }
+        let Some(site) = calls::site(ctx, pid, call) else {
+            return Ok(Step::Continue);
+        };
+        if call.sys.role() == Role::Boundary {
+            self.push_boundaries(call.sys, site.label());
+        }
+        Ok(match self.draft(ctx, pid, call, site) {
+            Some(pending) => Step::ToExit(pending),
+            None => Step::Continue,
+        })
+    }
+
+    fn on_exit(
+        &mut self,
+        ctx: &Ctx<'_>,
+        pid: Pid,
+        pending: Pending,
+        ret: i64,
+        _regs: Regs,
+    ) -> Result<Step<Pending>, TraceError> {
+        let (sys, op) = match pending {
+            Pending::Write { call, write } => (call.sys, self.written(pid, &call, &write, ret)?),
+            Pending::Open {
+                call,
+                path,
+                flags,
+                existed,
+            } => (call.sys, opened(ctx, pid, path, flags, existed, ret)),
+            Pending::Ready { sys, op } => (sys, op),
+        };
+        self.trace.push(pid.as_raw(), sys.name(), ret, op);
+        Ok(Step::Continue)
+    }
+}
+
+impl Recorder {
+    fn push_boundaries(&mut self, sys: Sys, path: String) {
+        for when in [When::Before, When::After] {
+            let index = self.space.boundaries.len() as u64;
+            let boundary = Boundary {
+                index,
+                when,
+                syscall: sys.name().to_owned(),
+                path: path.clone(),
+            };
+            self.space.boundaries.push(boundary);
+        }
+    }
+
+    /// The operation a boundary or record-only call will perform, known at its entry.
+    fn draft(&mut self, ctx: &Ctx<'_>, pid: Pid, call: &Call, site: Site) -> Option<Pending> {
+        let a = &call.args;
+        let ready = |op: Op| Some(Pending::Ready { sys: call.sys, op });
+        match (call.sys, site) {
+            (Sys::Open | Sys::Openat | Sys::Openat2 | Sys::Creat, Site::Path(place)) => {
+                let flags = open_flags(pid, call);
+                let existed = std::fs::symlink_metadata(&place.abs).is_ok();
+                Some(Pending::Open {
+                    call: *call,
+                    path: place.shown,
+                    flags,
+                    existed,
+                })
+            }
+            (Sys::Rename | Sys::Renameat | Sys::Renameat2, Site::Pair { from, to }) => {
+                let flags = if call.sys == Sys::Renameat2 {
+                    u64::from(a[4] as u32)
+                } else {
+                    0
+                };
+                let noreplace = flags & RENAME_NOREPLACE != 0;
+                let exchange = flags & RENAME_EXCHANGE != 0;
+                ready(Op::Rename {
+                    from: from.shown,
+                    to: to.shown,
+                    noreplace,
+                    exchange,
+                })
+            }
+            (Sys::Link | Sys::Linkat, Site::Pair { from, to }) => {
+                let from_ino = unnamed_ino(&from.shown)
+                    .or_else(|| std::fs::metadata(&from.abs).ok().map(|m| m.ino()));
+                ready(Op::Link {
+                    from: from.shown,
+                    from_ino,
+                    to: to.shown,
+                })
+            }
+            (Sys::Symlink | Sys::Symlinkat, Site::Path(place)) => {
+                let target = ctx.resolver.read_string(pid, a[0]).unwrap_or_default();
+                ready(Op::Symlink {
+                    target,
+                    path: place.shown,
+                })
+            }
+            (Sys::Unlinkat, Site::Path(place)) if a[2] & libc::AT_REMOVEDIR as u64 != 0 => {
+                ready(Op::Rmdir { path: place.shown })
+            }
+            (Sys::Unlink | Sys::Unlinkat, Site::Path(place)) => {
+                ready(Op::Unlink { path: place.shown })
+            }
+            (Sys::Rmdir, Site::Path(place)) => ready(Op::Rmdir { path: place.shown }),
+            (Sys::Mkdir, Site::Path(place)) => ready(Op::Mkdir {
+                path: place.shown,
+                mode: a[1] as u32,
+            }),
+            (Sys::Mkdirat, Site::Path(place)) => ready(Op::Mkdir {
+                path: place.shown,
+                mode: a[2] as u32,
+            }),
+            (Sys::Truncate, Site::Path(place)) => {
+                let ino = std::fs::metadata(&place.abs).ok().map(|m| m.ino());
+                ready(Op::Truncate {
+                    path: place.shown,
+                    ino,
+                    len_bytes: a[1],
+                })
+            }
+            (Sys::Fsync, Site::File(f)) => ready(Op::Fsync {
+                path: f.rel,
+                ino: Some(f.ino),
+            }),
+            (Sys::Fdatasync, Site::File(f)) => ready(Op::Fdatasync {
+                path: f.rel,
+                ino: Some(f.ino),
+            }),
+            (Sys::Ftruncate, Site::File(f)) => ready(Op::Truncate {
+                path: f.rel,
+                ino: Some(f.ino),
+                len_bytes: a[1],
+            }),
+            (Sys::Fallocate, Site::File(f)) => ready(Op::Fallocate {
+                path: f.rel,
+                ino: Some(f.ino),
+                mode: a[1] as i32,
+                offset_bytes: a[2],
+                len_bytes: a[3],
+            }),
+            (Sys::Close, Site::File(f)) => ready(Op::Close {
+                path: f.rel,
+                ino: Some(f.ino),
+                fd: a[0] as i32,
+            }),
+            (Sys::SyncFileRange, Site::File(f)) => ready(Op::SyncFileRange {
+                path: f.rel,
+                ino: Some(f.ino),
+                offset_bytes: a[1],
+                len_bytes: a[2],
+                flags: a[3] as u32,
+            }),
+            (Sys::Mmap, Site::File(f)) => {
+                self.mapped = true;
+                self.unmodelled.push(format!(
+                    "mmap(PROT_WRITE, MAP_SHARED) of {}: writes through the mapping are not traced",
+                    f.rel
+                ));
+                ready(Op::Mmap {
+                    path: f.rel,
+                    ino: Some(f.ino),
+                    offset_bytes: a[5],
+                    len_bytes: a[1],
+                })
+            }
+            (Sys::Sync, Site::Global { .. }) => ready(Op::Sync),
+            (Sys::Syncfs, Site::Global { fs_of }) => ready(Op::Syncfs { path: fs_of }),
+            (Sys::Msync, Site::Global { .. }) if self.mapped => ready(Op::Msync {
+                addr: a[0],
+                len_bytes: a[1],
+                flags: a[2] as i32,
+            }),
+            (Sys::IoUringSetup, Site::Global { .. }) => {
+                self.unmodelled.push(format!(
+                    "io_uring_setup by pid {pid}: I/O submitted through io_uring is not traced"
+                ));
+                ready(Op::IoUringSetup {
+                    entries: a[0] as u32,
+                })
+            }
+            (_, _) => None,
+        }
+    }
+
+    /// The write event, with the bytes that landed and where.
+    fn written(
+        &mut self,
+        pid: Pid,
+        call: &Call,
+        write: &WriteCall,
+        ret: i64,
+    ) -> Result<Op, TraceError> {
+        let path = write.file.rel.clone();
+        let (ino, fd) = (Some(write.file.ino), write.fd as i32);
+        let Ok(len) = u64::try_from(ret) else {
+            return Ok(Op::Write {
+                path,
+                ino,
+                fd,
+                offset_bytes: 0,
+                len_bytes: 0,
+                data: Vec::new(),
+            });
+        };
+        self.space.total_bytes += len;
+        let offset_bytes = write_offset(pid, call, write, len)?;
+        let data = written_data(pid, call, write, offset_bytes, len)?;
+        Ok(Op::Write {
+            path,
+            ino,
+            fd,
+            offset_bytes,
+            len_bytes: len,
+            data,
+        })
+    }
+}
+
+/// `open` flags; `openat2` keeps them in its `struct open_how`.
+fn open_flags(pid: Pid, call: &Call) -> u64 {
+    let a = &call.args;
+    // `int flags` fills only the low half of its register.
+    if call.sys == Sys::Open {
+        u64::from(a[1] as u32)
+    } else if call.sys == Sys::Creat {
+        (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64
+    } else if call.sys == Sys::Openat2 {
+        let mut how = [0u8; 8];
+        match sys::read_memory(pid, a[2], &mut how) {
+            Ok(8) => u64::from_ne_bytes(how),
+            Ok(_) | Err(_) => 0,
+        }
+    } else {
+        u64::from(a[2] as u32)
+    }
+}
+
+/// The open event, completed with what the new fd refers to.
+fn opened(ctx: &Ctx<'_>, pid: Pid, path: String, flags: u64, existed: bool, ret: i64) -> Op {
+    let flag = |f: i32| flags & f as u64 == f as u64;
+    let tmpfile = flag(libc::O_TMPFILE);
+    let file = (ret >= 0).then(|| ctx.resolver.fd_file(pid, ret)).flatten();
+    let ok = ret >= 0;
+    let regular = file.as_ref().is_some_and(|f| f.kind == FileKind::Regular);
+    let directory = file.as_ref().is_some_and(|f| f.kind == FileKind::Directory);
+    let path = match &file {
+        Some(f) if !tmpfile => f.rel.clone(),
+        Some(_) | None => path,
+    };
+    Op::Open {
+        path,
+        ino: file.as_ref().map(|f| f.ino),
+        flags,
+        created: ok && !tmpfile && flag(libc::O_CREAT) && !existed,
+        truncated: ok && !tmpfile && flag(libc::O_TRUNC) && existed && regular,
+        tmpfile,
+        directory,
+    }
+}
+
+/// `#<ino>` names a file without a name.
+fn unnamed_ino(shown: &str) -> Option<u64> {
+    shown.strip_prefix('#')?.parse().ok()
+}
+
+/// Where the `len` bytes just written landed, read at the exit stop.
+fn write_offset(pid: Pid, call: &Call, write: &WriteCall, len: u64) -> Result<u64, TraceError> {
+    let a = &call.args;
+    let info = FdInfo::read(pid, write.fd)?;
+    let append = info.flags & libc::O_APPEND as u64 != 0
+        || (call.sys == Sys::Pwritev2 && a[5] & RWF_APPEND != 0);
+    if append {
+        let size = std::fs::metadata(format!("/proc/{pid}/fd/{}", write.fd))
+            .map_err(|source| inspect(pid.as_raw(), "the size of the written file", source))?
+            .len();
+        return Ok(size.saturating_sub(len));
+    }
+    let explicit = if matches!(call.sys, Sys::Pwrite64 | Sys::Pwritev)
+        || (call.sys == Sys::Pwritev2 && a[3] as i64 != -1)
+    {
+        Some(a[3])
+    } else if call.sys == Sys::CopyFileRange && a[3] != 0 {
+        // The kernel advanced *off_out past the bytes it wrote.
+        let mut updated = [0u8; 8];
+        let got = sys::read_memory(pid, a[3], &mut updated).unwrap_or(0);
+        (got == 8).then(|| u64::from_ne_bytes(updated).saturating_sub(len))
+    } else {
+        None
+    };
+    Ok(explicit.unwrap_or(info.pos.saturating_sub(len)))
+}
+
+/// The bytes a write put into the file.
+fn written_data(
+    pid: Pid,
+    call: &Call,
+    write: &WriteCall,
+    offset: u64,
+    len: u64,
+) -> Result<Vec<u8>, TraceError> {
+    let mut data = vec![0u8; len as usize];
+    let filled = match (&write.iov, call.sys) {
+        (Some(iov), _) => gather(pid, &iov.entries, &mut data),
+        (None, Sys::CopyFileRange | Sys::Sendfile) => read_back(pid, write.fd, offset, &mut data)?,
+        (None, _) => sys::read_memory(pid, call.args[1], &mut data).unwrap_or(0),
+    };
+    if filled != data.len() {
+        let what = format!(
+            "the {len} bytes written by {} (got {filled})",
+            call.sys.name()
+        );
+        return Err(inspect(
+            pid.as_raw(),
+            &what,
+            std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
+        ));
+    }
+    Ok(data)
+}
+
+fn gather(pid: Pid, entries: &[(u64, u64)], out: &mut [u8]) -> usize {
+    let mut filled = 0;
+    for &(base, len) in entries {
+        if filled == out.len() {
+            break;
+        }
+        let take = (len as usize).min(out.len() - filled);
+        let got = sys::read_memory(pid, base, &mut out[filled..filled + take]).unwrap_or(0);
+        filled += got;
+        if got < take {
+            break;
+        }
+    }
+    filled
+}
+
+/// Data moved kernel-side (`copy_file_range`, `sendfile`) is read back from the file itself.
+fn read_back(pid: Pid, fd: i64, offset: u64, out: &mut [u8]) -> Result<usize, TraceError> {
+    let file = File::open(format!("/proc/{pid}/fd/{fd}")).map_err(|source| {
+        inspect(
+            pid.as_raw(),
+            "the file written by copy_file_range/sendfile",
+            source,
+        )
+    })?;
+    file.read_exact_at(out, offset).map_err(|source| {
+        inspect(
+            pid.as_raw(),
+            "the bytes written by copy_file_range/sendfile",
+            source,
+        )
+    })?;
+    Ok(out.len())
+}
+
+/// The `pos` and `flags` lines of `/proc/<pid>/fdinfo/<fd>`.
+struct FdInfo {
+    pos: u64,
+    flags: u64,
+}
+
+impl FdInfo {
+    fn read(pid: Pid, fd: i64) -> Result<FdInfo, TraceError> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+            .map_err(|source| inspect(pid.as_raw(), "fdinfo", source))?;
+        let field = |name: &str, radix: u32| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|v| u64::from_str_radix(v.trim(), radix).ok())
+        };
+        match (field("pos:", 10), field("flags:", 8)) {
+            (Some(pos), Some(flags)) => Ok(FdInfo { pos, flags }),
+            _ => Err(inspect(
+                pid.as_raw(),
+                "fdinfo",
+                std::io::Error::other(format!("unexpected content: {text}")),
+            )),
+        }
+    }
+}
+
+fn inspect(pid: i32, what: &str, source: std::io::Error) -> TraceError {
+    TraceError::Inspect {
+        pid,
+        what: what.to_owned(),
+        source,
+    }
+}

@@ -1,0 +1,630 @@
+//! Tracer tests with real processes (`/bin/sh` writers; the built binaries are only reachable
+//! from integration tests). They run in parallel threads, as campaign workers do.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use super::*;
+use torture_core::killpoint::When;
+use torture_core::trace::Op;
+
+struct Sandbox(PathBuf);
+
+impl Sandbox {
+    fn new(name: &str) -> Sandbox {
+        let dir = std::env::temp_dir().join(format!("intact-tracer-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Sandbox(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn read(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.0.join(name)).ok()
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sh(script: &str) -> WriterCommand {
+    WriterCommand {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), script.into()],
+        env: Vec::new(),
+    }
+}
+
+fn limits() -> RunLimits {
+    RunLimits {
+        timeout_ms: 20_000,
+        cancel: Arc::new(AtomicBool::new(false)),
+    }
+}
+
+/// Three separate `write` calls of 4, 3 and 5 bytes to out.txt (dash's printf writes at once).
+const THREE_WRITES: &str = "printf aaaa > out.txt; printf bbb >> out.txt; printf ccccc >> out.txt";
+
+#[test]
+fn golden_counts_exactly_the_bytes_written_to_sandbox_files() {
+    let sb = Sandbox::new("golden-count");
+    let golden = record_golden(
+        &sh(&format!(
+            "{THREE_WRITES}; printf ignored; printf x > /dev/null"
+        )),
+        sb.path(),
+        &limits(),
+    )
+    .unwrap();
+    assert_eq!(golden.exit_code, 0);
+    assert_eq!(golden.stdout, b"ignored");
+    assert_eq!(golden.space.total_bytes, 12);
+    assert_eq!(sb.read("out.txt").unwrap(), b"aaaabbbccccc");
+    assert!(golden.unmodelled.is_empty(), "{:?}", golden.unmodelled);
+}
+
+#[test]
+fn golden_trace_rebuilds_the_file() {
+    let sb = Sandbox::new("golden-trace");
+    let golden = record_golden(&sh(THREE_WRITES), sb.path(), &limits()).unwrap();
+    golden.trace.validate().unwrap();
+    let mut rebuilt = Vec::new();
+    for event in &golden.trace.events {
+        if let Op::Write {
+            path,
+            offset_bytes,
+            data,
+            ..
+        } = &event.op
+        {
+            assert_eq!(path, "out.txt");
+            let end = *offset_bytes as usize + data.len();
+            rebuilt.resize(rebuilt.len().max(end), 0);
+            rebuilt[*offset_bytes as usize..end].copy_from_slice(data);
+        }
+    }
+    assert_eq!(rebuilt, b"aaaabbbccccc");
+    let opens: Vec<(bool, bool)> = golden
+        .trace
+        .events
+        .iter()
+        .filter_map(|e| {
+            if let Op::Open {
+                created, truncated, ..
+            } = &e.op
+            {
+                Some((*created, *truncated))
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(
+        opens,
+        [(true, false), (false, false), (false, false)],
+        "create, then two appends"
+    );
+    let parsed = torture_core::trace::Trace::parse_bytes(&golden.trace.to_jsonl()).unwrap();
+    assert_eq!(parsed, golden.trace);
+}
+
+#[test]
+fn golden_lists_boundaries_before_and_after_in_program_order() {
+    let sb = Sandbox::new("golden-boundaries");
+    let golden = record_golden(&sh("printf x > a; mv a b"), sb.path(), &limits()).unwrap();
+    let b = &golden.space.boundaries;
+    let labels: Vec<(&str, When)> = b.iter().map(|b| (b.path.as_str(), b.when)).collect();
+    assert!(
+        labels.starts_with(&[("a", When::Before), ("a", When::After)]),
+        "{labels:?}"
+    );
+    let rename = b
+        .iter()
+        .find(|b| b.syscall.starts_with("rename"))
+        .expect("a rename boundary");
+    assert_eq!(rename.path, "a -> b");
+    assert_eq!(rename.when, When::Before);
+    assert_eq!(b[rename.index as usize + 1].when, When::After);
+    for (i, boundary) in b.iter().enumerate() {
+        assert_eq!(boundary.index, i as u64);
+    }
+}
+
+#[test]
+fn byte_kill_leaves_exactly_the_prefix() {
+    for k in [1u64, 4, 5, 7, 11, 12] {
+        let sb = Sandbox::new(&format!("byte-{k}"));
+        let end = run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(k), &limits()).unwrap();
+        assert_eq!(
+            end,
+            TrialEnd::Killed {
+                point: KillPoint::Byte(k)
+            }
+        );
+        let expected = &b"aaaabbbccccc"[..k as usize];
+        assert_eq!(sb.read("out.txt").unwrap(), expected, "byte:{k}");
+    }
+}
+
+#[test]
+fn byte_kill_shrinks_a_vectored_write() {
+    let sb = Sandbox::new("byte-writev");
+    // Python's os.writev issues one writev with three iovecs (3 + 4 + 5 bytes).
+    let script = "import os\nfd = os.open('v', os.O_WRONLY | os.O_CREAT)\nos.writev(fd, [b'abc', b'defg', b'hijkl'])\n";
+    let cmd = WriterCommand {
+        program: "python3".into(),
+        args: vec!["-c".into(), script.into()],
+        env: Vec::new(),
+    };
+    let golden = record_golden(&cmd, sb.path(), &limits()).unwrap();
+    assert_eq!(golden.space.total_bytes, 12);
+    let data: Vec<u8> = golden
+        .trace
+        .events
+        .iter()
+        .filter_map(|e| {
+            if let Op::Write { data, .. } = &e.op {
+                Some(data.clone())
+            } else {
+                None
+            }
+        })
+        .flatten()
+        .collect();
+    assert_eq!(data, b"abcdefghijkl");
+    for k in [2u64, 3, 6, 12] {
+        let sb = Sandbox::new(&format!("byte-writev-{k}"));
+        let end = run_to_kill(&cmd, sb.path(), KillPoint::Byte(k), &limits()).unwrap();
+        assert_eq!(
+            end,
+            TrialEnd::Killed {
+                point: KillPoint::Byte(k)
+            }
+        );
+        assert_eq!(
+            sb.read("v").unwrap(),
+            &b"abcdefghijkl"[..k as usize],
+            "byte:{k}"
+        );
+    }
+}
+
+#[test]
+fn byte_point_past_the_end_is_not_reached() {
+    let sb = Sandbox::new("byte-past");
+    let end = run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(13), &limits()).unwrap();
+    assert_eq!(end, TrialEnd::NotReached { exit_code: 0 });
+    assert!(matches!(
+        run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(0), &limits()),
+        Err(TraceError::InvalidPoint { .. })
+    ));
+}
+
+fn rename_boundary(sb: &Sandbox) -> (u64, u64) {
+    let golden = record_golden(&sh("printf x > a; mv a b"), sb.path(), &limits()).unwrap();
+    let rename = golden
+        .space
+        .boundaries
+        .iter()
+        .find(|b| b.syscall.starts_with("rename"))
+        .unwrap();
+    (rename.index, rename.index + 1)
+}
+
+#[test]
+fn syscall_kill_before_a_rename_leaves_it_undone() {
+    let sb = Sandbox::new("before-rename");
+    let (before, _) = rename_boundary(&sb);
+    let sb = Sandbox::new("before-rename-trial");
+    let end = run_to_kill(
+        &sh("printf x > a; mv a b"),
+        sb.path(),
+        KillPoint::Syscall(before),
+        &limits(),
+    )
+    .unwrap();
+    assert_eq!(
+        end,
+        TrialEnd::Killed {
+            point: KillPoint::Syscall(before)
+        }
+    );
+    assert_eq!(sb.names(), ["a"]);
+}
+
+#[test]
+fn syscall_kill_after_a_rename_leaves_it_done() {
+    let sb = Sandbox::new("after-rename");
+    let (_, after) = rename_boundary(&sb);
+    let sb = Sandbox::new("after-rename-trial");
+    let end = run_to_kill(
+        &sh("printf x > a; mv a b"),
+        sb.path(),
+        KillPoint::Syscall(after),
+        &limits(),
+    )
+    .unwrap();
+    assert_eq!(
+        end,
+        TrialEnd::Killed {
+            point: KillPoint::Syscall(after)
+        }
+    );
+    assert_eq!(sb.names(), ["b"]);
+}
+
+#[test]
+fn syscall_kill_before_the_first_open_leaves_nothing() {
+    let sb = Sandbox::new("before-open");
+    let end = run_to_kill(
+        &sh(THREE_WRITES),
+        sb.path(),
+        KillPoint::Syscall(0),
+        &limits(),
+    )
+    .unwrap();
+    assert_eq!(
+        end,
+        TrialEnd::Killed {
+            point: KillPoint::Syscall(0)
+        }
+    );
+    assert!(sb.names().is_empty(), "{:?}", sb.names());
+}
+
+#[test]
+fn forked_children_are_followed() {
+    let sb = Sandbox::new("fork");
+    // The subshell and `cat` are separate processes; cat writes 'kid' via an exec'd binary.
+    let script = "(printf parent > p); printf kid | cat > c; wait";
+    let golden = record_golden(&sh(script), sb.path(), &limits()).unwrap();
+    assert_eq!(golden.space.total_bytes, 9);
+    let pids: std::collections::BTreeSet<i32> = golden.trace.events.iter().map(|e| e.pid).collect();
+    assert!(pids.len() >= 2, "events from {pids:?}");
+    let sb = Sandbox::new("fork-trial");
+    let end = run_to_kill(&sh(script), sb.path(), KillPoint::Byte(8), &limits()).unwrap();
+    assert_eq!(
+        end,
+        TrialEnd::Killed {
+            point: KillPoint::Byte(8)
+        }
+    );
+    assert_eq!(sb.read("p").unwrap(), b"parent");
+    assert_eq!(sb.read("c").unwrap(), b"ki");
+}
+
+#[test]
+fn a_hung_writer_times_out() {
+    let sb = Sandbox::new("hung");
+    let limits = RunLimits {
+        timeout_ms: 300,
+        cancel: Arc::new(AtomicBool::new(false)),
+    };
+    let started = std::time::Instant::now();
+    let end = run_to_kill(
+        &sh("printf x > a; sleep 30"),
+        sb.path(),
+        KillPoint::Byte(2),
+        &limits,
+    )
+    .unwrap();
+    assert!(
+        matches!(end, TrialEnd::TimedOut { elapsed_ms } if elapsed_ms >= 300),
+        "{end:?}"
+    );
+    assert!(started.elapsed().as_secs() < 10);
+    let golden = record_golden(&sh("sleep 30"), sb.path(), &limits);
+    assert!(
+        matches!(golden, Err(TraceError::TimedOut { .. })),
+        "{golden:?}"
+    );
+}
+
+#[test]
+fn cancel_kills_the_writer() {
+    let sb = Sandbox::new("cancel");
+    let cancel = Arc::new(AtomicBool::new(false));
+    let limits = RunLimits {
+        timeout_ms: 60_000,
+        cancel: Arc::clone(&cancel),
+    };
+    let flag = Arc::clone(&cancel);
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let end = run_to_kill(&sh("sleep 30"), sb.path(), KillPoint::Byte(1), &limits).unwrap();
+    canceller.join().unwrap();
+    assert_eq!(end, TrialEnd::Cancelled);
+}
+
+#[test]
+fn a_writer_that_never_writes_in_the_sandbox_has_no_bytes() {
+    let sb = Sandbox::new("no-writes");
+    let outside = Sandbox::new("no-writes-outside");
+    let script = format!(
+        "printf x > {}/f; cat /etc/hostname > /dev/null; true",
+        outside.path().display()
+    );
+    let golden = record_golden(&sh(&script), sb.path(), &limits()).unwrap();
+    assert_eq!(golden.space.total_bytes, 0);
+    assert!(
+        golden.space.boundaries.is_empty(),
+        "{:?}",
+        golden.space.boundaries
+    );
+    assert!(golden.trace.events.is_empty());
+}
+
+#[test]
+fn a_missing_program_is_a_spawn_error() {
+    let sb = Sandbox::new("missing");
+    let cmd = WriterCommand {
+        program: "no-such-writer-anywhere".into(),
+        args: Vec::new(),
+        env: Vec::new(),
+    };
+    let err = record_golden(&cmd, sb.path(), &limits()).unwrap_err();
+    assert!(matches!(err, TraceError::Spawn { .. }), "{err}");
+    assert!(err.to_string().contains("no-such-writer-anywhere"), "{err}");
+}
+
+#[test]
+fn a_writer_killed_by_another_signal_is_a_harness_error() {
+    let sb = Sandbox::new("segv");
+    let err = run_to_kill(
+        &sh("echo oops >&2; kill -SEGV $$"),
+        sb.path(),
+        KillPoint::Byte(1),
+        &limits(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, TraceError::UnexpectedEnd { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("SIGSEGV") && message.contains("oops"),
+        "{message}"
+    );
+}
+
+#[test]
+fn env_and_cwd_reach_the_writer() {
+    let sb = Sandbox::new("env");
+    let mut cmd = sh("printf %s \"$TORTURE_TARGET\" > \"$TORTURE_TARGET\"");
+    let target = sb.path().join("t");
+    cmd.env.push((
+        OsString::from("TORTURE_TARGET"),
+        target.clone().into_os_string(),
+    ));
+    let golden = record_golden(&cmd, sb.path(), &limits()).unwrap();
+    assert_eq!(golden.space.total_bytes, target.as_os_str().len() as u64);
+    let relative = sh("pwd > here");
+    record_golden(&relative, sb.path(), &limits()).unwrap();
+    let here = String::from_utf8(sb.read("here").unwrap()).unwrap();
+    assert_eq!(
+        Path::new(here.trim()),
+        std::fs::canonicalize(sb.path()).unwrap()
+    );
+}
+
+/// Gone, or a zombie: an orphaned grandchild is reaped by init, not by the tracer.
+fn dead(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Err(_) => true,
+        Ok(status) => status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains("zombie")),
+    }
+}
+
+fn read_pids(path: &Path) -> Vec<i32> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_kill_takes_the_whole_tree_even_outside_the_process_group() {
+    let sb = Sandbox::new("tree");
+    let outside = Sandbox::new("tree-pids");
+    let pids = outside.path().join("pids");
+    // One background child in the writer's group, one in a session of its own; both hang.
+    let script = format!(
+        "sleep 30 & echo $! >> {p}; setsid sleep 30 & echo $! >> {p}; sleep 0.2; printf abc > f; sleep 30",
+        p = pids.display()
+    );
+    let end = run_to_kill(&sh(&script), sb.path(), KillPoint::Byte(2), &limits()).unwrap();
+    assert_eq!(
+        end,
+        TrialEnd::Killed {
+            point: KillPoint::Byte(2)
+        }
+    );
+    let children = read_pids(&pids);
+    for pid in children {
+        assert!(dead(pid), "pid {pid} survived the kill");
+    }
+    assert_eq!(sb.read("f").unwrap(), b"ab");
+}
+
+#[test]
+fn threads_and_spawned_subprocesses_are_followed() {
+    let sb = Sandbox::new("threads");
+    // Two threads write their own files; then subprocess (vfork/posix_spawn) runs a shell that
+    // writes a third.
+    let script = "import threading, subprocess\n\
+        def w(name):\n    with open(name, 'wb') as f:\n        f.write(b'x' * 100)\n\
+        ts = [threading.Thread(target=w, args=(n,)) for n in ('t1', 't2')]\n\
+        [t.start() for t in ts]\n[t.join() for t in ts]\n\
+        subprocess.run(['/bin/sh', '-c', 'printf 12345 > s'], check=True)\n";
+    let cmd = WriterCommand {
+        program: "python3".into(),
+        args: vec!["-c".into(), script.into()],
+        env: Vec::new(),
+    };
+    let golden = record_golden(&cmd, sb.path(), &limits()).unwrap();
+    assert_eq!(
+        golden.exit_code,
+        0,
+        "{}",
+        String::from_utf8_lossy(&golden.stderr)
+    );
+    assert_eq!(golden.space.total_bytes, 205);
+    let sb = Sandbox::new("threads-trial");
+    let end = run_to_kill(&cmd, sb.path(), KillPoint::Byte(203), &limits()).unwrap();
+    assert_eq!(
+        end,
+        TrialEnd::Killed {
+            point: KillPoint::Byte(203)
+        }
+    );
+    assert_eq!(sb.read("s").unwrap(), b"123");
+}
+
+#[test]
+fn concurrent_runs_in_threads_see_only_their_own_tracees() {
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let sb = Sandbox::new(&format!("parallel-{i}"));
+                for k in [3u64, 9] {
+                    let end =
+                        run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(k), &limits())
+                            .unwrap();
+                    assert_eq!(
+                        end,
+                        TrialEnd::Killed {
+                            point: KillPoint::Byte(k)
+                        }
+                    );
+                    assert_eq!(sb.read("out.txt").unwrap(), &b"aaaabbbccccc"[..k as usize]);
+                }
+                let golden = record_golden(&sh(THREE_WRITES), sb.path(), &limits()).unwrap();
+                assert_eq!(golden.space.total_bytes, 12);
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+}
+
+fn python(script: &str) -> WriterCommand {
+    WriterCommand {
+        program: "python3".into(),
+        args: vec!["-c".into(), script.into()],
+        env: Vec::new(),
+    }
+}
+
+fn writes(golden: &GoldenRun) -> Vec<(String, u64, Vec<u8>)> {
+    let write = |e: &torture_core::trace::Event| {
+        if let Op::Write {
+            path,
+            offset_bytes,
+            data,
+            ..
+        } = &e.op
+        {
+            Some((path.clone(), *offset_bytes, data.clone()))
+        } else {
+            None
+        }
+    };
+    golden.trace.events.iter().filter_map(write).collect()
+}
+
+#[test]
+fn golden_records_offsets_of_pwrite_append_and_copy_file_range() {
+    let sb = Sandbox::new("offsets");
+    let outside = Sandbox::new("offsets-src");
+    std::fs::write(outside.path().join("src"), b"0123456789").unwrap();
+    let script = format!(
+        "import os\n\
+         fd = os.open('f', os.O_WRONLY | os.O_CREAT)\n\
+         os.write(fd, b'abc')\n\
+         os.pwrite(fd, b'xyz', 10)\n\
+         a = os.open('f', os.O_WRONLY | os.O_APPEND)\n\
+         os.write(a, b'END')\n\
+         src = os.open('{}', os.O_RDONLY)\n\
+         dst = os.open('g', os.O_WRONLY | os.O_CREAT)\n\
+         os.lseek(dst, 2, 0)\n\
+         os.copy_file_range(src, dst, 6)\n\
+         os.sendfile(dst, src, 0, 4)\n",
+        outside.path().join("src").display()
+    );
+    let golden = record_golden(&python(&script), sb.path(), &limits()).unwrap();
+    assert_eq!(
+        golden.exit_code,
+        0,
+        "{}",
+        String::from_utf8_lossy(&golden.stderr)
+    );
+    let expected = [
+        ("f", 0, &b"abc"[..]),
+        ("f", 10, b"xyz"),
+        ("f", 13, b"END"),
+        ("g", 2, b"012345"),
+        ("g", 8, b"0123"),
+    ];
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|(p, o, d)| (p.to_string(), *o, d.to_vec()))
+        .collect();
+    assert_eq!(writes(&golden), expected);
+    assert_eq!(golden.space.total_bytes, 19);
+    let sb = Sandbox::new("offsets-trial");
+    let end = run_to_kill(&python(&script), sb.path(), KillPoint::Byte(13), &limits()).unwrap();
+    assert_eq!(
+        end,
+        TrialEnd::Killed {
+            point: KillPoint::Byte(13)
+        }
+    );
+    assert_eq!(sb.read("g").unwrap(), b"\x00\x000123");
+}
+
+#[test]
+fn shared_writable_mmap_and_io_uring_are_reported_as_unmodelled() {
+    let sb = Sandbox::new("mmap");
+    let script = "import os, mmap, ctypes\n\
+        fd = os.open('m', os.O_RDWR | os.O_CREAT)\n\
+        os.ftruncate(fd, 4096)\n\
+        with mmap.mmap(fd, 4096) as m:\n    m[0:2] = b'hi'\n\
+        params = ctypes.create_string_buffer(120)\n\
+        ctypes.CDLL(None, use_errno=True).syscall(425, 4, params)\n";
+    let golden = record_golden(&python(script), sb.path(), &limits()).unwrap();
+    assert_eq!(
+        golden.exit_code,
+        0,
+        "{}",
+        String::from_utf8_lossy(&golden.stderr)
+    );
+    assert_eq!(golden.unmodelled.len(), 2, "{:?}", golden.unmodelled);
+    assert!(golden.unmodelled[0].contains("mmap") && golden.unmodelled[0].contains(" m:"));
+    assert!(golden.unmodelled[1].contains("io_uring"));
+    let kinds: Vec<&str> = golden.trace.events.iter().map(|e| e.op.kind()).collect();
+    assert!(
+        kinds.contains(&"mmap") && kinds.contains(&"io_uring_setup"),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"truncate"), "{kinds:?}");
+}
