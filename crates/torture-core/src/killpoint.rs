@@ -47,6 +47,9 @@ pub struct Boundary {
     pub syscall: String,
     /// Path the syscall acts on, relative to the sandbox.
     pub path: String,
+    /// The `seq` of the syscall's event in the golden run's trace.
+    #[serde(default)]
+    pub seq: Option<u64>,
 }
 
 /// Every kill point a writer offers, recorded by its golden run.
@@ -246,6 +249,7 @@ mod tests {
         let boundaries = (0..boundary_count)
             .map(|index| Boundary {
                 index,
+                seq: Some(index / 2),
                 when: if index % 2 == 0 {
                     When::Before
                 } else {

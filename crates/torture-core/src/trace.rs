@@ -28,8 +28,11 @@ use serde::{Deserialize, Serialize};
 
 /// The `format` value of the header line.
 pub const TRACE_FORMAT: &str = "intact-trace";
-/// The version this module writes and reads.
-pub const TRACE_VERSION: u32 = 1;
+/// The version this module writes. It also reads version 1 ([`TRACE_VERSION_V1`]): the fields
+/// added in version 2 then take their defaults (unknown initial state, no acknowledgements).
+pub const TRACE_VERSION: u32 = 2;
+/// The first version, still read.
+pub const TRACE_VERSION_V1: u32 = 1;
 
 /// The first line of a trace file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +45,90 @@ pub struct TraceHeader {
     pub sandbox: String,
     /// The writer's program and arguments.
     pub command: Vec<String>,
+    /// The target, relative to the sandbox (v2; `None` in v1 files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// What was at the target before the writer started (v2; `None` in v1 files: unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial: Option<InitialState>,
+    /// The machine architecture the trace was recorded on, as Rust names it (`x86_64`).
+    #[serde(default)]
+    pub arch: String,
+    /// The file system the sandbox was on (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fs: Option<FsInfo>,
+    /// How the writer ended (v2; `None` while recording or in v1 files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<ExitStatus>,
+    /// Every acknowledgement the writer gave, in order, each placed in the event stream (v2).
+    #[serde(default)]
+    pub acks: Vec<Ack>,
+}
+
+/// What was at the target before the writer ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum InitialState {
+    /// No file: the pipeline's first run.
+    Absent,
+    /// A complete old version with these bytes.
+    Old {
+        #[serde(with = "base64_bytes")]
+        data: Vec<u8>,
+    },
+}
+
+/// The file system holding the sandbox, as `/proc/self/mountinfo` names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FsInfo {
+    /// `ext4`, `xfs`, `btrfs`, `tmpfs`, ...
+    pub fs_type: String,
+    /// The mount's options, comma-separated (per-mount and super-block options together).
+    pub mount_options: String,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitStatus {
+    /// It exited with this status code.
+    Code(i32),
+    /// A signal killed it.
+    Signal(i32),
+}
+
+/// Something the writer told the world: after it, the pipeline treats the step as finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// How many events had completed when the acknowledgement was given: it sits between event
+    /// `events_before - 1` and event `events_before`.
+    pub events_before: u64,
+    /// What it was.
+    #[serde(flatten)]
+    pub kind: AckKind,
+}
+
+/// The kinds of acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "ack", rename_all = "snake_case")]
+pub enum AckKind {
+    /// A complete line on the writer's standard output (without its newline).
+    Line { text: String },
+    /// The writer exited with status 0.
+    Exit,
+}
+
+/// How a write reaches the disk: at once (`O_SYNC`, `O_DSYNC`, `RWF_SYNC`, `RWF_DSYNC`) or not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteSync {
+    /// Buffered: durable only after a later barrier.
+    #[default]
+    No,
+    /// `O_DSYNC` / `RWF_DSYNC`: the data, and the size needed to read it, are durable on return.
+    Data,
+    /// `O_SYNC` / `RWF_SYNC`: as after `fsync` of the file.
+    Full,
 }
 
 /// A whole trace: header and events in the order the syscalls entered the kernel.
@@ -88,6 +175,15 @@ pub enum Op {
         tmpfile: bool,
         /// The fd refers to a directory (for a later `fsync` of the directory).
         directory: bool,
+        /// `O_APPEND` (v2).
+        #[serde(default)]
+        append: bool,
+        /// `O_EXCL` (v2).
+        #[serde(default)]
+        excl: bool,
+        /// Writes through this fd are synchronous: `O_SYNC` is `full`, `O_DSYNC` `data` (v2).
+        #[serde(default)]
+        sync: WriteSync,
     },
     /// `write`, `pwrite64`, `writev`, `pwritev`, `pwritev2`, `copy_file_range`, `sendfile`: `data`
     /// landed at `offset_bytes` of the file (`len_bytes == data.len() == ret`).
@@ -99,6 +195,9 @@ pub enum Op {
         len_bytes: u64,
         #[serde(with = "base64_bytes")]
         data: Vec<u8>,
+        /// Whether the write was synchronous (from the fd's open flags or `pwritev2` flags; v2).
+        #[serde(default)]
+        sync: WriteSync,
     },
     /// `rename`, `renameat`, `renameat2`.
     Rename {
@@ -106,6 +205,12 @@ pub enum Op {
         to: String,
         noreplace: bool,
         exchange: bool,
+        /// The inode that moved (v2).
+        #[serde(default)]
+        from_ino: Option<u64>,
+        /// The inode `to` named before the call, which the rename unlinked (v2; `None`: nothing).
+        #[serde(default)]
+        to_ino: Option<u64>,
     },
     /// `link`, `linkat` (also linking an `O_TMPFILE` file into place: `from` is then `#<ino>`).
     Link {
@@ -116,7 +221,12 @@ pub enum Op {
     /// `symlink`, `symlinkat`: `target` is the link's text, not resolved.
     Symlink { target: String, path: String },
     /// `unlink`, `unlinkat` without `AT_REMOVEDIR`.
-    Unlink { path: String },
+    Unlink {
+        path: String,
+        /// The inode the name pointed to (v2).
+        #[serde(default)]
+        ino: Option<u64>,
+    },
     /// `rmdir`, `unlinkat` with `AT_REMOVEDIR`.
     Rmdir { path: String },
     /// `mkdir`, `mkdirat`.
@@ -146,6 +256,19 @@ pub enum Op {
         mode: i32,
         offset_bytes: u64,
         len_bytes: u64,
+    },
+    /// `chmod`, `fchmod`, `fchmodat` (v2).
+    Chmod {
+        path: String,
+        ino: Option<u64>,
+        mode: u32,
+    },
+    /// `chown`, `fchown`, `lchown`, `fchownat` (v2); `None` leaves that id unchanged (`-1`).
+    Chown {
+        path: String,
+        ino: Option<u64>,
+        uid: Option<u32>,
+        gid: Option<u32>,
     },
     /// `close` of an fd on a sandbox file.
     Close {
@@ -192,6 +315,8 @@ impl Op {
             Op::SyncFileRange { .. } => "sync_file_range",
             Op::Truncate { .. } => "truncate",
             Op::Fallocate { .. } => "fallocate",
+            Op::Chmod { .. } => "chmod",
+            Op::Chown { .. } => "chown",
             Op::Close { .. } => "close",
             Op::Sync => "sync",
             Op::Syncfs { .. } => "syncfs",
@@ -225,6 +350,8 @@ impl Op {
             Op::SyncFileRange { .. } => &["sync_file_range"],
             Op::Truncate { .. } => &["truncate", "ftruncate"],
             Op::Fallocate { .. } => &["fallocate"],
+            Op::Chmod { .. } => &["chmod", "fchmod", "fchmodat", "fchmodat2"],
+            Op::Chown { .. } => &["chown", "fchown", "lchown", "fchownat"],
             Op::Close { .. } => &["close"],
             Op::Sync => &["sync"],
             Op::Syncfs { .. } => &["syncfs"],
@@ -239,7 +366,7 @@ impl Op {
         match self {
             Op::Open { path, .. }
             | Op::Write { path, .. }
-            | Op::Unlink { path }
+            | Op::Unlink { path, .. }
             | Op::Rmdir { path }
             | Op::Mkdir { path, .. }
             | Op::Fsync { path, .. }
@@ -248,6 +375,8 @@ impl Op {
             | Op::Truncate { path, .. }
             | Op::Fallocate { path, .. }
             | Op::Close { path, .. }
+            | Op::Chmod { path, .. }
+            | Op::Chown { path, .. }
             | Op::Symlink { path, .. }
             | Op::Mmap { path, .. } => vec![path],
             Op::Rename { from, to, .. } | Op::Link { from, to, .. } => vec![from, to],
@@ -292,7 +421,7 @@ impl fmt::Display for TraceParseError {
             }
             TraceParseError::UnsupportedVersion { found } => write!(
                 f,
-                "trace version {found} is not supported (this build reads version {TRACE_VERSION})"
+                "trace version {found} is not supported (this build reads versions {TRACE_VERSION_V1} and {TRACE_VERSION})"
             ),
             TraceParseError::BadEvent { line, message } => {
                 write!(f, "line {line}: not a trace event: {message}")
@@ -326,6 +455,12 @@ impl Trace {
             version: TRACE_VERSION,
             sandbox,
             command,
+            target: None,
+            initial: None,
+            arch: std::env::consts::ARCH.to_owned(),
+            fs: None,
+            exit: None,
+            acks: Vec::new(),
         };
         Trace {
             header,
@@ -397,6 +532,7 @@ impl Trace {
             })?;
             trace.events.push(event);
         }
+        check_acks(&trace).map_err(|message| TraceParseError::BadHeader { message })?;
         Ok(trace)
     }
 
@@ -414,8 +550,29 @@ impl Trace {
                 message,
             })?;
         }
-        Ok(())
+        check_acks(self).map_err(|message| TraceParseError::BadHeader { message })
     }
+}
+
+/// Acknowledgements sit inside the event stream, in order, with at most one exit, last.
+fn check_acks(trace: &Trace) -> Result<(), String> {
+    let events = trace.events.len() as u64;
+    let mut previous = 0;
+    for (index, ack) in trace.header.acks.iter().enumerate() {
+        if ack.events_before > events || ack.events_before < previous {
+            return Err(format!(
+                "acknowledgement {index} is placed after {} events: out of order or past the {events} events",
+                ack.events_before
+            ));
+        }
+        if ack.kind == AckKind::Exit && index + 1 != trace.header.acks.len() {
+            return Err(format!(
+                "acknowledgement {index} is an exit but not the last one"
+            ));
+        }
+        previous = ack.events_before;
+    }
+    Ok(())
 }
 
 fn parse_header(line: &str) -> Result<TraceHeader, TraceParseError> {
@@ -433,7 +590,7 @@ fn check_header(header: &TraceHeader) -> Result<(), TraceParseError> {
             found: header.format.clone(),
         });
     }
-    if header.version != TRACE_VERSION {
+    if header.version != TRACE_VERSION && header.version != TRACE_VERSION_V1 {
         return Err(TraceParseError::UnsupportedVersion {
             found: header.version,
         });
@@ -541,6 +698,8 @@ fn check_op(op: &Op, ret: i64) -> Result<(), String> {
         | Op::Truncate { .. }
         | Op::Fallocate { .. }
         | Op::Close { .. }
+        | Op::Chmod { .. }
+        | Op::Chown { .. }
         | Op::Sync
         | Op::Syncfs { .. }
         | Op::Mmap { .. }
@@ -590,6 +749,9 @@ mod tests {
             truncated: false,
             tmpfile: false,
             directory: false,
+            append: false,
+            excl: true,
+            sync: WriteSync::No,
         };
         trace.push(10, "openat", 3, open);
         let write = Op::Write {
@@ -599,6 +761,7 @@ mod tests {
             offset_bytes: 0,
             len_bytes: 5,
             data: b"hello".to_vec(),
+            sync: WriteSync::No,
         };
         trace.push(10, "write", 5, write);
         trace.push(
@@ -610,6 +773,8 @@ mod tests {
                 to: "t".into(),
                 noreplace: false,
                 exchange: false,
+                from_ino: Some(12),
+                to_ino: None,
             },
         );
         trace.push(10, "sync", 0, Op::Sync);
@@ -626,13 +791,13 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 5);
         assert!(
-            lines[0].starts_with(r#"{"format":"intact-trace","version":1,"#),
+            lines[0].starts_with(r#"{"format":"intact-trace","version":2,"#),
             "{}",
             lines[0]
         );
         assert_eq!(
             lines[2],
-            r#"{"seq":1,"pid":10,"syscall":"write","ret":5,"op":"write","path":"t.tmp","ino":12,"fd":3,"offset_bytes":0,"len_bytes":5,"data":"aGVsbG8="}"#
+            r#"{"seq":1,"pid":10,"syscall":"write","ret":5,"op":"write","path":"t.tmp","ino":12,"fd":3,"offset_bytes":0,"len_bytes":5,"data":"aGVsbG8=","sync":"no"}"#
         );
         assert_eq!(
             lines[4],
@@ -660,13 +825,61 @@ mod tests {
             parse(foreign),
             Err(TraceParseError::WrongFormat { .. })
         ));
-        let future = r#"{"format":"intact-trace","version":2,"sandbox":"/","command":[]}"#;
+        let future = r#"{"format":"intact-trace","version":3,"sandbox":"/","command":[]}"#;
         let err = parse(future).unwrap_err();
         assert!(matches!(
             err,
-            TraceParseError::UnsupportedVersion { found: 2 }
+            TraceParseError::UnsupportedVersion { found: 3 }
         ));
-        assert!(err.to_string().contains("version 2"));
+        assert!(err.to_string().contains("versions 1 and 2"), "{err}");
+    }
+
+    #[test]
+    fn reads_a_version_1_trace_with_the_new_fields_defaulted() {
+        let v1 = concat!(
+            r#"{"format":"intact-trace","version":1,"sandbox":"/s","command":["w"]}"#,
+            "\n",
+            r#"{"seq":0,"pid":9,"syscall":"unlinkat","ret":0,"op":"unlink","path":"t"}"#,
+            "\n"
+        );
+        let trace = parse(v1).unwrap();
+        assert_eq!(trace.header.version, TRACE_VERSION_V1);
+        assert_eq!(trace.header.initial, None);
+        assert!(trace.header.acks.is_empty());
+        assert_eq!(
+            trace.events[0].op,
+            Op::Unlink {
+                path: "t".into(),
+                ino: None
+            }
+        );
+    }
+
+    #[test]
+    fn acknowledgements_must_sit_inside_the_stream_in_order() {
+        let mut trace = sample_trace();
+        trace.header.acks = vec![
+            Ack {
+                events_before: 3,
+                kind: AckKind::Line {
+                    text: "committed".into(),
+                },
+            },
+            Ack {
+                events_before: 4,
+                kind: AckKind::Exit,
+            },
+        ];
+        trace.header.exit = Some(ExitStatus::Code(0));
+        assert_eq!(Trace::parse_bytes(&trace.to_jsonl()).unwrap(), trace);
+        trace.header.acks[0].events_before = 5;
+        assert!(trace.validate().is_err());
+        trace.header.acks.swap(0, 1);
+        trace.header.acks[1].events_before = 4;
+        assert!(
+            trace.validate().is_err(),
+            "an exit must be the last acknowledgement"
+        );
     }
 
     const HEADER: &str = r#"{"format":"intact-trace","version":1,"sandbox":"/s","command":["w"]}"#;
@@ -791,6 +1004,9 @@ mod tests {
                             truncated: b[1],
                             tmpfile: b[2],
                             directory: b[3],
+                            append: b[0] && b[3],
+                            excl: b[1] && b[2],
+                            sync: if b[1] { WriteSync::Data } else { WriteSync::No },
                         },
                     )
                 }),
@@ -813,6 +1029,7 @@ mod tests {
                             offset_bytes,
                             len_bytes: len,
                             data,
+                            sync: WriteSync::Full,
                         },
                     )
                 }),
@@ -826,6 +1043,8 @@ mod tests {
                             to,
                             noreplace,
                             exchange,
+                            from_ino: None,
+                            to_ino: Some(7),
                         },
                     )
                 }
@@ -840,7 +1059,28 @@ mod tests {
                 -17,
                 Op::Symlink { target, path }
             )),
-            rel_path().prop_map(|path| ("unlinkat", -2, Op::Unlink { path })),
+            (rel_path(), ino.clone()).prop_map(|(path, ino)| (
+                "unlinkat",
+                -2,
+                Op::Unlink { path, ino }
+            )),
+            (rel_path(), ino.clone(), 0u32..0o7777).prop_map(|(path, ino, mode)| (
+                "fchmod",
+                0,
+                Op::Chmod { path, ino, mode }
+            )),
+            (rel_path(), ino.clone(), proptest::option::of(any::<u32>())).prop_map(
+                |(path, ino, uid)| (
+                    "fchown",
+                    0,
+                    Op::Chown {
+                        path,
+                        ino,
+                        uid,
+                        gid: None
+                    }
+                )
+            ),
             rel_path().prop_map(|path| ("rmdir", 0, Op::Rmdir { path })),
             (rel_path(), any::<u32>()).prop_map(|(path, mode)| (
                 "mkdirat",

@@ -346,6 +346,7 @@ pub(crate) mod fixture {
             when,
             syscall: "openat".into(),
             path: "target.json".into(),
+            seq: None,
         };
         SubjectResult {
             subject: Subject {

@@ -15,7 +15,7 @@ use super::syscalls::{Role, Stops, Sys};
 use super::{GoldenRun, RunLimits, TraceError, WriterCommand};
 use crate::sys::{self, Regs};
 use torture_core::killpoint::{Boundary, KillSpace, When};
-use torture_core::trace::{Op, Trace};
+use torture_core::trace::{Op, Trace, WriteSync};
 
 /// `RWF_APPEND` (pwritev2 flag): append whatever the offset says.
 const RWF_APPEND: u64 = 0x10;
@@ -162,6 +162,7 @@ impl Recorder {
                 when,
                 syscall: sys.name().to_owned(),
                 path: path.clone(),
+                seq: None,
             };
             self.space.boundaries.push(boundary);
         }
@@ -190,11 +191,15 @@ impl Recorder {
                 };
                 let noreplace = flags & RENAME_NOREPLACE != 0;
                 let exchange = flags & RENAME_EXCHANGE != 0;
+                let from_ino = inode_of(&from.abs);
+                let to_ino = inode_of(&to.abs);
                 ready(Op::Rename {
                     from: from.shown,
                     to: to.shown,
                     noreplace,
                     exchange,
+                    from_ino,
+                    to_ino,
                 })
             }
             (Sys::Link | Sys::Linkat, Site::Pair { from, to }) => {
@@ -217,7 +222,11 @@ impl Recorder {
                 ready(Op::Rmdir { path: place.shown })
             }
             (Sys::Unlink | Sys::Unlinkat, Site::Path(place)) => {
-                ready(Op::Unlink { path: place.shown })
+                let ino = inode_of(&place.abs);
+                ready(Op::Unlink {
+                    path: place.shown,
+                    ino,
+                })
             }
             (Sys::Rmdir, Site::Path(place)) => ready(Op::Rmdir { path: place.shown }),
             (Sys::Mkdir, Site::Path(place)) => ready(Op::Mkdir {
@@ -318,6 +327,7 @@ impl Recorder {
                 offset_bytes: 0,
                 len_bytes: 0,
                 data: Vec::new(),
+                sync: write_sync(pid, call, write.fd),
             });
         };
         self.space.total_bytes += len;
@@ -330,6 +340,7 @@ impl Recorder {
             offset_bytes,
             len_bytes: len,
             data,
+            sync: write_sync(pid, call, write.fd),
         })
     }
 }
@@ -373,7 +384,48 @@ fn opened(ctx: &Ctx<'_>, pid: Pid, path: String, flags: u64, existed: bool, ret:
         truncated: ok && !tmpfile && flag(libc::O_TRUNC) && existed && regular,
         tmpfile,
         directory,
+        append: flag(libc::O_APPEND),
+        excl: flag(libc::O_EXCL),
+        sync: sync_of_open_flags(flags),
     }
+}
+
+/// `O_SYNC` includes the `O_DSYNC` bit, so it is tested first.
+fn sync_of_open_flags(flags: u64) -> WriteSync {
+    let has = |f: i32| flags & f as u64 == f as u64;
+    if has(libc::O_SYNC) {
+        WriteSync::Full
+    } else if has(libc::O_DSYNC) {
+        WriteSync::Data
+    } else {
+        WriteSync::No
+    }
+}
+
+/// Whether a write was synchronous: `RWF_SYNC`/`RWF_DSYNC` of `pwritev2`, else the fd's status
+/// flags as the kernel reports them in `/proc/PID/fdinfo/FD` (they change with `fcntl`).
+fn write_sync(pid: Pid, call: &Call, fd: i64) -> WriteSync {
+    if call.sys == Sys::Pwritev2 {
+        let rwf = call.args[5];
+        if rwf & libc::RWF_SYNC as u64 != 0 {
+            return WriteSync::Full;
+        }
+        if rwf & libc::RWF_DSYNC as u64 != 0 {
+            return WriteSync::Data;
+        }
+    }
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
+    let flags = info
+        .lines()
+        .find_map(|line| line.strip_prefix("flags:"))
+        .and_then(|octal| u64::from_str_radix(octal.trim(), 8).ok())
+        .unwrap_or(0);
+    sync_of_open_flags(flags)
+}
+
+/// The inode a path names now, without following a final symlink.
+fn inode_of(path: &Path) -> Option<u64> {
+    std::fs::symlink_metadata(path).ok().map(|m| m.ino())
 }
 
 /// `#<ino>` names a file without a name.

@@ -271,12 +271,17 @@ mod tests {
         use torture_core::trace::Op;
         let ops = [
             Op::Sync,
-            Op::Unlink { path: ".".into() },
+            Op::Unlink {
+                path: ".".into(),
+                ino: None,
+            },
             Op::Rename {
                 from: ".".into(),
                 to: ".".into(),
                 noreplace: false,
                 exchange: false,
+                from_ino: None,
+                to_ino: None,
             },
         ];
         let known: Vec<&str> = ops
