@@ -225,10 +225,10 @@ use std::io;
 use std::path::Path;
 
 pub use batch::{Batch, BatchError, BatchFailure};
-pub use error::{CommitError, CommitFailure};
+pub use error::{CommitError, CommitFailed, CommitFailure, PathError, raw_os_error};
 pub use file::AtomicFile;
-pub use options::{Durability, Options, Overwrite, Symlinks, Temp};
-pub use sweep::{Sweep, sweep};
+pub use options::{Durability, Options, Overwrite, Preserve, Symlinks, Temp, WriteWithError};
+pub use sweep::{Sweep, sweep, sweep_dry_run};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -232,3 +232,108 @@ fn write_under_umask_077() {
     }
     report("written");
 }
+
+/// Whether `setfacl` can be run here.
+pub fn has_setfacl() -> bool {
+    std::process::Command::new("setfacl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+fn run(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| panic!("{program}: {error}"));
+    assert!(out.status.success(), "{program} {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The access ACL of `path` as `getfacl` prints it, without the header (names differ).
+fn acl_of(path: &std::path::Path) -> String {
+    run("getfacl", &["-c", "-n", "-p", &path.display().to_string()])
+}
+
+#[test]
+fn new_file_honours_the_directory_default_acl() {
+    if !is_root() || !has_setfacl() {
+        println!("skipped: needs root and setfacl");
+        return;
+    }
+    let dir = TestDir::new("default-acl");
+    // A private default ACL (the umask must not widen it) and one with a named user and a mask.
+    let cases = [
+        ("private", "u::rw,g::---,o::---"),
+        ("named", "u::rw,u:65534:rw,g::r,m::r,o::---"),
+        ("wide", "u::rw,g::rw,o::rw"),
+    ];
+    for (label, acl) in cases {
+        let sub = dir.join(label);
+        std::fs::create_dir(&sub).unwrap();
+        run("setfacl", &["-d", "-m", acl, &sub.display().to_string()]);
+        let reference = sub.join("reference");
+        File::create(&reference).unwrap();
+        for temp in [Temp::Named, Temp::Anonymous, Temp::Auto] {
+            let path = sub.join(format!("new-{temp:?}"));
+            match Options::new().temp(temp).write(&path, b"new") {
+                Err(error) if error.kind() == std::io::ErrorKind::Unsupported => continue,
+                other => other.unwrap(),
+            }
+            assert_eq!(mode_of(&path), mode_of(&reference), "{label} {temp:?}");
+            assert_eq!(acl_of(&path), acl_of(&reference), "{label} {temp:?}");
+        }
+        // The named temp file stays private while written, whatever the default ACL says.
+        let _file = Options::new()
+            .temp(Temp::Named)
+            .create(sub.join("pending"))
+            .unwrap();
+        let temp = crate::util::names_in(&sub)
+            .into_iter()
+            .find(|name| name.ends_with(".intact-tmp"))
+            .unwrap();
+        assert_eq!(mode_of(&sub.join(temp)) & 0o077, 0, "{label}");
+    }
+}
+
+#[test]
+fn permissions_tightened_between_create_and_commit_are_kept() {
+    use std::io::Write;
+    let dir = TestDir::new("chmod-between");
+    for temp in [Temp::Named, Temp::Anonymous, Temp::Auto] {
+        let path = dir.join(format!("secret-{temp:?}"));
+        std::fs::write(&path, b"old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut file = match Options::new().temp(temp).create(&path) {
+            Err(error) if error.kind() == std::io::ErrorKind::Unsupported => continue,
+            other => other.unwrap(),
+        };
+        file.write_all(b"new").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        file.commit().unwrap();
+        assert_eq!(
+            mode_of(&path),
+            0o600,
+            "{temp:?}: published wider than replaced"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
+}
+
+#[test]
+fn owner_changed_between_create_and_commit_is_kept() {
+    if !is_root() {
+        println!("skipped: needs root to give a file away (chown)");
+        return;
+    }
+    let dir = TestDir::new("chown-between");
+    for temp in KINDS {
+        let path = dir.join(format!("owned-{temp:?}"));
+        std::fs::write(&path, b"old").unwrap();
+        let file = Options::new().temp(temp).create(&path).unwrap();
+        std::os::unix::fs::chown(&path, Some(65534), Some(65533)).unwrap();
+        file.commit().unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65533), "{temp:?}");
+    }
+}
