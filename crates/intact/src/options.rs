@@ -181,10 +181,11 @@ impl Options {
 
     /// Gives the file exactly these permission bits (`& 0o7777`, not filtered by the umask).
     ///
-    /// Without it, a replaced file keeps its permission bits and, where the process is allowed
-    /// to set them, its owner and group; a new file gets `0o666 & !umask` like `File::create`.
-    /// Permissions are applied at commit, after the last write (so they override any set
-    /// through [`AtomicFile::as_file`]).
+    /// Without it, a replaced file keeps its permission bits (see [`Options::preserve_mode`])
+    /// and, where the process is allowed to set them, its owner and group; a new file gets
+    /// what `File::create` would give it: `0o666 & !umask`, or, in a directory with a default
+    /// ACL, `0o666` filtered by that ACL. Permissions are applied at commit, after the last
+    /// write (so they override any set through [`AtomicFile::as_file_mut`]).
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = Some(mode & 0o7777);
         self
