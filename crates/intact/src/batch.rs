@@ -590,6 +590,43 @@ mod tests {
         assert_eq!(calls.into_inner(), 1000);
     }
 
+    fn entry(dir: u64) -> Entry {
+        Entry {
+            target: PathBuf::from(format!("d{dir}/f")),
+            dir_path: PathBuf::from(format!("d{dir}")),
+            dir_key: (1, dir),
+            name: OsString::from("f"),
+            path: PathBuf::from(format!("d{dir}/f")),
+            existing: None,
+            contents: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn groups_span_a_bounded_number_of_directories_each_whole() {
+        let dirs = [0, 1, 0, 2, 3, 1, 4];
+        let groups = group_by_directory(dirs.iter().map(|&d| entry(d)).collect(), 2);
+        let keys: Vec<Vec<(usize, u64)>> = groups
+            .iter()
+            .map(|group| group.iter().map(|(i, e)| (*i, e.dir_key.1)).collect())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                vec![(0, 0), (2, 0), (1, 1), (5, 1)],
+                vec![(3, 2), (4, 3)],
+                vec![(6, 4)]
+            ]
+        );
+    }
+
+    #[test]
+    fn the_open_file_budget_is_never_zero() {
+        let (dirs, threads) = open_file_budget();
+        assert!((1..=DIRECTORIES_AT_ONCE).contains(&dirs));
+        assert!((1..=PARALLEL_FILES).contains(&threads));
+    }
+
     #[test]
     fn run_parallel_handles_fewer_items_than_threads() {
         assert_eq!(run_parallel(vec![1, 2], 32, |n| n + 1), [2, 3]);

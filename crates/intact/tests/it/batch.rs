@@ -213,3 +213,26 @@ fn batch_with_few_fds() {
     batch.commit().unwrap();
     crate::util::report("committed");
 }
+
+#[test]
+fn batch_refuses_a_directory_replaced_between_add_and_commit() {
+    let dir = TestDir::new("batch-moved");
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::fs::create_dir(dir.join("other")).unwrap();
+    let mut batch = Batch::new();
+    batch.add(dir.join("sub/a"), b"a".to_vec()).unwrap();
+    batch.add(dir.join("other/b"), b"b".to_vec()).unwrap();
+    std::fs::rename(dir.join("sub"), dir.join("moved")).unwrap();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let error = batch.commit().unwrap_err();
+    assert_eq!(error.committed(), [dir.join("other/b")]);
+    let failure = &error.failures()[0];
+    assert_eq!(failure.target(), dir.join("sub/a"));
+    assert_eq!(failure.error().kind(), ErrorKind::NotFound);
+    assert!(
+        failure.to_string().contains("moved or replaced"),
+        "{failure}"
+    );
+    assert!(crate::util::names_in(&dir.join("sub")).is_empty());
+    assert!(crate::util::names_in(&dir.join("moved")).is_empty());
+}

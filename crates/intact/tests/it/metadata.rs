@@ -274,14 +274,25 @@ fn new_file_honours_the_directory_default_acl() {
         run("setfacl", &["-d", "-m", acl, &sub.display().to_string()]);
         let reference = sub.join("reference");
         File::create(&reference).unwrap();
-        for temp in [Temp::Named, Temp::Anonymous, Temp::Auto] {
-            let path = sub.join(format!("new-{temp:?}"));
-            match Options::new().temp(temp).write(&path, b"new") {
+        // Below Durability::Full the directory is opened O_PATH, which some kernels refuse
+        // to read extended attributes through.
+        let levels = [intact::Durability::Full, intact::Durability::Data];
+        for (temp, level) in [Temp::Named, Temp::Anonymous, Temp::Auto]
+            .into_iter()
+            .flat_map(|temp| levels.map(|level| (temp, level)))
+        {
+            let path = sub.join(format!("new-{temp:?}-{level:?}"));
+            match Options::new()
+                .temp(temp)
+                .durability(level)
+                .write(&path, b"new")
+            {
                 Err(error) if error.kind() == std::io::ErrorKind::Unsupported => continue,
                 other => other.unwrap(),
             }
-            assert_eq!(mode_of(&path), mode_of(&reference), "{label} {temp:?}");
-            assert_eq!(acl_of(&path), acl_of(&reference), "{label} {temp:?}");
+            let what = format!("{label} {temp:?} {level:?}");
+            assert_eq!(mode_of(&path), mode_of(&reference), "{what}");
+            assert_eq!(acl_of(&path), acl_of(&reference), "{what}");
         }
         // The named temp file stays private while written, whatever the default ACL says.
         let _file = Options::new()
