@@ -14,10 +14,11 @@
 #![deny(unsafe_code)]
 
 pub mod campaign;
+pub mod loopfs;
 pub mod report;
 pub mod sandbox;
 pub(crate) mod sys;
 pub mod tracer;
 
-pub use torture_core::{killpoint, oracle, payload, trace};
+pub use torture_core::{killpoint, mountinfo, oracle, payload, trace};
 pub use torture_writers::{strategies, writer};
