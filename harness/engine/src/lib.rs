@@ -15,6 +15,7 @@
 
 pub mod campaign;
 pub mod loopfs;
+pub mod realfs;
 pub mod report;
 pub mod sandbox;
 pub(crate) mod sys;

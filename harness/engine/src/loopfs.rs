@@ -396,6 +396,41 @@ fn report_leftover(result: Result<(), String>) {
     }
 }
 
+/// An image that already exists (a snapshot, say), attached to a loop device and mounted.
+/// Fields drop in declaration order: unmount, then detach; the image itself is the caller's.
+#[derive(Debug)]
+pub struct MountedImage {
+    mount: MountGuard,
+    loop_device: LoopGuard,
+}
+
+impl MountedImage {
+    /// Attaches `image` and mounts it as `kind` at `mount_point` (which must exist).
+    pub fn mount(
+        kind: FsKind,
+        image: &Path,
+        mount_point: &Path,
+        options: Option<&str>,
+    ) -> Result<MountedImage, LoopError> {
+        let loop_device = LoopGuard::attach(image)?;
+        let device = loop_device.device().to_path_buf();
+        let mount = MountGuard::mount(kind.name(), &device, options, mount_point)?;
+        Ok(MountedImage { mount, loop_device })
+    }
+
+    /// Unmounts and detaches, and says what could not be undone.
+    pub fn unmount(mut self) -> Vec<String> {
+        let result = self
+            .mount
+            .release()
+            .and_then(|()| self.loop_device.release());
+        match result {
+            Ok(()) => Vec::new(),
+            Err(problem) => vec![problem],
+        }
+    }
+}
+
 /// The image file and the loop device over it, for every kind but tmpfs. Fields drop in
 /// declaration order: detach, then delete the image.
 #[derive(Debug)]
