@@ -60,6 +60,10 @@ pub fn spawn(
         stdout.as_ref().map_or(null.as_fd(), File::as_fd),
         stderr.as_fd(),
     ];
+    let filter = stops.filter().map_err(|e| TraceError::Spawn {
+        program: program.clone(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, e),
+    })?;
     let began = Instant::now();
     let pid = sys::spawn_traced(
         &program,
@@ -67,7 +71,7 @@ pub fn spawn(
         &cmd.env,
         resolver.sandbox(),
         stdio,
-        &stops.filter(),
+        &filter,
     )
     .map_err(capture_error)?;
     let registration =
