@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use super::*;
 use torture_core::killpoint::When;
-use torture_core::trace::Op;
+use torture_core::trace::{ExitStatus, Op};
 
 struct Sandbox(PathBuf);
 
@@ -70,6 +70,7 @@ fn golden_counts_exactly_the_bytes_written_to_sandbox_files() {
             "{THREE_WRITES}; printf ignored; printf x > /dev/null"
         )),
         sb.path(),
+        Path::new("out.txt"),
         &limits(),
     )
     .unwrap();
@@ -83,7 +84,8 @@ fn golden_counts_exactly_the_bytes_written_to_sandbox_files() {
 #[test]
 fn golden_trace_rebuilds_the_file() {
     let sb = Sandbox::new("golden-trace");
-    let golden = record_golden(&sh(THREE_WRITES), sb.path(), &limits()).unwrap();
+    let golden =
+        record_golden(&sh(THREE_WRITES), sb.path(), Path::new("target"), &limits()).unwrap();
     golden.trace.validate().unwrap();
     let mut rebuilt = Vec::new();
     for event in &golden.trace.events {
@@ -128,7 +130,13 @@ fn golden_trace_rebuilds_the_file() {
 #[test]
 fn golden_lists_boundaries_before_and_after_in_program_order() {
     let sb = Sandbox::new("golden-boundaries");
-    let golden = record_golden(&sh("printf x > a; mv a b"), sb.path(), &limits()).unwrap();
+    let golden = record_golden(
+        &sh("printf x > a; mv a b"),
+        sb.path(),
+        Path::new("b"),
+        &limits(),
+    )
+    .unwrap();
     let b = &golden.space.boundaries;
     let labels: Vec<(&str, When)> = b.iter().map(|b| (b.path.as_str(), b.when)).collect();
     assert!(
@@ -151,10 +159,12 @@ fn golden_lists_boundaries_before_and_after_in_program_order() {
 fn byte_kill_leaves_exactly_the_prefix() {
     for k in [1u64, 4, 5, 7, 11, 12] {
         let sb = Sandbox::new(&format!("byte-{k}"));
-        let end = run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(k), &limits()).unwrap();
+        let end = run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(k), &limits())
+            .unwrap()
+            .outcome;
         assert_eq!(
             end,
-            TrialEnd::Killed {
+            Outcome::Killed {
                 point: KillPoint::Byte(k)
             }
         );
@@ -173,7 +183,7 @@ fn byte_kill_shrinks_a_vectored_write() {
         args: vec!["-c".into(), script.into()],
         env: Vec::new(),
     };
-    let golden = record_golden(&cmd, sb.path(), &limits()).unwrap();
+    let golden = record_golden(&cmd, sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(golden.space.total_bytes, 12);
     let data: Vec<u8> = golden
         .trace
@@ -191,10 +201,12 @@ fn byte_kill_shrinks_a_vectored_write() {
     assert_eq!(data, b"abcdefghijkl");
     for k in [2u64, 3, 6, 12] {
         let sb = Sandbox::new(&format!("byte-writev-{k}"));
-        let end = run_to_kill(&cmd, sb.path(), KillPoint::Byte(k), &limits()).unwrap();
+        let end = run_to_kill(&cmd, sb.path(), KillPoint::Byte(k), &limits())
+            .unwrap()
+            .outcome;
         assert_eq!(
             end,
-            TrialEnd::Killed {
+            Outcome::Killed {
                 point: KillPoint::Byte(k)
             }
         );
@@ -209,8 +221,15 @@ fn byte_kill_shrinks_a_vectored_write() {
 #[test]
 fn byte_point_past_the_end_is_not_reached() {
     let sb = Sandbox::new("byte-past");
-    let end = run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(13), &limits()).unwrap();
-    assert_eq!(end, TrialEnd::NotReached { exit_code: 0 });
+    let end = run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(13), &limits())
+        .unwrap()
+        .outcome;
+    assert_eq!(
+        end,
+        Outcome::NotReached {
+            exit: ExitStatus::Code(0)
+        }
+    );
     assert!(matches!(
         run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(0), &limits()),
         Err(TraceError::InvalidPoint { .. })
@@ -218,7 +237,13 @@ fn byte_point_past_the_end_is_not_reached() {
 }
 
 fn rename_boundary(sb: &Sandbox) -> (u64, u64) {
-    let golden = record_golden(&sh("printf x > a; mv a b"), sb.path(), &limits()).unwrap();
+    let golden = record_golden(
+        &sh("printf x > a; mv a b"),
+        sb.path(),
+        Path::new("b"),
+        &limits(),
+    )
+    .unwrap();
     let rename = golden
         .space
         .boundaries
@@ -239,10 +264,11 @@ fn syscall_kill_before_a_rename_leaves_it_undone() {
         KillPoint::Syscall(before),
         &limits(),
     )
-    .unwrap();
+    .unwrap()
+    .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Syscall(before)
         }
     );
@@ -260,10 +286,11 @@ fn syscall_kill_after_a_rename_leaves_it_done() {
         KillPoint::Syscall(after),
         &limits(),
     )
-    .unwrap();
+    .unwrap()
+    .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Syscall(after)
         }
     );
@@ -279,10 +306,11 @@ fn syscall_kill_before_the_first_open_leaves_nothing() {
         KillPoint::Syscall(0),
         &limits(),
     )
-    .unwrap();
+    .unwrap()
+    .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Syscall(0)
         }
     );
@@ -294,15 +322,17 @@ fn forked_children_are_followed() {
     let sb = Sandbox::new("fork");
     // The subshell and `cat` are separate processes; cat writes 'kid' via an exec'd binary.
     let script = "(printf parent > p); printf kid | cat > c; wait";
-    let golden = record_golden(&sh(script), sb.path(), &limits()).unwrap();
+    let golden = record_golden(&sh(script), sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(golden.space.total_bytes, 9);
     let pids: std::collections::BTreeSet<i32> = golden.trace.events.iter().map(|e| e.pid).collect();
     assert!(pids.len() >= 2, "events from {pids:?}");
     let sb = Sandbox::new("fork-trial");
-    let end = run_to_kill(&sh(script), sb.path(), KillPoint::Byte(8), &limits()).unwrap();
+    let end = run_to_kill(&sh(script), sb.path(), KillPoint::Byte(8), &limits())
+        .unwrap()
+        .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Byte(8)
         }
     );
@@ -324,13 +354,14 @@ fn a_hung_writer_times_out() {
         KillPoint::Byte(2),
         &limits,
     )
-    .unwrap();
+    .unwrap()
+    .outcome;
     assert!(
-        matches!(end, TrialEnd::TimedOut { elapsed_ms } if elapsed_ms >= 300),
+        matches!(end, Outcome::TimedOut { elapsed_ms } if elapsed_ms >= 300),
         "{end:?}"
     );
     assert!(started.elapsed().as_secs() < 10);
-    let golden = record_golden(&sh("sleep 30"), sb.path(), &limits);
+    let golden = record_golden(&sh("sleep 30"), sb.path(), Path::new("target"), &limits);
     assert!(
         matches!(golden, Err(TraceError::TimedOut { .. })),
         "{golden:?}"
@@ -350,9 +381,11 @@ fn cancel_kills_the_writer() {
         std::thread::sleep(std::time::Duration::from_millis(200));
         flag.store(true, std::sync::atomic::Ordering::SeqCst);
     });
-    let end = run_to_kill(&sh("sleep 30"), sb.path(), KillPoint::Byte(1), &limits).unwrap();
+    let end = run_to_kill(&sh("sleep 30"), sb.path(), KillPoint::Byte(1), &limits)
+        .unwrap()
+        .outcome;
     canceller.join().unwrap();
-    assert_eq!(end, TrialEnd::Cancelled);
+    assert_eq!(end, Outcome::Cancelled);
 }
 
 #[test]
@@ -363,7 +396,7 @@ fn a_writer_that_never_writes_in_the_sandbox_has_no_bytes() {
         "printf x > {}/f; cat /etc/hostname > /dev/null; true",
         outside.path().display()
     );
-    let golden = record_golden(&sh(&script), sb.path(), &limits()).unwrap();
+    let golden = record_golden(&sh(&script), sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(golden.space.total_bytes, 0);
     assert!(
         golden.space.boundaries.is_empty(),
@@ -381,7 +414,7 @@ fn a_missing_program_is_a_spawn_error() {
         args: Vec::new(),
         env: Vec::new(),
     };
-    let err = record_golden(&cmd, sb.path(), &limits()).unwrap_err();
+    let err = record_golden(&cmd, sb.path(), Path::new("target"), &limits()).unwrap_err();
     assert!(matches!(err, TraceError::Spawn { .. }), "{err}");
     assert!(err.to_string().contains("no-such-writer-anywhere"), "{err}");
 }
@@ -413,10 +446,10 @@ fn env_and_cwd_reach_the_writer() {
         OsString::from("TORTURE_TARGET"),
         target.clone().into_os_string(),
     ));
-    let golden = record_golden(&cmd, sb.path(), &limits()).unwrap();
+    let golden = record_golden(&cmd, sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(golden.space.total_bytes, target.as_os_str().len() as u64);
     let relative = sh("pwd > here");
-    record_golden(&relative, sb.path(), &limits()).unwrap();
+    record_golden(&relative, sb.path(), Path::new("target"), &limits()).unwrap();
     let here = String::from_utf8(sb.read("here").unwrap()).unwrap();
     assert_eq!(
         Path::new(here.trim()),
@@ -451,10 +484,12 @@ fn a_kill_takes_the_whole_tree_even_outside_the_process_group() {
         "sleep 30 & echo $! >> {p}; setsid sleep 30 & echo $! >> {p}; sleep 0.2; printf abc > f; sleep 30",
         p = pids.display()
     );
-    let end = run_to_kill(&sh(&script), sb.path(), KillPoint::Byte(2), &limits()).unwrap();
+    let end = run_to_kill(&sh(&script), sb.path(), KillPoint::Byte(2), &limits())
+        .unwrap()
+        .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Byte(2)
         }
     );
@@ -480,7 +515,7 @@ fn threads_and_spawned_subprocesses_are_followed() {
         args: vec!["-c".into(), script.into()],
         env: Vec::new(),
     };
-    let golden = record_golden(&cmd, sb.path(), &limits()).unwrap();
+    let golden = record_golden(&cmd, sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(
         golden.exit_code,
         0,
@@ -489,10 +524,12 @@ fn threads_and_spawned_subprocesses_are_followed() {
     );
     assert_eq!(golden.space.total_bytes, 205);
     let sb = Sandbox::new("threads-trial");
-    let end = run_to_kill(&cmd, sb.path(), KillPoint::Byte(203), &limits()).unwrap();
+    let end = run_to_kill(&cmd, sb.path(), KillPoint::Byte(203), &limits())
+        .unwrap()
+        .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Byte(203)
         }
     );
@@ -508,16 +545,19 @@ fn concurrent_runs_in_threads_see_only_their_own_tracees() {
                 for k in [3u64, 9] {
                     let end =
                         run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(k), &limits())
-                            .unwrap();
+                            .unwrap()
+                            .outcome;
                     assert_eq!(
                         end,
-                        TrialEnd::Killed {
+                        Outcome::Killed {
                             point: KillPoint::Byte(k)
                         }
                     );
                     assert_eq!(sb.read("out.txt").unwrap(), &b"aaaabbbccccc"[..k as usize]);
                 }
-                let golden = record_golden(&sh(THREE_WRITES), sb.path(), &limits()).unwrap();
+                let golden =
+                    record_golden(&sh(THREE_WRITES), sb.path(), Path::new("target"), &limits())
+                        .unwrap();
                 assert_eq!(golden.space.total_bytes, 12);
             })
         })
@@ -571,7 +611,8 @@ fn golden_records_offsets_of_pwrite_append_and_copy_file_range() {
          os.sendfile(dst, src, 0, 4)\n",
         outside.path().join("src").display()
     );
-    let golden = record_golden(&python(&script), sb.path(), &limits()).unwrap();
+    let golden =
+        record_golden(&python(&script), sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(
         golden.exit_code,
         0,
@@ -592,10 +633,12 @@ fn golden_records_offsets_of_pwrite_append_and_copy_file_range() {
     assert_eq!(writes(&golden), expected);
     assert_eq!(golden.space.total_bytes, 19);
     let sb = Sandbox::new("offsets-trial");
-    let end = run_to_kill(&python(&script), sb.path(), KillPoint::Byte(13), &limits()).unwrap();
+    let end = run_to_kill(&python(&script), sb.path(), KillPoint::Byte(13), &limits())
+        .unwrap()
+        .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Byte(13)
         }
     );
@@ -611,7 +654,7 @@ fn shared_writable_mmap_and_io_uring_are_reported_as_unmodelled() {
         with mmap.mmap(fd, 4096) as m:\n    m[0:2] = b'hi'\n\
         params = ctypes.create_string_buffer(120)\n\
         ctypes.CDLL(None, use_errno=True).syscall(425, 4, params)\n";
-    let golden = record_golden(&python(script), sb.path(), &limits()).unwrap();
+    let golden = record_golden(&python(script), sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(
         golden.exit_code,
         0,
