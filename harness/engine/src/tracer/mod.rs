@@ -13,8 +13,10 @@
 //!    and a seccomp filter that returns `SECCOMP_RET_TRACE` only for the syscalls the run needs
 //!    (see [`syscalls::Stops`]): a Python writer's imports cost no stop in a byte-kill trial.
 //! 2. At each seccomp stop (syscall entry) the tracer decodes the arguments, resolves the file
-//!    (`/proc/<tid>/fd/<fd>` or the path argument) and decides: let it run, follow it to its exit
-//!    stop (`PTRACE_SYSCALL`) to read the return value, or kill.
+//!    (`/proc/<tid>/fd/<fd>` or the path argument); the recorder (`golden.rs`) numbers the event
+//!    and the injector (`inject.rs`, the one place faults are carried out) decides: let it run,
+//!    follow it to its exit stop (`PTRACE_SYSCALL`) to read or replace the return value, shrink
+//!    it, skip it, hold it, or kill.
 //! 3. Forks, vforks, clones and execs are followed (`PTRACE_O_TRACE*`); every tracee is killed
 //!    and reaped before a function returns, on every path, errors included.
 //!
@@ -139,8 +141,8 @@ pub struct Run {
 pub enum Progress {
     /// The writer is held at the fault's call; resume it when the others have run.
     Held(HeldRun),
-    /// The run is over.
-    Done(Run),
+    /// The run is over (boxed: a run with its trace is much larger than a held handle).
+    Done(Box<Run>),
 }
 
 /// A writer held stopped at the entry of the call a [`Fault::Hold`] names. Its other threads or
@@ -318,7 +320,7 @@ pub fn run_fault(
     loop {
         match progress {
             Progress::Held(held) => progress = held.resume()?,
-            Progress::Done(run) => return Ok(run),
+            Progress::Done(run) => return Ok(*run),
         }
     }
 }

@@ -208,7 +208,9 @@ pub fn drive(mut live: Box<Live>) -> Result<Progress, TraceError> {
                 _thread: std::marker::PhantomData,
             }))
         }
-        Drive::Done(outcome) => conclude(*live, outcome, stderr).map(|e| Progress::Done(e.run)),
+        Drive::Done(outcome) => {
+            conclude(*live, outcome, stderr).map(|e| Progress::Done(Box::new(e.run)))
+        }
     }
 }
 
