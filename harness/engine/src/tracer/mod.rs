@@ -146,7 +146,8 @@ pub enum Progress {
 }
 
 /// A writer held stopped at the entry of the call a [`Fault::Hold`] names. Its other threads or
-/// processes keep running until they reach a stop of their own. Drop it to kill the writer.
+/// processes keep running until they reach a stop of their own. The run's timeout keeps counting
+/// while it is held (the watchdog kills a writer held too long). Drop it to kill the writer.
 /// It must be resumed on the thread that started it (ptrace ties tracees to that thread), so it
 /// is not `Send`.
 #[derive(Debug)]
