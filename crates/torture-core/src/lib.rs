@@ -3,6 +3,8 @@
 //! No ptrace, no libc, no file system: values in, values out, so proptest and cargo-fuzz drive
 //! every module directly, on any architecture.
 //!
+//! - [`fault`]: the one fault a trial injects (`kill@byte:N`, `errno@fsync#9:EIO`,
+//!   `short@write#5:1`, `hold@rename#7`), printed, parsed and replayed.
 //! - [`killpoint`]: where a writer can be killed (`byte:N`, `syscall:N`), the kill space of a
 //!   golden run, seeded sampling and `--partition M/N` shards.
 //! - [`oracle`]: what a target is after a crash (absent, old, one of the new versions, torn), and
@@ -14,6 +16,7 @@
 //! - [`size`]: the one parser of byte sizes (`64KiB`, `1M`, `4096`).
 #![forbid(unsafe_code)]
 
+pub mod fault;
 pub mod killpoint;
 pub mod mountinfo;
 pub mod oracle;

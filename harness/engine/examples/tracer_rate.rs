@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use torture_engine::killpoint::KillPoint;
 use torture_engine::payload::payload;
-use torture_engine::tracer::{self, GoldenRun, RunLimits, TrialEnd, WriterCommand};
+use torture_engine::tracer::{self, GoldenRun, Outcome, RunLimits, WriterCommand};
 
 struct Setup {
     writer: PathBuf,
@@ -89,16 +89,22 @@ impl Setup {
     fn trial(&self, i: usize, point: KillPoint) {
         let sandbox = self.fresh(&format!("trial-{i}"));
         let end = tracer::run_to_kill(&self.command(&sandbox), &sandbox, point, &self.limits)
-            .expect("trial");
-        assert!(matches!(end, TrialEnd::Killed { .. }), "{end:?} at {point}");
+            .expect("trial")
+            .outcome;
+        assert!(matches!(end, Outcome::Killed { .. }), "{end:?} at {point}");
         std::fs::remove_dir_all(&sandbox).expect("cleanup");
     }
 
     fn golden(&self) -> GoldenRun {
         let sandbox = self.fresh("golden");
         let started = Instant::now();
-        let golden = tracer::record_golden(&self.command(&sandbox), &sandbox, &self.limits)
-            .expect("golden run");
+        let golden = tracer::record_golden(
+            &self.command(&sandbox),
+            &sandbox,
+            Path::new("target.json"),
+            &self.limits,
+        )
+        .expect("golden run");
         if std::env::var_os("TRACER_RATE_DUMP").is_some() {
             print!("{}", String::from_utf8_lossy(&golden.trace.to_jsonl()));
             for b in &golden.space.boundaries {

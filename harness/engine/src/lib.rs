@@ -12,6 +12,7 @@
 // Not `forbid`: `sys` (ptrace, seccomp) is the one module allowed unsafe code; the workspace
 // lint denies it everywhere else.
 #![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod campaign;
 pub mod loopfs;

@@ -32,6 +32,9 @@ pub struct GoldenSummary {
     pub validation: String,
     /// Warnings for the report.
     pub notes: Vec<String>,
+    /// The traced golden run's trace, kept in memory for whoever consumes it next (the report
+    /// writes it out; the power-loss explorer reads it), whether or not a report is written.
+    pub trace: Trace,
 }
 
 /// How torn files are checked, resolved against the golden output.
@@ -49,7 +52,6 @@ pub(crate) struct Golden {
     pub summary: GoldenSummary,
     pub old: Option<Vec<u8>>,
     pub new: Vec<u8>,
-    pub trace: Trace,
     pub validator: Validator,
     /// The subject's own selection, if it overrides the run's.
     pub selection: Option<Selection>,
@@ -146,12 +148,12 @@ pub(crate) fn record(
         disagreement_offset,
         unmodelled,
         validation: label,
+        trace,
     };
     Ok(Some(Golden {
         summary,
         old,
         new,
-        trace,
         validator,
         selection: prepared.subject.selection,
     }))
@@ -248,7 +250,12 @@ impl Step<'_> {
             timeout_ms: self.timeout.as_millis() as u64,
             cancel: self.context.cancel.clone(),
         };
-        let golden = match tracer::record_golden(&command, self.sandbox.path(), &limits) {
+        let golden = match tracer::record_golden(
+            &command,
+            self.sandbox.path(),
+            self.sandbox.target(),
+            &limits,
+        ) {
             Ok(golden) => golden,
             Err(_) if self.cancelled() => return Ok(None),
             Err(tracer::TraceError::TimedOut { elapsed_ms }) => {

@@ -26,6 +26,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crate::sandbox::{Orphan, RunRoot};
+use crate::tracer::{Outcome, WriterAck};
 use torture_core::killpoint::KillPoint;
 use torture_core::oracle::{
     self, Expectation, Initial, RecoveryFailure, RunExit, SubjectStatus, Verdict, Violation,
@@ -101,20 +102,6 @@ pub struct Plan {
     pub settings: Settings,
 }
 
-/// How the trial's writer run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CrashEnd {
-    /// Killed at the kill point, seen dead by SIGKILL.
-    Killed,
-    /// Finished before reaching the kill point (the writer is not deterministic).
-    NotReached {
-        /// Its exit code.
-        exit_code: i32,
-    },
-    /// Hung: killed by the harness at the timeout.
-    TimedOut,
-}
-
 /// The recovery run of one trial.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryRecord {
@@ -136,7 +123,9 @@ pub struct TrialRecord {
     /// Where the writer was killed.
     pub point: KillPoint,
     /// How the killed run ended.
-    pub end: CrashEnd,
+    pub end: Outcome,
+    /// What the writer printed and how it ended, up to the kill: its acknowledgement.
+    pub ack: WriterAck,
     /// What the crash left at the target.
     pub verdict: Verdict,
     /// Set when the target was not a regular file.
@@ -312,9 +301,12 @@ impl Counts {
         self.recovery_failures += u64::from(trial.recovery.failure.is_some());
         self.violations += u64::from(!trial.violations.is_empty());
         match trial.end {
-            CrashEnd::Killed => {}
-            CrashEnd::NotReached { .. } => self.not_reached += 1,
-            CrashEnd::TimedOut => self.timed_out += 1,
+            Outcome::NotReached { .. } => self.not_reached += 1,
+            Outcome::TimedOut { .. } => self.timed_out += 1,
+            Outcome::Killed { .. }
+            | Outcome::Injected { .. }
+            | Outcome::Cancelled
+            | Outcome::Unmodelled { .. } => {}
         }
     }
 }
@@ -404,7 +396,7 @@ fn run_subject(
     observer.subject_started(
         &prepared.subject,
         &golden.summary,
-        &golden.trace,
+        &golden.summary.trace,
         points.len() as u64,
     );
     let started = Instant::now();
@@ -419,7 +411,7 @@ fn run_subject(
     };
     let result = SubjectResult {
         subject: prepared.subject.clone(),
-        golden: Some(golden.summary.clone()),
+        golden: Some(golden.summary),
         incomplete: records.len() < points.len(),
         trials: records,
         planned_trials: points.len() as u64,

@@ -7,9 +7,9 @@ use super::error::CampaignError;
 use super::golden::{Golden, Validator, writer_command};
 use super::process::{self, Ended, Invocation, Output};
 use super::subject::Prepared;
-use super::{CrashEnd, RecoveryRecord, RunContext, Settings, TrialRecord};
+use super::{RecoveryRecord, RunContext, Settings, TrialRecord};
 use crate::sandbox::Sandbox;
-use crate::tracer::{self, RunLimits, TrialEnd, WriterCommand};
+use crate::tracer::{self, Outcome, RunLimits, WriterCommand};
 use torture_core::killpoint::KillPoint;
 use torture_core::oracle::{
     self, FileKind, RunExit, TargetState, TrialFacts, Validation, Validity, Verdict,
@@ -58,12 +58,10 @@ impl<'a> Worker<'a> {
     /// Runs one trial. `Ok(None)`: Ctrl-C.
     pub fn run(&self, number: u64, point: KillPoint) -> Result<Option<TrialRecord>, CampaignError> {
         self.sandbox.reset(self.golden.old.as_deref())?;
-        let end = match tracer::run_to_kill(&self.command, self.sandbox.path(), point, &self.limits)
+        let run = match tracer::run_to_kill(&self.command, self.sandbox.path(), point, &self.limits)
         {
-            Ok(TrialEnd::Killed { .. }) => CrashEnd::Killed,
-            Ok(TrialEnd::NotReached { exit_code }) => CrashEnd::NotReached { exit_code },
-            Ok(TrialEnd::TimedOut { .. }) => CrashEnd::TimedOut,
-            Ok(TrialEnd::Cancelled) => return Ok(None),
+            Ok(run) if run.outcome == Outcome::Cancelled => return Ok(None),
+            Ok(run) => run,
             Err(_) if self.cancelled() => return Ok(None),
             Err(source) => {
                 return Err(CampaignError::Trace {
@@ -82,7 +80,7 @@ impl<'a> Worker<'a> {
         let facts = TrialFacts {
             initial: self.settings.initial,
             verdict,
-            hung: end == CrashEnd::TimedOut,
+            hung: matches!(run.outcome, Outcome::TimedOut { .. }),
             recovery: recovery.failure,
             orphans_after_recovery: recovery.orphans.len(),
             strict: self.settings.strict,
@@ -91,7 +89,8 @@ impl<'a> Worker<'a> {
         Ok(Some(TrialRecord {
             number,
             point,
-            end,
+            end: run.outcome,
+            ack: run.ack,
             verdict,
             target_kind,
             orphans,

@@ -279,8 +279,8 @@ pub(crate) mod fixture {
     use std::time::Duration;
 
     use crate::campaign::{
-        Baseline, CrashEnd, GoldenSummary, RecoveryRecord, RunEnd, RunResult, Selection, Settings,
-        Subject, SubjectKind, SubjectResult, TrialRecord,
+        Baseline, GoldenSummary, RecoveryRecord, RunEnd, RunResult, Selection, Settings, Subject,
+        SubjectKind, SubjectResult, TrialRecord,
     };
     use torture_core::killpoint::{Boundary, KillPoint, KillSpace, When};
     use torture_core::oracle::{Expectation, Initial, RunExit, Validity, Verdict, Violation};
@@ -311,7 +311,8 @@ pub(crate) mod fixture {
         TrialRecord {
             number,
             point,
-            end: CrashEnd::Killed,
+            end: crate::tracer::Outcome::Killed { point },
+            ack: crate::tracer::WriterAck::default(),
             verdict,
             target_kind: None,
             orphans: Vec::new(),
@@ -368,6 +369,7 @@ pub(crate) mod fixture {
                 unmodelled: Vec::new(),
                 validation: "json (auto)".into(),
                 notes: Vec::new(),
+                trace: torture_core::trace::Trace::new("/s".into(), vec!["w".into()]),
             }),
             trials: records,
             planned_trials: trials,

@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
-use crate::campaign::{self, CrashEnd, RecoveryRecord, Settings, SubjectResult, TrialRecord};
+use crate::campaign::{self, RecoveryRecord, Settings, SubjectResult, TrialRecord};
 use crate::sandbox::Orphan;
+use crate::tracer::Outcome;
 use torture_core::oracle::{Expectation, RunExit, SubjectStatus, Verdict, Violation};
 
 /// One line of `results.jsonl`.
@@ -97,12 +98,16 @@ fn orphan_pairs(orphans: &[Orphan]) -> Vec<(&str, u64)> {
         .collect()
 }
 
-/// `killed`, `not_reached`, `timed_out`.
-pub fn end_name(end: CrashEnd) -> &'static str {
+/// `killed`, `not_reached`, `timed_out` (and, for runs other than kill trials, `injected`,
+/// `cancelled`, `unmodelled`).
+pub fn end_name(end: &Outcome) -> &'static str {
     match end {
-        CrashEnd::Killed => "killed",
-        CrashEnd::NotReached { .. } => "not_reached",
-        CrashEnd::TimedOut => "timed_out",
+        Outcome::Killed { .. } => "killed",
+        Outcome::NotReached { .. } => "not_reached",
+        Outcome::TimedOut { .. } => "timed_out",
+        Outcome::Injected { .. } => "injected",
+        Outcome::Cancelled => "cancelled",
+        Outcome::Unmodelled { .. } => "unmodelled",
     }
 }
 
@@ -137,7 +142,7 @@ pub fn trial_line<'a>(
         subject: &result.subject.label,
         trial: trial.number,
         kill_point: trial.point.to_string(),
-        end: end_name(trial.end),
+        end: end_name(&trial.end),
         verdict: trial.verdict.name(),
         first_diff_offset,
         parses,

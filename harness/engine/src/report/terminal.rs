@@ -227,7 +227,7 @@ pub fn replay_lines(result: &SubjectResult) -> Vec<String> {
             "{indent}kill point {}{}: writer {}",
             trial.point,
             point_context(result, trial.point),
-            end_name(trial.end)
+            end_name(&trial.end)
         ));
         lines.push(format!("{indent}after the crash: target {}", trial.verdict));
         for orphan in &trial.orphans {

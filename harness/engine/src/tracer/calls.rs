@@ -154,10 +154,17 @@ pub fn site(ctx: &Ctx<'_>, pid: Pid, call: &Call) -> Option<Site> {
             .map(Site::File)
     };
     match call.sys {
-        Sys::Open | Sys::Creat | Sys::Unlink | Sys::Rmdir | Sys::Mkdir | Sys::Truncate => {
-            one(None, 0)
-        }
+        Sys::Open
+        | Sys::Creat
+        | Sys::Unlink
+        | Sys::Rmdir
+        | Sys::Mkdir
+        | Sys::Truncate
+        | Sys::Chmod
+        | Sys::Chown
+        | Sys::Lchown => one(None, 0),
         Sys::Openat | Sys::Openat2 | Sys::Unlinkat | Sys::Mkdirat => one(Some(0), 1),
+        Sys::Fchmodat | Sys::Fchmodat2 | Sys::Fchownat => at_path(ctx, pid, call),
         Sys::Symlink => one(None, 1),
         Sys::Symlinkat => one(Some(1), 2),
         Sys::Rename | Sys::Link => pair((None, 0), (None, 1)),
@@ -168,7 +175,9 @@ pub fn site(ctx: &Ctx<'_>, pid: Pid, call: &Call) -> Option<Site> {
         | Sys::Ftruncate
         | Sys::Fallocate
         | Sys::Close
-        | Sys::SyncFileRange => fd_file(0),
+        | Sys::SyncFileRange
+        | Sys::Fchmod
+        | Sys::Fchown => fd_file(0),
         Sys::Mmap => fd_file(4),
         Sys::Sync | Sys::Msync | Sys::IoUringSetup => Some(Site::Global { fs_of: None }),
         Sys::Syncfs => {
@@ -185,6 +194,18 @@ pub fn site(ctx: &Ctx<'_>, pid: Pid, call: &Call) -> Option<Site> {
         | Sys::Pwritev2
         | Sys::CopyFileRange
         | Sys::Sendfile => None,
+    }
+}
+
+/// A `*at` call on (dirfd, path); `fchmodat2`/`fchownat` with an empty path and `AT_EMPTY_PATH`
+/// act on the file behind the dirfd itself.
+fn at_path(ctx: &Ctx<'_>, pid: Pid, call: &Call) -> Option<Site> {
+    match ctx.resolver.path_arg(pid, call.fd_arg(0), call.args[1])? {
+        PathArg::Abs(abs) => {
+            let place = to_place(ctx, abs);
+            place.inside.then_some(Site::Path(place))
+        }
+        PathArg::Empty => ctx.resolver.fd_file(pid, call.fd_arg(0)).map(Site::File),
     }
 }
 

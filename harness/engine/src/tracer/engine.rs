@@ -1,17 +1,25 @@
-//! The stop loop shared by golden runs and kill trials: follows every tracee, hands syscall stops
-//! to a [`Mode`], and kills and reaps the whole tree.
+//! The stop loop shared by every run: follows every tracee, hands syscall stops to a [`Mode`],
+//! holds a tracee when the mode asks, and kills and reaps the whole tree.
+//!
+//! Several sessions may live in one thread (a scheduler racing writers holds one while another
+//! runs). `waitpid` cannot be asked for one session's tracees only, so reports are routed through
+//! a per-thread [`Mailbox`]: a report about another live session's tracee is parked until that
+//! session waits again. (A brand-new child that reports before its parent's fork event is adopted
+//! by the session that is waiting; while several sessions are live only one should be running.)
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
 
-use super::TraceError;
 use super::resolve::Resolver;
 use super::syscalls::Sys;
 use super::watchdog::{Fired, Registration};
+use super::{Outcome, TraceError};
 use crate::sys::{self, Regs, Resume, Wait};
+use torture_core::trace::ExitStatus;
 
 /// A syscall at its seccomp (entry) stop.
 #[derive(Debug, Clone, Copy)]
@@ -45,12 +53,19 @@ pub enum Step<P> {
     ToExit(P),
     /// Kill the whole tree now.
     Kill,
+    /// Leave the tracee stopped here and return to the caller; on release, apply the step again
+    /// without the hold (`Some(p)`: to its exit with `p`; `None`: continue).
+    Hold(Option<P>),
 }
 
-/// The policy of a run: what happens at syscall entry and exit.
+/// The policy of a run: what happens at syscall entry and exit, and what its end means.
 pub trait Mode {
     /// State carried from a syscall's entry to its exit.
     type Pending;
+    /// The outcome once the mode's `Step::Kill` has been carried out.
+    fn killed(&mut self) -> Outcome;
+    /// The outcome when every tracee ended on its own, the main process with `exit`.
+    fn ended(&mut self, exit: ExitStatus) -> Outcome;
     fn on_entry(
         &mut self,
         ctx: &Ctx<'_>,
@@ -74,38 +89,40 @@ pub struct Ctx<'a> {
     pub resolver: &'a Resolver,
 }
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Finish {
-    /// Every tracee ended on its own; the first one exited with this code.
-    Ended {
-        exit_code: i32,
-    },
-    /// A mode asked for the kill; everything is dead by SIGKILL.
-    Killed,
-    TimedOut {
-        elapsed_ms: u64,
-    },
-    Cancelled,
+/// Where [`Session::drive`] returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drive {
+    /// The run is over: every tracee is dead and reaped.
+    Done(Outcome),
+    /// The mode held this tracee at a stop; it stays stopped until the next `drive`.
+    Held(Pid),
 }
 
-/// How a tracee ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    Exited(i32),
-    Signaled(i32),
+/// Reports parked for other sessions of this thread, and which session owns which tracee.
+#[derive(Debug, Default)]
+struct Mailbox {
+    owner: HashMap<Pid, u64>,
+    parked: Vec<Wait>,
+    next_session: u64,
+}
+
+thread_local! {
+    static MAILBOX: RefCell<Mailbox> = RefCell::new(Mailbox::default());
 }
 
 /// The live tracees of one run. Dropping it kills and reaps whatever is left, so no error path
 /// leaves a stopped tracee or a zombie behind.
 #[derive(Debug)]
 pub struct Session {
+    id: u64,
     main: Pid,
     live: HashSet<Pid>,
     /// Tracees whose first stop (the SIGSTOP of a new child) has been seen.
     started: HashSet<Pid>,
-    main_end: Option<End>,
+    main_end: Option<ExitStatus>,
     registration: Registration,
+    /// The tracee a mode held, and the step to apply when it is released.
+    held: Option<(Pid, Resume)>,
     began: Instant,
     pub resolver: Resolver,
 }
@@ -120,13 +137,22 @@ impl Session {
     ) -> Session {
         let mut started = HashSet::new();
         started.insert(main);
+        let id = MAILBOX.with(|m| {
+            let mut m = m.borrow_mut();
+            m.next_session += 1;
+            let id = m.next_session;
+            m.owner.insert(main, id);
+            id
+        });
         Session {
+            id,
             main,
             live: HashSet::from([main]),
             started,
             main_end: None,
             registration,
             began,
+            held: None,
             resolver,
         }
     }
@@ -144,38 +170,83 @@ impl Session {
         self.began.elapsed().as_millis() as u64
     }
 
-    /// Runs the stop loop until every tracee is gone or `mode` asks for the kill.
-    pub fn drive<M: Mode>(&mut self, mode: &mut M) -> Result<Finish, TraceError> {
-        let mut pending: HashMap<Pid, M::Pending> = HashMap::new();
+    /// How the main process (the writer as spawned) ended, once it has.
+    pub fn main_end(&self) -> Option<ExitStatus> {
+        self.main_end
+    }
+
+    /// Runs the stop loop until every tracee is gone, `mode` asks for the kill, or `mode` holds
+    /// a tracee. A tracee held by the previous call is released first. `pending` carries the
+    /// mode's state from entry to exit stops across calls.
+    pub fn drive<M: Mode>(
+        &mut self,
+        mode: &mut M,
+        pending: &mut HashMap<Pid, M::Pending>,
+    ) -> Result<Drive, TraceError> {
+        if let Some((pid, how)) = self.held.take() {
+            self.resume(pid, how, 0)?;
+        }
         while !self.live.is_empty() {
             if self.registration.watch().cancel_requested() {
                 self.registration.watch().cancel_now();
             }
-            let report = match sys::wait_any() {
+            let report = match self.next_report() {
                 Ok(report) => report,
                 Err(Errno::ECHILD) => break,
                 Err(errno) => return Err(self.ptrace_error(self.main, "waitpid", errno)),
             };
-            if self.handle(report, mode, &mut pending)? {
-                return self.kill_at(report.pid());
+            match self.handle(report, mode, pending)? {
+                Handled::Running => {}
+                Handled::Kill => {
+                    self.kill_at(report.pid())?;
+                    return Ok(Drive::Done(mode.killed()));
+                }
+                Handled::Held(pid) => return Ok(Drive::Held(pid)),
             }
         }
-        self.finish()
+        self.finish(mode).map(Drive::Done)
     }
 
-    /// Handles one report; true when the mode asked for the kill.
+    /// The next report about one of this session's tracees; reports about another live
+    /// session's tracees are parked for it.
+    fn next_report(&self) -> Result<Wait, Errno> {
+        loop {
+            let parked = MAILBOX.with(|m| {
+                let mut m = m.borrow_mut();
+                let at = m.parked.iter().position(|w| self.live.contains(&w.pid()));
+                at.map(|i| m.parked.remove(i))
+            });
+            if let Some(report) = parked {
+                return Ok(report);
+            }
+            let report = sys::wait_any()?;
+            let park = MAILBOX.with(|m| {
+                let mut m = m.borrow_mut();
+                let foreign = m.owner.get(&report.pid()).is_some_and(|id| *id != self.id);
+                if foreign {
+                    m.parked.push(report);
+                }
+                foreign
+            });
+            if !park {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Handles one report.
     fn handle<M: Mode>(
         &mut self,
         report: Wait,
         mode: &mut M,
         pending: &mut HashMap<Pid, M::Pending>,
-    ) -> Result<bool, TraceError> {
+    ) -> Result<Handled, TraceError> {
         match report {
-            Wait::Exited { pid, code } => self.reaped(pid, End::Exited(code)),
-            Wait::Signaled { pid, signal } => self.reaped(pid, End::Signaled(signal)),
+            Wait::Exited { pid, code } => self.reaped(pid, ExitStatus::Code(code)),
+            Wait::Signaled { pid, signal } => self.reaped(pid, ExitStatus::Signal(signal)),
             Wait::Seccomp { pid } => {
                 let Some(regs) = self.regs(pid)? else {
-                    return Ok(false);
+                    return Ok(Handled::Running);
                 };
                 let step = match Call::decode(regs) {
                     Some(call) => mode.on_entry(
@@ -191,7 +262,7 @@ impl Session {
             }
             Wait::SyscallExit { pid } => {
                 let Some(regs) = self.regs(pid)? else {
-                    return Ok(false);
+                    return Ok(Handled::Running);
                 };
                 let step = match pending.remove(&pid) {
                     Some(p) => mode.on_exit(
@@ -210,7 +281,7 @@ impl Session {
             Wait::Event { pid, event } => self.on_event(pid, event, pending)?,
             Wait::Signal { pid, signal } => self.on_signal(pid, signal),
         }
-        Ok(false)
+        Ok(Handled::Running)
     }
 
     fn apply<P>(
@@ -218,16 +289,27 @@ impl Session {
         pid: Pid,
         step: Step<P>,
         pending: &mut HashMap<Pid, P>,
-    ) -> Result<bool, TraceError> {
+    ) -> Result<Handled, TraceError> {
         match step {
             Step::Continue => self.resume(pid, Resume::Continue, 0)?,
             Step::ToExit(p) => {
                 pending.insert(pid, p);
                 self.resume(pid, Resume::ToSyscallExit, 0)?;
             }
-            Step::Kill => return Ok(true),
+            Step::Kill => return Ok(Handled::Kill),
+            Step::Hold(then) => {
+                let how = match then {
+                    Some(p) => {
+                        pending.insert(pid, p);
+                        Resume::ToSyscallExit
+                    }
+                    None => Resume::Continue,
+                };
+                self.held = Some((pid, how));
+                return Ok(Handled::Held(pid));
+            }
         }
-        Ok(false)
+        Ok(Handled::Running)
     }
 
     /// Registers, or `None` when the tracee vanished (killed by the watchdog meanwhile).
@@ -292,6 +374,7 @@ impl Session {
     fn adopt(&mut self, pid: Pid) {
         if self.live.insert(pid) {
             self.registration.watch().add(pid);
+            MAILBOX.with(|m| m.borrow_mut().owner.insert(pid, self.id));
         }
     }
 
@@ -299,9 +382,15 @@ impl Session {
         self.live.remove(&pid);
         self.started.remove(&pid);
         self.registration.watch().remove(pid);
+        MAILBOX.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.owner.get(&pid) == Some(&self.id) {
+                m.owner.remove(&pid);
+            }
+        });
     }
 
-    fn reaped(&mut self, pid: Pid, end: End) {
+    fn reaped(&mut self, pid: Pid, end: ExitStatus) {
         if pid == self.main {
             self.main_end = Some(end);
         }
@@ -310,7 +399,7 @@ impl Session {
 
     /// SIGKILLs the tree, reaps it, and checks that `at` (stopped at the kill point) and the
     /// main process died by SIGKILL.
-    fn kill_at(&mut self, at: Pid) -> Result<Finish, TraceError> {
+    fn kill_at(&mut self, at: Pid) -> Result<(), TraceError> {
         let main_alive = self.live.contains(&self.main);
         let ends = self.kill_and_reap();
         let mut must_die = vec![at];
@@ -319,7 +408,7 @@ impl Session {
         }
         for pid in must_die {
             match ends.get(&pid) {
-                Some(End::Signaled(libc::SIGKILL)) => {}
+                Some(ExitStatus::Signal(libc::SIGKILL)) => {}
                 Some(end) => {
                     return Err(unexpected(
                         pid,
@@ -329,28 +418,30 @@ impl Session {
                 None => return Err(unexpected(pid, "was never seen dead after SIGKILL")),
             }
         }
-        Ok(Finish::Killed)
+        Ok(())
     }
 
     /// SIGKILLs every tracee and waits until all are reaped; returns how each ended.
-    fn kill_and_reap(&mut self) -> HashMap<Pid, End> {
+    fn kill_and_reap(&mut self) -> HashMap<Pid, ExitStatus> {
         let mut ends = HashMap::new();
         self.kill_live();
         while !self.live.is_empty() {
-            match sys::wait_any() {
+            match self.next_report() {
                 Ok(Wait::Exited { pid, code }) => {
-                    ends.insert(pid, End::Exited(code));
-                    self.reaped(pid, End::Exited(code));
+                    ends.insert(pid, ExitStatus::Code(code));
+                    self.reaped(pid, ExitStatus::Code(code));
                 }
                 Ok(Wait::Signaled { pid, signal }) => {
-                    ends.insert(pid, End::Signaled(signal));
-                    self.reaped(pid, End::Signaled(signal));
+                    ends.insert(pid, ExitStatus::Signal(signal));
+                    self.reaped(pid, ExitStatus::Signal(signal));
                 }
                 Ok(report) => self.kill_newcomer(report),
                 Err(_) => break,
             }
         }
-        self.live.clear();
+        for pid in std::mem::take(&mut self.live) {
+            self.forget(pid);
+        }
         ends
     }
 
@@ -377,19 +468,19 @@ impl Session {
         }
     }
 
-    fn finish(&self) -> Result<Finish, TraceError> {
+    fn finish<M: Mode>(&self, mode: &mut M) -> Result<Outcome, TraceError> {
         match self.registration.watch().fired() {
             Some(Fired::TimedOut) => {
-                return Ok(Finish::TimedOut {
+                return Ok(Outcome::TimedOut {
                     elapsed_ms: self.elapsed_ms(),
                 });
             }
-            Some(Fired::Cancelled) => return Ok(Finish::Cancelled),
+            Some(Fired::Cancelled) => return Ok(Outcome::Cancelled),
             None => {}
         }
         match self.main_end {
-            Some(End::Exited(code)) => Ok(Finish::Ended { exit_code: code }),
-            Some(end) => Err(unexpected(self.main, &describe(end))),
+            Some(exit @ ExitStatus::Code(_)) => Ok(mode.ended(exit)),
+            Some(end @ ExitStatus::Signal(_)) => Err(unexpected(self.main, &describe(end))),
             None => Err(unexpected(self.main, "vanished without an exit status")),
         }
     }
@@ -408,7 +499,23 @@ impl Drop for Session {
         if !self.live.is_empty() {
             self.kill_and_reap();
         }
+        // Reports parked for this session are about tracees that are gone now.
+        MAILBOX.with(|m| {
+            let mut m = m.borrow_mut();
+            let owner = std::mem::take(&mut m.owner);
+            m.parked
+                .retain(|w| owner.get(&w.pid()).is_some_and(|id| *id != self.id));
+            m.owner = owner;
+        });
     }
+}
+
+/// What handling one report asks of the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handled {
+    Running,
+    Kill,
+    Held(Pid),
 }
 
 fn unexpected(pid: Pid, how: &str) -> TraceError {
@@ -418,10 +525,10 @@ fn unexpected(pid: Pid, how: &str) -> TraceError {
     }
 }
 
-fn describe(end: End) -> String {
+fn describe(end: ExitStatus) -> String {
     match end {
-        End::Exited(code) => format!("exited with status {code}"),
-        End::Signaled(signal) => {
+        ExitStatus::Code(code) => format!("exited with status {code}"),
+        ExitStatus::Signal(signal) => {
             let name = nix::sys::signal::Signal::try_from(signal)
                 .map(|s| s.as_str())
                 .unwrap_or("a real-time signal");

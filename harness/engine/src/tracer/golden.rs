@@ -1,159 +1,260 @@
-//! The golden run: no kill; every syscall on the sandbox becomes a trace event (with the bytes
-//! written), and the kill-point space is counted the way kill trials will count it.
+//! The recorder: every syscall on the sandbox becomes a trace event (with the bytes written),
+//! the kill-point space is counted the way kill trials count it, and the writer's stdout lines
+//! become acknowledgements placed in the event stream.
+//!
+//! Events are numbered when the syscall *enters* the kernel (so a fault can name one at its
+//! entry stop, before it runs) and completed at its exit stop. An acknowledgement line sits after
+//! the events completed when the `write` that ended the line returned: the recorder notes the
+//! size of the stdout capture at each such exit and matches newlines to those marks afterwards.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
 use nix::unistd::Pid;
 
+use super::TraceError;
 use super::calls::{self, Site, WriteCall};
-use super::engine::{Call, Ctx, Finish, Mode, Step};
+use super::engine::{Call, Ctx};
 use super::resolve::FileKind;
-use super::spawn::{read_all, spawn};
-use super::syscalls::{Role, Stops, Sys};
-use super::{GoldenRun, RunLimits, TraceError, WriterCommand};
-use crate::sys::{self, Regs};
+use super::syscalls::{Role, Sys};
+use crate::sys;
 use torture_core::killpoint::{Boundary, KillSpace, When};
-use torture_core::trace::{Op, Trace, WriteSync};
+use torture_core::trace::{Ack, AckKind, ExitStatus, Op, Trace, WriteSync};
 
 /// `RWF_APPEND` (pwritev2 flag): append whatever the offset says.
 const RWF_APPEND: u64 = 0x10;
 const RENAME_NOREPLACE: u64 = 1;
 const RENAME_EXCHANGE: u64 = 2;
 
-pub fn record(
-    cmd: &WriterCommand,
-    sandbox: &Path,
-    limits: &RunLimits,
-) -> Result<GoldenRun, TraceError> {
-    let mut spawned = spawn(cmd, sandbox, Stops::All, limits, true)?;
-    let command = std::iter::once(&cmd.program.as_os_str().to_owned())
-        .chain(&cmd.args)
-        .map(|arg| arg.to_string_lossy().into_owned())
-        .collect();
-    let sandbox_shown = spawned
-        .session
-        .resolver
-        .sandbox()
-        .to_string_lossy()
-        .into_owned();
-    let mut recorder = Recorder {
-        trace: Trace::new(sandbox_shown, command),
-        space: KillSpace::default(),
-        unmodelled: Vec::new(),
-        mapped: false,
-    };
-    let finish = spawned.session.drive(&mut recorder);
-    let stderr = read_all(&spawned.stderr).unwrap_or_default();
-    let exit_code = match super::kill::with_stderr(finish, &stderr)? {
-        Finish::Ended { exit_code } => exit_code,
-        Finish::Killed => {
-            return Err(TraceError::UnexpectedEnd {
-                pid: 0,
-                how: "was killed in a run that kills nothing".into(),
-            });
-        }
-        Finish::TimedOut { elapsed_ms } => return Err(TraceError::TimedOut { elapsed_ms }),
-        Finish::Cancelled => return Err(TraceError::Cancelled),
-    };
-    let stdout = match &spawned.stdout {
-        Some(file) => read_all(file).map_err(|source| inspect(0, "the writer's stdout", source))?,
-        None => Vec::new(),
-    };
-    let Recorder {
-        trace,
-        space,
-        unmodelled,
-        ..
-    } = recorder;
-    Ok(GoldenRun {
-        exit_code,
-        stdout,
-        stderr,
-        trace,
-        space,
-        unmodelled,
-    })
+/// A file a tracee may write its acknowledgements to (the stdout capture), by device and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckFile {
+    pub dev: u64,
+    pub ino: u64,
 }
 
-struct Recorder {
+impl AckFile {
+    pub fn of(file: &File) -> std::io::Result<AckFile> {
+        let meta = file.metadata()?;
+        Ok(AckFile {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
+    /// Whether `fd` of `pid` refers to this file.
+    fn is_behind(self, pid: Pid, fd: i64) -> bool {
+        std::fs::metadata(format!("/proc/{pid}/fd/{fd}"))
+            .is_ok_and(|m| m.dev() == self.dev && m.ino() == self.ino)
+    }
+}
+
+/// A completed event, numbered at its entry.
+#[derive(Debug)]
+struct Done {
+    entry_seq: u64,
+    pid: i32,
+    sys: Sys,
+    ret: i64,
+    op: Op,
+}
+
+#[derive(Debug)]
+pub struct Recorder {
     trace: Trace,
     space: KillSpace,
-    unmodelled: Vec<String>,
+    pub unmodelled: Vec<String>,
     /// A sandbox file was mapped shared and writable: `msync` becomes worth recording.
     mapped: bool,
+    /// Events numbered so far (at entry).
+    entered: u64,
+    done: Vec<Done>,
+    /// The boundary pairs and the entry seq of their event.
+    boundary_seq: Vec<(usize, u64)>,
+    ack_file: Option<AckFile>,
+    /// (size of the stdout capture after a write to it, events completed by then).
+    ack_marks: Vec<(u64, u64)>,
+    ack_sizes: Option<File>,
 }
 
 /// What the entry stop learnt, completed at the exit stop.
-enum Pending {
+#[derive(Debug)]
+pub enum Pending {
     Write {
+        seq: u64,
         call: Call,
         write: WriteCall,
     },
     Open {
+        seq: u64,
         call: Call,
         path: String,
         flags: u64,
         existed: bool,
     },
     Ready {
+        seq: u64,
         sys: Sys,
         op: Op,
     },
+    /// A write to the stdout capture: an acknowledgement may complete.
+    Stdout,
 }
 
-impl Mode for Recorder {
-    type Pending = Pending;
+impl Recorder {
+    /// A recorder for `trace` (its header filled by the caller). `stdout` is the writer's stdout
+    /// capture, whose lines become acknowledgements.
+    pub fn new(trace: Trace, stdout: Option<&File>) -> std::io::Result<Recorder> {
+        let (ack_file, ack_sizes) = match stdout {
+            Some(file) => (Some(AckFile::of(file)?), Some(file.try_clone()?)),
+            None => (None, None),
+        };
+        Ok(Recorder {
+            trace,
+            space: KillSpace::default(),
+            unmodelled: Vec::new(),
+            mapped: false,
+            entered: 0,
+            done: Vec::new(),
+            boundary_seq: Vec::new(),
+            ack_file,
+            ack_marks: Vec::new(),
+            ack_sizes,
+        })
+    }
 
-    fn on_entry(
+    /// The seq a call becomes in the trace, and what to complete at its exit; `(None, None)` when
+    /// the call is not on the sandbox.
+    pub fn enter(
         &mut self,
         ctx: &Ctx<'_>,
         pid: Pid,
         call: &Call,
-    ) -> Result<Step<Pending>, TraceError> {
+    ) -> (Option<u64>, Option<Pending>) {
         if call.sys.role() == Role::Write {
-            return Ok(match calls::write_call(ctx, pid, call) {
-                Some(write) => Step::ToExit(Pending::Write { call: *call, write }),
-                None => Step::Continue,
-            });
+            return match calls::write_call(ctx, pid, call) {
+                Some(write) => {
+                    let seq = self.number();
+                    let pending = Pending::Write {
+                        seq,
+                        call: *call,
+                        write,
+                    };
+                    (Some(seq), Some(pending))
+                }
+                None if self.writes_ack(pid, call) => (None, Some(Pending::Stdout)),
+                None => (None, None),
+            };
         }
         let Some(site) = calls::site(ctx, pid, call) else {
-            return Ok(Step::Continue);
+            return (None, None);
         };
+        let first_boundary = self.space.boundaries.len();
         if call.sys.role() == Role::Boundary {
             self.push_boundaries(call.sys, site.label());
         }
-        Ok(match self.draft(ctx, pid, call, site) {
-            Some(pending) => Step::ToExit(pending),
-            None => Step::Continue,
-        })
+        let seq = self.entered;
+        match self.draft(ctx, pid, call, site, seq) {
+            Some(pending) => {
+                self.entered += 1;
+                if call.sys.role() == Role::Boundary {
+                    self.boundary_seq.push((first_boundary, seq));
+                }
+                (Some(seq), Some(pending))
+            }
+            None => (None, None),
+        }
     }
 
-    fn on_exit(
+    fn number(&mut self) -> u64 {
+        self.entered += 1;
+        self.entered - 1
+    }
+
+    /// Whether this write-family call writes to the stdout capture.
+    fn writes_ack(&self, pid: Pid, call: &Call) -> bool {
+        let fd = if call.sys == Sys::CopyFileRange {
+            call.fd_arg(2)
+        } else {
+            call.fd_arg(0)
+        };
+        self.ack_file.is_some_and(|file| file.is_behind(pid, fd))
+    }
+
+    /// Completes the event at the call's exit stop; `ret` is what the call returns to the writer.
+    pub fn exit(
         &mut self,
         ctx: &Ctx<'_>,
         pid: Pid,
         pending: Pending,
         ret: i64,
-        _regs: Regs,
-    ) -> Result<Step<Pending>, TraceError> {
-        let (sys, op) = match pending {
-            Pending::Write { call, write } => (call.sys, self.written(pid, &call, &write, ret)?),
+    ) -> Result<(), TraceError> {
+        let (seq, sys, op) = match pending {
+            Pending::Write { seq, call, write } => {
+                (seq, call.sys, self.written(pid, &call, &write, ret)?)
+            }
             Pending::Open {
+                seq,
                 call,
                 path,
                 flags,
                 existed,
-            } => (call.sys, opened(ctx, pid, path, flags, existed, ret)),
-            Pending::Ready { sys, op } => (sys, op),
+            } => (seq, call.sys, opened(ctx, pid, path, flags, existed, ret)),
+            Pending::Ready { seq, sys, op } => (seq, sys, op),
+            Pending::Stdout => {
+                self.mark_ack();
+                return Ok(());
+            }
         };
-        self.trace.push(pid.as_raw(), sys.name(), ret, op);
-        Ok(Step::Continue)
+        self.done.push(Done {
+            entry_seq: seq,
+            pid: pid.as_raw(),
+            sys,
+            ret,
+            op,
+        });
+        Ok(())
     }
-}
 
-impl Recorder {
+    fn mark_ack(&mut self) {
+        let size = self
+            .ack_sizes
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
+        self.ack_marks.push((size, self.done.len() as u64));
+    }
+
+    /// The finished trace and kill space: events in entry order, numbered without gaps (an event
+    /// that never completed, its tracee killed inside the syscall, is left out), each boundary
+    /// pointing at its event, and the acknowledgements of `stdout` and of the exit.
+    pub fn finish(mut self, stdout: &[u8], exit: Option<ExitStatus>) -> (Trace, KillSpace) {
+        self.done.sort_by_key(|d| d.entry_seq);
+        let mut renumbered = HashMap::new();
+        for d in std::mem::take(&mut self.done) {
+            renumbered.insert(d.entry_seq, self.trace.events.len() as u64);
+            self.trace.push(d.pid, d.sys.name(), d.ret, d.op);
+        }
+        for (first, seq) in &self.boundary_seq {
+            for boundary in &mut self.space.boundaries[*first..*first + 2] {
+                boundary.seq = renumbered.get(seq).copied();
+            }
+        }
+        let events = self.trace.events.len() as u64;
+        let mut acks = line_acks(stdout, &self.ack_marks, events);
+        if exit == Some(ExitStatus::Code(0)) {
+            acks.push(Ack {
+                events_before: events,
+                kind: AckKind::Exit,
+            });
+        }
+        self.trace.header.exit = exit;
+        self.trace.header.acks = acks;
+        (self.trace, self.space)
+    }
+
     fn push_boundaries(&mut self, sys: Sys, path: String) {
         for when in [When::Before, When::After] {
             let index = self.space.boundaries.len() as u64;
@@ -169,14 +270,28 @@ impl Recorder {
     }
 
     /// The operation a boundary or record-only call will perform, known at its entry.
-    fn draft(&mut self, ctx: &Ctx<'_>, pid: Pid, call: &Call, site: Site) -> Option<Pending> {
+    fn draft(
+        &mut self,
+        ctx: &Ctx<'_>,
+        pid: Pid,
+        call: &Call,
+        site: Site,
+        seq: u64,
+    ) -> Option<Pending> {
         let a = &call.args;
-        let ready = |op: Op| Some(Pending::Ready { sys: call.sys, op });
+        let ready = |op: Op| {
+            Some(Pending::Ready {
+                seq,
+                sys: call.sys,
+                op,
+            })
+        };
         match (call.sys, site) {
             (Sys::Open | Sys::Openat | Sys::Openat2 | Sys::Creat, Site::Path(place)) => {
                 let flags = open_flags(pid, call);
                 let existed = std::fs::symlink_metadata(&place.abs).is_ok();
                 Some(Pending::Open {
+                    seq,
                     call: *call,
                     path: place.shown,
                     flags,
@@ -297,6 +412,29 @@ impl Recorder {
                 len_bytes: a[1],
                 flags: a[2] as i32,
             }),
+            (Sys::Chmod | Sys::Fchmodat | Sys::Fchmodat2 | Sys::Fchmod, site) => {
+                let mode_arg = if call.sys == Sys::Chmod || call.sys == Sys::Fchmod {
+                    1
+                } else {
+                    2
+                };
+                let (path, ino) = site_file(&site)?;
+                ready(Op::Chmod {
+                    path,
+                    ino,
+                    mode: a[mode_arg] as u32,
+                })
+            }
+            (Sys::Chown | Sys::Lchown | Sys::Fchown | Sys::Fchownat, site) => {
+                let first_id = if call.sys == Sys::Fchownat { 2 } else { 1 };
+                let (path, ino) = site_file(&site)?;
+                ready(Op::Chown {
+                    path,
+                    ino,
+                    uid: chown_id(a[first_id]),
+                    gid: chown_id(a[first_id + 1]),
+                })
+            }
             (Sys::IoUringSetup, Site::Global { .. }) => {
                 self.unmodelled.push(format!(
                     "io_uring_setup by pid {pid}: I/O submitted through io_uring is not traced"
@@ -343,6 +481,43 @@ impl Recorder {
             sync: write_sync(pid, call, write.fd),
         })
     }
+}
+
+/// The file a chmod/chown acts on: a path (its inode looked up now, symlinks not followed) or an
+/// fd's file.
+fn site_file(site: &Site) -> Option<(String, Option<u64>)> {
+    match site {
+        Site::Path(place) => Some((place.shown.clone(), inode_of(&place.abs))),
+        Site::File(file) => Some((file.rel.clone(), Some(file.ino))),
+        Site::Pair { .. } | Site::Global { .. } => None,
+    }
+}
+
+/// A `uid_t`/`gid_t` argument: `-1` (as 32 bits) leaves the id unchanged.
+fn chown_id(arg: u64) -> Option<u32> {
+    let id = arg as u32;
+    (id != u32::MAX).then_some(id)
+}
+
+/// The acknowledgement lines of `stdout`: each complete line sits after the events completed when
+/// the write that ended it returned (`marks`: capture size after each write, events by then).
+/// A line no mark covers (written by a call the tracer did not see) sits after all `events`.
+fn line_acks(stdout: &[u8], marks: &[(u64, u64)], events: u64) -> Vec<Ack> {
+    let mut acks = Vec::new();
+    let mut start = 0;
+    for (end, _) in stdout.iter().enumerate().filter(|(_, b)| **b == b'\n') {
+        let events_before = marks
+            .iter()
+            .find(|(size, _)| *size > end as u64)
+            .map_or(events, |(_, before)| *before);
+        let text = String::from_utf8_lossy(&stdout[start..end]).into_owned();
+        acks.push(Ack {
+            events_before,
+            kind: AckKind::Line { text },
+        });
+        start = end + 1;
+    }
+    acks
 }
 
 /// `open` flags; `openat2` keeps them in its `struct open_how`.

@@ -1,13 +1,22 @@
-//! The ptrace engine: runs a writer under ptrace, records its golden run, and kills it at exact
-//! byte offsets and syscall boundaries.
+//! The ptrace engine: runs a writer under ptrace, records its golden run, and injects one
+//! [`Fault`] per run: a kill at an exact byte offset or syscall boundary, an errno, a short write,
+//! or a hold.
+//!
+//! Entry points: [`record_golden`] (no fault, full trace), [`run_to_kill`] (the fast path of kill
+//! campaigns: stops only where the kill point needs), [`run_fault`] (any fault, with the trace of
+//! the faulted run), and [`start_fault`] / [`HeldRun::resume`] for a scheduler that holds one
+//! writer while others run. Every run ends in one [`Outcome`]; the writer's stdout and exit
+//! status come back as its acknowledgement ([`WriterAck`]).
 //!
 //! How a run goes:
 //! 1. The writer is spawned in the sandbox, in a process group of its own, with `PTRACE_TRACEME`
 //!    and a seccomp filter that returns `SECCOMP_RET_TRACE` only for the syscalls the run needs
 //!    (see [`syscalls::Stops`]): a Python writer's imports cost no stop in a byte-kill trial.
 //! 2. At each seccomp stop (syscall entry) the tracer decodes the arguments, resolves the file
-//!    (`/proc/<tid>/fd/<fd>` or the path argument) and decides: let it run, follow it to its exit
-//!    stop (`PTRACE_SYSCALL`) to read the return value, or kill.
+//!    (`/proc/<tid>/fd/<fd>` or the path argument); the recorder (`golden.rs`) numbers the event
+//!    and the injector (`inject.rs`, the one place faults are carried out) decides: let it run,
+//!    follow it to its exit stop (`PTRACE_SYSCALL`) to read or replace the return value, shrink
+//!    it, skip it, hold it, or kill.
 //! 3. Forks, vforks, clones and execs are followed (`PTRACE_O_TRACE*`); every tracee is killed
 //!    and reaped before a function returns, on every path, errors included.
 //!
@@ -18,8 +27,9 @@
 mod calls;
 mod engine;
 mod golden;
-mod kill;
+mod inject;
 mod resolve;
+mod run;
 mod spawn;
 pub mod syscalls;
 mod watchdog;
@@ -36,8 +46,9 @@ use std::sync::atomic::AtomicBool;
 
 use nix::errno::Errno;
 
+use torture_core::fault::{CallRef, Fault};
 use torture_core::killpoint::{KillPoint, KillSpace};
-use torture_core::trace::Trace;
+use torture_core::trace::{ExitStatus, Trace};
 
 /// The writer to run. Its working directory is always the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,17 +89,90 @@ pub struct GoldenRun {
     pub unmodelled: Vec<String>,
 }
 
-/// How a kill trial ended.
+/// How a traced run ended: the one outcome of every run, whatever the fault. A harness error
+/// is the `Err` side of the run functions ([`TraceError`]), so outcomes stay plain values a
+/// campaign can store and compare.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TrialEnd {
+pub enum Outcome {
     /// The kill point was reached and every traced process was seen dead by SIGKILL.
     Killed { point: KillPoint },
-    /// The writer finished before the kill point (it did less than in its golden run).
-    NotReached { exit_code: i32 },
-    /// The writer hit the timeout and was killed by the harness.
+    /// The fault was injected (an errno, a short write, a hold) and the writer then ran to its
+    /// end with this status.
+    Injected { fault: Fault, exit: ExitStatus },
+    /// The writer ended before the fault's point (it did less than in its golden run); a golden
+    /// run, which has no fault, always ends here.
+    NotReached { exit: ExitStatus },
+    /// The writer hit the timeout and was killed by the harness (hung).
     TimedOut { elapsed_ms: u64 },
     /// The run was cancelled (Ctrl-C); the writer was killed.
     Cancelled,
+    /// Before the fault's point the writer did what the tracer cannot model (a shared writable
+    /// `mmap` of a sandbox file, `io_uring`); it was killed and the run says nothing.
+    Unmodelled { what: String },
+}
+
+/// What the writer told the world: its stdout and how it exited.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriterAck {
+    /// Everything the writer printed on stdout (up to the kill, for a killed run).
+    pub stdout: Vec<u8>,
+    /// How the main process ended (`Signal(9)` when the harness killed it); `None` when it was
+    /// never seen ending.
+    pub exit: Option<ExitStatus>,
+}
+
+/// One traced run with a fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The writer's acknowledgement.
+    pub ack: WriterAck,
+    /// What the writer printed on stderr.
+    pub stderr: Vec<u8>,
+    /// The trace of this run (events as they happened, with the fault's effects, and its
+    /// acknowledgements): recorded by [`run_fault`] and [`start_fault`], `None` from
+    /// [`run_to_kill`].
+    pub trace: Option<Trace>,
+}
+
+/// Where a run started by [`start_fault`] stands.
+#[derive(Debug)]
+pub enum Progress {
+    /// The writer is held at the fault's call; resume it when the others have run.
+    Held(HeldRun),
+    /// The run is over (boxed: a run with its trace is much larger than a held handle).
+    Done(Box<Run>),
+}
+
+/// A writer held stopped at the entry of the call a [`Fault::Hold`] names. Its other threads or
+/// processes keep running until they reach a stop of their own. The run's timeout keeps counting
+/// while it is held (the watchdog kills a writer held too long). Drop it to kill the writer.
+/// It must be resumed on the thread that started it (ptrace ties tracees to that thread), so it
+/// is not `Send`.
+#[derive(Debug)]
+pub struct HeldRun {
+    live: Box<run::Live>,
+    pid: i32,
+    at: CallRef,
+    _thread: std::marker::PhantomData<*const ()>,
+}
+
+impl HeldRun {
+    /// The held thread.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The call it is held at (not yet run).
+    pub fn at(&self) -> &CallRef {
+        &self.at
+    }
+
+    /// Lets the held call run and drives the writer on, to its end or its next hold.
+    pub fn resume(self) -> Result<Progress, TraceError> {
+        run::drive(self.live)
+    }
 }
 
 /// A harness error: the run says nothing about the writer's correctness.
@@ -124,6 +208,9 @@ pub enum TraceError {
     TimedOut { elapsed_ms: u64 },
     /// The golden run was cancelled.
     Cancelled,
+    /// The run did not make the call a fault names at its seq: it took another path than the
+    /// golden run.
+    FaultMismatch { fault: String, found: String },
 }
 
 impl fmt::Display for TraceError {
@@ -169,6 +256,10 @@ impl fmt::Display for TraceError {
                 )
             }
             TraceError::Cancelled => f.write_str("the run was cancelled"),
+            TraceError::FaultMismatch { fault, found } => write!(
+                f,
+                "cannot inject {fault}: {found} (the writer did not repeat its golden run; record the trace again)"
+            ),
         }
     }
 }
@@ -184,28 +275,66 @@ impl std::error::Error for TraceError {
             | TraceError::InvalidPoint { .. }
             | TraceError::Overshoot { .. }
             | TraceError::TimedOut { .. }
-            | TraceError::Cancelled => None,
+            | TraceError::Cancelled
+            | TraceError::FaultMismatch { .. } => None,
         }
     }
 }
 
 /// Runs the writer to completion in `sandbox`, recording every syscall on the sandbox (with the
-/// data written) and the kill-point space. The writer's exit status is returned, not judged.
+/// data written), the kill-point space, and the trace header: `target` (relative to the sandbox,
+/// or absolute inside it), what was there before, the file system, the exit status and the
+/// acknowledgements. The writer's exit status is returned, not judged.
 pub fn record_golden(
     cmd: &WriterCommand,
     sandbox: &Path,
+    target: &Path,
     limits: &RunLimits,
 ) -> Result<GoldenRun, TraceError> {
-    golden::record(cmd, sandbox, limits)
+    run::golden(cmd, sandbox, target, limits)
 }
 
 /// Runs the writer in `sandbox` and SIGKILLs its whole process tree at `point` (see
-/// [`KillPoint`] for the exact meaning), then reaps it.
+/// [`KillPoint`] for the exact meaning), then reaps it. Stops only at the syscalls the point
+/// needs and records no trace: the path kill campaigns take thousands of times.
 pub fn run_to_kill(
     cmd: &WriterCommand,
     sandbox: &Path,
     point: KillPoint,
     limits: &RunLimits,
-) -> Result<TrialEnd, TraceError> {
-    kill::run(cmd, sandbox, point, limits)
+) -> Result<Run, TraceError> {
+    run::without_trace(cmd, sandbox, Fault::Kill(point), limits)
+}
+
+/// Runs the writer in `sandbox` with `fault` injected, recording the trace of the run (with its
+/// header for `target`). A [`Fault::Hold`] is released at once; use [`start_fault`] to run other
+/// writers while it is held. Event-named faults (`errno@`, `short@`, `hold@`) name the seq of
+/// the call in the golden trace of the same writer, sandbox state and target.
+pub fn run_fault(
+    cmd: &WriterCommand,
+    sandbox: &Path,
+    target: &Path,
+    fault: &Fault,
+    limits: &RunLimits,
+) -> Result<Run, TraceError> {
+    let mut progress = start_fault(cmd, sandbox, target, fault, limits)?;
+    loop {
+        match progress {
+            Progress::Held(held) => progress = held.resume()?,
+            Progress::Done(run) => return Ok(*run),
+        }
+    }
+}
+
+/// Starts the writer with `fault` and drives it until it ends or is held at a
+/// [`Fault::Hold`]'s call. A scheduler starts several writers this way (each held at its own
+/// call) and decides which one runs next with [`HeldRun::resume`]; all on one thread.
+pub fn start_fault(
+    cmd: &WriterCommand,
+    sandbox: &Path,
+    target: &Path,
+    fault: &Fault,
+    limits: &RunLimits,
+) -> Result<Progress, TraceError> {
+    run::start(cmd, sandbox, target, fault, limits)
 }

@@ -21,18 +21,17 @@ use crate::sys::{self, Resume, Wait};
 #[derive(Debug)]
 pub struct Spawned {
     pub session: Session,
-    pub stdout: Option<File>,
+    pub stdout: File,
     pub stderr: File,
 }
 
-/// Spawns `cmd` in `sandbox`, stopping at the syscalls `stops` selects. Stdout is captured when
-/// `capture_stdout` (else discarded); stderr always (for error messages).
+/// Spawns `cmd` in `sandbox`, stopping at the syscalls `stops` selects. Stdout is captured (the
+/// writer's acknowledgement), and stderr (for error messages).
 pub fn spawn(
     cmd: &WriterCommand,
     sandbox: &Path,
     stops: Stops,
     limits: &RunLimits,
-    capture_stdout: bool,
 ) -> Result<Spawned, TraceError> {
     let sandbox_error = |source| TraceError::Sandbox {
         path: sandbox.to_path_buf(),
@@ -47,19 +46,15 @@ pub fn spawn(
         program: program.clone(),
         source,
     };
-    let stdout = if capture_stdout {
-        Some(capture("torture-stdout").map_err(capture_error)?)
-    } else {
-        None
-    };
+    let stdout = capture("torture-stdout").map_err(capture_error)?;
     let stderr = capture("torture-stderr").map_err(capture_error)?;
 
     let null = File::open("/dev/null").map_err(capture_error)?;
-    let stdio = [
-        null.as_fd(),
-        stdout.as_ref().map_or(null.as_fd(), File::as_fd),
-        stderr.as_fd(),
-    ];
+    let stdio = [null.as_fd(), stdout.as_fd(), stderr.as_fd()];
+    let filter = stops.filter().map_err(|e| TraceError::Spawn {
+        program: program.clone(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, e),
+    })?;
     let began = Instant::now();
     let pid = sys::spawn_traced(
         &program,
@@ -67,7 +62,7 @@ pub fn spawn(
         &cmd.env,
         resolver.sandbox(),
         stdio,
-        &stops.filter(),
+        &filter,
     )
     .map_err(capture_error)?;
     let registration =

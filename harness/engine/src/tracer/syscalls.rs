@@ -1,7 +1,7 @@
 //! The syscalls the tracer stops on (x86_64 numbering), what each one is for, and which filter a
 //! run installs.
 
-use crate::sys::SeccompFilter;
+use crate::sys::{FilterError, SeccompFilter};
 
 /// A traced syscall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,6 +39,14 @@ pub enum Sys {
     Truncate,
     Fallocate,
     Close,
+    Chmod,
+    Fchmod,
+    Fchmodat,
+    Fchmodat2,
+    Chown,
+    Fchown,
+    Lchown,
+    Fchownat,
     Mmap,
     IoUringSetup,
 }
@@ -50,13 +58,14 @@ pub enum Role {
     Write,
     /// A syscall boundary kill point (before and after) when it acts on the sandbox.
     Boundary,
-    /// Only recorded in the golden trace (`sync_file_range`, `msync`, `mmap`, `io_uring_setup`).
+    /// Only recorded in the golden trace (`sync_file_range`, `msync`, `mmap`, `io_uring_setup`,
+    /// the `chmod` and `chown` families): no kill point, but an event a fault can name.
     RecordOnly,
 }
 
 impl Sys {
     /// Every traced syscall.
-    pub const ALL: [Sys; 35] = [
+    pub const ALL: [Sys; 43] = [
         Sys::Write,
         Sys::Pwrite64,
         Sys::Writev,
@@ -90,6 +99,14 @@ impl Sys {
         Sys::Truncate,
         Sys::Fallocate,
         Sys::Close,
+        Sys::Chmod,
+        Sys::Fchmod,
+        Sys::Fchmodat,
+        Sys::Fchmodat2,
+        Sys::Chown,
+        Sys::Fchown,
+        Sys::Lchown,
+        Sys::Fchownat,
         Sys::Mmap,
         Sys::IoUringSetup,
     ];
@@ -130,6 +147,14 @@ impl Sys {
             Sys::Truncate => libc::SYS_truncate,
             Sys::Fallocate => libc::SYS_fallocate,
             Sys::Close => libc::SYS_close,
+            Sys::Chmod => libc::SYS_chmod,
+            Sys::Fchmod => libc::SYS_fchmod,
+            Sys::Fchmodat => libc::SYS_fchmodat,
+            Sys::Fchmodat2 => libc::SYS_fchmodat2,
+            Sys::Chown => libc::SYS_chown,
+            Sys::Fchown => libc::SYS_fchown,
+            Sys::Lchown => libc::SYS_lchown,
+            Sys::Fchownat => libc::SYS_fchownat,
             Sys::Mmap => libc::SYS_mmap,
             Sys::IoUringSetup => libc::SYS_io_uring_setup,
         }
@@ -176,6 +201,14 @@ impl Sys {
             Sys::Truncate => "truncate",
             Sys::Fallocate => "fallocate",
             Sys::Close => "close",
+            Sys::Chmod => "chmod",
+            Sys::Fchmod => "fchmod",
+            Sys::Fchmodat => "fchmodat",
+            Sys::Fchmodat2 => "fchmodat2",
+            Sys::Chown => "chown",
+            Sys::Fchown => "fchown",
+            Sys::Lchown => "lchown",
+            Sys::Fchownat => "fchownat",
             Sys::Mmap => "mmap",
             Sys::IoUringSetup => "io_uring_setup",
         }
@@ -215,7 +248,18 @@ impl Sys {
             | Sys::Truncate
             | Sys::Fallocate
             | Sys::Close => Role::Boundary,
-            Sys::SyncFileRange | Sys::Msync | Sys::Mmap | Sys::IoUringSetup => Role::RecordOnly,
+            Sys::SyncFileRange
+            | Sys::Msync
+            | Sys::Mmap
+            | Sys::IoUringSetup
+            | Sys::Chmod
+            | Sys::Fchmod
+            | Sys::Fchmodat
+            | Sys::Fchmodat2
+            | Sys::Chown
+            | Sys::Fchown
+            | Sys::Lchown
+            | Sys::Fchownat => Role::RecordOnly,
         }
     }
 }
@@ -234,7 +278,7 @@ pub enum Stops {
 
 impl Stops {
     /// The seccomp filter for this kind of run.
-    pub fn filter(self) -> SeccompFilter {
+    pub fn filter(self) -> Result<SeccompFilter, FilterError> {
         let wanted = |sys: &Sys| match self {
             Stops::All => *sys != Sys::Mmap, // mmap has its own check on prot and flags
             Stops::Writes => sys.role() == Role::Write,
@@ -320,9 +364,9 @@ mod tests {
 
     #[test]
     fn filters_differ_in_size_by_kind() {
-        let all = Stops::All.filter().len();
-        let writes = Stops::Writes.filter().len();
-        let boundaries = Stops::Boundaries.filter().len();
+        let all = Stops::All.filter().unwrap().len();
+        let writes = Stops::Writes.filter().unwrap().len();
+        let boundaries = Stops::Boundaries.filter().unwrap().len();
         assert!(
             writes < boundaries && boundaries < all,
             "{writes} {boundaries} {all}"

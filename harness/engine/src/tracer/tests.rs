@@ -7,8 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use super::*;
+use std::os::unix::fs::MetadataExt;
 use torture_core::killpoint::When;
-use torture_core::trace::Op;
+
+use torture_core::fault::Fault;
+use torture_core::trace::{AckKind, ExitStatus, InitialState, Op};
 
 struct Sandbox(PathBuf);
 
@@ -70,6 +73,7 @@ fn golden_counts_exactly_the_bytes_written_to_sandbox_files() {
             "{THREE_WRITES}; printf ignored; printf x > /dev/null"
         )),
         sb.path(),
+        Path::new("out.txt"),
         &limits(),
     )
     .unwrap();
@@ -83,7 +87,8 @@ fn golden_counts_exactly_the_bytes_written_to_sandbox_files() {
 #[test]
 fn golden_trace_rebuilds_the_file() {
     let sb = Sandbox::new("golden-trace");
-    let golden = record_golden(&sh(THREE_WRITES), sb.path(), &limits()).unwrap();
+    let golden =
+        record_golden(&sh(THREE_WRITES), sb.path(), Path::new("target"), &limits()).unwrap();
     golden.trace.validate().unwrap();
     let mut rebuilt = Vec::new();
     for event in &golden.trace.events {
@@ -128,7 +133,13 @@ fn golden_trace_rebuilds_the_file() {
 #[test]
 fn golden_lists_boundaries_before_and_after_in_program_order() {
     let sb = Sandbox::new("golden-boundaries");
-    let golden = record_golden(&sh("printf x > a; mv a b"), sb.path(), &limits()).unwrap();
+    let golden = record_golden(
+        &sh("printf x > a; mv a b"),
+        sb.path(),
+        Path::new("b"),
+        &limits(),
+    )
+    .unwrap();
     let b = &golden.space.boundaries;
     let labels: Vec<(&str, When)> = b.iter().map(|b| (b.path.as_str(), b.when)).collect();
     assert!(
@@ -151,10 +162,12 @@ fn golden_lists_boundaries_before_and_after_in_program_order() {
 fn byte_kill_leaves_exactly_the_prefix() {
     for k in [1u64, 4, 5, 7, 11, 12] {
         let sb = Sandbox::new(&format!("byte-{k}"));
-        let end = run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(k), &limits()).unwrap();
+        let end = run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(k), &limits())
+            .unwrap()
+            .outcome;
         assert_eq!(
             end,
-            TrialEnd::Killed {
+            Outcome::Killed {
                 point: KillPoint::Byte(k)
             }
         );
@@ -173,7 +186,7 @@ fn byte_kill_shrinks_a_vectored_write() {
         args: vec!["-c".into(), script.into()],
         env: Vec::new(),
     };
-    let golden = record_golden(&cmd, sb.path(), &limits()).unwrap();
+    let golden = record_golden(&cmd, sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(golden.space.total_bytes, 12);
     let data: Vec<u8> = golden
         .trace
@@ -191,10 +204,12 @@ fn byte_kill_shrinks_a_vectored_write() {
     assert_eq!(data, b"abcdefghijkl");
     for k in [2u64, 3, 6, 12] {
         let sb = Sandbox::new(&format!("byte-writev-{k}"));
-        let end = run_to_kill(&cmd, sb.path(), KillPoint::Byte(k), &limits()).unwrap();
+        let end = run_to_kill(&cmd, sb.path(), KillPoint::Byte(k), &limits())
+            .unwrap()
+            .outcome;
         assert_eq!(
             end,
-            TrialEnd::Killed {
+            Outcome::Killed {
                 point: KillPoint::Byte(k)
             }
         );
@@ -209,8 +224,15 @@ fn byte_kill_shrinks_a_vectored_write() {
 #[test]
 fn byte_point_past_the_end_is_not_reached() {
     let sb = Sandbox::new("byte-past");
-    let end = run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(13), &limits()).unwrap();
-    assert_eq!(end, TrialEnd::NotReached { exit_code: 0 });
+    let end = run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(13), &limits())
+        .unwrap()
+        .outcome;
+    assert_eq!(
+        end,
+        Outcome::NotReached {
+            exit: ExitStatus::Code(0)
+        }
+    );
     assert!(matches!(
         run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(0), &limits()),
         Err(TraceError::InvalidPoint { .. })
@@ -218,7 +240,13 @@ fn byte_point_past_the_end_is_not_reached() {
 }
 
 fn rename_boundary(sb: &Sandbox) -> (u64, u64) {
-    let golden = record_golden(&sh("printf x > a; mv a b"), sb.path(), &limits()).unwrap();
+    let golden = record_golden(
+        &sh("printf x > a; mv a b"),
+        sb.path(),
+        Path::new("b"),
+        &limits(),
+    )
+    .unwrap();
     let rename = golden
         .space
         .boundaries
@@ -239,10 +267,11 @@ fn syscall_kill_before_a_rename_leaves_it_undone() {
         KillPoint::Syscall(before),
         &limits(),
     )
-    .unwrap();
+    .unwrap()
+    .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Syscall(before)
         }
     );
@@ -260,10 +289,11 @@ fn syscall_kill_after_a_rename_leaves_it_done() {
         KillPoint::Syscall(after),
         &limits(),
     )
-    .unwrap();
+    .unwrap()
+    .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Syscall(after)
         }
     );
@@ -279,10 +309,11 @@ fn syscall_kill_before_the_first_open_leaves_nothing() {
         KillPoint::Syscall(0),
         &limits(),
     )
-    .unwrap();
+    .unwrap()
+    .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Syscall(0)
         }
     );
@@ -294,15 +325,17 @@ fn forked_children_are_followed() {
     let sb = Sandbox::new("fork");
     // The subshell and `cat` are separate processes; cat writes 'kid' via an exec'd binary.
     let script = "(printf parent > p); printf kid | cat > c; wait";
-    let golden = record_golden(&sh(script), sb.path(), &limits()).unwrap();
+    let golden = record_golden(&sh(script), sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(golden.space.total_bytes, 9);
     let pids: std::collections::BTreeSet<i32> = golden.trace.events.iter().map(|e| e.pid).collect();
     assert!(pids.len() >= 2, "events from {pids:?}");
     let sb = Sandbox::new("fork-trial");
-    let end = run_to_kill(&sh(script), sb.path(), KillPoint::Byte(8), &limits()).unwrap();
+    let end = run_to_kill(&sh(script), sb.path(), KillPoint::Byte(8), &limits())
+        .unwrap()
+        .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Byte(8)
         }
     );
@@ -324,13 +357,14 @@ fn a_hung_writer_times_out() {
         KillPoint::Byte(2),
         &limits,
     )
-    .unwrap();
+    .unwrap()
+    .outcome;
     assert!(
-        matches!(end, TrialEnd::TimedOut { elapsed_ms } if elapsed_ms >= 300),
+        matches!(end, Outcome::TimedOut { elapsed_ms } if elapsed_ms >= 300),
         "{end:?}"
     );
     assert!(started.elapsed().as_secs() < 10);
-    let golden = record_golden(&sh("sleep 30"), sb.path(), &limits);
+    let golden = record_golden(&sh("sleep 30"), sb.path(), Path::new("target"), &limits);
     assert!(
         matches!(golden, Err(TraceError::TimedOut { .. })),
         "{golden:?}"
@@ -350,9 +384,11 @@ fn cancel_kills_the_writer() {
         std::thread::sleep(std::time::Duration::from_millis(200));
         flag.store(true, std::sync::atomic::Ordering::SeqCst);
     });
-    let end = run_to_kill(&sh("sleep 30"), sb.path(), KillPoint::Byte(1), &limits).unwrap();
+    let end = run_to_kill(&sh("sleep 30"), sb.path(), KillPoint::Byte(1), &limits)
+        .unwrap()
+        .outcome;
     canceller.join().unwrap();
-    assert_eq!(end, TrialEnd::Cancelled);
+    assert_eq!(end, Outcome::Cancelled);
 }
 
 #[test]
@@ -363,7 +399,7 @@ fn a_writer_that_never_writes_in_the_sandbox_has_no_bytes() {
         "printf x > {}/f; cat /etc/hostname > /dev/null; true",
         outside.path().display()
     );
-    let golden = record_golden(&sh(&script), sb.path(), &limits()).unwrap();
+    let golden = record_golden(&sh(&script), sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(golden.space.total_bytes, 0);
     assert!(
         golden.space.boundaries.is_empty(),
@@ -381,7 +417,7 @@ fn a_missing_program_is_a_spawn_error() {
         args: Vec::new(),
         env: Vec::new(),
     };
-    let err = record_golden(&cmd, sb.path(), &limits()).unwrap_err();
+    let err = record_golden(&cmd, sb.path(), Path::new("target"), &limits()).unwrap_err();
     assert!(matches!(err, TraceError::Spawn { .. }), "{err}");
     assert!(err.to_string().contains("no-such-writer-anywhere"), "{err}");
 }
@@ -413,10 +449,10 @@ fn env_and_cwd_reach_the_writer() {
         OsString::from("TORTURE_TARGET"),
         target.clone().into_os_string(),
     ));
-    let golden = record_golden(&cmd, sb.path(), &limits()).unwrap();
+    let golden = record_golden(&cmd, sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(golden.space.total_bytes, target.as_os_str().len() as u64);
     let relative = sh("pwd > here");
-    record_golden(&relative, sb.path(), &limits()).unwrap();
+    record_golden(&relative, sb.path(), Path::new("target"), &limits()).unwrap();
     let here = String::from_utf8(sb.read("here").unwrap()).unwrap();
     assert_eq!(
         Path::new(here.trim()),
@@ -451,10 +487,12 @@ fn a_kill_takes_the_whole_tree_even_outside_the_process_group() {
         "sleep 30 & echo $! >> {p}; setsid sleep 30 & echo $! >> {p}; sleep 0.2; printf abc > f; sleep 30",
         p = pids.display()
     );
-    let end = run_to_kill(&sh(&script), sb.path(), KillPoint::Byte(2), &limits()).unwrap();
+    let end = run_to_kill(&sh(&script), sb.path(), KillPoint::Byte(2), &limits())
+        .unwrap()
+        .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Byte(2)
         }
     );
@@ -480,7 +518,7 @@ fn threads_and_spawned_subprocesses_are_followed() {
         args: vec!["-c".into(), script.into()],
         env: Vec::new(),
     };
-    let golden = record_golden(&cmd, sb.path(), &limits()).unwrap();
+    let golden = record_golden(&cmd, sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(
         golden.exit_code,
         0,
@@ -489,10 +527,12 @@ fn threads_and_spawned_subprocesses_are_followed() {
     );
     assert_eq!(golden.space.total_bytes, 205);
     let sb = Sandbox::new("threads-trial");
-    let end = run_to_kill(&cmd, sb.path(), KillPoint::Byte(203), &limits()).unwrap();
+    let end = run_to_kill(&cmd, sb.path(), KillPoint::Byte(203), &limits())
+        .unwrap()
+        .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Byte(203)
         }
     );
@@ -508,16 +548,19 @@ fn concurrent_runs_in_threads_see_only_their_own_tracees() {
                 for k in [3u64, 9] {
                     let end =
                         run_to_kill(&sh(THREE_WRITES), sb.path(), KillPoint::Byte(k), &limits())
-                            .unwrap();
+                            .unwrap()
+                            .outcome;
                     assert_eq!(
                         end,
-                        TrialEnd::Killed {
+                        Outcome::Killed {
                             point: KillPoint::Byte(k)
                         }
                     );
                     assert_eq!(sb.read("out.txt").unwrap(), &b"aaaabbbccccc"[..k as usize]);
                 }
-                let golden = record_golden(&sh(THREE_WRITES), sb.path(), &limits()).unwrap();
+                let golden =
+                    record_golden(&sh(THREE_WRITES), sb.path(), Path::new("target"), &limits())
+                        .unwrap();
                 assert_eq!(golden.space.total_bytes, 12);
             })
         })
@@ -571,7 +614,8 @@ fn golden_records_offsets_of_pwrite_append_and_copy_file_range() {
          os.sendfile(dst, src, 0, 4)\n",
         outside.path().join("src").display()
     );
-    let golden = record_golden(&python(&script), sb.path(), &limits()).unwrap();
+    let golden =
+        record_golden(&python(&script), sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(
         golden.exit_code,
         0,
@@ -592,10 +636,12 @@ fn golden_records_offsets_of_pwrite_append_and_copy_file_range() {
     assert_eq!(writes(&golden), expected);
     assert_eq!(golden.space.total_bytes, 19);
     let sb = Sandbox::new("offsets-trial");
-    let end = run_to_kill(&python(&script), sb.path(), KillPoint::Byte(13), &limits()).unwrap();
+    let end = run_to_kill(&python(&script), sb.path(), KillPoint::Byte(13), &limits())
+        .unwrap()
+        .outcome;
     assert_eq!(
         end,
-        TrialEnd::Killed {
+        Outcome::Killed {
             point: KillPoint::Byte(13)
         }
     );
@@ -611,7 +657,7 @@ fn shared_writable_mmap_and_io_uring_are_reported_as_unmodelled() {
         with mmap.mmap(fd, 4096) as m:\n    m[0:2] = b'hi'\n\
         params = ctypes.create_string_buffer(120)\n\
         ctypes.CDLL(None, use_errno=True).syscall(425, 4, params)\n";
-    let golden = record_golden(&python(script), sb.path(), &limits()).unwrap();
+    let golden = record_golden(&python(script), sb.path(), Path::new("target"), &limits()).unwrap();
     assert_eq!(
         golden.exit_code,
         0,
@@ -627,4 +673,315 @@ fn shared_writable_mmap_and_io_uring_are_reported_as_unmodelled() {
         "{kinds:?}"
     );
     assert!(kinds.contains(&"truncate"), "{kinds:?}");
+}
+
+/// The seq of the first event of `op` kind in a golden trace, with its syscall name.
+fn first_event(golden: &GoldenRun, kind: &str) -> torture_core::fault::CallRef {
+    let event = golden
+        .trace
+        .events
+        .iter()
+        .find(|e| e.op.kind() == kind)
+        .unwrap_or_else(|| panic!("no {kind} event in {:?}", golden.trace.events));
+    torture_core::fault::CallRef {
+        syscall: event.syscall.clone(),
+        seq: event.seq,
+    }
+}
+
+/// Writes `f`, fsyncs it and prints what fsync said; exits 3 when it failed.
+const FSYNC_WRITER: &str = "import os, sys\n\
+    fd = os.open('f', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)\n\
+    os.write(fd, b'hello')\n\
+    try:\n    os.fsync(fd)\n    print('ok')\n\
+    except OSError as e:\n    print('fsync failed', e.errno)\n    sys.exit(3)\n";
+
+#[test]
+fn an_injected_eio_on_fsync_reaches_the_writer_and_the_call_never_runs() {
+    let sb = Sandbox::new("errno-golden");
+    let golden =
+        record_golden(&python(FSYNC_WRITER), sb.path(), Path::new("f"), &limits()).unwrap();
+    assert_eq!(golden.stdout, b"ok\n");
+    let call = first_event(&golden, "fsync");
+    let fault: Fault = format!("errno@{call}:EIO").parse().unwrap();
+    let sb = Sandbox::new("errno-trial");
+    let run = run_fault(
+        &python(FSYNC_WRITER),
+        sb.path(),
+        Path::new("f"),
+        &fault,
+        &limits(),
+    )
+    .unwrap();
+    assert_eq!(
+        run.outcome,
+        Outcome::Injected {
+            fault: fault.clone(),
+            exit: ExitStatus::Code(3)
+        }
+    );
+    assert_eq!(run.ack.stdout, b"fsync failed 5\n");
+    assert_eq!(run.ack.exit, Some(ExitStatus::Code(3)));
+    let trace = run.trace.unwrap();
+    let fsync = &trace.events[call.seq as usize];
+    assert_eq!((fsync.syscall.as_str(), fsync.ret), ("fsync", -5));
+    assert_eq!(sb.read("f").unwrap(), b"hello");
+    // Not an fsync at that seq: refused, not injected somewhere else.
+    let wrong: Fault = format!("errno@write#{}:EIO", call.seq).parse().unwrap();
+    let err = run_fault(
+        &python(FSYNC_WRITER),
+        sb.path(),
+        Path::new("f"),
+        &wrong,
+        &limits(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, TraceError::FaultMismatch { .. }), "{err}");
+}
+
+#[test]
+fn a_short_write_of_one_byte_returns_one_and_writes_one() {
+    let script = "import os\n\
+        fd = os.open('f', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)\n\
+        print(os.write(fd, b'hello'))\n";
+    let sb = Sandbox::new("short-golden");
+    let golden = record_golden(&python(script), sb.path(), Path::new("f"), &limits()).unwrap();
+    let call = first_event(&golden, "write");
+    let fault = Fault::Short {
+        call: call.clone(),
+        len_bytes: 1,
+    };
+    let sb = Sandbox::new("short-trial");
+    let run = run_fault(
+        &python(script),
+        sb.path(),
+        Path::new("f"),
+        &fault,
+        &limits(),
+    )
+    .unwrap();
+    assert_eq!(
+        run.outcome,
+        Outcome::Injected {
+            fault,
+            exit: ExitStatus::Code(0)
+        }
+    );
+    assert_eq!(run.ack.stdout, b"1\n");
+    assert_eq!(sb.read("f").unwrap(), b"h");
+    let trace = run.trace.unwrap();
+    let write = &trace.events[call.seq as usize];
+    assert!(
+        matches!(&write.op, Op::Write { data, len_bytes: 1, .. } if data == b"h"),
+        "{write:?}"
+    );
+    trace.validate().unwrap();
+}
+
+#[test]
+fn acks_sit_between_the_events_around_the_line() {
+    let sb = Sandbox::new("acks");
+    let script = "printf aaaa > a; echo done; printf bbb > b; printf 'no newline'";
+    let golden = record_golden(&sh(script), sb.path(), Path::new("b"), &limits()).unwrap();
+    let acks = &golden.trace.header.acks;
+    assert_eq!(acks.len(), 2, "{acks:?}");
+    assert_eq!(
+        acks[0].kind,
+        AckKind::Line {
+            text: "done".into()
+        }
+    );
+    let at = acks[0].events_before as usize;
+    let events = &golden.trace.events;
+    assert!(at > 0 && at < events.len(), "{at} of {}", events.len());
+    assert!(
+        events[..at].iter().all(|e| e.op.paths() == ["a"]),
+        "{events:?}"
+    );
+    assert!(
+        events[at..].iter().all(|e| e.op.paths() == ["b"]),
+        "{events:?}"
+    );
+    assert_eq!(acks[1].kind, AckKind::Exit);
+    assert_eq!(acks[1].events_before, events.len() as u64);
+    golden.trace.validate().unwrap();
+}
+
+#[test]
+fn chmod_chown_and_the_syncs_are_recorded() {
+    let sb = Sandbox::new("chmod");
+    let script = "import os, ctypes\n\
+        libc = ctypes.CDLL(None, use_errno=True)\n\
+        fd = os.open('f', os.O_WRONLY | os.O_CREAT, 0o600)\n\
+        os.fchmod(fd, 0o640)\n\
+        os.chmod('f', 0o644)\n\
+        os.fchown(fd, -1, os.getgid())\n\
+        os.chown('f', os.getuid(), -1)\n\
+        os.sync()\n\
+        assert libc.syncfs(fd) == 0\n\
+        assert libc.sync_file_range(fd, ctypes.c_long(0), ctypes.c_long(0), 2) == 0\n";
+    let golden = record_golden(&python(script), sb.path(), Path::new("f"), &limits()).unwrap();
+    assert_eq!(
+        golden.exit_code,
+        0,
+        "{}",
+        String::from_utf8_lossy(&golden.stderr)
+    );
+    let ino = std::fs::metadata(sb.path().join("f")).unwrap().ino();
+    let ops: Vec<(&str, &Op)> = golden
+        .trace
+        .events
+        .iter()
+        .filter(|e| e.op.kind() != "open" && e.op.kind() != "close")
+        .map(|e| (e.syscall.as_str(), &e.op))
+        .collect();
+    let meta = std::fs::metadata(sb.path().join("f")).unwrap();
+    let (uid, gid) = (meta.uid(), meta.gid());
+    let chmod = |mode| Op::Chmod {
+        path: "f".into(),
+        ino: Some(ino),
+        mode,
+    };
+    let chown = |uid, gid| Op::Chown {
+        path: "f".into(),
+        ino: Some(ino),
+        uid,
+        gid,
+    };
+    assert_eq!(ops[0], ("fchmod", &chmod(0o640)));
+    assert!(
+        ops[1].0.starts_with("chmod") || ops[1].0.starts_with("fchmodat"),
+        "{:?}",
+        ops[1]
+    );
+    assert_eq!(ops[1].1, &chmod(0o644));
+    assert_eq!(ops[2], ("fchown", &chown(None, Some(gid))));
+    assert_eq!(ops[3].1, &chown(Some(uid), None));
+    assert_eq!(ops[4], ("sync", &Op::Sync));
+    assert_eq!(
+        ops[5],
+        (
+            "syncfs",
+            &Op::Syncfs {
+                path: Some("f".into())
+            }
+        )
+    );
+    assert!(
+        matches!(
+            ops[6],
+            ("sync_file_range", Op::SyncFileRange { flags: 2, .. })
+        ),
+        "{:?}",
+        ops[6]
+    );
+    golden.trace.validate().unwrap();
+}
+
+#[test]
+fn every_boundary_points_at_its_event() {
+    let sb = Sandbox::new("boundary-seq");
+    let golden = record_golden(
+        &sh("printf x > a; mv a b; rm b"),
+        sb.path(),
+        Path::new("b"),
+        &limits(),
+    )
+    .unwrap();
+    let events = &golden.trace.events;
+    assert!(!golden.space.boundaries.is_empty());
+    for boundary in &golden.space.boundaries {
+        let seq = boundary
+            .seq
+            .unwrap_or_else(|| panic!("{boundary:?} has no seq"));
+        let event = &events[seq as usize];
+        assert_eq!(event.syscall, boundary.syscall, "{boundary:?} -> {event:?}");
+        assert_eq!(event.op.paths().join(" -> "), boundary.path);
+    }
+}
+
+#[test]
+fn the_v2_header_knows_target_initial_state_arch_fs_and_exit() {
+    let sb = Sandbox::new("header");
+    std::fs::write(sb.path().join("t.json"), b"{\"old\":1}").unwrap();
+    let golden = record_golden(
+        &sh("printf new > t.tmp; mv t.tmp t.json; exit 0"),
+        sb.path(),
+        &sb.path().join("t.json"),
+        &limits(),
+    )
+    .unwrap();
+    let header = &golden.trace.header;
+    assert_eq!(header.target.as_deref(), Some("t.json"));
+    assert_eq!(
+        header.initial,
+        Some(InitialState::Old {
+            data: b"{\"old\":1}".to_vec()
+        })
+    );
+    assert_eq!(header.arch, std::env::consts::ARCH);
+    let fs = header.fs.as_ref().expect("the sandbox's file system");
+    assert!(
+        !fs.fs_type.is_empty() && !fs.mount_options.is_empty(),
+        "{fs:?}"
+    );
+    assert_eq!(header.exit, Some(ExitStatus::Code(0)));
+    let sb = Sandbox::new("header-absent");
+    let golden = record_golden(&sh("printf x > t"), sb.path(), Path::new("t"), &limits()).unwrap();
+    assert_eq!(golden.trace.header.initial, Some(InitialState::Absent));
+    let parsed = torture_core::trace::Trace::parse_bytes(&golden.trace.to_jsonl()).unwrap();
+    assert_eq!(parsed, golden.trace);
+}
+
+#[test]
+fn a_held_writer_waits_while_another_runs_then_finishes() {
+    let writer = sh("printf A > a.tmp; mv a.tmp t");
+    let sb = Sandbox::new("hold-golden");
+    let golden = record_golden(&writer, sb.path(), Path::new("t"), &limits()).unwrap();
+    let fault = Fault::Hold {
+        call: first_event(&golden, "rename"),
+    };
+    let sb = Sandbox::new("hold-race");
+    let held = match start_fault(&writer, sb.path(), Path::new("t"), &fault, &limits()).unwrap() {
+        Progress::Held(held) => held,
+        Progress::Done(run) => panic!("not held: {run:?}"),
+    };
+    assert_eq!(Some(held.at()), fault.call());
+    // The other writer runs on this same thread while the first is stopped before its rename.
+    let other = sh("if test -e t; then echo seen; else echo unseen; fi; printf B > b");
+    let second = record_golden(&other, sb.path(), Path::new("b"), &limits()).unwrap();
+    assert_eq!(second.stdout, b"unseen\n");
+    let run = match held.resume().unwrap() {
+        Progress::Done(run) => run,
+        Progress::Held(again) => panic!("held again at {:?}", again.at()),
+    };
+    assert_eq!(
+        run.outcome,
+        Outcome::Injected {
+            fault,
+            exit: ExitStatus::Code(0)
+        }
+    );
+    assert_eq!(sb.read("t").unwrap(), b"A");
+    assert_eq!(sb.read("b").unwrap(), b"B");
+}
+
+#[test]
+fn a_dropped_held_writer_is_killed_and_reaped() {
+    let writer = sh("printf A > a.tmp; mv a.tmp t");
+    let sb = Sandbox::new("hold-drop-golden");
+    let golden = record_golden(&writer, sb.path(), Path::new("t"), &limits()).unwrap();
+    let fault = Fault::Hold {
+        call: first_event(&golden, "rename"),
+    };
+    let sb = Sandbox::new("hold-drop");
+    let Progress::Held(held) =
+        start_fault(&writer, sb.path(), Path::new("t"), &fault, &limits()).unwrap()
+    else {
+        panic!("not held");
+    };
+    let pid = held.pid();
+    drop(held);
+    assert!(dead(pid), "the held tracee {pid} survived its drop");
+    assert_eq!(sb.names(), ["a.tmp"]);
 }
