@@ -11,6 +11,7 @@
 //! - [`payload`]: the deterministic nested-JSON payloads the built-in writers write.
 //! - [`rng`]: the one seeded random generator.
 //! - [`size`]: the one parser of byte sizes (`64KiB`, `1M`, `4096`).
+//! - [`words`]: counts with their nouns, singular or plural.
 #![forbid(unsafe_code)]
 
 pub mod killpoint;
@@ -19,3 +20,4 @@ pub mod payload;
 pub mod rng;
 pub mod size;
 pub mod trace;
+pub mod words;
