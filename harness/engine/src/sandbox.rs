@@ -137,13 +137,12 @@ impl RunRoot {
             return Err(error("use --dir", &dir, HINT)(not_dir));
         }
         let path = dir.join(format!("torture-{run_id}"));
-        // /proc and /sys answer ENOENT or EACCES here, which alone would read like a missing
-        // path: say what --dir has to be.
-        fs::create_dir(&path).map_err(error(
-            "create sandboxes in --dir (it must be a writable directory)",
-            &dir,
-            HINT,
-        ))?;
+        // /proc answers ENOENT here, which alone would read like a missing path: say what
+        // --dir has to be.
+        fs::create_dir(&path).map_err(|e| {
+            let why = format!("not a writable directory (cannot create sandboxes there: {e})");
+            error("use --dir", &dir, HINT)(io::Error::new(e.kind(), why))
+        })?;
         Ok(RunRoot { path })
     }
 
