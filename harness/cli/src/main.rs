@@ -41,7 +41,7 @@ fn main() -> ExitCode {
 
 fn list() -> ExitCode {
     println!(
-        "{:<17} {:<16} {:<9} description",
+        "{:<18} {:<16} {:<9} description",
         "subject", "expected", "origin"
     );
     for builtin in campaign::builtins() {
@@ -50,7 +50,7 @@ fn list() -> ExitCode {
             Origin::Peer => "peer",
         };
         println!(
-            "{:<17} {:<16} {:<9} {}",
+            "{:<18} {:<16} {:<9} {}",
             builtin.name,
             builtin.expect.label(),
             origin,

@@ -4,8 +4,8 @@
 //! 1. `--initial old`: an untraced generation-1 run makes the old version.
 //! 2. An untraced generation-2 run (it shows the writer works, with its stderr if it does not),
 //!    then the traced golden run (`tracer::record_golden`): the new version, the trace and the
-//!    kill space. If the two generation-2 outputs differ, the goldens disagree and the oracle
-//!    falls back to validity checks.
+//!    kill space. If the two generation-2 outputs differ, both are new versions and the oracle
+//!    also accepts any valid file that is not the old version (`NewRule::ValidNotOld`).
 //! 3. Trials on `--jobs` worker threads, each in its own sandbox: seed, run to the kill point,
 //!    classify the target, list orphans, run the writer again uncrashed (recovery), list orphans.
 //!    Under `--partition M/N` only this shard's kill points run; each trial keeps its number in
