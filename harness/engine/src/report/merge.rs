@@ -117,7 +117,14 @@ pub fn merge(dirs: &[PathBuf]) -> Result<RunResult, MergeError> {
     let mut subjects = Vec::new();
     for line in &first.subjects {
         let trials = merged_trials(&shards, &line.subject)?;
-        subjects.push(records::subject_result(line, trials, Coverage::Whole));
+        let mut result = records::subject_result(line, trials, Coverage::Whole);
+        // Trials per second per machine: the shards' trial phases added up.
+        result.trial_time = shards
+            .iter()
+            .flat_map(|shard| shard.subjects.iter().filter(|s| s.subject == line.subject))
+            .map(|s| Duration::from_millis(s.trial_time_ms))
+            .sum();
+        subjects.push(result);
     }
     let elapsed_ms = shards.iter().map(|s| s.run.elapsed_ms).max().unwrap_or(0);
     Ok(RunResult {
