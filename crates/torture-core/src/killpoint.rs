@@ -9,6 +9,11 @@
 //! - [`KillPoint::Syscall`]`(i)`: the `i`-th (0-based) syscall boundary on sandbox files, in program
 //!   order. Each traced boundary syscall contributes two boundaries: [`When::Before`] (the syscall
 //!   never runs) then [`When::After`] (it took effect).
+//!
+//! A campaign can be split across machines with [`Partition`] (`--partition M/N`): shard `M`
+//! takes every `N`-th point of the selected list, so the shards are disjoint and together are
+//! exactly the unpartitioned selection. [`KillSpace::fingerprint`] tells whether shards ran the
+//! same writer with the same kill space, so their results may be merged.
 
 use std::fmt;
 use std::str::FromStr;
@@ -62,16 +67,44 @@ pub struct KillSpace {
 }
 
 /// Why a kill point did not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KillPointParseError {
     /// Neither `byte:` nor `syscall:` in front.
+    #[error("`{0}` is not a kill point: write `byte:N` (N >= 1) or `syscall:N` (N >= 0)")]
     UnknownKind(String),
     /// The number after the colon is not a non-negative integer.
+    #[error("`{0}` is not a kill point: the part after `:` must be a whole number")]
     BadNumber(String),
     /// `byte:0` names no write at all.
+    #[error(
+        "`byte:0` is not a kill point: byte offsets start at 1 (to kill before the first write, use `syscall:N`)"
+    )]
     ByteZero,
     /// The input is not UTF-8 (only from [`parse_kill_point_bytes`]).
+    #[error("a kill point must be UTF-8 text")]
     NotUtf8,
+}
+
+/// One shard of a campaign split across machines: `--partition M/N`, `M` 1-based (nextest's
+/// spelling). Shard `M` runs the points at positions `M-1, M-1+N, M-1+2N, ...` of the
+/// unpartitioned list, so byte offsets and boundaries spread evenly over the shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Partition {
+    /// `M`: which shard, 1-based.
+    pub index: u64,
+    /// `N`: how many shards.
+    pub count: u64,
+}
+
+/// Why a `--partition` did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartitionParseError {
+    /// Not two whole numbers around a `/`.
+    #[error("`{0}` is not a partition: write M/N with whole numbers, e.g. 1/3")]
+    NotMOverN(String),
+    /// `M` is 0 or larger than `N`.
+    #[error("`{0}` is not a partition: M counts from 1 to N, e.g. 1/3, 2/3 and 3/3")]
+    OutOfRange(String),
 }
 
 impl fmt::Display for KillPoint {
@@ -82,25 +115,6 @@ impl fmt::Display for KillPoint {
         }
     }
 }
-
-impl fmt::Display for KillPointParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KillPointParseError::UnknownKind(input) => {
-                write!(f, "`{input}` is not a kill point: write `byte:N` (N >= 1) or `syscall:N` (N >= 0)")
-            }
-            KillPointParseError::BadNumber(input) => {
-                write!(f, "`{input}` is not a kill point: the part after `:` must be a whole number")
-            }
-            KillPointParseError::ByteZero => f.write_str(
-                "`byte:0` is not a kill point: byte offsets start at 1 (to kill before the first write, use `syscall:N`)",
-            ),
-            KillPointParseError::NotUtf8 => f.write_str("a kill point must be UTF-8 text"),
-        }
-    }
-}
-
-impl std::error::Error for KillPointParseError {}
 
 impl FromStr for KillPoint {
     type Err = KillPointParseError;
@@ -214,6 +228,88 @@ impl KillSpace {
         let byte_quota = (trials - boundary_quota).min(self.total_bytes);
         // Bytes may be too few to take their share: the rest goes back to boundaries.
         (byte_quota, trials - byte_quota)
+    }
+}
+
+impl Partition {
+    /// The points of this shard, each with its position in the unpartitioned list (the trial
+    /// number every shard and the merge agree on).
+    pub fn shard(self, points: &[KillPoint]) -> Vec<(u64, KillPoint)> {
+        (0..points.len() as u64)
+            .zip(points.iter().copied())
+            .skip((self.index - 1) as usize)
+            .step_by(self.count as usize)
+            .collect()
+    }
+}
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl FromStr for Partition {
+    type Err = PartitionParseError;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let not_m_over_n = || PartitionParseError::NotMOverN(input.to_owned());
+        let (index, count) = input.split_once('/').ok_or_else(not_m_over_n)?;
+        let number = |text: &str| {
+            // Digits only: `u64::from_str` would accept `+1`.
+            match !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+                true => text.parse::<u64>().map_err(|_| not_m_over_n()),
+                false => Err(not_m_over_n()),
+            }
+        };
+        let (index, count) = (number(index)?, number(count)?);
+        if index == 0 || index > count {
+            return Err(PartitionParseError::OutOfRange(input.to_owned()));
+        }
+        Ok(Partition { index, count })
+    }
+}
+
+impl Serialize for Partition {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Partition {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// 64-bit FNV-1a: a hash that stays the same across builds, machines and Rust versions (std's
+/// hashers promise none of that), for fingerprints written to disk and compared later.
+fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+impl KillSpace {
+    /// A stable fingerprint (16 hex digits) of this space and `identity` (the campaign's
+    /// description of the subject, payload size and initial state). Shards with the same
+    /// fingerprint killed the same writer over the same kill points. Boundary paths are left out:
+    /// temp files have random names, different on every run.
+    pub fn fingerprint(&self, identity: &str) -> String {
+        let mut hash = fnv1a(0xcbf2_9ce4_8422_2325, identity.as_bytes());
+        hash = fnv1a(hash, &self.total_bytes.to_le_bytes());
+        for boundary in &self.boundaries {
+            let when: &[u8] = match boundary.when {
+                When::Before => b"<",
+                When::After => b">",
+            };
+            hash = fnv1a(hash, &boundary.index.to_le_bytes());
+            hash = fnv1a(hash, when);
+            hash = fnv1a(hash, boundary.syscall.as_bytes());
+            hash = fnv1a(hash, b"\0");
+        }
+        format!("{hash:016x}")
     }
 }
 
@@ -360,7 +456,85 @@ mod tests {
         assert_eq!(rng.next_u64(), 0x06c4_5d18_8009_454f);
     }
 
+    #[test]
+    fn partitions_parse_and_reject_with_a_reason() {
+        assert_eq!("2/3".parse(), Ok(Partition { index: 2, count: 3 }));
+        assert_eq!(Partition { index: 1, count: 3 }.to_string(), "1/3");
+        for bad in ["0/3", "4/3", "1/0"] {
+            let err = bad.parse::<Partition>().unwrap_err();
+            assert!(matches!(err, PartitionParseError::OutOfRange(_)), "{bad}");
+            assert!(err.to_string().contains("M counts from 1 to N"), "{err}");
+        }
+        for bad in [
+            "",
+            "3",
+            "1/",
+            "/3",
+            "+1/3",
+            "1/3/4",
+            "a/b",
+            "1/99999999999999999999999",
+        ] {
+            let err = bad.parse::<Partition>().unwrap_err();
+            assert!(matches!(err, PartitionParseError::NotMOverN(_)), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn shards_interleave_and_keep_their_positions() {
+        let points = space(5, 2).all();
+        let second = Partition { index: 2, count: 3 }.shard(&points);
+        assert_eq!(
+            second,
+            vec![(1, KillPoint::Byte(2)), (4, KillPoint::Byte(5))]
+        );
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_see_the_space_and_identity() {
+        let s = space(4096, 4);
+        assert_eq!(s.fingerprint("plain").len(), 16);
+        assert_ne!(s.fingerprint("plain"), s.fingerprint("intact"));
+        assert_ne!(s.fingerprint("plain"), space(4097, 4).fingerprint("plain"));
+        assert_ne!(s.fingerprint("plain"), space(4096, 5).fingerprint("plain"));
+        let mut renamed = s.clone();
+        renamed.boundaries[0].path = ".target.json.x1y2.tmp".to_owned();
+        renamed.boundaries[1].seq = Some(99);
+        assert_eq!(renamed.fingerprint("plain"), s.fingerprint("plain"));
+        // Pinned (and checked against a Python FNV-1a): fingerprints are compared across builds
+        // and machines.
+        assert_eq!(s.fingerprint("plain"), "e58a7da791534e13");
+    }
+
     proptest! {
+        #[test]
+        fn shards_are_deterministic_disjoint_and_cover_the_selection(
+            total_bytes in 0u64..3_000,
+            boundary_count in 0u64..40,
+            trials in 1u64..300,
+            seed in any::<u64>(),
+            count in 1u64..8,
+        ) {
+            let s = space(total_bytes, boundary_count);
+            let whole = s.sample(trials, seed);
+            let mut union: Vec<(u64, KillPoint)> = Vec::new();
+            for index in 1..=count {
+                let partition = Partition { index, count };
+                let shard = partition.shard(&s.sample(trials, seed));
+                prop_assert_eq!(&shard, &partition.shard(&whole), "not deterministic");
+                union.extend(shard);
+            }
+            union.sort();
+            let numbered: Vec<(u64, KillPoint)> = (0..whole.len() as u64).zip(whole).collect();
+            prop_assert_eq!(union, numbered);
+        }
+
+        #[test]
+        fn partition_display_parses_back(count in 1u64..1000, index in any::<prop::sample::Index>()) {
+            let partition = Partition { index: index.index(count as usize) as u64 + 1, count };
+            prop_assert_eq!(partition.to_string().parse::<Partition>(), Ok(partition));
+        }
+
         #[test]
         fn parse_never_panics(input in proptest::collection::vec(any::<u8>(), 0..40)) {
             let _ = parse_kill_point_bytes(&input);

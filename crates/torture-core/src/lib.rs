@@ -14,6 +14,7 @@
 //! - [`mountinfo`]: the parser of `/proc/self/mountinfo` (which file system holds a path).
 //! - [`rng`]: the one seeded random generator.
 //! - [`size`]: the one parser of byte sizes (`64KiB`, `1M`, `4096`).
+//! - [`words`]: counts with their nouns, singular or plural.
 #![forbid(unsafe_code)]
 
 pub mod fault;
@@ -24,3 +25,4 @@ pub mod payload;
 pub mod rng;
 pub mod size;
 pub mod trace;
+pub mod words;

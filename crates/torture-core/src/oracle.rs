@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub mod json;
 
@@ -22,7 +22,7 @@ pub enum TargetState {
 }
 
 /// Kind of a target that is not a regular file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileKind {
     /// A directory.
@@ -34,7 +34,7 @@ pub enum FileKind {
 }
 
 /// The state a trial starts from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Initial {
     /// No target: the pipeline's first run.
@@ -68,16 +68,38 @@ pub enum Validation {
     Command(Validity),
 }
 
-/// The versions a crashed target may legitimately be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Expected<'a> {
+/// How a file that is none of the new versions byte for byte may still count as new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NewRule {
+    /// Only byte equality with one of the new versions counts.
+    Exact,
+    /// Any complete, valid file that is not the old version counts too: for writers whose runs
+    /// disagree (timestamps in the output), where byte equality proves nothing.
+    ValidNotOld,
+}
+
+/// The versions a crashed target may legitimately be: the old one (or none) and every new version
+/// a writer produced. A value: the campaign builds it once per subject from its golden runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versions {
     /// The old version seeded before the trial (`None` under `--initial absent`).
-    pub old: Option<&'a [u8]>,
-    /// The golden run's output.
-    pub new: &'a [u8],
-    /// Whether two golden runs wrote identical bytes. When they did not, any complete, valid file
-    /// that is not the old version counts as new.
-    pub goldens_agree: bool,
+    pub old: Option<Vec<u8>>,
+    /// Every new version the writer produced (several runs or writers give several). Empty only in
+    /// fuzzing: then nothing but old or absent is acceptable.
+    pub new: Vec<Vec<u8>>,
+    /// Whether a valid file that matches none of them counts as new.
+    pub rule: NewRule,
+}
+
+/// What the writer had acknowledged when it was killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ack {
+    /// Nothing yet: absent, old or new are all fine.
+    Pending,
+    /// It printed its acknowledgement or exited 0: the target must be a new version.
+    Acked,
 }
 
 /// What a crash left at the target.
@@ -87,13 +109,18 @@ pub enum Verdict {
     Absent,
     /// Byte-identical to the old version.
     Old,
-    /// Byte-identical to the golden output (or valid, when the goldens disagree).
-    New,
+    /// A new version.
+    New {
+        /// `Some(i)`: byte-identical to `Versions::new[i]`; `None`: accepted by
+        /// [`NewRule::ValidNotOld`] (valid, and not the old version).
+        index: Option<usize>,
+    },
     /// Anything else.
     Torn {
         /// Whether the torn file still passes the content check.
         parses: Validity,
-        /// First offset where it differs from the new version (its length if it is a prefix of it).
+        /// First offset where it differs from the nearest new version (its length if it is a
+        /// prefix of it).
         first_diff_offset: u64,
         /// Its length (0 for a target that is not a regular file).
         len_bytes: u64,
@@ -101,7 +128,7 @@ pub enum Verdict {
 }
 
 /// How an uncrashed run (recovery) ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "end", content = "value")]
 pub enum RunExit {
     /// Exited with this status code.
@@ -128,6 +155,9 @@ pub enum Violation {
     Torn,
     /// The crash left no target although the old version was in place.
     OldLost,
+    /// The writer had acknowledged (printed its acknowledgement or exited 0), yet the target is
+    /// not a new version.
+    NotNewAfterAck,
     /// The writer hung and was killed at the per-trial timeout.
     WriterHung,
     /// The run after the crash failed or left something other than the new version.
@@ -139,18 +169,28 @@ pub enum Violation {
     },
 }
 
-/// What a subject is expected to do under SIGKILL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What a subject must show under one crash kind. One enum for the concept: the strategy
+/// catalogue (`torture_writers`) re-exports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Expectation {
+pub enum Expect {
     /// No trial may show a violation.
     Pass,
     /// A canary: at least one trial must show a violation.
     Caught,
 }
 
+/// Whether a campaign saw every kill point of its selection or one `--partition` shard of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// Every selected kill point (an unpartitioned run, or shards merged).
+    Whole,
+    /// One shard: a canary's violations may all lie in other shards.
+    Shard,
+}
+
 /// How a subject's campaign compares with its expectation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectStatus {
     /// Expected to pass, and no violation.
@@ -161,6 +201,9 @@ pub enum SubjectStatus {
     Failed,
     /// A canary that was not caught: the harness itself has failed.
     NotCaught,
+    /// A canary with no violation in this `--partition` shard: its violations may lie in other
+    /// shards, so only `torture merge` can judge it.
+    NotCaughtInShard,
     /// Expected to pass and no violation, but the writer did something the tracer does not
     /// model (mmap writes, io_uring): a pass would not be trustworthy.
     NotModelled,
@@ -200,16 +243,16 @@ pub fn is_json_lines(bytes: &[u8]) -> bool {
 }
 
 /// Whether [`classify`] will look at the validity of this state, i.e. whether the campaign must
-/// run `--check CMD` before classifying. False when the bytes are exactly old or new.
-pub fn needs_validation(state: &TargetState, expected: &Expected<'_>) -> bool {
+/// run `--check CMD` before classifying. False when the bytes are exactly old or a new version.
+pub fn needs_validation(state: &TargetState, versions: &Versions) -> bool {
     match state {
-        TargetState::Regular(bytes) => exact_version(bytes, expected).is_none(),
+        TargetState::Regular(bytes) => versions.exact_match(bytes).is_none(),
         TargetState::Absent | TargetState::NotRegular(_) => false,
     }
 }
 
 /// Classifies what a crash left at the target.
-pub fn classify(state: &TargetState, expected: &Expected<'_>, validation: &Validation) -> Verdict {
+pub fn classify(state: &TargetState, versions: &Versions, validation: &Validation) -> Verdict {
     match state {
         TargetState::Absent => Verdict::Absent,
         TargetState::NotRegular(_) => Verdict::Torn {
@@ -217,36 +260,57 @@ pub fn classify(state: &TargetState, expected: &Expected<'_>, validation: &Valid
             first_diff_offset: 0,
             len_bytes: 0,
         },
-        TargetState::Regular(bytes) => classify_bytes(bytes, expected, validation),
+        TargetState::Regular(bytes) => classify_bytes(bytes, versions, validation),
     }
 }
 
 /// Classifies a regular file's contents: the fuzzing entry point.
-pub fn classify_bytes(bytes: &[u8], expected: &Expected<'_>, validation: &Validation) -> Verdict {
-    if let Some(verdict) = exact_version(bytes, expected) {
+pub fn classify_bytes(bytes: &[u8], versions: &Versions, validation: &Validation) -> Verdict {
+    if let Some(verdict) = versions.exact_match(bytes) {
         return verdict;
     }
     let parses = validation.check(bytes);
-    // Two goldens disagree: byte equality with one of them proves nothing, so a complete,
-    // valid file counts as new. Unchecked (bytes) cannot vouch for anything.
-    if !expected.goldens_agree && parses == Validity::Valid {
-        return Verdict::New;
+    // Byte equality proves nothing for a writer whose runs disagree, so a complete, valid file
+    // counts as new. Unchecked (bytes) cannot vouch for anything.
+    if versions.rule == NewRule::ValidNotOld && parses == Validity::Valid {
+        return Verdict::New { index: None };
     }
     Verdict::Torn {
         parses,
-        first_diff_offset: first_diff_offset(bytes, expected.new),
+        first_diff_offset: versions.nearest_diff_offset(bytes),
         len_bytes: bytes.len() as u64,
     }
 }
 
-/// New is checked first: a writer that writes the same bytes for both generations leaves `new`.
-fn exact_version(bytes: &[u8], expected: &Expected<'_>) -> Option<Verdict> {
-    if bytes == expected.new {
-        Some(Verdict::New)
-    } else if expected.old == Some(bytes) {
-        Some(Verdict::Old)
-    } else {
-        None
+impl Versions {
+    /// One old version (or none) and one new version, matched byte for byte.
+    pub fn one(old: Option<Vec<u8>>, new: Vec<u8>) -> Versions {
+        Versions {
+            old,
+            new: vec![new],
+            rule: NewRule::Exact,
+        }
+    }
+
+    /// The verdict for bytes equal to a known version. New versions are checked first: a writer
+    /// that writes the same bytes for both generations leaves `new`.
+    fn exact_match(&self, bytes: &[u8]) -> Option<Verdict> {
+        if let Some(index) = self.new.iter().position(|new| new == bytes) {
+            Some(Verdict::New { index: Some(index) })
+        } else if self.old.as_deref() == Some(bytes) {
+            Some(Verdict::Old)
+        } else {
+            None
+        }
+    }
+
+    /// The longest prefix `bytes` shares with any new version (0 when there is none).
+    pub fn nearest_diff_offset(&self, bytes: &[u8]) -> u64 {
+        self.new
+            .iter()
+            .map(|new| first_diff_offset(bytes, new))
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -256,21 +320,33 @@ pub fn first_diff_offset(a: &[u8], b: &[u8]) -> u64 {
     same as u64
 }
 
-/// The violation a crash verdict is on its own, given where the trial started.
-pub fn crash_violation(verdict: &Verdict, initial: Initial) -> Option<Violation> {
+/// The violations a crash verdict is on its own, given where the trial started and what the
+/// writer had acknowledged, in a fixed order. Before an acknowledgement absent (on a first run),
+/// old and new are all fine; after it only new is; torn never is, nor losing the old version.
+pub fn crash_violations(verdict: &Verdict, initial: Initial, ack: Ack) -> Vec<Violation> {
+    let mut violations = Vec::new();
     match (verdict, initial) {
-        (Verdict::Torn { .. }, Initial::Absent | Initial::Old) => Some(Violation::Torn),
-        (Verdict::Absent, Initial::Old) => Some(Violation::OldLost),
+        (Verdict::Torn { .. }, Initial::Absent | Initial::Old) => {
+            violations.push(Violation::Torn);
+        }
+        (Verdict::Absent, Initial::Old) => violations.push(Violation::OldLost),
         (Verdict::Absent, Initial::Absent)
-        | (Verdict::Old | Verdict::New, Initial::Absent | Initial::Old) => None,
+        | (Verdict::Old | Verdict::New { .. }, Initial::Absent | Initial::Old) => {}
     }
+    match (ack, verdict) {
+        (Ack::Acked, Verdict::Absent | Verdict::Old | Verdict::Torn { .. }) => {
+            violations.push(Violation::NotNewAfterAck);
+        }
+        (Ack::Acked, Verdict::New { .. }) | (Ack::Pending, _) => {}
+    }
+    violations
 }
 
-/// Whether a recovery run succeeded: it must exit 0 and leave the new version.
+/// Whether a recovery run succeeded: it must exit 0 and leave a new version.
 pub fn judge_recovery(exit: RunExit, after: &Verdict) -> Option<RecoveryFailure> {
     match exit {
         RunExit::Code(0) => match after {
-            Verdict::New => None,
+            Verdict::New { .. } => None,
             Verdict::Absent | Verdict::Old | Verdict::Torn { .. } => {
                 Some(RecoveryFailure::Left(*after))
             }
@@ -288,6 +364,8 @@ pub struct TrialFacts {
     pub initial: Initial,
     /// What the crash left.
     pub verdict: Verdict,
+    /// What the writer had acknowledged before it was killed.
+    pub ack: Ack,
     /// Whether the harness had to kill a hung writer.
     pub hung: bool,
     /// The recovery run's failure, if any.
@@ -300,9 +378,7 @@ pub struct TrialFacts {
 
 /// Every violation one trial shows, in a fixed order.
 pub fn trial_violations(facts: &TrialFacts) -> Vec<Violation> {
-    let mut violations: Vec<Violation> = crash_violation(&facts.verdict, facts.initial)
-        .into_iter()
-        .collect();
+    let mut violations = crash_violations(&facts.verdict, facts.initial, facts.ack);
     if facts.hung {
         violations.push(Violation::WriterHung);
     }
@@ -317,29 +393,51 @@ pub fn trial_violations(facts: &TrialFacts) -> Vec<Violation> {
     violations
 }
 
-/// Compares a subject's violation count with its expectation. A subject that did something the
-/// tracer does not model cannot pass.
+/// Compares a subject's violation count with what it must show. A subject that did something
+/// the tracer does not model cannot pass; a canary with no violation in one shard is not judged.
 pub fn subject_status(
-    expectation: Expectation,
+    expect: Expect,
     violations: u64,
     fully_modelled: bool,
+    coverage: Coverage,
 ) -> SubjectStatus {
-    match (expectation, violations) {
-        (Expectation::Pass, 0) if !fully_modelled => SubjectStatus::NotModelled,
-        (Expectation::Pass, 0) => SubjectStatus::Passed,
-        (Expectation::Pass, _) => SubjectStatus::Failed,
-        (Expectation::Caught, 0) => SubjectStatus::NotCaught,
-        (Expectation::Caught, _) => SubjectStatus::Caught,
+    match (expect, violations, coverage) {
+        (Expect::Pass, 0, _) if !fully_modelled => SubjectStatus::NotModelled,
+        (Expect::Pass, 0, _) => SubjectStatus::Passed,
+        (Expect::Pass, _, _) => SubjectStatus::Failed,
+        (Expect::Caught, 0, Coverage::Whole) => SubjectStatus::NotCaught,
+        (Expect::Caught, 0, Coverage::Shard) => SubjectStatus::NotCaughtInShard,
+        (Expect::Caught, _, _) => SubjectStatus::Caught,
     }
 }
 
 impl SubjectStatus {
-    /// Whether the subject behaved as expected.
+    /// Whether the subject behaved as expected (a canary not caught in one shard is not a
+    /// failure of that shard).
     pub fn as_expected(self) -> bool {
         match self {
-            SubjectStatus::Passed | SubjectStatus::Caught => true,
+            SubjectStatus::Passed | SubjectStatus::Caught | SubjectStatus::NotCaughtInShard => true,
             SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => false,
         }
+    }
+}
+
+impl Expect {
+    /// `pass` or `caught (canary)`, for tables and `torture list`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Expect::Pass => "pass",
+            Expect::Caught => "caught (canary)",
+        }
+    }
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Expect::Pass => "pass",
+            Expect::Caught => "caught",
+        })
     }
 }
 
@@ -349,7 +447,7 @@ impl Verdict {
         match self {
             Verdict::Absent => "absent",
             Verdict::Old => "old",
-            Verdict::New => "new",
+            Verdict::New { .. } => "new",
             Verdict::Torn { .. } => "torn",
         }
     }
@@ -369,7 +467,7 @@ impl Validity {
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Verdict::Absent | Verdict::Old | Verdict::New => f.write_str(self.name()),
+            Verdict::Absent | Verdict::Old | Verdict::New { .. } => f.write_str(self.name()),
             Verdict::Torn {
                 parses,
                 first_diff_offset,
@@ -412,6 +510,9 @@ impl fmt::Display for Violation {
         match self {
             Violation::Torn => f.write_str("torn target"),
             Violation::OldLost => f.write_str("old version lost (target absent)"),
+            Violation::NotNewAfterAck => {
+                f.write_str("the writer acknowledged, but the target is not a new version")
+            }
             Violation::WriterHung => f.write_str("writer hung (killed at the timeout)"),
             Violation::Recovery(RecoveryFailure::Exit(exit)) => {
                 write!(f, "recovery run failed ({exit})")
@@ -420,7 +521,9 @@ impl fmt::Display for Violation {
                 write!(f, "recovery run exited 0 but left the target {verdict}")
             }
             Violation::OrphansAfterRecovery { count } => {
-                write!(f, "{count} orphan file(s) survive recovery (--strict)")
+                let files = crate::words::count_of(*count as u64, "orphan file", "orphan files");
+                let survive = if *count == 1 { "survives" } else { "survive" };
+                write!(f, "{files} {survive} recovery (--strict)")
             }
         }
     }
@@ -433,6 +536,7 @@ impl fmt::Display for SubjectStatus {
             SubjectStatus::Caught => "CAUGHT",
             SubjectStatus::Failed => "FAIL",
             SubjectStatus::NotCaught => "NOT CAUGHT",
+            SubjectStatus::NotCaughtInShard => "PENDING",
             SubjectStatus::NotModelled => "UNMODELLED",
         })
     }
@@ -445,12 +549,13 @@ mod tests {
 
     const OLD: &[u8] = br#"{"generation":1,"items":[1,2,3]}"#;
     const NEW: &[u8] = br#"{"generation":2,"items":[4,5,6,7]}"#;
+    const OTHER_NEW: &[u8] = br#"{"generation":2,"items":[4,5,6,8]}"#;
 
-    fn expected(goldens_agree: bool) -> Expected<'static> {
-        Expected {
-            old: Some(OLD),
-            new: NEW,
-            goldens_agree,
+    fn versions(rule: NewRule) -> Versions {
+        Versions {
+            old: Some(OLD.to_vec()),
+            new: vec![NEW.to_vec()],
+            rule,
         }
     }
 
@@ -458,20 +563,49 @@ mod tests {
         TargetState::Regular(bytes.to_vec())
     }
 
+    const NEW0: Verdict = Verdict::New { index: Some(0) };
+
     #[test]
     fn exact_versions_and_absence() {
-        let e = expected(true);
+        let v = versions(NewRule::Exact);
         assert_eq!(
-            classify(&TargetState::Absent, &e, &Validation::Json),
+            classify(&TargetState::Absent, &v, &Validation::Json),
             Verdict::Absent
         );
-        assert_eq!(classify(&regular(OLD), &e, &Validation::Json), Verdict::Old);
-        assert_eq!(classify(&regular(NEW), &e, &Validation::Json), Verdict::New);
+        assert_eq!(classify(&regular(OLD), &v, &Validation::Json), Verdict::Old);
+        assert_eq!(classify(&regular(NEW), &v, &Validation::Json), NEW0);
+    }
+
+    #[test]
+    fn each_new_version_classifies_as_itself() {
+        let v = Versions {
+            new: vec![NEW.to_vec(), OTHER_NEW.to_vec()],
+            ..versions(NewRule::Exact)
+        };
+        assert_eq!(classify_bytes(NEW, &v, &Validation::Json), NEW0);
+        assert_eq!(
+            classify_bytes(OTHER_NEW, &v, &Validation::Json),
+            Verdict::New { index: Some(1) }
+        );
+        // A file cut where the two versions still agree is torn at its length.
+        let cut = &OTHER_NEW[..OTHER_NEW.len() - 3];
+        assert_eq!(
+            classify_bytes(cut, &v, &Validation::Json),
+            Verdict::Torn {
+                parses: Validity::Invalid,
+                first_diff_offset: cut.len() as u64,
+                len_bytes: cut.len() as u64,
+            }
+        );
     }
 
     #[test]
     fn a_prefix_of_new_is_torn_at_its_length() {
-        let verdict = classify(&regular(&NEW[..10]), &expected(true), &Validation::Json);
+        let verdict = classify(
+            &regular(&NEW[..10]),
+            &versions(NewRule::Exact),
+            &Validation::Json,
+        );
         assert_eq!(
             verdict,
             Verdict::Torn {
@@ -488,7 +622,7 @@ mod tests {
 
     #[test]
     fn an_empty_file_is_torn_not_absent() {
-        let verdict = classify(&regular(b""), &expected(true), &Validation::Json);
+        let verdict = classify(&regular(b""), &versions(NewRule::Exact), &Validation::Json);
         assert_eq!(
             verdict,
             Verdict::Torn {
@@ -501,8 +635,12 @@ mod tests {
     }
 
     #[test]
-    fn a_valid_but_different_file_is_torn_when_goldens_agree() {
-        let verdict = classify(&regular(b"{}"), &expected(true), &Validation::Json);
+    fn a_valid_but_different_file_is_torn_under_the_exact_rule() {
+        let verdict = classify(
+            &regular(b"{}"),
+            &versions(NewRule::Exact),
+            &Validation::Json,
+        );
         assert_eq!(
             verdict,
             Verdict::Torn {
@@ -518,23 +656,24 @@ mod tests {
     }
 
     #[test]
-    fn disagreeing_goldens_fall_back_to_validity() {
-        let e = expected(false);
+    fn valid_not_old_falls_back_to_validity() {
+        let v = versions(NewRule::ValidNotOld);
         assert_eq!(
-            classify(&regular(b"{\"x\":1}"), &e, &Validation::Json),
-            Verdict::New
+            classify(&regular(b"{\"x\":1}"), &v, &Validation::Json),
+            Verdict::New { index: None }
         );
+        assert_eq!(classify(&regular(OLD), &v, &Validation::Json), Verdict::Old);
         assert!(matches!(
-            classify(&regular(b"{\"x\":"), &e, &Validation::Json),
+            classify(&regular(b"{\"x\":"), &v, &Validation::Json),
             Verdict::Torn { .. }
         ));
         assert!(matches!(
-            classify(&regular(b"{}"), &e, &Validation::Bytes),
+            classify(&regular(b"{}"), &v, &Validation::Bytes),
             Verdict::Torn { .. }
         ));
         assert_eq!(
-            classify(&regular(b"{}"), &e, &Validation::Command(Validity::Valid)),
-            Verdict::New
+            classify(&regular(b"{}"), &v, &Validation::Command(Validity::Valid)),
+            Verdict::New { index: None }
         );
     }
 
@@ -542,7 +681,7 @@ mod tests {
     fn not_regular_targets_are_torn() {
         let state = TargetState::NotRegular(FileKind::Symlink);
         assert!(matches!(
-            classify(&state, &expected(true), &Validation::Json),
+            classify(&state, &versions(NewRule::Exact), &Validation::Json),
             Verdict::Torn { .. }
         ));
     }
@@ -563,28 +702,43 @@ mod tests {
     }
 
     #[test]
-    fn crash_violations_depend_on_the_initial_state() {
-        assert_eq!(
-            crash_violation(&Verdict::Absent, Initial::Old),
-            Some(Violation::OldLost)
-        );
-        assert_eq!(crash_violation(&Verdict::Absent, Initial::Absent), None);
-        assert_eq!(crash_violation(&Verdict::Old, Initial::Old), None);
-        assert_eq!(crash_violation(&Verdict::New, Initial::Absent), None);
+    fn crash_violations_depend_on_the_initial_state_and_the_ack() {
+        let judge = |verdict, initial| crash_violations(&verdict, initial, Ack::Pending);
+        assert_eq!(judge(Verdict::Absent, Initial::Old), [Violation::OldLost]);
+        assert_eq!(judge(Verdict::Absent, Initial::Absent), []);
+        assert_eq!(judge(Verdict::Old, Initial::Old), []);
+        assert_eq!(judge(NEW0, Initial::Absent), []);
         let torn = Verdict::Torn {
             parses: Validity::Invalid,
             first_diff_offset: 3,
             len_bytes: 3,
         };
+        assert_eq!(judge(torn, Initial::Absent), [Violation::Torn]);
+        let acked = |verdict, initial| crash_violations(&verdict, initial, Ack::Acked);
+        assert_eq!(acked(NEW0, Initial::Old), []);
         assert_eq!(
-            crash_violation(&torn, Initial::Absent),
-            Some(Violation::Torn)
+            acked(Verdict::Old, Initial::Old),
+            [Violation::NotNewAfterAck]
+        );
+        assert_eq!(
+            acked(Verdict::Absent, Initial::Absent),
+            [Violation::NotNewAfterAck]
+        );
+        assert_eq!(
+            acked(Verdict::Absent, Initial::Old),
+            [Violation::OldLost, Violation::NotNewAfterAck]
+        );
+        assert_eq!(
+            acked(torn, Initial::Old),
+            [Violation::Torn, Violation::NotNewAfterAck]
         );
     }
 
     #[test]
     fn recovery_must_exit_zero_and_leave_new() {
-        assert_eq!(judge_recovery(RunExit::Code(0), &Verdict::New), None);
+        assert_eq!(judge_recovery(RunExit::Code(0), &NEW0), None);
+        let valid = Verdict::New { index: None };
+        assert_eq!(judge_recovery(RunExit::Code(0), &valid), None);
         let torn = Verdict::Torn {
             parses: Validity::Invalid,
             first_diff_offset: 3,
@@ -594,9 +748,9 @@ mod tests {
             judge_recovery(RunExit::Code(0), &torn),
             Some(RecoveryFailure::Left(torn))
         );
-        let failed = judge_recovery(RunExit::Code(1), &Verdict::New);
+        let failed = judge_recovery(RunExit::Code(1), &NEW0);
         assert_eq!(failed, Some(RecoveryFailure::Exit(RunExit::Code(1))));
-        let hung = judge_recovery(RunExit::TimedOut, &Verdict::New);
+        let hung = judge_recovery(RunExit::TimedOut, &NEW0);
         assert_eq!(hung, Some(RecoveryFailure::Exit(RunExit::TimedOut)));
     }
 
@@ -604,7 +758,8 @@ mod tests {
     fn orphans_fail_only_under_strict() {
         let facts = TrialFacts {
             initial: Initial::Old,
-            verdict: Verdict::New,
+            verdict: NEW0,
+            ack: Ack::Pending,
             hung: false,
             recovery: None,
             orphans_after_recovery: 2,
@@ -622,33 +777,27 @@ mod tests {
     }
 
     #[test]
-    fn subject_status_compares_with_expectation() {
-        assert_eq!(
-            subject_status(Expectation::Pass, 0, true),
-            SubjectStatus::Passed
-        );
-        assert_eq!(
-            subject_status(Expectation::Pass, 1, true),
-            SubjectStatus::Failed
-        );
-        assert_eq!(
-            subject_status(Expectation::Caught, 0, true),
-            SubjectStatus::NotCaught
-        );
-        assert_eq!(
-            subject_status(Expectation::Caught, 5, true),
-            SubjectStatus::Caught
-        );
-        assert_eq!(
-            subject_status(Expectation::Pass, 0, false),
-            SubjectStatus::NotModelled
-        );
-        assert_eq!(
-            subject_status(Expectation::Pass, 2, false),
-            SubjectStatus::Failed
-        );
+    fn subject_status_compares_with_expect() {
+        let status = |expect, violations, modelled| {
+            subject_status(expect, violations, modelled, Coverage::Whole)
+        };
+        assert_eq!(status(Expect::Pass, 0, true), SubjectStatus::Passed);
+        assert_eq!(status(Expect::Pass, 1, true), SubjectStatus::Failed);
+        assert_eq!(status(Expect::Caught, 0, true), SubjectStatus::NotCaught);
+        assert_eq!(status(Expect::Caught, 5, true), SubjectStatus::Caught);
+        assert_eq!(status(Expect::Pass, 0, false), SubjectStatus::NotModelled);
+        assert_eq!(status(Expect::Pass, 2, false), SubjectStatus::Failed);
         assert!(!SubjectStatus::NotCaught.as_expected());
         assert!(!SubjectStatus::NotModelled.as_expected());
+    }
+
+    #[test]
+    fn a_shard_never_fails_for_want_of_a_canary_violation() {
+        let shard = |expect, violations| subject_status(expect, violations, true, Coverage::Shard);
+        assert_eq!(shard(Expect::Caught, 0), SubjectStatus::NotCaughtInShard);
+        assert!(SubjectStatus::NotCaughtInShard.as_expected());
+        assert_eq!(shard(Expect::Caught, 1), SubjectStatus::Caught);
+        assert_eq!(shard(Expect::Pass, 1), SubjectStatus::Failed);
     }
 
     fn json_payload() -> impl Strategy<Value = Vec<u8>> {
@@ -670,15 +819,40 @@ mod tests {
             .prop_map(|items| serde_json::to_vec(&items).unwrap_or_default())
     }
 
+    fn any_rule() -> impl Strategy<Value = NewRule> {
+        prop_oneof![Just(NewRule::Exact), Just(NewRule::ValidNotOld)]
+    }
+
+    fn any_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(any::<u8>(), 0..max)
+    }
+
+    fn any_versions() -> impl Strategy<Value = Versions> {
+        (
+            prop::option::of(any_bytes(50)),
+            prop::collection::vec(any_bytes(50), 0..4),
+            any_rule(),
+        )
+            .prop_map(|(old, new, rule)| Versions { old, new, rule })
+    }
+
+    const VALIDATIONS: [Validation; 4] = [
+        Validation::Json,
+        Validation::JsonLines,
+        Validation::Bytes,
+        Validation::Command(Validity::Invalid),
+    ];
+
     proptest! {
         #[test]
         fn every_strict_prefix_of_json_is_torn_and_unparseable(
             new in json_payload(),
             cut in any::<prop::sample::Index>(),
+            rule in any_rule(),
         ) {
             let prefix = &new[..cut.index(new.len())];
-            let e = Expected { old: Some(OLD), new: &new, goldens_agree: true };
-            let verdict = classify(&regular(prefix), &e, &Validation::Json);
+            let v = Versions { old: Some(OLD.to_vec()), new: vec![new.clone()], rule };
+            let verdict = classify(&regular(prefix), &v, &Validation::Json);
             prop_assert_eq!(
                 verdict,
                 Verdict::Torn {
@@ -690,41 +864,67 @@ mod tests {
         }
 
         #[test]
-        fn strict_prefixes_stay_torn_when_goldens_disagree(
-            new in json_payload(),
-            cut in any::<prop::sample::Index>(),
+        fn old_and_new_versions_classify_as_themselves(
+            v in any_versions(),
+            which in any::<prop::sample::Index>(),
+            validation in 0usize..4,
         ) {
-            let prefix = &new[..cut.index(new.len())];
-            let e = Expected { old: None, new: &new, goldens_agree: false };
-            let verdict = classify(&regular(prefix), &e, &Validation::Json);
-            prop_assert!(matches!(verdict, Verdict::Torn { .. }), "{} gave {}", String::from_utf8_lossy(prefix), verdict);
+            let validation = VALIDATIONS[validation];
+            if let Some(old) = &v.old {
+                let verdict = classify_bytes(old, &v, &validation);
+                // New is checked first: an old version equal to a new one is new.
+                match v.new.iter().position(|n| n == old) {
+                    Some(index) => prop_assert_eq!(verdict, Verdict::New { index: Some(index) }),
+                    None => prop_assert_eq!(verdict, Verdict::Old),
+                }
+            }
+            if !v.new.is_empty() {
+                let index = which.index(v.new.len());
+                let verdict = classify_bytes(&v.new[index], &v, &validation);
+                let first = v.new.iter().position(|n| *n == v.new[index]);
+                prop_assert_eq!(verdict, Verdict::New { index: first });
+            }
+        }
+
+        #[test]
+        fn an_acknowledged_old_version_is_a_violation_and_an_unacknowledged_one_is_not(
+            initial in prop_oneof![Just(Initial::Absent), Just(Initial::Old)],
+        ) {
+            prop_assert!(crash_violations(&Verdict::Old, initial, Ack::Acked)
+                .contains(&Violation::NotNewAfterAck));
+            prop_assert!(crash_violations(&Verdict::Old, initial, Ack::Pending).is_empty());
         }
 
         #[test]
         fn classify_never_panics_and_is_consistent(
-            bytes in prop::collection::vec(any::<u8>(), 0..200),
-            old in prop::option::of(prop::collection::vec(any::<u8>(), 0..50)),
-            new in prop::collection::vec(any::<u8>(), 0..50),
-            goldens_agree in any::<bool>(),
+            bytes in any_bytes(200),
+            v in any_versions(),
             which in 0usize..4,
+            ack in prop_oneof![Just(Ack::Pending), Just(Ack::Acked)],
         ) {
-            let validation = [Validation::Json, Validation::JsonLines, Validation::Bytes,
-                Validation::Command(Validity::Invalid)][which];
-            let e = Expected { old: old.as_deref(), new: &new, goldens_agree };
-            let verdict = classify(&regular(&bytes), &e, &validation);
+            let validation = VALIDATIONS[which];
+            let verdict = classify(&regular(&bytes), &v, &validation);
+            let is_new = v.new.contains(&bytes);
+            let is_old = v.old.as_deref() == Some(&bytes[..]);
             match verdict {
-                Verdict::New => prop_assert!(bytes == new || !goldens_agree),
-                Verdict::Old => prop_assert_eq!(old.as_deref(), Some(&bytes[..])),
+                Verdict::New { index: Some(index) } => prop_assert_eq!(&v.new[index], &bytes),
+                Verdict::New { index: None } => {
+                    prop_assert!(v.rule == NewRule::ValidNotOld && !is_new && !is_old);
+                }
+                Verdict::Old => prop_assert!(is_old && !is_new),
                 Verdict::Absent => prop_assert!(false, "a regular file is never absent"),
                 Verdict::Torn { first_diff_offset, len_bytes, .. } => {
-                    prop_assert!(bytes != new);
+                    prop_assert!(!is_new && !is_old);
                     prop_assert_eq!(len_bytes, bytes.len() as u64);
-                    prop_assert!(first_diff_offset <= bytes.len().min(new.len()) as u64);
                     let offset = first_diff_offset as usize;
-                    prop_assert_eq!(&bytes[..offset], &new[..offset]);
+                    prop_assert!(offset <= bytes.len());
+                    let shares_prefix = v.new.iter().any(|n| n.len() >= offset && bytes[..offset] == n[..offset]);
+                    prop_assert!(offset == 0 || shares_prefix);
+                    let violations = crash_violations(&verdict, Initial::Old, ack);
+                    prop_assert!(violations.contains(&Violation::Torn));
                 }
             }
-            prop_assert_eq!(needs_validation(&regular(&bytes), &e), bytes != new && old.as_deref() != Some(&bytes[..]));
+            prop_assert_eq!(needs_validation(&regular(&bytes), &v), !is_new && !is_old);
         }
     }
 }

@@ -20,7 +20,6 @@
 //! into the sandbox, say). A file created with `O_TMPFILE` has no name: its path is `#<inode>`. Paths are
 //! stored as UTF-8 (lossily: a non-UTF-8 name is not represented exactly).
 
-use std::fmt;
 use std::io::{self, BufRead, Write};
 
 use base64::Engine as _;
@@ -387,64 +386,31 @@ impl Op {
 }
 
 /// Why a trace did not parse or validate. `line` is 1-based.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum TraceParseError {
     /// Reading failed (includes a line that is not UTF-8).
-    Io(io::Error),
+    #[error("cannot read the trace: {0}")]
+    Io(#[source] io::Error),
     /// No header line.
+    #[error("the trace is empty: expected a header line")]
     Empty,
     /// The first line is not a trace header.
+    #[error("line 1 is not an {TRACE_FORMAT} header: {message}")]
     BadHeader { message: String },
     /// The header names another format.
+    #[error("the trace format is `{found}`, expected `{TRACE_FORMAT}`")]
     WrongFormat { found: String },
     /// The header names a version this build does not read.
+    #[error(
+        "trace version {found} is not supported (this build reads versions {TRACE_VERSION_V1} and {TRACE_VERSION})"
+    )]
     UnsupportedVersion { found: u32 },
     /// A line is not a well-formed event.
+    #[error("line {line}: not a trace event: {message}")]
     BadEvent { line: usize, message: String },
     /// A well-formed event breaks a rule of the format.
+    #[error("line {line}: invalid event: {message}")]
     Invalid { line: usize, message: String },
-}
-
-impl fmt::Display for TraceParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TraceParseError::Io(e) => write!(f, "cannot read the trace: {e}"),
-            TraceParseError::Empty => f.write_str("the trace is empty: expected a header line"),
-            TraceParseError::BadHeader { message } => {
-                write!(f, "line 1 is not an {TRACE_FORMAT} header: {message}")
-            }
-            TraceParseError::WrongFormat { found } => {
-                write!(
-                    f,
-                    "the trace format is `{found}`, expected `{TRACE_FORMAT}`"
-                )
-            }
-            TraceParseError::UnsupportedVersion { found } => write!(
-                f,
-                "trace version {found} is not supported (this build reads versions {TRACE_VERSION_V1} and {TRACE_VERSION})"
-            ),
-            TraceParseError::BadEvent { line, message } => {
-                write!(f, "line {line}: not a trace event: {message}")
-            }
-            TraceParseError::Invalid { line, message } => {
-                write!(f, "line {line}: invalid event: {message}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for TraceParseError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TraceParseError::Io(e) => Some(e),
-            TraceParseError::Empty
-            | TraceParseError::BadHeader { .. }
-            | TraceParseError::WrongFormat { .. }
-            | TraceParseError::UnsupportedVersion { .. }
-            | TraceParseError::BadEvent { .. }
-            | TraceParseError::Invalid { .. } => None,
-        }
-    }
 }
 
 impl Trace {

@@ -51,14 +51,8 @@ pub enum Strategy {
     AtomicWriteFile,
 }
 
-/// What a strategy must show under one crash kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Expect {
-    /// No violation at any crash point.
-    Pass,
-    /// A canary: at least one violation must be found.
-    Caught,
-}
+/// What a strategy must show under one crash kind: the oracle's one enum for the concept.
+pub use torture_core::oracle::Expect;
 
 /// Who wrote a strategy's code: this project or a peer crate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -278,15 +272,6 @@ impl FromStr for Strategy {
             .into_iter()
             .find(|s| s.name() == name)
             .ok_or_else(|| UnknownStrategy(name.to_owned()))
-    }
-}
-
-impl fmt::Display for Expect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Expect::Pass => "pass",
-            Expect::Caught => "caught",
-        })
     }
 }
 

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use torture_engine::campaign::{self, Plan, Selection, Settings, Subject, ValidationChoice};
-use torture_engine::killpoint::KillPoint;
-use torture_engine::oracle::{Expectation, Initial};
+use torture_engine::killpoint::{KillPoint, Partition};
+use torture_engine::oracle::{Expect, Initial};
 use torture_engine::report::OutputFormat;
 use torture_engine::sandbox;
 
@@ -29,7 +29,16 @@ Examples:
   torture                                        # the main job: every built-in subject
   torture kill --subject intact --exhaustive --size 2048
   torture kill --expect caught -- python3 writer.py {target}
-  torture kill --subject plain --seed 7 --kill-at byte:4097   # replay one trial";
+  torture kill --subject plain --seed 7 --kill-at byte:4097   # replay one trial
+  torture --seed 1 --partition 2/3 --report-dir shard-2          # one shard of three
+  torture merge shard-1 shard-2 shard-3 --report-dir merged      # judge the shards as one run";
+
+const MERGE_AFTER_HELP: &str = "Each DIR is a shard's report directory (reports/<run-id>/) or a --report-dir \
+holding one run. The shards must be the same campaign (same seed, settings and subjects, equal kill-space \
+fingerprints) and together every partition 1/N to N/N once.
+
+Exit codes: 0 every subject as expected over all shards; 1 a violation (or a canary not caught in any \
+shard); 2 shards that cannot be merged, or bad usage.";
 
 /// `torture`: the crash-consistency harness.
 #[derive(Debug, Parser)]
@@ -53,6 +62,25 @@ pub enum Command {
     List,
     /// Compare write strategies (plain, intact, peer crates) across directories and filesystems
     Bench(Box<intact_bench::bench::BenchArgs>),
+    /// Join the shards of a campaign split with --partition M/N and judge them as one run
+    #[command(after_help = MERGE_AFTER_HELP)]
+    Merge(MergeArgs),
+}
+
+/// Options of `torture merge`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The shards' report directories
+    #[arg(value_name = "DIR", required = true)]
+    pub dirs: Vec<PathBuf>,
+
+    /// Where the merged summary.md, junit.xml, results.jsonl, subjects.jsonl and run.json go
+    #[arg(long, value_name = "DIR", default_value = "reports/merged")]
+    pub report_dir: PathBuf,
+
+    /// Terminal output
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
 }
 
 /// `--initial`.
@@ -132,6 +160,11 @@ pub struct KillArgs {
     #[arg(long, value_name = "POINT", value_parser = kill_point)]
     pub kill_at: Option<KillPoint>,
 
+    /// Run only shard M of N of every subject's kill points (M from 1); give every shard the same
+    /// --seed, then join them with `torture merge`
+    #[arg(long, value_name = "M/N", value_parser = partition, conflicts_with = "kill_at")]
+    pub partition: Option<Partition>,
+
     /// Worker threads [default: available cores]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub jobs: Option<u64>,
@@ -192,18 +225,30 @@ fn subject_name(name: &str) -> Result<String, String> {
     }
 }
 
+fn partition(text: &str) -> Result<Partition, String> {
+    text.parse()
+        .map_err(|e: torture_engine::killpoint::PartitionParseError| e.to_string())
+}
+
 fn kill_point(text: &str) -> Result<KillPoint, String> {
     text.parse()
         .map_err(|e: torture_engine::killpoint::KillPointParseError| e.to_string())
 }
 
-impl KillArgs {
-    /// The output format.
-    pub fn output_format(&self) -> OutputFormat {
-        match self.format {
+impl FormatArg {
+    /// The report module's format.
+    pub fn output_format(self) -> OutputFormat {
+        match self {
             FormatArg::Human => OutputFormat::Human,
             FormatArg::Json => OutputFormat::Json,
         }
+    }
+}
+
+impl KillArgs {
+    /// The output format.
+    pub fn output_format(&self) -> OutputFormat {
+        self.format.output_format()
     }
 
     /// Turns the options into a plan, or explains what does not fit together.
@@ -222,6 +267,7 @@ impl KillArgs {
             dir: self.dir.clone().unwrap_or_else(sandbox::default_dir),
             target,
             strict: self.strict,
+            partition: self.partition,
         };
         Ok(Plan {
             subjects: self.subjects()?,
@@ -264,11 +310,11 @@ impl KillArgs {
                         .to_owned(),
                 );
             }
-            let expectation = match self.expect {
-                Some(ExpectArg::Caught) => Expectation::Caught,
-                Some(ExpectArg::Pass) | None => Expectation::Pass,
+            let expect = match self.expect {
+                Some(ExpectArg::Caught) => Expect::Caught,
+                Some(ExpectArg::Pass) | None => Expect::Pass,
             };
-            return Ok(vec![Subject::command(self.command.clone(), expectation)]);
+            return Ok(vec![Subject::command(self.command.clone(), expect)]);
         }
         if self.expect.is_some() {
             return Err(
@@ -397,7 +443,40 @@ mod tests {
         ])
         .plan(1)
         .expect("plan");
-        assert_eq!(plan.subjects[0].expectation, Expectation::Caught);
+        assert_eq!(plan.subjects[0].expect, Expect::Caught);
+    }
+
+    #[test]
+    fn partitions_parse_and_conflict_with_kill_at() {
+        let cli = parse(&["--partition", "2/3", "--seed", "1"]).expect("parses");
+        let plan = cli.kill.plan(1).expect("plan");
+        assert_eq!(
+            plan.settings.partition,
+            Some(Partition { index: 2, count: 3 })
+        );
+        for bad in ["0/3", "4/3", "x"] {
+            assert!(parse(&["--partition", bad]).is_err(), "{bad}");
+        }
+        assert!(parse(&["--partition", "1/2", "--kill-at", "byte:1"]).is_err());
+    }
+
+    #[test]
+    fn a_relative_target_is_relative_to_the_sandbox() {
+        for target in ["./x.json", "x.json"] {
+            let cli = parse(&["--target", target]).expect("parses");
+            let plan = cli.kill.plan(1).expect("plan");
+            assert_eq!(plan.settings.target, PathBuf::from("x.json"));
+        }
+    }
+
+    #[test]
+    fn merge_needs_directories() {
+        assert!(parse(&["merge"]).is_err());
+        let cli = parse(&["merge", "a", "b", "--report-dir", "out"]).expect("parses");
+        let Some(Command::Merge(args)) = cli.command else {
+            panic!("merge")
+        };
+        assert_eq!(args.dirs, [PathBuf::from("a"), PathBuf::from("b")]);
     }
 
     #[test]

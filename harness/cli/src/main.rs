@@ -10,10 +10,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 
-use cli::{Cli, Command, KillArgs};
+use cli::{Cli, Command, KillArgs, MergeArgs};
 use torture_core::rng::SplitMix64;
-use torture_engine::campaign::{self, RunContext, RunEnd};
-use torture_engine::oracle::Expectation;
+use torture_engine::campaign::{self, Origin, RunContext, RunEnd};
+use torture_engine::oracle::SubjectStatus;
 use torture_engine::report::{self, Reporter};
 
 /// Exit codes.
@@ -34,23 +34,46 @@ fn main() -> ExitCode {
         Some(Command::Kill(args)) => kill(&args),
         Some(Command::List) => list(),
         Some(Command::Bench(args)) => bench(&args),
+        Some(Command::Merge(args)) => merge(&args),
         None => kill(&cli.kill),
     }
 }
 
 fn list() -> ExitCode {
-    println!("{:<17} {:<16} description", "subject", "expected");
+    println!(
+        "{:<18} {:<16} {:<9} description",
+        "subject", "expected", "origin"
+    );
     for builtin in campaign::builtins() {
-        let expected = match builtin.expectation {
-            Expectation::Pass => "pass",
-            Expectation::Caught => "caught (canary)",
+        let origin = match builtin.origin {
+            Origin::BuiltIn => "built-in",
+            Origin::Peer => "peer",
         };
         println!(
-            "{:<17} {:<16} {}",
-            builtin.name, expected, builtin.description
+            "{:<18} {:<16} {:<9} {}",
+            builtin.name,
+            builtin.expect.label(),
+            origin,
+            builtin.description
         );
     }
     ExitCode::SUCCESS
+}
+
+/// `torture merge`: joins shards, writes one report, exits like a run over every trial.
+fn merge(args: &MergeArgs) -> ExitCode {
+    let run = match report::merge::merge(&args.dirs) {
+        Ok(run) => run,
+        Err(e) => return harness_error(&format!("cannot merge: {e}")),
+    };
+    let written = std::fs::create_dir_all(&args.report_dir)
+        .and_then(|()| report::write_files(&args.report_dir, &run));
+    if let Err(e) = written {
+        let dir = args.report_dir.display();
+        return harness_error(&format!("cannot write the merged report to {dir}: {e}"));
+    }
+    report::print_run(args.format.output_format(), &run, &args.report_dir);
+    exit_code(&run)
 }
 
 /// `torture bench` (in `intact-bench`): exit 0 when it ran (missed targets are findings in its
@@ -118,18 +141,16 @@ fn exit_code(run: &campaign::RunResult) -> ExitCode {
         RunEnd::Completed if run.all_as_expected() => ExitCode::SUCCESS,
         RunEnd::Completed => {
             for subject in run.subjects.iter().filter(|s| !s.status().as_expected()) {
-                let status = subject.status();
-                match status {
-                    torture_engine::oracle::SubjectStatus::NotCaught => {
-                        eprintln!(
-                            "error: {}: canary not caught: the harness itself has failed",
-                            subject.subject.label
-                        )
-                    }
-                    torture_engine::oracle::SubjectStatus::Passed
-                    | torture_engine::oracle::SubjectStatus::Caught
-                    | torture_engine::oracle::SubjectStatus::Failed
-                    | torture_engine::oracle::SubjectStatus::NotModelled => {}
+                match subject.status() {
+                    SubjectStatus::NotCaught => eprintln!(
+                        "error: {}: canary not caught: the harness itself has failed",
+                        subject.subject.label
+                    ),
+                    SubjectStatus::Passed
+                    | SubjectStatus::Caught
+                    | SubjectStatus::Failed
+                    | SubjectStatus::NotCaughtInShard
+                    | SubjectStatus::NotModelled => {}
                 }
             }
             ExitCode::from(EXIT_VIOLATION)

@@ -575,14 +575,21 @@ mod tests {
     use super::*;
     use torture_core::mountinfo;
 
+    /// Says that a test did not run, where people see it: libtest captures `eprintln!` (shown
+    /// only on failure), not a direct write to stderr.
+    fn skip(reason: &str) {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "skipped: {reason}");
+    }
+
     /// Root and the tools, or a clear note that the test is skipped.
     fn can_mount(kind: FsKind) -> bool {
         if !rustix::process::geteuid().is_root() {
-            eprintln!("skipped: needs root to attach loop devices and mount");
+            skip("needs root to attach loop devices and mount");
             return false;
         }
         if let Err(error) = check_tools(&[kind]) {
-            eprintln!("skipped: {error}");
+            skip(&error.to_string());
             return false;
         }
         true

@@ -89,22 +89,35 @@ pub fn default_dir() -> PathBuf {
 }
 
 /// Checks a `--target` name: a relative path of plain components, so the target stays inside
-/// the sandbox.
+/// the sandbox. A leading `./` is dropped (`./x.json` is `x.json`).
 pub fn check_target_name(name: &str) -> Result<PathBuf, String> {
-    let path = Path::new(name);
     if name.is_empty() {
         return Err(
             "--target is empty: give a file name relative to the sandbox, e.g. target.json".into(),
         );
     }
-    let plain = path.components().all(|c| matches!(c, Component::Normal(_)));
-    if !plain || name.ends_with('/') {
-        return Err(format!(
+    let outside = || {
+        format!(
             "--target {name:?} names a target outside the sandbox: give a relative file name without `..`, \
              e.g. target.json or data/state.json"
+        )
+    };
+    let mut path = PathBuf::new();
+    for component in Path::new(name).components() {
+        match component {
+            Component::Normal(part) => path.push(part),
+            Component::CurDir => {}
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
+                return Err(outside());
+            }
+        }
+    }
+    if path.as_os_str().is_empty() || name.ends_with('/') {
+        return Err(format!(
+            "--target {name:?} names a directory, not a file: give a file name, e.g. target.json"
         ));
     }
-    Ok(path.to_owned())
+    Ok(path)
 }
 
 /// The directory holding every sandbox of one run; removed (without following symlinks) on drop.
@@ -124,7 +137,12 @@ impl RunRoot {
             return Err(error("use --dir", &dir, HINT)(not_dir));
         }
         let path = dir.join(format!("torture-{run_id}"));
-        fs::create_dir(&path).map_err(error("create a sandbox root in --dir", &path, HINT))?;
+        // /proc answers ENOENT here, which alone would read like a missing path: say what
+        // --dir has to be.
+        fs::create_dir(&path).map_err(|e| {
+            let why = format!("not a writable directory (cannot create sandboxes there: {e})");
+            error("use --dir", &dir, HINT)(io::Error::new(e.kind(), why))
+        })?;
         Ok(RunRoot { path })
     }
 
@@ -397,8 +415,24 @@ mod tests {
     fn target_names_must_stay_inside() {
         assert!(check_target_name("target.json").is_ok());
         assert!(check_target_name("data/state.json").is_ok());
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", ".", "a/", "./x/.."] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            ".",
+            "./",
+            "a/",
+            "./x/..",
+        ] {
             assert!(check_target_name(bad).is_err(), "{bad:?} accepted");
+        }
+        for (relative, plain) in [
+            ("./x.json", "x.json"),
+            ("x.json", "x.json"),
+            ("./d/./x", "d/x"),
+        ] {
+            assert_eq!(check_target_name(relative), Ok(PathBuf::from(plain)));
         }
         assert!(
             check_target_name("../x")

@@ -387,7 +387,9 @@ close(3) = 0 <0.000002>
     #[test]
     fn traces_a_real_write_when_strace_is_installed() {
         if !available() {
-            eprintln!("skipped: strace is not installed");
+            // A direct write to stderr: libtest captures `eprintln!` and shows it only on failure.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "skipped: strace is not installed");
             return;
         }
         let dir = std::env::temp_dir().join(format!("torture-bench-strace-{}", std::process::id()));

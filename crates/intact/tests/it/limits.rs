@@ -91,7 +91,7 @@ impl Drop for TinyTmpfs {
 #[test]
 fn enospc_on_a_full_filesystem_leaves_the_target_and_no_temp_file() {
     if !is_root() {
-        println!("skipped: needs root (mounts a 64 KiB tmpfs to run out of space)");
+        crate::util::skip("needs root (mounts a 64 KiB tmpfs to run out of space)");
         return;
     }
     let dir = TestDir::new("enospc");
@@ -123,7 +123,7 @@ fn enospc_on_a_full_filesystem_leaves_the_target_and_no_temp_file() {
 #[test]
 fn enospc_in_a_batch_reports_exactly_which_files_were_committed() {
     if !is_root() {
-        println!("skipped: needs root (mounts a 64 KiB tmpfs to run out of space)");
+        crate::util::skip("needs root (mounts a 64 KiB tmpfs to run out of space)");
         return;
     }
     let dir = TestDir::new("enospc-batch");

@@ -27,7 +27,7 @@ fn replace_keeps_the_mode() {
 #[test]
 fn replace_keeps_owner_and_group_when_root() {
     if !is_root() {
-        println!("skipped: needs root to give a file away (chown)");
+        crate::util::skip("needs root to give a file away (chown)");
         return;
     }
     let dir = TestDir::new("keep-owner");

@@ -275,7 +275,7 @@ fn an_unnamed_file_is_linked_through_proc_where_at_empty_path_is_refused() {
         return link_after_setuid();
     }
     if !is_root() {
-        println!("skipped: needs root to open a file as one user and link it as another");
+        crate::util::skip("needs root to open a file as one user and link it as another");
         return;
     }
     let dir = TestDir::new("link-proc");

@@ -169,5 +169,14 @@ fn list_shows_every_subject_with_its_expectation() {
         let line = line.unwrap_or_else(|| panic!("{name} not listed: {out:?}"));
         let canary = name.starts_with("plain");
         assert_eq!(line.contains("caught (canary)"), canary, "{line}");
+        assert!(line.contains(" built-in "), "{line}");
+    }
+    for peer in ["tempfile-persist", "atomicwrites", "atomic-write-file"] {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(peer));
+        let line = line.unwrap_or_else(|| panic!("{peer} not listed: {out:?}"));
+        assert!(line.contains(" peer "), "{line}");
     }
 }

@@ -40,8 +40,13 @@ fn a_missing_command_is_an_error() {
 
 #[test]
 fn an_unwritable_dir_is_an_error() {
-    // Even root cannot create directories in sysfs.
+    // Even root cannot create directories in sysfs or procfs; procfs answers ENOENT, which
+    // must not read like a missing path.
     assert_usage_error(&["kill", "--subject", "plain", "--dir", "/sys"], "--dir");
+    assert_usage_error(
+        &["kill", "--subject", "plain", "--dir", "/proc"],
+        "cannot use --dir /proc: not a writable directory (cannot create sandboxes there: ",
+    );
     assert_usage_error(
         &["kill", "--subject", "plain", "--dir", "/no/such/dir"],
         "writable directory",
@@ -58,6 +63,24 @@ fn a_target_outside_the_sandbox_is_an_error() {
         &["kill", "--subject", "plain", "--target", "/etc/passwd"],
         "outside the sandbox",
     );
+}
+
+#[test]
+fn a_relative_target_is_inside_the_sandbox() {
+    for target in ["./x.json", "x.json"] {
+        let out = torture(&[
+            "kill",
+            "--subject",
+            "intact",
+            "--size",
+            "2KiB",
+            "--trials",
+            "2",
+            "--target",
+            target,
+        ]);
+        assert_eq!(out.code, 0, "{target}: {out:?}");
+    }
 }
 
 #[test]

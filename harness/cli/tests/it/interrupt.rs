@@ -52,6 +52,10 @@ fn ctrl_c_stops_cleanly_with_a_partial_report() {
     assert!(left.is_empty(), "sandboxes left behind: {left:?}");
     let summary = fs::read_to_string(reports.join("latest/summary.md")).expect("partial summary");
     assert!(summary.contains("**INTERRUPTED**"), "{summary}");
+    let junit = fs::read_to_string(reports.join("latest/junit.xml")).expect("partial junit");
+    let report = quick_junit::Report::deserialize_from_str(&junit).expect("valid JUnit");
+    assert_eq!(report.errors, 1, "an interrupted run is not green: {junit}");
+    assert!(junit.contains("run interrupted"), "{junit}");
     let results =
         fs::read_to_string(reports.join("latest/results.jsonl")).expect("partial results");
     let trials = results.lines().count();

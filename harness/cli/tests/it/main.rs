@@ -8,6 +8,7 @@ mod builtins;
 mod errors;
 mod external;
 mod interrupt;
+mod partition;
 mod reports;
 
 use std::path::{Path, PathBuf};

@@ -5,6 +5,36 @@ use std::fs;
 use crate::{run, scratch_dir};
 
 #[test]
+fn json_output_says_where_the_report_went() {
+    let dir = scratch_dir("json-report-dir");
+    let report_dir = dir.to_string_lossy().into_owned();
+    let out = run(&[
+        "kill",
+        "--subject",
+        "intact",
+        "--size",
+        "2KiB",
+        "--trials",
+        "3",
+        "--format",
+        "json",
+        "--report-dir",
+        &report_dir,
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let subject = out.subject();
+    let written = subject["report_dir"]
+        .as_str()
+        .expect("report_dir in the JSON");
+    assert!(written.starts_with(&report_dir), "{subject}");
+    assert!(
+        std::path::Path::new(written).join("summary.md").is_file(),
+        "{subject}"
+    );
+    fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
 fn a_run_writes_every_report_file() {
     let dir = scratch_dir("reports");
     let report_dir = dir.to_string_lossy().into_owned();

@@ -1,18 +1,20 @@
 //! Harness errors: each names what went wrong and what to do. All map to exit code 2.
 
-use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::sandbox::SandboxError;
 use crate::tracer::TraceError;
 
-/// Why a campaign could not run (or could not go on).
-#[derive(Debug)]
+/// Why a campaign could not run (or could not go on). Messages carry their cause's text (the
+/// CLI prints one message); `source()` still hands the cause on for callers that walk the chain.
+#[derive(Debug, thiserror::Error)]
 pub enum CampaignError {
     /// Options that do not fit this writer (e.g. `--kill-at` outside its kill space).
+    #[error("{0}")]
     Usage(String),
     /// `torture-writer` is not next to `torture`.
+    #[error("{}", writer_missing(path, reason))]
     WriterMissing {
         /// Where it was looked for.
         path: PathBuf,
@@ -20,10 +22,15 @@ pub enum CampaignError {
         reason: String,
     },
     /// The user's command does not resolve to an executable.
+    #[error("{0}")]
     CommandNotFound(String),
     /// The harness's own sandbox handling failed.
-    Sandbox(SandboxError),
+    #[error("{0}")]
+    Sandbox(#[from] SandboxError),
     /// The tracer failed (a harness error, not a verdict on the writer).
+    #[error(
+        "harness error while tracing {subject}: {source}\n  hint: this is a bug or a limit of the tracer, not a verdict on the writer"
+    )]
     Trace {
         /// Subject being traced.
         subject: String,
@@ -31,6 +38,7 @@ pub enum CampaignError {
         source: TraceError,
     },
     /// An uncrashed run of the writer failed, so there is nothing to compare crashes with.
+    #[error("{}", golden(subject, what, stderr_tail, hint))]
     Golden {
         /// Subject.
         subject: String,
@@ -42,6 +50,10 @@ pub enum CampaignError {
         hint: String,
     },
     /// The writer wrote nothing at the target.
+    #[error(
+        "{subject}: the writer wrote nothing at the target: {what}\n  hint: the command must write the file whose path \
+         it gets as `{{target}}` in its arguments or $TORTURE_TARGET in its environment"
+    )]
     WritesNothing {
         /// Subject.
         subject: String,
@@ -49,6 +61,7 @@ pub enum CampaignError {
         what: String,
     },
     /// Any other I/O failure of the harness itself.
+    #[error("cannot {what}: {source}")]
     Io {
         /// What the harness was doing.
         what: String,
@@ -57,63 +70,73 @@ pub enum CampaignError {
     },
 }
 
-impl fmt::Display for CampaignError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CampaignError::Usage(message) | CampaignError::CommandNotFound(message) => {
-                f.write_str(message)
-            }
-            CampaignError::WriterMissing { path, reason } => {
-                // `cargo run --bin torture` builds only torture; the writer is a sibling binary.
-                let release = path.components().any(|c| c.as_os_str() == "release");
-                let build = if release {
-                    "cargo build --release -p torture"
-                } else {
-                    "cargo build -p torture"
-                };
-                write!(
-                    f,
-                    "the built-in writer {} is missing ({reason})\n  hint: build it with `{build}` (it must sit \
-                     next to the torture binary; `cargo run --bin torture` alone does not build it)",
-                    path.display()
-                )
-            }
-            CampaignError::Sandbox(e) => write!(f, "{e}"),
-            CampaignError::Trace { subject, source } => {
-                write!(
-                    f,
-                    "harness error while tracing {subject}: {source}\n  hint: this is a bug or a limit of the tracer, not a verdict on the writer"
-                )
-            }
-            CampaignError::Golden {
-                subject,
-                what,
-                stderr_tail,
-                hint,
-            } => {
-                write!(f, "{subject}: {what}")?;
-                if !stderr_tail.is_empty() {
-                    write!(f, "\n  its stderr ends with:")?;
-                    for line in stderr_tail.lines() {
-                        write!(f, "\n    | {line}")?;
-                    }
-                }
-                write!(f, "\n  hint: {hint}")
-            }
-            CampaignError::WritesNothing { subject, what } => write!(
-                f,
-                "{subject}: the writer wrote nothing at the target: {what}\n  hint: the command must write the \
-                 file whose path it gets as `{{target}}` in its arguments or $TORTURE_TARGET in its environment"
-            ),
-            CampaignError::Io { what, source } => write!(f, "cannot {what}: {source}"),
-        }
-    }
+/// `cargo run --bin torture` builds only torture; the writer is a sibling binary.
+fn writer_missing(path: &Path, reason: &str) -> String {
+    let release = path.components().any(|c| c.as_os_str() == "release");
+    let build = if release {
+        "cargo build --release -p torture"
+    } else {
+        "cargo build -p torture"
+    };
+    format!(
+        "the built-in writer {} is missing ({reason})\n  hint: build it with `{build}` (it must sit next to the \
+         torture binary; `cargo run --bin torture` alone does not build it)",
+        path.display()
+    )
 }
 
-impl std::error::Error for CampaignError {}
+fn golden(subject: &str, what: &str, stderr_tail: &str, hint: &str) -> String {
+    let mut message = format!("{subject}: {what}");
+    if !stderr_tail.is_empty() {
+        message.push_str("\n  its stderr ends with:");
+        for line in stderr_tail.lines() {
+            message.push_str(&format!("\n    | {line}"));
+        }
+    }
+    message.push_str(&format!("\n  hint: {hint}"));
+    message
+}
 
-impl From<SandboxError> for CampaignError {
-    fn from(e: SandboxError) -> Self {
-        CampaignError::Sandbox(e)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn causes_stay_reachable_through_source() {
+        let io = CampaignError::Io {
+            what: "run the recovery run of plain".to_owned(),
+            source: io::Error::other("disk on fire"),
+        };
+        assert_eq!(
+            io.to_string(),
+            "cannot run the recovery run of plain: disk on fire"
+        );
+        let cause = io.source().expect("an io error has a source");
+        assert_eq!(cause.to_string(), "disk on fire");
+        assert!(CampaignError::Usage("bad".to_owned()).source().is_none());
+    }
+
+    #[test]
+    fn golden_errors_show_the_stderr_tail_and_a_hint() {
+        let error = CampaignError::Golden {
+            subject: "python3".to_owned(),
+            what: "an uncrashed run failed".to_owned(),
+            stderr_tail: "Traceback\nKeyError".to_owned(),
+            hint: "run it by hand".to_owned(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "python3: an uncrashed run failed\n  its stderr ends with:\n    | Traceback\n    | KeyError\n  hint: run it by hand"
+        );
+        let missing = CampaignError::WriterMissing {
+            path: PathBuf::from("/t/release/torture-writer"),
+            reason: "no such file".to_owned(),
+        };
+        assert!(
+            missing
+                .to_string()
+                .contains("cargo build --release -p torture")
+        );
     }
 }

@@ -10,11 +10,13 @@ use super::{RunContext, Selection, Settings, ValidationChoice};
 use crate::sandbox::{RunRoot, Sandbox, kind_name};
 use crate::tracer::{self, RunLimits, WriterCommand};
 use torture_core::killpoint::{KillPoint, KillSpace};
-use torture_core::oracle::{self, Expected, Initial, RunExit, TargetState, Validation, Validity};
+use torture_core::oracle::{
+    self, Initial, NewRule, RunExit, TargetState, Validation, Validity, Versions,
+};
 use torture_core::trace::Trace;
 
-/// What the golden runs established, for reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the golden runs established, for reports (and read back by `torture merge`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GoldenSummary {
     /// The kill space of the traced run.
     pub space: KillSpace,
@@ -34,7 +36,14 @@ pub struct GoldenSummary {
     pub notes: Vec<String>,
     /// The traced golden run's trace, kept in memory for whoever consumes it next (the report
     /// writes it out; the power-loss explorer reads it), whether or not a report is written.
+    /// Not part of the JSON records: it lives in `traces/`, and a merged shard has none.
+    #[serde(skip, default = "no_trace")]
     pub trace: Trace,
+}
+
+/// The trace of a summary read back from a report: empty.
+fn no_trace() -> Trace {
+    Trace::new(String::new(), Vec::new())
 }
 
 /// How torn files are checked, resolved against the golden output.
@@ -50,23 +59,14 @@ pub(crate) enum Validator {
 #[derive(Debug)]
 pub(crate) struct Golden {
     pub summary: GoldenSummary,
-    pub old: Option<Vec<u8>>,
-    pub new: Vec<u8>,
+    /// The old version and the new versions the golden runs wrote.
+    pub versions: Versions,
     pub validator: Validator,
     /// The subject's own selection, if it overrides the run's.
     pub selection: Option<Selection>,
 }
 
 impl Golden {
-    /// What a crashed target may legitimately be.
-    pub fn expected(&self) -> Expected<'_> {
-        Expected {
-            old: self.old.as_deref(),
-            new: &self.new,
-            goldens_agree: self.summary.goldens_agree,
-        }
-    }
-
     /// The kill points the settings select, checked against the space.
     pub fn points(&self, settings: &Settings) -> Result<Vec<KillPoint>, CampaignError> {
         let space = &self.summary.space;
@@ -152,8 +152,7 @@ pub(crate) fn record(
     };
     Ok(Some(Golden {
         summary,
-        old,
-        new,
+        versions: versions(old, new, second),
         validator,
         selection: prepared.subject.selection,
     }))
@@ -361,6 +360,19 @@ impl Step<'_> {
                 hint: "the check must exit 0 on a complete file; try it by hand on one".to_owned(),
             }),
         }
+    }
+}
+
+/// The versions a crash may leave: both generation-2 outputs when they disagree, judged by
+/// validity ("valid and not old"), else the one output byte for byte.
+fn versions(old: Option<Vec<u8>>, new: Vec<u8>, second: Vec<u8>) -> Versions {
+    match new == second {
+        true => Versions::one(old, new),
+        false => Versions {
+            old,
+            new: vec![new, second],
+            rule: NewRule::ValidNotOld,
+        },
     }
 }
 

@@ -4,10 +4,13 @@
 //! 1. `--initial old`: an untraced generation-1 run makes the old version.
 //! 2. An untraced generation-2 run (it shows the writer works, with its stderr if it does not),
 //!    then the traced golden run (`tracer::record_golden`): the new version, the trace and the
-//!    kill space. If the two generation-2 outputs differ, the goldens disagree and the oracle
-//!    falls back to validity checks.
+//!    kill space. If the two generation-2 outputs differ, both are new versions and the oracle
+//!    also accepts any valid file that is not the old version (`NewRule::ValidNotOld`).
 //! 3. Trials on `--jobs` worker threads, each in its own sandbox: seed, run to the kill point,
 //!    classify the target, list orphans, run the writer again uncrashed (recovery), list orphans.
+//!    Under `--partition M/N` only this shard's kill points run; each trial keeps its number in
+//!    the unpartitioned list, and the subject carries a fingerprint of its kill space so that
+//!    `torture merge` can join the shards.
 //!
 //! Ctrl-C sets the shared cancel flag: the tracer and every wait in here stop, children are
 //! killed, and the run returns what it has so far ([`RunEnd::Interrupted`]).
@@ -21,15 +24,17 @@ mod subject;
 mod trial;
 
 use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crate::sandbox::{Orphan, RunRoot};
 use crate::tracer::{Outcome, WriterAck};
-use torture_core::killpoint::KillPoint;
+use torture_core::killpoint::{KillPoint, Partition};
 use torture_core::oracle::{
-    self, Expectation, Initial, RecoveryFailure, RunExit, SubjectStatus, Verdict, Violation,
+    self, Ack, Coverage, Initial, RecoveryFailure, RunExit, SubjectStatus, Verdict, Violation,
 };
 use torture_core::trace::Trace;
 
@@ -40,9 +45,11 @@ pub use replay::{
     shell_words,
 };
 pub use subject::{Builtin, Subject, SubjectKind, WriterProgram, builtin, builtins, writer_path};
+pub use torture_writers::strategies::Origin;
 
 /// How the content of a torn target is checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "command")]
 pub enum ValidationChoice {
     /// JSON if the golden output is JSON, JSON lines if it is that, else bytes.
     Auto,
@@ -57,7 +64,8 @@ pub enum ValidationChoice {
 }
 
 /// Which kill points a campaign tries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Selection {
     /// `--trials N` points drawn with the seed.
     Sample {
@@ -70,8 +78,8 @@ pub enum Selection {
     One(KillPoint),
 }
 
-/// Options shared by every subject of a run.
-#[derive(Debug, Clone)]
+/// Options shared by every subject of a run (written to `run.json`, read back by the merge).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     /// Where trials start.
     pub initial: Initial,
@@ -91,6 +99,8 @@ pub struct Settings {
     pub target: PathBuf,
     /// Orphans surviving recovery are violations.
     pub strict: bool,
+    /// `--partition M/N`: run only this shard of every subject's kill points.
+    pub partition: Option<Partition>,
 }
 
 /// The whole plan of a run.
@@ -124,10 +134,12 @@ pub struct TrialRecord {
     pub point: KillPoint,
     /// How the killed run ended.
     pub end: Outcome,
-    /// What the writer printed and how it ended, up to the kill: its acknowledgement.
-    pub ack: WriterAck,
+    /// What the writer printed and how it ended, up to the kill.
+    pub writer: WriterAck,
     /// What the crash left at the target.
     pub verdict: Verdict,
+    /// What the writer had acknowledged before it was killed.
+    pub ack: Ack,
     /// Set when the target was not a regular file.
     pub target_kind: Option<oracle::FileKind>,
     /// Files other than the target right after the crash.
@@ -138,8 +150,16 @@ pub struct TrialRecord {
     pub violations: Vec<Violation>,
 }
 
+/// Whether the writer had acknowledged: it exited 0 (the pipeline's "this step finished").
+pub fn ack_of(writer: &WriterAck) -> Ack {
+    match writer.exit {
+        Some(torture_core::trace::ExitStatus::Code(0)) => Ack::Acked,
+        Some(_) | None => Ack::Pending,
+    }
+}
+
 /// Spawn-and-reap speed of a writer, the yardstick for the trial rate.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
     /// What was measured, e.g. "spawn and reap `torture-writer --help`".
     pub what: String,
@@ -185,8 +205,15 @@ pub struct SubjectResult {
     pub golden: Option<GoldenSummary>,
     /// Trials in kill-point order.
     pub trials: Vec<TrialRecord>,
-    /// Trials planned.
+    /// Trials planned (in this shard, under `--partition`).
     pub planned_trials: u64,
+    /// Kill points of the unpartitioned selection (equal to `planned_trials` without a partition).
+    pub selected_points: u64,
+    /// Fingerprint of the golden run's kill space, the subject, its size and the initial state:
+    /// shards with equal fingerprints may be merged.
+    pub fingerprint: String,
+    /// Whether this result covers every selected kill point or one shard.
+    pub coverage: Coverage,
     /// Wall time of the trial phase.
     pub trial_time: Duration,
     /// The spawn-and-reap yardstick.
@@ -262,7 +289,8 @@ impl SubjectResult {
     /// How the subject compares with its expectation.
     pub fn status(&self) -> SubjectStatus {
         let modelled = self.golden.as_ref().is_none_or(|g| g.unmodelled.is_empty());
-        oracle::subject_status(self.subject.expectation, self.counts().violations, modelled)
+        let violations = self.counts().violations;
+        oracle::subject_status(self.subject.expect, violations, modelled, self.coverage)
     }
 
     /// Trials per second in the trial phase.
@@ -293,7 +321,7 @@ impl Counts {
         match trial.verdict {
             Verdict::Absent => self.absent += 1,
             Verdict::Old => self.old += 1,
-            Verdict::New => self.new += 1,
+            Verdict::New { .. } => self.new += 1,
             Verdict::Torn { .. } => self.torn += 1,
         }
         self.orphans += u64::from(!trial.orphans.is_empty());
@@ -389,10 +417,14 @@ fn run_subject(
         Ok(baseline) => baseline,
         Err(e) => return (None, Some(RunEnd::Failed(e))),
     };
-    let points = match golden.points(settings) {
+    let selected = match golden.points(settings) {
         Ok(points) => points,
         Err(e) => return (None, Some(RunEnd::Failed(e))),
     };
+    let points = settings
+        .partition
+        .unwrap_or(Partition { index: 1, count: 1 })
+        .shard(&selected);
     observer.subject_started(
         &prepared.subject,
         &golden.summary,
@@ -411,20 +443,51 @@ fn run_subject(
     };
     let result = SubjectResult {
         subject: prepared.subject.clone(),
+        fingerprint: fingerprint(&prepared.subject, &golden.summary, settings),
         golden: Some(golden.summary),
         incomplete: records.len() < points.len(),
         trials: records,
         planned_trials: points.len() as u64,
+        selected_points: selected.len() as u64,
+        coverage: match settings.partition {
+            Some(_) => Coverage::Shard,
+            None => Coverage::Whole,
+        },
         trial_time: started.elapsed(),
         baseline,
     };
     (Some(result), end)
 }
 
-/// Whether an [`Expectation`] allows violations, for messages.
-pub fn expectation_name(expectation: Expectation) -> &'static str {
-    match expectation {
-        Expectation::Pass => "pass",
-        Expectation::Caught => "caught (canary)",
-    }
+/// The kill space's fingerprint over what makes two runs comparable: the subject (a built-in's
+/// name and payload size, or the command as given), where trials start, the content check and
+/// which kill points were selected.
+pub fn fingerprint(subject: &Subject, golden: &GoldenSummary, settings: &Settings) -> String {
+    let kind = match &subject.kind {
+        SubjectKind::Builtin { size_bytes } => format!("builtin {} {size_bytes}", subject.name),
+        SubjectKind::Command { argv } => {
+            let words: Vec<String> = argv
+                .iter()
+                .map(|arg| arg.to_string_lossy().into_owned())
+                .collect();
+            format!("command {}", shell_words_of(&words))
+        }
+    };
+    let selection = subject.selection.unwrap_or(settings.selection);
+    let identity = format!(
+        "{}\n{kind}\ninitial {}\nvalidation {}\nselection {}",
+        subject.label,
+        initial_name(settings.initial),
+        golden.validation,
+        selection_name(selection)
+    );
+    golden.space.fingerprint(&identity)
+}
+
+fn shell_words_of(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|word| shell_quote(word))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

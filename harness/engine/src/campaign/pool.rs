@@ -30,7 +30,8 @@ struct Shared<'a> {
     settings: &'a Settings,
     context: &'a RunContext,
     root: &'a RunRoot,
-    points: &'a [KillPoint],
+    /// Kill points, each with its trial number (its position in the unpartitioned list).
+    points: &'a [(u64, KillPoint)],
     /// Index of the next kill point to try.
     next: AtomicUsize,
     /// Set on a harness error: the other workers finish their trial and stop.
@@ -39,15 +40,15 @@ struct Shared<'a> {
 
 type Message = Result<TrialRecord, CampaignError>;
 
-/// Runs a trial per point on `settings.jobs` threads, reporting each to `observer` (on this
-/// thread) as it ends. On a harness error the trials that finished come back with the error.
+/// Runs a trial per numbered point on `settings.jobs` threads, reporting each to `observer` (on
+/// this thread) as it ends. On a harness error the trials that finished come back with the error.
 pub(crate) fn run_trials(
     prepared: &Prepared,
     golden: &Golden,
     settings: &Settings,
     context: &RunContext,
     root: &RunRoot,
-    points: &[KillPoint],
+    points: &[(u64, KillPoint)],
     observer: &mut dyn Observer,
 ) -> Result<TrialsDone, (Vec<TrialRecord>, CampaignError)> {
     let jobs = settings.jobs.clamp(1, points.len().max(1));
@@ -114,11 +115,11 @@ fn work_until_done(
         slot,
     );
     while !shared.stop.load(Ordering::Relaxed) {
-        let number = shared.next.fetch_add(1, Ordering::Relaxed);
-        let Some(&point) = shared.points.get(number) else {
+        let next = shared.next.fetch_add(1, Ordering::Relaxed);
+        let Some(&(number, point)) = shared.points.get(next) else {
             break;
         };
-        let Some(record) = worker.run(number as u64, point)? else {
+        let Some(record) = worker.run(number, point)? else {
             break;
         };
         // The receiver lives until every worker is done.

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::subject::SubjectKind;
 use super::{Selection, Settings, Subject, ValidationChoice};
 use torture_core::killpoint::KillPoint;
-use torture_core::oracle::{Expectation, Initial};
+use torture_core::oracle::{Expect, Initial};
 
 /// Default `--target`.
 pub const DEFAULT_TARGET: &str = "target.json";
@@ -48,7 +48,7 @@ pub fn replay_command(subject: &Subject, settings: &Settings, point: KillPoint) 
     options.push(("--kill-at", point.to_string()));
     options.extend(differing_options(settings));
     let is_command = matches!(subject.kind, SubjectKind::Command { .. });
-    if is_command && subject.expectation == Expectation::Caught {
+    if is_command && subject.expect == Expect::Caught {
         options.push(("--expect", "caught".to_owned()));
     }
     for (flag, value) in options {
@@ -120,6 +120,7 @@ mod tests {
             dir: crate::sandbox::default_dir(),
             target: PathBuf::from(DEFAULT_TARGET),
             strict: false,
+            partition: None,
         }
     }
 
@@ -138,7 +139,7 @@ mod tests {
             name: "plain".into(),
             label: "plain".into(),
             kind: SubjectKind::Builtin { size_bytes: 65536 },
-            expectation: Expectation::Caught,
+            expect: Expect::Caught,
             selection: None,
         };
         let line = replay_command(&subject, &settings(), KillPoint::Byte(4097));
@@ -156,7 +157,7 @@ mod tests {
                 "/w/my writer.py".into(),
                 "{target}".into(),
             ],
-            Expectation::Caught,
+            Expect::Caught,
         );
         let s = Settings {
             strict: true,

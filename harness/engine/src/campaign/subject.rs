@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::error::CampaignError;
 use super::process::{self, Invocation};
-use torture_core::oracle::Expectation;
-use torture_writers::strategies;
+use torture_core::oracle::Expect;
+use torture_writers::strategies::{self, Origin};
 
 /// The name of the built-in writer program, installed next to `torture`.
 pub const WRITER_BINARY: &str = "torture-writer";
@@ -18,8 +18,10 @@ pub struct Builtin {
     pub name: &'static str,
     /// One line on what it does.
     pub description: &'static str,
-    /// What it must do under SIGKILL.
-    pub expectation: Expectation,
+    /// What it must show under SIGKILL.
+    pub expect: Expect,
+    /// Whose code it is: this project's or a peer crate's.
+    pub origin: Origin,
 }
 
 /// Every built-in strategy, in the order `torture list` shows them.
@@ -29,16 +31,10 @@ pub fn builtins() -> Vec<Builtin> {
         .map(|strategy| Builtin {
             name: strategy.name(),
             description: strategy.description(),
-            expectation: expectation_of(strategy.expect_kill()),
+            expect: strategy.expect_kill(),
+            origin: strategy.origin(),
         })
         .collect()
-}
-
-fn expectation_of(expected: strategies::Expect) -> Expectation {
-    match expected {
-        strategies::Expect::Pass => Expectation::Pass,
-        strategies::Expect::Caught => Expectation::Caught,
-    }
 }
 
 /// The built-in strategy called `name`.
@@ -70,8 +66,8 @@ pub struct Subject {
     pub label: String,
     /// What it runs.
     pub kind: SubjectKind,
-    /// What it must do.
-    pub expectation: Expectation,
+    /// What it must show.
+    pub expect: Expect,
     /// Kill points for this subject, overriding the run's selection.
     pub selection: Option<super::Selection>,
 }
@@ -83,13 +79,13 @@ impl Subject {
             name: builtin.name.to_owned(),
             label: builtin.name.to_owned(),
             kind: SubjectKind::Builtin { size_bytes },
-            expectation: builtin.expectation,
+            expect: builtin.expect,
             selection: None,
         }
     }
 
     /// A user command, named after its program.
-    pub fn command(argv: Vec<OsString>, expectation: Expectation) -> Subject {
+    pub fn command(argv: Vec<OsString>, expect: Expect) -> Subject {
         let name = argv
             .first()
             .and_then(|program| Path::new(program).file_name())
@@ -101,7 +97,7 @@ impl Subject {
             label: name.clone(),
             name,
             kind: SubjectKind::Command { argv },
-            expectation,
+            expect,
             selection: None,
         }
     }
@@ -321,16 +317,14 @@ mod tests {
 
     #[test]
     fn commands_are_named_after_their_program() {
-        let subject = Subject::command(
-            vec!["/usr/bin/python3".into(), "w.py".into()],
-            Expectation::Pass,
-        );
+        let subject =
+            Subject::command(vec!["/usr/bin/python3".into(), "w.py".into()], Expect::Pass);
         assert_eq!(subject.name, "python3");
     }
 
     #[test]
     fn a_missing_command_is_reported_before_running() {
-        let subject = Subject::command(vec!["no-such-writer-xyz".into()], Expectation::Pass);
+        let subject = Subject::command(vec!["no-such-writer-xyz".into()], Expect::Pass);
         let err = prepare(&subject).expect_err("missing command");
         assert!(err.to_string().contains("command not found"), "{err}");
     }
@@ -339,7 +333,7 @@ mod tests {
     fn invocation_carries_target_and_generation() {
         let subject = Subject::command(
             vec!["sh".into(), "-c".into(), "cat > {target}".into()],
-            Expectation::Pass,
+            Expect::Pass,
         );
         let prepared = prepare(&subject).expect("sh exists");
         let invocation = prepared.invocation(Path::new("/s/t.json"), 2);

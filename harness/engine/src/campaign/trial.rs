@@ -57,7 +57,7 @@ impl<'a> Worker<'a> {
 
     /// Runs one trial. `Ok(None)`: Ctrl-C.
     pub fn run(&self, number: u64, point: KillPoint) -> Result<Option<TrialRecord>, CampaignError> {
-        self.sandbox.reset(self.golden.old.as_deref())?;
+        self.sandbox.reset(self.golden.versions.old.as_deref())?;
         let run = match tracer::run_to_kill(&self.command, self.sandbox.path(), point, &self.limits)
         {
             Ok(run) if run.outcome == Outcome::Cancelled => return Ok(None),
@@ -80,6 +80,7 @@ impl<'a> Worker<'a> {
         let facts = TrialFacts {
             initial: self.settings.initial,
             verdict,
+            ack: super::ack_of(&run.ack),
             hung: matches!(run.outcome, Outcome::TimedOut { .. }),
             recovery: recovery.failure,
             orphans_after_recovery: recovery.orphans.len(),
@@ -90,8 +91,9 @@ impl<'a> Worker<'a> {
             number,
             point,
             end: run.outcome,
-            ack: run.ack,
+            writer: run.ack,
             verdict,
+            ack: facts.ack,
             target_kind,
             orphans,
             recovery,
@@ -112,10 +114,10 @@ impl<'a> Worker<'a> {
             TargetState::NotRegular(kind) => Some(*kind),
             TargetState::Absent | TargetState::Regular(_) => None,
         };
-        let expected = self.golden.expected();
+        let versions = &self.golden.versions;
         let validation = match &self.golden.validator {
             Validator::Builtin(validation) => *validation,
-            Validator::Check(_) if !oracle::needs_validation(&state, &expected) => {
+            Validator::Check(_) if !oracle::needs_validation(&state, versions) => {
                 Validation::Command(Validity::Unchecked)
             }
             Validator::Check(command) => match self.check(command)? {
@@ -124,7 +126,7 @@ impl<'a> Worker<'a> {
             },
         };
         Ok(Some((
-            oracle::classify(&state, &expected, &validation),
+            oracle::classify(&state, versions, &validation),
             kind,
         )))
     }

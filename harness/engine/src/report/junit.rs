@@ -1,7 +1,9 @@
 //! `junit.xml`: a test suite per subject. CI readers see one test case for the subject's
 //! expectation, plus one failing test case per unexpected violation (the first
 //! [`MAX_VIOLATION_CASES`]), each carrying its replay command. A canary that was caught is a
-//! passing test case; a canary that was not caught is a failure.
+//! passing test case; a canary that was not caught is a failure (in one `--partition` shard it is
+//! skipped: only the merge can judge it). An interrupted or failed run adds an error test case,
+//! so a partial report never shows green.
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -19,11 +21,20 @@ pub fn junit(run: &RunResult) -> Result<String, quick_junit::SerializeError> {
     for result in &run.subjects {
         report.add_test_suite(suite(result, &run.settings));
     }
-    if let RunEnd::Failed(e) = &run.end {
+    let unfinished = match &run.end {
+        RunEnd::Completed => None,
+        RunEnd::Interrupted => Some((
+            "run interrupted",
+            "the run was interrupted (Ctrl-C) before every trial ran: the results are incomplete"
+                .to_owned(),
+        )),
+        RunEnd::Failed(e) => Some(("harness error", e.to_string())),
+    };
+    if let Some((name, message)) = unfinished {
         let mut suite = TestSuite::new("torture harness");
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
-        status.set_message(e.to_string());
-        suite.add_test_case(TestCase::new("harness error", status));
+        status.set_message(message);
+        suite.add_test_case(TestCase::new(name, status));
         report.add_test_suite(suite);
     }
     report.to_string()
@@ -51,8 +62,8 @@ fn suite(result: &SubjectResult, settings: &Settings) -> TestSuite {
 fn expectation_case(result: &SubjectResult, settings: &Settings) -> TestCase {
     let counts = result.counts();
     let summary = format!(
-        "{} trials: absent {} old {} new {} torn {}, orphans {}, recovery failures {}, violations {}",
-        counts.trials,
+        "{}: absent {} old {} new {} torn {}, orphans {}, recovery failures {}, violations {}",
+        super::terminal::count_of(counts.trials, "trial", "trials"),
         counts.absent,
         counts.old,
         counts.new,
@@ -74,12 +85,22 @@ fn expectation_case(result: &SubjectResult, settings: &Settings) -> TestCase {
         SubjectStatus::Caught => ("canary caught", TestCaseStatus::success()),
         SubjectStatus::Failed => (
             "no violation under SIGKILL",
-            failure(format!("{} violating trials", counts.violations)),
+            failure(format!(
+                "{} with violations",
+                super::terminal::count_of(counts.violations, "trial", "trials")
+            )),
         ),
         SubjectStatus::NotCaught => (
             "canary caught",
             failure("canary not caught: the harness itself has failed".to_owned()),
         ),
+        SubjectStatus::NotCaughtInShard => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(
+                "canary not caught in this shard: `torture merge` judges it across the shards",
+            );
+            ("canary caught", status)
+        }
         SubjectStatus::NotModelled => (
             "no violation under SIGKILL",
             failure(
@@ -105,14 +126,14 @@ fn failure(message: String) -> TestCaseStatus {
 mod tests {
     use super::*;
     use crate::report::fixture;
-    use torture_core::oracle::Expectation;
+    use torture_core::oracle::Expect;
 
     #[test]
     fn failures_are_visible_and_caught_canaries_are_not() {
         let run = fixture::run(vec![
-            fixture::subject("plain", Expectation::Caught, 4, 4),
-            fixture::subject("intact", Expectation::Pass, 4, 2),
-            fixture::subject("plain-fsync", Expectation::Caught, 4, 0),
+            fixture::subject("plain", Expect::Caught, 4, 4),
+            fixture::subject("intact", Expect::Pass, 4, 2),
+            fixture::subject("plain-fsync", Expect::Caught, 4, 0),
         ]);
         let xml = junit(&run).expect("serializes");
         let report = quick_junit::Report::deserialize_from_str(&xml).expect("parses back");
@@ -124,5 +145,16 @@ mod tests {
             xml.contains("canary not caught: the harness itself has failed"),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn an_interrupted_run_is_not_green() {
+        let mut run = fixture::run(vec![fixture::subject("intact", Expect::Pass, 4, 0)]);
+        run.end = RunEnd::Interrupted;
+        let xml = junit(&run).expect("serializes");
+        let report = quick_junit::Report::deserialize_from_str(&xml).expect("parses back");
+        assert_eq!((report.failures, report.errors), (0, 1), "{xml}");
+        assert!(xml.contains("run interrupted"), "{xml}");
+        assert!(xml.contains("results are incomplete"), "{xml}");
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use super::records::describe_violations;
 use super::terminal::format_seconds;
 use crate::campaign::{self, RunEnd, RunResult, SubjectKind, SubjectResult, TrialRecord};
-use torture_core::oracle::{Expectation, SubjectStatus};
+use torture_core::oracle::{Expect, SubjectStatus};
 
 /// Violations listed per subject in the Markdown; the rest are in `results.jsonl`.
 const MAX_LISTED_VIOLATIONS: usize = 10;
@@ -49,12 +49,16 @@ fn first_line(text: &str) -> &str {
 
 fn settings_line(run: &RunResult) -> String {
     let s = &run.settings;
+    let partition = match s.partition {
+        Some(partition) => format!(" · partition `{partition}`"),
+        None => String::new(),
+    };
     format!(
-        "{} · `--initial {}` · seed `{}` · {} jobs · per-run timeout {} ms · sandboxes under `{}` · {}",
+        "{}{partition} · `--initial {}` · seed `{}` · {} · per-run timeout {} ms · sandboxes under `{}` · {}",
         campaign::selection_name(s.selection),
         campaign::initial_name(s.initial),
         s.seed,
-        s.jobs,
+        super::terminal::count_of(s.jobs as u64, "job", "jobs"),
         s.timeout_ms,
         s.dir.display(),
         format_seconds(run.elapsed)
@@ -83,7 +87,7 @@ fn subjects_table(out: &mut String, run: &RunResult) {
             out,
             "| `{}` | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
             result.subject.label,
-            expected_text(result.subject.expectation),
+            result.subject.expect.label(),
             status_text(result.status()),
             c.trials,
             if result.incomplete {
@@ -115,16 +119,10 @@ fn subjects_table(out: &mut String, run: &RunResult) {
     );
 }
 
-fn expected_text(expectation: Expectation) -> &'static str {
-    match expectation {
-        Expectation::Pass => "pass",
-        Expectation::Caught => "caught (canary)",
-    }
-}
-
 fn status_text(status: SubjectStatus) -> String {
     match status {
         SubjectStatus::Passed | SubjectStatus::Caught => format!("✅ {status}"),
+        SubjectStatus::NotCaughtInShard => format!("⏳ {status} (not caught in this shard)"),
         SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => {
             format!("❌ **{status}**")
         }
@@ -178,9 +176,9 @@ fn violations_section(out: &mut String, run: &RunResult) {
     }
     let _ = writeln!(out, "## Violations\n");
     for result in with_violations {
-        let label = match result.subject.expectation {
-            Expectation::Caught => "canary: violations expected",
-            Expectation::Pass => "**unexpected**",
+        let label = match result.subject.expect {
+            Expect::Caught => "canary: violations expected",
+            Expect::Pass => "**unexpected**",
         };
         let _ = writeln!(out, "### `{}` ({label})\n", result.subject.label);
         let violating: Vec<&TrialRecord> = match result.status() {
@@ -192,6 +190,7 @@ fn violations_section(out: &mut String, run: &RunResult) {
             SubjectStatus::Passed
             | SubjectStatus::Failed
             | SubjectStatus::NotCaught
+            | SubjectStatus::NotCaughtInShard
             | SubjectStatus::NotModelled => result
                 .trials
                 .iter()
@@ -283,13 +282,13 @@ fn notes_section(out: &mut String, run: &RunResult) {
 mod tests {
     use super::*;
     use crate::report::fixture;
-    use torture_core::oracle::Expectation;
+    use torture_core::oracle::Expect;
 
     #[test]
     fn a_failing_run_names_the_subject_and_lists_its_violations() {
         let run = fixture::run(vec![
-            fixture::subject("plain", Expectation::Caught, 4, 4),
-            fixture::subject("intact", Expectation::Pass, 4, 2),
+            fixture::subject("plain", Expect::Caught, 4, 4),
+            fixture::subject("intact", Expect::Pass, 4, 2),
         ]);
         let md = summary(&run);
         assert!(md.contains("**FAIL**: `intact` (FAIL)."), "{md}");
@@ -304,7 +303,7 @@ mod tests {
 
     #[test]
     fn a_passing_run_says_pass() {
-        let run = fixture::run(vec![fixture::subject("intact", Expectation::Pass, 4, 0)]);
+        let run = fixture::run(vec![fixture::subject("intact", Expect::Pass, 4, 0)]);
         let md = summary(&run);
         assert!(
             md.starts_with("# torture kill: run 20260101-000000-1\n\n**PASS**"),

@@ -1,9 +1,11 @@
 //! What a run tells people and CI: terminal output (progress bar on a terminal, plain lines
 //! otherwise, or `--format json`), and `reports/<run>/` with `summary.md`, `results.jsonl`,
-//! `junit.xml` and the golden traces.
+//! `subjects.jsonl`, `run.json`, `junit.xml` and the golden traces. The JSON files read back
+//! ([`records::read_run`]), so `torture merge` ([`merge`]) can join the shards of a campaign.
 
 pub mod junit;
 pub mod markdown;
+pub mod merge;
 pub mod records;
 pub mod terminal;
 
@@ -93,14 +95,17 @@ impl Reporter {
                 None => s.label.clone(),
             })
             .collect();
+        let partition = match s.partition {
+            Some(partition) => format!(", partition {partition}"),
+            None => String::new(),
+        };
         self.print(&format!(
-            "  Starting {} subject{} ({}): {selection}, --initial {}, seed {}, {} jobs, sandboxes in {}",
-            plan.subjects.len(),
-            if plan.subjects.len() == 1 { "" } else { "s" },
+            "  Starting {} ({}): {selection}{partition}, --initial {}, seed {}, {}, sandboxes in {}",
+            terminal::count_of(plan.subjects.len() as u64, "subject", "subjects"),
             names.join(", "),
             crate::campaign::initial_name(s.initial),
             s.seed,
-            s.jobs,
+            terminal::count_of(s.jobs as u64, "job", "jobs"),
             s.dir.display()
         ));
     }
@@ -160,10 +165,15 @@ impl Reporter {
         if !self.interactive {
             if self.format == OutputFormat::Human {
                 self.print(&format!(
-                    "     START {}: {planned} trials over {} bytes and {} syscall boundaries",
+                    "     START {}: {} over {} and {}",
                     subject.label,
-                    golden.space.total_bytes,
-                    golden.space.boundaries.len()
+                    terminal::count_of(planned, "trial", "trials"),
+                    terminal::count_of(golden.space.total_bytes, "byte", "bytes"),
+                    terminal::count_of(
+                        golden.space.boundaries.len() as u64,
+                        "syscall boundary",
+                        "syscall boundaries"
+                    )
                 ));
             }
             return;
@@ -225,7 +235,8 @@ impl Observer for Reporter {
                 }
             }
             OutputFormat::Json => {
-                let line = records::subject_line(result, &self.settings);
+                let line =
+                    records::subject_line(result, &self.settings, self.report_dir.as_deref());
                 match serde_json::to_string(&line) {
                     Ok(json) => println!("{json}"),
                     Err(e) => eprintln!(
@@ -238,9 +249,41 @@ impl Observer for Reporter {
     }
 }
 
-/// Writes `results.jsonl`, `summary.md` and `junit.xml` into `dir`.
+/// Prints a whole run at once (what `torture merge` shows): a status line per subject with its
+/// details, then the summary line; or, with `--format json`, a subject line each.
+pub fn print_run(format: OutputFormat, run: &RunResult, report_dir: &Path) {
+    let style = Style {
+        color: io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    for result in &run.subjects {
+        match format {
+            OutputFormat::Human => {
+                println!("{}", terminal::status_line(result, style));
+                for line in terminal::detail_lines(result, &run.settings, style) {
+                    println!("{line}");
+                }
+            }
+            OutputFormat::Json => {
+                let line = records::subject_line(result, &run.settings, Some(report_dir));
+                match serde_json::to_string(&line) {
+                    Ok(json) => println!("{json}"),
+                    Err(e) => {
+                        eprintln!("error: cannot encode the summary of {}: {e}", line.subject)
+                    }
+                }
+            }
+        }
+    }
+    if format == OutputFormat::Human {
+        println!("{}", terminal::summary_line(run, style));
+        println!("    Report {}", report_dir.join("summary.md").display());
+    }
+}
+
+/// Writes `results.jsonl`, `subjects.jsonl`, `run.json`, `summary.md` and `junit.xml` into `dir`.
 pub fn write_files(dir: &Path, run: &RunResult) -> io::Result<()> {
     let mut results = BufWriter::new(fs::File::create(dir.join("results.jsonl"))?);
+    let mut subjects = BufWriter::new(fs::File::create(dir.join("subjects.jsonl"))?);
     for result in &run.subjects {
         for trial in &result.trials {
             serde_json::to_writer(
@@ -249,8 +292,14 @@ pub fn write_files(dir: &Path, run: &RunResult) -> io::Result<()> {
             )?;
             results.write_all(b"\n")?;
         }
+        let line = records::subject_line(result, &run.settings, Some(dir));
+        serde_json::to_writer(&mut subjects, &line)?;
+        subjects.write_all(b"\n")?;
     }
     results.flush()?;
+    subjects.flush()?;
+    let run_line = serde_json::to_vec_pretty(&records::run_line(run))?;
+    fs::write(dir.join("run.json"), run_line)?;
     fs::write(dir.join("summary.md"), markdown::summary(run))?;
     let junit = junit::junit(run).map_err(io::Error::other)?;
     fs::write(dir.join("junit.xml"), junit)
@@ -283,7 +332,9 @@ pub(crate) mod fixture {
         SubjectKind, SubjectResult, TrialRecord,
     };
     use torture_core::killpoint::{Boundary, KillPoint, KillSpace, When};
-    use torture_core::oracle::{Expectation, Initial, RunExit, Validity, Verdict, Violation};
+    use torture_core::oracle::{
+        Ack, Coverage, Expect, Initial, RunExit, Validity, Verdict, Violation,
+    };
 
     pub fn settings() -> Settings {
         Settings {
@@ -296,6 +347,7 @@ pub(crate) mod fixture {
             dir: crate::sandbox::default_dir(),
             target: PathBuf::from("target.json"),
             strict: false,
+            partition: None,
         }
     }
 
@@ -312,13 +364,14 @@ pub(crate) mod fixture {
             number,
             point,
             end: crate::tracer::Outcome::Killed { point },
-            ack: crate::tracer::WriterAck::default(),
+            writer: crate::tracer::WriterAck::default(),
             verdict,
+            ack: Ack::Pending,
             target_kind: None,
             orphans: Vec::new(),
             recovery: RecoveryRecord {
                 exit: RunExit::Code(0),
-                verdict: Verdict::New,
+                verdict: Verdict::New { index: Some(0) },
                 failure: None,
                 orphans: Vec::new(),
             },
@@ -331,7 +384,7 @@ pub(crate) mod fixture {
     }
 
     /// `torn` of `trials` trials tear the target (byte points first, then one syscall point).
-    pub fn subject(name: &str, expectation: Expectation, trials: u64, torn: u64) -> SubjectResult {
+    pub fn subject(name: &str, expect: Expect, trials: u64, torn: u64) -> SubjectResult {
         let records = (0..trials)
             .map(|n| {
                 let point = if n + 1 == trials {
@@ -354,9 +407,12 @@ pub(crate) mod fixture {
                 name: name.into(),
                 label: name.into(),
                 kind: SubjectKind::Builtin { size_bytes: 4096 },
-                expectation,
+                expect,
                 selection: None,
             },
+            fingerprint: "0123456789abcdef".into(),
+            coverage: Coverage::Whole,
+            selected_points: trials,
             golden: Some(GoldenSummary {
                 space: KillSpace {
                     total_bytes: 4096,

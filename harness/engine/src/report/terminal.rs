@@ -7,6 +7,7 @@ use super::records::{describe_violations, end_name};
 use crate::campaign::{self, RunResult, Settings, SubjectResult, TrialRecord};
 use torture_core::killpoint::{KillPoint, When};
 use torture_core::oracle::SubjectStatus;
+pub use torture_core::words::count_of;
 
 /// Violations printed per unexpectedly failing subject; the rest are in `results.jsonl`.
 pub const MAX_PRINTED_VIOLATIONS: usize = 5;
@@ -32,6 +33,7 @@ impl Style {
         let code = match status {
             SubjectStatus::Passed => "1;32",
             SubjectStatus::Caught => "1;36",
+            SubjectStatus::NotCaughtInShard => "1;33",
             SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => "1;31",
         };
         self.paint(code, &text)
@@ -91,6 +93,9 @@ pub fn detail_lines(result: &SubjectResult, settings: &Settings, style: Style) -
         SubjectStatus::NotModelled => lines.push(format!(
             "{indent}the writer does something the tracer does not model: this pass cannot be trusted"
         )),
+        SubjectStatus::NotCaughtInShard => lines.push(format!(
+            "{indent}canary not caught in this shard: its violations may lie in another; `torture merge` judges it"
+        )),
         SubjectStatus::Passed | SubjectStatus::Caught | SubjectStatus::Failed => {}
     }
     lines.extend(smallest_lines(result, settings, &indent));
@@ -140,9 +145,10 @@ fn violation_lines(result: &SubjectResult, settings: &Settings, indent: &str) ->
         })
         .collect();
     if violating.len() > MAX_PRINTED_VIOLATIONS {
+        let more = (violating.len() - MAX_PRINTED_VIOLATIONS) as u64;
         lines.push(format!(
-            "{indent}... and {} more violations (each with its replay command in results.jsonl)",
-            violating.len() - MAX_PRINTED_VIOLATIONS
+            "{indent}... and {} (each with its replay command in results.jsonl)",
+            count_of(more, "more violation", "more violations")
         ));
     }
     lines
@@ -158,6 +164,7 @@ pub fn summary_line(run: &RunResult, style: Style) -> String {
     };
     let passed = count(&[SubjectStatus::Passed]);
     let caught = count(&[SubjectStatus::Caught]);
+    let pending = count(&[SubjectStatus::NotCaughtInShard]);
     let failed = count(&[
         SubjectStatus::Failed,
         SubjectStatus::NotCaught,
@@ -170,12 +177,21 @@ pub fn summary_line(run: &RunResult, style: Style) -> String {
         style.paint("1;31", "Summary")
     };
     let mut line = format!(
-        "{:>width$} [{:>7}] {trials} trials, {} subjects: {passed} passed, {caught} canaries caught, {failed} failed",
+        "{:>width$} [{:>7}] {}, {}: {passed} passed, {} caught, {failed} failed",
         label,
         format_seconds(run.elapsed),
-        run.subjects.len(),
+        count_of(trials, "trial", "trials"),
+        count_of(run.subjects.len() as u64, "subject", "subjects"),
+        count_of(caught as u64, "canary", "canaries"),
         width = if style.color { 10 + 11 } else { 10 }
     );
+    if pending > 0 {
+        let canaries = count_of(pending as u64, "canary", "canaries");
+        line.push_str(&format!(", {canaries} not caught in this shard"));
+    }
+    if let Some(partition) = run.settings.partition {
+        line.push_str(&format!("; partition {partition}"));
+    }
     if let Some(speed) = speed_phrase(run) {
         line.push_str(&format!("; {speed}"));
     }
@@ -281,20 +297,20 @@ pub fn point_context(result: &SubjectResult, point: KillPoint) -> String {
 mod tests {
     use super::*;
     use crate::report::fixture;
-    use torture_core::oracle::Expectation;
+    use torture_core::oracle::Expect;
 
     const PLAIN: Style = Style { color: false };
 
     #[test]
     fn status_line_has_fixed_columns() {
-        let result = fixture::subject("plain", Expectation::Caught, 4, 3);
+        let result = fixture::subject("plain", Expect::Caught, 4, 3);
         let line = status_line(&result, PLAIN);
         assert_eq!(
             line,
             "    CAUGHT [     4 trials] plain             absent 0     old 1     new 0     torn 3     orphans 0         8.0 trials/s"
         );
         let other = status_line(
-            &fixture::subject("intact-anonymous", Expectation::Pass, 4, 0),
+            &fixture::subject("intact-anonymous", Expect::Pass, 4, 0),
             PLAIN,
         );
         assert_eq!(line.find("absent"), other.find("absent"), "{other}");
@@ -303,7 +319,7 @@ mod tests {
 
     #[test]
     fn a_caught_canary_shows_its_smallest_violations_with_replays() {
-        let result = fixture::subject("plain", Expectation::Caught, 4, 4);
+        let result = fixture::subject("plain", Expect::Caught, 4, 4);
         let lines = detail_lines(&result, &fixture::settings(), PLAIN).join("\n");
         assert!(
             lines.contains("smallest violating byte offset: byte:1: target torn"),
@@ -324,7 +340,7 @@ mod tests {
 
     #[test]
     fn an_unexpected_failure_lists_violations_with_replays() {
-        let result = fixture::subject("intact", Expectation::Pass, 9, 8);
+        let result = fixture::subject("intact", Expect::Pass, 9, 8);
         let lines = detail_lines(&result, &fixture::settings(), PLAIN).join("\n");
         assert_eq!(
             lines.matches("violation at").count(),
@@ -336,6 +352,9 @@ mod tests {
             "{lines}"
         );
         assert!(lines.contains("... and 3 more violations"), "{lines}");
+        let one_more = fixture::subject("intact", Expect::Pass, 7, 6);
+        let lines = detail_lines(&one_more, &fixture::settings(), PLAIN).join("\n");
+        assert!(lines.contains("... and 1 more violation "), "{lines}");
         assert_eq!(
             status_line(&result, PLAIN).trim_start().split(' ').next(),
             Some("FAIL")
@@ -344,7 +363,7 @@ mod tests {
 
     #[test]
     fn a_canary_that_is_not_caught_says_the_harness_failed() {
-        let result = fixture::subject("plain", Expectation::Caught, 4, 0);
+        let result = fixture::subject("plain", Expect::Caught, 4, 0);
         let lines = detail_lines(&result, &fixture::settings(), PLAIN).join("\n");
         assert!(
             lines.contains("canary not caught: the harness itself has failed"),
@@ -353,15 +372,43 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_line_pluralises() {
+        let run = fixture::run(vec![fixture::subject("intact", Expect::Pass, 1, 0)]);
+        let line = summary_line(&run, PLAIN);
+        assert!(
+            line.contains("1 trial, 1 subject: 1 passed, 0 canaries caught"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_shard_reports_an_uncaught_canary_as_pending() {
+        let mut result = fixture::subject("plain", Expect::Caught, 4, 0);
+        result.coverage = torture_core::oracle::Coverage::Shard;
+        assert_eq!(result.status(), SubjectStatus::NotCaughtInShard);
+        let line = status_line(&result, PLAIN);
+        assert!(line.starts_with("   PENDING ["), "{line}");
+        let lines = detail_lines(&result, &fixture::settings(), PLAIN).join("\n");
+        assert!(lines.contains("canary not caught in this shard"), "{lines}");
+        let run = fixture::run(vec![result]);
+        assert!(run.all_as_expected());
+        let summary = summary_line(&run, PLAIN);
+        assert!(
+            summary.contains("1 canary not caught in this shard"),
+            "{summary}"
+        );
+    }
+
+    #[test]
     fn summary_line_counts_subjects_and_compares_with_the_baseline() {
         let run = fixture::run(vec![
-            fixture::subject("plain", Expectation::Caught, 4, 4),
-            fixture::subject("intact", Expectation::Pass, 4, 0),
+            fixture::subject("plain", Expect::Caught, 4, 4),
+            fixture::subject("intact", Expect::Pass, 4, 0),
         ]);
         let line = summary_line(&run, PLAIN);
         assert!(
             line.starts_with(
-                "   Summary [   1.0s] 8 trials, 2 subjects: 1 passed, 1 canaries caught, 0 failed"
+                "   Summary [   1.0s] 8 trials, 2 subjects: 1 passed, 1 canary caught, 0 failed"
             ),
             "{line}"
         );
