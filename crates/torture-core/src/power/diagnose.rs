@@ -14,8 +14,10 @@ use super::tree::{FsTree, Ino, Node};
 pub enum Pattern {
     /// A rename (or link) put a file in place whose writes had not reached the disk.
     RenameBeforeData,
-    /// The directory operation publishing the target never became durable.
+    /// The rename publishing the target never became durable.
     NameNotDurable,
+    /// The create or link naming the target never became durable.
+    NewNameNotDurable,
     /// The target's data was acknowledged but never made durable.
     DataNotDurable,
     /// The target was changed in place and the crash caught it half done.
@@ -30,6 +32,10 @@ pub enum Pattern {
 pub const FIXES: &[(Pattern, &str)] = &[
     (Pattern::RenameBeforeData, "fsync the temp file before the rename"),
     (Pattern::NameNotDurable, "fsync the directory after the rename"),
+    (
+        Pattern::NewNameNotDurable,
+        "fsync the directory after creating or linking the file",
+    ),
     (Pattern::DataNotDurable, "fsync the file (and, if it is new, its directory) before acknowledging"),
     (
         Pattern::InPlaceUpdate,
@@ -114,6 +120,11 @@ pub(crate) fn describe(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
     if let (Some(op), PowerViolation::AckedLost | PowerViolation::OldLost) = (publish_lost, facts.violation) {
         return name_lost(explorer, facts, op, &outcome);
     }
+    if facts.state.dropped.is_empty() && facts.state.partial.is_none() {
+        if let Some(diagnosis) = mid_update(explorer, facts, &outcome) {
+            return diagnosis;
+        }
+    }
     let ino = match facts.tree.node(target) {
         Some(Node::File(ino)) => Some(*ino),
         Some(Node::Dir | Node::Symlink(_)) | None => None,
@@ -131,6 +142,32 @@ pub(crate) fn describe(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
         facts.state.events
     );
     finish(Pattern::Other, text)
+}
+
+/// Nothing was lost: the crash came between two steps of an update that is not atomic.
+fn mid_update(explorer: &Explorer, facts: &Facts<'_>, outcome: &str) -> Option<Diagnosis> {
+    let plan = explorer.plan();
+    let target_ino = match facts.tree.node(&plan.target) {
+        Some(Node::File(ino)) => Some(*ino),
+        Some(Node::Dir | Node::Symlink(_)) | None => None,
+    };
+    let last = plan.steps[..facts.state.events].iter().rev().find(|s| {
+        (target_ino.is_some() && s.kind.data_ino() == target_ino) || unlinks(s, &plan.target)
+    })?;
+    let pattern = if unlinks(last, &plan.target) {
+        Pattern::UnlinkBeforeReplace
+    } else {
+        Pattern::InPlaceUpdate
+    };
+    let text = format!(
+        "the crash came right after {}, before the update was complete: {outcome}.",
+        describe_step(last)
+    );
+    Some(finish(pattern, text))
+}
+
+fn unlinks(step: &Step, target: &str) -> bool {
+    matches!(&step.kind, StepKind::Dir(DirOp::Unlink { path }) if path == target)
 }
 
 fn finish(pattern: Pattern, text: String) -> Diagnosis {
@@ -196,10 +233,10 @@ fn describe_step(step: &Step) -> String {
 
 fn name_lost(explorer: &Explorer, facts: &Facts<'_>, op: &Step, outcome: &str) -> Diagnosis {
     let plan = explorer.plan();
-    let unlinked = plan.steps[..op.seq].iter().rev().find(|s| {
-        matches!(&s.kind, StepKind::Dir(DirOp::Unlink { path }) if *path == plan.target)
-            && !facts.state.is_dropped(s.seq)
-    });
+    let unlinked = plan.steps[..op.seq]
+        .iter()
+        .rev()
+        .find(|s| unlinks(s, &plan.target) && !facts.state.is_dropped(s.seq));
     let op_text = describe_step(op);
     if let (Some(unlink), PowerViolation::OldLost) = (unlinked, facts.violation) {
         let text = format!(
@@ -215,7 +252,11 @@ fn name_lost(explorer: &Explorer, facts: &Facts<'_>, op: &Step, outcome: &str) -
         ),
         (Some(_) | None, _) => format!("{op_text} was never made durable: after a power cut {outcome}."),
     };
-    finish(Pattern::NameNotDurable, text)
+    let pattern = match &op.kind {
+        StepKind::Dir(DirOp::Rename { .. }) => Pattern::NameNotDurable,
+        _ => Pattern::NewNameNotDurable,
+    };
+    finish(pattern, text)
 }
 
 /// Writes and size changes of `ino` lost or torn in `state`.
@@ -241,10 +282,10 @@ fn data_lost(explorer: &Explorer, facts: &Facts<'_>, ino: Ino, hurt: &[&Step], o
     });
     let seqs: Vec<usize> = hurt.iter().map(|s| s.seq).collect();
     let noun = writes_noun(hurt);
-    let path = &hurt[0].path;
+    let path = display_path(&hurt[0].path);
     if let Some(op) = publisher {
         let text = format!(
-            "{} reached the disk but the {noun} to `{path}` at {} did not: {outcome}.",
+            "{} reached the disk but the {noun} to {path} at {} did not: {outcome}.",
             describe_step(op),
             seq_list(&seqs)
         );
@@ -252,13 +293,22 @@ fn data_lost(explorer: &Explorer, facts: &Facts<'_>, ino: Ino, hurt: &[&Step], o
     }
     if let (Some(ack), false) = (facts.ack, facts.before_ack) {
         let text = format!(
-            "the writer {} (acknowledged) but the {noun} to `{path}` at {} were never made durable: {outcome}.",
+            "the writer {} (acknowledged) but the {noun} to {path} at {} never became durable: {outcome}.",
             ack.said,
             seq_list(&seqs)
         );
         return finish(Pattern::DataNotDurable, text);
     }
     finish(Pattern::InPlaceUpdate, in_place_text(explorer, facts, hurt, outcome))
+}
+
+/// `` `name` ``, or what an `O_TMPFILE` inode (`#<ino>`) is.
+fn display_path(path: &str) -> String {
+    if path.starts_with('#') {
+        "the unnamed O_TMPFILE file".to_owned()
+    } else {
+        format!("`{path}`")
+    }
 }
 
 fn writes_noun(hurt: &[&Step]) -> &'static str {
@@ -273,7 +323,7 @@ fn writes_noun(hurt: &[&Step]) -> &'static str {
 
 fn in_place_text(explorer: &Explorer, facts: &Facts<'_>, hurt: &[&Step], outcome: &str) -> String {
     let plan = explorer.plan();
-    let path = &hurt[0].path;
+    let path = display_path(&hurt[0].path);
     match facts.state.partial {
         Some(p) if p.seq + 1 == facts.state.events && facts.state.dropped.is_empty() => {
             let len = match &plan.steps[p.seq].kind {
@@ -281,7 +331,7 @@ fn in_place_text(explorer: &Explorer, facts: &Facts<'_>, hurt: &[&Step], outcome
                 _ => 0,
             };
             format!(
-                "the crash came inside the {} at #{} to `{path}` after {} of {len} bytes: {outcome}.",
+                "the crash came inside the {} at #{} to {path} after {} of {len} bytes: {outcome}.",
                 plan.steps[p.seq].syscall, p.seq, p.kept
             )
         }
@@ -291,7 +341,7 @@ fn in_place_text(explorer: &Explorer, facts: &Facts<'_>, hurt: &[&Step], outcome
                 .iter()
                 .rev()
                 .find(|s| s.kind.data_ino() == hurt[0].kind.data_ino() && !seqs.contains(&s.seq));
-            let lost = format!("the {} to `{path}` at {} did not", writes_noun(hurt), seq_list(&seqs));
+            let lost = format!("the {} to {path} at {} did not", writes_noun(hurt), seq_list(&seqs));
             match kept {
                 Some(step) => format!("{} reached the disk but {lost}: {outcome}.", describe_step(step)),
                 None => format!("{lost} reach the disk: {outcome}."),
