@@ -30,13 +30,22 @@ pub enum Pattern {
 
 /// The fix for each pattern.
 pub const FIXES: &[(Pattern, &str)] = &[
-    (Pattern::RenameBeforeData, "fsync the temp file before the rename"),
-    (Pattern::NameNotDurable, "fsync the directory after the rename"),
+    (
+        Pattern::RenameBeforeData,
+        "fsync the temp file before the rename",
+    ),
+    (
+        Pattern::NameNotDurable,
+        "fsync the directory after the rename",
+    ),
     (
         Pattern::NewNameNotDurable,
         "fsync the directory after creating or linking the file",
     ),
-    (Pattern::DataNotDurable, "fsync the file (and, if it is new, its directory) before acknowledging"),
+    (
+        Pattern::DataNotDurable,
+        "fsync the file (and, if it is new, its directory) before acknowledging",
+    ),
     (
         Pattern::InPlaceUpdate,
         "never write the target in place: write a temp file, fsync it, rename it over the target, fsync the directory",
@@ -115,9 +124,16 @@ pub(crate) fn describe(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
     let plan = explorer.plan();
     let target = plan.target.as_str();
     let outcome = outcome(facts, target);
-    let lost: Vec<&Step> = facts.state.dropped.iter().map(|&s| &plan.steps[s]).collect();
+    let lost: Vec<&Step> = facts
+        .state
+        .dropped
+        .iter()
+        .map(|&s| &plan.steps[s])
+        .collect();
     let publish_lost = lost.iter().find(|s| publishes(s, target));
-    if let (Some(op), PowerViolation::AckedLost | PowerViolation::OldLost) = (publish_lost, facts.violation) {
+    if let (Some(op), PowerViolation::AckedLost | PowerViolation::OldLost) =
+        (publish_lost, facts.violation)
+    {
         return name_lost(explorer, facts, op, &outcome);
     }
     if facts.state.dropped.is_empty() && facts.state.partial.is_none() {
@@ -198,9 +214,9 @@ fn outcome(facts: &Facts<'_>, target: &str) -> String {
 fn publishes(step: &Step, target: &str) -> bool {
     match &step.kind {
         StepKind::Dir(DirOp::Rename { to, .. }) => to == target,
-        StepKind::Dir(DirOp::Link { path, .. } | DirOp::Create { path, .. } | DirOp::Symlink { path, .. }) => {
-            path == target
-        }
+        StepKind::Dir(
+            DirOp::Link { path, .. } | DirOp::Create { path, .. } | DirOp::Symlink { path, .. },
+        ) => path == target,
         StepKind::Dir(DirOp::Mkdir { .. } | DirOp::Unlink { .. } | DirOp::Rmdir { .. })
         | StepKind::Write { .. }
         | StepKind::Resize { .. }
@@ -250,11 +266,14 @@ fn name_lost(explorer: &Explorer, facts: &Facts<'_>, op: &Step, outcome: &str) -
             "the writer {} (acknowledged) but {op_text} was never made durable: after a power cut {outcome}.",
             ack.said
         ),
-        (Some(_) | None, _) => format!("{op_text} was never made durable: after a power cut {outcome}."),
+        (Some(_) | None, _) => {
+            format!("{op_text} was never made durable: after a power cut {outcome}.")
+        }
     };
-    let pattern = match &op.kind {
-        StepKind::Dir(DirOp::Rename { .. }) => Pattern::NameNotDurable,
-        _ => Pattern::NewNameNotDurable,
+    let pattern = if matches!(op.kind, StepKind::Dir(DirOp::Rename { .. })) {
+        Pattern::NameNotDurable
+    } else {
+        Pattern::NewNameNotDurable
     };
     finish(pattern, text)
 }
@@ -265,20 +284,25 @@ fn data_hurt<'p>(explorer: &'p Explorer, state: &CrashState, ino: Ino) -> Vec<&'
     let torn = state.partial.map(|p| p.seq);
     plan.steps[..state.events]
         .iter()
-        .filter(|s| s.kind.data_ino() == Some(ino) && (state.is_dropped(s.seq) || torn == Some(s.seq)))
+        .filter(|s| {
+            s.kind.data_ino() == Some(ino) && (state.is_dropped(s.seq) || torn == Some(s.seq))
+        })
         .collect()
 }
 
-fn data_lost(explorer: &Explorer, facts: &Facts<'_>, ino: Ino, hurt: &[&Step], outcome: &str) -> Diagnosis {
+fn data_lost(
+    explorer: &Explorer,
+    facts: &Facts<'_>,
+    ino: Ino,
+    hurt: &[&Step],
+    outcome: &str,
+) -> Diagnosis {
     let plan = explorer.plan();
     let first_hurt = hurt.first().map_or(0, |s| s.seq);
     let publisher = plan.steps[first_hurt..facts.state.events].iter().find(|s| {
-        !facts.state.is_dropped(s.seq)
-            && match &s.kind {
-                StepKind::Dir(DirOp::Rename { node, .. }) => *node == Node::File(ino) && publishes(s, &plan.target),
-                StepKind::Dir(DirOp::Link { ino: linked, .. }) => *linked == ino && publishes(s, &plan.target),
-                _ => false,
-            }
+        let names_ino = matches!(&s.kind, StepKind::Dir(DirOp::Rename { node, .. }) if *node == Node::File(ino))
+            || matches!(&s.kind, StepKind::Dir(DirOp::Link { ino: linked, .. }) if *linked == ino);
+        !facts.state.is_dropped(s.seq) && names_ino && publishes(s, &plan.target)
     });
     let seqs: Vec<usize> = hurt.iter().map(|s| s.seq).collect();
     let noun = writes_noun(hurt);
@@ -299,7 +323,10 @@ fn data_lost(explorer: &Explorer, facts: &Facts<'_>, ino: Ino, hurt: &[&Step], o
         );
         return finish(Pattern::DataNotDurable, text);
     }
-    finish(Pattern::InPlaceUpdate, in_place_text(explorer, facts, hurt, outcome))
+    finish(
+        Pattern::InPlaceUpdate,
+        in_place_text(explorer, facts, hurt, outcome),
+    )
 }
 
 /// `` `name` ``, or what an `O_TMPFILE` inode (`#<ino>`) is.
@@ -312,7 +339,9 @@ fn display_path(path: &str) -> String {
 }
 
 fn writes_noun(hurt: &[&Step]) -> &'static str {
-    let resize = hurt.iter().all(|s| matches!(s.kind, StepKind::Resize { .. }));
+    let resize = hurt
+        .iter()
+        .all(|s| matches!(s.kind, StepKind::Resize { .. }));
     match (resize, hurt.len()) {
         (true, 1) => "size change",
         (true, _) => "size changes",
@@ -326,10 +355,7 @@ fn in_place_text(explorer: &Explorer, facts: &Facts<'_>, hurt: &[&Step], outcome
     let path = display_path(&hurt[0].path);
     match facts.state.partial {
         Some(p) if p.seq + 1 == facts.state.events && facts.state.dropped.is_empty() => {
-            let len = match &plan.steps[p.seq].kind {
-                StepKind::Write { data, .. } => data.len(),
-                _ => 0,
-            };
+            let len = plan.steps[p.seq].kind.write_len().unwrap_or(0);
             format!(
                 "the crash came inside the {} at #{} to {path} after {} of {len} bytes: {outcome}.",
                 plan.steps[p.seq].syscall, p.seq, p.kept
@@ -341,9 +367,16 @@ fn in_place_text(explorer: &Explorer, facts: &Facts<'_>, hurt: &[&Step], outcome
                 .iter()
                 .rev()
                 .find(|s| s.kind.data_ino() == hurt[0].kind.data_ino() && !seqs.contains(&s.seq));
-            let lost = format!("the {} to {path} at {} did not", writes_noun(hurt), seq_list(&seqs));
+            let lost = format!(
+                "the {} to {path} at {} did not",
+                writes_noun(hurt),
+                seq_list(&seqs)
+            );
             match kept {
-                Some(step) => format!("{} reached the disk but {lost}: {outcome}.", describe_step(step)),
+                Some(step) => format!(
+                    "{} reached the disk but {lost}: {outcome}.",
+                    describe_step(step)
+                ),
                 None => format!("{lost} reach the disk: {outcome}."),
             }
         }

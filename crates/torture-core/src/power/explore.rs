@@ -160,11 +160,13 @@ impl Explorer {
     }
 
     fn tear_count(&self, pending: &Pending, seq: usize) -> u64 {
-        if self.options.model.follows(RuleId::CrashInsideWriteAtAnyByte) {
-            return match &self.plan.steps[seq].kind {
-                StepKind::Write { data, .. } => (data.len() as u64).saturating_sub(1),
-                _ => 0,
-            };
+        if self
+            .options
+            .model
+            .follows(RuleId::CrashInsideWriteAtAnyByte)
+        {
+            let len = self.plan.steps[seq].kind.write_len().unwrap_or(0);
+            return (len as u64).saturating_sub(1);
         }
         pending.tears(&self.plan, seq, self.options.torn).len() as u64
     }
@@ -212,7 +214,10 @@ impl Explorer {
                 self.all_at(&pending, &mut batch);
             } else {
                 self.families_at(&pending, &mut batch);
-                let left = self.options.max_states.saturating_sub(emitted + batch.len() as u64);
+                let left = self
+                    .options
+                    .max_states
+                    .saturating_sub(emitted + batch.len() as u64);
                 let share = left / (points - n) as u64;
                 self.samples_at(&pending, share, &mut rng, &mut batch);
             }
@@ -227,7 +232,11 @@ impl Explorer {
         exhaustive
     }
 
-    fn with_drops(pending: &Pending, partial: Option<Partial>, mut dropped: Vec<usize>) -> CrashState {
+    fn with_drops(
+        pending: &Pending,
+        partial: Option<Partial>,
+        mut dropped: Vec<usize>,
+    ) -> CrashState {
         dropped.sort_unstable();
         CrashState {
             events: pending.events,
@@ -253,12 +262,19 @@ impl Explorer {
                 .collect();
             for suffix in 0..dir_choices as usize {
                 let lost_dirs = &pending.dir[pending.dir.len() - suffix..];
-                if lost_dirs.iter().any(|&d| partial.is_some_and(|p| p.seq == d)) {
+                if lost_dirs
+                    .iter()
+                    .any(|&d| partial.is_some_and(|p| p.seq == d))
+                {
                     continue;
                 }
                 for mask in 0u64..(1u64 << free.len()) {
                     let mut dropped: Vec<usize> = lost_dirs.to_vec();
-                    dropped.extend((0..free.len()).filter(|i| mask >> i & 1 == 1).map(|i| free[i]));
+                    dropped.extend(
+                        (0..free.len())
+                            .filter(|i| mask >> i & 1 == 1)
+                            .map(|i| free[i]),
+                    );
                     out.push(Self::with_drops(pending, partial, dropped));
                 }
             }
@@ -273,7 +289,9 @@ impl Explorer {
     /// pending ones along.
     fn closure(&self, pending: &Pending, seq: usize) -> Vec<usize> {
         match pending.dir.iter().position(|&d| d == seq) {
-            Some(i) if self.options.model.follows(RuleId::DirOpsInOrder) => pending.dir[i..].to_vec(),
+            Some(i) if self.options.model.follows(RuleId::DirOpsInOrder) => {
+                pending.dir[i..].to_vec()
+            }
             Some(_) | None => vec![seq],
         }
     }
@@ -291,13 +309,23 @@ impl Explorer {
         }
         for seq in self.tearable(pending) {
             for (kept, fill) in self.tears_of(pending, seq) {
-                out.push(Self::with_drops(pending, Some(Partial { seq, kept, fill }), Vec::new()));
+                out.push(Self::with_drops(
+                    pending,
+                    Some(Partial { seq, kept, fill }),
+                    Vec::new(),
+                ));
             }
         }
     }
 
     /// `count` seeded random states at this crash point.
-    fn samples_at(&self, pending: &Pending, count: u64, rng: &mut SplitMix64, out: &mut Vec<CrashState>) {
+    fn samples_at(
+        &self,
+        pending: &Pending,
+        count: u64,
+        rng: &mut SplitMix64,
+        out: &mut Vec<CrashState>,
+    ) {
         let (losable, dir_choices) = self.losable(pending);
         let tearable = self.tearable(pending);
         for _ in 0..count {
@@ -379,21 +407,22 @@ impl Explorer {
             && a.fill == b.fill
             && a.seq + 1 == state.events
             && b.kept > a.kept;
-        match &self.plan.steps[a.seq].kind {
-            StepKind::Write {
-                ino,
-                offset_bytes,
-                data,
-                ..
-            } if same && (b.kept as usize) <= data.len() => {
+        if let StepKind::Write {
+            ino,
+            offset_bytes,
+            data,
+            ..
+        } = &self.plan.steps[a.seq].kind
+        {
+            if same && (b.kept as usize) <= data.len() {
                 let from = a.kept as usize;
                 let to = b.kept as usize;
                 tree.inode_mut(*ino)
                     .write_at(*offset_bytes as usize + from, &data[from..to]);
-                true
+                return true;
             }
-            _ => false,
         }
+        false
     }
 }
 
@@ -450,20 +479,30 @@ impl Judging<'_> {
     fn finish(mut self, classify: &mut dyn FnMut(&TargetState) -> TargetClass) -> Exploration {
         let mut findings: Vec<Finding> = Vec::new();
         for (state, violation) in std::mem::take(&mut self.raw) {
-            let judge = |candidate: &CrashState, classify: &mut dyn FnMut(&TargetState) -> TargetClass| {
-                let tree = self.explorer.tree(candidate);
-                let class = classify(&tree.target_state(&self.explorer.plan.target));
-                let before = self.ack.is_none_or(|a| candidate.events < a.events_before);
-                (verdict_rule(before, class, self.had_old), class)
-            };
-            let small = diagnose::minimise(self.explorer, &state, violation, &mut |c| judge(c, classify).0);
+            let judge =
+                |candidate: &CrashState, classify: &mut dyn FnMut(&TargetState) -> TargetClass| {
+                    let tree = self.explorer.tree(candidate);
+                    let class = classify(&tree.target_state(&self.explorer.plan.target));
+                    let before = self.ack.is_none_or(|a| candidate.events < a.events_before);
+                    (verdict_rule(before, class, self.had_old), class)
+                };
+            let small = diagnose::minimise(self.explorer, &state, violation, &mut |c| {
+                judge(c, classify).0
+            });
             if findings.iter().any(|f| f.state == small) {
                 continue;
             }
             let (_, class) = judge(&small, classify);
             let tree = self.explorer.tree(&small);
             let before_ack = self.ack.is_none_or(|a| small.events < a.events_before);
-            let facts = diagnose::Facts { state: &small, violation, class, tree: &tree, ack: self.ack, before_ack };
+            let facts = diagnose::Facts {
+                state: &small,
+                violation,
+                class,
+                tree: &tree,
+                ack: self.ack,
+                before_ack,
+            };
             let diagnosis = diagnose::describe(self.explorer, &facts);
             findings.push(Finding {
                 leftovers: tree.leftovers(&self.explorer.plan.target),
@@ -477,7 +516,13 @@ impl Judging<'_> {
                 break;
             }
         }
-        findings.sort_by(|a, b| (a.violation, a.state.dropped.len(), &a.state).cmp(&(b.violation, b.state.dropped.len(), &b.state)));
+        findings.sort_by(|a, b| {
+            (a.violation, a.state.dropped.len(), &a.state).cmp(&(
+                b.violation,
+                b.state.dropped.len(),
+                &b.state,
+            ))
+        });
         self.result.findings = findings;
         self.result
     }

@@ -90,9 +90,9 @@ pub fn verdict_rule(before_ack: bool, class: TargetClass, had_old: bool) -> Opti
         (TargetClass::Absent, false, false) | (TargetClass::Old, false, _) => {
             Some(PowerViolation::AckedLost)
         }
-        (TargetClass::Absent, true, false) | (TargetClass::Old, true, _) | (TargetClass::New, _, _) => {
-            None
-        }
+        (TargetClass::Absent, true, false)
+        | (TargetClass::Old, true, _)
+        | (TargetClass::New, _, _) => None,
     }
 }
 
@@ -155,7 +155,11 @@ mod tests {
             (false, TargetClass::Torn, true, Some(Torn)),
         ];
         for (before, class, had_old, expected) in cases {
-            assert_eq!(verdict_rule(before, class, had_old), expected, "{before} {class:?} {had_old}");
+            assert_eq!(
+                verdict_rule(before, class, had_old),
+                expected,
+                "{before} {class:?} {had_old}"
+            );
         }
     }
 
@@ -163,9 +167,22 @@ mod tests {
     fn picks_the_exit_or_the_first_matching_line() {
         let mut trace = Trace::new("/s".into(), vec![]);
         trace.header.acks = vec![
-            Ack { events_before: 2, kind: AckKind::Line { text: "starting".into() } },
-            Ack { events_before: 5, kind: AckKind::Line { text: "committed 1".into() } },
-            Ack { events_before: 7, kind: AckKind::Exit },
+            Ack {
+                events_before: 2,
+                kind: AckKind::Line {
+                    text: "starting".into(),
+                },
+            },
+            Ack {
+                events_before: 5,
+                kind: AckKind::Line {
+                    text: "committed 1".into(),
+                },
+            },
+            Ack {
+                events_before: 7,
+                kind: AckKind::Exit,
+            },
         ];
         let exit = ack_point(&trace.header, AckSelect::Exit).unwrap();
         assert_eq!((exit.events_before, exit.said.as_str()), (7, "exited 0"));
@@ -182,10 +199,19 @@ mod tests {
     #[test]
     fn the_exact_classifier_prefers_new() {
         let mut classify = exact_classifier(Some(b"same"), b"same");
-        assert_eq!(classify(&TargetState::Regular(b"same".to_vec())), TargetClass::New);
+        assert_eq!(
+            classify(&TargetState::Regular(b"same".to_vec())),
+            TargetClass::New
+        );
         let mut classify = exact_classifier(Some(b"old"), b"new");
-        assert_eq!(classify(&TargetState::Regular(b"old".to_vec())), TargetClass::Old);
-        assert_eq!(classify(&TargetState::Regular(b"ne".to_vec())), TargetClass::Torn);
+        assert_eq!(
+            classify(&TargetState::Regular(b"old".to_vec())),
+            TargetClass::Old
+        );
+        assert_eq!(
+            classify(&TargetState::Regular(b"ne".to_vec())),
+            TargetClass::Torn
+        );
         assert_eq!(classify(&TargetState::Absent), TargetClass::Absent);
     }
 }

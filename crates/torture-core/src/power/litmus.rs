@@ -24,7 +24,9 @@ fn outcomes(trace: &Trace, model: Model, files: &[&str]) -> BTreeSet<Vec<Option<
     let explorer = Explorer::new(trace, options).unwrap();
     let mut seen = BTreeSet::new();
     explorer.for_each_state(&mut |state| {
-        let tree = explorer.replay(state).expect("the explorer builds legal states");
+        let tree = explorer
+            .replay(state)
+            .expect("the explorer builds legal states");
         let contents = files
             .iter()
             .map(|f| match tree.target_state(f) {
@@ -37,7 +39,12 @@ fn outcomes(trace: &Trace, model: Model, files: &[&str]) -> BTreeSet<Vec<Option<
     seen
 }
 
-fn reaches(trace: &Trace, model: Model, files: &[&str], forbidden: impl Fn(&[Option<Vec<u8>>]) -> bool) -> bool {
+fn reaches(
+    trace: &Trace,
+    model: Model,
+    files: &[&str],
+    forbidden: impl Fn(&[Option<Vec<u8>>]) -> bool,
+) -> bool {
     outcomes(trace, model, files).iter().any(|o| forbidden(o))
 }
 
@@ -59,13 +66,32 @@ fn replace(fsync: bool) -> Trace {
 
 #[test]
 fn replace_litmus() {
-    let neither_old_nor_new = |o: &[Option<Vec<u8>>]| o[0].is_some() && !is(&o[0], b"a") && !is(&o[0], b"bb");
+    let neither_old_nor_new =
+        |o: &[Option<Vec<u8>>]| o[0].is_some() && !is(&o[0], b"a") && !is(&o[0], b"bb");
     // Ext4 without auto_da_alloc and AdvFS: the rename can beat the data.
-    assert!(reaches(&replace(false), Model::Linux, &["0"], neither_old_nor_new));
-    assert!(reaches(&replace(false), Model::Weak, &["0"], neither_old_nor_new));
-    assert!(!reaches(&replace(false), Model::Process, &["0"], neither_old_nor_new));
+    assert!(reaches(
+        &replace(false),
+        Model::Linux,
+        &["0"],
+        neither_old_nor_new
+    ));
+    assert!(reaches(
+        &replace(false),
+        Model::Weak,
+        &["0"],
+        neither_old_nor_new
+    ));
+    assert!(!reaches(
+        &replace(false),
+        Model::Process,
+        &["0"],
+        neither_old_nor_new
+    ));
     for model in Model::ALL {
-        assert!(!reaches(&replace(true), model, &["0"], neither_old_nor_new), "{model}");
+        assert!(
+            !reaches(&replace(true), model, &["0"], neither_old_nor_new),
+            "{model}"
+        );
     }
     // Only weak's three-step rename loses both names.
     let gone = |o: &[Option<Vec<u8>>]| o[0].is_none();
@@ -88,11 +114,29 @@ fn create_rename(fsync: bool) -> Trace {
 #[test]
 fn create_rename_litmus() {
     let forbidden = |o: &[Option<Vec<u8>>]| o[0].is_some() && !is(&o[0], b"bb");
-    assert!(reaches(&create_rename(false), Model::Linux, &["1"], forbidden));
-    assert!(reaches(&create_rename(false), Model::Weak, &["1"], forbidden));
-    assert!(!reaches(&create_rename(false), Model::Process, &["1"], forbidden));
+    assert!(reaches(
+        &create_rename(false),
+        Model::Linux,
+        &["1"],
+        forbidden
+    ));
+    assert!(reaches(
+        &create_rename(false),
+        Model::Weak,
+        &["1"],
+        forbidden
+    ));
+    assert!(!reaches(
+        &create_rename(false),
+        Model::Process,
+        &["1"],
+        forbidden
+    ));
     for model in Model::ALL {
-        assert!(!reaches(&create_rename(true), model, &["1"], forbidden), "{model}");
+        assert!(
+            !reaches(&create_rename(true), model, &["1"], forbidden),
+            "{model}"
+        );
     }
 }
 
@@ -114,17 +158,45 @@ fn two_appends(fsync: bool) -> Trace {
 fn two_appends_litmus() {
     // Ferrite's counterexample: the second append is on disk, the first is not.
     let forbidden = |o: &[Option<Vec<u8>>]| is(&o[1], b"c") && !is(&o[0], b"bb");
-    assert!(reaches(&two_appends(false), Model::Linux, &["0", "1"], forbidden));
-    assert!(reaches(&two_appends(false), Model::Weak, &["0", "1"], forbidden));
-    assert!(!reaches(&two_appends(false), Model::Process, &["0", "1"], forbidden));
+    assert!(reaches(
+        &two_appends(false),
+        Model::Linux,
+        &["0", "1"],
+        forbidden
+    ));
+    assert!(reaches(
+        &two_appends(false),
+        Model::Weak,
+        &["0", "1"],
+        forbidden
+    ));
+    assert!(!reaches(
+        &two_appends(false),
+        Model::Process,
+        &["0", "1"],
+        forbidden
+    ));
     for model in [Model::Linux, Model::Process] {
-        assert!(!reaches(&two_appends(true), model, &["0", "1"], forbidden), "{model}");
+        assert!(
+            !reaches(&two_appends(true), model, &["0", "1"], forbidden),
+            "{model}"
+        );
     }
     // AdvFS persists the two creates; ALICE's weak model may lose the first name alone, so
     // compare only states where `0` exists.
     let forbidden_data = |o: &[Option<Vec<u8>>]| o[0].is_some() && forbidden(o);
-    assert!(!reaches(&two_appends(true), Model::Weak, &["0", "1"], forbidden_data));
-    assert!(reaches(&two_appends(false), Model::Weak, &["0", "1"], forbidden_data));
+    assert!(!reaches(
+        &two_appends(true),
+        Model::Weak,
+        &["0", "1"],
+        forbidden_data
+    ));
+    assert!(reaches(
+        &two_appends(false),
+        Model::Weak,
+        &["0", "1"],
+        forbidden_data
+    ));
 }
 
 /// Chrome's log: `0` holds 2509 `T`s, durable; then two appends of 13 and 2500 `T`s. Allowed:
@@ -135,7 +207,8 @@ fn append_litmus() {
     w.write("0", 2509, &[b'T'; 13]);
     w.write("0", 2522, &[b'T'; 2500]);
     let trace = w.exit();
-    let garbage = |o: &[Option<Vec<u8>>]| o[0].as_ref().is_some_and(|d| d.iter().any(|&b| b != b'T'));
+    let garbage =
+        |o: &[Option<Vec<u8>>]| o[0].as_ref().is_some_and(|d| d.iter().any(|&b| b != b'T'));
     // Ext4 with delayed allocation: the size can reach the disk before the data.
     assert!(reaches(&trace, Model::Linux, &["0"], garbage));
     assert!(reaches(&trace, Model::Weak, &["0"], garbage));
@@ -163,7 +236,7 @@ fn violations(found: &Exploration) -> BTreeSet<PowerViolation> {
     found.findings.iter().map(|f| f.violation).collect()
 }
 
-fn diagnosis<'a>(found: &'a Exploration, pattern: Pattern) -> &'a Finding {
+fn diagnosis(found: &Exploration, pattern: Pattern) -> &Finding {
     found
         .findings
         .iter()
@@ -188,15 +261,36 @@ fn plain_in_place_tears_under_linux_and_process() {
     let trace = w.exit();
     for model in [Model::Linux, Model::Process] {
         let found = explore(&trace, model);
-        assert!(violations(&found).contains(&PowerViolation::Torn), "{model}");
+        assert!(
+            violations(&found).contains(&PowerViolation::Torn),
+            "{model}"
+        );
         let finding = diagnosis(&found, Pattern::InPlaceUpdate);
-        assert!(finding.diagnosis.text.contains("Fix: never write the target in place"), "{}", finding.diagnosis.text);
+        assert!(
+            finding
+                .diagnosis
+                .text
+                .contains("Fix: never write the target in place"),
+            "{}",
+            finding.diagnosis.text
+        );
     }
     let process = explore(&trace, Model::Process);
     assert!(process.exhaustive);
-    assert!(process.states_checked >= 10_000, "every byte: {}", process.states_checked);
+    assert!(
+        process.states_checked >= 10_000,
+        "every byte: {}",
+        process.states_checked
+    );
     let inside = diagnosis(&process, Pattern::InPlaceUpdate);
-    assert!(inside.diagnosis.text.starts_with("the crash came right after the"), "{}", inside.diagnosis.text);
+    assert!(
+        inside
+            .diagnosis
+            .text
+            .starts_with("the crash came right after the"),
+        "{}",
+        inside.diagnosis.text
+    );
 }
 
 fn temp_rename(fsync_file: bool, fsync_dir: bool) -> Trace {
@@ -224,15 +318,19 @@ fn temp_rename_without_fsync_loses_the_data_under_linux_only() {
     assert_eq!(torn.violation, PowerViolation::Torn);
     let text = &torn.diagnosis.text;
     assert!(
-        text.starts_with("the rename at #4 (`.t.json.tmp` → `t.json`) reached the disk but the write")
-            && text.ends_with("Fix: fsync the temp file before the rename."),
+        text.starts_with(
+            "the rename at #4 (`.t.json.tmp` → `t.json`) reached the disk but the write"
+        ) && text.ends_with("Fix: fsync the temp file before the rename."),
         "{text}"
     );
     // Losing both writes leaves an empty target, told the same way.
     let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
     let empty = explorer.replay(&"e5:d1-2".parse().unwrap()).unwrap();
     assert_eq!(empty.leftovers("t.json"), Vec::<String>::new());
-    assert_eq!(empty.target_state("t.json"), TargetState::Regular(Vec::new()));
+    assert_eq!(
+        empty.target_state("t.json"),
+        TargetState::Regular(Vec::new())
+    );
     let back = diagnosis(&found, Pattern::NameNotDurable);
     assert_eq!(back.violation, PowerViolation::AckedLost);
     assert!(!back.before_ack);
@@ -242,7 +340,10 @@ fn temp_rename_without_fsync_loses_the_data_under_linux_only() {
 #[test]
 fn temp_fsync_rename_without_dir_fsync_brings_the_old_version_back() {
     let found = explore(&temp_rename(true, false), Model::Linux);
-    assert_eq!(violations(&found), BTreeSet::from([PowerViolation::AckedLost]));
+    assert_eq!(
+        violations(&found),
+        BTreeSet::from([PowerViolation::AckedLost])
+    );
     let back = diagnosis(&found, Pattern::NameNotDurable);
     assert_eq!(
         back.diagnosis.text,
@@ -280,16 +381,36 @@ fn tmpfile_link(fsync_file: bool, fsync_dir: bool) -> Trace {
 
 #[test]
 fn tmpfile_and_linkat_behave_like_temp_and_rename() {
-    assert_eq!(explore(&tmpfile_link(true, true), Model::Linux).violating_states, 0);
+    assert_eq!(
+        explore(&tmpfile_link(true, true), Model::Linux).violating_states,
+        0
+    );
     let no_dir = explore(&tmpfile_link(true, false), Model::Linux);
-    assert_eq!(violations(&no_dir), BTreeSet::from([PowerViolation::AckedLost]));
+    assert_eq!(
+        violations(&no_dir),
+        BTreeSet::from([PowerViolation::AckedLost])
+    );
     let finding = diagnosis(&no_dir, Pattern::NewNameNotDurable);
-    assert!(finding.diagnosis.text.contains("the linkat at #3 (to `t.json`)"), "{}", finding.diagnosis.text);
-    assert!(finding.diagnosis.text.ends_with("Fix: fsync the directory after creating or linking the file."));
+    assert!(
+        finding
+            .diagnosis
+            .text
+            .contains("the linkat at #3 (to `t.json`)"),
+        "{}",
+        finding.diagnosis.text
+    );
+    assert!(
+        finding
+            .diagnosis
+            .text
+            .ends_with("Fix: fsync the directory after creating or linking the file.")
+    );
     let no_fsync = explore(&tmpfile_link(false, true), Model::Linux);
     let torn = diagnosis(&no_fsync, Pattern::RenameBeforeData);
     assert!(
-        torn.diagnosis.text.contains("the write to the unnamed O_TMPFILE file at #1 did not"),
+        torn.diagnosis
+            .text
+            .contains("the write to the unnamed O_TMPFILE file at #1 did not"),
         "{}",
         torn.diagnosis.text
     );
@@ -306,14 +427,23 @@ fn synchronous_writes_and_sync_are_barriers() {
     let trace = w.exit();
     let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
     for legal in ["e3:f2@0", "e4:d3", "e4:f3@0"] {
-        explorer.check(&legal.parse().unwrap()).unwrap_or_else(|e| panic!("{legal}: {e}"));
+        explorer
+            .check(&legal.parse().unwrap())
+            .unwrap_or_else(|e| panic!("{legal}: {e}"));
     }
     // A completed O_SYNC write, and everything before a sync, cannot be lost.
     for illegal in ["e4:d2", "e3:d0", "e5:d3", "e5:f3@0"] {
-        assert!(explorer.check(&illegal.parse().unwrap()).is_err(), "{illegal}");
+        assert!(
+            explorer.check(&illegal.parse().unwrap()).is_err(),
+            "{illegal}"
+        );
     }
     let found = explore(&trace, Model::Linux);
-    assert!(found.findings.iter().all(|f| f.before_ack), "{:#?}", found.findings);
+    assert!(
+        found.findings.iter().all(|f| f.before_ack),
+        "{:#?}",
+        found.findings
+    );
 }
 
 #[test]
@@ -325,7 +455,14 @@ fn fsync_of_a_new_file_does_not_persist_its_name() {
     let found = explore(&w.exit(), Model::Linux);
     let finding = diagnosis(&found, Pattern::NewNameNotDurable);
     assert_eq!(finding.class, TargetClass::Absent);
-    assert!(finding.diagnosis.text.contains("the openat of `t.json` at #0"), "{}", finding.diagnosis.text);
+    assert!(
+        finding
+            .diagnosis
+            .text
+            .contains("the openat of `t.json` at #0"),
+        "{}",
+        finding.diagnosis.text
+    );
 }
 
 #[test]
@@ -340,9 +477,16 @@ fn unlinking_before_the_replacement_is_durable_loses_the_old_version() {
     let finding = diagnosis(&found, Pattern::UnlinkBeforeReplace);
     assert_eq!(finding.violation, PowerViolation::OldLost);
     let ids: Vec<String> = found.findings.iter().map(|f| f.state.to_string()).collect();
-    assert!(ids.contains(&"e4".to_owned()) && ids.contains(&"e5:d4".to_owned()), "{ids:?}");
+    assert!(
+        ids.contains(&"e4".to_owned()) && ids.contains(&"e5:d4".to_owned()),
+        "{ids:?}"
+    );
     // Losing the unlink too brings the old version back: the rename was not durable.
-    let both = found.findings.iter().find(|f| f.state.to_string() == "e5:d3-4").unwrap();
+    let both = found
+        .findings
+        .iter()
+        .find(|f| f.state.to_string() == "e5:d3-4")
+        .unwrap();
     assert_eq!(both.diagnosis.pattern, Pattern::NameNotDurable);
 }
 
@@ -362,7 +506,10 @@ fn replayed_states_materialise_byte_for_byte() {
     let err = explorer.replay(&"e5:d3".parse().unwrap()).unwrap_err();
     assert!(err.to_string().contains("#3 cannot be lost"), "{err}");
     let err = explorer.replay(&"e3:t1@7".parse().unwrap()).unwrap_err();
-    assert!(err.to_string().contains("cannot reach the disk as 7 bytes"), "{err}");
+    assert!(
+        err.to_string().contains("cannot reach the disk as 7 bytes"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -384,8 +531,18 @@ fn a_stdout_line_can_be_the_acknowledgement() {
     let mut classify = exact_classifier(Some(OLD), b"new");
     let found = explorer.explore(Some(&ack), &mut classify);
     let finding = diagnosis(&found, Pattern::NameNotDurable);
-    assert!(finding.diagnosis.text.starts_with("the writer printed \"committed\" (acknowledged) but the rename at #3"));
+    assert!(
+        finding
+            .diagnosis
+            .text
+            .starts_with("the writer printed \"committed\" (acknowledged) but the rename at #3")
+    );
     // Acknowledged at exit instead, the directory fsync came first: nothing to report.
     let exit = ack_point(&trace.header, AckSelect::Exit).unwrap();
-    assert_eq!(explorer.explore(Some(&exit), &mut classify).violating_states, 0);
+    assert_eq!(
+        explorer
+            .explore(Some(&exit), &mut classify)
+            .violating_states,
+        0
+    );
 }

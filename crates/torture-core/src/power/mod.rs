@@ -103,9 +103,9 @@ mod tree;
 #[cfg(test)]
 mod litmus;
 #[cfg(test)]
-mod testkit;
-#[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod testkit;
 
 use std::io;
 use std::path::Path;

@@ -295,14 +295,18 @@ pub enum IllegalState {
     #[error("the crash point e{events} is past the trace's {len} events")]
     PastEnd { events: usize, len: usize },
     /// A dropped event cannot be lost at that crash point.
-    #[error("#{seq} cannot be lost at e{events} under `{model}`: it is durable by then or changes nothing on disk")]
+    #[error(
+        "#{seq} cannot be lost at e{events} under `{model}`: it is durable by then or changes nothing on disk"
+    )]
     NotLosable {
         seq: usize,
         events: usize,
         model: Model,
     },
     /// Dropped directory operations are not the last ones issued.
-    #[error("directory operation #{seq} is lost but a later one (#{later}) is kept: `{model}` persists directory operations in order")]
+    #[error(
+        "directory operation #{seq} is lost but a later one (#{later}) is kept: `{model}` persists directory operations in order"
+    )]
     OutOfOrder {
         seq: usize,
         later: usize,
@@ -483,7 +487,10 @@ impl Pending {
     fn check_dir_order(&self, state: &CrashState) -> Result<(), IllegalState> {
         let first_lost = self.dir.iter().position(|&seq| state.is_dropped(seq));
         if let Some(first) = first_lost {
-            if let Some(&later) = self.dir[first..].iter().find(|&&seq| !state.is_dropped(seq)) {
+            if let Some(&later) = self.dir[first..]
+                .iter()
+                .find(|&&seq| !state.is_dropped(seq))
+            {
                 return Err(IllegalState::OutOfOrder {
                     seq: self.dir[first],
                     later,

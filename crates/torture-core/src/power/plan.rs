@@ -196,7 +196,13 @@ fn initial_tree(trace: &Trace, target: &str) -> (FsTree, Option<Vec<u8>>) {
 
 /// Applies a step as it happened (no crash).
 pub(crate) fn apply_full(tree: &mut FsTree, kind: &StepKind) {
-    super::replay::apply(tree, kind, super::replay::Portion::Full, super::Fill::Zeros, 0);
+    super::replay::apply(
+        tree,
+        kind,
+        super::replay::Portion::Full,
+        super::Fill::Zeros,
+        0,
+    );
 }
 
 impl Lowering {
@@ -240,7 +246,11 @@ impl Lowering {
     }
 
     fn lower(&mut self, event: &Event) -> Step {
-        let path = event.op.paths().first().map_or(String::new(), |p| (*p).to_owned());
+        let path = event
+            .op
+            .paths()
+            .first()
+            .map_or(String::new(), |p| (*p).to_owned());
         let kind = if event.ret < 0 {
             StepKind::Nothing
         } else {
@@ -483,6 +493,19 @@ fn outside(op: &Op) -> StepKind {
 }
 
 impl StepKind {
+    /// A write's length in bytes.
+    pub fn write_len(&self) -> Option<usize> {
+        match self {
+            StepKind::Write { data, .. } => Some(data.len()),
+            StepKind::Resize { .. }
+            | StepKind::Dir(_)
+            | StepKind::NewInode { .. }
+            | StepKind::Barrier(_)
+            | StepKind::Nothing
+            | StepKind::Unmodelled { .. } => None,
+        }
+    }
+
     /// The inode a data step (write, resize) changes.
     pub fn data_ino(&self) -> Option<Ino> {
         match self {

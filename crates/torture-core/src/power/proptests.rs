@@ -27,7 +27,8 @@ fn gen_op() -> impl Strategy<Value = Gen> {
     let name = 0usize..3;
     prop_oneof![
         name.clone().prop_map(Gen::Create),
-        (name.clone(), 0u64..9000, 1usize..9000, any::<bool>()).prop_map(|(n, o, l, s)| Gen::Write(n, o, l, s && l % 7 == 0)),
+        (name.clone(), 0u64..9000, 1usize..9000, any::<bool>())
+            .prop_map(|(n, o, l, s)| Gen::Write(n, o, l, s && l % 7 == 0)),
         name.clone().prop_map(Gen::Fsync),
         any::<bool>().prop_map(Gen::FsyncDir),
         (name.clone(), name.clone()).prop_map(|(a, b)| Gen::Rename(a, b)),
@@ -45,7 +46,9 @@ fn build(ops: &[Gen], old: bool) -> Trace {
     let mut trace = Trace::new("/sb".into(), vec!["w".into()]);
     trace.header.target = Some("t".into());
     trace.header.initial = Some(if old {
-        crate::trace::InitialState::Old { data: b"old".to_vec() }
+        crate::trace::InitialState::Old {
+            data: b"old".to_vec(),
+        }
     } else {
         crate::trace::InitialState::Absent
     });
@@ -56,29 +59,114 @@ fn build(ops: &[Gen], old: bool) -> Trace {
             Gen::Create(n) => {
                 next += 1;
                 inos[n] = next;
-                let op = Op::Open { path: NAMES[n].into(), ino: Some(next), flags: 0, created: true, truncated: false, tmpfile: false, directory: false, append: false, excl: false, sync: WriteSync::No };
+                let op = Op::Open {
+                    path: NAMES[n].into(),
+                    ino: Some(next),
+                    flags: 0,
+                    created: true,
+                    truncated: false,
+                    tmpfile: false,
+                    directory: false,
+                    append: false,
+                    excl: false,
+                    sync: WriteSync::No,
+                };
                 ("openat", 3, op)
             }
             Gen::Write(n, offset_bytes, len, sync) => {
                 let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
                 let sync = if sync { WriteSync::Data } else { WriteSync::No };
-                ("pwrite64", len as i64, Op::Write { path: NAMES[n].into(), ino: Some(inos[n]), fd: 3, offset_bytes, len_bytes: len as u64, data, sync })
+                (
+                    "pwrite64",
+                    len as i64,
+                    Op::Write {
+                        path: NAMES[n].into(),
+                        ino: Some(inos[n]),
+                        fd: 3,
+                        offset_bytes,
+                        len_bytes: len as u64,
+                        data,
+                        sync,
+                    },
+                )
             }
-            Gen::Fsync(n) => ("fsync", 0, Op::Fsync { path: NAMES[n].into(), ino: Some(inos[n]) }),
-            Gen::FsyncDir(sub) => ("fsync", 0, Op::Fsync { path: if sub { "d" } else { "." }.into(), ino: None }),
+            Gen::Fsync(n) => (
+                "fsync",
+                0,
+                Op::Fsync {
+                    path: NAMES[n].into(),
+                    ino: Some(inos[n]),
+                },
+            ),
+            Gen::FsyncDir(sub) => (
+                "fsync",
+                0,
+                Op::Fsync {
+                    path: if sub { "d" } else { "." }.into(),
+                    ino: None,
+                },
+            ),
             Gen::Rename(a, b) => {
                 inos[b] = inos[a];
-                ("rename", 0, Op::Rename { from: NAMES[a].into(), to: NAMES[b].into(), noreplace: false, exchange: false, from_ino: Some(inos[a]), to_ino: None })
+                (
+                    "rename",
+                    0,
+                    Op::Rename {
+                        from: NAMES[a].into(),
+                        to: NAMES[b].into(),
+                        noreplace: false,
+                        exchange: false,
+                        from_ino: Some(inos[a]),
+                        to_ino: None,
+                    },
+                )
             }
             Gen::Link(a, b) => {
                 inos[b] = inos[a];
-                ("linkat", 0, Op::Link { from: NAMES[a].into(), from_ino: Some(inos[a]), to: NAMES[b].into() })
+                (
+                    "linkat",
+                    0,
+                    Op::Link {
+                        from: NAMES[a].into(),
+                        from_ino: Some(inos[a]),
+                        to: NAMES[b].into(),
+                    },
+                )
             }
-            Gen::Unlink(n) => ("unlink", 0, Op::Unlink { path: NAMES[n].into(), ino: Some(inos[n]) }),
-            Gen::Truncate(n, len_bytes) => ("ftruncate", 0, Op::Truncate { path: NAMES[n].into(), ino: Some(inos[n]), len_bytes }),
-            Gen::Mkdir => ("mkdir", 0, Op::Mkdir { path: NAMES[3].into(), mode: 0o755 }),
+            Gen::Unlink(n) => (
+                "unlink",
+                0,
+                Op::Unlink {
+                    path: NAMES[n].into(),
+                    ino: Some(inos[n]),
+                },
+            ),
+            Gen::Truncate(n, len_bytes) => (
+                "ftruncate",
+                0,
+                Op::Truncate {
+                    path: NAMES[n].into(),
+                    ino: Some(inos[n]),
+                    len_bytes,
+                },
+            ),
+            Gen::Mkdir => (
+                "mkdir",
+                0,
+                Op::Mkdir {
+                    path: NAMES[3].into(),
+                    mode: 0o755,
+                },
+            ),
             Gen::Sync => ("sync", 0, Op::Sync),
-            Gen::Fail => ("unlink", -2, Op::Unlink { path: NAMES[0].into(), ino: None }),
+            Gen::Fail => (
+                "unlink",
+                -2,
+                Op::Unlink {
+                    path: NAMES[0].into(),
+                    ino: None,
+                },
+            ),
         };
         trace.push(1, syscall, ret, op);
     }
@@ -90,13 +178,21 @@ fn parent(path: &str) -> &str {
 }
 
 fn is_dir_op(op: &Op) -> bool {
-    matches!(op, Op::Open { created: true, .. } | Op::Rename { .. } | Op::Link { .. } | Op::Unlink { .. } | Op::Mkdir { .. })
+    matches!(
+        op,
+        Op::Open { created: true, .. }
+            | Op::Rename { .. }
+            | Op::Link { .. }
+            | Op::Unlink { .. }
+            | Op::Mkdir { .. }
+    )
 }
 
 fn data_ino(op: &Op) -> Option<u64> {
-    match op {
-        Op::Write { ino, .. } | Op::Truncate { ino, .. } => *ino,
-        _ => None,
+    if let Op::Write { ino, .. } | Op::Truncate { ino, .. } = op {
+        *ino
+    } else {
+        None
     }
 }
 
@@ -106,19 +202,47 @@ fn covers(trace: &Trace, later: usize, earlier: usize) -> bool {
     if b.ret < 0 {
         return false;
     }
-    match &b.op {
-        Op::Sync => true,
-        Op::Fsync { path, ino } if ino.is_none() => {
-            // A link changes only the directory of its new name.
-            let names = match &a.op {
-                Op::Link { to, .. } => vec![to.as_str()],
-                other => other.paths(),
-            };
-            is_dir_op(&a.op) && names.iter().any(|p| parent(p) == path)
-        }
-        Op::Fsync { ino, .. } => data_ino(&a.op).is_some() && data_ino(&a.op) == *ino,
-        Op::Write { ino, sync: WriteSync::Data | WriteSync::Full, .. } => data_ino(&a.op).is_some() && data_ino(&a.op) == *ino,
-        _ => false,
+    let same_file = |ino: &Option<u64>| data_ino(&a.op).is_some() && data_ino(&a.op) == *ino;
+    if let Op::Fsync { path, ino: None } = &b.op {
+        // A link changes only the directory of its new name.
+        let names = if let Op::Link { to, .. } = &a.op {
+            vec![to.as_str()]
+        } else {
+            a.op.paths()
+        };
+        return is_dir_op(&a.op) && names.iter().any(|p| parent(p) == path);
+    }
+    if let Op::Fsync { ino, .. } = &b.op {
+        return same_file(ino);
+    }
+    if let Op::Write {
+        ino,
+        sync: WriteSync::Data | WriteSync::Full,
+        ..
+    } = &b.op
+    {
+        return same_file(ino);
+    }
+    matches!(b.op, Op::Sync)
+}
+
+/// Under `process`: nothing lost, at most the crash event's write torn inside.
+fn obeys_process(trace: &Trace, state: &CrashState) -> Result<(), String> {
+    if !state.dropped.is_empty() {
+        return Err("process lost something".into());
+    }
+    let Some(p) = state.partial else {
+        return Ok(());
+    };
+    let len = if let Op::Write { data, .. } = &trace.events[p.seq].op {
+        data.len() as u64
+    } else {
+        0
+    };
+    if p.seq + 1 == state.events && p.kept > 0 && p.kept < len && !p.fill {
+        Ok(())
+    } else {
+        Err(format!("process tore {p:?}"))
     }
 }
 
@@ -129,20 +253,19 @@ fn obeys(trace: &Trace, model: Model, state: &CrashState) -> Result<(), String> 
         return Err("crash point past the trace".into());
     }
     if model == Model::Process {
-        if !state.dropped.is_empty() {
-            return Err("process lost something".into());
-        }
-        return match state.partial {
-            None => Ok(()),
-            Some(p) => match &trace.events[p.seq].op {
-                Op::Write { data, .. } if p.seq + 1 == n && p.kept > 0 && (p.kept as usize) < data.len() && !p.fill => Ok(()),
-                _ => Err(format!("process tore {p:?}")),
-            },
-        };
+        return obeys_process(trace, state);
     }
     for &d in &state.dropped {
         let event = &trace.events[d];
-        let losable = event.ret >= 0 && (is_dir_op(&event.op) || matches!(&event.op, Op::Write { sync: WriteSync::No, .. } | Op::Truncate { .. }));
+        let losable = event.ret >= 0
+            && (is_dir_op(&event.op)
+                || matches!(
+                    &event.op,
+                    Op::Write {
+                        sync: WriteSync::No,
+                        ..
+                    } | Op::Truncate { .. }
+                ));
         if !losable {
             return Err(format!("#{d} ({}) cannot be lost", event.syscall));
         }
@@ -151,28 +274,44 @@ fn obeys(trace: &Trace, model: Model, state: &CrashState) -> Result<(), String> 
         }
     }
     if model == Model::Linux {
-        let dir_ops: Vec<usize> = (0..n).filter(|&i| trace.events[i].ret >= 0 && is_dir_op(&trace.events[i].op)).collect();
-        let kept_after_lost = dir_ops.iter().skip_while(|i| !state.dropped.contains(i)).any(|i| !state.dropped.contains(i));
+        let dir_ops: Vec<usize> = (0..n)
+            .filter(|&i| trace.events[i].ret >= 0 && is_dir_op(&trace.events[i].op))
+            .collect();
+        let kept_after_lost = dir_ops
+            .iter()
+            .skip_while(|i| !state.dropped.contains(i))
+            .any(|i| !state.dropped.contains(i));
         if kept_after_lost {
             return Err("directory operations kept after a lost one".into());
         }
         // A lost directory operation: no later durable one (a dir fsync covering a later op).
-        for &d in state.dropped.iter().filter(|&&d| is_dir_op(&trace.events[d].op)) {
-            if dir_ops.iter().any(|&j| j > d && (j + 1..n).any(|b| covers(trace, b, j))) {
-                return Err(format!("#{d} lost though a later directory operation is durable"));
+        for &d in state
+            .dropped
+            .iter()
+            .filter(|&&d| is_dir_op(&trace.events[d].op))
+        {
+            if dir_ops
+                .iter()
+                .any(|&j| j > d && (j + 1..n).any(|b| covers(trace, b, j)))
+            {
+                return Err(format!(
+                    "#{d} lost though a later directory operation is durable"
+                ));
             }
         }
     }
     if let Some(p) = state.partial {
-        match &trace.events[p.seq].op {
-            Op::Write { offset_bytes, data, .. } => {
-                let boundary = (offset_bytes + p.kept) % 4096 == 0 || (p.kept == 0 && p.fill);
-                if !boundary || p.kept >= data.len() as u64 {
-                    return Err(format!("torn off a block boundary: {p:?}"));
-                }
+        let event = &trace.events[p.seq].op;
+        if let Op::Write {
+            offset_bytes, data, ..
+        } = event
+        {
+            let boundary = (offset_bytes + p.kept) % 4096 == 0 || (p.kept == 0 && p.fill);
+            if !boundary || p.kept >= data.len() as u64 {
+                return Err(format!("torn off a block boundary: {p:?}"));
             }
-            Op::Rename { .. } if model == Model::Weak => {}
-            _ => return Err(format!("tore #{}", p.seq)),
+        } else if !(model == Model::Weak && matches!(event, Op::Rename { .. })) {
+            return Err(format!("tore #{}", p.seq));
         }
     }
     Ok(())

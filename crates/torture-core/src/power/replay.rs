@@ -2,10 +2,10 @@
 //! program order (taken from a snapshot), then the remaining steps with the dropped ones skipped
 //! and the torn one applied in part.
 
+use super::Fill;
 use super::plan::{DirOp, Plan, StepKind};
 use super::state::CrashState;
 use super::tree::{FsTree, Node};
-use super::Fill;
 use crate::rng::SplitMix64;
 
 /// How much of a step reaches the disk.

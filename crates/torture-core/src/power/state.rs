@@ -60,7 +60,9 @@ pub enum CrashIdError {
     #[error("dropped events must be ascending, distinct and below the crash point e{0}")]
     BadDropped(usize),
     /// A part repeats, comes out of order, or the torn event lies past the crash point.
-    #[error("crash state `{0}` is not canonical: parts repeat, come out of order, or name events past the crash point")]
+    #[error(
+        "crash state `{0}` is not canonical: parts repeat, come out of order, or name events past the crash point"
+    )]
     NotCanonical(String),
 }
 
@@ -211,8 +213,14 @@ mod tests {
             })
         );
         assert_eq!(state.to_string(), "e12:d5,7-9:t10@4096");
-        assert_eq!("e3:f2@0".parse::<CrashState>().unwrap().to_string(), "e3:f2@0");
-        assert_eq!("e4:d1,2".parse::<CrashState>().unwrap().to_string(), "e4:d1-2");
+        assert_eq!(
+            "e3:f2@0".parse::<CrashState>().unwrap().to_string(),
+            "e3:f2@0"
+        );
+        assert_eq!(
+            "e4:d1,2".parse::<CrashState>().unwrap().to_string(),
+            "e4:d1-2"
+        );
     }
 
     #[test]
@@ -241,7 +249,12 @@ mod tests {
     }
 
     fn crash_state() -> impl Strategy<Value = CrashState> {
-        (1usize..200, proptest::collection::btree_set(0usize..200, 0..12), any::<Option<(u64, bool)>>(), any::<u16>())
+        (
+            1usize..200,
+            proptest::collection::btree_set(0usize..200, 0..12),
+            any::<Option<(u64, bool)>>(),
+            any::<u16>(),
+        )
             .prop_map(|(events, dropped, partial, pick)| {
                 let dropped: Vec<usize> = dropped.into_iter().filter(|&d| d < events).collect();
                 let free: Vec<usize> = (0..events).filter(|s| !dropped.contains(s)).collect();
@@ -249,7 +262,11 @@ mod tests {
                     let seq = *free.get(usize::from(pick) % free.len().max(1))?;
                     Some(Partial { seq, kept, fill })
                 });
-                CrashState { events, dropped, partial }
+                CrashState {
+                    events,
+                    dropped,
+                    partial,
+                }
             })
     }
 

@@ -13,10 +13,15 @@ impl Writer {
         let mut trace = Trace::new("/sb".into(), vec!["w".into()]);
         trace.header.target = Some(target.to_owned());
         trace.header.initial = Some(match old {
-            Some(data) => InitialState::Old { data: data.to_vec() },
+            Some(data) => InitialState::Old {
+                data: data.to_vec(),
+            },
             None => InitialState::Absent,
         });
-        Writer { trace, next_ino: 100 }
+        Writer {
+            trace,
+            next_ino: 100,
+        }
     }
 
     fn push(&mut self, syscall: &str, ret: i64, op: Op) -> usize {
@@ -63,7 +68,13 @@ impl Writer {
         self.write_sync(path, offset_bytes, data, WriteSync::No)
     }
 
-    pub fn write_sync(&mut self, path: &str, offset_bytes: u64, data: &[u8], sync: WriteSync) -> usize {
+    pub fn write_sync(
+        &mut self,
+        path: &str,
+        offset_bytes: u64,
+        data: &[u8],
+        sync: WriteSync,
+    ) -> usize {
         let op = Op::Write {
             path: path.into(),
             ino: None,
@@ -77,11 +88,25 @@ impl Writer {
     }
 
     pub fn fsync(&mut self, path: &str) -> usize {
-        self.push("fsync", 0, Op::Fsync { path: path.into(), ino: None })
+        self.push(
+            "fsync",
+            0,
+            Op::Fsync {
+                path: path.into(),
+                ino: None,
+            },
+        )
     }
 
     pub fn fdatasync(&mut self, path: &str) -> usize {
-        self.push("fdatasync", 0, Op::Fdatasync { path: path.into(), ino: None })
+        self.push(
+            "fdatasync",
+            0,
+            Op::Fdatasync {
+                path: path.into(),
+                ino: None,
+            },
+        )
     }
 
     pub fn rename(&mut self, from: &str, to: &str) -> usize {
@@ -97,16 +122,35 @@ impl Writer {
     }
 
     pub fn link(&mut self, from: &str, to: &str) -> usize {
-        let op = Op::Link { from: from.into(), from_ino: None, to: to.into() };
+        let op = Op::Link {
+            from: from.into(),
+            from_ino: None,
+            to: to.into(),
+        };
         self.push("linkat", 0, op)
     }
 
     pub fn unlink(&mut self, path: &str) -> usize {
-        self.push("unlink", 0, Op::Unlink { path: path.into(), ino: None })
+        self.push(
+            "unlink",
+            0,
+            Op::Unlink {
+                path: path.into(),
+                ino: None,
+            },
+        )
     }
 
     pub fn truncate(&mut self, path: &str, len_bytes: u64) -> usize {
-        self.push("ftruncate", 0, Op::Truncate { path: path.into(), ino: None, len_bytes })
+        self.push(
+            "ftruncate",
+            0,
+            Op::Truncate {
+                path: path.into(),
+                ino: None,
+                len_bytes,
+            },
+        )
     }
 
     pub fn sync(&mut self) -> usize {
@@ -114,20 +158,34 @@ impl Writer {
     }
 
     pub fn close(&mut self, path: &str) -> usize {
-        self.push("close", 0, Op::Close { path: path.into(), ino: None, fd: 3 })
+        self.push(
+            "close",
+            0,
+            Op::Close {
+                path: path.into(),
+                ino: None,
+                fd: 3,
+            },
+        )
     }
 
     /// A stdout line acknowledging the work so far.
     pub fn say(&mut self, text: &str) {
         let events_before = self.trace.events.len() as u64;
-        self.trace.header.acks.push(Ack { events_before, kind: AckKind::Line { text: text.into() } });
+        self.trace.header.acks.push(Ack {
+            events_before,
+            kind: AckKind::Line { text: text.into() },
+        });
     }
 
     /// `exit(0)`: the default acknowledgement.
     pub fn exit(mut self) -> Trace {
         let events_before = self.trace.events.len() as u64;
         self.trace.header.exit = Some(ExitStatus::Code(0));
-        self.trace.header.acks.push(Ack { events_before, kind: AckKind::Exit });
+        self.trace.header.acks.push(Ack {
+            events_before,
+            kind: AckKind::Exit,
+        });
         self.trace.validate().expect("a hand-built trace is valid");
         self.trace
     }

@@ -165,7 +165,9 @@ impl FsTree {
 
     /// Every name, in path order.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &Node)> {
-        self.entries.iter().map(|(path, node)| (path.as_str(), node))
+        self.entries
+            .iter()
+            .map(|(path, node)| (path.as_str(), node))
     }
 
     /// The node at `path`.
