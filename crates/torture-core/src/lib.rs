@@ -9,6 +9,8 @@
 //!   golden run, seeded sampling and `--partition M/N` shards.
 //! - [`oracle`]: what a target is after a crash (absent, old, one of the new versions, torn), and
 //!   which outcomes are violations; [`oracle::json`] is its JSON / JSON-lines validator.
+//! - [`power`]: the power-loss explorer: crash states a persistence model allows after a power
+//!   cut, replayed from a trace, judged and diagnosed.
 //! - [`trace`]: the versioned `intact-trace` JSON-lines format of a recorded run.
 //! - [`payload`]: the deterministic nested-JSON payloads the built-in writers write.
 //! - [`mountinfo`]: the parser of `/proc/self/mountinfo` (which file system holds a path).
@@ -22,6 +24,7 @@ pub mod killpoint;
 pub mod mountinfo;
 pub mod oracle;
 pub mod payload;
+pub mod power;
 pub mod rng;
 pub mod size;
 pub mod trace;

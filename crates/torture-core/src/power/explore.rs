@@ -1,0 +1,529 @@
+//! Enumerating crash states and judging each.
+//!
+//! Per crash point (after each event), the states a model allows are counted first. While the
+//! whole count fits `max_states` every state is built; beyond that the explorer builds ALICE's
+//! families (every prefix; everything not yet durable lost; all data lost but the directory
+//! operations kept and the reverse; each operation left out with the later ones kept; each
+//! operation torn at each unit) and fills the rest of the budget with seeded random states.
+//!
+//! States are judged as they are built, in an order that shares work: each is replayed from the
+//! snapshot nearest to where it departs from program order, and a run of tears of the crash
+//! event (every byte under `process`) grows one tree in place instead of rebuilding it.
+
+use std::collections::{HashMap, HashSet};
+
+use super::diagnose::{self, Diagnosis};
+use super::judge::{AckPoint, PowerViolation, TargetClass, verdict_rule};
+use super::model::{Pending, RuleId};
+use super::plan::{Plan, StepKind};
+use super::replay::Replayer;
+use super::state::{CrashState, Partial};
+use super::tree::FsTree;
+use super::{PowerError, PowerOptions};
+use crate::oracle::TargetState;
+use crate::rng::SplitMix64;
+use crate::trace::Trace;
+
+/// The explorer over one trace.
+#[derive(Debug, Clone)]
+pub struct Explorer {
+    plan: Plan,
+    options: PowerOptions,
+    replayer: Replayer,
+}
+
+/// One violating state, cut down and explained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The smallest state that still shows the violation.
+    pub state: CrashState,
+    /// The violation.
+    pub violation: PowerViolation,
+    /// What the target was.
+    pub class: TargetClass,
+    /// Whether the crash came before the acknowledgement.
+    pub before_ack: bool,
+    /// Names other than the target the state leaves.
+    pub leftovers: Vec<String>,
+    /// The explanation.
+    pub diagnosis: Diagnosis,
+}
+
+/// Counts of distinct states per target class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClassCounts {
+    pub absent: u64,
+    pub old: u64,
+    pub new: u64,
+    pub torn: u64,
+}
+
+/// What an exploration found.
+#[derive(Debug, Clone, Default)]
+pub struct Exploration {
+    /// Crash states built and judged.
+    pub states_checked: u64,
+    /// Distinct trees among them (by content).
+    pub distinct_states: u64,
+    /// Distinct (tree, before/after acknowledgement) pairs, counted per target class.
+    pub classes: ClassCounts,
+    /// Distinct pairs that are violations.
+    pub violating_states: u64,
+    /// Every state the model allows was built (else families and samples).
+    pub exhaustive: bool,
+    /// How many states the model allows (saturating).
+    pub state_space: u64,
+    /// Violations, cut down and deduplicated, most informative first.
+    pub findings: Vec<Finding>,
+    /// Events the model could not see into, with why: a pass is then not trustworthy.
+    pub unmodelled: Vec<(usize, String)>,
+}
+
+impl Explorer {
+    /// An explorer for `trace`, whose header names the target.
+    pub fn new(trace: &Trace, options: PowerOptions) -> Result<Explorer, PowerError> {
+        let target = trace.header.target.clone().ok_or(PowerError::NoTarget)?;
+        Ok(Explorer::with_target(trace, &target, options))
+    }
+
+    /// An explorer for `trace` and the given target (for v1 traces).
+    pub fn with_target(trace: &Trace, target: &str, options: PowerOptions) -> Explorer {
+        let plan = Plan::new(trace, target);
+        let replayer = Replayer::new(&plan);
+        Explorer {
+            plan,
+            options,
+            replayer,
+        }
+    }
+
+    /// The lowered trace.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The options.
+    pub fn options(&self) -> &PowerOptions {
+        &self.options
+    }
+
+    /// The target after the whole trace: the new version a crash-free run leaves.
+    pub fn new_version(&self) -> TargetState {
+        self.plan.final_tree().target_state(&self.plan.target)
+    }
+
+    /// Checks that the model allows `state` on this trace.
+    pub fn check(&self, state: &CrashState) -> Result<(), PowerError> {
+        let len = self.plan.steps.len();
+        if state.events > len {
+            return Err(super::model::IllegalState::PastEnd {
+                events: state.events,
+                len,
+            }
+            .into());
+        }
+        let pending = Pending::at(&self.plan, self.options.model, state.events);
+        Ok(pending.check(&self.plan, state, self.options.torn)?)
+    }
+
+    /// The exact tree `state` leaves, after checking the model allows it.
+    pub fn replay(&self, state: &CrashState) -> Result<FsTree, PowerError> {
+        self.check(state)?;
+        Ok(self.tree(state))
+    }
+
+    pub(crate) fn tree(&self, state: &CrashState) -> FsTree {
+        self.replayer.tree(&self.plan, state, self.options.fill)
+    }
+
+    /// How many states the model allows (saturating), and whether that fits `max_states`.
+    pub fn state_space(&self) -> u64 {
+        let mut pending = Pending::new(self.options.model);
+        let mut total = self.count_at(&pending);
+        for step in &self.plan.steps {
+            pending.advance(&self.plan, step);
+            total = total.saturating_add(self.count_at(&pending));
+        }
+        total
+    }
+
+    fn count_at(&self, pending: &Pending) -> u64 {
+        let (losable, dir_choices) = self.losable(pending);
+        let pow = |k: usize| if k >= 63 { u64::MAX } else { 1u64 << k };
+        let mut total = pow(losable.len());
+        for p in self.tearable(pending) {
+            let tears = self.tear_count(pending, p);
+            let rest = losable.len() - usize::from(losable.contains(&p));
+            total = total.saturating_add(tears.saturating_mul(pow(rest)));
+        }
+        total.saturating_mul(dir_choices)
+    }
+
+    fn tear_count(&self, pending: &Pending, seq: usize) -> u64 {
+        if self
+            .options
+            .model
+            .follows(RuleId::CrashInsideWriteAtAnyByte)
+        {
+            let len = self.plan.steps[seq].kind.write_len().unwrap_or(0);
+            return (len as u64).saturating_sub(1);
+        }
+        pending.tears(&self.plan, seq, self.options.torn).len() as u64
+    }
+
+    /// Events any subset of which may be lost, and (under in-order directory operations) how
+    /// many suffixes of the pending directory operations may be lost besides.
+    fn losable(&self, pending: &Pending) -> (Vec<usize>, u64) {
+        if self.options.model.follows(RuleId::DirOpsInOrder) {
+            (pending.data.clone(), pending.dir.len() as u64 + 1)
+        } else {
+            let mut all = pending.data.clone();
+            all.extend(&pending.dir);
+            all.sort_unstable();
+            (all, 1)
+        }
+    }
+
+    /// Events that may tear at this crash point.
+    fn tearable(&self, pending: &Pending) -> Vec<usize> {
+        let mut seqs: Vec<usize> = pending.data.iter().chain(&pending.dir).copied().collect();
+        if let Some(last) = pending.events.checked_sub(1) {
+            seqs.push(last);
+        }
+        seqs.sort_unstable();
+        seqs.dedup();
+        seqs.retain(|&seq| self.tear_count(pending, seq) > 0);
+        seqs
+    }
+
+    /// Visits every state to judge, crash point by crash point; returns whether it was all of
+    /// them.
+    pub fn for_each_state(&self, visit: &mut dyn FnMut(&CrashState)) -> bool {
+        let space = self.state_space();
+        let exhaustive = space <= self.options.max_states;
+        let mut rng = SplitMix64::new(self.options.seed);
+        let mut pending = Pending::new(self.options.model);
+        let mut emitted = 0u64;
+        let points = self.plan.steps.len() + 1;
+        for n in 0..points {
+            if n > 0 {
+                pending.advance(&self.plan, &self.plan.steps[n - 1]);
+            }
+            let mut batch = Vec::new();
+            if exhaustive {
+                self.all_at(&pending, &mut batch);
+            } else {
+                self.families_at(&pending, &mut batch);
+                let left = self
+                    .options
+                    .max_states
+                    .saturating_sub(emitted + batch.len() as u64);
+                let share = left / (points - n) as u64;
+                self.samples_at(&pending, share, &mut rng, &mut batch);
+            }
+            let mut seen = HashSet::new();
+            for state in batch {
+                if seen.insert(state.clone()) {
+                    emitted += 1;
+                    visit(&state);
+                }
+            }
+        }
+        exhaustive
+    }
+
+    fn with_drops(
+        pending: &Pending,
+        partial: Option<Partial>,
+        mut dropped: Vec<usize>,
+    ) -> CrashState {
+        dropped.sort_unstable();
+        CrashState {
+            events: pending.events,
+            dropped,
+            partial,
+        }
+    }
+
+    /// Every state at this crash point (the count fits the budget, so subsets are < 2^63).
+    fn all_at(&self, pending: &Pending, out: &mut Vec<CrashState>) {
+        let (losable, dir_choices) = self.losable(pending);
+        let mut partials = vec![None];
+        for seq in self.tearable(pending) {
+            for (kept, fill) in self.tears_of(pending, seq) {
+                partials.push(Some(Partial { seq, kept, fill }));
+            }
+        }
+        for partial in partials {
+            let free: Vec<usize> = losable
+                .iter()
+                .copied()
+                .filter(|&s| partial.is_none_or(|p| p.seq != s))
+                .collect();
+            for suffix in 0..dir_choices as usize {
+                let lost_dirs = &pending.dir[pending.dir.len() - suffix..];
+                if lost_dirs
+                    .iter()
+                    .any(|&d| partial.is_some_and(|p| p.seq == d))
+                {
+                    continue;
+                }
+                for mask in 0u64..(1u64 << free.len()) {
+                    let mut dropped: Vec<usize> = lost_dirs.to_vec();
+                    dropped.extend(
+                        (0..free.len())
+                            .filter(|i| mask >> i & 1 == 1)
+                            .map(|i| free[i]),
+                    );
+                    out.push(Self::with_drops(pending, partial, dropped));
+                }
+            }
+        }
+    }
+
+    fn tears_of(&self, pending: &Pending, seq: usize) -> Vec<(u64, bool)> {
+        pending.tears(&self.plan, seq, self.options.torn)
+    }
+
+    /// The smallest legal loss containing `seq`: in-order directory operations take the later
+    /// pending ones along.
+    fn closure(&self, pending: &Pending, seq: usize) -> Vec<usize> {
+        match pending.dir.iter().position(|&d| d == seq) {
+            Some(i) if self.options.model.follows(RuleId::DirOpsInOrder) => {
+                pending.dir[i..].to_vec()
+            }
+            Some(_) | None => vec![seq],
+        }
+    }
+
+    /// ALICE's families at this crash point.
+    fn families_at(&self, pending: &Pending, out: &mut Vec<CrashState>) {
+        out.push(Self::with_drops(pending, None, Vec::new()));
+        let mut all: Vec<usize> = pending.data.iter().chain(&pending.dir).copied().collect();
+        out.push(Self::with_drops(pending, None, all.clone()));
+        out.push(Self::with_drops(pending, None, pending.data.clone()));
+        out.push(Self::with_drops(pending, None, pending.dir.clone()));
+        all.sort_unstable();
+        for &seq in &all {
+            out.push(Self::with_drops(pending, None, self.closure(pending, seq)));
+        }
+        for seq in self.tearable(pending) {
+            for (kept, fill) in self.tears_of(pending, seq) {
+                out.push(Self::with_drops(
+                    pending,
+                    Some(Partial { seq, kept, fill }),
+                    Vec::new(),
+                ));
+            }
+        }
+    }
+
+    /// `count` seeded random states at this crash point.
+    fn samples_at(
+        &self,
+        pending: &Pending,
+        count: u64,
+        rng: &mut SplitMix64,
+        out: &mut Vec<CrashState>,
+    ) {
+        let (losable, dir_choices) = self.losable(pending);
+        let tearable = self.tearable(pending);
+        for _ in 0..count {
+            let partial = if !tearable.is_empty() && rng.below(3) == 0 {
+                let seq = tearable[rng.below(tearable.len() as u64) as usize];
+                let tears = self.tears_of(pending, seq);
+                tears
+                    .get(rng.below(tears.len().max(1) as u64) as usize)
+                    .map(|&(kept, fill)| Partial { seq, kept, fill })
+            } else {
+                None
+            };
+            let suffix = rng.below(dir_choices) as usize;
+            let mut dropped: Vec<usize> = pending.dir[pending.dir.len() - suffix..].to_vec();
+            dropped.extend(losable.iter().copied().filter(|_| rng.below(2) == 0));
+            dropped.retain(|&d| partial.is_none_or(|p| p.seq != d));
+            out.push(Self::with_drops(pending, partial, dropped));
+        }
+    }
+}
+
+/// The running judgement of an exploration.
+struct Judging<'a> {
+    explorer: &'a Explorer,
+    ack: Option<&'a AckPoint>,
+    had_old: bool,
+    seen: HashMap<u128, [bool; 2]>,
+    verdicts: HashMap<u128, TargetClass>,
+    raw: Vec<(CrashState, PowerViolation)>,
+    raw_kinds: HashMap<(PowerViolation, bool), usize>,
+    result: Exploration,
+    /// The last state and its tree, to grow in place for the next tear of the same write.
+    last: Option<(CrashState, FsTree)>,
+}
+
+/// Violating states kept per (violation, side of the acknowledgement) for diagnosis.
+const RAW_PER_KIND: usize = 4;
+
+impl Explorer {
+    /// Builds and judges the states. `classify` says what a target is; `ack` is where the
+    /// writer acknowledged (see [`super::ack_point`]).
+    pub fn explore(
+        &self,
+        ack: Option<&AckPoint>,
+        classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+    ) -> Exploration {
+        let mut judging = Judging {
+            explorer: self,
+            ack,
+            had_old: self.plan.old.is_some(),
+            seen: HashMap::new(),
+            verdicts: HashMap::new(),
+            raw: Vec::new(),
+            raw_kinds: HashMap::new(),
+            result: Exploration::default(),
+            last: None,
+        };
+        let exhaustive = self.for_each_state(&mut |state| judging.judge(state, classify));
+        let mut result = judging.finish(classify);
+        result.exhaustive = exhaustive;
+        result.state_space = self.state_space();
+        result.unmodelled = self
+            .plan
+            .unmodelled()
+            .map(|(seq, why)| (seq, why.to_owned()))
+            .collect();
+        result
+    }
+
+    /// Grows `tree` (the tree of `last`) into the tree of `state` when `state` is a later tear
+    /// of the same crash-event write.
+    fn grow(&self, last: &CrashState, tree: &mut FsTree, state: &CrashState) -> bool {
+        let (Some(a), Some(b)) = (last.partial, state.partial) else {
+            return false;
+        };
+        let same = last.events == state.events
+            && last.dropped == state.dropped
+            && a.seq == b.seq
+            && a.fill == b.fill
+            && a.seq + 1 == state.events
+            && b.kept > a.kept;
+        if let StepKind::Write {
+            ino,
+            offset_bytes,
+            data,
+            ..
+        } = &self.plan.steps[a.seq].kind
+        {
+            if same && (b.kept as usize) <= data.len() {
+                let from = a.kept as usize;
+                let to = b.kept as usize;
+                tree.inode_mut(*ino)
+                    .write_at(*offset_bytes as usize + from, &data[from..to]);
+                return true;
+            }
+        }
+        false
+    }
+}
+
+impl Judging<'_> {
+    fn judge(&mut self, state: &CrashState, classify: &mut dyn FnMut(&TargetState) -> TargetClass) {
+        let explorer = self.explorer;
+        let tree = match self.last.take() {
+            Some((last, mut tree)) => {
+                if explorer.grow(&last, &mut tree, state) {
+                    tree
+                } else {
+                    explorer.tree(state)
+                }
+            }
+            None => explorer.tree(state),
+        };
+        self.result.states_checked += 1;
+        let before_ack = self.ack.is_none_or(|a| state.events < a.events_before);
+        let sides = self.seen.entry(tree.content_hash()).or_default();
+        if !sides[0] && !sides[1] {
+            self.result.distinct_states += 1;
+        }
+        let side = &mut sides[usize::from(before_ack)];
+        if !*side {
+            *side = true;
+            let target = &explorer.plan.target;
+            let class = *self
+                .verdicts
+                .entry(tree.target_hash(target))
+                .or_insert_with(|| classify(&tree.target_state(target)));
+            self.count(state, class, before_ack);
+        }
+        self.last = Some((state.clone(), tree));
+    }
+
+    fn count(&mut self, state: &CrashState, class: TargetClass, before_ack: bool) {
+        let counts = &mut self.result.classes;
+        match class {
+            TargetClass::Absent => counts.absent += 1,
+            TargetClass::Old => counts.old += 1,
+            TargetClass::New => counts.new += 1,
+            TargetClass::Torn => counts.torn += 1,
+        }
+        if let Some(violation) = verdict_rule(before_ack, class, self.had_old) {
+            self.result.violating_states += 1;
+            let kept = self.raw_kinds.entry((violation, before_ack)).or_default();
+            if *kept < RAW_PER_KIND {
+                *kept += 1;
+                self.raw.push((state.clone(), violation));
+            }
+        }
+    }
+
+    fn finish(mut self, classify: &mut dyn FnMut(&TargetState) -> TargetClass) -> Exploration {
+        let mut findings: Vec<Finding> = Vec::new();
+        for (state, violation) in std::mem::take(&mut self.raw) {
+            let judge =
+                |candidate: &CrashState, classify: &mut dyn FnMut(&TargetState) -> TargetClass| {
+                    let tree = self.explorer.tree(candidate);
+                    let class = classify(&tree.target_state(&self.explorer.plan.target));
+                    let before = self.ack.is_none_or(|a| candidate.events < a.events_before);
+                    (verdict_rule(before, class, self.had_old), class)
+                };
+            let small = diagnose::minimise(self.explorer, &state, violation, &mut |c| {
+                judge(c, classify).0
+            });
+            if findings.iter().any(|f| f.state == small) {
+                continue;
+            }
+            let (_, class) = judge(&small, classify);
+            let tree = self.explorer.tree(&small);
+            let before_ack = self.ack.is_none_or(|a| small.events < a.events_before);
+            let facts = diagnose::Facts {
+                state: &small,
+                violation,
+                class,
+                tree: &tree,
+                ack: self.ack,
+                before_ack,
+            };
+            let diagnosis = diagnose::describe(self.explorer, &facts);
+            findings.push(Finding {
+                leftovers: tree.leftovers(&self.explorer.plan.target),
+                state: small,
+                violation,
+                class,
+                before_ack,
+                diagnosis,
+            });
+            if findings.len() >= self.explorer.options.max_findings {
+                break;
+            }
+        }
+        findings.sort_by(|a, b| {
+            (a.violation, a.state.dropped.len(), &a.state).cmp(&(
+                b.violation,
+                b.state.dropped.len(),
+                &b.state,
+            ))
+        });
+        self.result.findings = findings;
+        self.result
+    }
+}

@@ -1,0 +1,548 @@
+//! Litmus tests (Ferrite, Bornholt et al., ASPLOS'16, `rosette/litmus/`) and canonical writers.
+//!
+//! Ferrite checks each litmus program against an allow-list of final disk states: "sat" means a
+//! forbidden state is reachable. It reports, for its ext4 model, create-rename without fsync sat
+//! and with fsync unsat, and append (Chrome's log) sat with delayed allocation; for AdvFS (its
+//! weak file system) replace, create-rename and two-appends sat without the fsync and unsat with
+//! it. `linux` must agree with the ext4 results, `weak` with AdvFS's, and `process` with SeqFS's
+//! (no litmus program fails). One difference is by design: `weak` splits a rename in three steps
+//! (ALICE), AdvFS keeps it atomic, so `weak` also reaches "neither name" states.
+
+use std::collections::BTreeSet;
+
+use super::testkit::Writer;
+use super::*;
+use crate::oracle::TargetState;
+use crate::trace::Trace;
+
+/// Every combination of the given files' contents (`None`: absent) a model reaches.
+fn outcomes(trace: &Trace, model: Model, files: &[&str]) -> BTreeSet<Vec<Option<Vec<u8>>>> {
+    let options = PowerOptions {
+        model,
+        ..PowerOptions::default()
+    };
+    let explorer = Explorer::new(trace, options).unwrap();
+    let mut seen = BTreeSet::new();
+    explorer.for_each_state(&mut |state| {
+        let tree = explorer
+            .replay(state)
+            .expect("the explorer builds legal states");
+        let contents = files
+            .iter()
+            .map(|f| match tree.target_state(f) {
+                TargetState::Regular(bytes) => Some(bytes),
+                TargetState::Absent | TargetState::NotRegular(_) => None,
+            })
+            .collect();
+        seen.insert(contents);
+    });
+    seen
+}
+
+fn reaches(
+    trace: &Trace,
+    model: Model,
+    files: &[&str],
+    forbidden: impl Fn(&[Option<Vec<u8>>]) -> bool,
+) -> bool {
+    outcomes(trace, model, files).iter().any(|o| forbidden(o))
+}
+
+fn is(value: &Option<Vec<u8>>, bytes: &[u8]) -> bool {
+    value.as_deref() == Some(bytes)
+}
+
+/// Setup: file `0` holds `a`, durable. Test: create `1`, write `bb`, (fsync), rename `1` → `0`.
+fn replace(fsync: bool) -> Trace {
+    let mut w = Writer::new("0", Some(b"a"));
+    w.create("1");
+    w.write("1", 0, b"bb");
+    if fsync {
+        w.fsync("1");
+    }
+    w.rename("1", "0");
+    w.exit()
+}
+
+#[test]
+fn replace_litmus() {
+    let neither_old_nor_new =
+        |o: &[Option<Vec<u8>>]| o[0].is_some() && !is(&o[0], b"a") && !is(&o[0], b"bb");
+    // Ext4 without auto_da_alloc and AdvFS: the rename can beat the data.
+    assert!(reaches(
+        &replace(false),
+        Model::Linux,
+        &["0"],
+        neither_old_nor_new
+    ));
+    assert!(reaches(
+        &replace(false),
+        Model::Weak,
+        &["0"],
+        neither_old_nor_new
+    ));
+    assert!(!reaches(
+        &replace(false),
+        Model::Process,
+        &["0"],
+        neither_old_nor_new
+    ));
+    for model in Model::ALL {
+        assert!(
+            !reaches(&replace(true), model, &["0"], neither_old_nor_new),
+            "{model}"
+        );
+    }
+    // Only weak's three-step rename loses both names.
+    let gone = |o: &[Option<Vec<u8>>]| o[0].is_none();
+    assert!(reaches(&replace(true), Model::Weak, &["0"], gone));
+    assert!(!reaches(&replace(true), Model::Linux, &["0"], gone));
+}
+
+/// Create `0`, write `bb`, (fsync), rename `0` → `1`. Allowed: `1` absent or `bb`.
+fn create_rename(fsync: bool) -> Trace {
+    let mut w = Writer::new("1", None);
+    w.create("0");
+    w.write("0", 0, b"bb");
+    if fsync {
+        w.fsync("0");
+    }
+    w.rename("0", "1");
+    w.exit()
+}
+
+#[test]
+fn create_rename_litmus() {
+    let forbidden = |o: &[Option<Vec<u8>>]| o[0].is_some() && !is(&o[0], b"bb");
+    assert!(reaches(
+        &create_rename(false),
+        Model::Linux,
+        &["1"],
+        forbidden
+    ));
+    assert!(reaches(
+        &create_rename(false),
+        Model::Weak,
+        &["1"],
+        forbidden
+    ));
+    assert!(!reaches(
+        &create_rename(false),
+        Model::Process,
+        &["1"],
+        forbidden
+    ));
+    for model in Model::ALL {
+        assert!(
+            !reaches(&create_rename(true), model, &["1"], forbidden),
+            "{model}"
+        );
+    }
+}
+
+/// Create `0` and `1`, write `bb` to `0`, (fsync `0`), write `c` to `1`, fsync `1`.
+fn two_appends(fsync: bool) -> Trace {
+    let mut w = Writer::new("1", None);
+    w.create("0");
+    w.create("1");
+    w.write("0", 0, b"bb");
+    if fsync {
+        w.fsync("0");
+    }
+    w.write("1", 0, b"c");
+    w.fsync("1");
+    w.exit()
+}
+
+#[test]
+fn two_appends_litmus() {
+    // Ferrite's counterexample: the second append is on disk, the first is not.
+    let forbidden = |o: &[Option<Vec<u8>>]| is(&o[1], b"c") && !is(&o[0], b"bb");
+    assert!(reaches(
+        &two_appends(false),
+        Model::Linux,
+        &["0", "1"],
+        forbidden
+    ));
+    assert!(reaches(
+        &two_appends(false),
+        Model::Weak,
+        &["0", "1"],
+        forbidden
+    ));
+    assert!(!reaches(
+        &two_appends(false),
+        Model::Process,
+        &["0", "1"],
+        forbidden
+    ));
+    for model in [Model::Linux, Model::Process] {
+        assert!(
+            !reaches(&two_appends(true), model, &["0", "1"], forbidden),
+            "{model}"
+        );
+    }
+    // AdvFS persists the two creates; ALICE's weak model may lose the first name alone, so
+    // compare only states where `0` exists.
+    let forbidden_data = |o: &[Option<Vec<u8>>]| o[0].is_some() && forbidden(o);
+    assert!(!reaches(
+        &two_appends(true),
+        Model::Weak,
+        &["0", "1"],
+        forbidden_data
+    ));
+    assert!(reaches(
+        &two_appends(false),
+        Model::Weak,
+        &["0", "1"],
+        forbidden_data
+    ));
+}
+
+/// Chrome's log: `0` holds 2509 `T`s, durable; then two appends of 13 and 2500 `T`s. Allowed:
+/// the file is all `T`s (a prefix of the log).
+#[test]
+fn append_litmus() {
+    let mut w = Writer::new("0", Some(&[b'T'; 2509]));
+    w.write("0", 2509, &[b'T'; 13]);
+    w.write("0", 2522, &[b'T'; 2500]);
+    let trace = w.exit();
+    let garbage =
+        |o: &[Option<Vec<u8>>]| o[0].as_ref().is_some_and(|d| d.iter().any(|&b| b != b'T'));
+    // Ext4 with delayed allocation: the size can reach the disk before the data.
+    assert!(reaches(&trace, Model::Linux, &["0"], garbage));
+    assert!(reaches(&trace, Model::Weak, &["0"], garbage));
+    assert!(!reaches(&trace, Model::Process, &["0"], garbage));
+}
+
+// Canonical writers: what the explorer finds and how it explains it.
+
+fn explore(trace: &Trace, model: Model) -> Exploration {
+    let options = PowerOptions {
+        model,
+        ..PowerOptions::default()
+    };
+    let explorer = Explorer::new(trace, options).unwrap();
+    let TargetState::Regular(new) = explorer.new_version() else {
+        panic!("the writer leaves a regular file")
+    };
+    let old = explorer.plan().old.clone();
+    let ack = ack_point(&trace.header, AckSelect::Exit);
+    let mut classify = exact_classifier(old.as_deref(), &new);
+    explorer.explore(ack.as_ref(), &mut classify)
+}
+
+fn violations(found: &Exploration) -> BTreeSet<PowerViolation> {
+    found.findings.iter().map(|f| f.violation).collect()
+}
+
+fn diagnosis(found: &Exploration, pattern: Pattern) -> &Finding {
+    found
+        .findings
+        .iter()
+        .find(|f| f.diagnosis.pattern == pattern)
+        .unwrap_or_else(|| panic!("no {pattern:?} among {:#?}", found.findings))
+}
+
+const OLD: &[u8] = b"{\"version\": 1}";
+
+fn new_bytes() -> Vec<u8> {
+    (0..10_000u32).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+#[test]
+fn plain_in_place_tears_under_linux_and_process() {
+    let new = new_bytes();
+    let mut w = Writer::new("t.json", Some(OLD));
+    w.open_trunc("t.json");
+    w.write("t.json", 0, &new[..6000]);
+    w.write("t.json", 6000, &new[6000..]);
+    w.close("t.json");
+    let trace = w.exit();
+    for model in [Model::Linux, Model::Process] {
+        let found = explore(&trace, model);
+        assert!(
+            violations(&found).contains(&PowerViolation::Torn),
+            "{model}"
+        );
+        let finding = diagnosis(&found, Pattern::InPlaceUpdate);
+        assert!(
+            finding
+                .diagnosis
+                .text
+                .contains("Fix: never write the target in place"),
+            "{}",
+            finding.diagnosis.text
+        );
+    }
+    let process = explore(&trace, Model::Process);
+    assert!(process.exhaustive);
+    assert!(
+        process.states_checked >= 10_000,
+        "every byte: {}",
+        process.states_checked
+    );
+    let inside = diagnosis(&process, Pattern::InPlaceUpdate);
+    assert!(
+        inside
+            .diagnosis
+            .text
+            .starts_with("the crash came right after the"),
+        "{}",
+        inside.diagnosis.text
+    );
+}
+
+fn temp_rename(fsync_file: bool, fsync_dir: bool) -> Trace {
+    let mut w = Writer::new("t.json", Some(OLD));
+    let new = new_bytes();
+    w.create(".t.json.tmp");
+    w.write(".t.json.tmp", 0, &new[..4096]);
+    w.write(".t.json.tmp", 4096, &new[4096..]);
+    if fsync_file {
+        w.fsync(".t.json.tmp");
+    }
+    w.close(".t.json.tmp");
+    w.rename(".t.json.tmp", "t.json");
+    if fsync_dir {
+        w.fsync(".");
+    }
+    w.exit()
+}
+
+#[test]
+fn temp_rename_without_fsync_loses_the_data_under_linux_only() {
+    let trace = temp_rename(false, false);
+    let found = explore(&trace, Model::Linux);
+    let torn = diagnosis(&found, Pattern::RenameBeforeData);
+    assert_eq!(torn.violation, PowerViolation::Torn);
+    let text = &torn.diagnosis.text;
+    assert!(
+        text.starts_with(
+            "the rename at #4 (`.t.json.tmp` → `t.json`) reached the disk but the write"
+        ) && text.ends_with("Fix: fsync the temp file before the rename."),
+        "{text}"
+    );
+    // Losing both writes leaves an empty target, told the same way.
+    let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
+    let empty = explorer.replay(&"e5:d1-2".parse().unwrap()).unwrap();
+    assert_eq!(empty.leftovers("t.json"), Vec::<String>::new());
+    assert_eq!(
+        empty.target_state("t.json"),
+        TargetState::Regular(Vec::new())
+    );
+    let back = diagnosis(&found, Pattern::NameNotDurable);
+    assert_eq!(back.violation, PowerViolation::AckedLost);
+    assert!(!back.before_ack);
+    assert_eq!(explore(&trace, Model::Process).violating_states, 0);
+}
+
+#[test]
+fn temp_fsync_rename_without_dir_fsync_brings_the_old_version_back() {
+    let found = explore(&temp_rename(true, false), Model::Linux);
+    assert_eq!(
+        violations(&found),
+        BTreeSet::from([PowerViolation::AckedLost])
+    );
+    let back = diagnosis(&found, Pattern::NameNotDurable);
+    assert_eq!(
+        back.diagnosis.text,
+        "the writer exited 0 (acknowledged) but the rename at #5 (`.t.json.tmp` → `t.json`) was never made durable: after a power cut the old version is back. Fix: fsync the directory after the rename."
+    );
+    assert_eq!(back.state.to_string(), "e6:d5");
+    assert_eq!(back.leftovers, vec![".t.json.tmp".to_owned()]);
+}
+
+#[test]
+fn the_durable_replace_passes_linux_and_weak_over_reports() {
+    let trace = temp_rename(true, true);
+    let linux = explore(&trace, Model::Linux);
+    assert_eq!(linux.violating_states, 0, "{:#?}", linux.findings);
+    assert!(linux.exhaustive && linux.distinct_states > 3);
+    assert_eq!(explore(&trace, Model::Process).violating_states, 0);
+    // ALICE's three-step rename can leave neither name before the directory fsync.
+    assert!(violations(&explore(&trace, Model::Weak)).contains(&PowerViolation::OldLost));
+}
+
+fn tmpfile_link(fsync_file: bool, fsync_dir: bool) -> Trace {
+    let mut w = Writer::new("t.json", None);
+    let anon = w.tmpfile();
+    w.write(&anon, 0, &new_bytes());
+    if fsync_file {
+        w.fsync(&anon);
+    }
+    w.link(&anon, "t.json");
+    if fsync_dir {
+        w.fsync(".");
+    }
+    w.close(&anon);
+    w.exit()
+}
+
+#[test]
+fn tmpfile_and_linkat_behave_like_temp_and_rename() {
+    assert_eq!(
+        explore(&tmpfile_link(true, true), Model::Linux).violating_states,
+        0
+    );
+    let no_dir = explore(&tmpfile_link(true, false), Model::Linux);
+    assert_eq!(
+        violations(&no_dir),
+        BTreeSet::from([PowerViolation::AckedLost])
+    );
+    let finding = diagnosis(&no_dir, Pattern::NewNameNotDurable);
+    assert!(
+        finding
+            .diagnosis
+            .text
+            .contains("the linkat at #3 (to `t.json`)"),
+        "{}",
+        finding.diagnosis.text
+    );
+    assert!(
+        finding
+            .diagnosis
+            .text
+            .ends_with("Fix: fsync the directory after creating or linking the file.")
+    );
+    let no_fsync = explore(&tmpfile_link(false, true), Model::Linux);
+    let torn = diagnosis(&no_fsync, Pattern::RenameBeforeData);
+    assert!(
+        torn.diagnosis
+            .text
+            .contains("the write to the unnamed O_TMPFILE file at #1 did not"),
+        "{}",
+        torn.diagnosis.text
+    );
+}
+
+#[test]
+fn synchronous_writes_and_sync_are_barriers() {
+    let mut w = Writer::new("t.json", None);
+    w.create("t.json");
+    w.fsync(".");
+    w.write_sync("t.json", 0, b"data", crate::trace::WriteSync::Full);
+    w.write("t.json", 4, b"more");
+    w.sync();
+    let trace = w.exit();
+    let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
+    for legal in ["e3:f2@0", "e4:d3", "e4:f3@0"] {
+        explorer
+            .check(&legal.parse().unwrap())
+            .unwrap_or_else(|e| panic!("{legal}: {e}"));
+    }
+    // A completed O_SYNC write, and everything before a sync, cannot be lost.
+    for illegal in ["e4:d2", "e3:d0", "e5:d3", "e5:f3@0"] {
+        assert!(
+            explorer.check(&illegal.parse().unwrap()).is_err(),
+            "{illegal}"
+        );
+    }
+    let found = explore(&trace, Model::Linux);
+    assert!(
+        found.findings.iter().all(|f| f.before_ack),
+        "{:#?}",
+        found.findings
+    );
+}
+
+#[test]
+fn fsync_of_a_new_file_does_not_persist_its_name() {
+    let mut w = Writer::new("t.json", None);
+    w.create("t.json");
+    w.write("t.json", 0, b"data");
+    w.fdatasync("t.json");
+    let found = explore(&w.exit(), Model::Linux);
+    let finding = diagnosis(&found, Pattern::NewNameNotDurable);
+    assert_eq!(finding.class, TargetClass::Absent);
+    assert!(
+        finding
+            .diagnosis
+            .text
+            .contains("the openat of `t.json` at #0"),
+        "{}",
+        finding.diagnosis.text
+    );
+}
+
+#[test]
+fn unlinking_before_the_replacement_is_durable_loses_the_old_version() {
+    let mut w = Writer::new("t.json", Some(OLD));
+    w.create("n");
+    w.write("n", 0, b"new");
+    w.fsync("n");
+    w.unlink("t.json");
+    w.rename("n", "t.json");
+    let found = explore(&w.exit(), Model::Linux);
+    let finding = diagnosis(&found, Pattern::UnlinkBeforeReplace);
+    assert_eq!(finding.violation, PowerViolation::OldLost);
+    let ids: Vec<String> = found.findings.iter().map(|f| f.state.to_string()).collect();
+    assert!(
+        ids.contains(&"e4".to_owned()) && ids.contains(&"e5:d4".to_owned()),
+        "{ids:?}"
+    );
+    // Losing the unlink too brings the old version back: the rename was not durable.
+    let both = found
+        .findings
+        .iter()
+        .find(|f| f.state.to_string() == "e5:d3-4")
+        .unwrap();
+    assert_eq!(both.diagnosis.pattern, Pattern::NameNotDurable);
+}
+
+#[test]
+fn replayed_states_materialise_byte_for_byte() {
+    let trace = temp_rename(false, false);
+    let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
+    let state: CrashState = "e5:d1-2".parse().unwrap();
+    let tree = explorer.replay(&state).unwrap();
+    let dir = std::env::temp_dir().join(format!("power-materialise-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    materialize(&tree, &dir).unwrap();
+    assert_eq!(std::fs::read(dir.join("t.json")).unwrap(), b"");
+    assert!(!dir.join(".t.json.tmp").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+    // A state the model does not allow is refused with the rule.
+    let err = explorer.replay(&"e5:d3".parse().unwrap()).unwrap_err();
+    assert!(err.to_string().contains("#3 cannot be lost"), "{err}");
+    let err = explorer.replay(&"e3:t1@7".parse().unwrap()).unwrap_err();
+    assert!(
+        err.to_string().contains("cannot reach the disk as 7 bytes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_stdout_line_can_be_the_acknowledgement() {
+    let mut w = Writer::new("t.json", Some(OLD));
+    w.create("n");
+    w.write("n", 0, b"new");
+    w.fsync("n");
+    w.rename("n", "t.json");
+    w.say("committed");
+    w.fsync(".");
+    w.create("log");
+    w.truncate("log", 100);
+    let trace = w.exit();
+    let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
+    let committed = |line: &str| line == "committed";
+    let ack = ack_point(&trace.header, AckSelect::FirstLine(&committed)).unwrap();
+    assert_eq!(ack.events_before, 4);
+    let mut classify = exact_classifier(Some(OLD), b"new");
+    let found = explorer.explore(Some(&ack), &mut classify);
+    let finding = diagnosis(&found, Pattern::NameNotDurable);
+    assert!(
+        finding
+            .diagnosis
+            .text
+            .starts_with("the writer printed \"committed\" (acknowledged) but the rename at #3")
+    );
+    // Acknowledged at exit instead, the directory fsync came first: nothing to report.
+    let exit = ack_point(&trace.header, AckSelect::Exit).unwrap();
+    assert_eq!(
+        explorer
+            .explore(Some(&exit), &mut classify)
+            .violating_states,
+        0
+    );
+}

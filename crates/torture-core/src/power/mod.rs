@@ -1,0 +1,198 @@
+//! The power-loss explorer: from one recorded trace, every state a power cut could leave, judged.
+//!
+//! A `SIGKILL` test cannot show a missing `fsync`: the page cache survives a killed process. This
+//! module rebuilds, without re-running the writer, what the *disk* may hold after a power cut at
+//! any point of a recorded [`Trace`], under a persistence model, and judges the target in each.
+//! It is pure: values in, values out. The one function that touches the file system is
+//! [`materialize`], which writes a replayed tree to a directory (for `--check` commands and
+//! recovery runs).
+//!
+//! # Pipeline
+//!
+//! 1. [`Plan`]: the trace lowered to steps (file data, sizes, directory operations, barriers) over
+//!    an in-memory tree ([`FsTree`]: names → inodes, link counts, unnamed `O_TMPFILE` inodes),
+//!    starting from the header's initial state at `header.target`.
+//! 2. [`Explorer::for_each_state`]: the crash states a [`Model`] allows, exhaustively while they
+//!    fit `max_states`, else ALICE's families plus seeded random samples.
+//! 3. [`Explorer::explore`]: each state replayed (from the nearest program-order snapshot), hashed,
+//!    deduplicated by content, its target classified by the caller's closure and judged by
+//!    [`verdict_rule`] against the acknowledgement ([`ack_point`]); violations cut down and
+//!    explained ([`Diagnosis`]).
+//!
+//! # The models
+//!
+//! Each model is a table of rules ([`LINUX_RULES`], [`WEAK_RULES`], [`PROCESS_RULES`]); the
+//! engine asks the table, never the model's name.
+//!
+//! **`linux`** (default): what ext4 `data=ordered`, xfs and btrfs guarantee, without leaning on
+//! heuristics such as ext4's `auto_da_alloc` (which flushes data before a replacing rename, but
+//! is a heuristic, off with `noauto_da_alloc`, and absent on xfs).
+//!
+//! | rule | source |
+//! |---|---|
+//! | unsynced writes and size changes may be lost, each on its own | fsync(2); ext4(5) delayed allocation; Ferrite ASPLOS'16 two-appends |
+//! | a write may persist a prefix ending at a torn-unit boundary of the file (`--torn block` 4096, `sector` 512, `none` whole writes) | ALICE OSDI'14 aligned splits; SQLite crash VFS |
+//! | a growing write may persist its size before its data: the range reads as zeros (`--fill zeros`) or garbage (`--fill garbage`) | ALICE OSDI'14; Ferrite ASPLOS'16 append litmus (ext4 delalloc) |
+//! | create, rename, link, unlink, mkdir, rmdir, symlink are each atomic | ext4/xfs/btrfs journal each in one transaction; CrashMonkey OSDI'18 |
+//! | directory operations persist in program order (a prefix survives) | one ordered journal per file system; Ferrite's ext4 model |
+//! | a directory operation is durable only after `fsync` of its directory (a rename: either directory) or `sync`/`syncfs` | fsync(2): "an explicit fsync() on a file descriptor for the directory is also needed" |
+//! | `fsync`/`fdatasync` of a file: its earlier data and size, **not its name** | fsync(2); CrashMonkey OSDI'18 |
+//! | `O_SYNC`/`O_DSYNC` writes: an implicit `fsync`/`fdatasync` of the file | open(2) |
+//! | `sync_file_range` is no barrier | sync_file_range(2) |
+//! | `sync`, `syncfs`: everything before them | sync(2) |
+//!
+//! On ext4, xfs and btrfs an `fsync` of a newly created file usually persists its directory
+//! entry as well (the journal commit carries it), but neither POSIX nor fsync(2) promises that,
+//! so `linux` does not rely on it: a new file needs its directory fsynced. `fdatasync` counts as
+//! `fsync` because timestamps, modes and owners are not modelled (`chmod`/`chown` change nothing
+//! here).
+//!
+//! **`weak`**: ALICE's default model (OSDI'14; Ferrite's AdvFS): any subset of the operations not
+//! yet covered by a barrier may be lost, directory operations included and in any order; a
+//! rename is three steps (drop the destination, drop the source, add the destination), so a
+//! crash can leave neither name. It over-reports: real Linux file systems are stronger. Use it
+//! for information, to see what a writer leans on.
+//!
+//! **`process`**: nothing is lost (`SIGKILL`): a state is a prefix of the trace, plus a prefix of
+//! the bytes of the write the crash came inside, at every byte.
+//!
+//! Crash points: after every event (`e0` to `eN`, `eN` being after the writer's exit), and inside
+//! every write at each torn-unit boundary (each byte under `process`). At most one operation is
+//! torn per state, and a torn write keeps a prefix of its data, as in ALICE's "one op torn"
+//! family; a write that loses a middle block alone is shown by losing that block's write when
+//! the writer wrote it separately.
+//!
+//! # Judging
+//!
+//! [`verdict_rule`]: before the acknowledgement (by default the writer's `exit 0`; or the first
+//! output line a caller's predicate accepts) the target may be the old version, the new one, or
+//! absent when there was no old one; after it, only the new one. It is never torn, and an old
+//! version is never lost.
+//!
+//! # Reading a diagnosis
+//!
+//! Each violation is cut down to the fewest lost or torn operations that still show it, then
+//! told in one or two sentences: which operations (`#seq` is the event's `seq` in the trace,
+//! with its syscall and path) reached the disk, which did not, what the target then is, and a
+//! fix from [`FIXES`]. For example: "the rename at #14 (`.t.tmp` → `t.json`) reached the disk but
+//! the writes to `.t.tmp` at #5–#9 did not: `t.json` is 0 bytes. Fix: fsync the temp file before
+//! the rename." The state's id (`e15:d5-9`, see [`CrashState`]) replays it exactly
+//! ([`Explorer::replay`], [`materialize`]).
+//!
+//! # What power-loss simulation cannot show
+//!
+//! - Disks that lie about flushes (a volatile write cache that acknowledges `FLUSH` early):
+//!   the model trusts that a completed barrier is durable.
+//! - File systems other than the Linux ones the `linux` model describes (NFS, FUSE, ZFS, tmpfs,
+//!   macOS, Windows), or kernel bugs in the ones it does (CrashMonkey's ground).
+//! - I/O errors (`EIO` from `fsync`, "fsyncgate"), `ENOSPC`, and racing writers: other modes.
+//! - Writes the tracer cannot see (shared writable `mmap`, `io_uring`): reported in
+//!   [`Exploration::unmodelled`]; no pass over such a trace is trustworthy.
+//! - Files that existed before the run other than the target: their contents are not in the
+//!   trace and are modelled as empty ([`Plan::notes`]).
+
+mod diagnose;
+mod explore;
+mod judge;
+mod model;
+mod plan;
+mod replay;
+mod state;
+mod tree;
+
+#[cfg(test)]
+mod litmus;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod testkit;
+
+use std::io;
+use std::path::Path;
+
+pub use diagnose::{Diagnosis, FIXES, Pattern, fix, seq_list};
+pub use explore::{ClassCounts, Exploration, Explorer, Finding};
+pub use judge::{
+    AckPoint, AckSelect, PowerViolation, TargetClass, ack_point, exact_classifier, verdict_rule,
+};
+pub use model::{
+    Fill, IllegalState, LINUX_RULES, Model, PROCESS_RULES, Rule, RuleId, Torn, UnknownName,
+    WEAK_RULES,
+};
+pub use plan::{Barrier, DirOp, Plan, Step, StepKind};
+pub use state::{CrashIdError, CrashState, Partial};
+pub use tree::{FsTree, Ino, Inode, Node};
+
+/// How to explore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PowerOptions {
+    /// The persistence model (`--model`).
+    pub model: Model,
+    /// How writes tear (`--torn`).
+    pub torn: Torn,
+    /// What a grown range whose data did not arrive reads as (`--fill`).
+    pub fill: Fill,
+    /// Build every state while the model allows at most this many; beyond, families and
+    /// samples up to this many (`--max-states`).
+    pub max_states: u64,
+    /// Seeds the random samples (`--seed`).
+    pub seed: u64,
+    /// Diagnose at most this many distinct violations.
+    pub max_findings: usize,
+}
+
+impl Default for PowerOptions {
+    fn default() -> PowerOptions {
+        PowerOptions {
+            model: Model::Linux,
+            torn: Torn::Block,
+            fill: Fill::Zeros,
+            max_states: 200_000,
+            seed: 0,
+            max_findings: 8,
+        }
+    }
+}
+
+/// Why the explorer cannot do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PowerError {
+    /// The trace header names no target (a v1 trace): pass one.
+    #[error("the trace does not name its target (a version 1 trace?): give the target path")]
+    NoTarget,
+    /// A crash state id does not parse.
+    #[error(transparent)]
+    Id(#[from] CrashIdError),
+    /// The model does not allow the crash state.
+    #[error(transparent)]
+    Illegal(#[from] IllegalState),
+}
+
+/// Writes `tree` under `dir` (which must exist): directories, files with their bytes, hard links
+/// as hard links, symlinks. The only function of this module with I/O.
+pub fn materialize(tree: &FsTree, dir: &Path) -> io::Result<()> {
+    let mut written: Vec<(Ino, std::path::PathBuf)> = Vec::new();
+    for (name, node) in tree.entries() {
+        if name == "." || name.starts_with('/') || name.split('/').any(|p| p == "..") {
+            continue;
+        }
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            // Under `weak` a file can outlive the lost mkdir of its directory.
+            std::fs::create_dir_all(parent)?;
+        }
+        match node {
+            Node::Dir => std::fs::create_dir_all(&path)?,
+            Node::Symlink(text) => std::os::unix::fs::symlink(text, &path)?,
+            Node::File(ino) => match written.iter().find(|(i, _)| i == ino) {
+                Some((_, first)) => std::fs::hard_link(first, &path)?,
+                None => {
+                    let data = tree.inode(*ino).map_or(&[][..], Inode::data);
+                    std::fs::write(&path, data)?;
+                    written.push((*ino, path));
+                }
+            },
+        }
+    }
+    Ok(())
+}
