@@ -18,6 +18,7 @@ pub mod killpoint;
 pub mod mountinfo;
 pub mod oracle;
 pub mod payload;
+pub mod race;
 pub mod rng;
 pub mod size;
 pub mod trace;

@@ -1,0 +1,4 @@
+//! Racing writers, the pure half: schedules, their generators, the race oracle, minimisation
+//! and diagnosis.
+pub mod generate;
+pub mod schedule;
