@@ -2,3 +2,5 @@
 //! and diagnosis.
 pub mod generate;
 pub mod schedule;
+pub mod classify;
+pub mod oracle;
