@@ -141,10 +141,13 @@ fn anchor(bytes: &[u8], offset: usize, sources: &[(Source, &[u8])]) -> Option<(S
     let best = sources
         .iter()
         .map(|(source, version)| (*source, match_len(bytes, offset, version)))
-        .fold(None, |best: Option<(Source, usize)>, (source, len)| match best {
-            Some((_, best_len)) if best_len >= len => best,
-            Some(_) | None => Some((source, len)),
-        });
+        .fold(
+            None,
+            |best: Option<(Source, usize)>, (source, len)| match best {
+                Some((_, best_len)) if best_len >= len => best,
+                Some(_) | None => Some((source, len)),
+            },
+        );
     match best {
         Some((source, len)) if len >= needed => Some((source, len)),
         Some(_) | None => {
@@ -210,7 +213,11 @@ impl fmt::Display for Piece {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let end = self.offset_bytes + self.len_bytes;
         let size = format_bytes(self.len_bytes);
-        write!(f, "{size} of {} (bytes {}..{end})", self.source, self.offset_bytes)
+        write!(
+            f,
+            "{size} of {} (bytes {}..{end})",
+            self.source, self.offset_bytes
+        )
     }
 }
 
@@ -263,7 +270,10 @@ mod tests {
             writers: &writers,
         };
         assert_eq!(classify_bytes(&old, &versions), Reading::Old);
-        assert_eq!(classify_bytes(&writers[1], &versions), Reading::Version(WriterId(2)));
+        assert_eq!(
+            classify_bytes(&writers[1], &versions),
+            Reading::Version(WriterId(2))
+        );
         assert_eq!(classify(&TargetState::Absent, &versions), Reading::Absent);
     }
 
@@ -319,7 +329,11 @@ mod tests {
         let sources: Vec<Source> = mix.pieces.iter().map(|p| p.source).collect();
         assert_eq!(
             sources,
-            [Source::Writer(WriterId(1)), Source::Unknown, Source::Writer(WriterId(1))]
+            [
+                Source::Writer(WriterId(1)),
+                Source::Unknown,
+                Source::Writer(WriterId(1))
+            ]
         );
     }
 

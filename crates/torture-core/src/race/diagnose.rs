@@ -195,7 +195,13 @@ fn order_line(schedule: &Schedule, steps: &[Step]) -> String {
 /// A second writer truncating a name a first one is writing, and a rename of it to the target.
 fn fixed_temp_story(steps: &[Step], target: &str) -> Option<(String, String)> {
     steps.iter().enumerate().find_map(|(at, step)| {
-        let Op::Open { path, truncate, create, .. } = &step.op else {
+        let Op::Open {
+            path,
+            truncate,
+            create,
+            ..
+        } = &step.op
+        else {
             return None;
         };
         if path == target || !(*truncate || *create) {
@@ -207,7 +213,11 @@ fn fixed_temp_story(steps: &[Step], target: &str) -> Option<(String, String)> {
             .find(|s| s.writer != step.writer && opens(s, path))?;
         let rename = steps[at..].iter().find(|s| renames(s, path, target))?;
         let written = written_before(earlier, other.writer, path);
-        let mode = if *truncate { "with O_TRUNC" } else { "with O_CREAT" };
+        let mode = if *truncate {
+            "with O_TRUNC"
+        } else {
+            "with O_CREAT"
+        };
         let mut story = format!(
             "{} opened `{path}` {mode} at #{} while {} {}; {} renamed it to `{target}` at #{}",
             step.writer,
@@ -217,14 +227,23 @@ fn fixed_temp_story(steps: &[Step], target: &str) -> Option<(String, String)> {
             rename.writer,
             rename.index
         );
-        let later_write = steps
-            .iter()
-            .find(|s| s.index > rename.index && s.writer != rename.writer && writes(s, path));
-        if let Some(write) = later_write {
-            story += &format!(", and {} went on writing to it at #{}", write.writer, write.index);
-        }
+        story += &went_on_writing(steps, rename, path);
         Some((path.clone(), story))
     })
+}
+
+/// Another writer still writing through its descriptor after the file was renamed away.
+fn went_on_writing(steps: &[Step], rename: &Step, path: &str) -> String {
+    let later = steps
+        .iter()
+        .find(|s| s.index > rename.index && s.writer != rename.writer && writes(s, path));
+    match later {
+        Some(write) => format!(
+            ", and {} went on writing to it at #{}",
+            write.writer, write.index
+        ),
+        None => String::new(),
+    }
 }
 
 fn holding(written_bytes: u64) -> String {
@@ -252,9 +271,10 @@ fn written_before(steps: &[Step], writer: WriterId, name: &str) -> u64 {
         .iter()
         .rev()
         .find_map(|s| match &s.op {
-            Op::Write { path, written_bytes } if s.writer == writer && path == name => {
-                Some(*written_bytes)
-            }
+            Op::Write {
+                path,
+                written_bytes,
+            } if s.writer == writer && path == name => Some(*written_bytes),
             Op::Open { .. }
             | Op::Write { .. }
             | Op::Rename { .. }
@@ -268,7 +288,8 @@ fn written_before(steps: &[Step], writer: WriterId, name: &str) -> u64 {
 /// A writer opening the target itself with O_TRUNC (or writing it), seen at step `seen`.
 fn in_place_story(steps: &[Step], target: &str, seen: Option<u64>) -> Option<String> {
     let open = steps.iter().find(|s| {
-        matches!(&s.op, Op::Open { path, truncate: true, .. } if path == target) || writes(s, target)
+        matches!(&s.op, Op::Open { path, truncate: true, .. } if path == target)
+            || writes(s, target)
     })?;
     let seen = seen.unwrap_or(u64::MAX);
     let upto: Vec<Step> = steps.iter().filter(|s| s.index <= seen).cloned().collect();
@@ -283,11 +304,18 @@ fn in_place_story(steps: &[Step], target: &str, seen: Option<u64>) -> Option<Str
     };
     let action = match &open.op {
         Op::Open { .. } => format!("opened `{target}` itself with O_TRUNC"),
-        Op::Write { .. } | Op::Rename { .. } | Op::Link { .. } | Op::Unlink { .. } | Op::Other { .. } => {
+        Op::Write { .. }
+        | Op::Rename { .. }
+        | Op::Link { .. }
+        | Op::Unlink { .. }
+        | Op::Other { .. } => {
             format!("wrote `{target}` itself")
         }
     };
-    Some(format!("{} {action} at #{} and {done}", open.writer, open.index))
+    Some(format!(
+        "{} {action} at #{} and {done}",
+        open.writer, open.index
+    ))
 }
 
 /// The step a violation was seen after, when it was seen between steps.
@@ -313,7 +341,12 @@ fn check_then_create_story(steps: &[Step], target: &str) -> Option<String> {
         .iter()
         .filter(|s| match &s.op {
             Op::Rename { to, no_replace, .. } => to == target && !*no_replace,
-            Op::Open { path, create, exclusive, .. } => path == target && *create && !*exclusive,
+            Op::Open {
+                path,
+                create,
+                exclusive,
+                ..
+            } => path == target && *create && !*exclusive,
             Op::Write { .. } | Op::Link { .. } | Op::Unlink { .. } | Op::Other { .. } => false,
         })
         .collect();
@@ -347,8 +380,16 @@ fn runs_story(steps: &[Step]) -> String {
             .iter()
             .position(|s| s.writer != writer)
             .map_or(steps.len(), |n| start + n);
-        let calls: Vec<&str> = steps[start..end].iter().map(|s| s.syscall.as_str()).collect();
-        parts.push(format!("{writer} ran {} (#{}..#{})", calls.join(", "), steps[start].index, steps[end - 1].index));
+        let calls: Vec<&str> = steps[start..end]
+            .iter()
+            .map(|s| s.syscall.as_str())
+            .collect();
+        parts.push(format!(
+            "{writer} ran {} (#{}..#{})",
+            calls.join(", "),
+            steps[start].index,
+            steps[end - 1].index
+        ));
         start = end;
     }
     match parts.is_empty() {
@@ -413,7 +454,12 @@ mod tests {
             step(2, 2, "rename", rename),
         ];
         let (pattern, story) = recognise(&steps, "t", Mode::Replace, None);
-        assert_eq!(pattern, Pattern::FixedTempName { path: "t.tmp".into() });
+        assert_eq!(
+            pattern,
+            Pattern::FixedTempName {
+                path: "t.tmp".into()
+            }
+        );
         assert_eq!(
             story.unwrap(),
             "writer 2 opened `t.tmp` with O_TRUNC at #1 while writer 1 had it open; \

@@ -66,7 +66,8 @@ pub enum ScheduleError {
     #[error(
         "the writers diverged from the recorded run at step {step}: runnable {}, recorded {} \
          (a writer is nondeterministic; use the random search)",
-        list(got), list(recorded)
+        list(got),
+        list(recorded)
     )]
     Diverged {
         /// The step.
@@ -175,9 +176,8 @@ impl Scheduler {
     /// or after the kill step where that writer is runnable.
     pub fn kill_due(&mut self, runnable: &[WriterId]) -> Option<WriterId> {
         let kill = self.kill?;
-        let due = !self.killed
-            && self.taken.len() as u64 >= kill.step
-            && runnable.contains(&kill.writer);
+        let due =
+            !self.killed && self.taken.len() as u64 >= kill.step && runnable.contains(&kill.writer);
         self.killed |= due;
         due.then_some(kill.writer)
     }
@@ -390,7 +390,12 @@ impl Bounded {
     }
 
     /// A new step: the non-preemptive choice first, the others kept for backtracking.
-    fn explore(&mut self, index: usize, prev: Option<WriterId>, runnable: Vec<WriterId>) -> WriterId {
+    fn explore(
+        &mut self,
+        index: usize,
+        prev: Option<WriterId>,
+        runnable: Vec<WriterId>,
+    ) -> WriterId {
         let mut options: Vec<WriterId> = Vec::with_capacity(runnable.len());
         let stay = prev.filter(|p| runnable.contains(p));
         options.extend(stay);
@@ -479,8 +484,7 @@ impl Replay {
             self.run += 1;
             self.left = self.runs.get(self.run).map_or(0, |run| run.count);
         }
-        prev.filter(|p| runnable.contains(p))
-            .unwrap_or(runnable[0])
+        prev.filter(|p| runnable.contains(p)).unwrap_or(runnable[0])
     }
 }
 
@@ -556,7 +560,9 @@ mod tests {
         assert_eq!(ids(1), ["1.2x2.1", "1x2.2x2", "2.1x2.2", "2x2.1x2"]);
         assert_eq!(
             ids(2),
-            ["1.2.1.2", "1.2x2.1", "1x2.2x2", "2.1.2.1", "2.1x2.2", "2x2.1x2"]
+            [
+                "1.2.1.2", "1.2x2.1", "1x2.2x2", "2.1.2.1", "2.1x2.2", "2x2.1x2"
+            ]
         );
         assert_eq!(ids(9).len(), 6);
     }
@@ -649,7 +655,10 @@ mod tests {
             for (step, pair) in trace.chosen.windows(2).enumerate() {
                 let forced = !trace.runnable[step + 1].contains(&pair[0]);
                 if pair[0] != pair[1] && !forced {
-                    assert!(points.contains(&(step as u64)), "seed {seed}: switch after {step}");
+                    assert!(
+                        points.contains(&(step as u64)),
+                        "seed {seed}: switch after {step}"
+                    );
                 }
             }
             // The first change point always demotes the running writer below the other.

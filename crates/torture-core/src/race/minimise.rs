@@ -71,7 +71,10 @@ impl<F: FnMut(&Schedule) -> bool> Search<'_, F> {
 
 /// ddmin over the runs: try dropping each of `chunks` chunks; on success keep the smaller
 /// schedule and coarsen, otherwise refine until chunks are single runs.
-fn remove_runs<F: FnMut(&Schedule) -> bool>(search: &mut Search<'_, F>, start: Schedule) -> Schedule {
+fn remove_runs<F: FnMut(&Schedule) -> bool>(
+    search: &mut Search<'_, F>,
+    start: Schedule,
+) -> Schedule {
     let mut current = start;
     let mut chunks = 2;
     while current.runs().len() >= 2 && !search.exhausted() {

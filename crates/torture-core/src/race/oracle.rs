@@ -191,7 +191,12 @@ pub fn judge(facts: &RaceFacts) -> Vec<Violation> {
             count: facts.leftovers,
         });
     }
-    violations.extend(facts.recovery.as_ref().and_then(|r| recovery_violation(facts, r)));
+    violations.extend(
+        facts
+            .recovery
+            .as_ref()
+            .and_then(|r| recovery_violation(facts, r)),
+    );
     violations
 }
 
@@ -201,7 +206,9 @@ fn read_violations(facts: &RaceFacts, reads: &[(u64, Reading)]) -> Vec<Violation
     for (after_step, reading) in reads {
         let after_step = *after_step;
         match reading {
-            Reading::Absent if something_there => violations.push(Violation::Vanished { after_step }),
+            Reading::Absent if something_there => {
+                violations.push(Violation::Vanished { after_step })
+            }
             Reading::Torn(mix) => violations.push(Violation::TornRead {
                 after_step,
                 mix: mix.clone(),
@@ -217,7 +224,9 @@ fn final_violation(facts: &RaceFacts, reading: &Reading) -> Option<Violation> {
     let anyone_succeeded = facts.writers().any(|w| facts.exited_zero(w));
     let allowed = match reading {
         Reading::Torn(mix) => return Some(Violation::TornFinal { mix: mix.clone() }),
-        Reading::Version(writer) => facts.exited_zero(*writer) || facts.end(*writer) == WriterEnd::Killed,
+        Reading::Version(writer) => {
+            facts.exited_zero(*writer) || facts.end(*writer) == WriterEnd::Killed
+        }
         Reading::Old => !anyone_succeeded,
         Reading::Absent => !anyone_succeeded && facts.old.is_none(),
         Reading::NotRegular(_) => false,
@@ -293,7 +302,8 @@ fn no_clobber_violations(
 
 /// The recovery run is one more writer, numbered after the racers.
 fn recovery_violation(facts: &RaceFacts, recovery: &Recovery) -> Option<Violation> {
-    let left_own = matches!(&recovery.after, TargetState::Regular(bytes) if *bytes == recovery.version);
+    let left_own =
+        matches!(&recovery.after, TargetState::Regular(bytes) if *bytes == recovery.version);
     if recovery.exit == RunExit::Code(0) && left_own {
         return None;
     }
@@ -338,26 +348,50 @@ impl fmt::Display for Violation {
             }
             Violation::TornFinal { mix } => write!(f, "the final target is torn: {mix}"),
             Violation::FinalNotFromSuccessfulWriter { reading } => {
-                write!(f, "the final target is {reading}, not a successful writer's version")
+                write!(
+                    f,
+                    "the final target is {reading}, not a successful writer's version"
+                )
             }
             Violation::WriterFailed { writer, exit } => {
-                write!(f, "{writer} failed ({exit}) although replaces must all succeed")
+                write!(
+                    f,
+                    "{writer} failed ({exit}) although replaces must all succeed"
+                )
             }
             Violation::SuccessOverwrittenByTorn { writer, after_step } => match after_step {
-                Some(step) => write!(f, "{writer} exited 0 but a torn file replaced its version after #{step}"),
-                None => write!(f, "{writer} exited 0 but a torn file replaced its version at the end"),
+                Some(step) => write!(
+                    f,
+                    "{writer} exited 0 but a torn file replaced its version after #{step}"
+                ),
+                None => write!(
+                    f,
+                    "{writer} exited 0 but a torn file replaced its version at the end"
+                ),
             },
             Violation::SeveralWinners { writers, over_old } => {
                 let names: Vec<String> = writers.iter().map(WriterId::to_string).collect();
-                let old = if *over_old { " over the old version" } else { "" };
+                let old = if *over_old {
+                    " over the old version"
+                } else {
+                    ""
+                };
                 write!(f, "no-clobber published {}{old}", names.join(", then "))
             }
             Violation::LoserExitedZero { writer } => {
-                write!(f, "{writer} exited 0 but its version is not the target (no-clobber loser)")
+                write!(
+                    f,
+                    "{writer} exited 0 but its version is not the target (no-clobber loser)"
+                )
             }
-            Violation::Leftovers { count } => write!(f, "{count} file(s) left beside the target (--strict)"),
+            Violation::Leftovers { count } => {
+                write!(f, "{count} file(s) left beside the target (--strict)")
+            }
             Violation::RecoveryFailed { exit, left } => {
-                write!(f, "the clean run after the race ended with {exit} and left {left}")
+                write!(
+                    f,
+                    "the clean run after the race ended with {exit} and left {left}"
+                )
             }
         }
     }
@@ -493,7 +527,11 @@ mod tests {
                 exit: RunExit::Signal(11)
             }]
         );
-        assert!(violations[0].to_string().contains("writer 1 failed (killed by signal 11)"));
+        assert!(
+            violations[0]
+                .to_string()
+                .contains("writer 1 failed (killed by signal 11)")
+        );
     }
 
     #[test]
@@ -514,7 +552,11 @@ mod tests {
         facts.old = Some(OLD.to_vec());
         facts.reads[0] = read(0, file(OLD));
         assert_eq!(kinds(&facts), ["several-winners"]);
-        assert!(judge(&facts)[0].to_string().ends_with("writer 2 over the old version"));
+        assert!(
+            judge(&facts)[0]
+                .to_string()
+                .ends_with("writer 2 over the old version")
+        );
     }
 
     #[test]

@@ -20,9 +20,7 @@ use serde::{Deserialize, Serialize};
 
 /// One writer of a race: its instance number, from 1 (`TORTURE_WRITER`). Its generation is
 /// the number plus one (`TORTURE_GENERATION`; generation 1 is the old version).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct WriterId(pub u32);
 
 impl fmt::Display for WriterId {
@@ -285,10 +283,7 @@ mod tests {
             ("a", ScheduleParseError::BadRun("a".into())),
             ("1-k0@3", ScheduleParseError::BadKill("-k0@3".into())),
             ("1-k2", ScheduleParseError::BadKill("-k2".into())),
-            (
-                "1x18446744073709551615.2",
-                ScheduleParseError::TooLong,
-            ),
+            ("1x18446744073709551615.2", ScheduleParseError::TooLong),
         ];
         for (text, error) in cases {
             assert_eq!(text.parse::<Schedule>(), Err(error.clone()), "{text}");
@@ -309,7 +304,12 @@ mod tests {
         let both = vec![w(1), w(2)];
         let only_two = vec![w(2)];
         // 1 1 2 2: the switch at step 2 happens after writer 1 finished.
-        let runnable = [both.clone(), both.clone(), only_two.clone(), only_two.clone()];
+        let runnable = [
+            both.clone(),
+            both.clone(),
+            only_two.clone(),
+            only_two.clone(),
+        ];
         assert_eq!(preemptions(&runnable, &[w(1), w(1), w(2), w(2)]), 0);
         // 1 2 1 2 with both runnable until the end: two preemptions (the last switch is forced).
         let runnable = [both.clone(), both.clone(), both, only_two];
@@ -321,12 +321,11 @@ mod tests {
             writer: WriterId(writer),
             count,
         });
-        let kill = proptest::option::of((1u32..6, 0u64..10_000).prop_map(|(writer, step)| {
-            KillAt {
+        let kill =
+            proptest::option::of((1u32..6, 0u64..10_000).prop_map(|(writer, step)| KillAt {
                 writer: WriterId(writer),
                 step,
-            }
-        }));
+            }));
         (proptest::collection::vec(run, 0..20), kill)
             .prop_map(|(runs, kill)| Schedule::from_runs(runs).with_kill(kill))
     }

@@ -18,11 +18,19 @@ pub(crate) const TARGET: &str = "target.json";
 pub(crate) enum SimOp {
     /// Open (creating) and make it the writer's descriptor; fails on an existing name if
     /// `exclusive`.
-    Open { path: String, truncate: bool, exclusive: bool },
+    Open {
+        path: String,
+        truncate: bool,
+        exclusive: bool,
+    },
     /// Write at the descriptor's offset.
     Write(Vec<u8>),
     /// Rename; `no_replace` fails (and removes `from`) when `to` exists.
-    Rename { from: String, to: String, no_replace: bool },
+    Rename {
+        from: String,
+        to: String,
+        no_replace: bool,
+    },
     /// Fails the writer (exit 1) when the path exists: the "check" of check-then-create.
     FailIfExists(String),
 }
@@ -31,6 +39,17 @@ pub(crate) enum SimOp {
 struct Fs {
     names: BTreeMap<String, usize>,
     inodes: Vec<Vec<u8>>,
+}
+
+impl Fs {
+    fn with_target(old: Option<&[u8]>) -> Self {
+        let mut fs = Fs::default();
+        if let Some(old) = old {
+            fs.inodes.push(old.to_vec());
+            fs.names.insert(TARGET.to_owned(), 0);
+        }
+        fs
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -51,7 +70,9 @@ pub(crate) struct Outcome {
 
 /// Writer `n`'s version: its number repeated with a varying tail, 3 chunks of 4 KiB.
 pub(crate) fn version(writer: u32) -> Vec<u8> {
-    (0..3 * 4096).map(|i| b'a' + (writer as u8 * 7 + (i % 13) as u8) % 26).collect()
+    (0..3 * 4096)
+        .map(|i| b'a' + (writer as u8 * 7 + (i % 13) as u8) % 26)
+        .collect()
 }
 
 fn chunks(writer: u32) -> Vec<SimOp> {
@@ -111,12 +132,13 @@ fn temp_then_rename(writer: u32, temp: String, no_replace: bool) -> Vec<SimOp> {
 
 /// Runs one interleaving of `programs` (writer `i + 1` at index `i`) under `scheduler`, which
 /// must have been started with `next_schedule`.
-pub(crate) fn run(programs: &[Vec<SimOp>], mode: Mode, old: Option<&[u8]>, scheduler: &mut Scheduler) -> Outcome {
-    let mut fs = Fs::default();
-    if let Some(old) = old {
-        fs.inodes.push(old.to_vec());
-        fs.names.insert(TARGET.to_owned(), 0);
-    }
+pub(crate) fn run(
+    programs: &[Vec<SimOp>],
+    mode: Mode,
+    old: Option<&[u8]>,
+    scheduler: &mut Scheduler,
+) -> Outcome {
+    let mut fs = Fs::with_target(old);
     let mut procs = vec![Proc::default(); programs.len()];
     let mut steps = Vec::new();
     let mut reads = Vec::new();
@@ -134,23 +156,47 @@ pub(crate) fn run(programs: &[Vec<SimOp>], mode: Mode, old: Option<&[u8]>, sched
         let sim_op = &programs[writer.0 as usize - 1][proc.next];
         let index = steps.len() as u64;
         let (syscall, op) = execute(&mut fs, proc, sim_op);
-        steps.push(Step { index, writer, seq: proc.next as u64, syscall: syscall.to_owned(), op });
+        steps.push(Step {
+            index,
+            writer,
+            seq: proc.next as u64,
+            syscall: syscall.to_owned(),
+            op,
+        });
         proc.next += 1;
-        reads.push(TargetRead { after_step: index, state: target_state(&fs) });
+        reads.push(TargetRead {
+            after_step: index,
+            state: target_state(&fs),
+        });
     }
     let schedule = scheduler.finish().expect("the interleaving ends");
-    let facts = RaceFacts {
+    Outcome {
+        facts: facts(programs.len(), mode, old, &procs, reads, &fs),
+        steps,
+        schedule,
+    }
+}
+
+fn facts(
+    writers: usize,
+    mode: Mode,
+    old: Option<&[u8]>,
+    procs: &[Proc],
+    reads: Vec<TargetRead>,
+    fs: &Fs,
+) -> RaceFacts {
+    let target_there = usize::from(fs.names.contains_key(TARGET));
+    RaceFacts {
         mode,
         old: old.map(<[u8]>::to_vec),
-        versions: (1..=programs.len() as u32).map(version).collect(),
+        versions: (1..=writers as u32).map(version).collect(),
         ends: procs.iter().map(end).collect(),
         reads,
-        final_state: target_state(&fs),
-        leftovers: fs.names.len().saturating_sub(usize::from(fs.names.contains_key(TARGET))),
+        final_state: target_state(fs),
+        leftovers: fs.names.len().saturating_sub(target_there),
         strict: true,
         recovery: None,
-    };
-    Outcome { facts, steps, schedule }
+    }
 }
 
 fn runnable(programs: &[Vec<SimOp>], procs: &[Proc]) -> Vec<WriterId> {
@@ -177,7 +223,11 @@ fn target_state(fs: &Fs) -> TargetState {
 
 fn execute(fs: &mut Fs, proc: &mut Proc, sim_op: &SimOp) -> (&'static str, Op) {
     match sim_op {
-        SimOp::Open { path, truncate, exclusive } => {
+        SimOp::Open {
+            path,
+            truncate,
+            exclusive,
+        } => {
             let inode = match fs.names.get(path) {
                 Some(_) if *exclusive => return fail(proc, "openat", path),
                 Some(&inode) => inode,
@@ -191,11 +241,20 @@ fn execute(fs: &mut Fs, proc: &mut Proc, sim_op: &SimOp) -> (&'static str, Op) {
                 fs.inodes[inode].clear();
             }
             proc.fd = Some((inode, 0, path.clone()));
-            let op = Op::Open { path: path.clone(), truncate: *truncate, create: true, exclusive: *exclusive };
+            let op = Op::Open {
+                path: path.clone(),
+                truncate: *truncate,
+                create: true,
+                exclusive: *exclusive,
+            };
             ("openat", op)
         }
         SimOp::Write(bytes) => write(fs, proc, bytes),
-        SimOp::Rename { from, to, no_replace } => rename(fs, proc, from, to, *no_replace),
+        SimOp::Rename {
+            from,
+            to,
+            no_replace,
+        } => rename(fs, proc, from, to, *no_replace),
         SimOp::FailIfExists(path) => {
             if fs.names.contains_key(path) {
                 proc.exit = Some(1);
@@ -215,12 +274,28 @@ fn write(fs: &mut Fs, proc: &mut Proc, bytes: &[u8]) -> (&'static str, Op) {
     proc.fd = Some((inode, offset + bytes.len(), path.clone()));
     let written = proc.written.entry(path.clone()).or_default();
     *written += bytes.len() as u64;
-    ("write", Op::Write { path, written_bytes: *written })
+    (
+        "write",
+        Op::Write {
+            path,
+            written_bytes: *written,
+        },
+    )
 }
 
-fn rename(fs: &mut Fs, proc: &mut Proc, from: &str, to: &str, no_replace: bool) -> (&'static str, Op) {
+fn rename(
+    fs: &mut Fs,
+    proc: &mut Proc,
+    from: &str,
+    to: &str,
+    no_replace: bool,
+) -> (&'static str, Op) {
     let syscall = if no_replace { "renameat2" } else { "rename" };
-    let op = Op::Rename { from: from.to_owned(), to: to.to_owned(), no_replace };
+    let op = Op::Rename {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        no_replace,
+    };
     match fs.names.remove(from) {
         Some(_) if no_replace && fs.names.contains_key(to) => {
             // The loser removes its temp file and fails.
@@ -236,5 +311,10 @@ fn rename(fs: &mut Fs, proc: &mut Proc, from: &str, to: &str, no_replace: bool) 
 
 fn fail(proc: &mut Proc, syscall: &'static str, path: &str) -> (&'static str, Op) {
     proc.exit = Some(1);
-    (syscall, Op::Other { path: path.to_owned() })
+    (
+        syscall,
+        Op::Other {
+            path: path.to_owned(),
+        },
+    )
 }
