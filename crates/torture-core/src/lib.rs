@@ -14,6 +14,8 @@
 //! - [`trace`]: the versioned `intact-trace` JSON-lines format of a recorded run.
 //! - [`payload`]: the deterministic nested-JSON payloads the built-in writers write.
 //! - [`mountinfo`]: the parser of `/proc/self/mountinfo` (which file system holds a path).
+//! - [`race`]: racing writers: schedules and their generators (random, PCT, preemption-bounded),
+//!   the race oracle, minimisation of a violating schedule and its diagnosis.
 //! - [`rng`]: the one seeded random generator.
 //! - [`size`]: the one parser of byte sizes (`64KiB`, `1M`, `4096`).
 //! - [`words`]: counts with their nouns, singular or plural.
@@ -25,6 +27,7 @@ pub mod mountinfo;
 pub mod oracle;
 pub mod payload;
 pub mod power;
+pub mod race;
 pub mod rng;
 pub mod size;
 pub mod trace;
