@@ -11,6 +11,10 @@ default:
 torture *ARGS:
     cargo run --release -p torture --bin torture -- {{ARGS}}
 
+# Install `torture` and `torture-writer` into ~/.cargo/bin, so replay lines run as printed.
+install:
+    cargo install --path harness/cli --locked
+
 # All tests: unit, integration, doctests, benches in smoke mode.
 test:
     cargo test --workspace

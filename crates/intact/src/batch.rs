@@ -1,6 +1,6 @@
 //! [`Batch`]: many files, each published atomically, with their `fsync`s overlapped.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::error::Error;
 use std::ffi::OsString;
 use std::fmt;
@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rustix::io::Errno;
 
-use crate::dest::{Dir, DirCache, resolve};
-use crate::error::os_error;
+use crate::dest::{Destination, Dir, DirCache, resolve};
+use crate::error::{find_os_error, os_error};
+use crate::sys::Meta;
 use crate::{AtomicFile, CommitFailure, Durability, Options, sys};
 
 /// Files written and `fsync`ed at the same time during a batch commit.
@@ -26,6 +27,15 @@ use crate::{AtomicFile, CommitFailure, Durability, Options, sys};
 /// machine); 32 sits in the middle of that plateau.
 const PARALLEL_FILES: usize = 32;
 
+/// Directories open at the same time during a batch commit, at most: the files are committed
+/// in groups of this many directories, each directory opened once per group and `fsync`ed
+/// before the next group begins.
+const DIRECTORIES_AT_ONCE: usize = 64;
+
+/// Directories kept open between calls of [`Batch::add`] (to resolve the next file in the
+/// same directory without opening it again) before they are all closed.
+const DIRECTORIES_KEPT_BY_ADD: usize = 16;
+
 /// Writes many files, each replaced atomically on its own, faster than one by one.
 ///
 /// [`commit`](Batch::commit) writes every file to its own temp file, `fsync`s them
@@ -37,8 +47,11 @@ const PARALLEL_FILES: usize = 32;
 /// complete new content, but after a crash (or a failed commit) some targets may have the new
 /// content and others the old. [`BatchError`] says exactly which files were committed.
 ///
-/// The contents are held in memory until the commit; at most a few temp files are open at a
-/// time, however large the batch.
+/// The contents are held in memory until the commit. A batch holds few descriptors however
+/// large it is and however many directories it spans: none between `add` and `commit` (beyond
+/// a small cache of recently used directories), and during the commit at most 32 temp files
+/// and 64 directories (fewer when `RLIMIT_NOFILE` is low: a quarter of its soft limit for
+/// each).
 ///
 /// ```
 /// # let dir = std::env::temp_dir().join(format!("intact-doc-batch-{}", std::process::id()));
@@ -60,12 +73,19 @@ pub struct Batch {
     targets: HashSet<(u64, u64, OsString)>,
 }
 
-/// One file of the batch, resolved when added.
+/// One file of the batch, resolved when added; its directory is reopened at commit.
 struct Entry {
     target: PathBuf,
-    dest: crate::dest::Destination,
-    /// (device, inode) of the destination's directory: one directory `fsync` per key.
+    /// The directory the file is published in, as resolved by `add`.
+    dir_path: PathBuf,
+    /// (device, inode) of that directory: the same directory when reopened, and one
+    /// directory `fsync` per key.
     dir_key: (u64, u64),
+    /// The file's name in that directory, and the two joined.
+    name: OsString,
+    path: PathBuf,
+    /// The regular file there at `add`, if any.
+    existing: Option<Meta>,
     contents: Vec<u8>,
 }
 
@@ -89,10 +109,15 @@ impl Batch {
     /// followed per the options), so a missing parent directory or a target that is a
     /// directory fails here, with the same errors as [`Options::create`]. Adding a target that
     /// is already in the batch is an `InvalidInput` error.
+    ///
+    /// The directory is not kept open: the commit opens it again by its path (relative paths
+    /// against the working directory of the commit) and fails the files in it, publishing
+    /// nothing, if that is no longer the same directory.
     pub fn add(&mut self, path: impl AsRef<Path>, contents: impl Into<Vec<u8>>) -> io::Result<()> {
         let path = path.as_ref();
         let dest = resolve(path, self.options.symlinks, &mut self.dirs)?;
         let dir = dest.dir.meta()?;
+        self.dirs.trim(DIRECTORIES_KEPT_BY_ADD);
         let dir_key = (dir.dev, dir.ino);
         if !self.targets.insert((dir.dev, dir.ino, dest.name.clone())) {
             let message = format!("{} is already in this batch", dest.path.display());
@@ -100,8 +125,11 @@ impl Batch {
         }
         self.entries.push(Entry {
             target: path.to_path_buf(),
-            dest,
+            dir_path: dest.dir.path.clone(),
             dir_key,
+            name: dest.name,
+            path: dest.path,
+            existing: dest.existing,
             contents: contents.into(),
         });
         Ok(())
@@ -128,18 +156,22 @@ impl Batch {
             options, entries, ..
         } = self;
         let total = entries.len();
-        let written = run_parallel(entries, PARALLEL_FILES, |entry| write_one(entry, &options));
-        let dir_errors = match options.durability {
-            Durability::Full => sync_directories(&written),
-            Durability::None | Durability::Data => BTreeMap::new(),
-        };
+        let (dirs_at_once, threads) = open_file_budget();
+        let mut outcomes = Vec::with_capacity(total);
+        for group in group_by_directory(entries, dirs_at_once) {
+            outcomes.extend(commit_group(group, &options, threads));
+        }
+        outcomes.sort_unstable_by_key(|(index, _)| *index);
         let mut report = BatchError {
             committed: Vec::new(),
             failures: Vec::new(),
             total,
         };
-        for file in written {
-            report.record(file, &dir_errors);
+        for (_, outcome) in outcomes {
+            match outcome {
+                Ok(target) => report.committed.push(target),
+                Err(failure) => report.failures.push(failure),
+            }
         }
         match report.failures.is_empty() {
             true => Ok(()),
@@ -164,10 +196,114 @@ impl fmt::Debug for Batch {
     }
 }
 
+/// How many directories and threads a commit may use at once: [`DIRECTORIES_AT_ONCE`] and
+/// [`PARALLEL_FILES`], or a quarter of the soft `RLIMIT_NOFILE` each when that is lower
+/// (each thread holds one temp file at a time).
+fn open_file_budget() -> (usize, usize) {
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let quarter = soft.map_or(usize::MAX, |soft| {
+        usize::try_from(soft / 4).unwrap_or(usize::MAX)
+    });
+    (
+        quarter.clamp(1, DIRECTORIES_AT_ONCE),
+        quarter.clamp(1, PARALLEL_FILES),
+    )
+}
+
+/// The entries, with their index, in groups that span at most `dirs_at_once` directories,
+/// every directory's files in one group.
+fn group_by_directory(entries: Vec<Entry>, dirs_at_once: usize) -> Vec<Vec<(usize, Entry)>> {
+    let mut by_dir: Vec<Vec<(usize, Entry)>> = Vec::new();
+    let mut slot: HashMap<(u64, u64), usize> = HashMap::new();
+    for (index, entry) in entries.into_iter().enumerate() {
+        let next = by_dir.len();
+        let at = *slot.entry(entry.dir_key).or_insert(next);
+        if at == next {
+            by_dir.push(Vec::new());
+        }
+        by_dir[at].push((index, entry));
+    }
+    let mut groups = Vec::new();
+    let mut dirs = by_dir.into_iter().peekable();
+    while dirs.peek().is_some() {
+        groups.push(dirs.by_ref().take(dirs_at_once).flatten().collect());
+    }
+    groups
+}
+
+/// Why a directory could not be used at commit.
+#[derive(Clone, Copy, Debug)]
+enum Reopen {
+    Failed(Errno),
+    /// The path now leads to another directory than at `add`.
+    Moved,
+}
+
+/// Opens the directory of an entry again and checks it is the one `add` resolved.
+fn reopen(path: &Path, key: (u64, u64), will_sync: bool) -> Result<Arc<Dir>, Reopen> {
+    let dir = Dir::open(path, will_sync).map_err(Reopen::Failed)?;
+    let meta = sys::stat_fd(dir.fd.as_fd()).map_err(Reopen::Failed)?;
+    match (meta.dev, meta.ino) == key {
+        true => Ok(dir),
+        false => Err(Reopen::Moved),
+    }
+}
+
+fn reopen_error(problem: Reopen, dir: &Path, target: &Path) -> io::Error {
+    let (dir, target) = (dir.display(), target.display());
+    match problem {
+        Reopen::Failed(errno) => os_error(
+            errno,
+            format_args!("reopen directory {dir} to commit {target}"),
+        ),
+        Reopen::Moved => io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "directory {dir} was moved or replaced since {target} was added to the batch; \
+                 nothing was published"
+            ),
+        ),
+    }
+}
+
+/// Commits one group: opens its directories, writes and publishes its files from `threads`
+/// threads, `fsync`s its directories, then closes them.
+fn commit_group(
+    group: Vec<(usize, Entry)>,
+    options: &Options,
+    threads: usize,
+) -> Vec<(usize, Result<PathBuf, BatchFailure>)> {
+    let will_sync = options.durability == Durability::Full;
+    let mut dirs: HashMap<(u64, u64), Result<Arc<Dir>, Reopen>> = HashMap::new();
+    let work: Vec<(usize, Entry, Result<Arc<Dir>, Reopen>)> = group
+        .into_iter()
+        .map(|(index, entry)| {
+            let dir = dirs
+                .entry(entry.dir_key)
+                .or_insert_with(|| reopen(&entry.dir_path, entry.dir_key, will_sync))
+                .clone();
+            (index, entry, dir)
+        })
+        .collect();
+    drop(dirs);
+    let written = run_parallel(work, threads, |(index, entry, dir)| {
+        (index, write_one(entry, dir, options))
+    });
+    let dir_errors = match will_sync {
+        true => sync_directories(&written, threads),
+        false => BTreeMap::new(),
+    };
+    written
+        .into_iter()
+        .map(|(index, file)| (index, outcome(file, &dir_errors)))
+        .collect()
+}
+
 /// A file after the per-file steps (temp file, write, `fsync`, rename).
 struct Written {
     target: PathBuf,
-    dir: Arc<Dir>,
+    /// The directory, reopened at commit (`None` if that failed: nothing was published).
+    dir: Option<Arc<Dir>>,
     dir_key: (u64, u64),
     contents: Vec<u8>,
     /// `Err`: nothing was published for this file.
@@ -175,15 +311,28 @@ struct Written {
 }
 
 /// Writes one file up to and including its rename; the directory `fsync` comes later.
-fn write_one(entry: Entry, options: &Options) -> Written {
+fn write_one(entry: Entry, dir: Result<Arc<Dir>, Reopen>, options: &Options) -> Written {
     let Entry {
         target,
-        dest,
+        dir_path,
         dir_key,
+        name,
+        path,
+        existing,
         contents,
     } = entry;
-    let dir = Arc::clone(&dest.dir);
-    let published = publish_one(&target, dest, &contents, options);
+    let (dir, published) = match dir {
+        Ok(dir) => {
+            let dest = Destination {
+                dir: Arc::clone(&dir),
+                name,
+                path,
+                existing,
+            };
+            (Some(dir), publish_one(&target, dest, &contents, options))
+        }
+        Err(problem) => (None, Err(reopen_error(problem, &dir_path, &target))),
+    };
     Written {
         target,
         dir,
@@ -195,7 +344,7 @@ fn write_one(entry: Entry, options: &Options) -> Written {
 
 fn publish_one(
     target: &Path,
-    dest: crate::dest::Destination,
+    dest: Destination,
     contents: &[u8],
     options: &Options,
 ) -> io::Result<()> {
@@ -207,20 +356,43 @@ fn publish_one(
 
 /// `fsync`s each distinct directory holding a published file, once, concurrently; returns
 /// the failures by (device, inode).
-fn sync_directories(written: &[Written]) -> BTreeMap<(u64, u64), Errno> {
+fn sync_directories(written: &[(usize, Written)], threads: usize) -> BTreeMap<(u64, u64), Errno> {
     let mut dirs: BTreeMap<(u64, u64), Arc<Dir>> = BTreeMap::new();
-    for file in written.iter().filter(|file| file.published.is_ok()) {
-        dirs.entry(file.dir_key)
-            .or_insert_with(|| Arc::clone(&file.dir));
+    for (_, file) in written.iter().filter(|(_, file)| file.published.is_ok()) {
+        if let Some(dir) = &file.dir {
+            dirs.entry(file.dir_key).or_insert_with(|| Arc::clone(dir));
+        }
     }
     let dirs: Vec<((u64, u64), Arc<Dir>)> = dirs.into_iter().collect();
-    let synced = run_parallel(dirs, PARALLEL_FILES, |(key, dir)| {
+    let synced = run_parallel(dirs, threads, |(key, dir)| {
         (key, sys::sync_directory(dir.fd.as_fd()))
     });
     synced
         .into_iter()
         .filter_map(|(key, result)| result.err().map(|errno| (key, errno)))
         .collect()
+}
+
+/// What became of one file: committed (its target), or a failure for the report.
+fn outcome(
+    file: Written,
+    dir_errors: &BTreeMap<(u64, u64), Errno>,
+) -> Result<PathBuf, BatchFailure> {
+    let dir_error = dir_errors.get(&file.dir_key);
+    let (error, failure) = match (file.published, dir_error, &file.dir) {
+        (Err(error), _, _) => (error, CommitFailure::NotPublished),
+        (Ok(()), Some(&errno), Some(dir)) => {
+            let message = format_args!("fsync directory {}", dir.path.display());
+            (os_error(errno, message), CommitFailure::PublishedNotDurable)
+        }
+        (Ok(()), _, _) => return Ok(file.target),
+    };
+    Err(BatchFailure {
+        target: file.target,
+        error,
+        failure,
+        contents: file.contents,
+    })
 }
 
 /// Runs `work` on every item from up to `threads` threads (this one included), keeping order.
@@ -277,24 +449,6 @@ pub struct BatchError {
 }
 
 impl BatchError {
-    fn record(&mut self, file: Written, dir_errors: &BTreeMap<(u64, u64), Errno>) {
-        let dir_error = dir_errors.get(&file.dir_key);
-        let (error, failure) = match (file.published, dir_error) {
-            (Err(error), _) => (error, CommitFailure::NotPublished),
-            (Ok(()), Some(&errno)) => {
-                let message = format_args!("fsync directory {}", file.dir.path.display());
-                (os_error(errno, message), CommitFailure::PublishedNotDurable)
-            }
-            (Ok(()), None) => return self.committed.push(file.target),
-        };
-        self.failures.push(BatchFailure {
-            target: file.target,
-            error,
-            failure,
-            contents: file.contents,
-        });
-    }
-
     /// The files fully committed (published, and durable per the batch's options).
     pub fn committed(&self) -> &[PathBuf] {
         &self.committed
@@ -344,12 +498,14 @@ impl Error for BatchError {
 }
 
 impl From<BatchError> for io::Error {
+    /// The first failure's kind, the message, and the `BatchError` itself as the inner error
+    /// (`downcast` it back for the per-file report).
     fn from(err: BatchError) -> io::Error {
         let kind = err
             .failures
             .first()
             .map_or(io::ErrorKind::Other, |first| first.error.kind());
-        io::Error::new(kind, err.to_string())
+        io::Error::new(kind, err)
     }
 }
 
@@ -380,6 +536,11 @@ impl BatchFailure {
     /// True when the new content is in place (only the directory `fsync` failed).
     pub fn is_published(&self) -> bool {
         self.failure.is_published()
+    }
+
+    /// The OS error number (`errno`) behind the failure, when there is one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        find_os_error(&self.error)
     }
 
     /// The contents that were to be written, for a retry.
@@ -427,6 +588,43 @@ mod tests {
         });
         assert_eq!(results, (0..1000).map(|n| n * 2).collect::<Vec<u32>>());
         assert_eq!(calls.into_inner(), 1000);
+    }
+
+    fn entry(dir: u64) -> Entry {
+        Entry {
+            target: PathBuf::from(format!("d{dir}/f")),
+            dir_path: PathBuf::from(format!("d{dir}")),
+            dir_key: (1, dir),
+            name: OsString::from("f"),
+            path: PathBuf::from(format!("d{dir}/f")),
+            existing: None,
+            contents: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn groups_span_a_bounded_number_of_directories_each_whole() {
+        let dirs = [0, 1, 0, 2, 3, 1, 4];
+        let groups = group_by_directory(dirs.iter().map(|&d| entry(d)).collect(), 2);
+        let keys: Vec<Vec<(usize, u64)>> = groups
+            .iter()
+            .map(|group| group.iter().map(|(i, e)| (*i, e.dir_key.1)).collect())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                vec![(0, 0), (2, 0), (1, 1), (5, 1)],
+                vec![(3, 2), (4, 3)],
+                vec![(6, 4)]
+            ]
+        );
+    }
+
+    #[test]
+    fn the_open_file_budget_is_never_zero() {
+        let (dirs, threads) = open_file_budget();
+        assert!((1..=DIRECTORIES_AT_ONCE).contains(&dirs));
+        assert!((1..=PARALLEL_FILES).contains(&threads));
     }
 
     #[test]

@@ -79,15 +79,31 @@ impl DirCache {
         if let Some(dir) = self.dirs.get(path) {
             return Ok(Arc::clone(dir));
         }
-        let flags = sys::dir_open_flags(self.will_sync);
+        let dir = Dir::open(path, self.will_sync)?;
+        self.dirs.insert(path.to_path_buf(), Arc::clone(&dir));
+        Ok(dir)
+    }
+
+    /// Closes the cached directories (those not in use elsewhere) once there are more than
+    /// `max`, so that a long series of lookups keeps few descriptors open.
+    pub(crate) fn trim(&mut self, max: usize) {
+        if self.dirs.len() > max {
+            self.dirs.clear();
+        }
+    }
+}
+
+impl Dir {
+    /// Opens the directory at `path`, readable if it will be `fsync`ed, else `O_PATH` where
+    /// there is one (see [`sys::dir_open_flags`]).
+    pub(crate) fn open(path: &Path, will_sync: bool) -> Result<Arc<Dir>, Errno> {
+        let flags = sys::dir_open_flags(will_sync);
         let fd = rustix::fs::openat(CWD, path, flags, Mode::empty())?;
-        let dir = Arc::new(Dir {
+        Ok(Arc::new(Dir {
             fd,
             path: path.to_path_buf(),
             meta: OnceLock::new(),
-        });
-        self.dirs.insert(path.to_path_buf(), Arc::clone(&dir));
-        Ok(dir)
+        }))
     }
 }
 

@@ -3,35 +3,95 @@
 use std::error::Error;
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 use crate::AtomicFile;
 
-/// The cause of a failure plus what was being done, to which path.
+/// The error inside every `io::Error` this crate makes (except a [`CommitError`] or a
+/// [`BatchError`](crate::BatchError) converted into one): what was being done, naming the
+/// path, and the cause.
 ///
-/// Carried inside an `io::Error` (so the `ErrorKind` is the cause's kind) and reachable through
-/// `Error::source`, which yields the OS error with its `raw_os_error`.
+/// The `io::Error` has the cause's `ErrorKind`; its `raw_os_error()` is `None` (it wraps a
+/// custom error), so get the errno with [`PathError::raw_os_error`] (after
+/// `io::Error::get_ref` and `downcast_ref`) or with [`crate::raw_os_error`], which takes the
+/// `io::Error` itself. [`Error::source`] yields the OS error.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("intact-doc-patherr-{}", std::process::id()));
+/// let error = intact::write(dir.join("missing/file"), b"x").unwrap_err();
+/// let inner = error.get_ref().and_then(|e| e.downcast_ref::<intact::PathError>()).unwrap();
+/// assert_eq!(inner.raw_os_error(), Some(2)); // ENOENT
+/// assert_eq!(intact::raw_os_error(&error), Some(2));
+/// ```
 #[derive(Debug)]
-struct Context {
+pub struct PathError {
     message: String,
-    source: io::Error,
+    source: Arc<io::Error>,
 }
 
-impl fmt::Display for Context {
+impl PathError {
+    /// What was being done, naming the path (without the cause).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The OS error number of the cause (`errno`), when it has one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        find_os_error(&*self.source)
+    }
+
+    /// The kind of the cause.
+    pub fn kind(&self) -> io::ErrorKind {
+        self.source.kind()
+    }
+}
+
+impl fmt::Display for PathError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.message, self.source)
     }
 }
 
-impl Error for Context {
+impl Error for PathError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&self.source)
+        Some(&*self.source)
     }
+}
+
+/// The first OS error number found along the `source` chain of `error` (itself included).
+pub(crate) fn find_os_error(error: &(dyn Error + 'static)) -> Option<i32> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(code) = error
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
+            return Some(code);
+        }
+        current = error.source();
+    }
+    None
 }
 
 /// Wraps `source` with a message (which names the path), keeping its `ErrorKind`.
 pub(crate) fn with_context(source: io::Error, message: impl fmt::Display) -> io::Error {
+    shared_context(Arc::new(source), message)
+}
+
+/// Like [`with_context`] for a cause that is also kept elsewhere (a failed `fsync`, reported
+/// again by every retried commit).
+pub(crate) fn shared_context(source: Arc<io::Error>, message: impl fmt::Display) -> io::Error {
     let kind = source.kind();
-    let context = Context {
+    with_kind(kind, source, message)
+}
+
+/// Wraps `source` with a message, with another kind than the cause's.
+pub(crate) fn with_kind(
+    kind: io::ErrorKind,
+    source: Arc<io::Error>,
+    message: impl fmt::Display,
+) -> io::Error {
+    let context = PathError {
         message: message.to_string(),
         source,
     };
@@ -71,7 +131,26 @@ impl CommitFailure {
 /// handed back so the caller can retry the commit or abort.
 ///
 /// Dropping a `CommitError` drops the file, which removes the temp file if nothing was
-/// published. Converting into `io::Error` keeps the error's kind (and drops the file).
+/// published. Converting into `io::Error` (as `?` does, and as [`crate::write`] and
+/// [`Options::write`](crate::Options::write) do) drops the file, removing an unpublished temp
+/// file at once, and keeps the kind, the message and a [`CommitFailed`] as the inner error:
+/// `downcast` to it to ask [`failure`](CommitFailed::failure) or
+/// [`is_published`](CommitFailed::is_published).
+///
+/// ```
+/// use intact::{CommitFailed, CommitFailure, Options, Overwrite};
+/// # let dir = std::env::temp_dir().join(format!("intact-doc-commiterr-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("once");
+/// std::fs::write(&path, b"first")?;
+/// let error = Options::new().overwrite(Overwrite::NoClobber).write(&path, b"second").unwrap_err();
+/// let commit = error.get_ref().and_then(|e| e.downcast_ref::<CommitFailed>()).unwrap();
+/// assert_eq!(commit.failure(), CommitFailure::NotPublished);
+/// assert_eq!(commit.raw_os_error(), Some(17)); // EEXIST
+/// # drop(error);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct CommitError {
     file: Box<AtomicFile>,
     error: io::Error,
@@ -95,6 +174,11 @@ impl CommitError {
     /// The kind of the underlying error.
     pub fn kind(&self) -> io::ErrorKind {
         self.error.kind()
+    }
+
+    /// The OS error number (`errno`) behind the failure, when there is one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        find_os_error(&self.error)
     }
 
     /// Which step failed: before anything was published, or after (durability unknown).
@@ -160,38 +244,79 @@ impl Error for CommitError {
     }
 }
 
-/// The text of a [`CommitError`] without the file, for the `io::Error` conversion.
+/// A [`CommitError`] converted into an `io::Error`, without the file (whose unpublished temp
+/// file was removed by the conversion): the inner error of that `io::Error`, for `downcast`.
 #[derive(Debug)]
-struct CommitMessage {
+pub struct CommitFailed {
     error: io::Error,
     failure: CommitFailure,
     target: std::path::PathBuf,
 }
 
-impl fmt::Display for CommitMessage {
+impl CommitFailed {
+    /// The underlying error; its message names the path and its source is the OS error.
+    pub fn error(&self) -> &io::Error {
+        &self.error
+    }
+
+    /// The kind of the underlying error.
+    pub fn kind(&self) -> io::ErrorKind {
+        self.error.kind()
+    }
+
+    /// The OS error number (`errno`) behind the failure, when there is one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        find_os_error(&self.error)
+    }
+
+    /// Which step failed: before anything was published, or after (durability unknown).
+    pub fn failure(&self) -> CommitFailure {
+        self.failure
+    }
+
+    /// True when the new content is already in place (the directory `fsync` failed).
+    pub fn is_published(&self) -> bool {
+        self.failure.is_published()
+    }
+
+    /// The target path, as given to `create`.
+    pub fn target(&self) -> &std::path::Path {
+        &self.target
+    }
+}
+
+impl fmt::Display for CommitFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         describe(f, &self.error, self.failure, &self.target)
     }
 }
 
-impl Error for CommitMessage {
+impl Error for CommitFailed {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         Some(&self.error)
     }
 }
 
 impl From<CommitError> for io::Error {
-    /// Keeps the kind and the message; drops the file (removing the temp file if unpublished).
+    /// Keeps the kind and the message, with a [`CommitFailed`] as the inner error; drops the
+    /// file (removing the temp file if nothing was published).
     fn from(err: CommitError) -> io::Error {
         let kind = err.error.kind();
         let target = err.file.target().to_path_buf();
-        let message = CommitMessage {
+        let failed = CommitFailed {
             error: err.error,
             failure: err.failure,
             target,
         };
-        io::Error::new(kind, message)
+        io::Error::new(kind, failed)
     }
+}
+
+/// The OS error number (`errno`) behind an error returned by this crate, found along its
+/// [`source`](Error::source) chain: `io::Error::raw_os_error` alone is `None` for them, since
+/// they wrap a [`PathError`] or a [`CommitError`] to name the path.
+pub fn raw_os_error(error: &io::Error) -> Option<i32> {
+    find_os_error(error)
 }
 
 #[cfg(test)]

@@ -7,16 +7,17 @@ use std::fs::File;
 use std::io::{self, IoSlice, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use rustix::fs::{AtFlags, FlockOperation, Gid, OFlags, Uid};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Gid, OFlags, Uid};
 use rustix::io::Errno;
 
 use crate::dest::{Destination, DirCache, resolve};
-use crate::error::{CommitError, CommitFailure, os_error, with_context};
+use crate::error::{CommitError, CommitFailure, os_error, shared_context, with_context, with_kind};
 use crate::name::{random_u64, temp_name};
+use crate::options::Keep;
 use crate::sys::{self, Meta};
-use crate::{Durability, Options, Overwrite, Temp};
+use crate::{Durability, Options, Overwrite, Preserve, Temp};
 
 /// Attempts at a free random temp name before giving up (each collision is a 2^-64 event
 /// unless something is very wrong, like a filesystem that ignores `O_EXCL`).
@@ -62,13 +63,17 @@ pub struct AtomicFile {
     anonymous: bool,
     durability: Durability,
     overwrite: Overwrite,
+    /// What to keep of the replaced file, decided at commit.
+    keep: Keep,
+    /// [`Options::mode`].
+    mode: Option<u32>,
     /// Owner and permissions still to be given to the temp file, at commit.
-    metadata: Option<FinalMetadata>,
+    metadata: Option<PendingMetadata>,
     /// The new content is in place under the target's name.
     published: bool,
     /// A data `fsync` failed: the kernel may have dropped the dirty pages, so a retried `fsync`
     /// could succeed without the content being on disk. Such a file is never published.
-    sync_failed: Option<io::ErrorKind>,
+    sync_failed: Option<Arc<io::Error>>,
 }
 
 impl AtomicFile {
@@ -82,9 +87,25 @@ impl AtomicFile {
         &self.file
     }
 
+    /// The temp file, mutably: for writing through `File` itself (`BufWriter<&mut File>`,
+    /// `std::io::copy`, `set_len`, `set_permissions` and so on). Permissions set here are
+    /// overridden at commit (see [`Options::mode`]).
+    pub fn as_file_mut(&mut self) -> &mut File {
+        &mut self.file
+    }
+
     /// The target path, as given to `create`.
     pub fn target(&self) -> &Path {
         &self.target
+    }
+
+    /// The path the commit replaces: the target, or under [`Symlinks::Follow`] the file at
+    /// the end of its symlink chain (its directory joined with its name, as resolved at
+    /// `create`). Read it to see the version being replaced.
+    ///
+    /// [`Symlinks::Follow`]: crate::Symlinks::Follow
+    pub fn destination(&self) -> &Path {
+        &self.dest.path
     }
 
     pub(crate) fn create_with(path: &Path, options: &Options) -> io::Result<AtomicFile> {
@@ -99,17 +120,19 @@ impl AtomicFile {
         dest: Destination,
         options: &Options,
     ) -> io::Result<AtomicFile> {
-        let planned = plan_metadata(&dest, options);
-        let (fd, named) = create_temp(&dest, options, planned.created_mode)?;
+        let created_mode = initial_mode(&dest, options);
+        let (fd, named) = create_temp(&dest, options, created_mode)?;
         let anonymous = named.is_none();
         let (temp_name, metadata) = match named {
-            None => (None, planned),
-            Some((name, claimed)) => (Some(name), planned.for_named_temp(claimed)),
+            None => (None, PendingMetadata::unnamed(created_mode)),
+            Some((name, claimed)) => (Some(name), PendingMetadata::named(claimed)),
         };
         Ok(AtomicFile {
             file: File::from(fd),
             target,
             anonymous,
+            keep: options.keep,
+            mode: options.mode,
             metadata: Some(metadata),
             dest,
             temp_name,
@@ -126,7 +149,7 @@ type Claimed = (OsString, Meta);
 
 /// Creates the temp file per the temp policy: the descriptor, and its name if it has one.
 ///
-/// `anonymous_mode` is the mode an unnamed temp file is created with (see [`plan_metadata`]);
+/// `anonymous_mode` is the mode an unnamed temp file is created with (see [`initial_mode`]);
 /// a named one is always created with 0600.
 fn create_temp(
     dest: &Destination,
@@ -305,7 +328,47 @@ fn anonymous_unsupported(dest: &Destination) -> io::Error {
     io::Error::new(io::ErrorKind::Unsupported, message)
 }
 
-/// The owner and permissions a temp file gets at commit, and what to check before.
+/// The mode an unnamed temp file is created with: the final permission bits as far as they
+/// are known at create time (explicit, or the replaced file's, less set-ID and sticky bits),
+/// else 0o666, which the kernel filters through the umask or the default ACL exactly as for
+/// `File::create`. The commit checks the guess against the replaced file as it is then.
+fn initial_mode(dest: &Destination, options: &Options) -> u32 {
+    let kept = replaced_metadata(dest, options)
+        .filter(|_| options.keep.mode)
+        .map(|existing| existing.permissions());
+    options
+        .mode
+        .or(kept)
+        .map_or(NEW_FILE_MODE, |mode| mode & !SPECIAL_BITS)
+}
+
+/// What the commit needs to know about how the temp file was created.
+#[derive(Clone, Copy, Debug)]
+struct PendingMetadata {
+    /// The mode the temp file was created with (before the umask or default ACL).
+    created_mode: u32,
+    /// A named temp file: what its name referred to once locked, to compare with the file.
+    claimed: Option<Meta>,
+}
+
+impl PendingMetadata {
+    fn unnamed(created_mode: u32) -> PendingMetadata {
+        PendingMetadata {
+            created_mode,
+            claimed: None,
+        }
+    }
+
+    /// A named temp file is created with 0600, so its final mode is always set at commit.
+    fn named(claimed: Meta) -> PendingMetadata {
+        PendingMetadata {
+            created_mode: TEMP_FILE_MODE,
+            claimed: Some(claimed),
+        }
+    }
+}
+
+/// The owner, permissions and attributes a temp file gets at commit, decided then.
 ///
 /// Applied after the last write, not at creation: a write by a process without `CAP_FSETID`
 /// clears the set-user-ID bit (and set-group-ID, when group-executable) of the file it writes.
@@ -315,49 +378,19 @@ struct FinalMetadata {
     owner: Option<(u32, u32)>,
     /// Permission bits to end with; `None` keeps what `O_TMPFILE` was created with.
     mode: Option<u32>,
-    /// The mode the temp file was created with (before the umask).
-    created_mode: u32,
-    /// A named temp file: what its name referred to once locked, to compare with the file.
-    claimed: Option<Meta>,
-}
-
-/// Decides the final metadata at create time (while the replaced file's is at hand), for an
-/// unnamed temp file; see [`FinalMetadata::for_named_temp`] for a named one.
-///
-/// The unnamed file is created with the final permission bits when they are known, so that
-/// usually nothing is left to set at commit, or with 0o666 for a new file, which the kernel
-/// filters through the umask (and default ACLs) exactly as for `File::create`.
-fn plan_metadata(dest: &Destination, options: &Options) -> FinalMetadata {
-    let replaced = replaced_metadata(dest, options);
-    let mode = options
-        .mode
-        .or(replaced.map(|existing| existing.permissions()));
-    FinalMetadata {
-        owner: replaced.map(|existing| (existing.uid, existing.gid)),
-        mode,
-        created_mode: mode.map_or(NEW_FILE_MODE, |mode| mode & !SPECIAL_BITS),
-        claimed: None,
-    }
+    /// Copy the replaced file's extended attributes.
+    xattrs: bool,
+    /// The mode the temp file was created with, and a named one's claim (see above).
+    pending: PendingMetadata,
 }
 
 impl FinalMetadata {
-    /// The plan for a named temp file instead: created with 0600, so a new file's mode
-    /// (`0o666 & !umask`) has to be set at commit too.
-    fn for_named_temp(self, claimed: Meta) -> FinalMetadata {
-        FinalMetadata {
-            mode: self
-                .mode
-                .or_else(|| Some(NEW_FILE_MODE & !sys::process_umask())),
-            created_mode: TEMP_FILE_MODE,
-            claimed: Some(claimed),
-            ..self
-        }
-    }
-
     /// Whether the commit `fstat`s the temp file: to compare owners, to check a named temp
     /// file's name, or because the mode is probably right already (and `fchmod` can go).
     fn needs_stat(&self) -> bool {
-        self.owner.is_some() || self.claimed.is_some() || self.mode == Some(self.created_mode)
+        self.owner.is_some()
+            || self.pending.claimed.is_some()
+            || self.mode == Some(self.pending.created_mode)
     }
 
     /// The mode to `fchmod` to, given the temp file's metadata if it was read: none when it
@@ -373,29 +406,121 @@ impl FinalMetadata {
 /// Metadata: applied to the temp file before anything is published.
 impl AtomicFile {
     /// Protocol step 3 (crate docs): checks a named temp file is still the file under its
-    /// name, then gives it its final owner, group and permission bits, once. One `fstat`
-    /// decides what is needed: usually nothing more for an unnamed temp file.
+    /// name, then gives it the final owner, group, attributes and permission bits, once,
+    /// from the file it replaces as that is now. One `fstat` decides what is needed.
     fn apply_metadata(&mut self) -> io::Result<()> {
-        let Some(metadata) = self.metadata else {
+        let Some(pending) = self.metadata else {
             return Ok(());
         };
-        let current = match metadata.needs_stat() {
+        let replaced = self.replaced_now()?;
+        let wanted = self.final_metadata(pending, replaced)?;
+        let mut current = match wanted.needs_stat() {
             true => Some(self.stat_temp()?),
             false => None,
         };
-        if let (Some(claimed), Some(current)) = (metadata.claimed, current) {
+        if let (Some(claimed), Some(current)) = (pending.claimed, current) {
             self.check_claimed_name(&claimed, &current)?;
         }
-        if let (Some(owner), Some(current)) = (metadata.owner, current) {
-            self.copy_owner(owner, &current)?;
+        if let (Some(owner), Some(now)) = (wanted.owner, current) {
+            self.copy_owner(owner, &now)?;
         }
-        if let Some(mode) = metadata.mode_to_set(current.as_ref()) {
+        if wanted.xattrs {
+            // After fchown, which drops `security.capability`; an ACL changes the mode.
+            self.copy_xattrs()?;
+            current = None;
+        }
+        if let Some(mode) = wanted.mode_to_set(current.as_ref()) {
             // After fchown: changing the owner clears the set-user-ID and set-group-ID bits.
             rustix::fs::fchmod(&self.file, sys::mode(mode))
                 .map_err(|errno| self.temp_error(errno, "set permissions of"))?;
         }
         self.metadata = None;
         Ok(())
+    }
+
+    /// The regular file the commit will replace, as it is now (`statx` relative to the
+    /// directory descriptor): its owner may have changed its mode or owner since `create`.
+    /// `None` for no-clobber, where nothing is replaced, and when nothing of it is kept.
+    fn replaced_now(&self) -> io::Result<Option<Meta>> {
+        let keeps_any = (self.keep.mode && self.mode.is_none())
+            || self.keep.owner != Preserve::No
+            || self.keep.xattrs;
+        if self.overwrite == Overwrite::NoClobber || !keeps_any {
+            return Ok(None);
+        }
+        match sys::stat_at(self.dest.dir.fd.as_fd(), &self.dest.name) {
+            Ok(meta) if meta.file_type() == FileType::RegularFile => Ok(Some(meta)),
+            // A symlink (Symlinks::Replace) is never the source of a mode: its 0777 means
+            // nothing.
+            Ok(_) | Err(Errno::NOENT) => Ok(None),
+            Err(errno) => Err(os_error(
+                errno,
+                format_args!("look up {}", self.dest.path.display()),
+            )),
+        }
+    }
+
+    /// Decides the final metadata from the options and the file being replaced.
+    fn final_metadata(
+        &self,
+        pending: PendingMetadata,
+        replaced: Option<Meta>,
+    ) -> io::Result<FinalMetadata> {
+        let kept = replaced
+            .filter(|_| self.keep.mode)
+            .map(|existing| existing.permissions());
+        let mode = match self.mode.or(kept) {
+            Some(mode) => Some(mode),
+            // An unnamed file created with 0o666 got the kernel's new-file mode at `open`.
+            None if self.anonymous && pending.created_mode == NEW_FILE_MODE => None,
+            None => Some(self.new_file_mode()?),
+        };
+        let owner = match self.keep.owner {
+            Preserve::No => None,
+            Preserve::Yes | Preserve::Try => replaced.map(|existing| (existing.uid, existing.gid)),
+        };
+        Ok(FinalMetadata {
+            owner,
+            mode,
+            xattrs: self.keep.xattrs && replaced.is_some(),
+            pending,
+        })
+    }
+
+    /// The mode `open(O_CREAT, 0o666)` would give a new file in the directory: filtered by
+    /// its default ACL if it has one (which the kernel then applies instead of the umask),
+    /// else by the umask.
+    fn new_file_mode(&self) -> io::Result<u32> {
+        let dir = &self.dest.dir;
+        let acl = sys::default_acl_mode(dir.fd.as_fd(), &dir.path).map_err(|errno| {
+            os_error(
+                errno,
+                format_args!("read the default ACL of directory {}", dir.path.display()),
+            )
+        })?;
+        Ok(acl.unwrap_or_else(|| NEW_FILE_MODE & !sys::process_umask()))
+    }
+
+    /// Copies the replaced file's extended attributes (ACLs included) to the temp file.
+    fn copy_xattrs(&self) -> io::Result<()> {
+        let dir = &self.dest.dir;
+        sys::copy_xattrs(
+            dir.fd.as_fd(),
+            &dir.path,
+            &self.dest.name,
+            self.file.as_fd(),
+        )
+        .map_err(|failed| {
+            let path = self.dest.path.display();
+            let message = match failed.name.is_empty() {
+                true => format!("list the extended attributes of {path} (preserve_xattrs)"),
+                false => format!(
+                    "copy extended attribute {} of {path} to its temp file (preserve_xattrs)",
+                    failed.name
+                ),
+            };
+            os_error(failed.errno, message)
+        })
     }
 
     fn stat_temp(&self) -> io::Result<Meta> {
@@ -423,19 +548,31 @@ impl AtomicFile {
     /// Gives the temp file the replaced file's owner and group, as far as permitted.
     ///
     /// Only root (`CAP_CHOWN`) may give a file away; an unprivileged owner may still set the
-    /// group to one of its own groups. `EPERM` is not an error: the file keeps our owner.
+    /// group to one of its own groups. With [`Preserve::Try`], `EPERM` is not an error: the
+    /// file keeps our owner (and the replaced file's group if we are in it); with
+    /// [`Preserve::Yes`] it fails the commit.
     fn copy_owner(&self, (uid, gid): (u32, u32), current: &Meta) -> io::Result<()> {
         if (current.uid, current.gid) == (uid, gid) {
             return Ok(());
         }
-        let (uid, gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
-        let chowned = match rustix::fs::fchown(&self.file, Some(uid), Some(gid)) {
-            Err(Errno::PERM) => rustix::fs::fchown(&self.file, None, Some(gid)),
+        let (new_uid, new_gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
+        let chowned = match rustix::fs::fchown(&self.file, Some(new_uid), Some(new_gid)) {
+            Err(Errno::PERM) if self.keep.owner == Preserve::Try => {
+                rustix::fs::fchown(&self.file, None, Some(new_gid))
+            }
             other => other,
         };
-        match chowned {
-            Ok(()) | Err(Errno::PERM) => Ok(()),
-            Err(errno) => Err(self.temp_error(errno, "set owner of")),
+        match (chowned, self.keep.owner) {
+            (Ok(()), _) | (Err(Errno::PERM), Preserve::Try) => Ok(()),
+            (Err(errno @ Errno::PERM), _) => Err(os_error(
+                errno,
+                format_args!(
+                    "cannot keep the owner {uid}:{gid} of {} (Preserve::Yes): not permitted; \
+                     nothing was published",
+                    self.dest.path.display()
+                ),
+            )),
+            (Err(errno), _) => Err(self.temp_error(errno, "set owner of")),
         }
     }
 
@@ -445,6 +582,22 @@ impl AtomicFile {
             format_args!("{what} temp file for {}", self.dest.path.display()),
         )
     }
+}
+
+/// The error of a commit retried after its `fsync` failed: the kind of the original error
+/// (`Other` where that has no category, as for `EIO`), and the original error as its source.
+fn sync_failed_before(original: &Arc<io::Error>, path: &Path) -> io::Error {
+    let uncategorized = io::Error::from(Errno::IO).kind();
+    let kind = match original.kind() {
+        kind if kind == uncategorized => io::ErrorKind::Other,
+        kind => kind,
+    };
+    let message = format_args!(
+        "not published: an earlier fsync of the temp file for {} failed, so its content may \
+         be lost (write it again)",
+        path.display()
+    );
+    with_kind(kind, Arc::clone(original), message)
 }
 
 /// The commit protocol.
@@ -493,21 +646,17 @@ impl AtomicFile {
     /// on stable storage before any name points at them. On macOS `sync_all` issues
     /// `F_FULLFSYNC`.
     fn sync_data(&mut self) -> io::Result<()> {
-        if let Some(kind) = self.sync_failed {
-            let message = format!(
-                "an earlier fsync of the temp file for {} failed ({kind}); its content may be \
-                 lost, so it is not published: write it again",
-                self.dest.path.display()
-            );
-            return Err(io::Error::new(kind, message));
+        if let Some(original) = &self.sync_failed {
+            return Err(sync_failed_before(original, &self.dest.path));
         }
         if self.durability == Durability::None {
             return Ok(());
         }
         self.file.sync_all().map_err(|error| {
-            self.sync_failed = Some(error.kind());
+            let original = Arc::new(error);
+            self.sync_failed = Some(Arc::clone(&original));
             let path = self.dest.path.display();
-            with_context(error, format_args!("fsync temp file for {path}"))
+            shared_context(original, format_args!("fsync temp file for {path}"))
         })
     }
 
@@ -744,11 +893,13 @@ mod tests {
 
     #[test]
     fn an_unnamed_temp_file_starts_with_its_final_mode() {
-        let plan = |mode, owner| FinalMetadata {
+        let plan = |mode: Option<u32>, owner| FinalMetadata {
             owner,
             mode,
-            created_mode: mode.map_or(NEW_FILE_MODE, |mode: u32| mode & !SPECIAL_BITS),
-            claimed: None,
+            xattrs: false,
+            pending: PendingMetadata::unnamed(
+                mode.map_or(NEW_FILE_MODE, |mode: u32| mode & !SPECIAL_BITS),
+            ),
         };
         let meta = |mode: u32| Meta {
             dev: 1,
@@ -768,8 +919,33 @@ mod tests {
         assert_eq!(kept.mode_to_set(Some(&meta(0o604))), Some(0o644));
         // Set-ID and sticky bits are always set at commit, after the last write.
         let set_id = plan(Some(0o4755), Some((0, 0)));
-        assert_eq!(set_id.created_mode, 0o755);
+        assert_eq!(set_id.pending.created_mode, 0o755);
         assert_eq!(set_id.mode_to_set(Some(&meta(0o4755))), Some(0o4755));
+    }
+
+    #[test]
+    fn a_retry_after_a_failed_fsync_says_why_and_keeps_the_original_error() {
+        let dir = std::env::temp_dir().join(format!("intact-fsync-retry-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let target = dir.join("target");
+        let mut file = Options::new().create(&target).unwrap();
+        file.write_all(b"maybe lost").unwrap();
+        // What `sync_data` records when `fsync` fails with EIO.
+        file.sync_failed = Some(Arc::new(io::Error::from(Errno::IO)));
+        let error = file.commit().unwrap_err();
+        assert_eq!(error.failure(), CommitFailure::NotPublished);
+        assert_eq!(error.kind(), io::ErrorKind::Other, "not 'uncategorized'");
+        assert_eq!(error.raw_os_error(), Some(Errno::IO.raw_os_error()));
+        let message = error.to_string();
+        assert!(message.contains("earlier fsync"), "{message}");
+        assert!(!message.contains("uncategorized"), "{message}");
+        let source = std::error::Error::source(error.error()).unwrap();
+        let original = source.downcast_ref::<io::Error>().unwrap();
+        assert_eq!(original.raw_os_error(), Some(Errno::IO.raw_os_error()));
+        drop(error);
+        assert!(!target.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -815,11 +991,10 @@ mod tests {
         let named = FinalMetadata {
             owner: None,
             mode: Some(0o640),
-            created_mode: 0o640,
-            claimed: None,
-        }
-        .for_named_temp(claimed);
-        assert_eq!(named.created_mode, TEMP_FILE_MODE);
+            xattrs: false,
+            pending: PendingMetadata::named(claimed),
+        };
+        assert_eq!(named.pending.created_mode, TEMP_FILE_MODE);
         assert!(
             named.needs_stat(),
             "the claimed name is compared with the file"

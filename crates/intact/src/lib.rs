@@ -60,11 +60,14 @@
 //! 2. **Create the temp file** in that directory ([`Temp`]):
 //!    - *Anonymous* (Linux): `openat(dir, ".", O_TMPFILE | O_RDWR, mode)`. The file has no
 //!      name, so nothing is left behind if the writer dies now, and nobody else can open it.
-//!      `mode` is already the final permission bits when they are known (the replaced file's
-//!      or [`Options::mode`], less set-user-ID, set-group-ID and sticky bits), else 0o666,
-//!      which the kernel filters through the umask (and default ACLs) like `File::create`.
+//!      `mode` is the final permission bits as far as they are known now ([`Options::mode`],
+//!      or the replaced file's with [`Options::preserve_mode`], less set-user-ID, set-group-ID
+//!      and sticky bits; step 3 checks them against the replaced file as it is at commit),
+//!      else 0o666, which the kernel filters through the umask, or the directory's default
+//!      ACL, like `File::create`.
 //!    - *Named*: `openat(dir, ".{name}.{random}.intact-tmp", O_CREAT | O_EXCL, 0600)`, a
-//!      hidden name, never an existing file, unreadable to others while written.
+//!      hidden name, never an existing file, unreadable to others while written (a default
+//!      ACL of the directory is inherited, but 0600 masks its group and other entries).
 //!
 //!    The writer takes `flock(LOCK_EX)` on every temp file that has or will get a temp name
 //!    (all named ones; an anonymous one that replaces a file, see step 5) and holds it until
@@ -76,26 +79,38 @@
 //! Writes then go to the temp file ([`std::io::Write`], [`std::io::Seek`]).
 //! [`AtomicFile::commit`]:
 //!
-//! 3. **Metadata.** The permission bits wanted: exactly [`Options::mode`]; else a replaced
-//!    file's, and its owner and group where permitted; else, for a new file, `0o666 & !umask`
-//!    like `File::create` (an unnamed temp file got that from the kernel at `open`; for a
-//!    named one the umask is read from `/proc/self/status`, because reading it with `umask(2)`
-//!    briefly changes it for every thread). `fstat(temp)` shows what the file has; then
-//!    `fchown` if the owner or group differs from the replaced file's (first, since it clears
-//!    set-user-ID bits; `EPERM` means the file keeps ours) and `fchmod` if the permission bits
-//!    differ or include set-user-ID, set-group-ID or sticky bits. For an unnamed temp file
-//!    created with its final mode (step 2), usually neither is needed; without anything to
-//!    compare (a new file's kernel-given mode), the `fstat` is skipped too. A named temp
-//!    file's `fstat` also confirms that its name referred to this file when it was locked
-//!    (step 2); otherwise nothing is published. This step happens at commit, after the last
-//!    write, because a write by an unprivileged process clears set-user-ID and set-group-ID
-//!    bits, and it overrides permissions set through [`AtomicFile::as_file`]. A symlink is
-//!    never the source of a mode: its 0777 means nothing.
+//! 3. **Metadata**, decided now, from the file being replaced as it is at commit: a
+//!    `statx(dir, name, AT_SYMLINK_NOFOLLOW)` reads its mode and owner again (skipped for
+//!    [`Overwrite::NoClobber`], where nothing is replaced, and when nothing of it is kept), so
+//!    a `chmod` or `chown` of the target between `create` and `commit` is honoured. The
+//!    permission bits wanted: exactly [`Options::mode`]; else the replaced file's (unless
+//!    [`Options::preserve_mode`]`(false)`); else, for a new file, what `open(O_CREAT, 0o666)`
+//!    gives in that directory: filtered by the directory's default ACL when it has one
+//!    (`fgetxattr(dir, "system.posix_acl_default")`: the kernel then ignores the umask), else
+//!    `0o666 & !umask`. An unnamed temp file created with 0o666 got exactly that from the
+//!    kernel at `open`; for a named one the umask is read from `/proc/self/status`, because
+//!    reading it with `umask(2)` briefly changes it for every thread. `fstat(temp)` shows what
+//!    the file has; then `fchown` if the owner or group differs from the replaced file's
+//!    (first, since it clears set-user-ID bits; per [`Options::preserve_owner`], `EPERM`
+//!    means the file keeps ours, fails the commit, or `fchown` is not tried), then, with
+//!    [`Options::preserve_xattrs`], every extended attribute of the replaced file is copied
+//!    (`llistxattr`, `lgetxattr`, `fsetxattr`; its access ACL included), and `fchmod` if the
+//!    permission bits differ or include set-user-ID, set-group-ID or sticky bits. For an
+//!    unnamed temp file created with its final mode (step 2), usually neither is needed;
+//!    without anything to compare (a new file's kernel-given mode), the `fstat` is skipped
+//!    too. A named temp file's `fstat` also confirms that its name referred to this file when
+//!    it was locked (step 2); otherwise nothing is published. This step happens at commit,
+//!    after the last write, because a write by an unprivileged process clears set-user-ID
+//!    and set-group-ID bits, and it overrides permissions set through
+//!    [`AtomicFile::as_file_mut`]. A symlink is never the source of a mode: its 0777 means
+//!    nothing.
 //! 4. **`fsync(temp)`** (unless [`Durability::None`]; `F_FULLFSYNC` on macOS through
 //!    `File::sync_all`): the content, size, mode and owner are on stable storage before any
 //!    name points at them. If this fails the file is never published, not even by a retried
 //!    commit: after a failed `fsync` the kernel may have dropped the unwritten pages and a
-//!    second `fsync` can succeed without them ("fsyncgate").
+//!    second `fsync` can succeed without them ("fsyncgate"). A retried commit fails at once,
+//!    with the original error's kind (`Other` for `EIO`, which has none) and the original
+//!    error as its source.
 //! 5. **Publish**, one atomic step for other processes:
 //!    - Replace, named temp: `renameat(temp, target)`.
 //!    - Replace, anonymous temp: link the file under a temp name, then `renameat(temp name,
@@ -133,18 +148,39 @@
 //! the old content may come back; after it, the new content stays. A named temp file that
 //! survives a power cut has lost its lock like any other and is swept.
 //!
+//! # What is replaced and what is kept
+//!
+//! The commit puts a new inode in place of the old one: whatever belongs to the old inode
+//! rather than to its name goes with it unless listed as kept here.
+//!
+//! | | Default | With the option |
+//! |---|---|---|
+//! | Permission bits (set-ID and sticky too) | kept, as read at commit; a new file gets what `File::create` would give in that directory (umask, or the directory's **default ACL**, which replaces the umask) | [`mode`](Options::mode): exactly those bits. [`preserve_mode(false)`](Options::preserve_mode): the new-file mode, even when replacing |
+//! | Owner and group | kept where permitted ([`Preserve::Try`]): root keeps both; **a non-root writer becomes the owner** (and keeps the group only if it is one of its groups) | [`Preserve::Yes`]: the commit fails (`PermissionDenied`, nothing published) if they cannot be kept. [`Preserve::No`]: the writer's (and the group the directory gives) |
+//! | Access ACL | **not kept**: the new file takes the directory's default ACL if it has one (which can grant access the replaced file did not), else none | [`preserve_xattrs(true)`](Options::preserve_xattrs): the replaced file's, exactly (an inherited one is removed if it had none) |
+//! | Extended attributes (`user.*`, `security.*`, `trusted.*`) | **not kept** (a security module may label the new file itself) | [`preserve_xattrs(true)`](Options::preserve_xattrs): all that the process can list are copied; one that cannot be set fails the commit |
+//! | Hard links | **split**: other names of the old inode keep the old content; only this name gets the new file | — |
+//! | Read-only file (`0o444`), or another user's file | **replaced** whenever the directory is writable by the writer (in a sticky directory such as `/tmp`, only if the writer owns the file or the directory): `rename` needs write permission on the directory, not on the file | [`Overwrite::NoClobber`]: never replaces anything |
+//! | Timestamps, file flags (`chattr`), inode number | new | — |
+//! | A symlink at the target | followed, and kept ([`Symlinks::Follow`]) | [`Symlinks::Replace`]: replaced by the file |
+//!
 //! # Cleaning up: `sweep`
 //!
 //! [`sweep`] removes the temp files of dead writers from a directory and never a live
 //! writer's: a name of the exact temp shape, a regular file, whose `flock` it can take (so
 //! its writer is gone), checked again after locking, removed while locked. Run it at startup
 //! of a pipeline stage, for example. It is safe alongside running writers and other sweepers.
+//! It removes **any** unlocked regular file whose name has that shape, even one a user made
+//! by hand; [`sweep_dry_run`] lists what it would remove without removing it.
 //!
 //! # Batches
 //!
 //! [`Batch`] publishes many files with the same per-file guarantees, overlapping their
 //! `fsync`s and syncing each directory once. It is **not atomic as a group**: after a crash,
-//! some files may have their new content and others their old.
+//! some files may have their new content and others their old. It keeps no descriptor per
+//! directory between [`Batch::add`] and [`Batch::commit`]: the commit reopens the
+//! directories, a bounded number at a time, so a batch may span more directories than
+//! `RLIMIT_NOFILE` allows open files.
 //!
 //! # Cost
 //!
@@ -154,11 +190,17 @@
 //!
 //! | | syscalls | |
 //! |---|---:|---|
-//! | [`write()`] ([`Durability::Full`]) | 12 | `openat(dir)`, `statx(target)`, `openat(O_TMPFILE)`, `flock`, `write`, `statx(temp)`, `fsync`, `linkat`, `renameat`, `fsync(dir)`, `close` ×2 |
-//! | [`Durability::Data`] | 11 | without `fsync(dir)`; the directory is opened `O_PATH` |
-//! | [`Durability::None`] | 10 | without either `fsync` |
-//! | [`Temp::Named`], `Full` | 13 | `openat(O_EXCL)` and `statx(temp name)` instead of `openat(O_TMPFILE)`, `fchmod` (0600 to the final mode), no `linkat` |
-//! | [`Overwrite::NoClobber`], new file, `Full` | 9 | no `flock`, no `statx(temp)`, `linkat` straight to the target, no `renameat` |
+//! | [`write()`] ([`Durability::Full`]) | 13 | `openat(dir)`, `statx(target)`, `openat(O_TMPFILE)`, `flock`, `write`, `statx(target)` again at commit, `statx(temp)`, `fsync`, `linkat`, `renameat`, `fsync(dir)`, `close` ×2 |
+//! | [`Durability::Data`] | 12 | without `fsync(dir)`; the directory is opened `O_PATH` |
+//! | [`Durability::None`] | 11 | without either `fsync` |
+//! | [`Temp::Named`], `Full` | 14 | `openat(O_EXCL)` and `statx(temp name)` instead of `openat(O_TMPFILE)`, `fchmod` (0600 to the final mode), no `linkat` |
+//! | [`Overwrite::NoClobber`], new file, `Full` | 9 | no `flock`, no `statx` at commit, `linkat` straight to the target, no `renameat` |
+//!
+//! A new file with a named temp file adds one `fgetxattr` of the directory (its default ACL)
+//! and, without one, the read of the umask from `/proc`. The second `statx(target)` (reading
+//! the replaced file's metadata at commit, not only at `create`) cost nothing measurable: in
+//! one run of 5,000 fully durable 1 KiB writes on tmpfs, 15.2 to 16.8 µs per write against
+//! 16.3 to 18.7 µs before it (noise of a shared 2-core machine).
 //!
 //! For comparison, `tempfile`'s `NamedTempFile::persist` makes 4 (`open(O_EXCL)`, `write`,
 //! `rename`, `close`: no directory descriptor, no lock, no metadata, no `fsync`) and
@@ -194,8 +236,8 @@
 //!   the filesystem makes them (NFS may report success before the server's disk has the data).
 //! - Disks that acknowledge writes they have not stored (a volatile cache without flush
 //!   support) defeat every `fsync`.
-//! - Preserving ACLs, extended attributes or timestamps of a replaced file (only permission
-//!   bits, owner and group are kept).
+//! - Preserving timestamps of a replaced file, or its ACLs and extended attributes without
+//!   [`Options::preserve_xattrs`] (see "What is replaced and what is kept").
 //! - After a failed directory `fsync`, whether the new name is durable: that is exactly what
 //!   [`CommitFailure::PublishedNotDurable`] reports.
 //! - The durability of the directory itself: a parent directory created just before and never
@@ -205,7 +247,11 @@
 //!
 //! Every error is an [`std::io::Error`] with the kind of the underlying OS error and a message
 //! that names the path; its [`source`](std::error::Error::source) chain ends in the OS error
-//! itself (with `raw_os_error`). The common mistakes get their own message: parent directory missing
+//! itself (with `raw_os_error`). Its own `raw_os_error()` is `None` (it wraps a custom error):
+//! use [`raw_os_error()`], or `downcast` the inner error, a [`PathError`], or for a failed
+//! commit a [`CommitFailed`] (with [`CommitFailed::failure`] and
+//! [`is_published`](CommitFailed::is_published)), or for a batch a [`BatchError`]; each has
+//! `raw_os_error()`. The common mistakes get their own message: parent directory missing
 //! (`NotFound`), target is a directory (`IsADirectory`), parent not writable
 //! (`PermissionDenied`, `ReadOnlyFilesystem`), file name too long, and a dangling symlink under
 //! [`Symlinks::Follow`] (`NotFound`, naming the link and the missing file).
@@ -225,10 +271,10 @@ use std::io;
 use std::path::Path;
 
 pub use batch::{Batch, BatchError, BatchFailure};
-pub use error::{CommitError, CommitFailure};
+pub use error::{CommitError, CommitFailed, CommitFailure, PathError, raw_os_error};
 pub use file::AtomicFile;
-pub use options::{Durability, Options, Overwrite, Symlinks, Temp};
-pub use sweep::{Sweep, sweep};
+pub use options::{Durability, Options, Overwrite, Preserve, Symlinks, Temp, WriteWithError};
+pub use sweep::{Sweep, sweep, sweep_dry_run};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

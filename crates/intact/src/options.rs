@@ -1,5 +1,6 @@
 //! [`Options`] and the policy enums it takes.
 
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -67,6 +68,43 @@ pub enum Temp {
     Anonymous,
 }
 
+/// Whether to keep something of the replaced file: see [`Options::preserve_owner`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Preserve {
+    /// Keep it, or fail the commit (nothing published) when that is not permitted.
+    Yes,
+    /// Keep it where permitted, else go on without it.
+    #[default]
+    Try,
+    /// Do not keep it.
+    No,
+}
+
+/// The error of [`Options::write_with`]: the closure's own error, or this crate's.
+///
+/// Either way nothing was published (the temp file is gone), except for an `Io` error whose
+/// inner error is a [`CommitFailed`](crate::CommitFailed) that says otherwise.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteWithError<E> {
+    /// The closure returned this error: the temp file was discarded, the target is unchanged.
+    #[error("the content for the new file could not be written; nothing was published")]
+    User(#[source] E),
+    /// Creating the temp file or committing it failed (see [`Options::create`] and
+    /// [`AtomicFile::commit`]: a commit error carries a [`CommitFailed`](crate::CommitFailed)).
+    #[error(transparent)]
+    Io(io::Error),
+}
+
+impl<E: Into<io::Error>> From<WriteWithError<E>> for io::Error {
+    /// The closure's error converted as it would be by `?`, or this crate's error as it is.
+    fn from(error: WriteWithError<E>) -> io::Error {
+        match error {
+            WriteWithError::User(error) => error.into(),
+            WriteWithError::Io(error) => error,
+        }
+    }
+}
+
 /// How to write: durability, overwrite, permissions, symlinks and temp file policies.
 ///
 /// The defaults are those of [`crate::write`] and [`AtomicFile::create`]: fully durable,
@@ -87,7 +125,7 @@ pub enum Temp {
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
 pub struct Options {
     pub(crate) durability: Durability,
@@ -95,6 +133,32 @@ pub struct Options {
     pub(crate) mode: Option<u32>,
     pub(crate) symlinks: Symlinks,
     pub(crate) temp: Temp,
+    pub(crate) keep: Keep,
+}
+
+/// What to keep of a replaced file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Keep {
+    pub(crate) mode: bool,
+    pub(crate) owner: Preserve,
+    pub(crate) xattrs: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::default(),
+            overwrite: Overwrite::default(),
+            mode: None,
+            symlinks: Symlinks::default(),
+            temp: Temp::default(),
+            keep: Keep {
+                mode: true,
+                owner: Preserve::Try,
+                xattrs: false,
+            },
+        }
+    }
 }
 
 impl Options {
@@ -117,12 +181,44 @@ impl Options {
 
     /// Gives the file exactly these permission bits (`& 0o7777`, not filtered by the umask).
     ///
-    /// Without it, a replaced file keeps its permission bits and, where the process is allowed
-    /// to set them, its owner and group; a new file gets `0o666 & !umask` like `File::create`.
-    /// Permissions are applied at commit, after the last write (so they override any set
-    /// through [`AtomicFile::as_file`]).
+    /// Without it, a replaced file keeps its permission bits (see [`Options::preserve_mode`])
+    /// and, where the process is allowed to set them, its owner and group; a new file gets
+    /// what `File::create` would give it: `0o666 & !umask`, or, in a directory with a default
+    /// ACL, `0o666` filtered by that ACL. Permissions are applied at commit, after the last
+    /// write (so they override any set through [`AtomicFile::as_file_mut`]).
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = Some(mode & 0o7777);
+        self
+    }
+
+    /// Whether a replaced file's permission bits are kept (the default) or the new file gets
+    /// the mode of a new file (`0o666` filtered by the umask, or by the directory's default
+    /// ACL). [`Options::mode`] overrides both. The replaced file's mode is read at commit.
+    pub fn preserve_mode(mut self, preserve: bool) -> Self {
+        self.keep.mode = preserve;
+        self
+    }
+
+    /// Whether a replaced file's owner and group are kept, read at commit:
+    /// [`Preserve::Try`] (the default) gives the new file the replaced file's owner and group
+    /// where the process may (root may; others may only pick one of their own groups) and
+    /// otherwise leaves it owned by the writer; [`Preserve::Yes`] fails the commit, publishing
+    /// nothing, with `PermissionDenied` (`EPERM`) when the owner or group cannot be kept;
+    /// [`Preserve::No`] leaves the new file owned by the writer (and its group per the
+    /// directory: the writer's, or the directory's where it is set-group-ID).
+    pub fn preserve_owner(mut self, preserve: Preserve) -> Self {
+        self.keep.owner = preserve;
+        self
+    }
+
+    /// Whether the replaced file's extended attributes are copied to the new file at commit:
+    /// all that the process can list, including its access ACL (`system.posix_acl_access`),
+    /// `user.*` attributes and, where permitted, `security.*` and `trusted.*` ones. Off by
+    /// default. The new file then has the replaced file's ACL instead of one inherited from
+    /// the directory's default ACL. An attribute that cannot be read or set fails the commit
+    /// (nothing published), naming the attribute.
+    pub fn preserve_xattrs(mut self, preserve: bool) -> Self {
+        self.keep.xattrs = preserve;
         self
     }
 
@@ -153,6 +249,48 @@ impl Options {
         file.write_all(contents.as_ref())?;
         file.commit()?;
         Ok(())
+    }
+
+    /// Atomically writes to `path` whatever `write` writes to the temp file, and returns what
+    /// `write` returns.
+    ///
+    /// The closure gets the temp file (the `File` of [`AtomicFile::as_file_mut`]), at offset 0.
+    /// When it returns `Ok`, the file is committed; when it returns `Err`, the temp file is
+    /// discarded, nothing is published, and the error comes back as
+    /// [`WriteWithError::User`]. Failures of this crate are [`WriteWithError::Io`]; with
+    /// `E = io::Error`, `?` turns either into an `io::Error`.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// # let dir = std::env::temp_dir().join(format!("intact-doc-with-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("lines.txt");
+    /// let count = intact::Options::new().write_with(&path, |file| {
+    ///     let mut out = std::io::BufWriter::new(file);
+    ///     for i in 0..3 {
+    ///         writeln!(out, "line {i}")?;
+    ///     }
+    ///     out.flush()?;
+    ///     Ok::<_, std::io::Error>(3)
+    /// })?;
+    /// assert_eq!(count, 3);
+    /// let failed = intact::Options::new().write_with(&path, |_| Err::<(), _>("no"));
+    /// assert!(matches!(failed, Err(intact::WriteWithError::User("no"))));
+    /// assert_eq!(std::fs::read_to_string(&path)?, "line 0\nline 1\nline 2\n");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn write_with<T, E>(
+        &self,
+        path: impl AsRef<Path>,
+        write: impl FnOnce(&mut File) -> Result<T, E>,
+    ) -> Result<T, WriteWithError<E>> {
+        let mut file = self.create(path).map_err(WriteWithError::Io)?;
+        // On a user error the AtomicFile is dropped, which removes the temp file.
+        let value = write(file.as_file_mut()).map_err(WriteWithError::User)?;
+        file.commit()
+            .map_err(|error| WriteWithError::Io(error.into()))?;
+        Ok(value)
     }
 
     /// Atomically writes `value` as JSON to `path` with these options, serialising straight

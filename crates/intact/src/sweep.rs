@@ -16,6 +16,7 @@ use crate::sys::{self, Meta};
 /// What [`sweep`] found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Sweep {
+    dry_run: bool,
     removed: Vec<PathBuf>,
     live: Vec<PathBuf>,
     skipped: Vec<PathBuf>,
@@ -23,9 +24,15 @@ pub struct Sweep {
 }
 
 impl Sweep {
-    /// Temp files of dead writers, now removed.
+    /// Temp files of dead writers, now removed; after [`sweep_dry_run`], the ones that would
+    /// have been removed (and still exist).
     pub fn removed(&self) -> &[PathBuf] {
         &self.removed
+    }
+
+    /// True for the report of [`sweep_dry_run`], which removed nothing.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
     }
 
     /// Temp files whose writer is alive (their lock is held); left alone.
@@ -39,7 +46,7 @@ impl Sweep {
         &self.skipped
     }
 
-    /// Total size of the removed files, in bytes.
+    /// Total size of the removed files (or, after a dry run, of those to remove), in bytes.
     pub fn removed_bytes(&self) -> u64 {
         self.removed_bytes
     }
@@ -62,6 +69,10 @@ impl Sweep {
 /// A writer that forked a child which still holds the descriptor counts as live (the lock is
 /// shared with the child) until that child exits too.
 ///
+/// **Any** unlocked regular file with a name of that exact shape is removed, whoever made
+/// it: a file a user (or another program) named like `.{name}.{16 hex digits}.intact-tmp` is
+/// taken for a dead writer's. [`sweep_dry_run`] lists what would go without removing it.
+///
 /// ```
 /// # let dir = std::env::temp_dir().join(format!("intact-doc-sweep-{}", std::process::id()));
 /// # std::fs::create_dir_all(&dir)?;
@@ -74,7 +85,33 @@ impl Sweep {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn sweep(dir: impl AsRef<Path>) -> io::Result<Sweep> {
-    let dir = dir.as_ref();
+    sweep_in(dir.as_ref(), false)
+}
+
+/// What [`sweep`] would remove from `dir` now, without removing anything: the same checks,
+/// including taking and releasing each candidate's lock. The report's
+/// [`removed`](Sweep::removed) lists the files a sweep would remove.
+///
+/// Taking a lock even briefly has one visible effect: a writer that created its temp file
+/// but had not locked it yet finds the lock taken, leaves that (empty) file and picks another
+/// name; the next real [`sweep`] removes the empty one.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("intact-doc-dry-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let left = dir.join(".out.0123456789abcdef.intact-tmp");
+/// std::fs::write(&left, b"from a crashed writer")?;
+/// let plan = intact::sweep_dry_run(&dir)?;
+/// assert_eq!(plan.removed(), [left.clone()]);
+/// assert!(left.exists(), "a dry run removes nothing");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn sweep_dry_run(dir: impl AsRef<Path>) -> io::Result<Sweep> {
+    sweep_in(dir.as_ref(), true)
+}
+
+fn sweep_in(dir: &Path, dry_run: bool) -> io::Result<Sweep> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let dir_fd = rustix::fs::openat(CWD, dir, flags, Mode::empty()).map_err(|errno| {
         os_error(
@@ -84,7 +121,10 @@ pub fn sweep(dir: impl AsRef<Path>) -> io::Result<Sweep> {
     })?;
     let read_error = |errno| os_error(errno, format_args!("read directory {}", dir.display()));
     let mut entries = Dir::read_from(&dir_fd).map_err(read_error)?;
-    let mut report = Sweep::default();
+    let mut report = Sweep {
+        dry_run,
+        ..Sweep::default()
+    };
     while let Some(entry) = entries.read() {
         let entry = entry.map_err(read_error)?;
         let name = OsStr::from_bytes(entry.file_name().to_bytes());
@@ -92,7 +132,8 @@ pub fn sweep(dir: impl AsRef<Path>) -> io::Result<Sweep> {
             continue;
         }
         let path = dir.join(name);
-        let verdict = sweep_one(&dir_fd, name).map_err(|errno| sweep_error(errno, &path))?;
+        let verdict =
+            sweep_one(&dir_fd, name, dry_run).map_err(|errno| sweep_error(errno, &path))?;
         report.record(path, verdict);
     }
     Ok(report)
@@ -132,8 +173,9 @@ enum Verdict {
 /// 3. `flock(LOCK_EX | LOCK_NB)`: fails while the writer is alive.
 /// 4. `fstatat` again: the name still refers to the locked file (it could have been swept
 ///    and the name reused by a new writer, which takes its lock only after creating it).
-/// 5. `unlinkat` while holding the lock; the descriptor (and lock) closes after.
-fn sweep_one(dir: &OwnedFd, name: &OsStr) -> Result<Verdict, Errno> {
+/// 5. `unlinkat` while holding the lock (not in a dry run); the descriptor (and lock) closes
+///    after.
+fn sweep_one(dir: &OwnedFd, name: &OsStr, dry_run: bool) -> Result<Verdict, Errno> {
     let (fd, opened) = match open_candidate(dir, name)? {
         Candidate::Open(fd, meta) => (fd, meta),
         Candidate::Decided(verdict) => return Ok(verdict),
@@ -147,6 +189,9 @@ fn sweep_one(dir: &OwnedFd, name: &OsStr) -> Result<Verdict, Errno> {
     match stat_name(dir, name)? {
         Some(now) if now.same_inode(&opened) => {}
         Some(_) | None => return Ok(Verdict::Gone),
+    }
+    if dry_run {
+        return Ok(Verdict::Removed(opened.size_bytes));
     }
     match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
         Ok(()) => Ok(Verdict::Removed(opened.size_bytes)),

@@ -11,12 +11,14 @@
 //!   which outcomes are violations; [`oracle::json`] is its JSON / JSON-lines validator.
 //! - [`trace`]: the versioned `intact-trace` JSON-lines format of a recorded run.
 //! - [`payload`]: the deterministic nested-JSON payloads the built-in writers write.
+//! - [`mountinfo`]: the parser of `/proc/self/mountinfo` (which file system holds a path).
 //! - [`rng`]: the one seeded random generator.
 //! - [`size`]: the one parser of byte sizes (`64KiB`, `1M`, `4096`).
 #![forbid(unsafe_code)]
 
 pub mod fault;
 pub mod killpoint;
+pub mod mountinfo;
 pub mod oracle;
 pub mod payload;
 pub mod rng;

@@ -15,10 +15,12 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod campaign;
+pub mod loopfs;
+pub mod realfs;
 pub mod report;
 pub mod sandbox;
 pub(crate) mod sys;
 pub mod tracer;
 
-pub use torture_core::{killpoint, oracle, payload, trace};
+pub use torture_core::{killpoint, mountinfo, oracle, payload, trace};
 pub use torture_writers::{strategies, writer};

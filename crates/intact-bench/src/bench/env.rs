@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::mountinfo::{self, Mount};
+use torture_core::mountinfo::{self, Mount};
 
 /// The machine the run happened on.
 #[derive(Debug, Clone, Serialize)]

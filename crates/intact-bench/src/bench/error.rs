@@ -1,39 +1,50 @@
 //! Everything that stops `torture bench`, each with a message that says what to do.
 
-use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use torture_engine::loopfs::LoopError;
+
 /// Why a benchmark run stopped before writing its full report.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// Arguments that cannot work together or do not parse.
+    #[error("{0}")]
     Usage(String),
     /// `--fs` without root.
+    #[error(
+        "--fs needs root (it attaches loop devices and mounts filesystems); run it as root, or \
+         benchmark directories that already exist with --dir DIR (repeatable)"
+    )]
     NeedsRoot,
-    /// A program `--fs` needs is not installed.
-    MissingTool { tool: String, package: String },
-    /// A setup program (losetup, mkfs, mount) failed.
-    Tool {
-        command: String,
-        status: String,
-        stderr: String,
-    },
+    /// A scratch filesystem could not be made or removed (a missing tool, a failed mkfs).
+    #[error(transparent)]
+    Loop(#[from] LoopError),
     /// A file operation of the harness itself failed.
+    #[error("cannot {what} {}: {source}", .path.display())]
     Io {
         what: String,
         path: PathBuf,
         source: io::Error,
     },
     /// A benchmarked write failed: the numbers would be meaningless.
+    #[error("benchmarked write `{strategy}` to {} failed: {source}", .path.display())]
     Write {
         strategy: String,
         path: PathBuf,
         source: io::Error,
     },
     /// Ctrl-C (or SIGTERM/SIGHUP): everything made was removed; a partial report may exist.
+    #[error("interrupted: scratch filesystems removed; {}", cancelled_report(.report))]
     Cancelled { report: Option<PathBuf> },
+}
+
+fn cancelled_report(report: &Option<PathBuf>) -> String {
+    match report {
+        Some(path) => format!("partial report in {}", path.display()),
+        None => "nothing measured yet".to_owned(),
+    }
 }
 
 impl BenchError {
@@ -43,8 +54,7 @@ impl BenchError {
             BenchError::Cancelled { .. } => ExitCode::from(130),
             BenchError::Usage(_)
             | BenchError::NeedsRoot
-            | BenchError::MissingTool { .. }
-            | BenchError::Tool { .. }
+            | BenchError::Loop(_)
             | BenchError::Io { .. }
             | BenchError::Write { .. } => ExitCode::from(2),
         }
@@ -59,81 +69,17 @@ impl BenchError {
     }
 }
 
-impl fmt::Display for BenchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BenchError::Usage(message) => write!(f, "{message}"),
-            BenchError::NeedsRoot => write!(
-                f,
-                "--fs needs root (it attaches loop devices and mounts filesystems); run it as \
-                 root, or benchmark directories that already exist with --dir DIR (repeatable)"
-            ),
-            BenchError::MissingTool { tool, package } => write!(
-                f,
-                "{tool} not found: install the Debian package {package} (apt-get install {package}), \
-                 or leave that filesystem out of --fs"
-            ),
-            BenchError::Tool {
-                command,
-                status,
-                stderr,
-            } => {
-                write!(f, "`{command}` failed ({status})")?;
-                if !stderr.trim().is_empty() {
-                    write!(f, ": {}", stderr.trim())?;
-                }
-                Ok(())
-            }
-            BenchError::Io { what, path, source } => {
-                write!(f, "cannot {what} {}: {source}", path.display())
-            }
-            BenchError::Write {
-                strategy,
-                path,
-                source,
-            } => write!(
-                f,
-                "benchmarked write `{strategy}` to {} failed: {source}",
-                path.display()
-            ),
-            BenchError::Cancelled { report: Some(path) } => write!(
-                f,
-                "interrupted: scratch filesystems removed; partial report in {}",
-                path.display()
-            ),
-            BenchError::Cancelled { report: None } => {
-                write!(
-                    f,
-                    "interrupted: scratch filesystems removed; nothing measured yet"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for BenchError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            BenchError::Io { source, .. } | BenchError::Write { source, .. } => Some(source),
-            BenchError::Usage(_)
-            | BenchError::NeedsRoot
-            | BenchError::MissingTool { .. }
-            | BenchError::Tool { .. }
-            | BenchError::Cancelled { .. } => None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::error::Error as _;
 
     #[test]
     fn messages_say_what_to_do() {
-        let missing = BenchError::MissingTool {
+        let missing = BenchError::from(LoopError::MissingTool {
             tool: "mkfs.xfs".into(),
             package: "xfsprogs".into(),
-        };
+        });
         assert!(missing.to_string().contains("apt-get install xfsprogs"));
         assert!(BenchError::NeedsRoot.to_string().contains("--dir"));
         assert_eq!(missing.exit_code(), ExitCode::from(2));
@@ -141,5 +87,12 @@ mod tests {
             BenchError::Cancelled { report: None }.exit_code(),
             ExitCode::from(130)
         );
+    }
+
+    #[test]
+    fn io_errors_keep_their_source() {
+        let error = BenchError::io("read", "/x", io::Error::from_raw_os_error(2));
+        let source = error.source().expect("a source");
+        assert!(source.to_string().contains("No such file"), "{source}");
     }
 }

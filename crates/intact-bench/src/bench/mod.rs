@@ -13,9 +13,7 @@
 pub mod chart;
 pub mod env;
 pub mod error;
-pub mod loopfs;
 pub mod measure;
-pub mod mountinfo;
 pub mod plan;
 mod prepare;
 pub mod report;

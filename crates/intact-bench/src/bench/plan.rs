@@ -1,77 +1,9 @@
 //! Pure planning: which filesystems, sizes and strategies, how many rounds, and in what order.
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::{BENCHED, Strategy};
 use serde::Serialize;
 
-/// A filesystem `--fs` can create on a loop device (or, for tmpfs, in memory).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FsKind {
-    Ext4,
-    Xfs,
-    Btrfs,
-    Tmpfs,
-}
-
-impl FsKind {
-    pub const ALL: [FsKind; 4] = [FsKind::Ext4, FsKind::Xfs, FsKind::Btrfs, FsKind::Tmpfs];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            FsKind::Ext4 => "ext4",
-            FsKind::Xfs => "xfs",
-            FsKind::Btrfs => "btrfs",
-            FsKind::Tmpfs => "tmpfs",
-        }
-    }
-
-    /// The mkfs program and its arguments before the device, or `None` for tmpfs.
-    /// ext4 initialises its inode tables and journal now, not in a background thread that would
-    /// write while we measure.
-    pub const fn mkfs(self) -> Option<(&'static str, &'static [&'static str])> {
-        match self {
-            FsKind::Ext4 => Some((
-                "mkfs.ext4",
-                &["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"],
-            )),
-            FsKind::Xfs => Some(("mkfs.xfs", &["-q", "-f"])),
-            FsKind::Btrfs => Some(("mkfs.btrfs", &["-q", "-f"])),
-            FsKind::Tmpfs => None,
-        }
-    }
-
-    /// The Debian package that ships this filesystem's mkfs.
-    pub const fn debian_package(self) -> Option<&'static str> {
-        match self {
-            FsKind::Ext4 => Some("e2fsprogs"),
-            FsKind::Xfs => Some("xfsprogs"),
-            FsKind::Btrfs => Some("btrfs-progs"),
-            FsKind::Tmpfs => None,
-        }
-    }
-}
-
-impl fmt::Display for FsKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for FsKind {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        FsKind::ALL
-            .into_iter()
-            .find(|kind| kind.name() == name.trim())
-            .ok_or_else(|| {
-                format!("unknown filesystem `{name}` (expected ext4, xfs, btrfs or tmpfs)")
-            })
-    }
-}
+pub use torture_engine::loopfs::FsKind;
 
 /// How long to keep measuring one (filesystem, size) cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

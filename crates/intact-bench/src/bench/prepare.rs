@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::env::{self, Machine};
 use super::error::BenchError;
 use super::plan::{self, FsKind, Plan, format_size};
-use super::{BenchArgs, loopfs, syscalls};
+use super::{BenchArgs, syscalls};
 
 /// One place to benchmark, as given on the command line.
 #[derive(Debug, Clone)]
@@ -136,7 +136,7 @@ fn check_fs_prerequisites(
     if env::effective_uid() != Some(0) {
         return Err(BenchError::NeedsRoot);
     }
-    loopfs::check_tools(kinds)?;
+    torture_engine::loopfs::check_tools(kinds)?;
     check_dir(&args.scratch)?;
     if kinds.contains(&FsKind::Xfs) && args.image_mib < 300 {
         return Err(BenchError::Usage(

@@ -9,12 +9,12 @@ use crate::BatchMode;
 
 use super::env::{self, FsFacts};
 use super::error::BenchError;
-use super::loopfs::ScratchFs;
 use super::measure::{self, BatchCell, SizeCell};
 use super::plan::{self, FsKind, format_size};
 use super::prepare::{Context, Subject};
 use super::results::{self, FsResult, TargetCheck};
 use super::{chart, report, syscalls};
+use torture_engine::loopfs::ScratchFs;
 
 /// The run's directory for images and mount points, removed (when empty) at the end.
 pub(super) struct ScratchDir {
@@ -112,7 +112,7 @@ fn bench_scratch_fs(
     );
     let scratch_fs = match ScratchFs::create(kind, scratch, image_mib) {
         Ok(scratch_fs) => scratch_fs,
-        Err(error) => return (None, Some(error)),
+        Err(error) => return (None, Some(error.into())),
     };
     if cancel.load(Ordering::SeqCst) {
         report_teardown(scratch_fs.teardown());

@@ -19,7 +19,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde::Serialize;
 
-use super::loopfs::find_tool;
+use torture_engine::loopfs::find_tool;
 
 const BEGIN_MARKER: &str = ".torture-bench-trace-begin";
 const END_MARKER: &str = ".torture-bench-trace-end";

@@ -1,7 +1,10 @@
 //! Linux: `O_TMPFILE` + `linkat`, `renameat2(RENAME_NOREPLACE)`, the umask from `/proc`.
 
+use std::ffi::OsStr;
 use std::io::Read;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -143,6 +146,99 @@ pub(crate) fn rename_noreplace(
 /// `fsync` on a directory: makes the entries created, renamed or removed in it durable.
 pub(crate) fn sync_directory(dir: BorrowedFd<'_>) -> Result<(), Errno> {
     fs::fsync(dir)
+}
+
+/// The name of a directory's default ACL, which new files in it inherit.
+const DEFAULT_ACL: &str = "system.posix_acl_default";
+/// The name of a file's access ACL.
+const ACCESS_ACL: &str = "system.posix_acl_access";
+/// Bytes of an ACL read at first: the header and 64 entries (an ACL is rarely longer).
+const ACL_BYTES: usize = 4 + 8 * 64;
+/// The largest value of an extended attribute (`XATTR_SIZE_MAX`).
+const XATTR_SIZE_MAX: usize = 65536;
+
+/// A path through which an `O_PATH` descriptor (which `f*xattr` refuse before Linux 6.12) can
+/// be used for the `*xattr` calls: `/proc/self/fd/N` where `/proc` is mounted, else the path.
+fn fd_path(fd: BorrowedFd<'_>, path: &Path) -> PathBuf {
+    match anonymous_linkable() {
+        true => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+        false => path.to_path_buf(),
+    }
+}
+
+/// The permission bits `open(O_CREAT, 0o666)` gives a new file in the directory `dir` (at
+/// `path`) when it has a default ACL, which then replaces the umask; `None` without one.
+///
+/// One `fgetxattr` of the directory (or `getxattr` of `/proc/self/fd/N` for an `O_PATH`
+/// descriptor). A filesystem without ACLs has no default ACL.
+pub(crate) fn default_acl_mode(dir: BorrowedFd<'_>, path: &Path) -> Result<Option<u32>, Errno> {
+    let mut buf = [0u8; ACL_BYTES];
+    let read = match fs::fgetxattr(dir, DEFAULT_ACL, &mut buf[..]) {
+        Err(Errno::BADF) => fs::getxattr(fd_path(dir, path), DEFAULT_ACL, &mut buf[..]),
+        other => other,
+    };
+    let acl = match read {
+        Ok(len) => buf[..len].to_vec(),
+        Err(Errno::NODATA | Errno::NOTSUP) => return Ok(None),
+        Err(Errno::RANGE) => read_xattr(&fd_path(dir, path), OsStr::new(DEFAULT_ACL), true)?,
+        Err(errno) => return Err(errno),
+    };
+    super::acl_mode(&acl).map(Some).ok_or(Errno::INVAL)
+}
+
+/// The value of attribute `name` of `path` (`follow`: the last component too).
+fn read_xattr(path: &Path, name: &OsStr, follow: bool) -> Result<Vec<u8>, Errno> {
+    let mut value = vec![0u8; XATTR_SIZE_MAX];
+    let len = match follow {
+        true => fs::getxattr(path, name, &mut value[..])?,
+        false => fs::lgetxattr(path, name, &mut value[..])?,
+    };
+    value.truncate(len);
+    Ok(value)
+}
+
+/// An extended attribute that could not be copied, and why.
+#[derive(Debug)]
+pub(crate) struct XattrError {
+    pub(crate) errno: Errno,
+    /// The attribute's name; empty when listing the attributes failed.
+    pub(crate) name: String,
+}
+
+/// Copies every extended attribute of `name` in `dir` (at `dir_path`) to the open file `to`,
+/// ACLs included; removes `to`'s access ACL (inherited from a default ACL) where `name` has
+/// none.
+pub(crate) fn copy_xattrs(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    name: &OsStr,
+    to: BorrowedFd<'_>,
+) -> Result<(), XattrError> {
+    let from = fd_path(dir, dir_path).join(name);
+    let failed = |errno, name: &OsStr| XattrError {
+        errno,
+        name: name.to_string_lossy().into_owned(),
+    };
+    let mut list = vec![0u8; XATTR_SIZE_MAX];
+    let len =
+        fs::llistxattr(&from, &mut list[..]).map_err(|errno| failed(errno, OsStr::new("")))?;
+    let names: Vec<&OsStr> = list[..len]
+        .split(|&b| b == 0)
+        .filter(|n| !n.is_empty())
+        .map(OsStr::from_bytes)
+        .collect();
+    for &attr in &names {
+        let value = read_xattr(&from, attr, false).map_err(|errno| failed(errno, attr))?;
+        fs::fsetxattr(to, attr, &value, fs::XattrFlags::empty())
+            .map_err(|errno| failed(errno, attr))?;
+    }
+    if !names.contains(&OsStr::new(ACCESS_ACL)) {
+        match fs::fremovexattr(to, ACCESS_ACL) {
+            Ok(()) | Err(Errno::NODATA | Errno::NOTSUP) => {}
+            Err(errno) => return Err(failed(errno, OsStr::new(ACCESS_ACL))),
+        }
+    }
+    Ok(())
 }
 
 /// The process umask, read from the `Umask:` line of `/proc/self/status` (Linux 4.7+).

@@ -73,3 +73,31 @@ pub(crate) fn sync_directory(dir: BorrowedFd<'_>) -> Result<(), Errno> {
 pub(crate) fn process_umask() -> u32 {
     super::FALLBACK_UMASK
 }
+
+/// Default ACLs are not read on these platforms: new files get `0o666 & !umask`.
+pub(crate) fn default_acl_mode(
+    _dir: BorrowedFd<'_>,
+    _path: &std::path::Path,
+) -> Result<Option<u32>, Errno> {
+    Ok(None)
+}
+
+/// An extended attribute that could not be copied, and why.
+#[derive(Debug)]
+pub(crate) struct XattrError {
+    pub(crate) errno: Errno,
+    pub(crate) name: String,
+}
+
+/// Copying extended attributes is only implemented on Linux.
+pub(crate) fn copy_xattrs(
+    _dir: BorrowedFd<'_>,
+    _dir_path: &std::path::Path,
+    _name: &OsStr,
+    _to: BorrowedFd<'_>,
+) -> Result<(), XattrError> {
+    Err(XattrError {
+        errno: Errno::NOTSUP,
+        name: String::new(),
+    })
+}

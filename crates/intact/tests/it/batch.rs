@@ -174,3 +174,65 @@ fn batch_keeps_metadata_like_a_single_write() {
     batch.commit().unwrap();
     assert_eq!(crate::util::mode_of(&dir.join("kept")), 0o604);
 }
+
+const FEW_FDS: &str = "batch-under-a-low-rlimit-nofile";
+/// The soft `RLIMIT_NOFILE` of the child; the batch spans more directories than that.
+const NOFILE_LIMIT: u64 = 64;
+const BATCH_DIRS: usize = 100;
+
+#[test]
+fn batch_over_more_directories_than_rlimit_nofile() {
+    if crate::util::child_role().as_deref() == Some(FEW_FDS) {
+        return batch_with_few_fds();
+    }
+    let dir = TestDir::new("batch-nofile");
+    for i in 0..BATCH_DIRS {
+        std::fs::create_dir(dir.join(format!("d{i:03}"))).unwrap();
+    }
+    let test = "batch::batch_over_more_directories_than_rlimit_nofile";
+    let reports = crate::util::spawn_child(test, FEW_FDS, &[("DIR", dir.path())]).finish();
+    assert_eq!(reports, ["committed"]);
+    for i in 0..BATCH_DIRS {
+        let path = dir.join(format!("d{i:03}/f"));
+        assert_eq!(std::fs::read_to_string(path).unwrap(), format!("file {i}"));
+        assert_eq!(crate::util::names_in(&dir.join(format!("d{i:03}"))), ["f"]);
+    }
+}
+
+/// Child: lower the soft limit on open files, then batch one file into each directory.
+fn batch_with_few_fds() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, NOFILE_LIMIT, hard).unwrap();
+    let dir = PathBuf::from(crate::util::child_arg("DIR"));
+    let mut batch = Batch::new();
+    for i in 0..BATCH_DIRS {
+        let path = dir.join(format!("d{i:03}/f"));
+        batch.add(path, format!("file {i}")).unwrap();
+    }
+    batch.commit().unwrap();
+    crate::util::report("committed");
+}
+
+#[test]
+fn batch_refuses_a_directory_replaced_between_add_and_commit() {
+    let dir = TestDir::new("batch-moved");
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::fs::create_dir(dir.join("other")).unwrap();
+    let mut batch = Batch::new();
+    batch.add(dir.join("sub/a"), b"a".to_vec()).unwrap();
+    batch.add(dir.join("other/b"), b"b".to_vec()).unwrap();
+    std::fs::rename(dir.join("sub"), dir.join("moved")).unwrap();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let error = batch.commit().unwrap_err();
+    assert_eq!(error.committed(), [dir.join("other/b")]);
+    let failure = &error.failures()[0];
+    assert_eq!(failure.target(), dir.join("sub/a"));
+    assert_eq!(failure.error().kind(), ErrorKind::NotFound);
+    assert!(
+        failure.to_string().contains("moved or replaced"),
+        "{failure}"
+    );
+    assert!(crate::util::names_in(&dir.join("sub")).is_empty());
+    assert!(crate::util::names_in(&dir.join("moved")).is_empty());
+}

@@ -155,3 +155,69 @@ fn errors_keep_the_os_error_as_their_source() {
         .expect("an io::Error source");
     assert_eq!(os_error.raw_os_error(), Some(libc::ENOENT));
 }
+
+#[test]
+fn a_commit_error_survives_conversion_into_io_error() {
+    use intact::{CommitFailed, CommitFailure, Overwrite};
+    let dir = TestDir::new("downcast");
+    let path = dir.join("taken");
+    std::fs::write(&path, b"first").unwrap();
+    for temp in [Temp::Named, Temp::Auto] {
+        let options = Options::new().temp(temp).overwrite(Overwrite::NoClobber);
+        let error = options.write(&path, b"second").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::AlreadyExists);
+        let failed = error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<CommitFailed>())
+            .expect("a CommitFailed inside the io::Error");
+        assert_eq!(failed.failure(), CommitFailure::NotPublished);
+        assert!(!failed.is_published());
+        assert_eq!(failed.raw_os_error(), Some(libc::EEXIST));
+        assert_eq!(failed.target(), path);
+        assert_eq!(intact::raw_os_error(&error), Some(libc::EEXIST));
+        assert_names(&error, &path);
+        // The conversion dropped the file: no temp file is left while the error lives.
+        assert_eq!(dir.names(), ["taken"], "{temp:?}");
+        // The CommitError itself answers too.
+        let commit = options.create(&path).unwrap().commit().unwrap_err();
+        assert_eq!(commit.raw_os_error(), Some(libc::EEXIST));
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), b"first");
+}
+
+#[test]
+fn path_errors_expose_their_errno() {
+    let dir = TestDir::new("path-error");
+    let error = intact::write(dir.join("missing/out"), b"x").unwrap_err();
+    assert_eq!(
+        error.raw_os_error(),
+        None,
+        "a custom io::Error has none itself"
+    );
+    assert_eq!(intact::raw_os_error(&error), Some(libc::ENOENT));
+    let inner = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<intact::PathError>())
+        .expect("a PathError inside the io::Error");
+    assert_eq!(inner.raw_os_error(), Some(libc::ENOENT));
+    assert_eq!(inner.kind(), ErrorKind::NotFound);
+    assert!(inner.message().contains("does not exist"), "{inner}");
+}
+
+#[test]
+fn a_batch_error_survives_conversion_into_io_error() {
+    let dir = TestDir::new("batch-downcast");
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let mut batch = intact::Batch::new();
+    batch.add(dir.join("sub/a"), b"a".to_vec()).unwrap();
+    // The directory goes away between add and commit.
+    std::fs::remove_dir(dir.join("sub")).unwrap();
+    let error: std::io::Error = batch.commit().unwrap_err().into();
+    assert_eq!(intact::raw_os_error(&error), Some(libc::ENOENT), "{error}");
+    let report = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<intact::BatchError>())
+        .expect("a BatchError inside the io::Error");
+    assert_eq!(report.failures()[0].raw_os_error(), Some(libc::ENOENT));
+    assert!(!report.failures()[0].is_published());
+}

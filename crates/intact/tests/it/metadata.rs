@@ -232,3 +232,281 @@ fn write_under_umask_077() {
     }
     report("written");
 }
+
+/// Whether `setfacl` can be run here.
+pub fn has_setfacl() -> bool {
+    std::process::Command::new("setfacl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+fn run(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| panic!("{program}: {error}"));
+    assert!(out.status.success(), "{program} {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The access ACL of `path` as `getfacl` prints it, without the header (names differ).
+fn acl_of(path: &std::path::Path) -> String {
+    run("getfacl", &["-c", "-n", "-p", &path.display().to_string()])
+}
+
+#[test]
+fn new_file_honours_the_directory_default_acl() {
+    if !is_root() || !has_setfacl() {
+        println!("skipped: needs root and setfacl");
+        return;
+    }
+    let dir = TestDir::new("default-acl");
+    // A private default ACL (the umask must not widen it) and one with a named user and a mask.
+    let cases = [
+        ("private", "u::rw,g::---,o::---"),
+        ("named", "u::rw,u:65534:rw,g::r,m::r,o::---"),
+        ("wide", "u::rw,g::rw,o::rw"),
+    ];
+    for (label, acl) in cases {
+        let sub = dir.join(label);
+        std::fs::create_dir(&sub).unwrap();
+        run("setfacl", &["-d", "-m", acl, &sub.display().to_string()]);
+        let reference = sub.join("reference");
+        File::create(&reference).unwrap();
+        // Below Durability::Full the directory is opened O_PATH, which some kernels refuse
+        // to read extended attributes through.
+        let levels = [intact::Durability::Full, intact::Durability::Data];
+        for (temp, level) in [Temp::Named, Temp::Anonymous, Temp::Auto]
+            .into_iter()
+            .flat_map(|temp| levels.map(|level| (temp, level)))
+        {
+            let path = sub.join(format!("new-{temp:?}-{level:?}"));
+            match Options::new()
+                .temp(temp)
+                .durability(level)
+                .write(&path, b"new")
+            {
+                Err(error) if error.kind() == std::io::ErrorKind::Unsupported => continue,
+                other => other.unwrap(),
+            }
+            let what = format!("{label} {temp:?} {level:?}");
+            assert_eq!(mode_of(&path), mode_of(&reference), "{what}");
+            assert_eq!(acl_of(&path), acl_of(&reference), "{what}");
+        }
+        // The named temp file stays private while written, whatever the default ACL says.
+        let _file = Options::new()
+            .temp(Temp::Named)
+            .create(sub.join("pending"))
+            .unwrap();
+        let temp = crate::util::names_in(&sub)
+            .into_iter()
+            .find(|name| name.ends_with(".intact-tmp"))
+            .unwrap();
+        assert_eq!(mode_of(&sub.join(temp)) & 0o077, 0, "{label}");
+    }
+}
+
+#[test]
+fn permissions_tightened_between_create_and_commit_are_kept() {
+    use std::io::Write;
+    let dir = TestDir::new("chmod-between");
+    for temp in [Temp::Named, Temp::Anonymous, Temp::Auto] {
+        let path = dir.join(format!("secret-{temp:?}"));
+        std::fs::write(&path, b"old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut file = match Options::new().temp(temp).create(&path) {
+            Err(error) if error.kind() == std::io::ErrorKind::Unsupported => continue,
+            other => other.unwrap(),
+        };
+        file.write_all(b"new").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        file.commit().unwrap();
+        assert_eq!(
+            mode_of(&path),
+            0o600,
+            "{temp:?}: published wider than replaced"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
+}
+
+#[test]
+fn owner_changed_between_create_and_commit_is_kept() {
+    if !is_root() {
+        println!("skipped: needs root to give a file away (chown)");
+        return;
+    }
+    let dir = TestDir::new("chown-between");
+    for temp in KINDS {
+        let path = dir.join(format!("owned-{temp:?}"));
+        std::fs::write(&path, b"old").unwrap();
+        let file = Options::new().temp(temp).create(&path).unwrap();
+        std::os::unix::fs::chown(&path, Some(65534), Some(65533)).unwrap();
+        file.commit().unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65533), "{temp:?}");
+    }
+}
+
+#[test]
+fn preserve_mode_false_gives_the_new_file_mode() {
+    let dir = TestDir::new("no-keep-mode");
+    let reference = dir.join("reference");
+    File::create(&reference).unwrap();
+    for temp in [Temp::Named, Temp::Anonymous, Temp::Auto] {
+        let path = dir.join(format!("file-{temp:?}"));
+        std::fs::write(&path, b"old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        match Options::new()
+            .temp(temp)
+            .preserve_mode(false)
+            .write(&path, b"new")
+        {
+            Err(error) if error.kind() == std::io::ErrorKind::Unsupported => continue,
+            other => other.unwrap(),
+        }
+        assert_eq!(mode_of(&path), mode_of(&reference), "{temp:?}");
+    }
+}
+
+#[test]
+fn preserve_owner_no_and_try_as_root() {
+    use intact::Preserve;
+    if !is_root() {
+        println!("skipped: needs root to give a file away (chown)");
+        return;
+    }
+    let dir = TestDir::new("preserve-owner");
+    for temp in KINDS {
+        for (preserve, owner) in [
+            (Preserve::Try, (65534, 65533)),
+            (Preserve::Yes, (65534, 65533)),
+            (Preserve::No, (0, 0)),
+        ] {
+            let path = dir.join(format!("owned-{temp:?}-{preserve:?}"));
+            std::fs::write(&path, b"old").unwrap();
+            std::os::unix::fs::chown(&path, Some(65534), Some(65533)).unwrap();
+            Options::new()
+                .temp(temp)
+                .preserve_owner(preserve)
+                .write(&path, b"new")
+                .unwrap();
+            let meta = std::fs::metadata(&path).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), owner, "{temp:?} {preserve:?}");
+        }
+    }
+}
+
+const OWNER_NOT_KEPT: &str = "preserve-owner-as-nobody";
+
+#[test]
+fn preserve_owner_yes_fails_when_the_owner_cannot_be_kept() {
+    if child_role().as_deref() == Some(OWNER_NOT_KEPT) {
+        return replace_roots_file_as_nobody();
+    }
+    if !is_root() {
+        println!("skipped: needs root (a child drops to nobody to replace root's file)");
+        return;
+    }
+    let dir = TestDir::new("preserve-owner-yes");
+    let shared = dir.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::os::unix::fs::chown(&shared, Some(65534), Some(65534)).unwrap();
+    let target = shared.join("roots");
+    std::fs::write(&target, b"old").unwrap();
+    let test = "metadata::preserve_owner_yes_fails_when_the_owner_cannot_be_kept";
+    let reports = spawn_child(test, OWNER_NOT_KEPT, &[("TARGET", &target)]).finish();
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    assert_eq!(reports[0], "PermissionDenied", "{reports:?}");
+    assert!(reports[1].contains("Preserve::Yes"), "{reports:?}");
+    assert_eq!(reports[2], "try: written");
+    // Try went on without the owner: a writer that may not chown becomes the owner.
+    assert_eq!(std::fs::metadata(&target).unwrap().uid(), 65534);
+    assert_eq!(std::fs::read(&target).unwrap(), b"try");
+    assert_eq!(crate::util::names_in(&shared), ["roots"]);
+}
+
+/// Child: as nobody, replace a root-owned file with Preserve::Yes (must fail), then Try.
+fn replace_roots_file_as_nobody() {
+    use intact::{CommitFailed, Preserve};
+    let nobody = 65534;
+    nix::unistd::setgroups(&[]).expect("setgroups");
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(nobody)).expect("setgid");
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(nobody)).expect("setuid");
+    let target = child_arg("TARGET");
+    let strict = Options::new().preserve_owner(Preserve::Yes);
+    let error = strict
+        .write(&target, b"yes")
+        .expect_err("chown to root must fail");
+    let failed = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<CommitFailed>())
+        .expect("a commit error");
+    assert!(!failed.is_published());
+    assert_eq!(failed.raw_os_error(), Some(libc::EPERM));
+    assert_eq!(std::fs::read(&target).unwrap(), b"old");
+    report(&format!("{:?}", error.kind()));
+    report(&error.to_string());
+    Options::new()
+        .preserve_owner(Preserve::Try)
+        .write(&target, b"try")
+        .unwrap();
+    report("try: written");
+}
+
+#[test]
+fn preserve_xattrs_copies_user_attributes_and_the_acl() {
+    let dir = TestDir::new("xattrs");
+    let probe = dir.join("probe");
+    std::fs::write(&probe, b"").unwrap();
+    match rustix::fs::setxattr(&probe, "user.probe", b"1", rustix::fs::XattrFlags::empty()) {
+        Err(rustix::io::Errno::NOTSUP) => {
+            println!("skipped: no user xattrs on {}", dir.path().display());
+            return;
+        }
+        other => other.unwrap(),
+    }
+    let with_acl = is_root() && has_setfacl();
+    if !with_acl {
+        println!("skipped (ACL part only): needs root and setfacl");
+    }
+    for temp in [Temp::Named, Temp::Anonymous, Temp::Auto] {
+        let path = dir.join(format!("tagged-{temp:?}"));
+        std::fs::write(&path, b"old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let flags = rustix::fs::XattrFlags::empty();
+        rustix::fs::setxattr(&path, "user.origin", b"kept", flags).unwrap();
+        if with_acl {
+            run("setfacl", &["-m", "u:65534:r", &path.display().to_string()]);
+        }
+        let acl_before = with_acl.then(|| acl_of(&path));
+        let plain = Options::new().temp(temp);
+        match plain.write(&path, b"new") {
+            Err(error) if error.kind() == std::io::ErrorKind::Unsupported => continue,
+            other => other.unwrap(),
+        }
+        let mut value = [0u8; 16];
+        let missing = rustix::fs::getxattr(&path, "user.origin", &mut value[..]);
+        assert_eq!(
+            missing,
+            Err(rustix::io::Errno::NODATA),
+            "not copied by default"
+        );
+        if with_acl {
+            rustix::fs::setxattr(&path, "user.origin", b"kept", flags).unwrap();
+            run("setfacl", &["-m", "u:65534:r", &path.display().to_string()]);
+        } else {
+            rustix::fs::setxattr(&path, "user.origin", b"kept", flags).unwrap();
+        }
+        plain.preserve_xattrs(true).write(&path, b"newer").unwrap();
+        let len = rustix::fs::getxattr(&path, "user.origin", &mut value[..]).unwrap();
+        assert_eq!(&value[..len], b"kept", "{temp:?}");
+        assert_eq!(mode_of(&path), 0o640, "{temp:?}");
+        if let Some(before) = acl_before {
+            assert_eq!(acl_of(&path), before, "{temp:?}");
+            assert!(before.contains("user:65534:r--"), "{before}");
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), b"newer");
+    }
+}

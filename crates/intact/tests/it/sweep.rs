@@ -177,3 +177,26 @@ fn sweep_never_disturbs_concurrent_writers() {
     });
     assert_eq!(dir.names(), ["w0", "w1", "w2", "w3"]);
 }
+
+#[test]
+fn a_dry_run_lists_what_sweep_would_remove_and_removes_nothing() {
+    let dir = TestDir::new("sweep-dry");
+    let orphan = ".data.0123456789abcdef.intact-tmp";
+    std::fs::write(dir.join(orphan), b"half written").unwrap();
+    std::fs::write(dir.join("data"), b"old").unwrap();
+    let live = Options::new()
+        .temp(Temp::Named)
+        .create(dir.join("other"))
+        .unwrap();
+    let plan = intact::sweep_dry_run(dir.path()).unwrap();
+    assert!(plan.is_dry_run());
+    assert_eq!(plan.removed(), [dir.join(orphan)]);
+    assert_eq!(plan.removed_bytes(), 12);
+    assert_eq!(plan.live().len(), 1);
+    assert_eq!(dir.temp_names().len(), 2, "a dry run removes nothing");
+    live.commit().unwrap();
+    let done = intact::sweep(dir.path()).unwrap();
+    assert!(!done.is_dry_run());
+    assert_eq!(done.removed(), plan.removed());
+    assert_eq!(dir.names(), ["data", "other"]);
+}

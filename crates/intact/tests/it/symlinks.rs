@@ -162,3 +162,21 @@ fn follow_refuses_a_symlink_loop() {
     );
     assert_eq!(dir.names(), ["a", "b"]);
 }
+
+#[test]
+fn destination_is_the_file_at_the_end_of_the_chain() {
+    let dir = TestDir::new("destination");
+    std::fs::create_dir(dir.join("real")).unwrap();
+    std::fs::write(dir.join("real/data"), b"old version").unwrap();
+    symlink("real/data", dir.join("hop")).unwrap();
+    symlink("hop", dir.join("link")).unwrap();
+    let file = Options::new().create(dir.join("link")).unwrap();
+    assert_eq!(file.target(), dir.join("link"));
+    assert_eq!(file.destination(), dir.join("real/data"));
+    assert_eq!(std::fs::read(file.destination()).unwrap(), b"old version");
+    let replace = Options::new()
+        .symlinks(Symlinks::Replace)
+        .create(dir.join("link"))
+        .unwrap();
+    assert_eq!(replace.destination(), dir.join("link"));
+}

@@ -319,3 +319,59 @@ fn link_after_setuid() {
     }
     report("committed");
 }
+
+#[test]
+fn write_with_commits_on_ok_and_discards_on_a_user_error() {
+    use intact::WriteWithError;
+    let dir = TestDir::new("write-with");
+    let path = dir.join("data");
+    std::fs::write(&path, b"old").unwrap();
+    for temp in TEMPS {
+        let Some(options) = options_for(&dir, temp) else {
+            continue;
+        };
+        #[derive(Debug, PartialEq)]
+        struct Refused;
+        let failed = options.write_with(&path, |file| {
+            file.write_all(b"half").map_err(|_| Refused)?;
+            Err::<(), _>(Refused)
+        });
+        assert!(
+            matches!(failed, Err(WriteWithError::User(Refused))),
+            "{temp:?}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"old", "{temp:?}");
+        assert_eq!(dir.names(), ["data"], "{temp:?}: temp file left");
+        let len = options
+            .write_with(&path, |file| -> std::io::Result<u64> {
+                file.write_all(b"new content")?;
+                file.metadata().map(|meta| meta.len())
+            })
+            .unwrap();
+        assert_eq!(len, 11);
+        assert_eq!(std::fs::read(&path).unwrap(), b"new content", "{temp:?}");
+        std::fs::write(&path, b"old").unwrap();
+    }
+    // Errors of the crate are `Io`, and `?` makes an io::Error of either kind.
+    let missing = Options::new().write_with(dir.join("missing/x"), |_| Ok::<_, std::io::Error>(()));
+    assert!(
+        matches!(missing, Err(WriteWithError::Io(ref e)) if e.kind() == std::io::ErrorKind::NotFound)
+    );
+    let as_io: std::io::Error = missing.unwrap_err().into();
+    assert_eq!(intact::raw_os_error(&as_io), Some(libc::ENOENT));
+}
+
+#[test]
+fn as_file_mut_writes_through_the_temp_file() {
+    let dir = TestDir::new("as-file-mut");
+    let path = dir.join("data");
+    let mut file = AtomicFile::create(&path).unwrap();
+    {
+        let mut out = std::io::BufWriter::new(file.as_file_mut());
+        out.write_all(b"through BufWriter<&mut File>").unwrap();
+        out.flush().unwrap();
+    }
+    file.as_file_mut().set_len(7).unwrap();
+    file.commit().unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"through");
+}

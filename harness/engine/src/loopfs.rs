@@ -1,5 +1,6 @@
-//! Scratch filesystems for `--fs`: an image file, a loop device, mkfs, a mount (or a plain tmpfs
-//! mount), and a teardown that undoes exactly those steps and nothing else.
+//! Scratch filesystems: an image file, a loop device, mkfs, a mount (or a plain tmpfs mount), and
+//! a teardown that undoes exactly those steps and nothing else. `torture bench --fs` measures on
+//! them; real power-cut states are snapshots of their images.
 //!
 //! Each step is owned by a guard created the moment the step succeeds, so an error, a panic or a
 //! Ctrl-C unwinds through the guards in reverse order. A loop device is detached only after
@@ -15,8 +16,120 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use super::error::BenchError;
-use super::plan::FsKind;
+use std::fmt;
+use std::io;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// A file system this module can make on a loop device (or, for tmpfs, in memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsKind {
+    Ext4,
+    Xfs,
+    Btrfs,
+    Tmpfs,
+}
+
+impl FsKind {
+    pub const ALL: [FsKind; 4] = [FsKind::Ext4, FsKind::Xfs, FsKind::Btrfs, FsKind::Tmpfs];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            FsKind::Ext4 => "ext4",
+            FsKind::Xfs => "xfs",
+            FsKind::Btrfs => "btrfs",
+            FsKind::Tmpfs => "tmpfs",
+        }
+    }
+
+    /// The mkfs program and its arguments before the device, or `None` for tmpfs.
+    /// ext4 initialises its inode tables and journal now, not in a background thread that would
+    /// write while we measure.
+    pub const fn mkfs(self) -> Option<(&'static str, &'static [&'static str])> {
+        match self {
+            FsKind::Ext4 => Some((
+                "mkfs.ext4",
+                &["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"],
+            )),
+            FsKind::Xfs => Some(("mkfs.xfs", &["-q", "-f"])),
+            FsKind::Btrfs => Some(("mkfs.btrfs", &["-q", "-f"])),
+            FsKind::Tmpfs => None,
+        }
+    }
+
+    /// The Debian package that ships this filesystem's mkfs.
+    pub const fn debian_package(self) -> Option<&'static str> {
+        match self {
+            FsKind::Ext4 => Some("e2fsprogs"),
+            FsKind::Xfs => Some("xfsprogs"),
+            FsKind::Btrfs => Some("btrfs-progs"),
+            FsKind::Tmpfs => None,
+        }
+    }
+}
+
+impl fmt::Display for FsKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for FsKind {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        FsKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name.trim())
+            .ok_or_else(|| {
+                format!("unknown filesystem `{name}` (expected ext4, xfs, btrfs or tmpfs)")
+            })
+    }
+}
+
+/// Why a scratch file system could not be made (or a tool not run).
+#[derive(Debug, thiserror::Error)]
+pub enum LoopError {
+    /// The request cannot work (a tmpfs on a loop device, say).
+    #[error("{0}")]
+    Usage(String),
+    /// A program is not installed.
+    #[error("`{tool}` is not installed: apt-get install {package} (or run .ci/setup fs)")]
+    MissingTool { tool: String, package: String },
+    /// A setup program (losetup, mkfs, mount) failed.
+    #[error("`{command}` failed ({status}){}", stderr_suffix(.stderr))]
+    Tool {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    /// A file operation failed.
+    #[error("cannot {what} {}: {source}", .path.display())]
+    Io {
+        what: String,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    match stderr.trim() {
+        "" => String::new(),
+        text => format!(": {text}"),
+    }
+}
+
+impl LoopError {
+    fn io(what: impl Into<String>, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        LoopError::Io {
+            what: what.into(),
+            path: path.into(),
+            source,
+        }
+    }
+}
 
 /// Locates a program in `PATH` or the sbin directories (root's tools live there).
 pub fn find_tool(name: &str) -> Option<PathBuf> {
@@ -28,7 +141,7 @@ pub fn find_tool(name: &str) -> Option<PathBuf> {
 }
 
 /// Every tool `--fs` needs for `kinds`, checked before anything is created.
-pub fn check_tools(kinds: &[FsKind]) -> Result<(), BenchError> {
+pub fn check_tools(kinds: &[FsKind]) -> Result<(), LoopError> {
     let mut needed: Vec<(&str, &str)> = vec![("mount", "mount"), ("umount", "mount")];
     if kinds.iter().any(|kind| kind.mkfs().is_some()) {
         needed.push(("losetup", "mount"));
@@ -42,7 +155,7 @@ pub fn check_tools(kinds: &[FsKind]) -> Result<(), BenchError> {
         .into_iter()
         .find(|(tool, _)| find_tool(tool).is_none())
     {
-        Some((tool, package)) => Err(BenchError::MissingTool {
+        Some((tool, package)) => Err(LoopError::MissingTool {
             tool: tool.into(),
             package: package.into(),
         }),
@@ -51,9 +164,9 @@ pub fn check_tools(kinds: &[FsKind]) -> Result<(), BenchError> {
 }
 
 /// Runs a setup program to completion in its own process group; its stdout on success.
-fn run_tool(program: &str, args: &[OsString]) -> Result<String, BenchError> {
+fn run_tool(program: &str, args: &[OsString]) -> Result<String, LoopError> {
     let command_line = command_line(program, args);
-    let executable = find_tool(program).ok_or_else(|| BenchError::Tool {
+    let executable = find_tool(program).ok_or_else(|| LoopError::Tool {
         command: command_line.clone(),
         status: "not found".into(),
         stderr: String::new(),
@@ -63,7 +176,7 @@ fn run_tool(program: &str, args: &[OsString]) -> Result<String, BenchError> {
         .stdin(Stdio::null())
         .process_group(0)
         .output()
-        .map_err(|error| BenchError::Tool {
+        .map_err(|error| LoopError::Tool {
             command: command_line.clone(),
             status: "could not start".into(),
             stderr: error.to_string(),
@@ -71,7 +184,7 @@ fn run_tool(program: &str, args: &[OsString]) -> Result<String, BenchError> {
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        Err(BenchError::Tool {
+        Err(LoopError::Tool {
             command: command_line,
             status: output.status.to_string(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -97,8 +210,8 @@ fn os_args<const N: usize>(args: [&dyn AsRef<std::ffi::OsStr>; N]) -> Vec<OsStri
 struct DirGuard(Option<PathBuf>);
 
 impl DirGuard {
-    fn create(path: PathBuf) -> Result<DirGuard, BenchError> {
-        fs::create_dir(&path).map_err(|error| BenchError::io("create directory", &path, error))?;
+    fn create(path: PathBuf) -> Result<DirGuard, LoopError> {
+        fs::create_dir(&path).map_err(|error| LoopError::io("create directory", &path, error))?;
         Ok(DirGuard(Some(path)))
     }
 
@@ -121,13 +234,13 @@ impl Drop for DirGuard {
 struct ImageGuard(Option<PathBuf>);
 
 impl ImageGuard {
-    fn create(path: PathBuf, size_mib: u64) -> Result<ImageGuard, BenchError> {
-        let file = File::create_new(&path)
-            .map_err(|error| BenchError::io("create image", &path, error))?;
+    fn create(path: PathBuf, size_mib: u64) -> Result<ImageGuard, LoopError> {
+        let file =
+            File::create_new(&path).map_err(|error| LoopError::io("create image", &path, error))?;
         let guard = ImageGuard(Some(path.clone()));
         // Sparse: the filesystem allocates only what mkfs and the benchmark write.
         file.set_len(size_mib << 20)
-            .map_err(|error| BenchError::io("size image", &path, error))?;
+            .map_err(|error| LoopError::io("size image", &path, error))?;
         Ok(guard)
     }
 
@@ -153,7 +266,7 @@ struct LoopGuard {
 }
 
 impl LoopGuard {
-    fn attach(image: &Path) -> Result<LoopGuard, BenchError> {
+    fn attach(image: &Path) -> Result<LoopGuard, LoopError> {
         let args = os_args([&"--find", &"--show", &"--direct-io=on", &image]);
         let stdout = run_tool("losetup", &args)?;
         let device = PathBuf::from(stdout.trim());
@@ -162,7 +275,7 @@ impl LoopGuard {
             image: image.to_path_buf(),
         };
         if !device.starts_with("/dev") || !guard.is_ours(&device) {
-            return Err(BenchError::Tool {
+            return Err(LoopError::Tool {
                 command: command_line("losetup", &args),
                 status: format!(
                     "printed `{}`, which is not backed by our image",
@@ -238,7 +351,7 @@ impl MountGuard {
         source: &dyn AsRef<std::ffi::OsStr>,
         options: Option<&str>,
         target: &Path,
-    ) -> Result<MountGuard, BenchError> {
+    ) -> Result<MountGuard, LoopError> {
         let mut args = os_args([&"-t", &fstype]);
         if let Some(options) = options {
             args.extend(os_args([&"-o", &options]));
@@ -279,7 +392,42 @@ impl Drop for MountGuard {
 
 fn report_leftover(result: Result<(), String>) {
     if let Err(problem) = result {
-        eprintln!("torture bench: cleanup: {problem}");
+        eprintln!("torture: cleanup: {problem}");
+    }
+}
+
+/// An image that already exists (a snapshot, say), attached to a loop device and mounted.
+/// Fields drop in declaration order: unmount, then detach; the image itself is the caller's.
+#[derive(Debug)]
+pub struct MountedImage {
+    mount: MountGuard,
+    loop_device: LoopGuard,
+}
+
+impl MountedImage {
+    /// Attaches `image` and mounts it as `kind` at `mount_point` (which must exist).
+    pub fn mount(
+        kind: FsKind,
+        image: &Path,
+        mount_point: &Path,
+        options: Option<&str>,
+    ) -> Result<MountedImage, LoopError> {
+        let loop_device = LoopGuard::attach(image)?;
+        let device = loop_device.device().to_path_buf();
+        let mount = MountGuard::mount(kind.name(), &device, options, mount_point)?;
+        Ok(MountedImage { mount, loop_device })
+    }
+
+    /// Unmounts and detaches, and says what could not be undone.
+    pub fn unmount(mut self) -> Vec<String> {
+        let result = self
+            .mount
+            .release()
+            .and_then(|()| self.loop_device.release());
+        match result {
+            Ok(()) => Vec::new(),
+            Err(problem) => vec![problem],
+        }
     }
 }
 
@@ -298,9 +446,9 @@ impl LoopBacking {
         scratch: &Path,
         size_mib: u64,
         setup: &mut Vec<String>,
-    ) -> Result<LoopBacking, BenchError> {
+    ) -> Result<LoopBacking, LoopError> {
         let Some((mkfs, mkfs_args)) = kind.mkfs() else {
-            return Err(BenchError::Usage(format!(
+            return Err(LoopError::Usage(format!(
                 "{kind} is not made on a loop device"
             )));
         };
@@ -337,7 +485,7 @@ pub struct ScratchFs {
 
 impl ScratchFs {
     /// Makes and mounts a fresh `kind` filesystem of `size_mib` under `scratch`.
-    pub fn create(kind: FsKind, scratch: &Path, size_mib: u64) -> Result<ScratchFs, BenchError> {
+    pub fn create(kind: FsKind, scratch: &Path, size_mib: u64) -> Result<ScratchFs, LoopError> {
         let mount_point = scratch.join(format!("mnt-{kind}"));
         let mount_dir = DirGuard::create(mount_point.clone())?;
         let mut setup = Vec::new();
@@ -417,7 +565,7 @@ impl ScratchFs {
 impl Drop for ScratchFs {
     fn drop(&mut self) {
         for problem in self.release_all() {
-            eprintln!("torture bench: cleanup: {problem}");
+            eprintln!("torture: cleanup: {problem}");
         }
     }
 }
@@ -425,11 +573,11 @@ impl Drop for ScratchFs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::{env, mountinfo};
+    use torture_core::mountinfo;
 
     /// Root and the tools, or a clear note that the test is skipped.
     fn can_mount(kind: FsKind) -> bool {
-        if env::effective_uid() != Some(0) {
+        if !rustix::process::geteuid().is_root() {
             eprintln!("skipped: needs root to attach loop devices and mount");
             return false;
         }
@@ -441,10 +589,8 @@ mod tests {
     }
 
     fn scratch_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "torture-bench-loopfs-{name}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("torture-loopfs-{name}-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         dir
     }
@@ -524,7 +670,7 @@ mod tests {
 
     #[test]
     fn a_missing_tool_names_its_package() {
-        let error = BenchError::MissingTool {
+        let error = LoopError::MissingTool {
             tool: "mkfs.btrfs".into(),
             package: "btrfs-progs".into(),
         };
