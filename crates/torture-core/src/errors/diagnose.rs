@@ -221,10 +221,12 @@ fn ino_of(op: &Op) -> Option<u64> {
 }
 
 fn publish_text(event: &Event) -> String {
-    match &event.op {
-        Op::Link { from, to, .. } => format!("linked {from} to {to} at #{}", event.seq),
-        Op::Rename { from, to, .. } => format!("renamed {from} to {to} at #{}", event.seq),
-        other => format!("published with {} at #{}", other.kind(), event.seq),
+    if let Op::Link { from, to, .. } = &event.op {
+        format!("linked {from} to {to} at #{}", event.seq)
+    } else if let Op::Rename { from, to, .. } = &event.op {
+        format!("renamed {from} to {to} at #{}", event.seq)
+    } else {
+        format!("published the target at #{}", event.seq)
     }
 }
 
@@ -310,3 +312,6 @@ fn ignored_fix(facts: &ErrorsFacts, story: &Story<'_>) -> Fix {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

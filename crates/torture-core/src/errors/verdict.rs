@@ -218,4 +218,4 @@ impl fmt::Display for ErrorsViolation {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
