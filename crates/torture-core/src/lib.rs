@@ -3,6 +3,9 @@
 //! No ptrace, no libc, no file system: values in, values out, so proptest and cargo-fuzz drive
 //! every module directly, on any architecture.
 //!
+//! - [`errors`]: `torture errors`: the fault space of a golden run (`EIO`, `ENOSPC`, `EDQUOT`,
+//!   `EINTR`, short writes, fsyncgate), seeded sampling, the verdict of a faulted run, the writes a
+//!   failed fsync drops, and the diagnosis with its fix.
 //! - [`fault`]: the one fault a trial injects (`kill@byte:N`, `errno@fsync#9:EIO`,
 //!   `short@write#5:1`, `hold@rename#7`), printed, parsed and replayed.
 //! - [`killpoint`]: where a writer can be killed (`byte:N`, `syscall:N`), the kill space of a
@@ -21,6 +24,7 @@
 //! - [`words`]: counts with their nouns, singular or plural.
 #![forbid(unsafe_code)]
 
+pub mod errors;
 pub mod fault;
 pub mod killpoint;
 pub mod mountinfo;
