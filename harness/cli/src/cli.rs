@@ -138,8 +138,11 @@ pub struct KillArgs {
     #[arg(long, value_enum, default_value_t = ValidateArg::Auto, conflicts_with = "check")]
     pub validate: ValidateArg,
 
-    /// Shell command that exits 0 when a file is valid; `{file}` is replaced by the file's path
-    /// (else the path is appended)
+    /// Shell command that exits 0 when the target is valid. `{file}` is replaced by the target's
+    /// path (else the path is appended), `{dir}` by its sandbox. It runs in a copy of the
+    /// crashed sandbox, after leftovers are counted, and the target is judged as the copy holds
+    /// it afterwards: a target may be a multi-file unit (a database and its journal or WAL), and
+    /// what counts is what a reader that opens it sees
     #[arg(long, value_name = "CMD")]
     pub check: Option<String>,
 

@@ -209,6 +209,26 @@ pub fn plain_component(name: &str) -> String {
     }
 }
 
+/// Copies the tree at `from` to the new directory `to`, without following symlinks.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), SandboxError> {
+    fs::create_dir(to).map_err(error("create the check copy", to, ""))?;
+    let entries = fs::read_dir(from).map_err(error("list sandbox directory", from, ""))?;
+    for entry in entries {
+        let entry = entry.map_err(error("list sandbox directory", from, ""))?;
+        let (source, dest) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().map_err(error("inspect", &source, ""))?;
+        if kind.is_dir() {
+            copy_tree(&source, &dest)?;
+        } else if kind.is_symlink() {
+            let link = fs::read_link(&source).map_err(error("read link", &source, ""))?;
+            std::os::unix::fs::symlink(link, &dest).map_err(error("copy link", &dest, ""))?;
+        } else if kind.is_file() {
+            fs::copy(&source, &dest).map_err(error("copy", &source, ""))?;
+        }
+    }
+    Ok(())
+}
+
 /// One sandbox directory: a writer's working directory.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
@@ -276,6 +296,30 @@ impl Sandbox {
             .open(&self.target)
             .and_then(|mut file| file.write_all(bytes))
             .map_err(error("seed the old version at", &self.target, ""))
+    }
+
+    /// A copy of this sandbox beside it (`<sandbox>.check`), made afresh: what a reader gets to
+    /// see without touching the crashed original. Regular files are copied, symlinks recreated
+    /// (never followed), directories walked; anything else (fifos, sockets) is left out.
+    pub fn copy_beside(&self) -> Result<Sandbox, SandboxError> {
+        let mut name = self.path.file_name().unwrap_or_default().to_owned();
+        name.push(".check");
+        let path = self.path.with_file_name(name);
+        if fs::symlink_metadata(&path).is_ok() {
+            remove_inside(&self.root, &path)?;
+        }
+        copy_tree(&self.path, &path)?;
+        let relative = self.target.strip_prefix(&self.path).unwrap_or(&self.target);
+        Ok(Sandbox {
+            root: self.root.clone(),
+            target: path.join(relative),
+            path,
+        })
+    }
+
+    /// Removes this sandbox directory and everything in it, never following a symlink.
+    pub fn remove(&self) -> Result<(), SandboxError> {
+        remove_inside(&self.root, &self.path)
     }
 
     /// What is at the target, without following a symlink.

@@ -5,6 +5,7 @@
 //! a version-manager shim, to keep each trial at interpreter start-up cost.
 
 mod builtins;
+mod checks;
 mod errors;
 mod external;
 mod interrupt;

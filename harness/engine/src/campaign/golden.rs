@@ -349,6 +349,7 @@ impl Step<'_> {
         let checked = process::check_file(
             command,
             self.sandbox.target(),
+            self.sandbox.path(),
             &self.logs,
             self.timeout,
             &self.context.cancel,

@@ -160,12 +160,15 @@ pub fn exit_of(status: ExitStatus) -> RunExit {
     }
 }
 
-/// Runs the `--check` shell command on `file`: `{file}` in the command is replaced by the
-/// quoted path, or the path is appended. Exit 0 means valid. `Ok(None)`: Ctrl-C.
+/// Runs the `--check` shell command on `file` with `dir` (the sandbox the file is in, a copy of
+/// the crashed one) as its working directory: `{file}` in the command is replaced by the quoted
+/// path (or the path is appended), `{dir}` by the quoted directory, so a check can open a
+/// database together with its journal or WAL. Exit 0 means valid. `Ok(None)`: Ctrl-C.
 pub fn check_file(
     command: &str,
     file: &Path,
-    cwd: &Path,
+    dir: &Path,
+    logs: &Path,
     timeout: Duration,
     cancel: &AtomicBool,
 ) -> io::Result<Option<Validity>> {
@@ -174,6 +177,7 @@ pub fn check_file(
         true => command.replace("{file}", &quoted),
         false => format!("{command} {quoted}"),
     };
+    let script = script.replace("{dir}", &super::replay::shell_quote(&dir.to_string_lossy()));
     let invocation = Invocation {
         program: PathBuf::from("/bin/sh"),
         args: vec!["-c".into(), script.into()],
@@ -182,9 +186,9 @@ pub fn check_file(
     Ok(
         match run(
             &invocation,
-            cwd,
+            dir,
             Output::Discard,
-            (cwd, "check"),
+            (logs, "check"),
             timeout,
             cancel,
         )? {
@@ -350,7 +354,7 @@ mod tests {
         std::fs::write(&file, b"ok").expect("write");
         let never = AtomicBool::new(false);
         let check = |command: &str| {
-            check_file(command, &file, &dir, Duration::from_secs(5), &never).expect("check")
+            check_file(command, &file, &dir, &dir, Duration::from_secs(5), &never).expect("check")
         };
         assert_eq!(check("grep -q ok"), Some(Validity::Valid));
         assert_eq!(
@@ -358,6 +362,10 @@ mod tests {
             Some(Validity::Invalid)
         );
         assert_eq!(check("test -s {file}"), Some(Validity::Valid));
+        assert_eq!(
+            check("test -d {dir} && test \"$PWD\" = {dir}"),
+            Some(Validity::Valid)
+        );
         std::fs::remove_file(&file).expect("cleanup");
     }
 

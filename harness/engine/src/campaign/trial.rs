@@ -12,7 +12,8 @@ use crate::sandbox::Sandbox;
 use crate::tracer::{self, Outcome, RunLimits, WriterCommand};
 use torture_core::killpoint::KillPoint;
 use torture_core::oracle::{
-    self, FileKind, RunExit, TargetState, TrialFacts, Validation, Validity, Verdict,
+    self, FileKind, NewRule, RunExit, TargetState, TrialFacts, Validation, Validity, Verdict,
+    Versions,
 };
 
 /// A worker's fixed setup: its sandbox and the writer invocations for it.
@@ -70,10 +71,11 @@ impl<'a> Worker<'a> {
                 });
             }
         };
+        // Leftovers first: a `--check` with side effects must not change what is counted.
+        let orphans = self.sandbox.orphans()?;
         let Some((verdict, target_kind)) = self.judge_target()? else {
             return Ok(None);
         };
-        let orphans = self.sandbox.orphans()?;
         let Some(recovery) = self.recover()? else {
             return Ok(None);
         };
@@ -107,23 +109,48 @@ impl<'a> Worker<'a> {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Classifies what is at the target now. `Ok(None)`: Ctrl-C during `--check`.
+    /// Classifies what is at the target now, as a reader sees it. `Ok(None)`: Ctrl-C during
+    /// `--check`.
+    ///
+    /// A `--check` runs on a copy of the sandbox, never on the crashed original, and the target
+    /// is classified as the copy holds it after the check: a reader that opens an SQLite
+    /// database rolls its hot journal back first, so the bytes on disk before that are not what
+    /// anyone ever reads. The original stays as the crash left it for the recovery run.
     fn judge_target(&self) -> Result<Option<(Verdict, Option<FileKind>)>, CampaignError> {
+        self.judge_with(&self.golden.versions)
+    }
+
+    /// The versions a recovery run may leave. It starts from a state the golden runs never saw
+    /// (often the new version already), so a writer whose bytes carry history (SQLite's change
+    /// counter in its header) cannot match the golden output byte for byte: under `--check` the
+    /// check is the authority, and any valid file that is not the old version counts as new.
+    fn recovery_versions(&self) -> Versions {
+        let mut versions = self.golden.versions.clone();
+        match &self.golden.validator {
+            Validator::Check(_) => versions.rule = NewRule::ValidNotOld,
+            Validator::Builtin(_) => {}
+        }
+        versions
+    }
+
+    fn judge_with(
+        &self,
+        versions: &Versions,
+    ) -> Result<Option<(Verdict, Option<FileKind>)>, CampaignError> {
         let state = self.sandbox.read_target()?;
+        let (state, validation) = match &self.golden.validator {
+            Validator::Builtin(validation) => (state, *validation),
+            Validator::Check(_) if !oracle::needs_validation(&state, versions) => {
+                (state, Validation::Command(Validity::Unchecked))
+            }
+            Validator::Check(command) => match self.check_a_copy(command)? {
+                Some((seen, validity)) => (seen, Validation::Command(validity)),
+                None => return Ok(None),
+            },
+        };
         let kind = match &state {
             TargetState::NotRegular(kind) => Some(*kind),
             TargetState::Absent | TargetState::Regular(_) => None,
-        };
-        let versions = &self.golden.versions;
-        let validation = match &self.golden.validator {
-            Validator::Builtin(validation) => *validation,
-            Validator::Check(_) if !oracle::needs_validation(&state, versions) => {
-                Validation::Command(Validity::Unchecked)
-            }
-            Validator::Check(command) => match self.check(command)? {
-                Some(validity) => Validation::Command(validity),
-                None => return Ok(None),
-            },
         };
         Ok(Some((
             oracle::classify(&state, versions, &validation),
@@ -131,11 +158,17 @@ impl<'a> Worker<'a> {
         )))
     }
 
-    fn check(&self, command: &str) -> Result<Option<Validity>, CampaignError> {
+    /// Runs `--check` in a copy of the sandbox and returns the target as the check left it.
+    fn check_a_copy(
+        &self,
+        command: &str,
+    ) -> Result<Option<(TargetState, Validity)>, CampaignError> {
+        let copy = self.sandbox.copy_beside()?;
         let timeout = Duration::from_millis(self.settings.timeout_ms);
-        process::check_file(
+        let validity = process::check_file(
             command,
-            self.sandbox.target(),
+            copy.target(),
+            copy.path(),
             &self.logs,
             timeout,
             &self.context.cancel,
@@ -143,7 +176,10 @@ impl<'a> Worker<'a> {
         .map_err(|source| CampaignError::Io {
             what: format!("run --check {command:?}"),
             source,
-        })
+        })?;
+        let seen = copy.read_target()?;
+        copy.remove()?;
+        Ok(validity.map(|validity| (seen, validity)))
     }
 
     /// Runs the writer again, uncrashed, over what the crash left. `Ok(None)`: Ctrl-C.
@@ -159,11 +195,11 @@ impl<'a> Worker<'a> {
                 None => return Ok(None),
             },
         };
-        let Some((verdict, _)) = self.judge_target()? else {
+        let orphans = self.sandbox.orphans()?;
+        let Some((verdict, _)) = self.judge_with(&self.recovery_versions())? else {
             return Ok(None);
         };
         let failure = oracle::judge_recovery(exit, &verdict);
-        let orphans = self.sandbox.orphans()?;
         Ok(Some(RecoveryRecord {
             exit,
             verdict,
