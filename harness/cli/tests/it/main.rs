@@ -9,6 +9,7 @@ mod checks;
 mod errors;
 mod external;
 mod interrupt;
+mod outside;
 mod partition;
 mod reports;
 

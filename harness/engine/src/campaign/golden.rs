@@ -34,6 +34,13 @@ pub struct GoldenSummary {
     pub validation: String,
     /// Warnings for the report.
     pub notes: Vec<String>,
+    /// What the writer changed (or tried to) outside its sandbox, e.g. `openat /tmp/x.json`:
+    /// nothing there was killed at or recorded, so it was not tested.
+    #[serde(default)]
+    pub outside_writes: Vec<String>,
+    /// `--strict`: a change outside the sandbox fails the subject.
+    #[serde(default)]
+    pub outside_is_violation: bool,
     /// The traced golden run's trace, kept in memory for whoever consumes it next (the report
     /// writes it out; the power-loss explorer reads it), whether or not a report is written.
     /// Not part of the JSON records: it lives in `traces/`, and a merged shard has none.
@@ -140,17 +147,26 @@ pub(crate) fn record(
     let Some(second) = step.uncrashed(old.as_deref(), 2)? else {
         return Ok(None);
     };
-    let Some((trace, space, unmodelled, new)) = step.traced(old.as_deref())? else {
+    let Some((traced, new)) = step.traced(old.as_deref())? else {
         return Ok(None);
     };
+    let tracer::GoldenRun {
+        trace,
+        space,
+        unmodelled,
+        outside,
+        ..
+    } = traced;
     check_in_process_payload(prepared, &new)?;
     let Some((validator, label)) = step.resolve_validation(&settings.validation, &new)? else {
         return Ok(None);
     };
     let disagreement_offset = (second != new).then(|| oracle::first_diff_offset(&second, &new));
     check_determinism(name, disagreement_offset, &validator)?;
+    let mut notes = notes(old.as_deref(), &new, disagreement_offset, &unmodelled);
+    notes.extend(outside_note(&outside, settings.strict));
     let summary = GoldenSummary {
-        notes: notes(old.as_deref(), &new, disagreement_offset, &unmodelled),
+        notes,
         space,
         old_len: old.as_ref().map(|o| o.len() as u64),
         new_len: new.len() as u64,
@@ -158,6 +174,8 @@ pub(crate) fn record(
         disagreement_offset,
         unmodelled,
         validation: label,
+        outside_writes: outside,
+        outside_is_violation: settings.strict,
         trace,
     };
     Ok(Some(Golden {
@@ -166,6 +184,28 @@ pub(crate) fn record(
         validator,
         selection: prepared.subject.selection,
     }))
+}
+
+/// The note for changes outside the sandbox: they were neither killed at nor recorded, so the
+/// user must not believe that output path was tested.
+fn outside_note(outside: &[String], strict: bool) -> Option<String> {
+    let (first, rest) = outside.split_first()?;
+    let listed = std::iter::once(first)
+        .chain(rest.iter().take(2))
+        .map(|what| format!("`{what}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = match rest.len().saturating_sub(2) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    let consequence = match strict {
+        true => "a failure under --strict",
+        false => "--strict makes this a failure",
+    };
+    Some(format!(
+        "writes outside the sandbox, never killed at or recorded, so NOT tested: {listed}{more}; point the writer at {{target}} ({consequence})"
+    ))
 }
 
 impl Step<'_> {
@@ -252,7 +292,7 @@ impl Step<'_> {
     fn traced(
         &self,
         old: Option<&[u8]>,
-    ) -> Result<Option<(Trace, KillSpace, Vec<String>, Vec<u8>)>, CampaignError> {
+    ) -> Result<Option<(tracer::GoldenRun, Vec<u8>)>, CampaignError> {
         self.sandbox.reset(old)?;
         let command = writer_command(&self.invocation(2));
         let limits = RunLimits {
@@ -298,7 +338,7 @@ impl Step<'_> {
                 what,
             });
         }
-        Ok(Some((golden.trace, golden.space, golden.unmodelled, new)))
+        Ok(Some((golden, new)))
     }
 
     fn cancelled(&self) -> bool {

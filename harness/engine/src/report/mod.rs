@@ -425,6 +425,8 @@ pub(crate) mod fixture {
                 unmodelled: Vec::new(),
                 validation: "json (auto)".into(),
                 notes: Vec::new(),
+                outside_writes: Vec::new(),
+                outside_is_violation: false,
                 trace: torture_core::trace::Trace::new("/s".into(), vec!["w".into()]),
             }),
             trials: records,

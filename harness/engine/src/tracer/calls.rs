@@ -2,7 +2,7 @@
 //! syscall acts. Golden runs and kill trials use these same functions, so both see the same
 //! kill-point space.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
 
@@ -207,6 +207,47 @@ fn at_path(ctx: &Ctx<'_>, pid: Pid, call: &Call) -> Option<Site> {
         }
         PathArg::Empty => ctx.resolver.fd_file(pid, call.fd_arg(0)).map(Site::File),
     }
+}
+
+/// A change `call` makes outside the sandbox, as `openat /tmp/x.json` (for an open: only one
+/// that can write, create or truncate). Devices, `/proc` and `/sys` are not files a writer
+/// publishes, and are left out. `None` for calls that change nothing outside.
+pub fn outside_write(ctx: &Ctx<'_>, pid: Pid, call: &Call, open_flags: u64) -> Option<String> {
+    let writes =
+        open_flags & (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u64;
+    let paths: &[(Option<usize>, usize)] = match call.sys {
+        Sys::Open | Sys::Creat | Sys::Openat | Sys::Openat2 if writes == 0 => &[],
+        Sys::Open | Sys::Creat => &[(None, 0)],
+        Sys::Openat | Sys::Openat2 => &[(Some(0), 1)],
+        Sys::Unlink
+        | Sys::Rmdir
+        | Sys::Mkdir
+        | Sys::Truncate
+        | Sys::Chmod
+        | Sys::Chown
+        | Sys::Lchown => &[(None, 0)],
+        Sys::Unlinkat | Sys::Mkdirat | Sys::Fchmodat | Sys::Fchmodat2 | Sys::Fchownat => {
+            &[(Some(0), 1)]
+        }
+        Sys::Symlink => &[(None, 1)],
+        Sys::Symlinkat => &[(Some(1), 2)],
+        Sys::Rename | Sys::Link => &[(None, 0), (None, 1)],
+        Sys::Renameat | Sys::Renameat2 => &[(Some(0), 1), (Some(2), 3)],
+        Sys::Linkat => &[(Some(2), 3)],
+        _ => &[],
+    };
+    paths
+        .iter()
+        .filter_map(|(dirfd, path)| place(ctx, pid, call, *dirfd, *path))
+        .find(|place| !place.inside && !is_system_path(&place.abs))
+        .map(|place| format!("{} {}", call.sys.name(), place.abs.display()))
+}
+
+/// Devices, `/proc` and `/sys`: a writer's `/dev/null` or `/proc/self/...` is not an output.
+fn is_system_path(path: &Path) -> bool {
+    ["/dev", "/proc", "/sys"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
 }
 
 /// `linkat(olddirfd, "", ..., AT_EMPTY_PATH)` links the file behind `olddirfd` itself.

@@ -66,6 +66,8 @@ pub struct Recorder {
     trace: Trace,
     space: KillSpace,
     pub unmodelled: Vec<String>,
+    /// Changes the writer made (or tried) outside the sandbox, e.g. `openat /tmp/x.json`.
+    pub outside: Vec<String>,
     /// A sandbox file was mapped shared and writable: `msync` becomes worth recording.
     mapped: bool,
     /// Events numbered so far (at entry).
@@ -115,6 +117,7 @@ impl Recorder {
             trace,
             space: KillSpace::default(),
             unmodelled: Vec::new(),
+            outside: Vec::new(),
             mapped: false,
             entered: 0,
             done: Vec::new(),
@@ -149,6 +152,7 @@ impl Recorder {
             };
         }
         let Some(site) = calls::site(ctx, pid, call) else {
+            self.note_outside(ctx, pid, call);
             return (None, None);
         };
         let first_boundary = self.space.boundaries.len();
@@ -253,6 +257,20 @@ impl Recorder {
         self.trace.header.exit = exit;
         self.trace.header.acks = acks;
         (self.trace, self.space)
+    }
+
+    /// Remembers a change outside the sandbox: the campaign reports it (`--strict` fails on it),
+    /// since nothing there is killed at or recorded.
+    fn note_outside(&mut self, ctx: &Ctx<'_>, pid: Pid, call: &Call) {
+        let flags = match call.sys {
+            Sys::Open | Sys::Openat | Sys::Openat2 | Sys::Creat => open_flags(pid, call),
+            _ => 0,
+        };
+        if let Some(what) = calls::outside_write(ctx, pid, call, flags)
+            && !self.outside.contains(&what)
+        {
+            self.outside.push(what);
+        }
     }
 
     fn push_boundaries(&mut self, sys: Sys, path: String) {

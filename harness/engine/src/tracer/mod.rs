@@ -87,6 +87,9 @@ pub struct GoldenRun {
     /// What the tracer cannot see (shared writable mmap of a sandbox file, io_uring), one
     /// human-readable note each; empty when the trace models the run fully.
     pub unmodelled: Vec<String>,
+    /// What the writer changed (or tried to) outside its sandbox, e.g. `openat /tmp/x.json`:
+    /// never killed at, never recorded, so never tested.
+    pub outside: Vec<String>,
 }
 
 /// How a traced run ended: the one outcome of every run, whatever the fault. A harness error

@@ -132,6 +132,7 @@ pub fn golden(
         run,
         space,
         unmodelled,
+        outside,
     } = drive_to_end(live)?;
     let exit_code = match run.outcome {
         Outcome::NotReached {
@@ -158,6 +159,7 @@ pub fn golden(
             .unwrap_or_else(|| Trace::new(String::new(), Vec::new())),
         space,
         unmodelled,
+        outside,
     })
 }
 
@@ -228,6 +230,8 @@ struct Ended {
     /// Empty when the run was not recorded.
     space: torture_core::killpoint::KillSpace,
     unmodelled: Vec<String>,
+    /// Changes outside the sandbox (recorded runs only).
+    outside: Vec<String>,
 }
 
 /// Drives a run that cannot hold (no hold fault) to its end.
@@ -250,13 +254,14 @@ fn conclude(live: Live, outcome: Outcome, stderr: Vec<u8>) -> Result<Ended, Trac
     let stdout =
         read_all(&live.spawned.stdout).map_err(|source| inspect("the writer's stdout", source))?;
     let exit = live.spawned.session.main_end();
-    let (trace, space, unmodelled) = match live.runner.recorder {
+    let (trace, space, unmodelled, outside) = match live.runner.recorder {
         Some(recorder) => {
             let unmodelled = recorder.unmodelled.clone();
+            let outside = recorder.outside.clone();
             let (trace, space) = recorder.finish(&stdout, exit);
-            (Some(trace), space, unmodelled)
+            (Some(trace), space, unmodelled, outside)
         }
-        None => (None, Default::default(), Vec::new()),
+        None => (None, Default::default(), Vec::new(), Vec::new()),
     };
     Ok(Ended {
         run: Run {
@@ -267,6 +272,7 @@ fn conclude(live: Live, outcome: Outcome, stderr: Vec<u8>) -> Result<Ended, Trac
         },
         space,
         unmodelled,
+        outside,
     })
 }
 
