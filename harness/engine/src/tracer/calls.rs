@@ -234,7 +234,27 @@ pub fn outside_write(ctx: &Ctx<'_>, pid: Pid, call: &Call, open_flags: u64) -> O
         Sys::Rename | Sys::Link => &[(None, 0), (None, 1)],
         Sys::Renameat | Sys::Renameat2 => &[(Some(0), 1), (Some(2), 3)],
         Sys::Linkat => &[(Some(2), 3)],
-        _ => &[],
+        // Calls on fds name no path: a file opened outside was seen at its open.
+        Sys::Write
+        | Sys::Pwrite64
+        | Sys::Writev
+        | Sys::Pwritev
+        | Sys::Pwritev2
+        | Sys::CopyFileRange
+        | Sys::Sendfile
+        | Sys::Fsync
+        | Sys::Fdatasync
+        | Sys::Sync
+        | Sys::Syncfs
+        | Sys::SyncFileRange
+        | Sys::Msync
+        | Sys::Ftruncate
+        | Sys::Fallocate
+        | Sys::Close
+        | Sys::Fchmod
+        | Sys::Fchown
+        | Sys::Mmap
+        | Sys::IoUringSetup => &[],
     };
     paths
         .iter()

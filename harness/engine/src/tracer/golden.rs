@@ -262,10 +262,11 @@ impl Recorder {
     /// Remembers a change outside the sandbox: the campaign reports it (`--strict` fails on it),
     /// since nothing there is killed at or recorded.
     fn note_outside(&mut self, ctx: &Ctx<'_>, pid: Pid, call: &Call) {
-        let flags = match call.sys {
-            Sys::Open | Sys::Openat | Sys::Openat2 | Sys::Creat => open_flags(pid, call),
-            _ => 0,
-        };
+        let opens = matches!(
+            call.sys,
+            Sys::Open | Sys::Openat | Sys::Openat2 | Sys::Creat
+        );
+        let flags = if opens { open_flags(pid, call) } else { 0 };
         if let Some(what) = calls::outside_write(ctx, pid, call, flags)
             && !self.outside.contains(&what)
         {
