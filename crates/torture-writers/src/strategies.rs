@@ -503,11 +503,16 @@ mod tests {
 
     #[test]
     fn only_the_no_clobber_writer_refuses_an_existing_target() {
-        let replacing: Vec<_> = Strategy::EVERY.into_iter().filter(|s| s.replaces()).collect();
+        let replacing: Vec<_> = Strategy::EVERY
+            .into_iter()
+            .filter(|s| s.replaces())
+            .collect();
         assert_eq!(replacing, Strategy::ALL);
         let dir = scratch("noclobber");
         let target = dir.join("target.json");
-        Strategy::IntactNoClobber.run_step(&target, b"first").unwrap();
+        Strategy::IntactNoClobber
+            .run_step(&target, b"first")
+            .unwrap();
         let err = Strategy::IntactNoClobber
             .run_step(&target, b"second")
             .unwrap_err();

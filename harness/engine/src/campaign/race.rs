@@ -476,7 +476,10 @@ fn explain(
         return Err(error);
     }
     let replayed = replay(race, sandbox, &minimised)?;
-    let (interleaving, violation) = match judge(&replayed.facts).into_iter().find(|v| v.kind() == kind) {
+    let (interleaving, violation) = match judge(&replayed.facts)
+        .into_iter()
+        .find(|v| v.kind() == kind)
+    {
         Some(violation) => (replayed, violation),
         // A writer that is not deterministic may not fail again: tell the found one.
         None => (replay(race, sandbox, &found.schedule)?, violation.clone()),
@@ -522,7 +525,10 @@ fn replay_line(race: &Race<'_>, schedule: &Schedule) -> String {
     if !settings.initial_old {
         words.extend(["--initial".into(), "absent".into()]);
     }
-    for (on, flag) in [(settings.strict, "--strict"), (settings.no_clobber, "--no-clobber")] {
+    for (on, flag) in [
+        (settings.strict, "--strict"),
+        (settings.no_clobber, "--no-clobber"),
+    ] {
         if on {
             words.push(flag.into());
         }
@@ -535,7 +541,10 @@ fn replay_line(race: &Race<'_>, schedule: &Schedule) -> String {
     words.extend(["--schedule".into(), schedule.to_string()]);
     if let SubjectKind::Command { argv } = &subject.kind {
         words.push("--".into());
-        words.extend(argv.iter().map(|a: &OsString| shell_quote(&a.to_string_lossy())));
+        words.extend(
+            argv.iter()
+                .map(|a: &OsString| shell_quote(&a.to_string_lossy())),
+        );
     }
     words.join(" ")
 }

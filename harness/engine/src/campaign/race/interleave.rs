@@ -138,7 +138,11 @@ fn take_held(slots: &mut [Option<Slot>], writer: WriterId) -> Option<(usize, Hel
     }
 }
 
-fn step(race: &Race<'_>, slots: &mut [Option<Slot>], writer: WriterId) -> Result<Taken, CampaignError> {
+fn step(
+    race: &Race<'_>,
+    slots: &mut [Option<Slot>],
+    writer: WriterId,
+) -> Result<Taken, CampaignError> {
     let (index, held) = take_held(slots, writer).ok_or_else(|| not_held(writer))?;
     let at = held.at().clone();
     let progress = held.step().map_err(|source| race.trace_error(source))?;
@@ -150,7 +154,11 @@ fn step(race: &Race<'_>, slots: &mut [Option<Slot>], writer: WriterId) -> Result
     })
 }
 
-fn kill(race: &Race<'_>, slots: &mut [Option<Slot>], writer: WriterId) -> Result<(), CampaignError> {
+fn kill(
+    race: &Race<'_>,
+    slots: &mut [Option<Slot>],
+    writer: WriterId,
+) -> Result<(), CampaignError> {
     let (index, held) = take_held(slots, writer).ok_or_else(|| not_held(writer))?;
     let run = held.kill().map_err(|source| race.trace_error(source))?;
     slots[index] = Some(Slot::Done {
@@ -200,7 +208,10 @@ fn facts(
         mode: race.mode,
         old: race.old.clone(),
         versions: race.versions.clone(),
-        ends: runs.iter().map(|(run, killed)| end_of(run, *killed)).collect(),
+        ends: runs
+            .iter()
+            .map(|(run, killed)| end_of(run, *killed))
+            .collect(),
         reads,
         final_state,
         leftovers,
