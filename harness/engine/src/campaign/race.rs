@@ -540,6 +540,9 @@ fn replay_line(race: &Race<'_>, schedule: &Schedule) -> String {
     words.extend(["--seed".into(), settings.seed.to_string()]);
     words.extend(["--schedule".into(), schedule.to_string()]);
     if let SubjectKind::Command { argv } = &subject.kind {
+        if subject.expect == Expect::Caught {
+            words.extend(["--expect".into(), "caught".into()]);
+        }
         words.push("--".into());
         words.extend(
             argv.iter()
