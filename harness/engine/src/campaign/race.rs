@@ -77,6 +77,27 @@ pub struct RaceSettings {
     pub timeout_ms: u64,
 }
 
+impl RaceSettings {
+    /// The small budget of the main job's "racing" column: 2 writers, 10 random and 10 PCT
+    /// schedules, no systematic search, replace over an old version.
+    pub fn main_job(seed: u64) -> RaceSettings {
+        RaceSettings {
+            writers: 2,
+            schedules: 10,
+            preemptions: 0,
+            pct_depth: 3,
+            seed,
+            kill: false,
+            replay: None,
+            strict: false,
+            no_clobber: false,
+            initial_old: true,
+            target: PathBuf::from(super::DEFAULT_TARGET),
+            timeout_ms: super::DEFAULT_TIMEOUT_MS,
+        }
+    }
+}
+
 /// A violation found, cut down and told.
 #[derive(Debug, Clone)]
 pub struct Finding {
