@@ -7,7 +7,7 @@
 //!    `TORTURE_WRITER=i`), then the recovery run's (generation `N + 2`).
 //! 2. Interleavings (`interleave.rs`): every writer is started with `tracer::start_stepping`
 //!    and held at its first step; the scheduler picks who runs each step; the target is read
-//!    after every step; then the final target, the leftovers and one clean run.
+//!    after every step; then the final target, one clean run, and the leftovers after it.
 //! 3. Searches in order, seeded by `--seed`: `--schedules` random walks, as many PCT runs, and,
 //!    when one interleaving has at most [`SMALL_STEPS`] steps, every schedule with at most
 //!    `--preemptions` preemptions (capped). `--kill` gives each random and PCT interleaving a

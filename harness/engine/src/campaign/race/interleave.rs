@@ -1,5 +1,5 @@
 //! One interleaving: N stepping writers on one sandbox, a [`Scheduler`] picking who runs each
-//! step, the target read after every step, then the final target, leftovers and a clean run.
+//! step, the target read after every step, then the final target, a clean run, and leftovers.
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -202,8 +202,10 @@ fn facts(
     reads: Vec<TargetRead>,
 ) -> Result<RaceFacts, CampaignError> {
     let final_state = sandbox.read_target()?;
-    let leftovers = sandbox.orphans()?.len();
+    // Leftovers are counted after the clean run, as kill campaigns do: a writer whose
+    // documented start-up step sweeps dead runs' temp files cleans up after a killed racer.
     let recovery = recover(race, sandbox)?;
+    let leftovers = sandbox.orphans()?.len();
     Ok(RaceFacts {
         mode: race.mode,
         old: race.old.clone(),
