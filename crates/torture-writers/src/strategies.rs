@@ -49,6 +49,10 @@ pub enum Strategy {
     Atomicwrites,
     /// The peer `atomic-write-file`: `AtomicWriteFile::open` + `write_all` + `commit`.
     AtomicWriteFile,
+    /// `intact` with `Overwrite::NoClobber`: publishes only when the target does not exist yet
+    /// (`renameat2(RENAME_NOREPLACE)`), else fails with "exists" and leaves nothing. Not in
+    /// [`Strategy::ALL`]: see [`Strategy::replaces`].
+    IntactNoClobber,
 }
 
 /// What a strategy must show under one crash kind: the oracle's one enum for the concept.
@@ -64,7 +68,8 @@ pub enum Origin {
 }
 
 impl Strategy {
-    /// Every strategy: the in-place canaries first, then temp-and-rename patterns, intact, peers.
+    /// Every strategy that replaces the target (what the kill, power and errors campaigns run,
+    /// over an old version): the in-place canaries first, then temp-and-rename patterns, intact, peers.
     pub const ALL: [Strategy; 13] = [
         Strategy::Plain,
         Strategy::PlainFsync,
@@ -79,6 +84,25 @@ impl Strategy {
         Strategy::TempfilePersist,
         Strategy::Atomicwrites,
         Strategy::AtomicWriteFile,
+    ];
+
+    /// [`Strategy::ALL`] and the no-clobber writer: every strategy `torture-writer` and
+    /// `torture race` run.
+    pub const EVERY: [Strategy; 14] = [
+        Strategy::Plain,
+        Strategy::PlainFsync,
+        Strategy::Rename,
+        Strategy::RenameFsync,
+        Strategy::FixedTemp,
+        Strategy::Intact,
+        Strategy::IntactNone,
+        Strategy::IntactData,
+        Strategy::IntactNamed,
+        Strategy::IntactAnonymous,
+        Strategy::TempfilePersist,
+        Strategy::Atomicwrites,
+        Strategy::AtomicWriteFile,
+        Strategy::IntactNoClobber,
     ];
 
     /// The stable name on the command line, in reports and charts.
@@ -97,6 +121,7 @@ impl Strategy {
             Strategy::TempfilePersist => "tempfile-persist",
             Strategy::Atomicwrites => "atomicwrites",
             Strategy::AtomicWriteFile => "atomic-write-file",
+            Strategy::IntactNoClobber => "intact-noclobber",
         }
     }
 
@@ -124,6 +149,9 @@ impl Strategy {
             Strategy::TempfilePersist => "tempfile NamedTempFile::new_in + persist (no fsync)",
             Strategy::Atomicwrites => "atomicwrites AtomicFile, AllowOverwrite",
             Strategy::AtomicWriteFile => "atomic-write-file AtomicWriteFile::open + commit",
+            Strategy::IntactNoClobber => {
+                "intact, Overwrite::NoClobber: publish only if the target is absent, else fail"
+            }
         }
     }
 
@@ -142,7 +170,8 @@ impl Strategy {
             | Strategy::IntactNone
             | Strategy::IntactData
             | Strategy::IntactNamed
-            | Strategy::IntactAnonymous => Origin::BuiltIn,
+            | Strategy::IntactAnonymous
+            | Strategy::IntactNoClobber => Origin::BuiltIn,
         }
     }
 
@@ -160,8 +189,40 @@ impl Strategy {
             | Strategy::IntactAnonymous
             | Strategy::TempfilePersist
             | Strategy::Atomicwrites
-            | Strategy::AtomicWriteFile => Expect::Pass,
+            | Strategy::AtomicWriteFile
+            | Strategy::IntactNoClobber => Expect::Pass,
         }
+    }
+
+    /// The expected verdict when several instances run at once on one target (`torture race`).
+    /// The in-place writers are caught (a read between their writes sees a torn target), and so
+    /// is `fixed-temp`: every run truncates and renames the same `<target>.tmp`, so one run
+    /// publishes a file another is still writing (the race canary). Every writer with a unique
+    /// temp name passes (measured: the peers' temp names are random too); `intact-noclobber`
+    /// passes with exactly one winner, the others failing with "exists".
+    pub const fn expect_race(self) -> Expect {
+        match self {
+            Strategy::Plain | Strategy::PlainFsync | Strategy::FixedTemp => Expect::Caught,
+            Strategy::Rename
+            | Strategy::RenameFsync
+            | Strategy::Intact
+            | Strategy::IntactNone
+            | Strategy::IntactData
+            | Strategy::IntactNamed
+            | Strategy::IntactAnonymous
+            | Strategy::TempfilePersist
+            | Strategy::Atomicwrites
+            | Strategy::AtomicWriteFile
+            | Strategy::IntactNoClobber => Expect::Pass,
+        }
+    }
+
+    /// Whether the strategy replaces an existing target. Only `intact-noclobber` does not: over
+    /// an old version its run fails with "exists" by design, so the kill, power and errors
+    /// campaigns (whose golden run replaces an old version) leave it out; `torture race` judges
+    /// it under its no-clobber rules.
+    pub const fn replaces(self) -> bool {
+        !matches!(self, Strategy::IntactNoClobber)
     }
 
     /// The documented promise after a power cut: the new content survives once the write
@@ -172,7 +233,8 @@ impl Strategy {
             | Strategy::IntactNamed
             | Strategy::IntactAnonymous
             | Strategy::Atomicwrites
-            | Strategy::AtomicWriteFile => true,
+            | Strategy::AtomicWriteFile
+            | Strategy::IntactNoClobber => true,
             Strategy::Plain
             | Strategy::PlainFsync
             | Strategy::Rename
@@ -198,6 +260,7 @@ impl Strategy {
                 | Strategy::IntactData
                 | Strategy::IntactNamed
                 | Strategy::IntactAnonymous
+                | Strategy::IntactNoClobber
         )
     }
 
@@ -226,6 +289,9 @@ impl Strategy {
             Strategy::TempfilePersist => write_tempfile(target, contents),
             Strategy::Atomicwrites => write_atomicwrites(target, contents),
             Strategy::AtomicWriteFile => write_atomic_write_file(target, contents),
+            Strategy::IntactNoClobber => intact::Options::new()
+                .overwrite(intact::Overwrite::NoClobber)
+                .write(target, contents),
         }
     }
 
@@ -252,7 +318,7 @@ pub struct UnknownStrategy(pub String);
 
 impl fmt::Display for UnknownStrategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
+        let names: Vec<&str> = Strategy::EVERY.iter().map(|s| s.name()).collect();
         write!(
             f,
             "unknown strategy `{}` (known: {})",
@@ -268,7 +334,7 @@ impl FromStr for Strategy {
     type Err = UnknownStrategy;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Strategy::ALL
+        Strategy::EVERY
             .into_iter()
             .find(|s| s.name() == name)
             .ok_or_else(|| UnknownStrategy(name.to_owned()))
@@ -433,6 +499,38 @@ mod tests {
             assert_eq!(names, ["target.json"], "{strategy} left files behind");
             std::fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    #[test]
+    fn only_the_no_clobber_writer_refuses_an_existing_target() {
+        let replacing: Vec<_> = Strategy::EVERY
+            .into_iter()
+            .filter(|s| s.replaces())
+            .collect();
+        assert_eq!(replacing, Strategy::ALL);
+        let dir = scratch("noclobber");
+        let target = dir.join("target.json");
+        Strategy::IntactNoClobber
+            .run_step(&target, b"first")
+            .unwrap();
+        let err = Strategy::IntactNoClobber
+            .run_step(&target, b"second")
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{err}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"first");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_race_canaries_are_the_in_place_writers_and_the_fixed_temp_name() {
+        let canaries: Vec<_> = Strategy::EVERY
+            .into_iter()
+            .filter(|s| s.expect_race() == Expect::Caught)
+            .collect();
+        assert_eq!(
+            canaries,
+            [Strategy::Plain, Strategy::PlainFsync, Strategy::FixedTemp]
+        );
     }
 
     #[test]

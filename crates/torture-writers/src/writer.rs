@@ -56,7 +56,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
 }
 
 fn usage() -> String {
-    let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
+    let names: Vec<&str> = Strategy::EVERY.iter().map(|s| s.name()).collect();
     format!(
         "usage: torture-writer STRATEGY [--target PATH] [--size BYTES]\n       torture-writer --list\n\
          strategies: {}\nenvironment: TORTURE_TARGET (when --target is absent), TORTURE_GENERATION (default 1)",
@@ -71,7 +71,7 @@ fn parse(raw: Vec<OsString>) -> Result<Option<Args>, String> {
     let first = first.to_str().ok_or("STRATEGY must be UTF-8")?;
     match first {
         "--list" => {
-            let lines: Vec<String> = Strategy::ALL
+            let lines: Vec<String> = Strategy::EVERY
                 .iter()
                 .map(|s| {
                     format!(

@@ -65,6 +65,9 @@ pub enum Command {
     /// Join the shards of a campaign split with --partition M/N and judge them as one run
     #[command(after_help = MERGE_AFTER_HELP)]
     Merge(MergeArgs),
+    /// Run several instances of a writer at once, interleaved syscall by syscall
+    #[command(after_help = crate::race::RACE_AFTER_HELP)]
+    Race(Box<crate::race::RaceArgs>),
 }
 
 /// Options of `torture merge`.

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod race;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         Some(Command::List) => list(),
         Some(Command::Bench(args)) => bench(&args),
         Some(Command::Merge(args)) => merge(&args),
+        Some(Command::Race(args)) => race::run(&args),
         None => kill(&cli.kill),
     }
 }

@@ -11,6 +11,7 @@ mod external;
 mod interrupt;
 mod outside;
 mod partition;
+mod race;
 mod reports;
 
 use std::path::{Path, PathBuf};

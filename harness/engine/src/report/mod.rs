@@ -6,6 +6,7 @@
 pub mod junit;
 pub mod markdown;
 pub mod merge;
+pub mod race;
 pub mod records;
 pub mod terminal;
 

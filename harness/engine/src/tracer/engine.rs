@@ -397,6 +397,17 @@ impl Session {
         self.forget(pid);
     }
 
+    /// SIGKILLs the tree of a held run (`torture race --kill`) and reaps it.
+    pub fn kill_held(&mut self) -> Result<(), TraceError> {
+        match self.held.take() {
+            Some((pid, _)) => self.kill_at(pid),
+            None => Err(unexpected(
+                self.main,
+                "was to be killed while held but was not held",
+            )),
+        }
+    }
+
     /// SIGKILLs the tree, reaps it, and checks that `at` (stopped at the kill point) and the
     /// main process died by SIGKILL.
     fn kill_at(&mut self, at: Pid) -> Result<(), TraceError> {

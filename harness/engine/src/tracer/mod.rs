@@ -4,8 +4,9 @@
 //!
 //! Entry points: [`record_golden`] (no fault, full trace), [`run_to_kill`] (the fast path of kill
 //! campaigns: stops only where the kill point needs), [`run_fault`] (any fault, with the trace of
-//! the faulted run), and [`start_fault`] / [`HeldRun::resume`] for a scheduler that holds one
-//! writer while others run. Every run ends in one [`Outcome`]; the writer's stdout and exit
+//! the faulted run), [`start_fault`] / [`HeldRun::resume`] for a scheduler that holds one
+//! writer while others run, and [`start_stepping`] / [`HeldRun::step`], which hold a writer at
+//! every step so a scheduler can interleave several (`torture race`, see `step.rs`). Every run ends in one [`Outcome`]; the writer's stdout and exit
 //! status come back as its acknowledgement ([`WriterAck`]).
 //!
 //! How a run goes:
@@ -31,7 +32,9 @@ mod inject;
 mod resolve;
 mod run;
 mod spawn;
+mod step;
 pub mod syscalls;
+pub use step::StepAt;
 mod watchdog;
 
 #[cfg(test)]
@@ -158,6 +161,8 @@ pub struct HeldRun {
     live: Box<run::Live>,
     pid: i32,
     at: CallRef,
+    /// Stepping runs: the step it is held at.
+    step: Option<StepAt>,
     _thread: std::marker::PhantomData<*const ()>,
 }
 
@@ -172,9 +177,29 @@ impl HeldRun {
         &self.at
     }
 
-    /// Lets the held call run and drives the writer on, to its end or its next hold.
-    pub fn resume(self) -> Result<Progress, TraceError> {
+    /// For a run from [`start_stepping`]: the step it is held at (call, path, equal kill point).
+    pub fn step_at(&self) -> Option<&StepAt> {
+        self.step.as_ref()
+    }
+
+    /// Lets the held call run and drives the writer on to its end (a stepping run stops
+    /// stepping; a hold fault holds only once).
+    pub fn resume(mut self) -> Result<Progress, TraceError> {
+        run::stop_stepping(&mut self.live);
         run::drive(self.live)
+    }
+
+    /// Lets the held call run and drives the writer on to its next step (stepping runs) or its
+    /// end.
+    pub fn step(self) -> Result<Progress, TraceError> {
+        run::drive(self.live)
+    }
+
+    /// SIGKILLs the writer's whole tree where it is held, reaps it, and returns the run: its
+    /// outcome is [`Outcome::Killed`] at the kill point equal to the held position (stepping
+    /// runs), its trace the events that completed.
+    pub fn kill(self) -> Result<Run, TraceError> {
+        run::kill_held(self.live)
     }
 }
 
@@ -327,6 +352,20 @@ pub fn run_fault(
             Progress::Done(run) => return Ok(*run),
         }
     }
+}
+
+/// Starts the writer, recording its trace, and drives it to its first step: the entry of the
+/// first write to a sandbox file or boundary syscall on the sandbox (the calls kill points sit
+/// at). [`HeldRun::step`] runs that call and holds at the next step; [`HeldRun::step_at`] says
+/// what the writer is about to do. Several stepping writers may live on one thread; a scheduler
+/// keeps all but one held (`torture race`).
+pub fn start_stepping(
+    cmd: &WriterCommand,
+    sandbox: &Path,
+    target: &Path,
+    limits: &RunLimits,
+) -> Result<Progress, TraceError> {
+    run::start_stepping(cmd, sandbox, target, limits)
 }
 
 /// Starts the writer with `fault` and drives it until it ends or is held at a

@@ -6,11 +6,13 @@ use std::path::Path;
 
 use nix::unistd::Pid;
 
+use super::calls;
 use super::engine::{Call, Ctx, Drive, Mode, Step};
 use super::golden::{self, Recorder};
 use super::inject::{self, Injector};
 use super::resolve::{Resolver, normalise};
 use super::spawn::{Spawned, read_all, spawn};
+use super::step::Stepper;
 use super::syscalls::Stops;
 use super::{
     GoldenRun, HeldRun, Outcome, Progress, Run, RunLimits, TraceError, WriterAck, WriterCommand,
@@ -27,6 +29,8 @@ struct Runner {
     recorder: Option<Recorder>,
     /// Why the runner killed the writer itself: an unmodelled operation before the fault.
     unmodelled: Option<String>,
+    /// Stepping runs (`torture race`): holds at every step.
+    stepper: Option<Stepper>,
 }
 
 type Pending = (Option<golden::Pending>, Option<inject::Exit>);
@@ -72,6 +76,11 @@ impl Mode for Runner {
             }
             None => (None, None),
         };
+        if let (Some(stepper), Some(seq)) = (&mut self.stepper, seq) {
+            if stepper.enter(call.sys, seq, step_path(ctx, pid, call)) {
+                return Ok(Step::Hold(recorded.map(|r| (Some(r), None))));
+            }
+        }
         let injected = match &mut self.injector {
             Some(injector) => injector.on_entry(ctx, pid, call, seq)?,
             None => Step::Continue,
@@ -91,6 +100,10 @@ impl Mode for Runner {
             (Some(exit), Some(injector)) => injector.on_exit(pid, exit, ret, regs)?,
             (Some(_) | None, _) => (Step::Continue, ret),
         };
+        if let (Some(golden::Pending::Write { .. }), Some(stepper)) = (&recorded, &mut self.stepper)
+        {
+            stepper.wrote(ret);
+        }
         if let (Some(pending), Some(recorder)) = (recorded, &mut self.recorder) {
             recorder.exit(ctx, pid, pending, ret)?;
         }
@@ -98,6 +111,14 @@ impl Mode for Runner {
             Step::Kill => Step::Kill,
             Step::Continue | Step::ToExit(_) | Step::Hold(_) => Step::Continue,
         })
+    }
+}
+
+/// The sandbox file a step acts on, as kill points show it.
+fn step_path(ctx: &Ctx<'_>, pid: Pid, call: &Call) -> String {
+    match calls::write_call(ctx, pid, call) {
+        Some(write) => write.file.rel,
+        None => calls::site(ctx, pid, call).map_or_else(String::new, |site| site.label()),
     }
 }
 
@@ -186,6 +207,45 @@ pub fn start(
     drive(Box::new(live))
 }
 
+/// A recorded run without a fault that holds at every step, driven to its first.
+pub fn start_stepping(
+    cmd: &WriterCommand,
+    sandbox: &Path,
+    target: &Path,
+    limits: &RunLimits,
+) -> Result<Progress, TraceError> {
+    let mut live = launch(cmd, sandbox, Some(target), None, limits)?;
+    live.runner.stepper = Some(Stepper::new());
+    drive(Box::new(live))
+}
+
+/// Stops holding at steps: the next drive runs the writer to its end.
+pub fn stop_stepping(live: &mut Live) {
+    if let Some(stepper) = &mut live.runner.stepper {
+        stepper.active = false;
+    }
+}
+
+/// SIGKILLs a held run's whole tree and reaps it; the outcome is the kill point equal to where
+/// the writer was held.
+pub fn kill_held(mut live: Box<Live>) -> Result<Run, TraceError> {
+    let point = live
+        .runner
+        .stepper
+        .as_ref()
+        .and_then(|s| s.held.as_ref())
+        .map(|at| at.point);
+    live.spawned.session.kill_held()?;
+    let stderr = read_all(&live.spawned.stderr).unwrap_or_default();
+    let outcome = match point {
+        Some(point) => Outcome::Killed { point },
+        None => Outcome::NotReached {
+            exit: ExitStatus::Signal(libc::SIGKILL),
+        },
+    };
+    conclude(*live, outcome, stderr).map(|ended| ended.run)
+}
+
 /// Drives on; a hold hands the run back to the caller.
 pub fn drive(mut live: Box<Live>) -> Result<Progress, TraceError> {
     let Live {
@@ -197,7 +257,9 @@ pub fn drive(mut live: Box<Live>) -> Result<Progress, TraceError> {
     let stderr = read_all(&spawned.stderr).unwrap_or_default();
     match with_stderr(driven, &stderr)? {
         Drive::Held(pid) => {
-            let Some(at) = held_call(&live.runner) else {
+            let step = live.runner.stepper.as_ref().and_then(|s| s.held.clone());
+            let at = step.as_ref().map(|s| s.call.clone());
+            let Some(at) = at.or_else(|| held_call(&live.runner)) else {
                 return Err(TraceError::UnexpectedEnd {
                     pid: pid.as_raw(),
                     how: "was held by a run without a hold fault".to_owned(),
@@ -207,6 +269,7 @@ pub fn drive(mut live: Box<Live>) -> Result<Progress, TraceError> {
                 live,
                 pid: pid.as_raw(),
                 at,
+                step,
                 _thread: std::marker::PhantomData,
             }))
         }
@@ -305,6 +368,7 @@ fn launch(
             injector,
             recorder,
             unmodelled: None,
+            stepper: None,
         },
         pending: HashMap::new(),
     })

@@ -985,3 +985,86 @@ fn a_dropped_held_writer_is_killed_and_reaped() {
     assert!(dead(pid), "the held tracee {pid} survived its drop");
     assert_eq!(sb.names(), ["a.tmp"]);
 }
+
+/// Steps a held writer to its next step, or returns its finished run.
+fn step(progress: Progress) -> Result<HeldRun, Box<Run>> {
+    match progress {
+        Progress::Held(held) => Ok(held),
+        Progress::Done(run) => Err(run),
+    }
+}
+
+fn started(writer: &WriterCommand, sb: &Sandbox, target: &str) -> HeldRun {
+    let progress = start_stepping(writer, sb.path(), Path::new(target), &limits()).unwrap();
+    step(progress).expect("held at its first step")
+}
+
+#[test]
+fn stepping_writers_interleave_one_syscall_at_a_time() {
+    let sb = Sandbox::new("stepping");
+    let writer = |name: &str| sh(&format!("printf {name} > {name}.tmp; mv {name}.tmp t"));
+    let mut a = started(&writer("A"), &sb, "t");
+    let b = started(&writer("B"), &sb, "t");
+    let first = a.step_at().unwrap().clone();
+    assert_eq!(
+        (first.call.syscall.as_str(), first.path.as_str()),
+        ("openat", "A.tmp")
+    );
+    assert_eq!(first.point, KillPoint::Syscall(0));
+    // Both are held before their opens: nothing exists yet.
+    assert!(sb.names().is_empty(), "{:?}", sb.names());
+    let mut seen = Vec::new();
+    let run_a = loop {
+        let at = a.step_at().unwrap();
+        seen.push(format!("{}:{}", at.call.syscall, at.path));
+        match step(a.step().unwrap()) {
+            Ok(next) => a = next,
+            Err(run) => break run,
+        }
+    };
+    assert_eq!(seen.first().map(String::as_str), Some("openat:A.tmp"));
+    assert!(seen.contains(&"write:A.tmp".to_owned()), "{seen:?}");
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("renameat2:A.tmp -> t")
+    );
+    assert_eq!(run_a.ack.exit, Some(ExitStatus::Code(0)));
+    assert_eq!(sb.read("t").unwrap(), b"A");
+    // B was held all along; it now runs to its end at once.
+    let run_b = match b.resume().unwrap() {
+        Progress::Done(run) => run,
+        Progress::Held(held) => panic!("held again at {:?}", held.step_at()),
+    };
+    assert_eq!(run_b.ack.exit, Some(ExitStatus::Code(0)));
+    assert_eq!(sb.read("t").unwrap(), b"B");
+    assert_eq!(sb.names(), ["t"]);
+}
+
+#[test]
+fn a_stepping_writer_killed_where_it_is_held_leaves_what_that_kill_point_leaves() {
+    let sb = Sandbox::new("stepping-kill");
+    let mut held = started(&sh("printf A > a.tmp; mv a.tmp t"), &sb, "t");
+    while held.step_at().unwrap().call.syscall != "write" {
+        held = step(held.step().unwrap()).expect("reaches its write");
+    }
+    let pid = held.pid();
+    let run = held.kill().unwrap();
+    assert!(dead(pid));
+    // Before the first write is after the boundary before it (the shell's open and its close
+    // of the fd it duplicated).
+    let Outcome::Killed {
+        point: KillPoint::Syscall(after),
+    } = run.outcome
+    else {
+        panic!("{:?}", run.outcome);
+    };
+    assert_eq!(after % 2, 1, "an after-boundary point");
+    assert_eq!(run.ack.exit, Some(ExitStatus::Signal(libc::SIGKILL)));
+    assert_eq!(sb.read("a.tmp").unwrap(), b"");
+    let trace = run.trace.unwrap();
+    assert_eq!(
+        trace.events.len() as u64,
+        after.div_ceil(2),
+        "one event per boundary"
+    );
+}
