@@ -52,7 +52,7 @@ pub enum Strategy {
 }
 
 /// What a strategy must show under one crash kind: the oracle's one enum for the concept.
-pub use torture_core::oracle::Expect;
+pub use torture_core::oracle::{CrashKind, Expect};
 
 /// Who wrote a strategy's code: this project or a peer crate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -161,6 +161,35 @@ impl Strategy {
             | Strategy::TempfilePersist
             | Strategy::Atomicwrites
             | Strategy::AtomicWriteFile => Expect::Pass,
+        }
+    }
+
+    /// The expected verdict under one crash kind.
+    pub const fn expect(self, kind: CrashKind) -> Expect {
+        match kind {
+            CrashKind::Kill => self.expect_kill(),
+            CrashKind::Power => self.expect_power(),
+        }
+    }
+
+    /// The expected verdict after a power cut (`torture power`, `linux` model): only writers that
+    /// fsync the file, rename, then fsync the directory pass; `rename-fsync` and `intact-data`
+    /// lose the rename (no directory fsync after the acknowledgement).
+    pub const fn expect_power(self) -> Expect {
+        match self {
+            Strategy::Intact
+            | Strategy::IntactNamed
+            | Strategy::IntactAnonymous
+            | Strategy::Atomicwrites
+            | Strategy::AtomicWriteFile => Expect::Pass,
+            Strategy::Plain
+            | Strategy::PlainFsync
+            | Strategy::Rename
+            | Strategy::RenameFsync
+            | Strategy::FixedTemp
+            | Strategy::IntactNone
+            | Strategy::IntactData
+            | Strategy::TempfilePersist => Expect::Caught,
         }
     }
 
@@ -404,6 +433,15 @@ mod tests {
         }
         let err = "atomic".parse::<Strategy>().unwrap_err();
         assert!(err.to_string().contains("plain-fsync"), "{err}");
+    }
+
+    #[test]
+    fn under_a_power_cut_only_the_durable_strategies_pass() {
+        for strategy in Strategy::ALL {
+            let passes = strategy.expect(CrashKind::Power) == Expect::Pass;
+            assert_eq!(passes, strategy.durable(), "{strategy}");
+            assert_eq!(strategy.expect(CrashKind::Kill), strategy.expect_kill());
+        }
     }
 
     #[test]

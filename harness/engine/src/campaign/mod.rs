@@ -18,6 +18,7 @@
 mod error;
 mod golden;
 mod pool;
+pub mod power;
 pub mod process;
 mod replay;
 mod subject;
@@ -40,6 +41,7 @@ use torture_core::trace::Trace;
 
 pub use error::CampaignError;
 pub use golden::GoldenSummary;
+pub(crate) use replay::differing_options;
 pub use replay::{
     DEFAULT_TARGET, DEFAULT_TIMEOUT_MS, initial_name, replay_command, selection_name, shell_quote,
     shell_words,
