@@ -58,7 +58,10 @@ pub enum Command {
     /// SIGKILL writers at chosen points and check what they leave (the default)
     #[command(after_help = AFTER_HELP)]
     Kill(Box<KillArgs>),
-    /// List the built-in subjects and their expected verdicts under SIGKILL
+    /// Simulate power cuts over the writer's recorded trace and judge every crash state
+    #[command(after_help = crate::power::POWER_AFTER_HELP)]
+    Power(Box<crate::power::PowerArgs>),
+    /// List the built-in subjects and their expected verdicts under SIGKILL and a power cut
     List,
     /// Compare write strategies (plain, intact, peer crates) across directories and filesystems
     Bench(Box<intact_bench::bench::BenchArgs>),
@@ -212,7 +215,7 @@ pub struct KillArgs {
     pub command: Vec<OsString>,
 }
 
-fn subject_name(name: &str) -> Result<String, String> {
+pub(crate) fn subject_name(name: &str) -> Result<String, String> {
     match campaign::builtin(name) {
         Some(builtin) => Ok(builtin.name.to_owned()),
         None => {

@@ -127,27 +127,31 @@ fn finding_phrase(finding: &Finding) -> String {
     )
 }
 
-/// Lines under a status line: notes, findings and failed recoveries with replay commands, or the
-/// replayed state.
-pub fn detail_lines(result: &PowerResult, run: &PowerRun) -> Vec<String> {
+/// Lines under a status line: notes, the replayed state, and findings and failed recoveries with
+/// replay commands (every one for a subject that must pass, the smallest for a caught canary).
+pub fn detail_lines(result: &PowerResult, settings: &Settings, power: &PowerSettings) -> Vec<String> {
     let indent = " ".repeat(11);
     let mut lines: Vec<String> = result
         .notes
         .iter()
         .map(|note| format!("{indent}note: {note}"))
         .collect();
-    let replay = |state: &CrashState| {
-        replay_command(&result.subject, &run.settings, &run.power, state)
+    let replay = |state: &CrashState| replay_command(&result.subject, settings, power, state);
+    let shown = match result.status() {
+        SubjectStatus::Passed => 0,
+        SubjectStatus::Caught | SubjectStatus::NotCaughtInShard => 1,
+        SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => {
+            usize::MAX
+        }
     };
-    let show = result.status() != SubjectStatus::Passed;
     if let Some(replayed) = &result.replay {
         lines.extend(replay_lines(replayed, &indent));
     }
-    for finding in result.exploration.findings.iter().filter(|_| show) {
+    for finding in result.exploration.findings.iter().take(shown) {
         lines.push(format!("{indent}{}", finding_phrase(finding)));
         lines.push(format!("{indent}  replay: {}", replay(&finding.state)));
     }
-    for recovery in result.recoveries.iter().filter(|r| r.failure.is_some()) {
+    for recovery in result.recoveries.iter().filter(|r| r.failure.is_some()).take(shown) {
         if let Some(failure) = recovery.failure {
             lines.push(format!(
                 "{indent}after crash state {}: {}",
@@ -250,7 +254,7 @@ pub fn rate(run: &PowerRun) -> f64 {
 }
 
 /// One `results.jsonl` object for the subject.
-pub fn subject_json(result: &PowerResult, run: &PowerRun) -> Value {
+pub fn subject_json(result: &PowerResult, power: &PowerSettings) -> Value {
     let e = &result.exploration;
     let counts = |c: ClassCounts| json!({"absent": c.absent, "old": c.old, "new": c.new, "torn": c.torn});
     json!({
@@ -258,9 +262,9 @@ pub fn subject_json(result: &PowerResult, run: &PowerRun) -> Value {
         "subject": result.subject.label,
         "status": result.status().to_string(),
         "expect": result.subject.expect.to_string(),
-        "model": run.power.options.model.name(),
-        "torn": run.power.options.torn.name(),
-        "fill": run.power.options.fill.name(),
+        "model": power.options.model.name(),
+        "torn": power.options.torn.name(),
+        "fill": power.options.fill.name(),
         "states_checked": e.states_checked,
         "distinct_states": e.distinct_states,
         "exhaustive": e.exhaustive,
@@ -312,7 +316,7 @@ pub fn result_lines(result: &PowerResult, run: &PowerRun) -> Vec<Value> {
             }));
         }
     }
-    lines.push(subject_json(result, run));
+    lines.push(subject_json(result, &run.power));
     lines
 }
 
