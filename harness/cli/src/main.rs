@@ -13,9 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::Parser;
 
 use cli::{Cli, Command, KillArgs, MergeArgs};
+use torture_core::oracle::CrashKind;
 use torture_core::rng::SplitMix64;
 use torture_engine::campaign::{self, Origin, RunContext, RunEnd};
-use torture_core::oracle::CrashKind;
 use torture_engine::oracle::SubjectStatus;
 use torture_engine::report::{self, Reporter};
 
@@ -125,7 +125,10 @@ pub(crate) fn interrupt_flag() -> Result<Arc<AtomicBool>, ExitCode> {
 }
 
 /// A report directory under `base` for `run_id`, or the exit code of the error.
-pub(crate) fn report_dir_for(base: &std::path::Path, run_id: &str) -> Result<std::path::PathBuf, ExitCode> {
+pub(crate) fn report_dir_for(
+    base: &std::path::Path,
+    run_id: &str,
+) -> Result<std::path::PathBuf, ExitCode> {
     report::prepare_dir(base, run_id).map_err(|e| {
         let dir = base.display();
         harness_error(&format!(

@@ -14,10 +14,10 @@ use crate::{EXIT_INTERRUPTED, EXIT_VIOLATION, harness_error, random_seed};
 use torture_core::oracle::{CrashKind, SubjectStatus};
 use torture_engine::campaign::power::{self as engine, PowerPlan, PowerRun};
 use torture_engine::campaign::{RunContext, RunEnd, RunResult};
+use torture_engine::report::OutputFormat;
 use torture_engine::report::power as power_report;
 use torture_engine::report::table::{self, CrashTable};
 use torture_engine::report::terminal::Style;
-use torture_engine::report::OutputFormat;
 
 /// Whether `torture` without a subcommand runs every crash kind: not for one subject, a command,
 /// a replay, or one shard of a partitioned campaign (the merge judges kill shards alone).
@@ -175,9 +175,7 @@ pub fn run(args: &KillArgs) -> ExitCode {
         write_main_job_reports(dir, &power_run, &table);
     }
     match &power_run.end {
-        RunEnd::Completed if table.all_as_expected() && kill.all_as_expected() => {
-            ExitCode::SUCCESS
-        }
+        RunEnd::Completed if table.all_as_expected() && kill.all_as_expected() => ExitCode::SUCCESS,
         RunEnd::Completed => {
             eprintln!("error: not every cell of the table is as expected (see above)");
             ExitCode::from(EXIT_VIOLATION)
@@ -210,13 +208,19 @@ fn write_main_job_reports(dir: &Path, power: &PowerRun, table: &CrashTable) {
         .and_then(|()| power_report::write_files(&power_dir, power))
         .and_then(|()| append_table(&dir.join("summary.md"), table));
     if let Err(e) = written {
-        eprintln!("warning: cannot write the power report to {}: {e}", power_dir.display());
+        eprintln!(
+            "warning: cannot write the power report to {}: {e}",
+            power_dir.display()
+        );
     }
 }
 
 fn append_table(summary: &Path, table: &CrashTable) -> std::io::Result<()> {
     use std::io::Write;
-    let mut file = std::fs::OpenOptions::new().append(true).create(true).open(summary)?;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(summary)?;
     write!(
         file,
         "\n## Writers × crash kinds\n\nEach cell: the verdict against the catalogue's expectation and, when a \

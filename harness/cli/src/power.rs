@@ -251,7 +251,12 @@ mod tests {
     fn built_ins_carry_their_power_expectations_and_no_sweep() {
         let plan = power(&[]).expect("parses").plan(3).expect("plan");
         assert_eq!(plan.subjects.len(), Strategy::ALL.len());
-        let expect = |name: &str| plan.subjects.iter().find(|s| s.name == name).map(|s| s.expect);
+        let expect = |name: &str| {
+            plan.subjects
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.expect)
+        };
         assert_eq!(expect("rename-fsync"), Some(Expect::Caught));
         assert_eq!(expect("intact"), Some(Expect::Pass));
         assert_eq!(plan.power.options.model, Model::Linux);

@@ -9,6 +9,7 @@ mod errors;
 mod external;
 mod interrupt;
 mod partition;
+mod power;
 mod reports;
 
 use std::path::{Path, PathBuf};

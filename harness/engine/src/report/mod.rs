@@ -7,8 +7,8 @@ pub mod junit;
 pub mod markdown;
 pub mod merge;
 pub mod power;
-pub mod table;
 pub mod records;
+pub mod table;
 pub mod terminal;
 
 use std::fs;

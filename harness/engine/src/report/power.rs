@@ -129,7 +129,11 @@ fn finding_phrase(finding: &Finding) -> String {
 
 /// Lines under a status line: notes, the replayed state, and findings and failed recoveries with
 /// replay commands (every one for a subject that must pass, the smallest for a caught canary).
-pub fn detail_lines(result: &PowerResult, settings: &Settings, power: &PowerSettings) -> Vec<String> {
+pub fn detail_lines(
+    result: &PowerResult,
+    settings: &Settings,
+    power: &PowerSettings,
+) -> Vec<String> {
     let indent = " ".repeat(11);
     let mut lines: Vec<String> = result
         .notes
@@ -140,9 +144,7 @@ pub fn detail_lines(result: &PowerResult, settings: &Settings, power: &PowerSett
     let shown = match result.status() {
         SubjectStatus::Passed => 0,
         SubjectStatus::Caught | SubjectStatus::NotCaughtInShard => 1,
-        SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => {
-            usize::MAX
-        }
+        SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => usize::MAX,
     };
     if let Some(replayed) = &result.replay {
         lines.extend(replay_lines(replayed, &indent));
@@ -151,7 +153,12 @@ pub fn detail_lines(result: &PowerResult, settings: &Settings, power: &PowerSett
         lines.push(format!("{indent}{}", finding_phrase(finding)));
         lines.push(format!("{indent}  replay: {}", replay(&finding.state)));
     }
-    for recovery in result.recoveries.iter().filter(|r| r.failure.is_some()).take(shown) {
+    for recovery in result
+        .recoveries
+        .iter()
+        .filter(|r| r.failure.is_some())
+        .take(shown)
+    {
         if let Some(failure) = recovery.failure {
             lines.push(format!(
                 "{indent}after crash state {}: {}",
@@ -223,11 +230,7 @@ pub fn summary_line(run: &PowerRun, style: Style) -> String {
         count_of(states, "crash state", "crash states"),
         count_of(run.subjects.len() as u64, "subject", "subjects"),
         count(&[SubjectStatus::Passed]),
-        count_of(
-            count(&[SubjectStatus::Caught]) as u64,
-            "canary",
-            "canaries"
-        ),
+        count_of(count(&[SubjectStatus::Caught]) as u64, "canary", "canaries"),
         model_label(run.power.options.model),
         rate(run),
         count_of(recoveries as u64, "recovery run", "recovery runs"),
@@ -256,7 +259,8 @@ pub fn rate(run: &PowerRun) -> f64 {
 /// One `results.jsonl` object for the subject.
 pub fn subject_json(result: &PowerResult, power: &PowerSettings) -> Value {
     let e = &result.exploration;
-    let counts = |c: ClassCounts| json!({"absent": c.absent, "old": c.old, "new": c.new, "torn": c.torn});
+    let counts =
+        |c: ClassCounts| json!({"absent": c.absent, "old": c.old, "new": c.new, "torn": c.torn});
     json!({
         "kind": "subject",
         "subject": result.subject.label,
@@ -289,9 +293,8 @@ pub fn subject_json(result: &PowerResult, power: &PowerSettings) -> Value {
 
 /// `results.jsonl` lines: each finding, each failed recovery run, then the subject.
 pub fn result_lines(result: &PowerResult, run: &PowerRun) -> Vec<Value> {
-    let replay = |state: &CrashState| {
-        replay_command(&result.subject, &run.settings, &run.power, state)
-    };
+    let replay =
+        |state: &CrashState| replay_command(&result.subject, &run.settings, &run.power, state);
     let model = run.power.options.model.name();
     let mut lines: Vec<Value> = result
         .exploration
@@ -331,10 +334,7 @@ pub fn write_files(dir: &Path, run: &PowerRun) -> io::Result<()> {
     }
     fs::write(dir.join("results.jsonl"), results)?;
     fs::write(dir.join("summary.md"), markdown(run))?;
-    fs::write(
-        dir.join("junit.xml"),
-        junit(run).map_err(io::Error::other)?,
-    )
+    fs::write(dir.join("junit.xml"), junit(run).map_err(io::Error::other)?)
 }
 
 /// `summary.md`.
@@ -355,7 +355,10 @@ pub fn markdown(run: &PowerRun) -> String {
         run.power
             .ack_line
             .as_ref()
-            .map_or("exit 0".to_owned(), |r| format!("first stdout line matching `{}`", r.as_str()))
+            .map_or("exit 0".to_owned(), |r| format!(
+                "first stdout line matching `{}`",
+                r.as_str()
+            ))
     );
     let _ = writeln!(
         out,
@@ -386,8 +389,16 @@ pub fn markdown(run: &PowerRun) -> String {
 
 fn speed_section(run: &PowerRun) -> String {
     let mut out = String::from("\n## Speed\n\n");
-    let explore: f64 = run.subjects.iter().map(|s| s.explore_time.as_secs_f64()).sum();
-    let recover: f64 = run.subjects.iter().map(|s| s.recovery_time.as_secs_f64()).sum();
+    let explore: f64 = run
+        .subjects
+        .iter()
+        .map(|s| s.explore_time.as_secs_f64())
+        .sum();
+    let recover: f64 = run
+        .subjects
+        .iter()
+        .map(|s| s.recovery_time.as_secs_f64())
+        .sum();
     let recoveries: usize = run.subjects.iter().map(|s| s.recoveries.len()).sum();
     let _ = writeln!(
         out,
@@ -481,7 +492,9 @@ pub fn junit(run: &PowerRun) -> Result<String, quick_junit::SerializeError> {
 fn unfinished(end: &RunEnd) -> Option<String> {
     match end {
         RunEnd::Completed => None,
-        RunEnd::Interrupted => Some("the run was interrupted (Ctrl-C): results are incomplete".to_owned()),
+        RunEnd::Interrupted => {
+            Some("the run was interrupted (Ctrl-C): results are incomplete".to_owned())
+        }
         RunEnd::Failed(e) => Some(e.to_string()),
     }
 }
@@ -489,10 +502,18 @@ fn unfinished(end: &RunEnd) -> Option<String> {
 fn expectation_case(result: &PowerResult) -> TestCase {
     let message = format!(
         "{} checked, {} distinct, {} violating; {}, {} failed; {}",
-        count_of(result.exploration.states_checked, "crash state", "crash states"),
+        count_of(
+            result.exploration.states_checked,
+            "crash state",
+            "crash states"
+        ),
         result.exploration.distinct_states,
         result.exploration.violating_states,
-        count_of(result.recoveries.len() as u64, "recovery run", "recovery runs"),
+        count_of(
+            result.recoveries.len() as u64,
+            "recovery run",
+            "recovery runs"
+        ),
         result.recovery_failures(),
         smallest_diagnosis(result).unwrap_or_default()
     );

@@ -107,7 +107,13 @@ impl CrashTable {
     /// Fixed-width lines for the terminal.
     pub fn terminal_lines(&self) -> Vec<String> {
         let width = TERMINAL_DIAGNOSIS_CHARS + 14;
-        let label_width = self.rows.iter().map(|r| r.label.len()).max().unwrap_or(6).max(6);
+        let label_width = self
+            .rows
+            .iter()
+            .map(|r| r.label.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
         let mut header = format!("{:<label_width$}", "writer");
         for kind in &self.kinds {
             header.push_str(&format!("  {:<width$}", kind.heading()));
@@ -138,9 +144,9 @@ impl CrashTable {
         for row in &self.rows {
             let _ = write!(out, "| `{}` |", row.label);
             for cell in &row.cells {
-                let text = cell.as_ref().map_or("-".to_owned(), |c| {
-                    c.text(usize::MAX).replace('|', "\\|")
-                });
+                let text = cell
+                    .as_ref()
+                    .map_or("-".to_owned(), |c| c.text(usize::MAX).replace('|', "\\|"));
                 let _ = write!(out, " {text} |");
             }
             out.push('\n');
@@ -180,17 +186,36 @@ mod tests {
     #[test]
     fn rows_fill_by_kind_and_judge_every_cell() {
         let mut table = CrashTable::new(&CrashKind::ALL);
-        table.set("plain", CrashKind::Kill, cell(SubjectStatus::Caught, Some("torn at byte:1")));
-        table.set("intact", CrashKind::Power, cell(SubjectStatus::Passed, None));
-        table.set("plain", CrashKind::Power, cell(SubjectStatus::Caught, Some("lost")));
+        table.set(
+            "plain",
+            CrashKind::Kill,
+            cell(SubjectStatus::Caught, Some("torn at byte:1")),
+        );
+        table.set(
+            "intact",
+            CrashKind::Power,
+            cell(SubjectStatus::Passed, None),
+        );
+        table.set(
+            "plain",
+            CrashKind::Power,
+            cell(SubjectStatus::Caught, Some("lost")),
+        );
         assert_eq!(table.rows.len(), 2);
         assert_eq!(table.rows[1].cells[0], None);
         assert!(table.all_as_expected());
         let lines = table.terminal_lines();
-        assert!(lines[0].starts_with("writer") && lines[0].contains("power cut"), "{lines:?}");
+        assert!(
+            lines[0].starts_with("writer") && lines[0].contains("power cut"),
+            "{lines:?}"
+        );
         assert!(lines[1].contains("caught: torn at byte:1"), "{lines:?}");
         assert!(table.markdown().contains("| `intact` | - | passes |"));
-        table.set("intact", CrashKind::Kill, cell(SubjectStatus::Failed, Some("a|b")));
+        table.set(
+            "intact",
+            CrashKind::Kill,
+            cell(SubjectStatus::Failed, Some("a|b")),
+        );
         assert!(!table.all_as_expected());
         assert!(table.markdown().contains("FAILED: a\\|b"));
     }
