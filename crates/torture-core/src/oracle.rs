@@ -180,6 +180,36 @@ pub enum Expect {
     Caught,
 }
 
+/// A way to crash a writer: each is a mode of `torture` and a column of the main job's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CrashKind {
+    /// `SIGKILL` at byte offsets and syscall boundaries (`torture kill`): the page cache survives.
+    Kill,
+    /// A power cut, simulated over the recorded trace (`torture power`): unsynced data may be lost.
+    Power,
+}
+
+impl CrashKind {
+    /// Every crash kind, in the main job's column order.
+    pub const ALL: [CrashKind; 2] = [CrashKind::Kill, CrashKind::Power];
+
+    /// The subcommand: `kill`, `power`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CrashKind::Kill => "kill",
+            CrashKind::Power => "power",
+        }
+    }
+
+    /// The column heading: `SIGKILL`, `power cut`.
+    pub fn heading(self) -> &'static str {
+        match self {
+            CrashKind::Kill => "SIGKILL",
+            CrashKind::Power => "power cut",
+        }
+    }
+}
+
 /// Whether a campaign saw every kill point of its selection or one `--partition` shard of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coverage {

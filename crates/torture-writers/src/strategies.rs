@@ -56,7 +56,7 @@ pub enum Strategy {
 }
 
 /// What a strategy must show under one crash kind: the oracle's one enum for the concept.
-pub use torture_core::oracle::Expect;
+pub use torture_core::oracle::{CrashKind, Expect};
 
 /// Who wrote a strategy's code: this project or a peer crate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -223,6 +223,38 @@ impl Strategy {
     /// it under its no-clobber rules.
     pub const fn replaces(self) -> bool {
         !matches!(self, Strategy::IntactNoClobber)
+    }
+
+    /// The expected verdict under one crash kind.
+    pub const fn expect(self, kind: CrashKind) -> Expect {
+        match kind {
+            CrashKind::Kill => self.expect_kill(),
+            CrashKind::Power => self.expect_power(),
+        }
+    }
+
+    /// The expected verdict after a power cut (`torture power`, `linux` model): only writers that
+    /// fsync the file, rename, then fsync the directory pass; `rename-fsync` and `intact-data`
+    /// lose the rename (no directory fsync after the acknowledgement).
+    pub const fn expect_power(self) -> Expect {
+        match self {
+            Strategy::Intact
+            | Strategy::IntactNamed
+            | Strategy::IntactAnonymous
+            | Strategy::Atomicwrites
+            | Strategy::AtomicWriteFile => Expect::Pass,
+            Strategy::Plain
+            | Strategy::PlainFsync
+            | Strategy::Rename
+            | Strategy::RenameFsync
+            | Strategy::FixedTemp
+            | Strategy::IntactNone
+            | Strategy::IntactData
+            | Strategy::TempfilePersist => Expect::Caught,
+            // Never run by `torture power` (it does not replace: see `replaces`); over an
+            // absent target it is `intact`, and as durable.
+            Strategy::IntactNoClobber => Expect::Pass,
+        }
     }
 
     /// The documented promise after a power cut: the new content survives once the write
@@ -470,6 +502,15 @@ mod tests {
         }
         let err = "atomic".parse::<Strategy>().unwrap_err();
         assert!(err.to_string().contains("plain-fsync"), "{err}");
+    }
+
+    #[test]
+    fn under_a_power_cut_only_the_durable_strategies_pass() {
+        for strategy in Strategy::ALL {
+            let passes = strategy.expect(CrashKind::Power) == Expect::Pass;
+            assert_eq!(passes, strategy.durable(), "{strategy}");
+            assert_eq!(strategy.expect(CrashKind::Kill), strategy.expect_kill());
+        }
     }
 
     #[test]

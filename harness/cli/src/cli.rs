@@ -19,8 +19,9 @@ pub const DEFAULT_SIZE_BYTES: u64 = 64 * 1024;
 const ABOUT: &str = "Crash-test file writers: SIGKILL them at every byte and syscall boundary and check the \
 target is always absent, the complete old version, or the complete new version.";
 
-const AFTER_HELP: &str = "With no subcommand, `torture` runs `torture kill`: every built-in subject on a 64 KiB \
-JSON payload with --initial old.
+const AFTER_HELP: &str = "With no subcommand, `torture` runs `torture kill` and then `torture power` (sampled) over every \
+built-in subject on a 64 KiB JSON payload with --initial old, and prints one table of writers x crash kinds \
+(with --subject, a command, --kill-at or --partition it runs `torture kill` only).
 
 Exit codes: 0 every subject as expected; 1 a violation (or a canary not caught); 2 bad usage or a harness \
 error; 130 interrupted.
@@ -58,7 +59,10 @@ pub enum Command {
     /// SIGKILL writers at chosen points and check what they leave (the default)
     #[command(after_help = AFTER_HELP)]
     Kill(Box<KillArgs>),
-    /// List the built-in subjects and their expected verdicts under SIGKILL
+    /// Simulate power cuts over the writer's recorded trace and judge every crash state
+    #[command(after_help = crate::power::POWER_AFTER_HELP)]
+    Power(Box<crate::power::PowerArgs>),
+    /// List the built-in subjects and their expected verdicts under SIGKILL and a power cut
     List,
     /// Compare write strategies (plain, intact, peer crates) across directories and filesystems
     Bench(Box<intact_bench::bench::BenchArgs>),
@@ -218,7 +222,7 @@ pub struct KillArgs {
     pub command: Vec<OsString>,
 }
 
-fn subject_name(name: &str) -> Result<String, String> {
+pub(crate) fn subject_name(name: &str) -> Result<String, String> {
     match campaign::builtin(name) {
         Some(builtin) => Ok(builtin.name.to_owned()),
         None => {

@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod main_job;
+mod power;
 mod race;
 
 use std::process::ExitCode;
@@ -12,15 +14,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::Parser;
 
 use cli::{Cli, Command, KillArgs, MergeArgs};
+use torture_core::oracle::CrashKind;
 use torture_core::rng::SplitMix64;
 use torture_engine::campaign::{self, Origin, RunContext, RunEnd};
 use torture_engine::oracle::SubjectStatus;
 use torture_engine::report::{self, Reporter};
 
 /// Exit codes.
-const EXIT_VIOLATION: u8 = 1;
+pub(crate) const EXIT_VIOLATION: u8 = 1;
 const EXIT_HARNESS: u8 = 2;
-const EXIT_INTERRUPTED: u8 = 130;
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let mut raw = std::env::args_os().skip(1);
@@ -33,28 +36,35 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Kill(args)) => kill(&args),
+        Some(Command::Power(args)) => main_job::power(&args),
         Some(Command::List) => list(),
         Some(Command::Bench(args)) => bench(&args),
         Some(Command::Merge(args)) => merge(&args),
         Some(Command::Race(args)) => race::run(&args),
+        None if main_job::runs_every_kind(&cli.kill) => main_job::run(&cli.kill),
         None => kill(&cli.kill),
     }
 }
 
 fn list() -> ExitCode {
     println!(
-        "{:<18} {:<16} {:<9} description",
-        "subject", "expected", "origin"
+        "{:<18} {:<16} {:<16} {:<9} description",
+        "subject", "SIGKILL", "power cut", "origin"
     );
     for builtin in campaign::builtins() {
         let origin = match builtin.origin {
             Origin::BuiltIn => "built-in",
             Origin::Peer => "peer",
         };
+        let power = builtin
+            .name
+            .parse::<torture_writers::strategies::Strategy>()
+            .map_or("?", |s| s.expect(CrashKind::Power).label());
         println!(
-            "{:<18} {:<16} {:<9} {}",
+            "{:<18} {:<16} {:<16} {:<9} {}",
             builtin.name,
             builtin.expect.label(),
+            power,
             origin,
             builtin.description
         );
@@ -95,45 +105,74 @@ fn bench(args: &intact_bench::bench::BenchArgs) -> ExitCode {
 }
 
 fn kill(args: &KillArgs) -> ExitCode {
-    let run_id = run_id();
-    let plan = match args.plan(args.seed.unwrap_or_else(random_seed)) {
-        Ok(plan) => plan,
-        Err(message) => return harness_error(&message),
+    let cancel = match interrupt_flag() {
+        Ok(cancel) => cancel,
+        Err(code) => return code,
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    if let Err(e) = install_interrupt_handler(&cancel) {
-        return harness_error(&format!("cannot install the Ctrl-C handler: {e}"));
+    match run_kill(args, &cancel) {
+        Ok((run, _)) => exit_code(&run),
+        Err(code) => code,
     }
+}
+
+/// The Ctrl-C flag, its handler installed (once per process).
+pub(crate) fn interrupt_flag() -> Result<Arc<AtomicBool>, ExitCode> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    match install_interrupt_handler(&cancel) {
+        Ok(()) => Ok(cancel),
+        Err(e) => Err(harness_error(&format!(
+            "cannot install the Ctrl-C handler: {e}"
+        ))),
+    }
+}
+
+/// A report directory under `base` for `run_id`, or the exit code of the error.
+pub(crate) fn report_dir_for(
+    base: &std::path::Path,
+    run_id: &str,
+) -> Result<std::path::PathBuf, ExitCode> {
+    report::prepare_dir(base, run_id).map_err(|e| {
+        let dir = base.display();
+        harness_error(&format!(
+            "cannot create the report directory under {dir}: {e}\n  hint: pass --report-dir a writable directory, or --no-report"
+        ))
+    })
+}
+
+/// Runs a kill campaign, printing as it goes; returns it and its report directory.
+pub(crate) fn run_kill(
+    args: &KillArgs,
+    cancel: &Arc<AtomicBool>,
+) -> Result<(campaign::RunResult, Option<std::path::PathBuf>), ExitCode> {
+    let run_id = run_id();
+    let plan = args
+        .plan(args.seed.unwrap_or_else(random_seed))
+        .map_err(|message| harness_error(&message))?;
     let report_dir = match args.no_report {
         true => None,
-        false => match report::prepare_dir(&args.report_dir, &run_id) {
-            Ok(dir) => Some(dir),
-            Err(e) => {
-                let dir = args.report_dir.display();
-                return harness_error(&format!(
-                    "cannot create the report directory under {dir}: {e}\n  hint: pass --report-dir a writable directory, or --no-report"
-                ));
-            }
-        },
+        false => Some(report_dir_for(&args.report_dir, &run_id)?),
     };
     let mut reporter = Reporter::new(args.output_format(), &plan, report_dir.clone());
     reporter.header(&plan);
-    let context = RunContext { run_id, cancel };
+    let context = RunContext {
+        run_id,
+        cancel: cancel.clone(),
+    };
     match campaign::run(&plan, &context, &mut reporter) {
         Ok(run) => {
             reporter.finish(&run);
-            exit_code(&run)
+            Ok((run, report_dir))
         }
         Err(e) => {
             if let Some(dir) = &report_dir {
                 report::discard_empty_dir(dir);
             }
-            harness_error(&e.to_string())
+            Err(harness_error(&e.to_string()))
         }
     }
 }
 
-fn exit_code(run: &campaign::RunResult) -> ExitCode {
+pub(crate) fn exit_code(run: &campaign::RunResult) -> ExitCode {
     match &run.end {
         RunEnd::Interrupted => {
             eprintln!("torture: interrupted; sandboxes removed, partial report written");
@@ -160,7 +199,7 @@ fn exit_code(run: &campaign::RunResult) -> ExitCode {
     }
 }
 
-fn harness_error(message: &str) -> ExitCode {
+pub(crate) fn harness_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(EXIT_HARNESS)
 }
@@ -178,7 +217,7 @@ fn install_interrupt_handler(cancel: &Arc<AtomicBool>) -> Result<(), ctrlc::Erro
 }
 
 /// A fresh seed, short enough to type in a replay command.
-fn random_seed() -> u64 {
+pub(crate) fn random_seed() -> u64 {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
@@ -186,7 +225,7 @@ fn random_seed() -> u64 {
 }
 
 /// `20251126-043012-<pid>` in UTC: sorts by time, unique per process.
-fn run_id() -> String {
+pub(crate) fn run_id() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -58,6 +58,27 @@ pub struct ClassCounts {
     pub torn: u64,
 }
 
+impl ClassCounts {
+    fn add(&mut self, class: TargetClass) {
+        match class {
+            TargetClass::Absent => self.absent += 1,
+            TargetClass::Old => self.old += 1,
+            TargetClass::New => self.new += 1,
+            TargetClass::Torn => self.torn += 1,
+        }
+    }
+
+    /// `self` less `other`, class by class (saturating).
+    pub fn minus(self, other: ClassCounts) -> ClassCounts {
+        ClassCounts {
+            absent: self.absent.saturating_sub(other.absent),
+            old: self.old.saturating_sub(other.old),
+            new: self.new.saturating_sub(other.new),
+            torn: self.torn.saturating_sub(other.torn),
+        }
+    }
+}
+
 /// What an exploration found.
 #[derive(Debug, Clone, Default)]
 pub struct Exploration {
@@ -67,6 +88,8 @@ pub struct Exploration {
     pub distinct_states: u64,
     /// Distinct (tree, before/after acknowledgement) pairs, counted per target class.
     pub classes: ClassCounts,
+    /// The part of `classes` after the acknowledgement (the rest came before it).
+    pub after_ack: ClassCounts,
     /// Distinct pairs that are violations.
     pub violating_states: u64,
     /// Every state the model allows was built (else families and samples).
@@ -459,12 +482,9 @@ impl Judging<'_> {
     }
 
     fn count(&mut self, state: &CrashState, class: TargetClass, before_ack: bool) {
-        let counts = &mut self.result.classes;
-        match class {
-            TargetClass::Absent => counts.absent += 1,
-            TargetClass::Old => counts.old += 1,
-            TargetClass::New => counts.new += 1,
-            TargetClass::Torn => counts.torn += 1,
+        self.result.classes.add(class);
+        if !before_ack {
+            self.result.after_ack.add(class);
         }
         if let Some(violation) = verdict_rule(before_ack, class, self.had_old) {
             self.result.violating_states += 1;

@@ -11,6 +11,7 @@ mod external;
 mod interrupt;
 mod outside;
 mod partition;
+mod power;
 mod race;
 mod reports;
 

@@ -18,6 +18,7 @@
 mod error;
 mod golden;
 mod pool;
+pub mod power;
 pub mod process;
 pub mod race;
 mod replay;
@@ -41,6 +42,7 @@ use torture_core::trace::Trace;
 
 pub use error::CampaignError;
 pub use golden::GoldenSummary;
+pub(crate) use replay::differing_options;
 pub use replay::{
     DEFAULT_TARGET, DEFAULT_TIMEOUT_MS, initial_name, replay_command, selection_name, shell_quote,
     shell_words,

@@ -66,7 +66,7 @@ pub fn replay_command(subject: &Subject, settings: &Settings, point: KillPoint) 
 }
 
 /// Options that change a trial and differ from their defaults.
-fn differing_options(settings: &Settings) -> Vec<(&'static str, String)> {
+pub(crate) fn differing_options(settings: &Settings) -> Vec<(&'static str, String)> {
     let mut options = Vec::new();
     match &settings.validation {
         ValidationChoice::Auto => {}

@@ -6,8 +6,10 @@
 pub mod junit;
 pub mod markdown;
 pub mod merge;
+pub mod power;
 pub mod race;
 pub mod records;
+pub mod table;
 pub mod terminal;
 
 use std::fs;

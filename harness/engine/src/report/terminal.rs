@@ -20,7 +20,7 @@ pub struct Style {
 }
 
 impl Style {
-    fn paint(self, code: &str, text: &str) -> String {
+    pub(crate) fn paint(self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
@@ -28,7 +28,7 @@ impl Style {
         }
     }
 
-    fn status(self, status: SubjectStatus) -> String {
+    pub(crate) fn status(self, status: SubjectStatus) -> String {
         let text = format!("{:>10}", status.to_string());
         let code = match status {
             SubjectStatus::Passed => "1;32",

@@ -1,0 +1,542 @@
+//! Power-cut campaigns (`torture power`): per subject, the golden phase of a kill campaign (the
+//! old version, the new versions, the traced run), then every crash state a persistence model
+//! allows, built and judged in memory by `torture_core::power::Explorer` (no process per state),
+//! then a few recovery runs: the writer again, uncrashed, over a crash state materialised in a real
+//! sandbox. A recovery run must leave a new version; a writer that skips an existing (but empty)
+//! output fails here.
+//!
+//! Recovery states are chosen deterministically: the explorer's findings (violating states, cut
+//! down) first, then states spread evenly over the enumeration, one per distinct tree, up to
+//! `recovery_cap`. `--state ID` replays one state instead of exploring: it is judged, optionally
+//! written to a directory (`materialize`), and recovered from.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::error::CampaignError;
+use super::golden::{self, Golden, Validator};
+use super::process::{self, Ended, Output};
+use super::subject::{self, Prepared};
+use super::{RunContext, RunEnd, Settings, Subject};
+use crate::sandbox::{RunRoot, Sandbox};
+use torture_core::oracle::{
+    self, Coverage, RecoveryFailure, RunExit, SubjectStatus, TargetState, Validation, Validity,
+    Verdict,
+};
+use torture_core::power::{
+    self, AckPoint, AckSelect, CrashState, Exploration, Explorer, FsTree, PowerOptions,
+    PowerViolation, TargetClass,
+};
+
+pub use regex::Regex;
+
+/// Recovery runs per subject when `--recovery-cap` is not given.
+pub const DEFAULT_RECOVERY_CAP: usize = 20;
+
+/// What a power campaign adds to the kill campaign's [`Settings`].
+#[derive(Debug, Clone)]
+pub struct PowerSettings {
+    /// Model, torn unit, fill, state budget, seed, findings.
+    pub options: PowerOptions,
+    /// `--ack-line REGEX`: the first stdout line matching it is the acknowledgement (else exit 0).
+    pub ack_line: Option<Regex>,
+    /// Recovery runs per subject.
+    pub recovery_cap: usize,
+    /// `--state ID`: replay this one state instead of exploring.
+    pub state: Option<CrashState>,
+    /// `--materialize DIR`: where the replayed state's tree is written.
+    pub materialize: Option<PathBuf>,
+}
+
+/// The plan of a power run.
+#[derive(Debug, Clone)]
+pub struct PowerPlan {
+    /// Subjects, with their power-cut expectations.
+    pub subjects: Vec<Subject>,
+    /// The settings shared with kill campaigns (selection, jobs and partition are unused).
+    pub settings: Settings,
+    /// The power-cut settings.
+    pub power: PowerSettings,
+}
+
+/// One recovery run after a power cut.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PowerRecovery {
+    /// The crash state it started from.
+    pub state: CrashState,
+    /// Whether that state itself was a violation.
+    pub violating: bool,
+    /// How the writer ended.
+    pub exit: RunExit,
+    /// What it left at the target.
+    pub verdict: Verdict,
+    /// Why it failed, if it did.
+    pub failure: Option<RecoveryFailure>,
+}
+
+/// The judgement of one replayed state (`--state`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateReplay {
+    /// The state.
+    pub state: CrashState,
+    /// What the target is.
+    pub class: TargetClass,
+    /// Whether the crash came before the acknowledgement.
+    pub before_ack: bool,
+    /// The violation, if any.
+    pub violation: Option<PowerViolation>,
+    /// Names other than the target.
+    pub leftovers: Vec<String>,
+    /// Where the tree was written (`--materialize`).
+    pub materialized: Option<PathBuf>,
+}
+
+/// The result of one subject.
+#[derive(Debug, Clone)]
+pub struct PowerResult {
+    /// The subject (its `expect` is the power-cut expectation).
+    pub subject: Subject,
+    /// What the golden runs established; its `trace` is the explored trace.
+    pub golden: super::GoldenSummary,
+    /// The acknowledgement crash states are judged against (`None`: the writer gave none).
+    pub ack: Option<AckPoint>,
+    /// The exploration (empty under `--state`).
+    pub exploration: Exploration,
+    /// The replayed state under `--state`.
+    pub replay: Option<StateReplay>,
+    /// Recovery runs.
+    pub recoveries: Vec<PowerRecovery>,
+    /// Wall time of the in-memory exploration.
+    pub explore_time: Duration,
+    /// Wall time of the recovery runs.
+    pub recovery_time: Duration,
+    /// Facts for the report (an `--ack-line` that matched nothing, the plan's notes).
+    pub notes: Vec<String>,
+}
+
+/// The result of a power run.
+#[derive(Debug)]
+pub struct PowerRun {
+    /// Run id.
+    pub run_id: String,
+    /// Shared settings.
+    pub settings: Settings,
+    /// Power settings.
+    pub power: PowerSettings,
+    /// Subjects in plan order.
+    pub subjects: Vec<PowerResult>,
+    /// How the run ended.
+    pub end: RunEnd,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl PowerResult {
+    /// Violating crash states plus failed recovery runs.
+    pub fn violations(&self) -> u64 {
+        let replayed = self
+            .replay
+            .as_ref()
+            .map_or(0, |r| u64::from(r.violation.is_some()));
+        self.exploration.violating_states + replayed + self.recovery_failures()
+    }
+
+    /// Recovery runs that failed.
+    pub fn recovery_failures(&self) -> u64 {
+        self.recoveries
+            .iter()
+            .filter(|r| r.failure.is_some())
+            .count() as u64
+    }
+
+    /// How the subject compares with its expectation.
+    pub fn status(&self) -> SubjectStatus {
+        let modelled = self.exploration.unmodelled.is_empty() && self.golden.unmodelled.is_empty();
+        oracle::subject_status(
+            self.subject.expect,
+            self.violations(),
+            modelled,
+            Coverage::Whole,
+        )
+    }
+
+    /// Crash states judged per second of in-memory exploration.
+    pub fn states_per_second(&self) -> f64 {
+        let seconds = self.explore_time.as_secs_f64();
+        match seconds > 0.0 {
+            true => self.exploration.states_checked as f64 / seconds,
+            false => 0.0,
+        }
+    }
+}
+
+impl PowerRun {
+    /// True when every subject behaved as expected.
+    pub fn all_as_expected(&self) -> bool {
+        self.subjects.iter().all(|s| s.status().as_expected())
+    }
+}
+
+/// Runs every subject of `plan`; `finished` sees each result as it comes.
+pub fn run(
+    plan: &PowerPlan,
+    context: &RunContext,
+    finished: &mut dyn FnMut(&PowerResult),
+) -> Result<PowerRun, CampaignError> {
+    let started = Instant::now();
+    subject::check_all(&plan.subjects)?;
+    let root = RunRoot::create(&plan.settings.dir, &context.run_id)?;
+    let mut subjects = Vec::new();
+    let mut end = RunEnd::Completed;
+    for subject in &plan.subjects {
+        match run_subject(subject, plan, context, &root) {
+            Ok(Some(result)) => {
+                finished(&result);
+                subjects.push(result);
+            }
+            Ok(None) => {
+                end = RunEnd::Interrupted;
+                break;
+            }
+            Err(e) => {
+                end = RunEnd::Failed(e);
+                break;
+            }
+        }
+    }
+    if let (Err(e), RunEnd::Completed) = (root.remove(), &end) {
+        end = RunEnd::Failed(e.into());
+    }
+    Ok(PowerRun {
+        run_id: context.run_id.clone(),
+        settings: plan.settings.clone(),
+        power: plan.power.clone(),
+        subjects,
+        end,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// One subject's fixed setup for judging and recovering.
+struct Judge<'a> {
+    prepared: &'a Prepared,
+    golden: &'a Golden,
+    settings: &'a Settings,
+    context: &'a RunContext,
+    sandbox: Sandbox,
+    logs: PathBuf,
+}
+
+/// One subject. `Ok(None)`: Ctrl-C.
+fn run_subject(
+    subject: &Subject,
+    plan: &PowerPlan,
+    context: &RunContext,
+    root: &RunRoot,
+) -> Result<Option<PowerResult>, CampaignError> {
+    let prepared = subject::prepare(subject)?;
+    let settings = &plan.settings;
+    let Some(golden) = golden::record(&prepared, settings, context, root)? else {
+        return Ok(None);
+    };
+    let judge = Judge {
+        prepared: &prepared,
+        golden: &golden,
+        settings,
+        context,
+        sandbox: root.sandbox(&subject.label, "power", &settings.target)?,
+        logs: root.directory(&subject.label, "logs")?,
+    };
+    let trace = &golden.summary.trace;
+    let explorer = Explorer::new(trace, plan.power.options.clone())
+        .map_err(|e| CampaignError::Usage(format!("{}: {e}", subject.label)))?;
+    let ack = acknowledgement(trace, plan.power.ack_line.as_ref());
+    let mut result = PowerResult {
+        subject: subject.clone(),
+        golden: golden.summary.clone(),
+        notes: notes(&explorer, plan, ack.as_ref()),
+        ack,
+        exploration: Exploration::default(),
+        replay: None,
+        recoveries: Vec::new(),
+        explore_time: Duration::ZERO,
+        recovery_time: Duration::ZERO,
+    };
+    let done = match &plan.power.state {
+        Some(state) => judge.replay_one(&explorer, state, &plan.power, &mut result)?,
+        None => judge.explore(&explorer, &plan.power, &mut result)?,
+    };
+    Ok(done.then_some(result))
+}
+
+fn acknowledgement(trace: &torture_core::trace::Trace, line: Option<&Regex>) -> Option<AckPoint> {
+    match line {
+        Some(regex) => {
+            let accepts = |text: &str| regex.is_match(text);
+            power::ack_point(&trace.header, AckSelect::FirstLine(&accepts))
+        }
+        None => power::ack_point(&trace.header, AckSelect::Exit),
+    }
+}
+
+fn notes(explorer: &Explorer, plan: &PowerPlan, ack: Option<&AckPoint>) -> Vec<String> {
+    let mut notes = explorer.plan().notes.clone();
+    if let (Some(regex), None) = (&plan.power.ack_line, ack) {
+        notes.push(format!(
+            "no output line matched --ack-line {:?}: every crash counts as before the acknowledgement",
+            regex.as_str()
+        ));
+    }
+    notes
+}
+
+impl Judge<'_> {
+    /// Explores every state, then runs the recovery runs. `Ok(false)`: Ctrl-C.
+    fn explore(
+        &self,
+        explorer: &Explorer,
+        power: &PowerSettings,
+        result: &mut PowerResult,
+    ) -> Result<bool, CampaignError> {
+        let started = Instant::now();
+        let mut failed: Option<CampaignError> = None;
+        let mut classify = |state: &TargetState| match self.classify(state) {
+            Ok(Some(verdict)) => class_of(&verdict),
+            Ok(None) => TargetClass::Torn,
+            Err(e) => {
+                failed.get_or_insert(e);
+                TargetClass::Torn
+            }
+        };
+        result.exploration = explorer.explore(result.ack.as_ref(), &mut classify);
+        result.explore_time = started.elapsed();
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if self.cancelled() {
+            return Ok(false);
+        }
+        let started = Instant::now();
+        let chosen = recovery_states(explorer, &result.exploration, power.recovery_cap);
+        for (state, violating) in chosen {
+            let tree = explorer.replay(&state).map_err(|e| {
+                CampaignError::Usage(format!("{}: {e}", self.prepared.subject.label))
+            })?;
+            let Some(recovery) = self.recover(&tree, state, violating)? else {
+                return Ok(false);
+            };
+            result.recoveries.push(recovery);
+        }
+        result.recovery_time = started.elapsed();
+        Ok(true)
+    }
+
+    /// Judges one state, writes it out if asked, and recovers from it. `Ok(false)`: Ctrl-C.
+    fn replay_one(
+        &self,
+        explorer: &Explorer,
+        state: &CrashState,
+        power: &PowerSettings,
+        result: &mut PowerResult,
+    ) -> Result<bool, CampaignError> {
+        let label = &self.prepared.subject.label;
+        let tree = explorer
+            .replay(state)
+            .map_err(|e| CampaignError::Usage(format!("{label}: --state {state}: {e}")))?;
+        let target = &explorer.plan().target;
+        let Some(verdict) = self.classify(&tree.target_state(target))? else {
+            return Ok(false);
+        };
+        let class = class_of(&verdict);
+        let before_ack = result
+            .ack
+            .as_ref()
+            .is_none_or(|a| state.events < a.events_before);
+        let violation = power::verdict_rule(before_ack, class, explorer.plan().old.is_some());
+        let materialized = match &power.materialize {
+            Some(dir) => Some(write_tree(&tree, dir)?),
+            None => None,
+        };
+        result.replay = Some(StateReplay {
+            state: state.clone(),
+            class,
+            before_ack,
+            violation,
+            leftovers: tree.leftovers(target),
+            materialized,
+        });
+        let Some(recovery) = self.recover(&tree, state.clone(), violation.is_some())? else {
+            return Ok(false);
+        };
+        result.recoveries.push(recovery);
+        Ok(true)
+    }
+
+    fn cancelled(&self) -> bool {
+        self.context
+            .cancel
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The oracle's verdict on a target. `Ok(None)`: Ctrl-C during `--check`.
+    fn classify(&self, state: &TargetState) -> Result<Option<Verdict>, CampaignError> {
+        let versions = &self.golden.versions;
+        let validation = match &self.golden.validator {
+            Validator::Builtin(validation) => *validation,
+            Validator::Check(_) if !oracle::needs_validation(state, versions) => {
+                Validation::Command(Validity::Unchecked)
+            }
+            Validator::Check(command) => match self.check_bytes(command, state)? {
+                Some(validity) => Validation::Command(validity),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(oracle::classify(state, versions, &validation)))
+    }
+
+    /// Runs `--check` on an in-memory target, written to the subject's power sandbox.
+    fn check_bytes(
+        &self,
+        command: &str,
+        state: &TargetState,
+    ) -> Result<Option<Validity>, CampaignError> {
+        let TargetState::Regular(bytes) = state else {
+            return Ok(Some(Validity::Invalid));
+        };
+        self.sandbox.reset(Some(bytes))?;
+        let timeout = Duration::from_millis(self.settings.timeout_ms);
+        process::check_file(
+            command,
+            self.sandbox.target(),
+            self.sandbox.path(),
+            &self.logs,
+            timeout,
+            &self.context.cancel,
+        )
+        .map_err(|source| CampaignError::Io {
+            what: format!("run --check {command:?}"),
+            source,
+        })
+    }
+
+    /// Materialises `tree` in the sandbox and runs the writer over it, uncrashed. `Ok(None)`:
+    /// Ctrl-C.
+    fn recover(
+        &self,
+        tree: &FsTree,
+        state: CrashState,
+        violating: bool,
+    ) -> Result<Option<PowerRecovery>, CampaignError> {
+        self.sandbox.reset(None)?;
+        power::materialize(tree, self.sandbox.path()).map_err(|source| CampaignError::Io {
+            what: format!("materialise crash state {state} in the sandbox"),
+            source,
+        })?;
+        let exit = match self.prepared.in_process_writer() {
+            Some((strategy, payload)) => match strategy.run_step(self.sandbox.target(), payload) {
+                Ok(()) => RunExit::Code(0),
+                Err(_) => RunExit::Code(1),
+            },
+            None => match self.recover_in_child()? {
+                Some(exit) => exit,
+                None => return Ok(None),
+            },
+        };
+        let after = self.sandbox.read_target()?;
+        let Some(verdict) = self.classify(&after)? else {
+            return Ok(None);
+        };
+        Ok(Some(PowerRecovery {
+            failure: oracle::judge_recovery(exit, &verdict),
+            state,
+            violating,
+            exit,
+            verdict,
+        }))
+    }
+
+    fn recover_in_child(&self) -> Result<Option<RunExit>, CampaignError> {
+        let invocation = self.prepared.invocation(self.sandbox.target(), 2);
+        let timeout = Duration::from_millis(self.settings.timeout_ms);
+        let ended = process::run(
+            &invocation,
+            self.sandbox.path(),
+            Output::Discard,
+            (self.logs.as_path(), "power-recovery"),
+            timeout,
+            &self.context.cancel,
+        )
+        .map_err(|source| CampaignError::Io {
+            what: format!("run the recovery run of {}", self.prepared.subject.label),
+            source,
+        })?;
+        Ok(match ended {
+            Ended::Exit { exit, .. } => Some(exit),
+            Ended::Cancelled => None,
+        })
+    }
+}
+
+/// The explorer's two-valued view of the oracle's verdict.
+pub fn class_of(verdict: &Verdict) -> TargetClass {
+    match verdict {
+        Verdict::Absent => TargetClass::Absent,
+        Verdict::Old => TargetClass::Old,
+        Verdict::New { .. } => TargetClass::New,
+        Verdict::Torn { .. } => TargetClass::Torn,
+    }
+}
+
+/// Up to `cap` states to recover from, one per distinct tree: the findings first, then states
+/// spread evenly over the enumeration.
+fn recovery_states(
+    explorer: &Explorer,
+    exploration: &Exploration,
+    cap: usize,
+) -> Vec<(CrashState, bool)> {
+    let mut chosen: Vec<(CrashState, bool)> = Vec::new();
+    let mut trees: HashSet<u128> = HashSet::new();
+    let mut offer = |state: &CrashState, violating: bool, chosen: &mut Vec<_>| {
+        if chosen.len() < cap {
+            if let Ok(tree) = explorer.replay(state) {
+                if trees.insert(tree.content_hash()) {
+                    chosen.push((state.clone(), violating));
+                }
+            }
+        }
+    };
+    for finding in &exploration.findings {
+        offer(&finding.state, true, &mut chosen);
+    }
+    let stride = (exploration.states_checked / cap.max(1) as u64).max(1);
+    let mut index = 0u64;
+    explorer.for_each_state(&mut |state| {
+        if index % stride == 0 {
+            offer(state, false, &mut chosen);
+        }
+        index += 1;
+    });
+    chosen
+}
+
+/// Writes a replayed tree to `dir` (created; it must not hold anything yet).
+fn write_tree(tree: &FsTree, dir: &Path) -> Result<PathBuf, CampaignError> {
+    let io = |what: &str| {
+        let what = format!("{what} {}", dir.display());
+        move |source| CampaignError::Io { what, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io("create --materialize directory"))?;
+    let occupied = std::fs::read_dir(dir)
+        .map_err(io("list --materialize directory"))?
+        .next()
+        .is_some();
+    if occupied {
+        return Err(CampaignError::Usage(format!(
+            "--materialize {}: the directory is not empty; give a new or empty directory",
+            dir.display()
+        )));
+    }
+    power::materialize(tree, dir).map_err(io("write the crash state to"))?;
+    Ok(std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()))
+}
