@@ -164,6 +164,26 @@ impl Strategy {
         }
     }
 
+    /// The expected verdict under injected I/O errors (`torture errors`: EIO, ENOSPC, EDQUOT,
+    /// EINTR, short writes, fsyncgate), as measured (see the README's "What a full disk or an
+    /// I/O error shows"). PROVISIONAL: set from measurements below.
+    pub const fn expect_errors(self) -> Expect {
+        match self {
+            Strategy::Plain | Strategy::PlainFsync => Expect::Caught,
+            Strategy::Rename
+            | Strategy::RenameFsync
+            | Strategy::FixedTemp
+            | Strategy::Intact
+            | Strategy::IntactNone
+            | Strategy::IntactData
+            | Strategy::IntactNamed
+            | Strategy::IntactAnonymous
+            | Strategy::TempfilePersist
+            | Strategy::Atomicwrites
+            | Strategy::AtomicWriteFile => Expect::Pass,
+        }
+    }
+
     /// The documented promise after a power cut: the new content survives once the write
     /// returned. Only writers that `fsync` the file and then the directory make it.
     pub const fn durable(self) -> bool {

@@ -58,6 +58,9 @@ pub enum Command {
     /// SIGKILL writers at chosen points and check what they leave (the default)
     #[command(after_help = AFTER_HELP)]
     Kill(Box<KillArgs>),
+    /// Fail one call per run (EIO, ENOSPC, EINTR, short writes, fsyncgate) and check what the writer does
+    #[command(after_help = crate::errors::AFTER_HELP)]
+    Errors(Box<crate::errors::ErrorsArgs>),
     /// List the built-in subjects and their expected verdicts under SIGKILL
     List,
     /// Compare write strategies (plain, intact, peer crates) across directories and filesystems

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod errors;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Kill(args)) => kill(&args),
+        Some(Command::Errors(args)) => errors::run(&args),
         Some(Command::List) => list(),
         Some(Command::Bench(args)) => bench(&args),
         Some(Command::Merge(args)) => merge(&args),

@@ -8,6 +8,7 @@ mod builtins;
 mod errors;
 mod external;
 mod interrupt;
+mod io_errors;
 mod partition;
 mod reports;
 
