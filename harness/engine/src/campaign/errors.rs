@@ -695,7 +695,7 @@ mod tests {
         );
         assert_eq!(
             replay_command(&command, &settings, &injection("fsync#9:EIO")),
-            "torture errors --inject 'fsync#9:EIO' -- python3 w.py '{target}'"
+            "torture errors --inject 'fsync#9:EIO' -- python3 w.py {target}"
         );
     }
 
