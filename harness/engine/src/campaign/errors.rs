@@ -318,7 +318,8 @@ pub struct ErrorsCell {
 }
 
 /// Runs the errors campaign for one subject with `trials` sampled injections of every kind (the
-/// main job's column: sample, do not exhaust). `Ok(None)`: Ctrl-C.
+/// main job's column: sample, do not exhaust). `subject.expect` must be its expectation under
+/// I/O errors (`Strategy::expect_errors` for a built-in). `Ok(None)`: Ctrl-C.
 pub fn run_cell(
     subject: &Subject,
     settings: &Settings,
