@@ -247,6 +247,7 @@ fuzz_target!(|input: Input| {
         max_states: 64,
         seed: input.seed,
         max_findings: 4,
+        lost_writes: Default::default(),
     };
     let explorer = Explorer::new(&trace, options).expect("the header names the target");
     explorer.for_each_state(&mut |state| {

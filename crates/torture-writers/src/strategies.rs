@@ -257,6 +257,38 @@ impl Strategy {
         }
     }
 
+    /// The expected verdict under injected I/O errors (`torture errors`: one failed call per
+    /// run, EIO, ENOSPC, EDQUOT, EINTR, short writes, fsyncgate), as measured over every
+    /// injection at 4 KiB and 64 KiB. `plain` and `plain-fsync` write the target in place: a
+    /// failed `write` leaves it torn, and `plain-fsync` exits 1 on a failed `fsync` with the new
+    /// bytes already in the target. Every other strategy handles each fault: Rust's `write_all`
+    /// finishes short writes and restarts on EINTR, a failed write, fsync, rename or link ends
+    /// the run before the publish (old version kept), and the only errors they ignore are those
+    /// of `close` (dropping a `File`), harmless on Linux. `rename`, `rename-fsync`, `fixed-temp`,
+    /// `intact-none`, `intact-data` and `tempfile-persist` pass because their golden runs are
+    /// already not durable: whether a power cut then loses the new version is `torture power`'s
+    /// finding, not an I/O-error one. The `intact` levels never retry a failed fsync into a
+    /// publish. `atomicwrites` passes, but an EIO when it opens its temp directory for removal
+    /// after the rename leaves `.atomicwriteXXXX/` behind for good (a violation under `--strict`).
+    pub const fn expect_errors(self) -> Expect {
+        match self {
+            Strategy::Plain | Strategy::PlainFsync => Expect::Caught,
+            Strategy::Rename
+            | Strategy::RenameFsync
+            | Strategy::FixedTemp
+            | Strategy::Intact
+            | Strategy::IntactNone
+            | Strategy::IntactData
+            | Strategy::IntactNamed
+            | Strategy::IntactAnonymous
+            | Strategy::TempfilePersist
+            | Strategy::Atomicwrites
+            | Strategy::AtomicWriteFile => Expect::Pass,
+            // Never run by `torture errors` (it does not replace: see `replaces`).
+            Strategy::IntactNoClobber => Expect::Pass,
+        }
+    }
+
     /// The documented promise after a power cut: the new content survives once the write
     /// returned. Only writers that `fsync` the file and then the directory make it.
     pub const fn durable(self) -> bool {
@@ -520,6 +552,11 @@ mod tests {
             .filter(|s| s.expect_kill() == Expect::Caught)
             .collect();
         assert_eq!(canaries, [Strategy::Plain, Strategy::PlainFsync]);
+        let error_canaries: Vec<_> = Strategy::ALL
+            .into_iter()
+            .filter(|s| s.expect_errors() == Expect::Caught)
+            .collect();
+        assert_eq!(error_canaries, [Strategy::Plain, Strategy::PlainFsync]);
     }
 
     #[test]

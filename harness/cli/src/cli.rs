@@ -62,7 +62,10 @@ pub enum Command {
     /// Simulate power cuts over the writer's recorded trace and judge every crash state
     #[command(after_help = crate::power::POWER_AFTER_HELP)]
     Power(Box<crate::power::PowerArgs>),
-    /// List the built-in subjects and their expected verdicts under SIGKILL and a power cut
+    /// Fail one call per run (EIO, ENOSPC, EINTR, short writes, fsyncgate) and check what the writer does
+    #[command(after_help = crate::errors::AFTER_HELP)]
+    Errors(Box<crate::errors::ErrorsArgs>),
+    /// List the built-in subjects and their expected verdicts under each crash kind
     List,
     /// Compare write strategies (plain, intact, peer crates) across directories and filesystems
     Bench(Box<intact_bench::bench::BenchArgs>),

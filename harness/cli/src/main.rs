@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod errors;
 mod main_job;
 mod power;
 mod race;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Kill(args)) => kill(&args),
         Some(Command::Power(args)) => main_job::power(&args),
+        Some(Command::Errors(args)) => errors::run(&args),
         Some(Command::List) => list(),
         Some(Command::Bench(args)) => bench(&args),
         Some(Command::Merge(args)) => merge(&args),

@@ -145,7 +145,12 @@ impl Explorer {
             }
             .into());
         }
-        let pending = Pending::at(&self.plan, self.options.model, state.events);
+        let pending = Pending::at(
+            &self.plan,
+            self.options.model,
+            &self.options.lost_writes,
+            state.events,
+        );
         Ok(pending.check(&self.plan, state, self.options.torn)?)
     }
 
@@ -161,7 +166,7 @@ impl Explorer {
 
     /// How many states the model allows (saturating), and whether that fits `max_states`.
     pub fn state_space(&self) -> u64 {
-        let mut pending = Pending::new(self.options.model);
+        let mut pending = Pending::losing(self.options.model, &self.options.lost_writes);
         let mut total = self.count_at(&pending);
         for step in &self.plan.steps {
             pending.advance(&self.plan, step);
@@ -225,7 +230,7 @@ impl Explorer {
         let space = self.state_space();
         let exhaustive = space <= self.options.max_states;
         let mut rng = SplitMix64::new(self.options.seed);
-        let mut pending = Pending::new(self.options.model);
+        let mut pending = Pending::losing(self.options.model, &self.options.lost_writes);
         let mut emitted = 0u64;
         let points = self.plan.steps.len() + 1;
         for n in 0..points {

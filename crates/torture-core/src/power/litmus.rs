@@ -546,3 +546,35 @@ fn a_stdout_line_can_be_the_acknowledgement() {
         0
     );
 }
+
+#[test]
+fn lost_writes_stay_losable_after_a_later_fsync() {
+    // The durable replace: create #0, writes #1 #2, fsync #3, close, rename, fsync(dir).
+    let trace = temp_rename(true, true);
+    let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
+    assert!(explorer.check(&"e7:d1".parse().unwrap()).is_err());
+    // fsyncgate: the fsync at #3 "succeeded" after an earlier failed one dropped #1 and #2.
+    let options = PowerOptions {
+        lost_writes: BTreeSet::from([1, 2]),
+        ..PowerOptions::default()
+    };
+    let explorer = Explorer::new(&trace, options).unwrap();
+    let state = "e7:d1".parse().unwrap();
+    explorer
+        .check(&state)
+        .expect("a lost write may be dropped after the fsync");
+    let mut zeros = vec![0u8; 4096];
+    zeros.extend_from_slice(&new_bytes()[4096..]);
+    assert_eq!(
+        explorer.replay(&state).unwrap().target_state("t.json"),
+        TargetState::Regular(zeros)
+    );
+    let TargetState::Regular(new) = explorer.new_version() else {
+        panic!("a file")
+    };
+    let ack = ack_point(&trace.header, AckSelect::Exit);
+    let mut classify = exact_classifier(Some(OLD), &new);
+    let found = explorer.explore(ack.as_ref(), &mut classify);
+    assert!(found.violating_states > 0);
+    assert!(violations(&found).contains(&PowerViolation::Torn));
+}

@@ -107,6 +107,7 @@ mod proptests;
 #[cfg(test)]
 mod testkit;
 
+use std::collections::BTreeSet;
 use std::io;
 use std::path::Path;
 
@@ -139,6 +140,11 @@ pub struct PowerOptions {
     pub seed: u64,
     /// Diagnose at most this many distinct violations.
     pub max_findings: usize,
+    /// Write events (by `seq`) whose data never becomes durable, whatever barrier follows: the
+    /// writes a failed fsync dropped (`torture errors`' fsyncgate,
+    /// [`crate::errors::gate::fsyncgate_lost_writes`]). They stay losable to the end of the
+    /// trace, even after a later `fsync` of their file returned 0. Empty: every barrier counts.
+    pub lost_writes: BTreeSet<u64>,
 }
 
 impl Default for PowerOptions {
@@ -150,6 +156,7 @@ impl Default for PowerOptions {
             max_states: 200_000,
             seed: 0,
             max_findings: 8,
+            lost_writes: BTreeSet::new(),
         }
     }
 }

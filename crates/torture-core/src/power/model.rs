@@ -332,6 +332,8 @@ pub(crate) struct Pending {
     pub data: Vec<usize>,
     /// Directory operations not yet durable (seq, ascending).
     pub dir: Vec<usize>,
+    /// Writes no barrier makes durable ([`super::PowerOptions::lost_writes`]), ascending.
+    never_durable: Vec<usize>,
 }
 
 impl Pending {
@@ -341,12 +343,28 @@ impl Pending {
             events: 0,
             data: Vec::new(),
             dir: Vec::new(),
+            never_durable: Vec::new(),
         }
     }
 
-    /// The view at crash point `events`.
-    pub fn at(plan: &Plan, model: Model, events: usize) -> Pending {
+    /// The view of a model under which the writes `lost` never become durable.
+    pub fn losing(model: Model, lost: &std::collections::BTreeSet<u64>) -> Pending {
         let mut pending = Pending::new(model);
+        pending.never_durable = lost
+            .iter()
+            .filter_map(|&seq| usize::try_from(seq).ok())
+            .collect();
+        pending
+    }
+
+    /// The view at crash point `events` when the writes `lost` never become durable.
+    pub fn at(
+        plan: &Plan,
+        model: Model,
+        lost: &std::collections::BTreeSet<u64>,
+        events: usize,
+    ) -> Pending {
+        let mut pending = Pending::losing(model, lost);
         for step in plan.steps.iter().take(events) {
             pending.advance(plan, step);
         }
@@ -369,7 +387,9 @@ impl Pending {
             StepKind::Barrier(Barrier::File { ino }) => self.barrier_file(plan, *ino),
             StepKind::Barrier(Barrier::Dir { path }) => self.barrier_dir(plan, path),
             StepKind::Barrier(Barrier::All) => {
-                self.data.clear();
+                let never_durable = &self.never_durable;
+                self.data
+                    .retain(|seq| never_durable.binary_search(seq).is_ok());
                 self.dir.clear();
             }
             StepKind::NewInode { .. } | StepKind::Nothing | StepKind::Unmodelled { .. } => {}
@@ -377,8 +397,11 @@ impl Pending {
     }
 
     fn barrier_file(&mut self, plan: &Plan, ino: u64) {
-        self.data
-            .retain(|&seq| plan.steps[seq].kind.data_ino() != Some(ino));
+        let never_durable = &self.never_durable;
+        self.data.retain(|&seq| {
+            plan.steps[seq].kind.data_ino() != Some(ino)
+                || never_durable.binary_search(&seq).is_ok()
+        });
     }
 
     fn barrier_dir(&mut self, plan: &Plan, path: &str) {

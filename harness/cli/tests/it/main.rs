@@ -9,6 +9,7 @@ mod checks;
 mod errors;
 mod external;
 mod interrupt;
+mod io_errors;
 mod outside;
 mod partition;
 mod power;

@@ -16,6 +16,7 @@
 //! killed, and the run returns what it has so far ([`RunEnd::Interrupted`]).
 
 mod error;
+pub mod errors;
 mod golden;
 mod pool;
 pub mod power;

@@ -10,6 +10,7 @@ use super::subject::Prepared;
 use super::{RecoveryRecord, RunContext, Settings, TrialRecord};
 use crate::sandbox::Sandbox;
 use crate::tracer::{self, Outcome, RunLimits, WriterCommand};
+use torture_core::fault::Fault;
 use torture_core::killpoint::KillPoint;
 use torture_core::oracle::{
     self, FileKind, NewRule, RunExit, TargetState, TrialFacts, Validation, Validity, Verdict,
@@ -103,6 +104,27 @@ impl<'a> Worker<'a> {
         }))
     }
 
+    /// Runs the writer once with `fault` (an errno or a short write) in a freshly seeded sandbox,
+    /// recording its trace: the `torture errors` trial. `Ok(None)`: Ctrl-C.
+    pub fn run_fault(&self, fault: &Fault) -> Result<Option<tracer::Run>, CampaignError> {
+        self.sandbox.reset(self.golden.versions.old.as_deref())?;
+        let (sandbox, target) = (self.sandbox.path(), self.sandbox.target());
+        match tracer::run_fault(&self.command, sandbox, target, fault, &self.limits) {
+            Ok(run) if run.outcome == Outcome::Cancelled => Ok(None),
+            Ok(run) => Ok(Some(run)),
+            Err(_) if self.cancelled() => Ok(None),
+            Err(source) => Err(CampaignError::Trace {
+                subject: self.prepared.subject.label.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// The worker's sandbox.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
     fn cancelled(&self) -> bool {
         self.context
             .cancel
@@ -116,7 +138,7 @@ impl<'a> Worker<'a> {
     /// is classified as the copy holds it after the check: a reader that opens an SQLite
     /// database rolls its hot journal back first, so the bytes on disk before that are not what
     /// anyone ever reads. The original stays as the crash left it for the recovery run.
-    fn judge_target(&self) -> Result<Option<(Verdict, Option<FileKind>)>, CampaignError> {
+    pub fn judge_target(&self) -> Result<Option<(Verdict, Option<FileKind>)>, CampaignError> {
         self.judge_with(&self.golden.versions)
     }
 
@@ -183,7 +205,7 @@ impl<'a> Worker<'a> {
     }
 
     /// Runs the writer again, uncrashed, over what the crash left. `Ok(None)`: Ctrl-C.
-    fn recover(&self) -> Result<Option<RecoveryRecord>, CampaignError> {
+    pub fn recover(&self) -> Result<Option<RecoveryRecord>, CampaignError> {
         let exit = match self.prepared.in_process_writer() {
             // Same code as `torture-writer` (exit 1 on a write error), without a process start.
             Some((strategy, payload)) => match strategy.write(self.sandbox.target(), payload) {

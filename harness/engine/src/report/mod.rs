@@ -3,6 +3,7 @@
 //! `subjects.jsonl`, `run.json`, `junit.xml` and the golden traces. The JSON files read back
 //! ([`records::read_run`]), so `torture merge` ([`merge`]) can join the shards of a campaign.
 
+pub mod errors;
 pub mod junit;
 pub mod markdown;
 pub mod merge;
