@@ -65,6 +65,10 @@ pub enum Command {
     /// Join the shards of a campaign split with --partition M/N and judge them as one run
     #[command(after_help = MERGE_AFTER_HELP)]
     Merge(MergeArgs),
+    /// Real file systems as ground truth: snapshot a loop-mounted ext4/xfs/btrfs at every
+    /// event and check each real state lies inside the power-loss model (root; to become
+    /// `torture power --real`)
+    PowerReal(Box<crate::real::PowerRealArgs>),
 }
 
 /// Options of `torture merge`.

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod real;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         Some(Command::List) => list(),
         Some(Command::Bench(args)) => bench(&args),
         Some(Command::Merge(args)) => merge(&args),
+        Some(Command::PowerReal(args)) => power_real(&args),
         None => kill(&cli.kill),
     }
 }
@@ -58,6 +60,15 @@ fn list() -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// `torture power-real` (in `real.rs`).
+fn power_real(args: &real::PowerRealArgs) -> ExitCode {
+    let cancel = Arc::new(AtomicBool::new(false));
+    if let Err(e) = install_interrupt_handler(&cancel) {
+        return harness_error(&format!("cannot install the Ctrl-C handler: {e}"));
+    }
+    real::run(args, &cancel)
 }
 
 /// `torture merge`: joins shards, writes one report, exits like a run over every trial.

@@ -193,7 +193,10 @@ mod tests {
                 .contains(&RuleId::UnsyncedDirOpsMayBeLost)
         );
         let new = tree(&[("t", b"new")]);
-        assert!(matches!(states.reach(new.content_hash()), Reach::Inside { .. }));
+        assert!(matches!(
+            states.reach(new.content_hash()),
+            Reach::Inside { .. }
+        ));
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod error;
 mod golden;
 mod pool;
 pub mod process;
+pub mod real;
 mod replay;
 mod subject;
 mod trial;
