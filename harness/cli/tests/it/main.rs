@@ -9,6 +9,7 @@ mod errors;
 mod external;
 mod interrupt;
 mod partition;
+mod real;
 mod reports;
 
 use std::path::{Path, PathBuf};

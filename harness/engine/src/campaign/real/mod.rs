@@ -374,3 +374,50 @@ pub fn matched_state(reach: &Reach) -> Option<&CrashState> {
         Reach::Outside | Reach::Unknown { .. } => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configurations_parse_and_print() {
+        for fs in RealFs::ALL {
+            assert_eq!(fs.name().parse::<RealFs>(), Ok(fs));
+        }
+        assert!("zfs".parse::<RealFs>().unwrap_err().contains("xfs"));
+        assert_eq!(RealFs::Ext4NoAutoDaAlloc.kind(), FsKind::Ext4);
+        assert_eq!(
+            RealFs::Ext4NoAutoDaAlloc.mount_options(),
+            Some("noauto_da_alloc")
+        );
+        let after = RealPoint::AfterExit {
+            events: 9,
+            settle_ms: 500,
+        };
+        assert_eq!(after.to_string(), "e9+500ms");
+        assert!(after.after_ack() && !RealPoint::Held { events: 3 }.after_ack());
+    }
+
+    #[test]
+    fn without_root_the_error_names_root_and_the_simulation() {
+        let text = RealError::NeedsRoot.to_string();
+        assert!(
+            text.contains("root") && text.contains("torture power"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn samples_keep_the_ends_and_settle_times_double() {
+        assert_eq!(probe::select_points(3, CrashPoints::All, 1), vec![0, 1, 2]);
+        let sample = probe::select_points(50, CrashPoints::Sample { count: 5 }, 7);
+        assert_eq!(sample.len(), 5);
+        assert!(sample.contains(&0) && sample.contains(&49));
+        assert_eq!(
+            probe::select_points(50, CrashPoints::One { events: 50 }, 1),
+            Vec::<usize>::new()
+        );
+        assert_eq!(probe::settle_schedule(0), vec![0]);
+        assert_eq!(probe::settle_schedule(3000), vec![0, 500, 1000, 2000, 3000]);
+    }
+}

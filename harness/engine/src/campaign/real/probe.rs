@@ -518,8 +518,12 @@ impl Fixture<'_> {
         let snapshot = keep.join(format!("{stem}.img"));
         let trace_path = keep.join(format!("{stem}.trace.jsonl"));
         let _ = fs::remove_file(&snapshot);
-        realfs::sparse_copy(seen.copy.path(), &snapshot)
-            .map_err(|e| RealError::io("keep", &snapshot, e))?;
+        // copy_file_range cannot cross into another file system type: then a plain copy.
+        if realfs::sparse_copy(seen.copy.path(), &snapshot).is_err() {
+            let _ = fs::remove_file(&snapshot);
+            fs::copy(seen.copy.path(), &snapshot)
+                .map_err(|e| RealError::io("keep", &snapshot, e))?;
+        }
         fs::write(&trace_path, seen.trace.to_jsonl())
             .map_err(|e| RealError::io("write", &trace_path, e))?;
         Ok(ModelBug {
