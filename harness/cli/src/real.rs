@@ -334,10 +334,11 @@ pub fn markdown(runs: &[RealRun]) -> String {
 fn cell(subject: &RealSubject) -> String {
     let real = match subject.first_violation() {
         Some(state) => format!(
-            "{} {} at {}",
+            "{} {} at {} ({})",
             state.class.name(),
             violation_words(state),
-            state.point
+            state.point,
+            classes_seen(subject)
         ),
         None => format!("pass ({})", classes_seen(subject)),
     };
@@ -352,9 +353,26 @@ fn cell(subject: &RealSubject) -> String {
         (n, _) => format!("**BROKEN ({n})**"),
     };
     format!(
-        "real: {real}; model: {model}; {}/{} seen; {held}",
-        subject.coverage.seen_distinct, subject.coverage.model_distinct
+        "real: {real}; model: {model}{}; {}/{} seen; {held}",
+        kinder(subject),
+        subject.coverage.seen_distinct,
+        subject.coverage.model_distinct
     )
+}
+
+/// Where the file system was kinder than the model: outcomes the simulation shows that no real
+/// state showed (timing luck or a heuristic such as `auto_da_alloc`, not a promise).
+fn kinder(subject: &RealSubject) -> String {
+    let missing: Vec<&str> = [TargetClass::Absent, TargetClass::Torn]
+        .into_iter()
+        .filter(|class| subject.model.classes.contains(class))
+        .filter(|class| !subject.states.iter().any(|s| s.class == *class))
+        .map(TargetClass::name)
+        .collect();
+    match missing.is_empty() {
+        true => String::new(),
+        false => format!(" (kinder: model {}, real never)", missing.join("/")),
+    }
 }
 
 fn violation_words(state: &RealState) -> &'static str {

@@ -163,7 +163,8 @@ pub struct RealOptions {
 pub enum RealPoint {
     /// The writer held before event `events`: crash point `e{events}`, before its exit.
     Held { events: usize },
-    /// After the writer exited (crash point `e{events}`, all its events), `settle_ms` later.
+    /// After the writer exited (crash point `e{events}`, all its events), `settle_ms` later
+    /// (the time the copy was taken; `0`: at once).
     AfterExit { events: usize, settle_ms: u64 },
 }
 

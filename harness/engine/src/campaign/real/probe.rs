@@ -730,10 +730,12 @@ impl Fixture<'_> {
         std::thread::sleep(wait);
         self.timing.settle_ms += u64::try_from(wait.as_millis()).unwrap_or(0);
         let copy = self.copy(&fin.disk)?;
+        // The time the copy was really taken: later than planned when other subjects ran long.
+        let taken_ms = u64::try_from(fin.exited.elapsed().as_millis()).unwrap_or(u64::MAX);
         let tree = self.read(&copy, &[&fin.sandbox])?.remove(0);
         let point = RealPoint::AfterExit {
             events: fin.trace.events.len(),
-            settle_ms,
+            settle_ms: if settle_ms == 0 { 0 } else { taken_ms },
         };
         let seen = Seen {
             tree: &tree,
