@@ -41,3 +41,15 @@ bench *ARGS:
 bench-fs *ARGS:
     bash .ci/setup fs
     cargo run --release -p torture --bin torture -- bench --fs ext4,xfs,btrfs,tmpfs {{ARGS}}
+
+# Real file systems as ground truth (root): every built-in, peer and test Python writer on ext4,
+# ext4 noauto_da_alloc, xfs and btrfs, each real state checked against the `linux` model; writes
+# the README's table to target/power-real.md.
+power-real *ARGS:
+    bash .ci/setup fs
+    cargo build --release -p torture --bins
+    ./target/release/torture power-real --fs all --markdown target/power-real.md \
+        $(./target/release/torture list | awk 'NR > 1 { printf "--subject %s ", $1 }') \
+        --command "python3 harness/cli/tests/it/writers/plain_open.py {target}" \
+        --command "python3 harness/cli/tests/it/writers/atomic_replace.py {target}" {{ARGS}}
+    cat target/power-real.md

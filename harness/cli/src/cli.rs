@@ -75,6 +75,9 @@ pub enum Command {
     /// Run several instances of a writer at once, interleaved syscall by syscall
     #[command(after_help = crate::race::RACE_AFTER_HELP)]
     Race(Box<crate::race::RaceArgs>),
+    /// Real file systems as ground truth: snapshot a loop-mounted ext4/xfs/btrfs at every
+    /// event and check each real state lies inside the power-loss model (root; `torture power --real FS` runs the same)
+    PowerReal(Box<crate::real::PowerRealArgs>),
 }
 
 /// Options of `torture merge`.

@@ -6,6 +6,7 @@ mod errors;
 mod main_job;
 mod power;
 mod race;
+mod real;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Some(Command::Merge(args)) => merge(&args),
         Some(Command::Race(args)) => race::run(&args),
         None if main_job::runs_every_kind(&cli.kill) => main_job::run(&cli.kill),
+        Some(Command::PowerReal(args)) => power_real(&args),
         None => kill(&cli.kill),
     }
 }
@@ -72,6 +74,15 @@ fn list() -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// `torture power-real` (in `real.rs`).
+fn power_real(args: &real::PowerRealArgs) -> ExitCode {
+    let cancel = Arc::new(AtomicBool::new(false));
+    if let Err(e) = install_interrupt_handler(&cancel) {
+        return harness_error(&format!("cannot install the Ctrl-C handler: {e}"));
+    }
+    real::run(args, &cancel)
 }
 
 /// `torture merge`: joins shards, writes one report, exits like a run over every trial.

@@ -486,6 +486,16 @@ pub struct ScratchFs {
 impl ScratchFs {
     /// Makes and mounts a fresh `kind` filesystem of `size_mib` under `scratch`.
     pub fn create(kind: FsKind, scratch: &Path, size_mib: u64) -> Result<ScratchFs, LoopError> {
+        ScratchFs::create_with(kind, scratch, size_mib, None)
+    }
+
+    /// [`ScratchFs::create`] with mount options for the loop-mounted kinds (`noauto_da_alloc`).
+    pub fn create_with(
+        kind: FsKind,
+        scratch: &Path,
+        size_mib: u64,
+        options: Option<&str>,
+    ) -> Result<ScratchFs, LoopError> {
         let mount_point = scratch.join(format!("mnt-{kind}"));
         let mount_dir = DirGuard::create(mount_point.clone())?;
         let mut setup = Vec::new();
@@ -498,7 +508,7 @@ impl ScratchFs {
             let device = backing.loop_device.device().to_path_buf();
             (
                 Some(backing),
-                MountGuard::mount(kind.name(), &device, None, &mount_point)?,
+                MountGuard::mount(kind.name(), &device, options, &mount_point)?,
             )
         };
         setup.push(mount.command.clone());
@@ -510,6 +520,13 @@ impl ScratchFs {
             mount_point,
             setup,
         })
+    }
+
+    /// The backing image file (`None` for tmpfs, or once released).
+    pub fn image(&self) -> Option<&Path> {
+        self.backing
+            .as_ref()
+            .and_then(|backing| backing.image.0.as_deref())
     }
 
     /// Undoes the setup in reverse order and says what could not be undone.

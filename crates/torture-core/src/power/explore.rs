@@ -175,7 +175,7 @@ impl Explorer {
         total
     }
 
-    fn count_at(&self, pending: &Pending) -> u64 {
+    pub(super) fn count_at(&self, pending: &Pending) -> u64 {
         let (losable, dir_choices) = self.losable(pending);
         let pow = |k: usize| if k >= 63 { u64::MAX } else { 1u64 << k };
         let mut total = pow(losable.len());
@@ -274,7 +274,7 @@ impl Explorer {
     }
 
     /// Every state at this crash point (the count fits the budget, so subsets are < 2^63).
-    fn all_at(&self, pending: &Pending, out: &mut Vec<CrashState>) {
+    pub(super) fn all_at(&self, pending: &Pending, out: &mut Vec<CrashState>) {
         let (losable, dir_choices) = self.losable(pending);
         let mut partials = vec![None];
         for seq in self.tearable(pending) {

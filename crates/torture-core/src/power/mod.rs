@@ -96,6 +96,7 @@ mod explore;
 mod judge;
 mod model;
 mod plan;
+mod reach;
 mod replay;
 mod state;
 mod tree;
@@ -121,6 +122,7 @@ pub use model::{
     WEAK_RULES,
 };
 pub use plan::{Barrier, DirOp, Plan, Step, StepKind};
+pub use reach::{Assume, Reach, StatesAt};
 pub use state::{CrashIdError, CrashState, Partial};
 pub use tree::{FsTree, Ino, Inode, Node};
 

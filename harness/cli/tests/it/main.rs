@@ -14,6 +14,7 @@ mod outside;
 mod partition;
 mod power;
 mod race;
+mod real;
 mod reports;
 
 use std::path::{Path, PathBuf};

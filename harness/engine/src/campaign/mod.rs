@@ -22,6 +22,7 @@ mod pool;
 pub mod power;
 pub mod process;
 pub mod race;
+pub mod real;
 mod replay;
 mod subject;
 mod trial;

@@ -1,0 +1,776 @@
+//! Running writers on the scratch file system and copying its image at each crash point.
+
+use std::fs::{self, File};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::check::{self, RunModel};
+use super::{
+    CrashPoints, ModelBug, ModelVerdict, OnState, RealCoverage, RealError, RealOptions, RealPoint,
+    RealRun, RealState, RealSubject, Timing,
+};
+use crate::campaign::golden::writer_command;
+use crate::campaign::replay::{DEFAULT_TARGET, shell_quote, shell_words};
+use crate::campaign::subject::{Prepared, Subject, SubjectKind, prepare};
+use crate::loopfs::{MountedImage, ScratchFs};
+use crate::realfs::{self, ImageSnapshot, Tree};
+use crate::tracer::{self, Progress, Run, RunLimits, WriterCommand};
+use torture_core::fault::{CallRef, Fault};
+use torture_core::power::{
+    AckSelect, Explorer, PowerOptions, Reach, TargetClass, ack_point, exact_classifier,
+};
+use torture_core::rng::SplitMix64;
+use torture_core::trace::Trace;
+
+/// Everything one configuration's check shares.
+struct Fixture<'a> {
+    options: &'a RealOptions,
+    /// Where copies are mounted.
+    snap_mount: PathBuf,
+    /// Where copies are made.
+    dir: PathBuf,
+    copies: u64,
+    timing: Timing,
+}
+
+/// A subject's old and new versions and golden trace.
+struct Golden {
+    old: Option<Vec<u8>>,
+    new: Vec<u8>,
+    trace: Trace,
+}
+
+/// One subject's own scratch file system: no other subject's fsync can commit its journal.
+struct Disk {
+    fs: ScratchFs,
+    image: PathBuf,
+}
+
+impl Disk {
+    fn create(options: &RealOptions, dir: &Path) -> Result<Disk, RealError> {
+        fs::create_dir(dir).map_err(|e| RealError::io("create", dir, e))?;
+        let mount_options = joined_options(options);
+        let fs = ScratchFs::create_with(
+            options.fs.kind(),
+            dir,
+            options.fs.image_mib(),
+            mount_options.as_deref(),
+        )?;
+        let image = fs.image().map(Path::to_path_buf).unwrap_or_default();
+        Ok(Disk { fs, image })
+    }
+
+    /// `sandbox` relative to the file system's root, as a copy mounted elsewhere shows it.
+    fn relative<'p>(&self, sandbox: &'p Path) -> &'p Path {
+        sandbox
+            .strip_prefix(&self.fs.mount_point)
+            .unwrap_or(sandbox)
+    }
+
+    fn teardown(self, dir: &Path) -> Result<(), RealError> {
+        let problems = self.fs.teardown();
+        let _ = fs::remove_dir(dir);
+        match problems.into_iter().next() {
+            Some(problem) => Err(RealError::Loop(crate::loopfs::LoopError::Usage(problem))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A run to exit whose sandbox the settle snapshots read.
+struct Final {
+    subject: usize,
+    disk: Disk,
+    dir: PathBuf,
+    exited: Instant,
+    sandbox: PathBuf,
+    model: RunModel,
+    trace: Trace,
+    golden: Golden,
+    states: torture_core::power::StatesAt,
+}
+
+pub(super) fn run_all(
+    subjects: &[Subject],
+    options: &RealOptions,
+    on_state: &mut OnState<'_>,
+) -> Result<RealRun, RealError> {
+    let started = Instant::now();
+    let dir = options.scratch.join(format!(
+        "torture-real-{}-{}",
+        options.fs.name(),
+        std::process::id()
+    ));
+    fs::create_dir_all(&dir).map_err(|e| RealError::io("create", &dir, e))?;
+    let result = with_dir(&dir, subjects, options, on_state);
+    // Only an empty directory goes: anything left in it is reported by its guard.
+    let _ = fs::remove_dir(&dir);
+    let mut run = result?;
+    run.timing.total_ms = elapsed_ms(started);
+    Ok(run)
+}
+
+fn with_dir(
+    dir: &Path,
+    subjects: &[Subject],
+    options: &RealOptions,
+    on_state: &mut OnState<'_>,
+) -> Result<RealRun, RealError> {
+    let snap_mount = dir.join("snapshot-mnt");
+    fs::create_dir(&snap_mount).map_err(|e| RealError::io("create", &snap_mount, e))?;
+    let mut fixture = Fixture {
+        options,
+        snap_mount: snap_mount.clone(),
+        dir: dir.to_path_buf(),
+        copies: 0,
+        timing: Timing::default(),
+    };
+    let result = fixture.all_subjects(subjects, on_state);
+    let _ = fs::remove_dir(&snap_mount);
+    let (subjects, interrupted) = result?;
+    Ok(RealRun {
+        fs: options.fs,
+        mount_options: joined_options(options),
+        states: subjects.iter().map(|s| s.states.len() as u64).sum(),
+        subjects,
+        timing: fixture.timing,
+        interrupted,
+    })
+}
+
+fn joined_options(options: &RealOptions) -> Option<String> {
+    let parts: Vec<&str> = options
+        .fs
+        .mount_options()
+        .into_iter()
+        .chain(options.mount_options.as_deref())
+        .filter(|part| !part.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The held crash points of an `events`-event trace that `choice` selects, ascending.
+pub(super) fn select_points(events: usize, choice: CrashPoints, seed: u64) -> Vec<usize> {
+    match choice {
+        CrashPoints::All => (0..events).collect(),
+        CrashPoints::One { events: k } => (k < events).then_some(k).into_iter().collect(),
+        CrashPoints::Sample { count } if count >= events => (0..events).collect(),
+        CrashPoints::Sample { count } => {
+            let mut rng = SplitMix64::new(seed);
+            let mut chosen: Vec<usize> = vec![0, events - 1];
+            while chosen.len() < count.max(2) {
+                let k = rng.below(events as u64) as usize;
+                if !chosen.contains(&k) {
+                    chosen.push(k);
+                }
+            }
+            chosen.sort_unstable();
+            chosen
+        }
+    }
+}
+
+/// Doubling intervals from 500 ms up to `settle_ms` (which is always the last), after `+0ms`.
+pub(super) fn settle_schedule(settle_ms: u64) -> Vec<u64> {
+    let mut times = vec![0];
+    let mut next = 500;
+    while next < settle_ms {
+        times.push(next);
+        next *= 2;
+    }
+    if settle_ms > 0 {
+        times.push(settle_ms);
+    }
+    times
+}
+
+impl Fixture<'_> {
+    fn cancelled(&self) -> bool {
+        self.options.cancel.load(Ordering::Relaxed)
+    }
+
+    fn limits(&self) -> RunLimits {
+        RunLimits {
+            timeout_ms: self.options.timeout_ms,
+            cancel: self.options.cancel.clone(),
+        }
+    }
+
+    fn all_subjects(
+        &mut self,
+        subjects: &[Subject],
+        on_state: &mut OnState<'_>,
+    ) -> Result<(Vec<RealSubject>, bool), RealError> {
+        let mut results = Vec::new();
+        let mut finals = Vec::new();
+        let outcome = self.each_subject(subjects, &mut results, &mut finals, on_state);
+        let settled = match outcome {
+            Ok(()) => self.settle(&finals, &mut results, on_state),
+            Err(error) => Err(error),
+        };
+        let torn_down: Result<Vec<()>, RealError> = finals
+            .into_iter()
+            .map(|f| f.disk.teardown(&f.dir))
+            .collect();
+        settled.and(torn_down)?;
+        for (subject, result) in subjects.iter().zip(&mut results) {
+            for state in &mut result.states {
+                let point = state.point;
+                if let Some(bug) = &mut state.model_bug {
+                    bug.replay = replay_line(self.options, subject, point);
+                }
+            }
+        }
+        Ok((results, self.cancelled()))
+    }
+
+    fn each_subject(
+        &mut self,
+        subjects: &[Subject],
+        results: &mut Vec<RealSubject>,
+        finals: &mut Vec<Final>,
+        on_state: &mut OnState<'_>,
+    ) -> Result<(), RealError> {
+        for (index, subject) in subjects.iter().enumerate() {
+            if self.cancelled() {
+                return Ok(());
+            }
+            let prepared = prepare(subject)?;
+            let dir = self.dir.join(format!("s{index}"));
+            let setup = Instant::now();
+            let disk = Disk::create(self.options, &dir)?;
+            self.timing.setup_ms += elapsed_ms(setup);
+            let probed = self.probe_subject(&disk, &prepared, on_state);
+            let (mut result, golden) = match probed {
+                Ok(probed) => probed,
+                Err(error) => return disk.teardown(&dir).and(Err(error)),
+            };
+            let wanted = self.wants_after_exit(golden.trace.events.len());
+            if !wanted || self.cancelled() {
+                results.push(result);
+                disk.teardown(&dir)?;
+                continue;
+            }
+            let fin = self.final_run(index, disk, dir, &prepared, golden, &mut result, on_state)?;
+            results.push(result);
+            finals.push(fin);
+        }
+        Ok(())
+    }
+
+    fn wants_after_exit(&self, events: usize) -> bool {
+        match self.options.crash_points {
+            CrashPoints::All | CrashPoints::Sample { .. } => true,
+            CrashPoints::One { events: k } => k >= events,
+        }
+    }
+
+    /// A fresh sandbox holding the old version, everything durable.
+    fn seed(&mut self, disk: &Disk, sandbox: &Path, old: Option<&[u8]>) -> Result<(), RealError> {
+        let started = Instant::now();
+        fs::create_dir_all(sandbox).map_err(|e| RealError::io("create", sandbox, e))?;
+        if let Some(old) = old {
+            let target = sandbox.join(DEFAULT_TARGET);
+            let mut file = File::create(&target).map_err(|e| RealError::io("seed", &target, e))?;
+            file.write_all(old)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| RealError::io("seed", &target, e))?;
+        }
+        syncfs(disk)?;
+        self.timing.seed_ms += elapsed_ms(started);
+        Ok(())
+    }
+
+    fn command(&self, prepared: &Prepared, sandbox: &Path, generation: u64) -> WriterCommand {
+        writer_command(&prepared.invocation(&sandbox.join(DEFAULT_TARGET), generation))
+    }
+
+    /// Generation 1 (the old version) and the traced generation-2 golden run.
+    fn golden(
+        &mut self,
+        disk: &Disk,
+        prepared: &Prepared,
+        base: &Path,
+    ) -> Result<Golden, RealError> {
+        let first = base.join("old");
+        self.seed(disk, &first, None)?;
+        let (_, old) = self.record(prepared, &first, 1)?;
+        let golden = base.join("golden");
+        self.seed(disk, &golden, Some(&old))?;
+        let (trace, new) = self.record(prepared, &golden, 2)?;
+        Ok(Golden {
+            old: Some(old),
+            new,
+            trace,
+        })
+    }
+
+    fn record(
+        &mut self,
+        prepared: &Prepared,
+        sandbox: &Path,
+        generation: u64,
+    ) -> Result<(Trace, Vec<u8>), RealError> {
+        let started = Instant::now();
+        let label = &prepared.subject.label;
+        let command = self.command(prepared, sandbox, generation);
+        let target = sandbox.join(DEFAULT_TARGET);
+        let run = tracer::record_golden(&command, sandbox, &target, &self.limits())
+            .map_err(|source| trace_error(label, source))?;
+        self.timing.runs_ms += elapsed_ms(started);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        let written = match (run.exit_code, fs::read(&target)) {
+            (0, Ok(bytes)) => bytes,
+            (code, read) => {
+                return Err(RealError::Writer {
+                    subject: label.clone(),
+                    what: format!(
+                        "generation {generation} exited {code}, target {}: {}",
+                        read.map_or_else(|e| e.to_string(), |b| format!("{} bytes", b.len())),
+                        stderr.trim()
+                    ),
+                });
+            }
+        };
+        Ok((run.trace, written))
+    }
+
+    fn probe_subject(
+        &mut self,
+        disk: &Disk,
+        prepared: &Prepared,
+        on_state: &mut OnState<'_>,
+    ) -> Result<(RealSubject, Golden), RealError> {
+        let label = prepared.subject.label.clone();
+        let base = disk.fs.mount_point.join(sandbox_name(&label));
+        let golden = self.golden(disk, prepared, &base)?;
+        let started = Instant::now();
+        let model = simulate(&golden);
+        self.timing.model_ms += elapsed_ms(started);
+        let mut result = RealSubject {
+            label: label.clone(),
+            states: Vec::new(),
+            model,
+            coverage: RealCoverage::default(),
+            skipped: Vec::new(),
+        };
+        let events = golden.trace.events.len();
+        for k in select_points(events, self.options.crash_points, self.options.seed) {
+            if self.cancelled() {
+                break;
+            }
+            let at = HeldAt {
+                disk,
+                prepared,
+                base: &base,
+                k,
+            };
+            self.held_state(&at, &golden, &mut result, on_state)?;
+        }
+        Ok((result, golden))
+    }
+
+    fn held_state(
+        &mut self,
+        at: &HeldAt<'_>,
+        golden: &Golden,
+        result: &mut RealSubject,
+        on_state: &mut OnState<'_>,
+    ) -> Result<(), RealError> {
+        let (disk, k) = (at.disk, at.k);
+        let sandbox = at.base.join(format!("e{k}"));
+        self.seed(disk, &sandbox, golden.old.as_deref())?;
+        let call = CallRef {
+            syscall: golden.trace.events[k].syscall.clone(),
+            seq: k as u64,
+        };
+        let Some((copy, run)) = self.run_held(at, &sandbox, call)? else {
+            result
+                .skipped
+                .push(format!("e{k}: the writer took another path"));
+            return Ok(());
+        };
+        let Some(trace) = run.trace else {
+            result
+                .skipped
+                .push(format!("e{k}: the run recorded no trace"));
+            return Ok(());
+        };
+        let tree = self.read(&copy, &[disk.relative(&sandbox)])?.remove(0);
+        let point = RealPoint::Held { events: k };
+        let model = RunModel::new(&trace).map_err(|what| writer_error(&result.label, what))?;
+        let started = Instant::now();
+        let states = model.states_at(point, self.options.max_states, self.options.assume);
+        self.timing.model_ms += elapsed_ms(started);
+        let seen = Seen {
+            tree: &tree,
+            point,
+            copy: &copy,
+            trace: &trace,
+        };
+        let state = self.judge(&model, &states, seen, golden, result)?;
+        on_state(&result.label, &state);
+        result.states.push(state);
+        Ok(())
+    }
+
+    /// Starts the writer held at `call`, copies the image, and runs the writer to its end.
+    /// `None` when the writer never reached the call.
+    fn run_held(
+        &mut self,
+        at: &HeldAt<'_>,
+        sandbox: &Path,
+        call: CallRef,
+    ) -> Result<Option<(ImageSnapshot, Run)>, RealError> {
+        let label = &at.prepared.subject.label;
+        let started = Instant::now();
+        let command = self.command(at.prepared, sandbox, 2);
+        let target = sandbox.join(DEFAULT_TARGET);
+        let fault = Fault::Hold { call };
+        let progress = tracer::start_fault(&command, sandbox, &target, &fault, &self.limits());
+        let held = match progress {
+            Ok(Progress::Held(held)) => held,
+            Ok(Progress::Done(_)) | Err(tracer::TraceError::FaultMismatch { .. }) => {
+                return Ok(None);
+            }
+            Err(source) => return Err(trace_error(label, source)),
+        };
+        self.timing.runs_ms += elapsed_ms(started);
+        let copy = self.copy(at.disk)?;
+        let started = Instant::now();
+        let run = finish(held).map_err(|source| trace_error(label, source))?;
+        self.timing.runs_ms += elapsed_ms(started);
+        Ok(Some((copy, run)))
+    }
+
+    fn copy(&mut self, disk: &Disk) -> Result<ImageSnapshot, RealError> {
+        let started = Instant::now();
+        self.copies += 1;
+        let path = self.dir.join(format!("copy-{}.img", self.copies));
+        let copy = ImageSnapshot::take(&disk.image, &path)?;
+        self.timing.copy_ms += elapsed_ms(started);
+        Ok(copy)
+    }
+
+    /// Mounts `copy` (journal recovery runs) and reads each sandbox (relative to the root).
+    fn read(&mut self, copy: &ImageSnapshot, sandboxes: &[&Path]) -> Result<Vec<Tree>, RealError> {
+        let started = Instant::now();
+        let kind = self.options.fs.kind();
+        let options = realfs::snapshot_mount_options(kind)?;
+        let mounted = MountedImage::mount(kind, copy.path(), &self.snap_mount, options)?;
+        let trees: Result<Vec<Tree>, RealError> = sandboxes
+            .iter()
+            .map(|relative| read_sandbox(&self.snap_mount.join(relative)))
+            .collect();
+        let problems = mounted.unmount();
+        self.timing.mount_ms += elapsed_ms(started);
+        if let Some(problem) = problems.into_iter().next() {
+            return Err(RealError::Loop(crate::loopfs::LoopError::Usage(problem)));
+        }
+        trees
+    }
+
+    fn judge(
+        &mut self,
+        model: &RunModel,
+        states: &torture_core::power::StatesAt,
+        seen: Seen<'_>,
+        golden: &Golden,
+        result: &mut RealSubject,
+    ) -> Result<RealState, RealError> {
+        let started = Instant::now();
+        let judged = match check::real_tree(seen.tree) {
+            Ok(fs_tree) => model.judge(
+                &fs_tree,
+                seen.point,
+                (golden.old.as_deref(), &golden.new),
+                states,
+            ),
+            Err(what) => return Err(writer_error(&result.label, what)),
+        };
+        self.timing.model_ms += elapsed_ms(started);
+        cover(&mut result.coverage, model, states, &judged.reach);
+        let model_bug = match judged.reach {
+            Reach::Outside => Some(self.keep_bug(&result.label, &seen)?),
+            Reach::Inside { .. } | Reach::Unknown { .. } => None,
+        };
+        Ok(RealState {
+            point: seen.point,
+            class: judged.class,
+            violation: judged.violation,
+            reach: judged.reach,
+            leftovers: judged.leftovers,
+            model_bug,
+        })
+    }
+
+    /// Keeps a copy of the image and the trace of a state outside the model.
+    fn keep_bug(&self, label: &str, seen: &Seen<'_>) -> Result<ModelBug, RealError> {
+        let keep = &self.options.keep_dir;
+        fs::create_dir_all(keep).map_err(|e| RealError::io("create", keep, e))?;
+        let stem = format!("{}-{}-{}", self.options.fs, sandbox_name(label), seen.point);
+        let snapshot = keep.join(format!("{stem}.img"));
+        let trace_path = keep.join(format!("{stem}.trace.jsonl"));
+        let _ = fs::remove_file(&snapshot);
+        // copy_file_range cannot cross into another file system type: then a plain copy.
+        if realfs::sparse_copy(seen.copy.path(), &snapshot).is_err() {
+            let _ = fs::remove_file(&snapshot);
+            fs::copy(seen.copy.path(), &snapshot)
+                .map_err(|e| RealError::io("keep", &snapshot, e))?;
+        }
+        fs::write(&trace_path, seen.trace.to_jsonl())
+            .map_err(|e| RealError::io("write", &trace_path, e))?;
+        Ok(ModelBug {
+            snapshot,
+            trace: trace_path,
+            tree: check::describe(seen.tree),
+            // Filled in by the caller, which knows the subject.
+            replay: String::new(),
+        })
+    }
+}
+
+/// A held crash point of one subject.
+struct HeldAt<'a> {
+    disk: &'a Disk,
+    prepared: &'a Prepared,
+    base: &'a Path,
+    k: usize,
+}
+
+fn syncfs(disk: &Disk) -> Result<(), RealError> {
+    let root = &disk.fs.mount_point;
+    let dir = File::open(root).map_err(|e| RealError::io("open", root, e))?;
+    rustix::fs::syncfs(&dir).map_err(|e| RealError::io("syncfs", root, e.into()))
+}
+
+/// One real tree and where it came from.
+struct Seen<'a> {
+    tree: &'a Tree,
+    point: RealPoint,
+    copy: &'a ImageSnapshot,
+    trace: &'a Trace,
+}
+
+/// Lets a held writer run to its end (there is only one hold per run).
+fn finish(held: tracer::HeldRun) -> Result<Run, tracer::TraceError> {
+    let mut progress = held.resume()?;
+    loop {
+        match progress {
+            Progress::Held(next) => progress = next.resume()?,
+            Progress::Done(run) => return Ok(*run),
+        }
+    }
+}
+
+fn read_sandbox(root: &Path) -> Result<Tree, RealError> {
+    match realfs::read_tree(root) {
+        Ok(tree) => Ok(tree),
+        // The sandbox's own creation did not reach the disk: it is empty.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Tree::new()),
+        Err(error) => Err(RealError::io("read", root, error)),
+    }
+}
+
+fn cover(
+    coverage: &mut RealCoverage,
+    model: &RunModel,
+    states: &torture_core::power::StatesAt,
+    reach: &Reach,
+) {
+    coverage.model_distinct += states.trees.len() as u64;
+    coverage.incomplete_points += u64::from(!states.complete);
+    if let Reach::Inside { .. } = reach {
+        coverage.seen_distinct += 1;
+    }
+    model.cover(coverage, reach);
+}
+
+/// The simulation's verdict on the golden trace (the `linux` model, byte-exact versions).
+fn simulate(golden: &Golden) -> ModelVerdict {
+    let options = PowerOptions {
+        max_states: 20_000,
+        ..PowerOptions::default()
+    };
+    let Ok(explorer) = Explorer::new(&golden.trace, options) else {
+        return ModelVerdict::default();
+    };
+    let ack = ack_point(&golden.trace.header, AckSelect::Exit);
+    let mut classify = exact_classifier(golden.old.as_deref(), &golden.new);
+    let found = explorer.explore(ack.as_ref(), &mut classify);
+    let counts = found.classes;
+    let classes = [
+        (counts.absent, TargetClass::Absent),
+        (counts.old, TargetClass::Old),
+        (counts.new, TargetClass::New),
+        (counts.torn, TargetClass::Torn),
+    ];
+    ModelVerdict {
+        violating_states: found.violating_states,
+        diagnosis: found.findings.first().map(|f| f.diagnosis.text.clone()),
+        classes: classes
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(_, c)| c)
+            .collect(),
+    }
+}
+
+/// A directory name for a subject label (labels may hold `@` or `/`).
+fn sandbox_name(label: &str) -> String {
+    label
+        .chars()
+        .map(
+            |c| match c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                true => c,
+                false => '_',
+            },
+        )
+        .collect()
+}
+
+fn trace_error(subject: &str, source: tracer::TraceError) -> RealError {
+    RealError::Trace {
+        subject: subject.to_owned(),
+        source,
+    }
+}
+
+fn writer_error(subject: &str, what: String) -> RealError {
+    RealError::Writer {
+        subject: subject.to_owned(),
+        what,
+    }
+}
+
+/// `torture power-real ...` for one crash point of one subject.
+pub(super) fn replay_line(options: &RealOptions, subject: &Subject, point: RealPoint) -> String {
+    let mut line = format!(
+        "torture power-real --fs {} --at e{}",
+        options.fs,
+        point.events()
+    );
+    if let Some(extra) = &options.mount_options {
+        line.push_str(&format!(" --mount-options {}", shell_quote(extra)));
+    }
+    match &subject.kind {
+        SubjectKind::Builtin { size_bytes } => {
+            line.push_str(&format!(" --size {size_bytes} --subject {}", subject.name));
+        }
+        SubjectKind::Command { argv } => {
+            if let Some((program, args)) = argv.split_first() {
+                line.push_str(" -- ");
+                line.push_str(&shell_words(Path::new(program), args));
+            }
+        }
+    }
+    line
+}
+
+impl Fixture<'_> {
+    /// One more sandbox run to its exit, copied at once (`+0ms`): what the settle copies
+    /// read again later.
+    #[allow(clippy::too_many_arguments)]
+    fn final_run(
+        &mut self,
+        subject: usize,
+        disk: Disk,
+        dir: PathBuf,
+        prepared: &Prepared,
+        golden: Golden,
+        result: &mut RealSubject,
+        on_state: &mut OnState<'_>,
+    ) -> Result<Final, RealError> {
+        let label = &prepared.subject.label;
+        let sandbox = disk.fs.mount_point.join(sandbox_name(label)).join("final");
+        let recorded = self
+            .seed(&disk, &sandbox, golden.old.as_deref())
+            .and_then(|()| self.record(prepared, &sandbox, 2));
+        let (trace, _) = match recorded {
+            Ok(recorded) => recorded,
+            Err(error) => return disk.teardown(&dir).and(Err(error)),
+        };
+        let model = RunModel::new(&trace).map_err(|what| writer_error(label, what))?;
+        let point = RealPoint::AfterExit {
+            events: trace.events.len(),
+            settle_ms: 0,
+        };
+        let states = model.states_at(point, self.options.max_states, self.options.assume);
+        let fin = Final {
+            subject,
+            sandbox: disk.relative(&sandbox).to_path_buf(),
+            disk,
+            dir,
+            exited: Instant::now(),
+            model,
+            trace,
+            golden,
+            states,
+        };
+        self.after_exit(&fin, 0, result, on_state)?;
+        Ok(fin)
+    }
+
+    /// Copies a final run's disk `settle_ms` after its exit and judges its sandbox.
+    fn after_exit(
+        &mut self,
+        fin: &Final,
+        settle_ms: u64,
+        result: &mut RealSubject,
+        on_state: &mut OnState<'_>,
+    ) -> Result<(), RealError> {
+        let due = fin.exited + Duration::from_millis(settle_ms);
+        let wait = due.saturating_duration_since(Instant::now());
+        std::thread::sleep(wait);
+        self.timing.settle_ms += u64::try_from(wait.as_millis()).unwrap_or(0);
+        let copy = self.copy(&fin.disk)?;
+        // The time the copy was really taken: later than planned when other subjects ran long.
+        let taken_ms = u64::try_from(fin.exited.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let tree = self.read(&copy, &[&fin.sandbox])?.remove(0);
+        let point = RealPoint::AfterExit {
+            events: fin.trace.events.len(),
+            settle_ms: if settle_ms == 0 { 0 } else { taken_ms },
+        };
+        let seen = Seen {
+            tree: &tree,
+            point,
+            copy: &copy,
+            trace: &fin.trace,
+        };
+        let state = self.judge(&fin.model, &fin.states, seen, &fin.golden, result)?;
+        on_state(&result.label, &state);
+        result.states.push(state);
+        Ok(())
+    }
+
+    /// The later settle copies of every final run, in time order (each counts from its own
+    /// writer's exit; the disks stay mounted meanwhile).
+    fn settle(
+        &mut self,
+        finals: &[Final],
+        results: &mut [RealSubject],
+        on_state: &mut OnState<'_>,
+    ) -> Result<(), RealError> {
+        let mut due: Vec<(Instant, usize, u64)> = Vec::new();
+        for (i, fin) in finals.iter().enumerate() {
+            for settle_ms in settle_schedule(self.options.settle_ms).into_iter().skip(1) {
+                due.push((fin.exited + Duration::from_millis(settle_ms), i, settle_ms));
+            }
+        }
+        due.sort_unstable();
+        for (_, i, settle_ms) in due {
+            if self.cancelled() {
+                return Ok(());
+            }
+            let fin = &finals[i];
+            self.after_exit(fin, settle_ms, &mut results[fin.subject], on_state)?;
+        }
+        Ok(())
+    }
+}
