@@ -22,6 +22,21 @@ use torture_engine::campaign::{self, Origin, RunContext, RunEnd};
 use torture_engine::oracle::SubjectStatus;
 use torture_engine::report::{self, Reporter};
 
+/// `torture power --real FS ...` is `torture power-real --fs FS ...`: real file systems are the
+/// power-cut simulation checked against ground truth, so they are spelled as an option of it,
+/// while their own flags (`--settle-ms`, `--sample`, ...) live with the real runner.
+fn real_as_power_real(mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let end = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+    let is_power = argv.get(1).is_some_and(|a| a == "power");
+    if let Some(at) = argv[..end].iter().position(|a| a == "--real")
+        && is_power
+    {
+        argv[1] = "power-real".into();
+        argv[at] = "--fs".into();
+    }
+    argv
+}
+
 /// Exit codes.
 pub(crate) const EXIT_VIOLATION: u8 = 1;
 const EXIT_HARNESS: u8 = 2;
@@ -35,7 +50,7 @@ fn main() -> ExitCode {
     {
         return torture_engine::writer::run(raw.collect());
     }
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(real_as_power_real(std::env::args_os().collect()));
     match cli.command {
         Some(Command::Kill(args)) => kill(&args),
         Some(Command::Power(args)) => main_job::power(&args),
@@ -44,8 +59,8 @@ fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench(&args),
         Some(Command::Merge(args)) => merge(&args),
         Some(Command::Race(args)) => race::run(&args),
-        None if main_job::runs_every_kind(&cli.kill) => main_job::run(&cli.kill),
         Some(Command::PowerReal(args)) => power_real(&args),
+        None if main_job::runs_every_kind(&cli.kill) => main_job::run(&cli.kill),
         None => kill(&cli.kill),
     }
 }

@@ -26,6 +26,10 @@ or the first stdout line matching --ack-line) the target may be old, new or (on 
 new; never torn, and an old version is never lost. A few states are then written to a real sandbox and the writer \
 runs again: it must leave a new version.
 
+Real file systems (root): `torture power --real ext4|ext4-noauto_da_alloc|xfs|btrfs|all` runs the writer on a \
+loop-mounted image, snapshots the image at every event and after exit, and checks that every real state lies \
+inside the model (the same as `torture power-real --fs ...`; see `torture power-real --help` for its options).
+
 Exit codes: 0 every subject as expected; 1 a violation (or a canary not caught); 2 bad usage or a harness error; \
 130 interrupted.
 

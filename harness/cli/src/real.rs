@@ -285,10 +285,10 @@ fn print_summary(run: &RealRun) {
     let busy_ms = t.total_ms.saturating_sub(t.settle_ms).max(1);
     let per_second = run.states as f64 * 1000.0 / busy_ms as f64;
     println!(
-        "{}: {} subjects, {} real states, {} outside the model; {per_second:.1} states/s \
+        "{}: {}, {} real states, {} outside the model; {per_second:.1} states/s \
          excluding settle waits (setup {} ms, seed {} ms, runs {} ms, copy {} ms, mount+read {} ms, model {} ms, settle {} ms, total {} ms)",
         run.fs,
-        run.subjects.len(),
+        torture_core::words::count_of(run.subjects.len() as u64, "subject", "subjects"),
         run.states,
         bugs,
         t.setup_ms,
