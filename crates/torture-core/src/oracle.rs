@@ -187,25 +187,39 @@ pub enum CrashKind {
     Kill,
     /// A power cut, simulated over the recorded trace (`torture power`): unsynced data may be lost.
     Power,
+    /// One failed call per run: EIO, ENOSPC, EDQUOT, EINTR, a short write, fsyncgate
+    /// (`torture errors`).
+    Errors,
+    /// Several runs of the writer at once on one target, interleaved (`torture race`).
+    Race,
 }
 
 impl CrashKind {
     /// Every crash kind, in the main job's column order.
-    pub const ALL: [CrashKind; 2] = [CrashKind::Kill, CrashKind::Power];
+    pub const ALL: [CrashKind; 4] = [
+        CrashKind::Kill,
+        CrashKind::Power,
+        CrashKind::Errors,
+        CrashKind::Race,
+    ];
 
-    /// The subcommand: `kill`, `power`.
+    /// The subcommand: `kill`, `power`, `errors`, `race`.
     pub fn name(self) -> &'static str {
         match self {
             CrashKind::Kill => "kill",
             CrashKind::Power => "power",
+            CrashKind::Errors => "errors",
+            CrashKind::Race => "race",
         }
     }
 
-    /// The column heading: `SIGKILL`, `power cut`.
+    /// The column heading: `SIGKILL`, `power cut`, `I/O errors`, `racing`.
     pub fn heading(self) -> &'static str {
         match self {
             CrashKind::Kill => "SIGKILL",
             CrashKind::Power => "power cut",
+            CrashKind::Errors => "I/O errors",
+            CrashKind::Race => "racing",
         }
     }
 }

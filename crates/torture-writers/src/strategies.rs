@@ -230,6 +230,8 @@ impl Strategy {
         match kind {
             CrashKind::Kill => self.expect_kill(),
             CrashKind::Power => self.expect_power(),
+            CrashKind::Errors => self.expect_errors(),
+            CrashKind::Race => self.expect_race(),
         }
     }
 

@@ -12,12 +12,18 @@ use crate::cli::KillArgs;
 use crate::power::{self, PowerArgs};
 use crate::{EXIT_INTERRUPTED, EXIT_VIOLATION, harness_error, random_seed};
 use torture_core::oracle::{CrashKind, SubjectStatus};
+use torture_engine::campaign::SubjectKind;
+use torture_engine::campaign::errors as errors_engine;
 use torture_engine::campaign::power::{self as engine, PowerPlan, PowerRun};
+use torture_engine::campaign::race::{self as race_engine, RaceSettings};
 use torture_engine::campaign::{RunContext, RunEnd, RunResult};
 use torture_engine::report::OutputFormat;
 use torture_engine::report::power as power_report;
+use torture_engine::report::table::Cell;
 use torture_engine::report::table::{self, CrashTable};
 use torture_engine::report::terminal::Style;
+use torture_engine::sandbox::RunRoot;
+use torture_writers::Strategy;
 
 /// Whether `torture` without a subcommand runs every crash kind: not for one subject, a command,
 /// a replay, or one shard of a partitioned campaign (the merge judges kill shards alone).
@@ -164,7 +170,10 @@ pub fn run(args: &KillArgs) -> ExitCode {
         Ok(run) => run,
         Err(code) => return code,
     };
-    let table = crash_table(&kill, &power_run);
+    let mut table = crash_table(&kill, &power_run);
+    if let Err(code) = errors_and_race_columns(&mut table, &kill, &cancel) {
+        return code;
+    }
     if format == OutputFormat::Human {
         println!();
         for line in table.terminal_lines() {
@@ -182,6 +191,69 @@ pub fn run(args: &KillArgs) -> ExitCode {
         }
         RunEnd::Interrupted | RunEnd::Failed(_) => power_exit_code(&power_run),
     }
+}
+
+/// The main job's budget per subject for the sampled columns: injections of every fault kind,
+/// and interleavings (`RaceSettings::main_job`: two writers, ten random walks, ten PCT runs).
+const MAIN_JOB_INJECTIONS: u64 = 40;
+
+/// Fills the "I/O errors" and "racing" columns for every built-in of the kill run, with a small
+/// sampled budget each (the subcommands exhaust what the main job samples).
+fn errors_and_race_columns(
+    table: &mut CrashTable,
+    kill: &RunResult,
+    cancel: &Arc<AtomicBool>,
+) -> Result<(), ExitCode> {
+    let context = RunContext {
+        run_id: kill.run_id.clone(),
+        cancel: cancel.clone(),
+    };
+    let root = RunRoot::create(&kill.settings.dir, &format!("{}-race", kill.run_id))
+        .map_err(|e| harness_error(&format!("cannot make the race sandboxes: {e}")))?;
+    for result in &kill.subjects {
+        let Ok(strategy) = result.subject.name.parse::<Strategy>() else {
+            continue;
+        };
+        let SubjectKind::Builtin { size_bytes } = result.subject.kind else {
+            continue;
+        };
+        if result.subject.label != result.subject.name {
+            continue; // `intact@2KiB-all`: the same writer, an extra kill sweep only
+        }
+        let mut subject = result.subject.clone();
+        subject.expect = strategy.expect(CrashKind::Errors);
+        let errors =
+            errors_engine::run_cell(&subject, &kill.settings, MAIN_JOB_INJECTIONS, &context)
+                .map_err(|e| harness_error(&format!("{}: I/O errors: {e}", subject.label)))?;
+        if let Some(cell) = errors {
+            table.set(
+                &subject.label,
+                CrashKind::Errors,
+                Cell {
+                    status: cell.status,
+                    diagnosis: cell.smallest,
+                },
+            );
+        }
+        let settings = RaceSettings::main_job(kill.settings.seed);
+        let racing = race_engine::run_subject(
+            &race_engine::builtin_subject(strategy, size_bytes),
+            &settings,
+            &root,
+            cancel.clone(),
+        )
+        .map_err(|e| harness_error(&format!("{}: racing: {e}", subject.label)))?;
+        let diagnosis = racing.finding.map(|f| f.violation);
+        table.set(
+            &subject.label,
+            CrashKind::Race,
+            Cell {
+                status: racing.status,
+                diagnosis,
+            },
+        );
+    }
+    Ok(())
 }
 
 /// Writers × crash kinds, from each kind's results.

@@ -9,7 +9,7 @@ use crate::campaign::{Settings, SubjectResult};
 use torture_core::oracle::{CrashKind, SubjectStatus};
 
 /// Characters of a diagnosis shown in a terminal cell.
-pub const TERMINAL_DIAGNOSIS_CHARS: usize = 60;
+pub const TERMINAL_DIAGNOSIS_CHARS: usize = 34;
 
 /// One cell: a verdict and the smallest diagnosis.
 #[derive(Debug, Clone, PartialEq, Eq)]
