@@ -19,12 +19,14 @@ pub const DEFAULT_SIZE_BYTES: u64 = 64 * 1024;
 const ABOUT: &str = "Crash-test file writers: SIGKILL them at every byte and syscall boundary and check the \
 target is always absent, the complete old version, or the complete new version.";
 
-const AFTER_HELP: &str = "With no subcommand, `torture` runs `torture kill` and then `torture power` (sampled) over every \
-built-in subject on a 64 KiB JSON payload with --initial old, and prints one table of writers x crash kinds \
-(with --subject, a command, --kill-at or --partition it runs `torture kill` only).
+const AFTER_HELP: &str = "With no subcommand, `torture` runs `torture kill`, then `torture power`, `torture errors` and \
+`torture race` (sampled) over every built-in and peer subject on a 64 KiB JSON payload with --initial old, and \
+prints one table of writers x crash kinds (with --subject, a command, --kill-at or --partition it runs \
+`torture kill` only).
 
 Exit codes: 0 every subject as expected; 1 a violation (or a canary not caught); 2 bad usage or a harness \
-error; 130 interrupted.
+error; 3 no violation, but a subject does what the tracer cannot model (shared writable mmap of a sandbox \
+file, io_uring), so it has no verdict; 130 interrupted.
 
 Examples:
   torture                                        # the main job: every built-in subject

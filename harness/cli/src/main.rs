@@ -41,6 +41,9 @@ fn real_as_power_real(mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStri
 pub(crate) const EXIT_VIOLATION: u8 = 1;
 const EXIT_HARNESS: u8 = 2;
 pub(crate) const EXIT_INTERRUPTED: u8 = 130;
+/// Nothing failed, but a subject does what the tracer cannot model (a shared writable mmap of a
+/// sandbox file, io_uring): its pass cannot be trusted, and it is neither a pass nor a violation.
+pub(crate) const EXIT_NOT_MODELLED: u8 = 3;
 
 fn main() -> ExitCode {
     let mut raw = std::env::args_os().skip(1);
@@ -200,6 +203,15 @@ pub(crate) fn run_kill(
     }
 }
 
+/// What a not-modelled subject did that the tracer cannot see.
+fn unmodelled_what(subject: &campaign::SubjectResult) -> String {
+    subject
+        .golden
+        .as_ref()
+        .map(|golden| golden.unmodelled.join("; "))
+        .unwrap_or_default()
+}
+
 pub(crate) fn exit_code(run: &campaign::RunResult) -> ExitCode {
     match &run.end {
         RunEnd::Interrupted => {
@@ -209,20 +221,29 @@ pub(crate) fn exit_code(run: &campaign::RunResult) -> ExitCode {
         RunEnd::Failed(e) => harness_error(&e.to_string()),
         RunEnd::Completed if run.all_as_expected() => ExitCode::SUCCESS,
         RunEnd::Completed => {
+            let mut only_unmodelled = true;
             for subject in run.subjects.iter().filter(|s| !s.status().as_expected()) {
                 match subject.status() {
                     SubjectStatus::NotCaught => eprintln!(
                         "error: {}: canary not caught: the harness itself has failed",
                         subject.subject.label
                     ),
+                    SubjectStatus::NotModelled => eprintln!(
+                        "not modelled: {}: {}; no verdict (exit {EXIT_NOT_MODELLED})",
+                        subject.subject.label,
+                        unmodelled_what(subject)
+                    ),
                     SubjectStatus::Passed
                     | SubjectStatus::Caught
                     | SubjectStatus::Failed
-                    | SubjectStatus::NotCaughtInShard
-                    | SubjectStatus::NotModelled => {}
+                    | SubjectStatus::NotCaughtInShard => {}
                 }
+                only_unmodelled &= subject.status() == SubjectStatus::NotModelled;
             }
-            ExitCode::from(EXIT_VIOLATION)
+            match only_unmodelled {
+                true => ExitCode::from(EXIT_NOT_MODELLED),
+                false => ExitCode::from(EXIT_VIOLATION),
+            }
         }
     }
 }
