@@ -129,9 +129,12 @@ fn a_hung_recovery_run_is_killed_and_reported() {
 
 #[test]
 fn a_writer_the_tracer_cannot_model_never_passes_silently() {
-    let out = kill_python("mmap_writer.py", &["--trials", "12"]);
+    let out = kill_python("mmap_no_msync.py", &["--trials", "12"]);
     assert_eq!(out.code, 3, "exit 3: no verdict, not a violation: {out:?}");
-    assert!(out.stderr.contains("not modelled: "), "a line of its own: {out:?}");
+    assert!(
+        out.stderr.contains("not modelled: "),
+        "a line of its own: {out:?}"
+    );
     let subject = out.subject();
     assert_eq!(subject["status"], "not_modelled", "{subject}");
     assert_eq!(
@@ -144,4 +147,24 @@ fn a_writer_the_tracer_cannot_model_never_passes_silently() {
         notes.contains("not fully modelled") && notes.contains("mmap"),
         "{subject}"
     );
+}
+
+#[test]
+fn a_writer_that_updates_its_target_in_place_through_mmap_is_killed_at_its_msyncs_and_caught() {
+    let out = kill_python("mmap_in_place.py", &["--trials", "30", "--seed", "2"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let subject = out.subject();
+    assert_eq!(subject["status"], "failed", "{subject}");
+    assert!(verdict(&subject, "torn") > 0, "{subject}");
+    assert!(
+        subject["notes"].to_string().contains("shared mapping"),
+        "the report says where the mapping is seen: {subject}"
+    );
+}
+
+#[test]
+fn a_temp_file_written_through_mmap_then_renamed_passes() {
+    let out = kill_python("mmap_writer.py", &["--trials", "12", "--seed", "2"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.subject()["status"], "passed");
 }

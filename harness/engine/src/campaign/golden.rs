@@ -155,6 +155,7 @@ pub(crate) fn record(
         space,
         unmodelled,
         outside,
+        notes: tracer_notes,
         ..
     } = traced;
     check_in_process_payload(prepared, &new)?;
@@ -164,6 +165,7 @@ pub(crate) fn record(
     let disagreement_offset = (second != new).then(|| oracle::first_diff_offset(&second, &new));
     check_determinism(name, disagreement_offset, &validator)?;
     let mut notes = notes(old.as_deref(), &new, disagreement_offset, &unmodelled);
+    notes.extend(tracer_notes);
     notes.extend(outside_note(&outside, settings.strict));
     let summary = GoldenSummary {
         notes,

@@ -70,6 +70,10 @@ pub struct Recorder {
     pub outside: Vec<String>,
     /// A sandbox file was mapped shared and writable: `msync` becomes worth recording.
     mapped: bool,
+    /// Sandbox files mapped shared and writable.
+    mapped_files: Vec<String>,
+    /// `msync` calls after such a mapping: the only places its stores can be killed at.
+    msyncs: u64,
     /// Events numbered so far (at entry).
     entered: u64,
     done: Vec<Done>,
@@ -119,6 +123,8 @@ impl Recorder {
             unmodelled: Vec::new(),
             outside: Vec::new(),
             mapped: false,
+            mapped_files: Vec::new(),
+            msyncs: 0,
             entered: 0,
             done: Vec::new(),
             boundary_seq: Vec::new(),
@@ -257,6 +263,25 @@ impl Recorder {
         self.trace.header.exit = exit;
         self.trace.header.acks = acks;
         (self.trace, self.space)
+    }
+
+    /// What the run's shared writable mappings of sandbox files mean for its kill points: with
+    /// `msync` calls, the stores are killed at those (a note); without any, the stores were never
+    /// seen at all and the writer is not modelled.
+    pub fn mapping_note(&mut self) -> Option<String> {
+        let files = self.mapped_files.join(", ");
+        match (self.mapped, self.msyncs) {
+            (false, _) => None,
+            (true, 0) => {
+                self.unmodelled.push(format!(
+                    "mmap(PROT_WRITE, MAP_SHARED) of {files} and no msync: stores through the mapping are never seen"
+                ));
+                None
+            }
+            (true, n) => Some(format!(
+                "{files} is written through a shared mapping: the tracer sees its stores only at the {n} msync calls, where it kills; what a crash between two of them leaves is not tested"
+            )),
+        }
     }
 
     /// Remembers a change outside the sandbox: the campaign reports it (`--strict` fails on it),
@@ -413,10 +438,7 @@ impl Recorder {
             }),
             (Sys::Mmap, Site::File(f)) => {
                 self.mapped = true;
-                self.unmodelled.push(format!(
-                    "mmap(PROT_WRITE, MAP_SHARED) of {}: writes through the mapping are not traced",
-                    f.rel
-                ));
+                self.mapped_files.push(f.rel.clone());
                 ready(Op::Mmap {
                     path: f.rel,
                     ino: Some(f.ino),
@@ -426,11 +448,14 @@ impl Recorder {
             }
             (Sys::Sync, Site::Global { .. }) => ready(Op::Sync),
             (Sys::Syncfs, Site::Global { fs_of }) => ready(Op::Syncfs { path: fs_of }),
-            (Sys::Msync, Site::Global { .. }) if self.mapped => ready(Op::Msync {
-                addr: a[0],
-                len_bytes: a[1],
-                flags: a[2] as i32,
-            }),
+            (Sys::Msync, Site::Global { .. }) if self.mapped => {
+                self.msyncs += 1;
+                ready(Op::Msync {
+                    addr: a[0],
+                    len_bytes: a[1],
+                    flags: a[2] as i32,
+                })
+            }
             (Sys::Chmod | Sys::Fchmodat | Sys::Fchmodat2 | Sys::Fchmod, site) => {
                 let mode_arg = if call.sys == Sys::Chmod || call.sys == Sys::Fchmod {
                     1

@@ -93,6 +93,8 @@ pub struct GoldenRun {
     /// What the writer changed (or tried to) outside its sandbox, e.g. `openat /tmp/x.json`:
     /// never killed at, never recorded, so never tested.
     pub outside: Vec<String>,
+    /// How the run was seen, for the report (stores through a shared mapping, say).
+    pub notes: Vec<String>,
 }
 
 /// How a traced run ended: the one outcome of every run, whatever the fault. A harness error

@@ -154,6 +154,7 @@ pub fn golden(
         space,
         unmodelled,
         outside,
+        notes,
     } = drive_to_end(live)?;
     let exit_code = match run.outcome {
         Outcome::NotReached {
@@ -181,6 +182,7 @@ pub fn golden(
         space,
         unmodelled,
         outside,
+        notes,
     })
 }
 
@@ -295,6 +297,8 @@ struct Ended {
     unmodelled: Vec<String>,
     /// Changes outside the sandbox (recorded runs only).
     outside: Vec<String>,
+    /// What the report should say about how the run was seen (recorded runs only).
+    notes: Vec<String>,
 }
 
 /// Drives a run that cannot hold (no hold fault) to its end.
@@ -317,8 +321,10 @@ fn conclude(live: Live, outcome: Outcome, stderr: Vec<u8>) -> Result<Ended, Trac
     let stdout =
         read_all(&live.spawned.stdout).map_err(|source| inspect("the writer's stdout", source))?;
     let exit = live.spawned.session.main_end();
+    let mut notes = Vec::new();
     let (trace, space, unmodelled, outside) = match live.runner.recorder {
-        Some(recorder) => {
+        Some(mut recorder) => {
+            notes.extend(recorder.mapping_note());
             let unmodelled = recorder.unmodelled.clone();
             let outside = recorder.outside.clone();
             let (trace, space) = recorder.finish(&stdout, exit);
@@ -336,6 +342,7 @@ fn conclude(live: Live, outcome: Outcome, stderr: Vec<u8>) -> Result<Ended, Trac
         space,
         unmodelled,
         outside,
+        notes,
     })
 }
 

@@ -247,9 +247,11 @@ impl Sys {
             | Sys::Ftruncate
             | Sys::Truncate
             | Sys::Fallocate
-            | Sys::Close => Role::Boundary,
+            | Sys::Close
+            // Stores through a shared mapping are invisible to the tracer; `msync` is where a
+            // mapped writer says its pages are done, so it is where such a writer is killed.
+            | Sys::Msync => Role::Boundary,
             Sys::SyncFileRange
-            | Sys::Msync
             | Sys::Mmap
             | Sys::IoUringSetup
             | Sys::Chmod
