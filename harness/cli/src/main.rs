@@ -69,27 +69,41 @@ fn main() -> ExitCode {
 }
 
 fn list() -> ExitCode {
-    println!(
-        "{:<18} {:<16} {:<16} {:<9} description",
-        "subject", "SIGKILL", "power cut", "origin"
-    );
+    use std::io::Write as _;
+    // A closed pipe (`torture list | head`) ends the listing quietly, never with a panic.
+    let mut out = std::io::stdout().lock();
+    let mut line = |text: String| writeln!(out, "{text}").is_ok();
+    let headings = CrashKind::ALL.map(|kind| format!("{:<11}", kind.heading()));
+    if !line(format!(
+        "{:<18} {} {:<9} description",
+        "subject",
+        headings.join(" "),
+        "origin"
+    )) {
+        return ExitCode::SUCCESS;
+    }
     for builtin in campaign::builtins() {
         let origin = match builtin.origin {
             Origin::BuiltIn => "built-in",
             Origin::Peer => "peer",
         };
-        let power = builtin
+        let Ok(strategy) = builtin
             .name
             .parse::<torture_writers::strategies::Strategy>()
-            .map_or("?", |s| s.expect(CrashKind::Power).label());
-        println!(
-            "{:<18} {:<16} {:<16} {:<9} {}",
+        else {
+            continue;
+        };
+        let cells = CrashKind::ALL.map(|kind| format!("{:<11}", strategy.expect(kind).to_string()));
+        let row = format!(
+            "{:<18} {} {:<9} {}",
             builtin.name,
-            builtin.expect.label(),
-            power,
+            cells.join(" "),
             origin,
             builtin.description
         );
+        if !line(row) {
+            break;
+        }
     }
     ExitCode::SUCCESS
 }

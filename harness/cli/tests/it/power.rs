@@ -173,10 +173,9 @@ fn the_main_job_table_has_every_cell_as_expected() {
         .lines()
         .skip_while(|l| !l.trim_start().starts_with("writer "))
         .collect();
-    assert!(
-        table[0].contains("SIGKILL") && table[0].contains("power cut"),
-        "{table:?}"
-    );
+    for heading in ["SIGKILL", "power cut", "I/O errors", "racing"] {
+        assert!(table[0].contains(heading), "{heading}: {table:?}");
+    }
     let row = |name: &str| -> String {
         let found = table
             .iter()
@@ -186,7 +185,7 @@ fn the_main_job_table_has_every_cell_as_expected() {
             |l| l.trim().to_owned(),
         )
     };
-    for passes_both in [
+    for passes_all in [
         "intact",
         "intact-named",
         "intact-anonymous",
@@ -194,12 +193,18 @@ fn the_main_job_table_has_every_cell_as_expected() {
         "atomic-write-file",
     ] {
         assert_eq!(
-            row(passes_both).matches("passes").count(),
-            2,
+            row(passes_all).matches("passes").count(),
+            4,
             "{}",
-            row(passes_both)
+            row(passes_all)
         );
     }
+    assert_eq!(
+        row("plain").matches("caught").count(),
+        4,
+        "{}",
+        row("plain")
+    );
     for (name, kill) in [
         ("plain", "caught"),
         ("rename-fsync", "passes"),

@@ -363,7 +363,7 @@ mod tests {
         );
         assert_eq!(check("test -s {file}"), Some(Validity::Valid));
         assert_eq!(
-            check("test -d {dir} && test \"$PWD\" = {dir}"),
+            check("test -f {file} && test \"$(pwd -P)\" = \"$(cd {dir} && pwd -P)\""),
             Some(Validity::Valid)
         );
         std::fs::remove_file(&file).expect("cleanup");

@@ -664,15 +664,39 @@ fn shared_writable_mmap_and_io_uring_are_reported_as_unmodelled() {
         "{}",
         String::from_utf8_lossy(&golden.stderr)
     );
+    // io_uring is seen at once; a mapping without any msync only at the end of the run.
     assert_eq!(golden.unmodelled.len(), 2, "{:?}", golden.unmodelled);
-    assert!(golden.unmodelled[0].contains("mmap") && golden.unmodelled[0].contains(" m:"));
-    assert!(golden.unmodelled[1].contains("io_uring"));
+    assert!(golden.unmodelled[0].contains("io_uring"));
+    assert!(golden.unmodelled[1].contains("mmap") && golden.unmodelled[1].contains("no msync"));
     let kinds: Vec<&str> = golden.trace.events.iter().map(|e| e.op.kind()).collect();
     assert!(
         kinds.contains(&"mmap") && kinds.contains(&"io_uring_setup"),
         "{kinds:?}"
     );
     assert!(kinds.contains(&"truncate"), "{kinds:?}");
+}
+
+#[test]
+fn a_mapping_with_msync_is_killed_at_its_msyncs_and_noted() {
+    let sb = Sandbox::new("msync");
+    let script = "import os, mmap\n\
+        fd = os.open('m', os.O_RDWR | os.O_CREAT)\n\
+        os.ftruncate(fd, 8192)\n\
+        with mmap.mmap(fd, 8192) as m:\n    m[0:2] = b'hi'\n    m.flush(0, 4096)\n    m[4096:4098] = b'yo'\n    m.flush(4096, 4096)\n";
+    let golden = record_golden(&python(script), sb.path(), Path::new("target"), &limits()).unwrap();
+    assert!(golden.unmodelled.is_empty(), "{:?}", golden.unmodelled);
+    assert!(
+        golden.notes.iter().any(|n| n.contains("2 msync calls")),
+        "{:?}",
+        golden.notes
+    );
+    let msync_boundaries = golden
+        .space
+        .boundaries
+        .iter()
+        .filter(|b| b.syscall == "msync")
+        .count();
+    assert_eq!(msync_boundaries, 4, "before and after each msync");
 }
 
 /// The seq of the first event of `op` kind in a golden trace, with its syscall name.
