@@ -180,6 +180,38 @@ pub enum Expect {
     Caught,
 }
 
+/// What a crash (or a fault, or a race) left at the target, in one word: the class every campaign
+/// counts. [`Verdict`] is the detailed form (which new version, where a torn file differs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetClass {
+    /// No file.
+    Absent,
+    /// The old version.
+    Old,
+    /// A new version.
+    New,
+    /// Anything else (including something that is not a regular file).
+    Torn,
+}
+
+impl TargetClass {
+    /// `absent`, `old`, `new`, `torn`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetClass::Absent => "absent",
+            TargetClass::Old => "old",
+            TargetClass::New => "new",
+            TargetClass::Torn => "torn",
+        }
+    }
+}
+
+impl fmt::Display for TargetClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A way to crash a writer: each is a mode of `torture` and a column of the main job's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CrashKind {

@@ -18,17 +18,7 @@ use super::Injection;
 use crate::oracle::{Initial, RunExit};
 
 /// What the faulted run left at the target (the caller classifies it with the oracle).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TargetClass {
-    /// No file.
-    Absent,
-    /// The old version.
-    Old,
-    /// The new version.
-    New,
-    /// Anything else.
-    Torn,
-}
+pub use crate::oracle::TargetClass;
 
 /// Where the faulted call sits against the publishing rename or link of the golden run
 /// ([`super::publish_point`]).
@@ -171,24 +161,6 @@ impl ErrorsViolation {
             ErrorsViolation::RecoveryFailed { .. } => "recovery_failed",
             ErrorsViolation::Leftovers { .. } => "leftovers",
         }
-    }
-}
-
-impl TargetClass {
-    /// `absent`, `old`, `new`, `torn`.
-    pub fn name(self) -> &'static str {
-        match self {
-            TargetClass::Absent => "absent",
-            TargetClass::Old => "old",
-            TargetClass::New => "new",
-            TargetClass::Torn => "torn",
-        }
-    }
-}
-
-impl fmt::Display for TargetClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

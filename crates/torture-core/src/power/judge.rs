@@ -10,18 +10,7 @@ use std::fmt;
 use crate::oracle::TargetState;
 use crate::trace::{AckKind, TraceHeader};
 
-/// What a crash left at the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TargetClass {
-    /// No file.
-    Absent,
-    /// The old version.
-    Old,
-    /// The new version.
-    New,
-    /// Anything else (including something that is not a regular file).
-    Torn,
-}
+pub use crate::oracle::TargetClass;
 
 /// Why a crash state fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -106,18 +95,6 @@ pub fn exact_classifier<'a>(
         TargetState::Regular(bytes) if bytes.as_slice() == new => TargetClass::New,
         TargetState::Regular(bytes) if Some(bytes.as_slice()) == old => TargetClass::Old,
         TargetState::Regular(_) | TargetState::NotRegular(_) => TargetClass::Torn,
-    }
-}
-
-impl TargetClass {
-    /// `absent`, `old`, `new`, `torn`.
-    pub fn name(self) -> &'static str {
-        match self {
-            TargetClass::Absent => "absent",
-            TargetClass::Old => "old",
-            TargetClass::New => "new",
-            TargetClass::Torn => "torn",
-        }
     }
 }
 
