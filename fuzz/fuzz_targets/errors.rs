@@ -47,10 +47,16 @@ fn check_space(trace: &Trace, kinds: &[FaultKind], space: &[Injection]) {
     for injection in space {
         let event = &trace.events[injection.call.seq as usize];
         assert!(event.ret >= 0, "{injection} on a failed call");
-        assert!(event.op.paths().into_iter().any(in_sandbox), "{injection} outside");
+        assert!(
+            event.op.paths().into_iter().any(in_sandbox),
+            "{injection} outside"
+        );
         assert_eq!(injection.call.syscall, event.syscall);
         assert!(kinds.contains(&injection.action.kind()) || is_short(injection, kinds));
-        assert_eq!(injection.to_string().parse::<Injection>().as_ref(), Ok(injection));
+        assert_eq!(
+            injection.to_string().parse::<Injection>().as_ref(),
+            Ok(injection)
+        );
         assert_eq!(injection.fault().call(), Some(&injection.call));
     }
     assert_eq!(space, fault_space(trace, kinds));
@@ -97,11 +103,18 @@ fn check_judging(trace: &Trace, injection: &Injection, byte: u8) {
     let facts = ErrorsFacts {
         injection: injection.clone(),
         position: Position::of(injection.call.seq, publish_point(trace)),
-        initial: if byte & 1 == 0 { Initial::Old } else { Initial::Absent },
+        initial: if byte & 1 == 0 {
+            Initial::Old
+        } else {
+            Initial::Absent
+        },
         exit,
         target: class(byte >> 2),
         power_safe: [None, Some(true), Some(false)][usize::from(byte % 3)],
-        recovery: (byte & 8 != 0).then(|| Recovery { exit, target: class(byte >> 4) }),
+        recovery: (byte & 8 != 0).then(|| Recovery {
+            exit,
+            target: class(byte >> 4),
+        }),
         leftovers: usize::from(byte >> 6),
         strict: byte & 16 != 0,
     };

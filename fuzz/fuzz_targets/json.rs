@@ -9,9 +9,9 @@
 //! `"\ud800"` and numbers out of f64 range), so it only implies acceptance.
 #![no_main]
 
-use torture_core::oracle::{is_json, is_json_lines, json};
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize as _;
+use torture_core::oracle::{is_json, is_json_lines, json};
 
 fuzz_target!(|bytes: &[u8]| {
     let ours = json::validate(bytes);

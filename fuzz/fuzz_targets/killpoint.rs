@@ -2,8 +2,8 @@
 //! written out independently, and the Display/parse and serde round trips.
 #![no_main]
 
-use torture_core::killpoint::{KillPoint, KillPointParseError, parse_kill_point_bytes};
 use libfuzzer_sys::fuzz_target;
+use torture_core::killpoint::{KillPoint, KillPointParseError, parse_kill_point_bytes};
 
 fuzz_target!(|input: &[u8]| {
     let parsed = parse_kill_point_bytes(input);

@@ -8,12 +8,12 @@
 //! check, bits 4-7 how the file is built from new, old and extra ([`shape`]).
 #![no_main]
 
-use torture_core::oracle::{
-    Ack, Initial, NewRule, RunExit, TargetState, Validation, Validity, Verdict, Versions, Violation,
-    classify, classify_bytes, crash_violations, first_diff_offset, is_json, is_json_lines,
-    judge_recovery, needs_validation,
-};
 use libfuzzer_sys::fuzz_target;
+use torture_core::oracle::{
+    Ack, Initial, NewRule, RunExit, TargetState, Validation, Validity, Verdict, Versions,
+    Violation, classify, classify_bytes, crash_violations, first_diff_offset, is_json,
+    is_json_lines, judge_recovery, needs_validation,
+};
 
 fuzz_target!(|input: &[u8]| {
     let Some((&flags, body)) = input.split_first() else {
@@ -117,7 +117,10 @@ fn check_verdict(file: &[u8], versions: &Versions, parses: Validity, verdict: Ve
             first_diff_offset: offset,
             len_bytes,
         } => {
-            assert!(new_index.is_none() && !is_old && !valid_new, "Torn for {file:?}");
+            assert!(
+                new_index.is_none() && !is_old && !valid_new,
+                "Torn for {file:?}"
+            );
             assert_eq!(torn_parses, parses);
             assert_eq!(len_bytes, file.len() as u64);
             check_first_diff(file, versions, offset);
@@ -137,7 +140,10 @@ fn check_first_diff(file: &[u8], versions: &Versions, offset: u64) {
         return;
     };
     for new in &versions.new {
-        assert!(first_diff_offset(file, new) <= offset, "a nearer new version");
+        assert!(
+            first_diff_offset(file, new) <= offset,
+            "a nearer new version"
+        );
     }
     let offset = usize::try_from(offset).expect("offset fits in memory");
     assert!(offset <= file.len().min(nearest.len()));

@@ -2,9 +2,9 @@
 //! canonically and parses back to the same trace: parse(write(parse(x))) == parse(x).
 #![no_main]
 
+use libfuzzer_sys::fuzz_target;
 use torture_core::oracle::is_json_lines;
 use torture_core::trace::{Trace, TraceParseError};
-use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {
     match Trace::parse_bytes(bytes) {
