@@ -180,6 +180,37 @@ pub enum Expect {
     Caught,
 }
 
+/// How many subjects of a run ended each way: the counts of every summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Expected to pass, and passed.
+    pub passed: usize,
+    /// Canaries caught.
+    pub caught: usize,
+    /// Canaries not caught in this shard (the merge decides).
+    pub pending: usize,
+    /// Everything else: violations, canaries not caught, writers that cannot be judged.
+    pub failed: usize,
+}
+
+impl Tally {
+    /// Counts `statuses`.
+    pub fn of(statuses: impl IntoIterator<Item = SubjectStatus>) -> Tally {
+        let mut tally = Tally::default();
+        for status in statuses {
+            match status {
+                SubjectStatus::Passed => tally.passed += 1,
+                SubjectStatus::Caught => tally.caught += 1,
+                SubjectStatus::NotCaughtInShard => tally.pending += 1,
+                SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => {
+                    tally.failed += 1
+                }
+            }
+        }
+        tally
+    }
+}
+
 /// What a crash (or a fault, or a race) left at the target, in one word: the class every campaign
 /// counts. [`Verdict`] is the detailed form (which new version, where a torn file differs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -621,6 +652,26 @@ impl fmt::Display for SubjectStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tally_counts_every_status_once() {
+        let tally = Tally::of([
+            SubjectStatus::Passed,
+            SubjectStatus::Caught,
+            SubjectStatus::Caught,
+            SubjectStatus::NotCaughtInShard,
+            SubjectStatus::Failed,
+            SubjectStatus::NotCaught,
+            SubjectStatus::NotModelled,
+        ]);
+        let expected = Tally {
+            passed: 1,
+            caught: 2,
+            pending: 1,
+            failed: 3,
+        };
+        assert_eq!(tally, expected);
+    }
     use proptest::prelude::*;
 
     const OLD: &[u8] = br#"{"generation":1,"items":[1,2,3]}"#;

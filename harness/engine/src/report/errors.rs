@@ -19,7 +19,7 @@ use crate::campaign::errors::{
     replay_command,
 };
 use crate::campaign::{RunEnd, Settings, Subject, initial_name};
-use torture_core::oracle::SubjectStatus;
+use torture_core::oracle::{SubjectStatus, Tally};
 
 /// Violations printed with their replay line per subject; the rest are in `results.jsonl`.
 pub const MAX_PRINTED_VIOLATIONS: usize = 5;
@@ -199,18 +199,8 @@ pub fn detail_lines(result: &ErrorsSubjectResult, settings: &Settings) -> Vec<St
 
 /// `   Summary [  12.3s] 640 faults, 4 subjects: 2 passed, 2 canaries caught, 0 failed; 52.1 faults/s; seed 1`
 pub fn summary_line(run: &ErrorsRunResult, style: Style) -> String {
-    let count = |wanted: &[SubjectStatus]| {
-        run.subjects
-            .iter()
-            .filter(|s| wanted.contains(&s.status()))
-            .count()
-    };
-    let failed = count(&[
-        SubjectStatus::Failed,
-        SubjectStatus::NotCaught,
-        SubjectStatus::NotModelled,
-        SubjectStatus::NotCaughtInShard,
-    ]);
+    let tally = Tally::of(run.subjects.iter().map(|s| s.status()));
+    let failed = tally.failed + tally.pending;
     let label = match run.all_as_expected() {
         true => paint(style, "1;32", "Summary"),
         false => paint(style, "1;31", "Summary"),
@@ -221,8 +211,8 @@ pub fn summary_line(run: &ErrorsRunResult, style: Style) -> String {
         format_seconds(run.elapsed),
         count_of(total_faults(run), "fault", "faults"),
         count_of(run.subjects.len() as u64, "subject", "subjects"),
-        count(&[SubjectStatus::Passed]),
-        count_of(count(&[SubjectStatus::Caught]) as u64, "canary", "canaries"),
+        tally.passed,
+        count_of(tally.caught as u64, "canary", "canaries"),
         faults_per_second(run),
         run.settings.seed,
         width = if style.color { 10 + 11 } else { 10 }

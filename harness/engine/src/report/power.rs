@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::terminal::{Style, count_of, format_seconds};
 use crate::campaign::power::{PowerResult, PowerRun, PowerSettings, StateReplay};
 use crate::campaign::{RunEnd, Settings, Subject, SubjectKind, initial_name, shell_quote};
-use torture_core::oracle::{SubjectStatus, Violation};
+use torture_core::oracle::{SubjectStatus, Tally, Violation};
 use torture_core::power::{ClassCounts, CrashState, Fill, Finding, Model, Torn};
 
 /// The model's name, with the `weak` warning.
@@ -202,17 +202,8 @@ fn replay_lines(replayed: &StateReplay, indent: &str) -> Vec<String> {
 
 /// `   Summary [  1.2s] 81920 states, 13 subjects: 5 passed, 8 caught, 0 failed; ...`
 pub fn summary_line(run: &PowerRun, style: Style) -> String {
-    let count = |wanted: &[SubjectStatus]| {
-        run.subjects
-            .iter()
-            .filter(|s| wanted.contains(&s.status()))
-            .count()
-    };
-    let failed = count(&[
-        SubjectStatus::Failed,
-        SubjectStatus::NotCaught,
-        SubjectStatus::NotModelled,
-    ]);
+    let tally = Tally::of(run.subjects.iter().map(|s| s.status()));
+    let failed = tally.failed;
     let states: u64 = run
         .subjects
         .iter()
@@ -229,8 +220,8 @@ pub fn summary_line(run: &PowerRun, style: Style) -> String {
         format_seconds(run.elapsed),
         count_of(states, "crash state", "crash states"),
         count_of(run.subjects.len() as u64, "subject", "subjects"),
-        count(&[SubjectStatus::Passed]),
-        count_of(count(&[SubjectStatus::Caught]) as u64, "canary", "canaries"),
+        tally.passed,
+        count_of(tally.caught as u64, "canary", "canaries"),
         model_label(run.power.options.model),
         rate(run),
         count_of(recoveries as u64, "recovery run", "recovery runs"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::records::{describe_violations, end_name};
 use crate::campaign::{self, RunResult, Settings, SubjectResult, TrialRecord};
 use torture_core::killpoint::{KillPoint, When};
-use torture_core::oracle::SubjectStatus;
+use torture_core::oracle::{SubjectStatus, Tally};
 pub use torture_core::words::count_of;
 
 /// Violations printed per unexpectedly failing subject; the rest are in `results.jsonl`.
@@ -156,20 +156,12 @@ fn violation_lines(result: &SubjectResult, settings: &Settings, indent: &str) ->
 
 /// `   Summary [  23.4s] 8000 trials, 8 subjects: 6 passed, 2 canaries caught, 0 failed; ...`
 pub fn summary_line(run: &RunResult, style: Style) -> String {
-    let count = |wanted: &[SubjectStatus]| {
-        run.subjects
-            .iter()
-            .filter(|s| wanted.contains(&s.status()))
-            .count()
-    };
-    let passed = count(&[SubjectStatus::Passed]);
-    let caught = count(&[SubjectStatus::Caught]);
-    let pending = count(&[SubjectStatus::NotCaughtInShard]);
-    let failed = count(&[
-        SubjectStatus::Failed,
-        SubjectStatus::NotCaught,
-        SubjectStatus::NotModelled,
-    ]);
+    let Tally {
+        passed,
+        caught,
+        pending,
+        failed,
+    } = Tally::of(run.subjects.iter().map(|s| s.status()));
     let trials: u64 = run.subjects.iter().map(|s| s.trials.len() as u64).sum();
     let label = if run.all_as_expected() && failed == 0 {
         style.paint("1;32", "Summary")
