@@ -67,7 +67,14 @@ impl Inode {
     /// Changes the bytes in `span` (and the length) through `change`, keeping the hash current.
     /// `span` must cover every byte whose value or presence changes.
     fn modify(&mut self, span: std::ops::Range<usize>, change: impl FnOnce(&mut Vec<u8>)) {
-        let known = self.lanes.get().copied();
+        // Keeping the hash current costs two passes over the span (out with the old words, in
+        // with the new); hashing the whole file once, when asked, costs one. So the hash is
+        // kept only while the span is small against the file.
+        let known = self
+            .lanes
+            .get()
+            .copied()
+            .filter(|_| span.len().saturating_mul(4) < self.data.len());
         let words = span.start / 8..span.end.div_ceil(8);
         let before = known.map(|lanes| sub_lanes(lanes, &self.data, words.clone()));
         change(&mut self.data);
