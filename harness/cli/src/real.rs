@@ -271,6 +271,22 @@ fn print_state(fs: RealFs, label: &str, state: &RealState) {
     }
 }
 
+/// The `linux` rules the real states leaned on (the rule text of the model's table), each once.
+fn rules_exercised(run: &RealRun) -> Vec<&'static str> {
+    let mut seen: Vec<torture_core::power::RuleId> = Vec::new();
+    for rule in run.subjects.iter().flat_map(|s| s.coverage.rules.iter()) {
+        if !seen.contains(rule) {
+            seen.push(*rule);
+        }
+    }
+    torture_core::power::Model::Linux
+        .rules()
+        .iter()
+        .filter(|rule| seen.contains(&rule.id))
+        .map(|rule| rule.text)
+        .collect()
+}
+
 fn print_summary(run: &RealRun) {
     for subject in &run.subjects {
         for state in subject.model_bugs() {
@@ -300,6 +316,15 @@ fn print_summary(run: &RealRun) {
         t.settle_ms,
         t.total_ms
     );
+    let rules = rules_exercised(run);
+    println!(
+        "{}: {} of the linux model exercised by real states:",
+        run.fs,
+        torture_core::words::count_of(rules.len() as u64, "rule", "rules")
+    );
+    for rule in rules {
+        println!("  - {rule}");
+    }
 }
 
 /// The README table: a row per subject, a column per configuration.
