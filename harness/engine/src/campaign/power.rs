@@ -437,11 +437,8 @@ impl Judge<'_> {
             what: format!("materialise crash state {state} in the sandbox"),
             source,
         })?;
-        let exit = match self.prepared.in_process_writer() {
-            Some((strategy, payload)) => match strategy.run_step(self.sandbox.target(), payload) {
-                Ok(()) => RunExit::Code(0),
-                Err(_) => RunExit::Code(1),
-            },
+        let exit = match self.prepared.run_in_process(self.sandbox.target()) {
+            Some(exit) => exit,
             None => match self.recover_in_child()? {
                 Some(exit) => exit,
                 None => return Ok(None),

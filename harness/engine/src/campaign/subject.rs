@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::CampaignError;
 use super::process::{self, Invocation};
-use torture_core::oracle::Expect;
+use torture_core::oracle::{Expect, RunExit};
 use torture_writers::strategies::{self, Origin};
 
 /// The name of the built-in writer program, installed next to `torture`.
@@ -268,6 +268,17 @@ impl Prepared {
         self.in_process
             .as_ref()
             .map(|(strategy, payload)| (*strategy, payload.as_slice()))
+    }
+
+    /// For built-ins: one uncrashed run of the writer in this process, exactly what
+    /// `torture-writer` does (`Strategy::run_step`: its start-up sweep, then the write; exit 1 on
+    /// an error), without a process start. `None` for commands, which must run as processes.
+    pub fn run_in_process(&self, target: &Path) -> Option<RunExit> {
+        self.in_process_writer()
+            .map(|(strategy, payload)| match strategy.run_step(target, payload) {
+                Ok(()) => RunExit::Code(0),
+                Err(_) => RunExit::Code(1),
+            })
     }
 
     /// The program that runs (for the spawn baseline).

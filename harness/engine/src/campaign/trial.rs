@@ -206,12 +206,8 @@ impl<'a> Worker<'a> {
 
     /// Runs the writer again, uncrashed, over what the crash left. `Ok(None)`: Ctrl-C.
     pub fn recover(&self) -> Result<Option<RecoveryRecord>, CampaignError> {
-        let exit = match self.prepared.in_process_writer() {
-            // Same code as `torture-writer` (exit 1 on a write error), without a process start.
-            Some((strategy, payload)) => match strategy.write(self.sandbox.target(), payload) {
-                Ok(()) => RunExit::Code(0),
-                Err(_) => RunExit::Code(1),
-            },
+        let exit = match self.prepared.run_in_process(self.sandbox.target()) {
+            Some(exit) => exit,
             None => match self.recover_in_child()? {
                 Some(exit) => exit,
                 None => return Ok(None),
