@@ -187,3 +187,30 @@ fn list_shows_every_subject_with_its_expectation() {
         assert!(line.contains(" peer "), "{line}");
     }
 }
+
+/// A recovery run is the writer's whole step, start-up sweep included: `intact-named` leaves a
+/// named temp file when killed, and its next run sweeps it, so `--strict` passes.
+#[test]
+fn a_sweeping_writer_leaves_nothing_after_recovery() {
+    let out = torture(&[
+        "kill",
+        "--subject",
+        "intact-named",
+        "--size",
+        "4KiB",
+        "--trials",
+        "40",
+        "--seed",
+        "1",
+        "--strict",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let subject = out.subject();
+    assert!(
+        num(&subject, "orphans") > 0,
+        "killed runs leave temp files: {subject}"
+    );
+    assert_eq!(num(&subject, "orphans_after_recovery"), 0, "{subject}");
+}

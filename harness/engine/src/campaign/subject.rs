@@ -274,11 +274,12 @@ impl Prepared {
     /// `torture-writer` does (`Strategy::run_step`: its start-up sweep, then the write; exit 1 on
     /// an error), without a process start. `None` for commands, which must run as processes.
     pub fn run_in_process(&self, target: &Path) -> Option<RunExit> {
-        self.in_process_writer()
-            .map(|(strategy, payload)| match strategy.run_step(target, payload) {
+        self.in_process_writer().map(|(strategy, payload)| {
+            match strategy.run_step(target, payload) {
                 Ok(()) => RunExit::Code(0),
                 Err(_) => RunExit::Code(1),
-            })
+            }
+        })
     }
 
     /// The program that runs (for the spawn baseline).
