@@ -177,9 +177,13 @@ impl ErrorsSubjectResult {
 
     /// How the subject compares with its expectation.
     pub fn status(&self) -> SubjectStatus {
-        let modelled = self.golden.as_ref().is_none_or(|g| g.unmodelled.is_empty());
         let violations = self.counts().violations;
-        oracle::subject_status(self.subject.expect, violations, modelled, Coverage::Whole)
+        golden::GoldenSummary::subject_status(
+            self.golden.as_ref(),
+            self.subject.expect,
+            violations,
+            Coverage::Whole,
+        )
     }
 
     /// Injections per second in the injection phase.

@@ -11,7 +11,8 @@ use crate::sandbox::{RunRoot, Sandbox, kind_name};
 use crate::tracer::{self, RunLimits, WriterCommand};
 use torture_core::killpoint::{KillPoint, KillSpace};
 use torture_core::oracle::{
-    self, Initial, NewRule, RunExit, TargetState, Validation, Validity, Versions,
+    self, Coverage, Expect, Initial, NewRule, RunExit, SubjectStatus, TargetState, Validation,
+    Validity, Versions,
 };
 use torture_core::trace::Trace;
 
@@ -54,6 +55,22 @@ fn no_trace() -> Trace {
 }
 
 impl GoldenSummary {
+    /// How a subject with `violations` compares with `expect`, given what its golden run showed:
+    /// a writer the tracer cannot model has no verdict, and under `--strict` each change outside
+    /// the sandbox is one more violation. Every campaign judges its subjects through this.
+    pub fn subject_status(
+        golden: Option<&GoldenSummary>,
+        expect: Expect,
+        violations: u64,
+        coverage: Coverage,
+    ) -> SubjectStatus {
+        let modelled = golden.is_none_or(|g| g.unmodelled.is_empty());
+        let outside = golden
+            .filter(|g| g.outside_is_violation)
+            .map_or(0, |g| g.outside_writes.len() as u64);
+        oracle::subject_status(expect, violations + outside, modelled, coverage)
+    }
+
     /// The summary as a record holds it: the trace lives in `traces/`, not in the record.
     pub fn without_trace(&self) -> GoldenSummary {
         GoldenSummary {

@@ -293,14 +293,13 @@ impl SubjectResult {
 
     /// How the subject compares with its expectation.
     pub fn status(&self) -> SubjectStatus {
-        let modelled = self.golden.as_ref().is_none_or(|g| g.unmodelled.is_empty());
-        let outside = self
-            .golden
-            .as_ref()
-            .filter(|g| g.outside_is_violation)
-            .map_or(0, |g| g.outside_writes.len() as u64);
-        let violations = self.counts().violations + outside;
-        oracle::subject_status(self.subject.expect, violations, modelled, self.coverage)
+        let violations = self.counts().violations;
+        GoldenSummary::subject_status(
+            self.golden.as_ref(),
+            self.subject.expect,
+            violations,
+            self.coverage,
+        )
     }
 
     /// Trials per second in the trial phase.
