@@ -102,7 +102,7 @@
 //!    it was locked (step 2); otherwise nothing is published. This step happens at commit,
 //!    after the last write, because a write by an unprivileged process clears set-user-ID
 //!    and set-group-ID bits, and it overrides permissions set through
-//!    [`AtomicFile::as_file_mut`]. A symlink is never the source of a mode: its 0777 means
+//!    [`AtomicFile::as_file`]. A symlink is never the source of a mode: its 0777 means
 //!    nothing.
 //! 4. **`fsync(temp)`** (unless [`Durability::None`]; `F_FULLFSYNC` on macOS through
 //!    `File::sync_all`): the content, size, mode and owner are on stable storage before any

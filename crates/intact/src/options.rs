@@ -185,7 +185,7 @@ impl Options {
     /// and, where the process is allowed to set them, its owner and group; a new file gets
     /// what `File::create` would give it: `0o666 & !umask`, or, in a directory with a default
     /// ACL, `0o666` filtered by that ACL. Permissions are applied at commit, after the last
-    /// write (so they override any set through [`AtomicFile::as_file_mut`]).
+    /// write (so they override any set through [`AtomicFile::as_file`]).
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = Some(mode & 0o7777);
         self
@@ -254,7 +254,8 @@ impl Options {
     /// Atomically writes to `path` whatever `write` writes to the temp file, and returns what
     /// `write` returns.
     ///
-    /// The closure gets the temp file (the `File` of [`AtomicFile::as_file_mut`]), at offset 0.
+    /// The closure gets the temp file (the `&File` of [`AtomicFile::as_file`], which
+    /// implements `Write`, `Read` and `Seek`), at offset 0.
     /// When it returns `Ok`, the file is committed; when it returns `Err`, the temp file is
     /// discarded, nothing is published, and the error comes back as
     /// [`WriteWithError::User`]. Failures of this crate are [`WriteWithError::Io`]; with
@@ -280,14 +281,25 @@ impl Options {
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// The closure cannot swap the temp file for another file (which the commit would then
+    /// publish under the target's name, with the target's metadata):
+    ///
+    /// ```compile_fail
+    /// intact::Options::new().write_with("out.txt", |file| {
+    ///     *file = std::fs::File::open("victim")?;
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), intact::WriteWithError<std::io::Error>>(())
+    /// ```
     pub fn write_with<T, E>(
         &self,
         path: impl AsRef<Path>,
-        write: impl FnOnce(&mut File) -> Result<T, E>,
+        write: impl FnOnce(&File) -> Result<T, E>,
     ) -> Result<T, WriteWithError<E>> {
-        let mut file = self.create(path).map_err(WriteWithError::Io)?;
+        let file = self.create(path).map_err(WriteWithError::Io)?;
         // On a user error the AtomicFile is dropped, which removes the temp file.
-        let value = write(file.as_file_mut()).map_err(WriteWithError::User)?;
+        let value = write(file.as_file()).map_err(WriteWithError::User)?;
         file.commit()
             .map_err(|error| WriteWithError::Io(error.into()))?;
         Ok(value)
