@@ -792,6 +792,14 @@ impl AtomicFile {
                 format_args!("{path} already exists (Overwrite::NoClobber)"),
             ),
             (Errno::ISDIR, _) => os_error(errno, format_args!("{path} is a directory, not a file")),
+            (Errno::PERM, _) => os_error(
+                errno,
+                format_args!(
+                    "publish {path}: operation not permitted (in a sticky directory only the \
+                     owner of the file or of the directory may replace it; or the file or its \
+                     directory is immutable or append-only, `chattr +i`/`+a`)"
+                ),
+            ),
             (_, Some(temp)) => {
                 let temp = self.dest.dir.path.join(temp);
                 let temp = temp.display();
