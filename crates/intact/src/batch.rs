@@ -55,9 +55,11 @@ const DESCRIPTORS_PER_FILE: usize = 2;
 ///
 /// The contents are held in memory until the commit. A batch holds few descriptors however
 /// large it is and however many directories it spans: none between `add` and `commit` (beyond
-/// a small cache of recently used directories), and during the commit at most 32 temp files
-/// and 64 directories (fewer when `RLIMIT_NOFILE` is low: a quarter of its soft limit for
-/// each).
+/// a small cache of recently used directories: at most 16, and an eighth of the soft
+/// `RLIMIT_NOFILE`), and during the commit at most 32 files in flight (a temp file each, and
+/// for a new file with a named temp file a probe) and 64 directories; fewer when fewer
+/// descriptors are free (the soft `RLIMIT_NOFILE` less those the process holds when the
+/// commit starts), down to one file in one directory at a time, which needs 3.
 ///
 /// ```
 /// # let dir = std::env::temp_dir().join(format!("intact-doc-batch-{}", std::process::id()));

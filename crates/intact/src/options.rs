@@ -19,7 +19,9 @@ pub enum Durability {
     /// the complete new content, but the rename itself may be lost (old content comes back).
     Data,
     /// `Data`, then `fsync` the directory after the rename: once `commit` returns, the new
-    /// content survives a power cut.
+    /// content survives a power cut. Needs read permission on the directory (`fsync` needs a
+    /// descriptor opened for reading; `Data` and `None` need only write and search
+    /// permission): without it, `PermissionDenied`, saying so.
     #[default]
     Full,
 }
@@ -41,7 +43,9 @@ pub enum Overwrite {
 pub enum Symlinks {
     /// Write to the file at the end of the link chain and keep the links. The temp file is
     /// created next to that file, so the rename stays within one directory. A link that points
-    /// nowhere is an error (`NotFound`, naming the link and the missing file).
+    /// nowhere is an error (`NotFound`, naming the link and the missing file). A link the
+    /// kernel's own `open` would refuse to follow under Linux's `fs.protected_symlinks` is
+    /// refused the same way (`PermissionDenied`, `EACCES`; see the crate docs, step 1).
     #[default]
     Follow,
     /// Replace the link itself with a regular file; what it pointed to is left alone.

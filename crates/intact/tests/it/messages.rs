@@ -131,10 +131,7 @@ fn full_durability_says_it_needs_to_read_the_directory() {
 
 /// Child: as nobody, write with `Data` (works) and `Full` (needs to read the directory).
 fn write_in_unreadable_directory() {
-    let nobody = 65534;
-    nix::unistd::setgroups(&[]).expect("setgroups");
-    nix::unistd::setgid(nix::unistd::Gid::from_raw(nobody)).expect("setgid");
-    nix::unistd::setuid(nix::unistd::Uid::from_raw(nobody)).expect("setuid");
+    crate::util::become_nobody();
     let dir = std::path::PathBuf::from(child_arg("DIR"));
     let data = Options::new().durability(Durability::Data);
     match data.write(dir.join("data"), b"x") {

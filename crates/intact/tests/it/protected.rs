@@ -3,7 +3,7 @@
 //! directory is refused, with the kernel's errno (`EACCES`).
 
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use intact::{Batch, Options, Symlinks, Temp};
 
@@ -54,16 +54,25 @@ fn kernel_open(link: &Path) -> Option<i32> {
         .map(|error| error.raw_os_error().expect("an OS error"))
 }
 
-#[test]
-fn follow_refuses_what_protected_symlinks_refuses() {
+/// A test directory (root's, 0755) with a sticky world-writable `pub` in it, like `/tmp`;
+/// `None` (said on stderr) where the test cannot run.
+fn sticky_public(label: &str) -> Option<(TestDir, PathBuf)> {
     if !is_root() || !Path::new(SYSCTL).exists() {
-        skip("needs root and /proc/sys/fs/protected_symlinks (plants a link as nobody)");
-        return;
+        skip("needs root and /proc/sys/fs/protected_symlinks (plants links as nobody)");
+        return None;
     }
-    let dir = TestDir::new("protected");
+    let dir = TestDir::new(label);
     let public = dir.join("pub");
     std::fs::create_dir(&public).unwrap();
     std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    Some((dir, public))
+}
+
+#[test]
+fn follow_refuses_what_protected_symlinks_refuses() {
+    let Some((dir, public)) = sticky_public("protected") else {
+        return;
+    };
     let secret = dir.join("secret");
     std::fs::write(&secret, b"root's secret").unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -105,14 +114,9 @@ fn follow_refuses_what_protected_symlinks_refuses() {
 
 #[test]
 fn follow_takes_what_protected_symlinks_allows() {
-    if !is_root() || !Path::new(SYSCTL).exists() {
-        skip("needs root and /proc/sys/fs/protected_symlinks");
+    let Some((dir, public)) = sticky_public("protected-allowed") else {
         return;
-    }
-    let dir = TestDir::new("protected-allowed");
-    let public = dir.join("pub");
-    std::fs::create_dir(&public).unwrap();
-    std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    };
     std::fs::write(dir.join("mine"), b"old").unwrap();
     // Root's own link in the same directory: its owner follows it, as the kernel does.
     let own = public.join("own");

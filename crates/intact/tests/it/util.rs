@@ -107,6 +107,15 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// Drops this (child) process from root to `nobody` (uid and gid 65534, no supplementary
+/// groups).
+pub fn become_nobody() {
+    let nobody = 65534;
+    nix::unistd::setgroups(&[]).expect("setgroups");
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(nobody)).expect("setgid");
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(nobody)).expect("setuid");
+}
+
 /// The OS error number behind an intact error (its source chain ends in the OS error).
 pub fn errno_of(error: &io::Error) -> Option<i32> {
     let mut current: Option<&(dyn Error + 'static)> = Some(error);
