@@ -551,7 +551,7 @@ impl AtomicFile {
             os_error(
                 errno,
                 format_args!(
-                    "create a probe file in {dir} to learn the mode of a new file there                      (for {}); nothing was published",
+                    "create a probe file in {dir} to learn the mode of a new file there (for {})",
                     self.dest.path.display()
                 ),
             )
