@@ -174,7 +174,7 @@
 //! | Hard links | **split**: other names of the old inode keep the old content; only this name gets the new file | — |
 //! | Read-only file (`0o444`), or another user's file | **replaced** whenever the directory is writable by the writer (in a sticky directory such as `/tmp`, only if the writer owns the file or the directory): `rename` needs write permission on the directory, not on the file | [`Overwrite::NoClobber`]: never replaces anything |
 //! | Timestamps, file flags (`chattr`), inode number | new | — |
-//! | A symlink at the target | followed, and kept ([`Symlinks::Follow`]) | [`Symlinks::Replace`]: replaced by the file |
+//! | A symlink at the target | followed, and kept ([`Symlinks::Follow`]), unless the kernel's own `open` would refuse to follow it (`fs.protected_symlinks`: `PermissionDenied`) | [`Symlinks::Replace`]: replaced by the file |
 //!
 //! # Cleaning up: `sweep`
 //!
