@@ -372,10 +372,11 @@ fn initial_mode(dest: &Destination, options: &Options) -> u32 {
 /// filesystem) applies its own rules, whatever they are: the calling thread's umask, the
 /// directory's default ACL, a FUSE server's own handling of either.
 ///
-/// `openat(dir, ".{name}.{random}.intact-tmp", O_CREAT | O_EXCL, 0o666)`, `statx`,
-/// `unlinkat`, `close`. The probe is empty and lives for a few microseconds; it has the temp
-/// name shape, so a crash in between leaves something [`sweep`](crate::sweep) removes (and a
-/// sweeper may remove it first: the `ENOENT` of the `unlinkat` is then ignored).
+/// `openat(dir, ".{name}.{random}.intact-tmp", O_CREAT | O_EXCL, 0o666)`, `statx`, `close`,
+/// `unlinkat` (closed first: NFS renames a removed file that is still open to `.nfsXXXX`).
+/// The probe is empty and lives for a few microseconds; it has the temp name shape, so a
+/// crash in between leaves something [`sweep`](crate::sweep) removes (and a sweeper may
+/// remove it first: the `ENOENT` of the `unlinkat` is then ignored).
 fn probe_new_file_mode(dest: &Destination) -> Result<u32, Errno> {
     let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW;
     let flags = flags | OFlags::CLOEXEC;
@@ -389,6 +390,7 @@ fn probe_new_file_mode(dest: &Destination) -> Result<u32, Errno> {
             Err(errno) => return Err(errno),
         };
         let probed = sys::stat_fd(fd.as_fd());
+        drop(fd);
         match sys::retry(|| rustix::fs::unlinkat(dir, &name, AtFlags::empty())) {
             Ok(()) | Err(Errno::NOENT) => {}
             Err(errno) => return Err(errno),

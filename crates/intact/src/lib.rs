@@ -99,7 +99,7 @@
 //!    umask and on FUSE may not). An unnamed temp file created with 0o666 got exactly that
 //!    at `open`. For a named one the crate asks the kernel the same way: it creates an empty
 //!    probe file, `openat(dir, ".{name}.{random}.intact-tmp", O_CREAT | O_EXCL, 0o666)`,
-//!    reads its mode (`statx`) and removes it (`unlinkat`): nothing is computed from the
+//!    reads its mode (`statx`), closes and removes it (`unlinkat`): nothing is computed from the
 //!    umask or the ACL, which may not mean on every filesystem what they mean on ext4, and no
 //!    `/proc` is needed. `fstat(temp)` shows what
 //!    the file has; then `fchown` if the owner or group differs from the replaced file's
@@ -212,7 +212,7 @@
 //! | [`Overwrite::NoClobber`], new file, `Full` | 9 | no `flock`, no `statx` at commit, `linkat` straight to the target, no `renameat` |
 //!
 //! A new file with a named temp file adds the probe that learns its mode (`openat`, `statx`,
-//! `unlinkat`, `close`; see step 3). The second `statx(target)` (reading
+//! `close`, `unlinkat`; see step 3). The second `statx(target)` (reading
 //! the replaced file's metadata at commit, not only at `create`) cost nothing measurable: in
 //! one run of 5,000 fully durable 1 KiB writes on tmpfs, 15.2 to 16.8 µs per write against
 //! 16.3 to 18.7 µs before it (noise of a shared 2-core machine).
