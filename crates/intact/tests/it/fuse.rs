@@ -2,6 +2,7 @@
 //! gives in the same directory, whatever the default ACL and the umask. (A FUSE filesystem
 //! may apply the umask even where the directory has a default ACL, unlike ext4.)
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -97,5 +98,17 @@ fn compare_with_file_create(dir: &Path, umask: u32) {
             );
             assert_eq!(acl_of(&path), acl, "{what}");
         }
+        // Replacing with `preserve_mode(false)` gives the new-file mode too.
+        let replaced = dir.join(format!("{temp:?}-replaced-{umask:o}"));
+        std::fs::write(&replaced, b"old").unwrap();
+        std::fs::set_permissions(&replaced, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let options = Options::new().temp(temp).preserve_mode(false);
+        options.write(&replaced, b"new").unwrap();
+        let what = format!("{} {temp:?} replaced, umask {umask:o}", dir.display());
+        assert_eq!(
+            format!("{:o}", mode_of(&replaced)),
+            format!("{mode:o}"),
+            "{what}"
+        );
     }
 }
