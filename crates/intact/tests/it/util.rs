@@ -78,13 +78,42 @@ pub fn mode_of(path: &Path) -> u32 {
 
 /// Says that a test did not run, where people see it: libtest captures `println!` (shown only
 /// on failure), not a direct write to stderr, so this line shows in every `cargo test` run.
+/// With `TORTURE_REQUIRE_ALL=1` a test that cannot run fails instead.
 pub fn skip(reason: &str) {
     use std::io::Write as _;
+    if std::env::var_os("TORTURE_REQUIRE_ALL").is_some_and(|value| value == "1") {
+        panic!("cannot run here, and TORTURE_REQUIRE_ALL=1: {reason}");
+    }
     let _ = writeln!(std::io::stderr(), "skipped: {reason}");
+}
+
+/// Runs `work` on a new thread with its own umask, `mask` (`unshare(CLONE_FS)`): the
+/// process's umask, and every other thread's, stay as they are.
+pub fn with_thread_umask<T: Send>(mask: u32, work: impl FnOnce() -> T + Send) -> T {
+    use nix::sched::{CloneFlags, unshare};
+    std::thread::scope(|scope| {
+        let thread = scope.spawn(|| {
+            unshare(CloneFlags::CLONE_FS).expect("unshare(CLONE_FS)");
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+            work()
+        });
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
+}
+
+/// Drops this (child) process from root to `nobody` (uid and gid 65534, no supplementary
+/// groups).
+pub fn become_nobody() {
+    let nobody = 65534;
+    nix::unistd::setgroups(&[]).expect("setgroups");
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(nobody)).expect("setgid");
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(nobody)).expect("setuid");
 }
 
 /// The OS error number behind an intact error (its source chain ends in the OS error).
