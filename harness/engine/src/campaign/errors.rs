@@ -309,27 +309,16 @@ pub fn run(
     })
 }
 
-/// What the main job's "I/O errors" column shows for one subject: its status and the smallest
-/// violation's diagnosis with its replay command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorsCell {
-    /// The verdict against the subject's expectation (`subject.expect`).
-    pub status: SubjectStatus,
-    /// Injections run.
-    pub injections: u64,
-    /// The smallest violation: diagnosis, then `replay: torture errors ... --inject ...`.
-    pub smallest: Option<String>,
-}
-
 /// Runs the errors campaign for one subject with `trials` sampled injections of every kind (the
 /// main job's column: sample, do not exhaust). `subject.expect` must be its expectation under
-/// I/O errors (`Strategy::expect_errors` for a built-in). `Ok(None)`: Ctrl-C.
+/// I/O errors (`Strategy::expect_errors` for a built-in). `Ok(None)`: Ctrl-C, or no result; the
+/// caller's cell stays unfilled, which fails the table.
 pub fn run_cell(
     subject: &Subject,
     settings: &Settings,
     trials: u64,
     context: &RunContext,
-) -> Result<Option<ErrorsCell>, CampaignError> {
+) -> Result<Option<ErrorsSubjectResult>, CampaignError> {
     struct Quiet;
     impl ErrorsObserver for Quiet {
         fn subject_started(&mut self, _: &Subject, _: u64, _: u64) {}
@@ -353,17 +342,7 @@ pub fn run_cell(
     match (run.end, run.subjects.into_iter().next()) {
         (RunEnd::Failed(e), _) => Err(e),
         (RunEnd::Interrupted, _) | (RunEnd::Completed, None) => Ok(None),
-        (RunEnd::Completed, Some(result)) => Ok(Some(ErrorsCell {
-            status: result.status(),
-            injections: result.records.len() as u64,
-            smallest: result.smallest().map(|r| {
-                let replay = replay_command(&result.subject, settings, &r.injection);
-                format!(
-                    "{} replay: {replay}",
-                    r.diagnosis.as_deref().unwrap_or_default()
-                )
-            }),
-        })),
+        (RunEnd::Completed, Some(result)) => Ok(Some(result)),
     }
 }
 

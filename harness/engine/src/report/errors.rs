@@ -126,7 +126,10 @@ fn status_text(status: SubjectStatus, style: Style) -> String {
         SubjectStatus::Passed => "1;32",
         SubjectStatus::Caught => "1;36",
         SubjectStatus::NotCaughtInShard => "1;33",
-        SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => "1;31",
+        SubjectStatus::Failed
+        | SubjectStatus::NotCaught
+        | SubjectStatus::NotModelled
+        | SubjectStatus::Incomplete => "1;31",
     };
     paint(style, code, &text)
 }

@@ -144,7 +144,10 @@ pub fn detail_lines(
     let shown = match result.status() {
         SubjectStatus::Passed => 0,
         SubjectStatus::Caught | SubjectStatus::NotCaughtInShard => 1,
-        SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => usize::MAX,
+        SubjectStatus::Failed
+        | SubjectStatus::NotCaught
+        | SubjectStatus::NotModelled
+        | SubjectStatus::Incomplete => usize::MAX,
     };
     if let Some(replayed) = &result.replay {
         lines.extend(replay_lines(replayed, &indent));
@@ -512,7 +515,10 @@ fn expectation_case(result: &PowerResult) -> TestCase {
         SubjectStatus::Passed | SubjectStatus::Caught | SubjectStatus::NotCaughtInShard => {
             TestCaseStatus::success()
         }
-        SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => {
+        SubjectStatus::Failed
+        | SubjectStatus::NotCaught
+        | SubjectStatus::NotModelled
+        | SubjectStatus::Incomplete => {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             status.set_message(message.clone());
             status
