@@ -336,6 +336,19 @@ pub fn markdown(run: &PowerRun) -> String {
     let mut out = String::new();
     let o = &run.power.options;
     let _ = writeln!(out, "# torture power: {}\n", run.run_id);
+    match &run.end {
+        RunEnd::Completed => {}
+        RunEnd::Interrupted => {
+            out.push_str("**INTERRUPTED**: the run was stopped; this report is partial.\n\n")
+        }
+        RunEnd::Failed(e) => {
+            let _ = writeln!(out, "**HARNESS ERROR**: {e}; this report is partial.\n");
+        }
+    }
+    if run.subjects.is_empty() {
+        out.push_str("No subject finished.\n");
+        return out;
+    }
     let _ = writeln!(
         out,
         "Model `{}`, torn unit `{}`, fill `{}`, at most {} states per subject, seed {}, `--initial {}`, \
@@ -387,12 +400,12 @@ fn speed_section(run: &PowerRun) -> String {
         .subjects
         .iter()
         .map(|s| s.explore_time.as_secs_f64())
-        .sum();
+        .fold(0.0, |a, b| a + b);
     let recover: f64 = run
         .subjects
         .iter()
         .map(|s| s.recovery_time.as_secs_f64())
-        .sum();
+        .fold(0.0, |a, b| a + b);
     let recoveries: usize = run.subjects.iter().map(|s| s.recoveries.len()).sum();
     let _ = writeln!(
         out,

@@ -170,7 +170,8 @@ impl RunSummary {
 
     /// One line of JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"kind\":\"summary\",\"error\":\"{e}\"}}"))
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!("{{\"kind\":\"summary\",\"error\":\"{e}\"}}"))
     }
 
     /// Writes `summary.json` into `dir`.
@@ -223,62 +224,6 @@ fn explanation(s: &SubjectSummary) -> String {
         }
     };
     format!("torture: {} ({}): {why}", s.subject, s.crash_kind)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn subject(status: SubjectStatus, model_bugs: u64) -> SubjectSummary {
-        let verdict = match model_bugs {
-            0 => Verdict::of_status(status),
-            _ => Verdict::ModelBug,
-        };
-        SubjectSummary {
-            subject: "s".to_owned(),
-            crash_kind: "kill".to_owned(),
-            expected: Expect::Pass,
-            status,
-            verdict,
-            checked: 3,
-            violations: 0,
-            model_bugs,
-            diagnosis: None,
-            fix: None,
-        }
-    }
-
-    #[test]
-    fn the_worst_subject_decides_and_nothing_tested_is_no_pass() {
-        let run = |subjects, stop| RunSummary::new("kill", "r", subjects, stop).exit_code;
-        assert_eq!(run(vec![], Stop::Completed), 2);
-        assert_eq!(run(vec![subject(SubjectStatus::Passed, 0)], Stop::Completed), 0);
-        let mixed = vec![
-            subject(SubjectStatus::NotModelled, 0),
-            subject(SubjectStatus::Passed, 0),
-        ];
-        assert_eq!(run(mixed, Stop::Completed), 3);
-        let failed = vec![
-            subject(SubjectStatus::NotModelled, 0),
-            subject(SubjectStatus::Incomplete, 0),
-        ];
-        assert_eq!(run(failed, Stop::Completed), 1);
-        let bug = vec![
-            subject(SubjectStatus::Failed, 0),
-            subject(SubjectStatus::Passed, 2),
-        ];
-        assert_eq!(run(bug, Stop::Completed), 4);
-        assert_eq!(run(vec![subject(SubjectStatus::Passed, 0)], Stop::Interrupted), 130);
-    }
-
-    #[test]
-    fn a_summary_reads_back_and_refuses_unknown_fields() {
-        let summary = RunSummary::new("race", "r", vec![subject(SubjectStatus::Caught, 0)], Stop::Completed);
-        let back: RunSummary = serde_json::from_str(&summary.to_json()).expect("reads back");
-        assert_eq!(back, summary);
-        let extra = summary.to_json().replacen('{', "{\"violating\":1,", 1);
-        assert!(serde_json::from_str::<RunSummary>(&extra).is_err());
-    }
 }
 
 /// Splits `… Fix: what.` into the diagnosis and the fix.
@@ -385,7 +330,11 @@ pub fn race_subject(result: &RaceResult) -> SubjectSummary {
 /// that a kind file system spares is no harness failure), and a state outside the model is a
 /// model bug, apart from the writer's verdict.
 pub fn real_subject(fs: &str, subject: &RealSubject) -> SubjectSummary {
-    let violations = subject.states.iter().filter(|s| s.violation.is_some()).count() as u64;
+    let violations = subject
+        .states
+        .iter()
+        .filter(|s| s.violation.is_some())
+        .count() as u64;
     let model_bugs = subject.model_bugs().count() as u64;
     let status = match subject.states.is_empty() {
         true => SubjectStatus::Incomplete,
@@ -405,8 +354,10 @@ pub fn real_subject(fs: &str, subject: &RealSubject) -> SubjectSummary {
         checked: subject.states.len() as u64,
         violations,
         model_bugs,
-        diagnosis: first.map(|s| real_diagnosis(s)),
-        fix: first.and_then(|s| s.violation).map(|v| model_fix.unwrap_or_else(|| real_fix(v).to_owned())),
+        diagnosis: first.map(real_diagnosis),
+        fix: first
+            .and_then(|s| s.violation)
+            .map(|v| model_fix.unwrap_or_else(|| real_fix(v).to_owned())),
     }
 }
 
@@ -426,5 +377,124 @@ fn real_fix(violation: PowerViolation) -> &'static str {
         PowerViolation::AckedLost => {
             "fsync the temp file before the rename and the directory after it, then acknowledge"
         }
+    }
+}
+
+/// `junit.xml` from a summary: a suite per crash kind, a case per subject; failed unless as
+/// expected, and an interrupted run is an error case of its own (never green).
+pub fn junit(summary: &RunSummary) -> Result<String, quick_junit::SerializeError> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new(format!("torture {}", summary.command));
+    report.set_time(std::time::Duration::from_millis(summary.elapsed_ms));
+    let mut kinds: Vec<&str> = summary
+        .subjects
+        .iter()
+        .map(|s| s.crash_kind.as_str())
+        .collect();
+    kinds.dedup();
+    for kind in kinds {
+        let mut suite = TestSuite::new(format!("torture-{kind}"));
+        for s in summary.subjects.iter().filter(|s| s.crash_kind == kind) {
+            let status = match s.verdict {
+                Verdict::AsExpected => TestCaseStatus::success(),
+                other @ (Verdict::NotModelled
+                | Verdict::Violation
+                | Verdict::ModelBug
+                | Verdict::HarnessError
+                | Verdict::Interrupted) => {
+                    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    status.set_message(format!(
+                        "{}: {} (expected {})",
+                        other.name(),
+                        s.status,
+                        s.expected
+                    ));
+                    status.set_description(explanation(s));
+                    status
+                }
+            };
+            let mut case = TestCase::new(format!("{} ({kind})", s.subject), status);
+            case.set_classname(format!("torture-{kind}::{}", s.subject));
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+    }
+    if summary.interrupted || summary.subjects.is_empty() {
+        let mut suite = TestSuite::new("torture-run");
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(match summary.interrupted {
+            true => "run interrupted: the report is partial",
+            false => "no subject was judged",
+        });
+        suite.add_test_case(TestCase::new("run completes", status));
+        report.add_test_suite(suite);
+    }
+    report.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject(status: SubjectStatus, model_bugs: u64) -> SubjectSummary {
+        let verdict = match model_bugs {
+            0 => Verdict::of_status(status),
+            _ => Verdict::ModelBug,
+        };
+        SubjectSummary {
+            subject: "s".to_owned(),
+            crash_kind: "kill".to_owned(),
+            expected: Expect::Pass,
+            status,
+            verdict,
+            checked: 3,
+            violations: 0,
+            model_bugs,
+            diagnosis: None,
+            fix: None,
+        }
+    }
+
+    #[test]
+    fn the_worst_subject_decides_and_nothing_tested_is_no_pass() {
+        let run = |subjects, stop| RunSummary::new("kill", "r", subjects, stop).exit_code;
+        assert_eq!(run(vec![], Stop::Completed), 2);
+        assert_eq!(
+            run(vec![subject(SubjectStatus::Passed, 0)], Stop::Completed),
+            0
+        );
+        let mixed = vec![
+            subject(SubjectStatus::NotModelled, 0),
+            subject(SubjectStatus::Passed, 0),
+        ];
+        assert_eq!(run(mixed, Stop::Completed), 3);
+        let failed = vec![
+            subject(SubjectStatus::NotModelled, 0),
+            subject(SubjectStatus::Incomplete, 0),
+        ];
+        assert_eq!(run(failed, Stop::Completed), 1);
+        let bug = vec![
+            subject(SubjectStatus::Failed, 0),
+            subject(SubjectStatus::Passed, 2),
+        ];
+        assert_eq!(run(bug, Stop::Completed), 4);
+        assert_eq!(
+            run(vec![subject(SubjectStatus::Passed, 0)], Stop::Interrupted),
+            130
+        );
+    }
+
+    #[test]
+    fn a_summary_reads_back_and_refuses_unknown_fields() {
+        let summary = RunSummary::new(
+            "race",
+            "r",
+            vec![subject(SubjectStatus::Caught, 0)],
+            Stop::Completed,
+        );
+        let back: RunSummary = serde_json::from_str(&summary.to_json()).expect("reads back");
+        assert_eq!(back, summary);
+        let extra = summary.to_json().replacen('{', "{\"violating\":1,", 1);
+        assert!(serde_json::from_str::<RunSummary>(&extra).is_err());
     }
 }

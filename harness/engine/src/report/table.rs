@@ -155,7 +155,10 @@ impl CrashTable {
             for (kind, slot) in self.kinds.iter().zip(&row.cells) {
                 let word = slot.verdict().to_owned();
                 match slot {
-                    Slot::Filled(Cell { diagnosis: Some(diagnosis), .. }) => {
+                    Slot::Filled(Cell {
+                        diagnosis: Some(diagnosis),
+                        ..
+                    }) => {
                         notes.push(format!(
                             "[{}] {}, {}: {diagnosis}",
                             notes.len() + 1,
@@ -211,7 +214,13 @@ impl CrashTable {
 fn aligned(grid: &[Vec<String>]) -> Vec<String> {
     let columns = grid.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| grid.iter().filter_map(|r| r.get(c)).map(|w| w.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            grid.iter()
+                .filter_map(|r| r.get(c))
+                .map(|w| w.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     grid.iter()
         .map(|row| {
@@ -266,13 +275,27 @@ mod tests {
         filled(&mut table, "plain");
         filled(&mut table, "intact");
         let long = "torn at byte:1, a diagnosis much longer than any column of a terminal table";
-        table.set("plain", CrashKind::Kill, cell(SubjectStatus::Caught, Some(long)));
+        table.set(
+            "plain",
+            CrashKind::Kill,
+            cell(SubjectStatus::Caught, Some(long)),
+        );
         assert!(table.all_as_expected());
         let lines = table.terminal_lines();
-        assert!(lines[0].starts_with("writer") && lines[0].contains("power cut"), "{lines:?}");
+        assert!(
+            lines[0].starts_with("writer") && lines[0].contains("power cut"),
+            "{lines:?}"
+        );
         assert!(lines[1].contains("caught [1]"), "{lines:?}");
-        assert!(lines.contains(&format!("[1] plain, SIGKILL: {long}")), "{lines:?}");
-        table.set("intact", CrashKind::Kill, cell(SubjectStatus::Failed, Some("a|b")));
+        assert!(
+            lines.contains(&format!("[1] plain, SIGKILL: {long}")),
+            "{lines:?}"
+        );
+        table.set(
+            "intact",
+            CrashKind::Kill,
+            cell(SubjectStatus::Failed, Some("a|b")),
+        );
         assert!(!table.all_as_expected());
         assert!(table.markdown().contains("FAILED: a\\|b"));
     }
@@ -282,12 +305,19 @@ mod tests {
         let mut table = CrashTable::new(&CrashKind::ALL);
         filled(&mut table, "intact");
         table.set("sweep", CrashKind::Kill, cell(SubjectStatus::Passed, None));
-        assert!(!table.all_as_expected(), "three cells of `sweep` are missing");
+        assert!(
+            !table.all_as_expected(),
+            "three cells of `sweep` are missing"
+        );
         assert!(table.markdown().contains("| `sweep` | passes | MISSING |"));
         for kind in [CrashKind::Power, CrashKind::Errors, CrashKind::Race] {
             table.not_run("sweep", kind);
         }
         assert!(table.all_as_expected());
-        assert!(table.markdown().contains("| `sweep` | passes | - | - | - |"));
+        assert!(
+            table
+                .markdown()
+                .contains("| `sweep` | passes | - | - | - |")
+        );
     }
 }
