@@ -304,16 +304,20 @@ fn errors_and_race_columns(
         .filter_map(|r| Some((r, r.subject.name.parse::<Strategy>().ok()?)))
         .collect();
     for (at, (result, strategy)) in subjects.iter().enumerate() {
-        if format == OutputFormat::Human {
-            println!(
-                "  [{}/{}] I/O errors and racing: {}",
-                at + 1,
-                subjects.len(),
-                result.subject.label
-            );
-        }
+        let progress = |column: &str| {
+            if format == OutputFormat::Human {
+                println!(
+                    "  [{}/{}] {column}: {}",
+                    at + 1,
+                    subjects.len(),
+                    result.subject.label
+                );
+            }
+        };
+        progress("I/O errors");
         errors_cell(job, result, *strategy, kill, cancel);
-        if !job.stopped() {
+        if !job.stopped() && !cancel.load(Ordering::Relaxed) {
+            progress("racing");
             race_cell(job, result, *strategy, kill.settings.seed, &root, cancel);
         }
         if cancel.load(Ordering::Relaxed) {

@@ -294,7 +294,9 @@ fn run_summary(runs: &[RealRun], run_id: &str, seed: u64, failed: bool) -> RunSu
 /// real state), `junit.xml` and `summary.json`.
 fn write_report(dir: &Path, runs: &[RealRun], summary: &RunSummary) {
     let written = std::fs::write(dir.join("summary.md"), report_markdown(runs, summary))
-        .and_then(|()| std::fs::write(dir.join("results.jsonl"), state_lines(runs)));
+        .and_then(|()| std::fs::write(dir.join("results.jsonl"), state_lines(runs)))
+        .and_then(|()| summary::junit(summary).map_err(std::io::Error::other))
+        .and_then(|xml| std::fs::write(dir.join("junit.xml"), xml));
     if let Err(e) = written {
         eprintln!("warning: cannot write the report to {}: {e}", dir.display());
     }

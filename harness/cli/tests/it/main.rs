@@ -7,6 +7,7 @@
 mod builtins;
 mod checks;
 mod errors;
+mod exits;
 mod external;
 mod interrupt;
 mod io_errors;
@@ -16,6 +17,7 @@ mod power;
 mod race;
 mod real;
 mod reports;
+mod schema;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,8 +32,8 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The `--format json` lines on stdout.
-    pub fn subjects(&self) -> Vec<serde_json::Value> {
+    /// Every `--format json` line on stdout.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
         self.stdout
             .lines()
             .map(|line| {
@@ -39,6 +41,26 @@ impl Outcome {
                     .unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}\n{self:?}"))
             })
             .collect()
+    }
+
+    /// The `--format json` subject lines on stdout (the run's summary line left out).
+    pub fn subjects(&self) -> Vec<serde_json::Value> {
+        let mut lines = self.json_lines();
+        lines.retain(|line| line["kind"] != "summary");
+        lines
+    }
+
+    /// The run's summary: the last `--format json` line, the same schema for every command.
+    pub fn summary(&self) -> serde_json::Value {
+        let last = self
+            .json_lines()
+            .pop()
+            .unwrap_or_else(|| panic!("no JSON: {self:?}"));
+        assert_eq!(
+            last["kind"], "summary",
+            "the last line is the summary: {self:?}"
+        );
+        last
     }
 
     /// The single subject of a one-subject `--format json` run.

@@ -265,7 +265,7 @@ pub struct ErrorsSubjectLine {
     pub expected: &'static str,
     pub fault_space: u64,
     pub injections: u64,
-    pub violating: u64,
+    pub violations: u64,
     pub faults_per_second: f64,
     pub smallest: Option<String>,
 }
@@ -302,7 +302,7 @@ pub fn subject_line(result: &ErrorsSubjectResult) -> ErrorsSubjectLine {
         expected: result.subject.expect.label(),
         fault_space: result.space_len,
         injections: counts.injections,
-        violating: counts.violations,
+        violations: counts.violations,
         faults_per_second: result.faults_per_second(),
         smallest: result.smallest().and_then(|r| r.diagnosis.clone()),
     }
