@@ -214,17 +214,12 @@ pub struct Common {
     pub command: Vec<OsString>,
 }
 
-/// `--jobs` and `--partition`: how a campaign's work is spread over threads and machines.
+/// `--jobs`, for campaigns whose trials run in parallel (kill, errors).
 #[derive(Debug, Clone, Args)]
-pub struct Spread {
+pub struct Jobs {
     /// Worker threads [default: available cores]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub jobs: Option<u64>,
-
-    /// Run only shard M of N (M from 1); give every shard the same --seed, then join them with
-    /// `torture merge`
-    #[arg(long, value_name = "M/N", value_parser = partition)]
-    pub partition: Option<Partition>,
 }
 
 /// Options of `torture kill`.
@@ -247,8 +242,13 @@ pub struct KillArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// Run only shard M of N of every subject's kill points (M from 1); give every shard the same
+    /// --seed, then join them with `torture merge`
+    #[arg(long, value_name = "M/N", value_parser = partition)]
+    pub partition: Option<Partition>,
+
     #[command(flatten)]
-    pub spread: Spread,
+    pub jobs: Jobs,
 
     #[command(flatten)]
     pub common: Common,
@@ -287,10 +287,14 @@ pub(crate) fn payload_size(text: &str) -> Result<u64, String> {
     }
 }
 
+/// `--subject`: a subject of the catalogue (`torture list`), or a strategy only `race` runs.
 pub(crate) fn subject_name(name: &str) -> Result<String, String> {
-    match campaign::builtin(name) {
-        Some(builtin) => Ok(builtin.name.to_owned()),
-        None => {
+    if let Some(builtin) = campaign::builtin(name) {
+        return Ok(builtin.name.to_owned());
+    }
+    match name.parse::<torture_writers::strategies::Strategy>() {
+        Ok(strategy) => Ok(strategy.name().to_owned()),
+        Err(_) => {
             let names: Vec<&str> = campaign::builtins().iter().map(|b| b.name).collect();
             Err(format!(
                 "unknown subject `{name}`; built-in subjects: {} (see `torture list`)",
@@ -326,13 +330,13 @@ impl Common {
         self.format.output_format()
     }
 
-    /// The settings of a plan, with the command's own selection, strictness and spread.
+    /// The settings of a plan, with the command's own selection, strictness, threads and shard.
     pub fn settings(
         &self,
         seed: u64,
-        selection: Selection,
-        strict: bool,
-        spread: &Spread,
+        (selection, strict): (Selection, bool),
+        jobs: &Jobs,
+        partition: Option<Partition>,
     ) -> Result<Settings, String> {
         Ok(Settings {
             initial: match self.initial {
@@ -342,12 +346,12 @@ impl Common {
             validation: self.validation(),
             selection,
             seed,
-            jobs: spread.jobs.map_or_else(default_jobs, |jobs| jobs as usize),
+            jobs: jobs.jobs.map_or_else(default_jobs, |jobs| jobs as usize),
             timeout_ms: self.timeout_ms,
             dir: self.dir.clone().unwrap_or_else(sandbox::default_dir),
             target: sandbox::check_target_name(&self.target)?,
             strict,
-            partition: spread.partition,
+            partition,
         })
     }
 
@@ -396,7 +400,17 @@ impl Common {
             );
         }
         let size_bytes = self.size.unwrap_or(default_size_bytes);
-        let chosen = campaign::builtins()
+        let builtins = campaign::builtins();
+        if let Some(name) = self
+            .subjects
+            .iter()
+            .find(|n| !builtins.iter().any(|b| b.name == n.as_str()))
+        {
+            return Err(format!(
+                "`{name}` only races (`torture race --subject {name}`); see `torture list` for the others"
+            ));
+        }
+        let chosen = builtins
             .into_iter()
             .filter(|b| self.subjects.is_empty() || self.subjects.iter().any(|n| n == b.name));
         Ok(chosen.map(|b| Subject::builtin(b, size_bytes)).collect())
@@ -411,9 +425,12 @@ impl KillArgs {
 
     /// Turns the options into a plan, or explains what does not fit together.
     pub fn plan(&self, seed: u64) -> Result<Plan, String> {
-        let settings = self
-            .common
-            .settings(seed, self.selection(), self.strict, &self.spread)?;
+        let settings = self.common.settings(
+            seed,
+            (self.selection(), self.strict),
+            &self.jobs,
+            self.partition,
+        )?;
         let mut subjects = self.common.subjects(DEFAULT_SIZE_BYTES)?;
         if self.is_main_job() {
             subjects.extend(main_job_sweep());

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::cli::{Common, KillArgs, Spread};
+use crate::cli::{Common, Jobs, KillArgs};
 use torture_core::errors::{FaultKind, Injection};
 use torture_engine::campaign::errors::{self, ErrorsOptions, ErrorsPlan, ErrorsRunResult};
 use torture_engine::campaign::{RunContext, RunEnd, SubjectKind};
@@ -28,7 +28,7 @@ interrupted, with a partial report.
 Examples:
   torture errors --subject intact --size 4096
   torture errors --fault enospc -- python3 harness/writers/write_report_atomic.py {target}
-  torture errors --subject plain --size 4096 --inject write#3:ENOSPC   # replay one";
+  torture errors --subject plain --size 4096 --inject 'write#1:ENOSPC'   # replay one";
 
 /// Options of `torture errors`.
 #[derive(Debug, Clone, Args)]
@@ -38,7 +38,7 @@ pub struct ErrorsArgs {
     pub kinds: FaultKinds,
 
     /// Replay exactly one injection: SYSCALL#SEQ:ACTION, e.g. fsync#9:EIO or write#5:short=1
-    #[arg(long, value_name = "INJECTION", value_parser = injection, conflicts_with_all = ["trials", "partition"])]
+    #[arg(long, value_name = "INJECTION", value_parser = injection, conflicts_with = "trials")]
     pub inject: Option<Injection>,
 
     /// Injections per subject, drawn with --seed [default: all when at most 512]
@@ -50,7 +50,7 @@ pub struct ErrorsArgs {
     pub strict: bool,
 
     #[command(flatten)]
-    pub spread: Spread,
+    pub jobs: Jobs,
 
     #[command(flatten)]
     pub common: Common,
@@ -80,7 +80,8 @@ impl ErrorsArgs {
             exhaustive: false,
             kill_at: None,
             strict: self.strict,
-            spread: self.spread.clone(),
+            partition: None,
+            jobs: self.jobs.clone(),
             common: self.common.clone(),
         }
     }

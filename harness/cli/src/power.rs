@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::{Common, KillArgs, Spread};
+use crate::cli::{Common, Jobs, KillArgs};
 use torture_core::oracle::CrashKind;
 use torture_core::power::{CrashState, Fill, Model, PowerOptions, Torn};
 use torture_engine::campaign::power::{DEFAULT_RECOVERY_CAP, PowerPlan, PowerSettings, Regex};
@@ -39,7 +39,7 @@ writer's contract); 2 bad usage or a harness error; 3 no violation, but a writer
 Examples:
   torture power --subject rename-fsync --size 8KiB
   torture power --ack-line '^done$' -- python3 harness/writers/write_report_atomic.py {target}
-  torture power --subject rename --size 8KiB --state e4:f1@0 --materialize /tmp/crash   # replay one state
+  torture power --subject rename --size 8KiB --state e4:f1@0 --materialize crash   # replay one state
   torture power --real ext4 --subject intact                                          # root";
 
 /// Options of `torture power`.
@@ -105,10 +105,8 @@ impl PowerArgs {
             exhaustive: false,
             kill_at: None,
             strict: false,
-            spread: Spread {
-                jobs: Some(1),
-                partition: None,
-            },
+            partition: None,
+            jobs: Jobs { jobs: Some(1) },
             common: self.common.clone(),
         }
     }

@@ -430,6 +430,13 @@ fn print_summary(run: &RealRun) {
                 println!("  replay: {}", bug.replay);
             }
         }
+        let judged = summary::real_subject(run.fs.name(), subject);
+        if let (Some(diagnosis), Some(fix)) = (&judged.diagnosis, &judged.fix) {
+            println!(
+                "{}: {}: {} violating real states, first {diagnosis}\n  Fix: {fix}.",
+                run.fs, subject.label, judged.violations
+            );
+        }
     }
     let bugs: usize = run.subjects.iter().map(|s| s.model_bugs().count()).sum();
     let t = run.timing;

@@ -245,3 +245,19 @@ fn the_main_job_interrupted_in_its_racing_column_exits_130() {
     assert_partial_report(&reports, "INTERRUPTED");
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+#[test]
+fn the_process_model_judges_built_ins_by_their_sigkill_expectations() {
+    // Under `process` (nothing lost but the process), a writer that only lacks fsync is no
+    // canary: the built-ins must do what they do under SIGKILL, never "canary not caught".
+    let out = torture(&[
+        "power", "--model", "process", "--size", "2048", "--format", "json",
+    ]);
+    judged(&out, 0, "as_expected");
+    assert!(!out.stderr.contains("canary not caught"), "{out:?}");
+    let subjects = out.summary()["subjects"]
+        .as_array()
+        .expect("subjects")
+        .len();
+    assert!(subjects >= 10, "{out:?}");
+}

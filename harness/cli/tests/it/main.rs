@@ -7,6 +7,7 @@
 mod builtins;
 mod checks;
 mod errors;
+mod examples;
 mod exits;
 mod external;
 mod interrupt;

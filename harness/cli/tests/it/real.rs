@@ -198,7 +198,11 @@ fn a_python_writer_is_checked_like_a_builtin() {
     }
     // durable_replace.py both: fsyncs the file and the directory (atomic_replace.py does not,
     // and loses its acknowledged version on a real ext4: exit 1).
-    let command = format!("{} {} both {{target}}", python(), writer("durable_replace.py"));
+    let command = format!(
+        "{} {} both {{target}}",
+        python(),
+        writer("durable_replace.py")
+    );
     let out = run(&[
         "power",
         "--real=ext4",

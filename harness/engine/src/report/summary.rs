@@ -212,18 +212,24 @@ fn explanation(s: &SubjectSummary) -> String {
             "incomplete: the run stopped before this subject was judged".to_owned()
         }
         (0, SubjectStatus::Failed) => format!(
-            "{} with a violation{}",
+            "{} of {} checked broke the contract{}",
             s.violations,
+            s.checked,
             s.diagnosis
                 .as_deref()
-                .map(|d| format!(": {d}"))
+                .map(|d| format!("; smallest: {d}"))
                 .unwrap_or_default()
         ),
         (0, SubjectStatus::Passed | SubjectStatus::Caught | SubjectStatus::NotCaughtInShard) => {
             "as expected".to_owned()
         }
     };
-    format!("torture: {} ({}): {why}", s.subject, s.crash_kind)
+    let fix = s
+        .fix
+        .as_deref()
+        .map(|fix| format!("\n  Fix: {fix}."))
+        .unwrap_or_default();
+    format!("torture: {} ({}): {why}{fix}", s.subject, s.crash_kind)
 }
 
 /// Splits `… Fix: what.` into the diagnosis and the fix.
