@@ -33,7 +33,7 @@ one summary object whose fields are the same for every command (see reports/READ
 Examples:
   torture                                        # the main job: every built-in subject
   torture kill --subject intact --exhaustive --size 2048
-  torture kill --expect caught -- python3 harness/writers/write_report_plain.py {target}
+  torture kill --trials 50 --expect caught -- python3 harness/writers/write_report_plain.py {target}
   torture kill --subject plain --seed 7 --kill-at byte:4097   # replay one trial
   torture --seed 1 --partition 2/3 --report-dir shard-2          # one shard of three
   torture merge shard-1 shard-2 shard-3 --report-dir merged      # judge the shards as one run";
