@@ -8,10 +8,10 @@ use clap::Args;
 use crate::cli::{Common, Jobs, KillArgs};
 use torture_core::errors::{FaultKind, Injection};
 use torture_engine::campaign::errors::{self, ErrorsOptions, ErrorsPlan, ErrorsRunResult};
-use torture_engine::campaign::{RunContext, RunEnd, SubjectKind};
+use torture_engine::campaign::{RunContext, SubjectKind};
 use torture_engine::report;
 use torture_engine::report::errors::ErrorsReporter;
-use torture_engine::report::summary::{self, RunSummary, Stop, Verdict};
+use torture_engine::report::summary::{self, RunSummary};
 use torture_engine::strategies::Strategy;
 
 pub const AFTER_HELP: &str = "Each trial fails one call of the golden run (EIO, ENOSPC, EDQUOT, EINTR, a short \
@@ -156,14 +156,7 @@ pub fn run(args: &ErrorsArgs) -> ExitCode {
 /// The run's summary.
 fn errors_summary(run: &ErrorsRunResult, run_id: &str) -> RunSummary {
     let subjects = run.subjects.iter().map(summary::errors_subject).collect();
-    let (stop, floor) = match &run.end {
-        RunEnd::Completed => (Stop::Completed, Verdict::AsExpected),
-        RunEnd::Interrupted => (Stop::Interrupted, Verdict::AsExpected),
-        RunEnd::Failed(e) => {
-            eprintln!("error: {e}");
-            (Stop::Completed, Verdict::HarnessError)
-        }
-    };
+    let (stop, floor) = crate::stop_of(&run.end);
     let mut summary = RunSummary::new("errors", run_id, subjects, stop).at_least(floor);
     summary.seed = Some(run.settings.seed);
     summary

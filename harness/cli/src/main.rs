@@ -227,17 +227,22 @@ pub(crate) fn kill_summary(run: &campaign::RunResult) -> RunSummary {
         .iter()
         .map(|s| summary::kill_subject(s, &run.settings))
         .collect();
-    let (stop, floor) = match &run.end {
+    let (stop, floor) = stop_of(&run.end);
+    let mut summary = RunSummary::new("kill", &run.run_id, subjects, stop).at_least(floor);
+    summary.seed = Some(run.settings.seed);
+    summary
+}
+
+/// How a campaign's end bears on the verdict: its stop, and a harness error (said on stderr).
+pub(crate) fn stop_of(end: &RunEnd) -> (Stop, Verdict) {
+    match end {
         RunEnd::Completed => (Stop::Completed, Verdict::AsExpected),
         RunEnd::Interrupted => (Stop::Interrupted, Verdict::AsExpected),
         RunEnd::Failed(e) => {
             eprintln!("error: {e}");
             (Stop::Completed, Verdict::HarnessError)
         }
-    };
-    let mut summary = RunSummary::new("kill", &run.run_id, subjects, stop).at_least(floor);
-    summary.seed = Some(run.settings.seed);
-    summary
+    }
 }
 
 /// Ends every command: says why the verdict is not a pass (stderr), prints the JSON summary

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cli::KillArgs;
 use crate::power::{self, PowerArgs};
-use crate::{finish, harness_error, random_seed};
+use crate::{finish, harness_error, random_seed, stop_of};
 use torture_core::oracle::CrashKind;
 use torture_engine::campaign::SubjectKind;
 use torture_engine::campaign::errors as errors_engine;
@@ -75,18 +75,6 @@ fn power_summary(run: &PowerRun) -> RunSummary {
     summary.seed = Some(run.power.options.seed);
     summary.elapsed_ms = run.elapsed.as_millis() as u64;
     summary
-}
-
-/// How a campaign's end bears on the verdict: its stop, and a harness error (said on stderr).
-fn stop_of(end: &RunEnd) -> (Stop, Verdict) {
-    match end {
-        RunEnd::Completed => (Stop::Completed, Verdict::AsExpected),
-        RunEnd::Interrupted => (Stop::Interrupted, Verdict::AsExpected),
-        RunEnd::Failed(e) => {
-            eprintln!("error: {e}");
-            (Stop::Completed, Verdict::HarnessError)
-        }
-    }
 }
 
 fn header(plan: &PowerPlan) {

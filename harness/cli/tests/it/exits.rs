@@ -157,12 +157,7 @@ fn interrupt_when(args: &[&str], ready: &str) -> (i32, String) {
 
 /// The failed (or errored) JUnit and the interrupted mark of the one run under `reports`.
 fn assert_partial_report(reports: &Path, summary_mark: &str) {
-    let run = std::fs::read_dir(reports)
-        .expect("reports")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir() && !p.ends_with("latest"))
-        .expect("a run directory");
+    let run = crate::the_run_dir(reports);
     let junit = std::fs::read_to_string(run.join("junit.xml")).expect("junit.xml");
     let report = quick_junit::Report::deserialize_from_str(&junit).expect("valid JUnit");
     assert!(

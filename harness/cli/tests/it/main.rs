@@ -129,6 +129,16 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The one run directory under `reports` (a `--report-dir`).
+pub fn the_run_dir(reports: &Path) -> PathBuf {
+    std::fs::read_dir(reports)
+        .expect("reports")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir() && !p.ends_with("latest"))
+        .expect("a run directory")
+}
+
 /// `value[key]` as a number.
 pub fn num(value: &serde_json::Value, key: &str) -> u64 {
     value[key]

@@ -8,12 +8,7 @@ use crate::{python, run, scratch_dir, writer};
 
 /// The one run directory under `reports` and its `summary.json`.
 fn run_dir(reports: &Path) -> (std::path::PathBuf, serde_json::Value) {
-    let dir = std::fs::read_dir(reports)
-        .expect("reports")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir() && !p.ends_with("latest"))
-        .expect("a run directory");
+    let dir = crate::the_run_dir(reports);
     let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
     (
         dir,
