@@ -214,7 +214,7 @@ pub struct Common {
     pub command: Vec<OsString>,
 }
 
-/// `--jobs`, for campaigns whose trials run in parallel (kill, errors).
+/// `--jobs`, for campaigns whose work runs in parallel (kill and errors: trials; race: subjects).
 #[derive(Debug, Clone, Args)]
 pub struct Jobs {
     /// Worker threads [default: available cores]
@@ -472,7 +472,7 @@ fn main_job_sweep() -> Option<Subject> {
     Some(subject)
 }
 
-fn default_jobs() -> usize {
+pub(crate) fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 

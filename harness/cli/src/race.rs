@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use clap::Args;
@@ -18,7 +19,7 @@ use torture_engine::report::{self, OutputFormat};
 use torture_engine::sandbox::{self, RunRoot};
 use torture_writers::strategies::Strategy;
 
-use crate::cli::{Common, InitialArg, ValidateArg};
+use crate::cli::{Common, InitialArg, Jobs, ValidateArg};
 
 /// Payload size of built-in subjects in a race: a few writes each, so schedules stay short.
 pub const DEFAULT_RACE_SIZE_BYTES: u64 = 8 * 1024;
@@ -72,6 +73,9 @@ pub struct RaceArgs {
     /// The command must never replace an existing target: one winner, the others fail
     #[arg(long)]
     pub no_clobber: bool,
+
+    #[command(flatten)]
+    pub jobs: Jobs,
 
     #[command(flatten)]
     pub common: Common,
@@ -157,7 +161,11 @@ pub fn run(args: &RaceArgs) -> ExitCode {
         );
     }
     let began = Instant::now();
-    let (results, failure) = race_all(&subjects, &settings, &root, &cancel, format);
+    let jobs = args
+        .jobs
+        .jobs
+        .map_or_else(crate::cli::default_jobs, |n| n as usize);
+    let (results, failure) = race_all(&subjects, &settings, (&root, jobs), &cancel, format);
     let elapsed = began.elapsed();
     if format == OutputFormat::Human {
         println!("{}", report::race::summary_line(&results, elapsed));
@@ -171,37 +179,64 @@ pub fn run(args: &RaceArgs) -> ExitCode {
     crate::finish(summary, format, report_dir.as_deref())
 }
 
-/// Races every subject in turn until the end, Ctrl-C or a harness error (returned beside the
-/// results so far, which still get their report).
+/// Races the subjects on `--jobs` threads (each traces its own writers) until the end, Ctrl-C or
+/// a harness error (returned beside the results so far, which still get their report).
 fn race_all(
     subjects: &[Subject],
     settings: &RaceSettings,
-    root: &RunRoot,
+    (root, jobs): (&RunRoot, usize),
     cancel: &Arc<AtomicBool>,
     format: OutputFormat,
 ) -> (Vec<RaceResult>, Option<String>) {
-    let mut results = Vec::new();
-    for (at, subject) in subjects.iter().enumerate() {
-        if format == OutputFormat::Human {
-            println!(
-                "  [{}/{}] racing {} ...",
-                at + 1,
-                subjects.len(),
-                subject.label
-            );
-        }
-        match race::run_subject(subject, settings, root, cancel.clone()) {
-            Ok(result) => {
-                print_result(&result, settings, format);
-                results.push(result);
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<(usize, RaceResult)>> = Mutex::new(Vec::new());
+    let failure: Mutex<Option<String>> = Mutex::new(None);
+    let worker = || {
+        loop {
+            let at = next.fetch_add(1, Ordering::Relaxed);
+            let stopped = cancel.load(Ordering::Relaxed) || lock(&failure).is_some();
+            let Some(subject) = subjects.get(at).filter(|_| !stopped) else {
+                return;
+            };
+            if format == OutputFormat::Human {
+                println!(
+                    "  [{}/{}] racing {} ...",
+                    at + 1,
+                    subjects.len(),
+                    subject.label
+                );
             }
-            Err(e) => return (results, Some(e.to_string())),
+            match race::run_subject(subject, settings, root, cancel.clone()) {
+                Ok(result) => {
+                    print_result(&result, settings, format);
+                    lock(&done).push((at, result));
+                }
+                Err(e) => {
+                    lock(&failure).get_or_insert(format!("{}: {e}", subject.label));
+                }
+            }
         }
-        if cancel.load(Ordering::Relaxed) {
-            break;
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, subjects.len().max(1)) {
+            scope.spawn(worker);
         }
-    }
-    (results, None)
+    });
+    let mut results = done
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    results.sort_by_key(|(at, _)| *at);
+    let failure = failure
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    (results.into_iter().map(|(_, r)| r).collect(), failure)
+}
+
+/// A mutex's data, even after a worker panicked (the run reports what it has).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn race_summary(
@@ -227,19 +262,17 @@ fn race_summary(
     }
 }
 
+/// A subject's lines, in one write (workers print as they finish).
 fn print_result(result: &RaceResult, settings: &RaceSettings, format: OutputFormat) {
-    match format {
+    let text = match format {
         OutputFormat::Human => {
-            println!("{}", report::race::status_line(result));
-            for line in report::race::finding_lines(result) {
-                println!("{line}");
-            }
+            let mut lines = vec![report::race::status_line(result)];
+            lines.extend(report::race::finding_lines(result));
+            lines.join("\n") + "\n"
         }
-        OutputFormat::Json => print!(
-            "{}",
-            report::race::jsonl(std::slice::from_ref(result), settings)
-        ),
-    }
+        OutputFormat::Json => report::race::jsonl(std::slice::from_ref(result), settings),
+    };
+    print!("{text}");
 }
 
 /// Writes the report files; the report directory, or the exit code when that failed.
