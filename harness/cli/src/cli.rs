@@ -39,8 +39,10 @@ Examples:
   torture merge shard-1 shard-2 shard-3 --report-dir merged      # judge the shards as one run";
 
 const MERGE_AFTER_HELP: &str = "Each DIR is a shard's report directory (reports/<run-id>/) or a --report-dir \
-holding one run. The shards must be the same campaign (same seed, settings and subjects, equal kill-space \
-fingerprints) and together every partition 1/N to N/N once.
+holding one run. The shards must be the same campaign (same seed, settings and subjects; for kill, equal \
+kill-space fingerprints) and together every partition 1/N to N/N once. Kill shards are merged trial by \
+trial; `torture errors --partition` shards by their summary.json (counts added, each subject judged again: \
+a canary caught in any shard is caught).
 
 Exit codes: 0 every subject as expected over all shards; 1 a violation (or a canary not caught in any \
 shard); 2 shards that cannot be merged, or bad usage; 3 no violation, but a subject is not modelled.";
@@ -222,6 +224,15 @@ pub struct Jobs {
     pub jobs: Option<u64>,
 }
 
+/// `--partition`, for campaigns that split over machines (kill: kill points; errors: injections).
+#[derive(Debug, Clone, Args)]
+pub struct Shard {
+    /// Run only shard M of N of every subject's trials (M from 1); give every shard the same
+    /// --seed, then join them with `torture merge`
+    #[arg(long, value_name = "M/N", value_parser = partition)]
+    pub partition: Option<Partition>,
+}
+
 /// Options of `torture kill`.
 #[derive(Debug, Clone, Args)]
 pub struct KillArgs {
@@ -242,10 +253,8 @@ pub struct KillArgs {
     #[arg(long)]
     pub strict: bool,
 
-    /// Run only shard M of N of every subject's kill points (M from 1); give every shard the same
-    /// --seed, then join them with `torture merge`
-    #[arg(long, value_name = "M/N", value_parser = partition)]
-    pub partition: Option<Partition>,
+    #[command(flatten)]
+    pub shard: Shard,
 
     #[command(flatten)]
     pub jobs: Jobs,
@@ -429,7 +438,7 @@ impl KillArgs {
             seed,
             (self.selection(), self.strict),
             &self.jobs,
-            self.partition,
+            self.shard.partition,
         )?;
         let mut subjects = self.common.subjects(DEFAULT_SIZE_BYTES)?;
         if self.is_main_job() {
@@ -645,6 +654,7 @@ mod tests {
                 "{command}"
             );
         }
+        assert!(parse(&["race", "--jobs", "2"]).is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::cli::{Common, Jobs, KillArgs};
+use crate::cli::{Common, Jobs, KillArgs, Shard};
 use torture_core::errors::{FaultKind, Injection};
 use torture_engine::campaign::errors::{self, ErrorsOptions, ErrorsPlan, ErrorsRunResult};
 use torture_engine::campaign::{RunContext, SubjectKind};
@@ -38,7 +38,7 @@ pub struct ErrorsArgs {
     pub kinds: FaultKinds,
 
     /// Replay exactly one injection: SYSCALL#SEQ:ACTION, e.g. fsync#9:EIO or write#5:short=1
-    #[arg(long, value_name = "INJECTION", value_parser = injection, conflicts_with = "trials")]
+    #[arg(long, value_name = "INJECTION", value_parser = injection, conflicts_with_all = ["trials", "partition"])]
     pub inject: Option<Injection>,
 
     /// Injections per subject, drawn with --seed [default: all when at most 512]
@@ -48,6 +48,9 @@ pub struct ErrorsArgs {
     /// Files left besides the target after the recovery run are a failure
     #[arg(long)]
     pub strict: bool,
+
+    #[command(flatten)]
+    pub shard: Shard,
 
     #[command(flatten)]
     pub jobs: Jobs,
@@ -80,7 +83,7 @@ impl ErrorsArgs {
             exhaustive: false,
             kill_at: None,
             strict: self.strict,
-            partition: None,
+            shard: self.shard.clone(),
             jobs: self.jobs.clone(),
             common: self.common.clone(),
         }
@@ -159,6 +162,7 @@ fn errors_summary(run: &ErrorsRunResult, run_id: &str) -> RunSummary {
     let (stop, floor) = crate::stop_of(&run.end);
     let mut summary = RunSummary::new("errors", run_id, subjects, stop).at_least(floor);
     summary.seed = Some(run.settings.seed);
+    summary.partition = run.settings.partition.map(|p| p.to_string());
     summary
 }
 

@@ -109,8 +109,16 @@ fn list(args: &ListArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `torture merge`: joins shards, writes one report, exits like a run over every trial.
+/// `torture merge`: joins shards, writes one report, exits like a run over every trial. Kill
+/// shards are merged trial by trial (`report::merge`); other campaigns' by their summaries.
 fn merge(args: &MergeArgs) -> ExitCode {
+    let by_summary = args.dirs.iter().all(|dir| {
+        report::merge::locate_run(dir).is_err()
+            && read_summary(dir).is_ok_and(|s| s.command != "kill")
+    });
+    if by_summary {
+        return merge_summaries(args);
+    }
     let run = match report::merge::merge(&args.dirs) {
         Ok(run) => run,
         Err(e) => return harness_error(&format!("cannot merge: {e}")),
@@ -126,6 +134,55 @@ fn merge(args: &MergeArgs) -> ExitCode {
     let mut summary = kill_summary(&run);
     summary.command = "merge".to_owned();
     finish(summary, format, Some(&args.report_dir))
+}
+
+/// Merges shards by their `summary.json` (`torture errors --partition M/N`).
+fn merge_summaries(args: &MergeArgs) -> ExitCode {
+    let mut shards = Vec::new();
+    for dir in &args.dirs {
+        match read_summary(dir) {
+            Ok(shard) => shards.push(shard),
+            Err(message) => return harness_error(&format!("cannot merge: {message}")),
+        }
+    }
+    let run_id = format!("{}-merged-{}", shards[0].run_id, shards.len());
+    let merged = match summary::merge(&run_id, &shards) {
+        Ok(merged) => merged,
+        Err(message) => return harness_error(&format!("cannot merge: {message}")),
+    };
+    let written = std::fs::create_dir_all(&args.report_dir).and_then(|()| {
+        let xml = summary::junit(&merged).map_err(std::io::Error::other)?;
+        std::fs::write(args.report_dir.join("junit.xml"), xml)
+    });
+    if let Err(e) = written {
+        let dir = args.report_dir.display();
+        return harness_error(&format!("cannot write the merged report to {dir}: {e}"));
+    }
+    finish(merged, args.format.output_format(), Some(&args.report_dir))
+}
+
+/// A shard's `summary.json`: in `dir`, or in the one run directory under it.
+fn read_summary(dir: &std::path::Path) -> Result<RunSummary, String> {
+    let runs: Vec<std::path::PathBuf> = match dir.join("summary.json").is_file() {
+        true => vec![dir.to_owned()],
+        false => std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .flatten()
+            .filter(|entry| entry.file_name() != "latest")
+            .map(|entry| entry.path())
+            .filter(|path| path.join("summary.json").is_file())
+            .collect(),
+    };
+    let [run] = runs.as_slice() else {
+        return Err(format!(
+            "{}: expected one run with a summary.json, found {}",
+            dir.display(),
+            runs.len()
+        ));
+    };
+    let text = std::fs::read_to_string(run.join("summary.json"))
+        .map_err(|e| format!("{}: {e}", run.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", run.join("summary.json").display()))
 }
 
 /// `torture bench` (in `intact-bench`): exit 0 when it ran (missed targets are findings in its
@@ -230,6 +287,7 @@ pub(crate) fn kill_summary(run: &campaign::RunResult) -> RunSummary {
     let (stop, floor) = stop_of(&run.end);
     let mut summary = RunSummary::new("kill", &run.run_id, subjects, stop).at_least(floor);
     summary.seed = Some(run.settings.seed);
+    summary.partition = run.settings.partition.map(|p| p.to_string());
     summary
 }
 

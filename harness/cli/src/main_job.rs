@@ -32,7 +32,7 @@ pub fn runs_every_kind(args: &KillArgs) -> bool {
     args.common.subjects.is_empty()
         && args.common.command.is_empty()
         && args.kill_at.is_none()
-        && args.partition.is_none()
+        && args.shard.partition.is_none()
 }
 
 fn style() -> Style {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::{Common, Jobs, KillArgs};
+use crate::cli::{Common, Jobs, KillArgs, Shard};
 use torture_core::oracle::CrashKind;
 use torture_core::power::{CrashState, Fill, Model, PowerOptions, Torn};
 use torture_engine::campaign::power::{DEFAULT_RECOVERY_CAP, PowerPlan, PowerSettings, Regex};
@@ -105,7 +105,7 @@ impl PowerArgs {
             exhaustive: false,
             kill_at: None,
             strict: false,
-            partition: None,
+            shard: Shard { partition: None },
             jobs: Jobs { jobs: Some(1) },
             common: self.common.clone(),
         }

@@ -8,14 +8,16 @@ use std::process::Command;
 
 use crate::scratch_dir;
 
-/// Whole campaigns over every built-in, or shards the example before them would have written:
-/// exact commands, or prefixes ending in `--`.
-const PARSED_ONLY: [&str; 5] = [
+/// Whole campaigns over every built-in, shards the example before them would have written, or
+/// Python writers raced by three (minutes in a debug build): exact commands, or prefixes ending
+/// in `--`.
+const PARSED_ONLY: [&str; 6] = [
     "torture",
     "torture race",
     "torture --seed 1 --partition 2/3 --report-dir shard-2",
     "torture merge shard-1 shard-2 shard-3 --report-dir merged",
     "torture race --writers 3 --schedules 50 --",
+    "torture race --writers 3 --seed 1 --",
 ];
 
 fn repo() -> PathBuf {

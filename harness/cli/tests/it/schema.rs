@@ -200,3 +200,55 @@ fn power_real_ends_in_the_documented_summary() {
     check("power --real", &out);
     assert_eq!(out.summary()["subjects"][0]["crash_kind"], "real:ext4");
 }
+
+#[test]
+fn errors_shards_merge_by_their_summaries() {
+    let dir = scratch_dir("schema-errors-merge");
+    let shard = |m: &str| dir.join(format!("shard-{m}"));
+    let mut checked = 0;
+    for m in ["1", "2"] {
+        let partition = format!("{m}/2");
+        let out = run(&[
+            "errors",
+            "--subject",
+            "plain",
+            "--size",
+            "2048",
+            "--seed",
+            "1",
+            "--partition",
+            &partition,
+            "--format",
+            "json",
+            "--report-dir",
+            shard(m).to_str().unwrap(),
+        ]);
+        check("errors --partition", &out);
+        assert_eq!(out.summary()["partition"], partition.as_str());
+        checked += out.summary()["subjects"][0]["checked"]
+            .as_u64()
+            .expect("checked");
+    }
+    let merged = dir.join("merged");
+    let out = run(&[
+        "merge",
+        shard("1").to_str().unwrap(),
+        shard("2").to_str().unwrap(),
+        "--report-dir",
+        merged.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    check("merge of errors shards", &out);
+    let subject = &out.summary()["subjects"][0];
+    assert_eq!(subject["status"], "caught", "{subject}");
+    assert_eq!(subject["checked"].as_u64(), Some(checked), "{subject}");
+    let out = run(&[
+        "merge",
+        shard("1").to_str().unwrap(),
+        "--report-dir",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 2, "one shard of two: {out:?}");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}

@@ -35,6 +35,7 @@ use crate::sandbox::{Orphan, RunRoot};
 use crate::tracer::{Outcome, WriterAck};
 use torture_core::errors::verdict::{self, ErrorsFacts, ErrorsViolation, Position, Recovery};
 use torture_core::errors::{self, FaultKind, Injection, diagnose, gate};
+use torture_core::killpoint::Partition;
 use torture_core::oracle::{
     self, Coverage, RunExit, SubjectStatus, TargetState, Validation, Validity, Verdict,
 };
@@ -133,6 +134,9 @@ pub struct ErrorsSubjectResult {
     pub trial_time: Duration,
     /// Ctrl-C or a harness error stopped it early.
     pub incomplete: bool,
+    /// Every chosen injection, or one `--partition` shard of them (a canary is judged by the
+    /// merge).
+    pub coverage: Coverage,
 }
 
 /// The result of a whole errors run.
@@ -182,7 +186,7 @@ impl ErrorsSubjectResult {
             self.golden.as_ref(),
             self.subject.expect,
             violations,
-            Coverage::Whole,
+            self.coverage,
         )
     }
 
@@ -362,7 +366,7 @@ fn run_subject(
     };
     let space = errors::fault_space(&golden.summary.trace, &plan.options.kinds);
     let chosen = match chosen_injections(&space, &plan.options, settings.seed) {
-        Ok(chosen) => chosen,
+        Ok(chosen) => shard(chosen, settings.partition),
         Err(e) => return (None, Some(RunEnd::Failed(e))),
     };
     observer.subject_started(&prepared.subject, space.len() as u64, chosen.len() as u64);
@@ -388,6 +392,10 @@ fn run_subject(
             .then_some(RunEnd::Interrupted),
     };
     let result = ErrorsSubjectResult {
+        coverage: match settings.partition {
+            Some(_) => Coverage::Shard,
+            None => Coverage::Whole,
+        },
         subject: prepared.subject.clone(),
         space_len: space.len() as u64,
         incomplete: records.len() < chosen.len(),
@@ -415,6 +423,19 @@ fn chosen_injections(
             kind_names(&options.kinds)
         ))),
         None => Ok(errors::select(space, options.trials, seed)),
+    }
+}
+
+/// The injections of one `--partition` shard: every N-th, from the M-th, of the chosen list
+/// (every shard draws the same list from the same seed).
+fn shard(chosen: Vec<Injection>, partition: Option<Partition>) -> Vec<Injection> {
+    match partition {
+        Some(p) => chosen
+            .into_iter()
+            .skip((p.index - 1) as usize)
+            .step_by(p.count as usize)
+            .collect(),
+        None => chosen,
     }
 }
 

@@ -114,6 +114,8 @@ pub struct RunSummary {
     pub run_id: String,
     /// The seed of every draw, to replay the run.
     pub seed: Option<u64>,
+    /// The `--partition` shard `M/N` this run covers; `null` for a whole run.
+    pub partition: Option<String>,
     /// The run's verdict.
     pub verdict: Verdict,
     /// The process's exit code (`verdict`'s).
@@ -152,6 +154,7 @@ impl RunSummary {
             command: command.to_owned(),
             run_id: run_id.to_owned(),
             seed: None,
+            partition: None,
             verdict,
             exit_code: verdict.exit_code(),
             interrupted: stop == Stop::Interrupted,
@@ -230,6 +233,93 @@ fn explanation(s: &SubjectSummary) -> String {
         .map(|fix| format!("\n  Fix: {fix}."))
         .unwrap_or_default();
     format!("torture: {} ({}): {why}{fix}", s.subject, s.crash_kind)
+}
+
+/// Joins the summaries of a campaign split with `--partition` (kill has its own trial-level merge;
+/// this one serves every campaign whose shards leave a `summary.json`): the same command and
+/// seed, shards 1/N to N/N once each, the same subjects; counts add up and each subject is judged
+/// again over all shards (a canary caught in any shard is caught).
+pub fn merge(run_id: &str, shards: &[RunSummary]) -> Result<RunSummary, String> {
+    let first = shards.first().ok_or("no shard to merge")?;
+    let mut seen: Vec<String> = shards.iter().filter_map(|s| s.partition.clone()).collect();
+    seen.sort();
+    let count = shards.len();
+    let mut expected: Vec<String> = (1..=count).map(|m| format!("{m}/{count}")).collect();
+    expected.sort();
+    if seen != expected {
+        return Err(format!(
+            "the shards are {seen:?}: give every partition 1/{count} to {count}/{count} once"
+        ));
+    }
+    if let Some(odd) = shards
+        .iter()
+        .find(|s| (s.command.as_str(), s.seed) != (first.command.as_str(), first.seed))
+    {
+        return Err(format!(
+            "shard {} is `{}` with seed {:?}, shard {} `{}` with seed {:?}: not one campaign",
+            odd.partition.as_deref().unwrap_or("?"),
+            odd.command,
+            odd.seed,
+            first.partition.as_deref().unwrap_or("?"),
+            first.command,
+            first.seed
+        ));
+    }
+    let subjects = first
+        .subjects
+        .iter()
+        .map(|s| merged_subject(s, shards))
+        .collect::<Result<Vec<_>, String>>()?;
+    let stop = match shards.iter().any(|s| s.interrupted) {
+        true => Stop::Interrupted,
+        false => Stop::Completed,
+    };
+    let floor = shards
+        .iter()
+        .map(|s| s.verdict)
+        .filter(|v| *v == Verdict::HarnessError)
+        .max();
+    let mut merged = RunSummary::new("merge", run_id, subjects, stop)
+        .at_least(floor.unwrap_or(Verdict::AsExpected));
+    merged.seed = first.seed;
+    merged.elapsed_ms = shards.iter().map(|s| s.elapsed_ms).sum();
+    Ok(merged)
+}
+
+/// One subject over every shard.
+fn merged_subject(one: &SubjectSummary, shards: &[RunSummary]) -> Result<SubjectSummary, String> {
+    let parts: Vec<&SubjectSummary> = shards
+        .iter()
+        .filter_map(|shard| {
+            shard
+                .subjects
+                .iter()
+                .find(|s| s.subject == one.subject && s.crash_kind == one.crash_kind)
+        })
+        .collect();
+    if parts.len() != shards.len() {
+        return Err(format!("subject {} is not in every shard", one.subject));
+    }
+    let violations = parts.iter().map(|s| s.violations).sum();
+    let statuses = parts.iter().map(|s| s.status);
+    let status = match statuses.clone().any(|s| s == SubjectStatus::Incomplete) {
+        true => SubjectStatus::Incomplete,
+        false => {
+            let modelled = statuses.clone().all(|s| s != SubjectStatus::NotModelled);
+            oracle::subject_status(one.expected, violations, modelled, Coverage::Whole)
+        }
+    };
+    let first_found = parts.iter().find(|s| s.diagnosis.is_some());
+    Ok(SubjectSummary {
+        status,
+        verdict: Verdict::of_status(status),
+        checked: parts.iter().map(|s| s.checked).sum(),
+        violations,
+        model_bugs: parts.iter().map(|s| s.model_bugs).sum(),
+        diagnosis: first_found.and_then(|s| s.diagnosis.clone()),
+        fix: first_found.and_then(|s| s.fix.clone()),
+        ..one.clone()
+    })
 }
 
 /// Splits `… Fix: what.` into the diagnosis and the fix.
