@@ -216,7 +216,8 @@ pub struct Common {
     pub command: Vec<OsString>,
 }
 
-/// `--jobs`, for campaigns whose work runs in parallel (kill and errors: trials; race: subjects).
+/// `--jobs`, for campaigns whose work runs in parallel (kill and errors: trials; power and race:
+/// subjects).
 #[derive(Debug, Clone, Args)]
 pub struct Jobs {
     /// Worker threads [default: available cores]
@@ -655,6 +656,7 @@ mod tests {
             );
         }
         assert!(parse(&["race", "--jobs", "2"]).is_ok());
+        assert!(parse(&["power", "--jobs", "2"]).is_ok());
     }
 
     #[test]

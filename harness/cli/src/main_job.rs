@@ -6,7 +6,8 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::cli::KillArgs;
 use crate::power::{self, PowerArgs};
@@ -92,7 +93,8 @@ fn header(plan: &PowerPlan) {
     );
 }
 
-/// Runs a power campaign and prints it.
+/// Runs a power campaign and prints it: subjects on `--jobs` threads, each its own campaign (its
+/// sandboxes under `<run-id>-<n>`), joined in plan order.
 fn run_power(
     plan: &PowerPlan,
     run_id: String,
@@ -102,23 +104,97 @@ fn run_power(
     if format == OutputFormat::Human {
         header(plan);
     }
-    let context = RunContext {
-        run_id,
-        cancel: cancel.clone(),
-    };
     let style = style();
-    let run = engine::run(plan, &context, &mut |result| match format {
-        OutputFormat::Human => {
-            println!("{}", power_report::status_line(result, style));
-            for line in power_report::detail_lines(result, &plan.settings, &plan.power) {
-                println!("{line}");
+    let print = |result: &engine::PowerResult| {
+        let text = match format {
+            OutputFormat::Human => {
+                let mut lines = vec![power_report::status_line(result, style)];
+                lines.extend(power_report::detail_lines(
+                    result,
+                    &plan.settings,
+                    &plan.power,
+                ));
+                lines.join("\n")
             }
+            OutputFormat::Json => power_report::subject_json(result, &plan.power).to_string(),
+        };
+        println!("{text}");
+    };
+    let began = std::time::Instant::now();
+    let next = AtomicUsize::new(0);
+    let runs: Mutex<Vec<(usize, Result<PowerRun, String>)>> = Mutex::new(Vec::new());
+    let worker = || {
+        loop {
+            let at = next.fetch_add(1, Ordering::Relaxed);
+            let Some(subject) = plan.subjects.get(at) else {
+                return;
+            };
+            if cancel.load(Ordering::Relaxed) {
+                return;
+            }
+            let one = PowerPlan {
+                subjects: vec![subject.clone()],
+                ..plan.clone()
+            };
+            let context = RunContext {
+                run_id: format!("{run_id}-{at}"),
+                cancel: cancel.clone(),
+            };
+            let run = engine::run(&one, &context, &mut |r| print(r)).map_err(|e| e.to_string());
+            runs.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((at, run));
         }
-        OutputFormat::Json => println!("{}", power_report::subject_json(result, &plan.power)),
-    })
-    .map_err(|e| harness_error(&e.to_string()))?;
+    };
+    let jobs = plan.settings.jobs.clamp(1, plan.subjects.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(worker);
+        }
+    });
+    let mut runs = runs
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    runs.sort_by_key(|(at, _)| *at);
+    let run = joined(
+        plan,
+        run_id,
+        runs.into_iter().map(|(_, run)| run),
+        began.elapsed(),
+    )
+    .map_err(|message| harness_error(&message))?;
     print_run(&run, format, style);
     Ok(run)
+}
+
+/// One power run from the subjects' runs: an error or interruption in any ends it so.
+fn joined(
+    plan: &PowerPlan,
+    run_id: String,
+    runs: impl Iterator<Item = Result<PowerRun, String>>,
+    elapsed: std::time::Duration,
+) -> Result<PowerRun, String> {
+    let mut joined = PowerRun {
+        run_id,
+        settings: plan.settings.clone(),
+        power: plan.power.clone(),
+        subjects: Vec::new(),
+        end: RunEnd::Completed,
+        elapsed,
+    };
+    for run in runs {
+        let run = run?;
+        joined.subjects.extend(run.subjects);
+        joined.end = match (joined.end, run.end) {
+            (RunEnd::Failed(e), _) | (_, RunEnd::Failed(e)) => RunEnd::Failed(e),
+            (RunEnd::Interrupted, _) | (_, RunEnd::Interrupted) => RunEnd::Interrupted,
+            (RunEnd::Completed, RunEnd::Completed) => RunEnd::Completed,
+        };
+    }
+    if joined.subjects.len() < plan.subjects.len() && matches!(joined.end, RunEnd::Completed) {
+        joined.end = RunEnd::Interrupted;
+    }
+    Ok(joined)
 }
 
 fn print_run(run: &PowerRun, format: OutputFormat, style: Style) {

@@ -83,6 +83,9 @@ pub struct PowerArgs {
     pub real: crate::real::RealArgs,
 
     #[command(flatten)]
+    pub jobs: Jobs,
+
+    #[command(flatten)]
     pub common: Common,
 }
 
@@ -106,7 +109,7 @@ impl PowerArgs {
             kill_at: None,
             strict: false,
             shard: Shard { partition: None },
-            jobs: Jobs { jobs: Some(1) },
+            jobs: self.jobs.clone(),
             common: self.common.clone(),
         }
     }

@@ -202,6 +202,12 @@ fn options(
 
 /// `torture power --real FS`: every configuration, a report, one verdict.
 pub fn run(args: &PowerArgs, fs_list: &FsList) -> ExitCode {
+    if args.jobs.jobs.is_some() {
+        // One loop device and one held writer at a time: the snapshots time the disk.
+        return crate::harness_error(
+            "--jobs is not supported with --real: real states are taken one at a time",
+        );
+    }
     let subjects = match subjects(&args.common, &args.real) {
         Ok(subjects) => subjects,
         Err(message) => return crate::harness_error(&message),
