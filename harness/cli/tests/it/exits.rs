@@ -256,3 +256,43 @@ fn the_process_model_judges_built_ins_by_their_sigkill_expectations() {
         .len();
     assert!(subjects >= 10, "{out:?}");
 }
+
+#[test]
+fn merge_exits_1_when_the_shards_together_show_a_violation() {
+    let dir = scratch_dir("merge-violation");
+    let script = writer("plain_open.py");
+    let shard = |m: &str| dir.join(format!("shard-{m}"));
+    for m in ["1", "2"] {
+        let partition = format!("{m}/2");
+        let out = crate::run(&[
+            "kill",
+            "--trials",
+            "12",
+            "--seed",
+            "1",
+            "--partition",
+            &partition,
+            "--format",
+            "json",
+            "--report-dir",
+            shard(m).to_str().unwrap(),
+            "--",
+            python(),
+            &script,
+            "{target}",
+        ]);
+        assert!(matches!(out.code, 0 | 1), "{out:?}");
+    }
+    let out = crate::run(&[
+        "merge",
+        shard("1").to_str().unwrap(),
+        shard("2").to_str().unwrap(),
+        "--report-dir",
+        dir.join("merged").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    judged(&out, 1, "violation");
+    assert_eq!(out.summary()["command"], "merge");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
