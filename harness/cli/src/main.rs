@@ -75,38 +75,43 @@ fn list(args: &ListArgs) -> ExitCode {
         else {
             continue;
         };
-        let row = match json {
-            true => {
-                let expected: serde_json::Map<String, serde_json::Value> = CrashKind::ALL
-                    .iter()
-                    .map(|kind| {
-                        (
-                            kind.name().to_owned(),
-                            strategy.expect(*kind).to_string().into(),
-                        )
-                    })
-                    .collect();
-                serde_json::json!({"subject": builtin.name, "origin": origin,
-                    "expected": expected, "description": builtin.description})
-                .to_string()
-            }
-            false => {
-                let cells =
-                    CrashKind::ALL.map(|kind| format!("{:<11}", strategy.expect(kind).to_string()));
-                format!(
-                    "{:<18} {} {:<9} {}",
-                    builtin.name,
-                    cells.join(" "),
-                    origin,
-                    builtin.description
-                )
-            }
-        };
+        let row = list_row(&builtin, strategy, origin, json);
         if !line(row) {
             break;
         }
     }
     ExitCode::SUCCESS
+}
+
+/// One subject of `torture list`: a table row, or a JSON object.
+fn list_row(
+    builtin: &campaign::Builtin,
+    strategy: torture_writers::strategies::Strategy,
+    origin: &str,
+    json: bool,
+) -> String {
+    if json {
+        let expected: serde_json::Map<String, serde_json::Value> = CrashKind::ALL
+            .iter()
+            .map(|kind| {
+                (
+                    kind.name().to_owned(),
+                    strategy.expect(*kind).to_string().into(),
+                )
+            })
+            .collect();
+        let row = serde_json::json!({"subject": builtin.name, "origin": origin,
+            "expected": expected, "description": builtin.description});
+        return row.to_string();
+    }
+    let cells = CrashKind::ALL.map(|kind| format!("{:<11}", strategy.expect(kind).to_string()));
+    format!(
+        "{:<18} {} {:<9} {}",
+        builtin.name,
+        cells.join(" "),
+        origin,
+        builtin.description
+    )
 }
 
 /// `torture merge`: joins shards, writes one report, exits like a run over every trial. Kill
@@ -353,6 +358,37 @@ fn install_interrupt_handler(cancel: &Arc<AtomicBool>) -> Result<(), ctrlc::Erro
         }
         eprintln!("\ntorture: interrupted, stopping (press Ctrl-C again to quit at once)");
     })
+}
+
+/// Runs `work(i)` for every `i` below `count` on `jobs` threads (each traces its own writers),
+/// starting no new one once `stop()` says so; the results in index order.
+pub(crate) fn in_parallel<T: Send>(
+    count: usize,
+    jobs: usize,
+    stop: &(dyn Fn() -> bool + Sync),
+    work: &(dyn Fn(usize) -> T + Sync),
+) -> Vec<T> {
+    use std::sync::{Mutex, PoisonError, atomic::AtomicUsize};
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, count.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let at = next.fetch_add(1, Ordering::Relaxed);
+                    if at >= count || stop() {
+                        return;
+                    }
+                    let result = work(at);
+                    let mut done = done.lock().unwrap_or_else(PoisonError::into_inner);
+                    done.push((at, result));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
+    done.sort_by_key(|(at, _)| *at);
+    done.into_iter().map(|(_, result)| result).collect()
 }
 
 /// A fresh seed, short enough to type in a replay command.

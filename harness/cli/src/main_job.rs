@@ -6,8 +6,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cli::KillArgs;
 use crate::power::{self, PowerArgs};
@@ -121,48 +120,21 @@ fn run_power(
         println!("{text}");
     };
     let began = std::time::Instant::now();
-    let next = AtomicUsize::new(0);
-    let runs: Mutex<Vec<(usize, Result<PowerRun, String>)>> = Mutex::new(Vec::new());
-    let worker = || {
-        loop {
-            let at = next.fetch_add(1, Ordering::Relaxed);
-            let Some(subject) = plan.subjects.get(at) else {
-                return;
-            };
-            if cancel.load(Ordering::Relaxed) {
-                return;
-            }
-            let one = PowerPlan {
-                subjects: vec![subject.clone()],
-                ..plan.clone()
-            };
-            let context = RunContext {
-                run_id: format!("{run_id}-{at}"),
-                cancel: cancel.clone(),
-            };
-            let run = engine::run(&one, &context, &mut |r| print(r)).map_err(|e| e.to_string());
-            runs.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push((at, run));
-        }
+    let stop = || cancel.load(Ordering::Relaxed);
+    let run_one = |at: usize| {
+        let one = PowerPlan {
+            subjects: vec![plan.subjects[at].clone()],
+            ..plan.clone()
+        };
+        let context = RunContext {
+            run_id: format!("{run_id}-{at}"),
+            cancel: cancel.clone(),
+        };
+        engine::run(&one, &context, &mut |r| print(r)).map_err(|e| e.to_string())
     };
-    let jobs = plan.settings.jobs.clamp(1, plan.subjects.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(worker);
-        }
-    });
-    let mut runs = runs
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    runs.sort_by_key(|(at, _)| *at);
-    let run = joined(
-        plan,
-        run_id,
-        runs.into_iter().map(|(_, run)| run),
-        began.elapsed(),
-    )
-    .map_err(|message| harness_error(&message))?;
+    let runs = crate::in_parallel(plan.subjects.len(), plan.settings.jobs, &stop, &run_one);
+    let run = joined(plan, run_id, runs.into_iter(), began.elapsed())
+        .map_err(|message| harness_error(&message))?;
     print_run(&run, format, style);
     Ok(run)
 }

@@ -5,8 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use clap::Args;
@@ -179,8 +178,8 @@ pub fn run(args: &RaceArgs) -> ExitCode {
     crate::finish(summary, format, report_dir.as_deref())
 }
 
-/// Races the subjects on `--jobs` threads (each traces its own writers) until the end, Ctrl-C or
-/// a harness error (returned beside the results so far, which still get their report).
+/// Races the subjects on `--jobs` threads until the end, Ctrl-C or a harness error (returned
+/// beside the results so far, which still get their report).
 fn race_all(
     subjects: &[Subject],
     settings: &RaceSettings,
@@ -188,55 +187,34 @@ fn race_all(
     cancel: &Arc<AtomicBool>,
     format: OutputFormat,
 ) -> (Vec<RaceResult>, Option<String>) {
-    let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<(usize, RaceResult)>> = Mutex::new(Vec::new());
-    let failure: Mutex<Option<String>> = Mutex::new(None);
-    let worker = || {
-        loop {
-            let at = next.fetch_add(1, Ordering::Relaxed);
-            let stopped = cancel.load(Ordering::Relaxed) || lock(&failure).is_some();
-            let Some(subject) = subjects.get(at).filter(|_| !stopped) else {
-                return;
-            };
-            if format == OutputFormat::Human {
-                println!(
-                    "  [{}/{}] racing {} ...",
-                    at + 1,
-                    subjects.len(),
-                    subject.label
-                );
-            }
-            match race::run_subject(subject, settings, root, cancel.clone()) {
-                Ok(result) => {
-                    print_result(&result, settings, format);
-                    lock(&done).push((at, result));
-                }
-                Err(e) => {
-                    lock(&failure).get_or_insert(format!("{}: {e}", subject.label));
-                }
-            }
+    let failed = AtomicBool::new(false);
+    let stop = || cancel.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed);
+    let race_one = |at: usize| {
+        let subject = &subjects[at];
+        if format == OutputFormat::Human {
+            println!(
+                "  [{}/{}] racing {} ...",
+                at + 1,
+                subjects.len(),
+                subject.label
+            );
         }
+        let result = race::run_subject(subject, settings, root, cancel.clone());
+        match &result {
+            Ok(result) => print_result(result, settings, format),
+            Err(_) => failed.store(true, Ordering::Relaxed),
+        }
+        result.map_err(|e| format!("{}: {e}", subject.label))
     };
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, subjects.len().max(1)) {
-            scope.spawn(worker);
+    let mut results = Vec::new();
+    let mut failure = None;
+    for result in crate::in_parallel(subjects.len(), jobs, &stop, &race_one) {
+        match result {
+            Ok(result) => results.push(result),
+            Err(message) => failure = failure.or(Some(message)),
         }
-    });
-    let mut results = done
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    results.sort_by_key(|(at, _)| *at);
-    let failure = failure
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    (results.into_iter().map(|(_, r)| r).collect(), failure)
-}
-
-/// A mutex's data, even after a worker panicked (the run reports what it has).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    (results, failure)
 }
 
 fn race_summary(

@@ -202,18 +202,8 @@ fn options(
 
 /// `torture power --real FS`: every configuration, a report, one verdict.
 pub fn run(args: &PowerArgs, fs_list: &FsList) -> ExitCode {
-    if args.jobs.jobs.is_some() {
-        // One loop device and one held writer at a time: the snapshots time the disk.
-        return crate::harness_error(
-            "--jobs is not supported with --real: real states are taken one at a time",
-        );
-    }
-    let subjects = match subjects(&args.common, &args.real) {
-        Ok(subjects) => subjects,
-        Err(message) => return crate::harness_error(&message),
-    };
-    let cancel = match crate::interrupt_flag() {
-        Ok(cancel) => cancel,
+    let (subjects, cancel) = match prepare(args) {
+        Ok(prepared) => prepared,
         Err(code) => return code,
     };
     let seed = args.common.seed.unwrap_or_else(crate::random_seed);
@@ -233,31 +223,8 @@ pub fn run(args: &PowerArgs, fs_list: &FsList) -> ExitCode {
         );
     }
     let began = std::time::Instant::now();
-    let mut runs = Vec::new();
-    let mut failure = None;
-    for &fs in &fs_list.0 {
-        let mut print = |label: &str, state: &RealState| print_state(format, fs, label, state);
-        match real::run(
-            &subjects,
-            &options(args, seed, fs, &kept, &cancel),
-            &mut print,
-        ) {
-            Ok(run) => {
-                if format == OutputFormat::Human {
-                    print_summary(&run);
-                }
-                let interrupted = run.interrupted;
-                runs.push(run);
-                if interrupted {
-                    break;
-                }
-            }
-            Err(error) => {
-                failure = Some(format!("{fs}: {error}"));
-                break;
-            }
-        }
-    }
+    let options = |fs| options(args, seed, fs, &kept, &cancel);
+    let (runs, mut failure) = run_all(&subjects, &fs_list.0, &options, format);
     if let (Some(path), None) = (&args.real.markdown, &failure) {
         if let Err(error) = std::fs::write(path, markdown(&runs)) {
             failure = Some(format!("cannot write {}: {error}", path.display()));
@@ -272,6 +239,45 @@ pub fn run(args: &PowerArgs, fs_list: &FsList) -> ExitCode {
         write_report(dir, &runs, &summary);
     }
     crate::finish(summary, format, report_dir.as_deref())
+}
+
+/// The subjects and the Ctrl-C flag, or the exit code of bad usage.
+fn prepare(args: &PowerArgs) -> Result<(Vec<Subject>, Arc<AtomicBool>), ExitCode> {
+    if args.jobs.jobs.is_some() {
+        // One loop device and one held writer at a time: the snapshots time the disk.
+        return Err(crate::harness_error(
+            "--jobs is not supported with --real: real states are taken one at a time",
+        ));
+    }
+    let subjects = subjects(&args.common, &args.real).map_err(|m| crate::harness_error(&m))?;
+    Ok((subjects, crate::interrupt_flag()?))
+}
+
+/// Every configuration in turn, until Ctrl-C or a harness error (returned beside the runs so far).
+fn run_all(
+    subjects: &[Subject],
+    configurations: &[RealFs],
+    options: &dyn Fn(RealFs) -> RealOptions,
+    format: OutputFormat,
+) -> (Vec<RealRun>, Option<String>) {
+    let mut runs = Vec::new();
+    for &fs in configurations {
+        let mut print = |label: &str, state: &RealState| print_state(format, fs, label, state);
+        match real::run(subjects, &options(fs), &mut print) {
+            Ok(run) => {
+                if format == OutputFormat::Human {
+                    print_summary(&run);
+                }
+                let interrupted = run.interrupted;
+                runs.push(run);
+                if interrupted {
+                    break;
+                }
+            }
+            Err(error) => return (runs, Some(format!("{fs}: {error}"))),
+        }
+    }
+    (runs, None)
 }
 
 /// The verdict over every configuration: a harness error when one could not run.

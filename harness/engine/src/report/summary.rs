@@ -240,31 +240,7 @@ fn explanation(s: &SubjectSummary) -> String {
 /// seed, shards 1/N to N/N once each, the same subjects; counts add up and each subject is judged
 /// again over all shards (a canary caught in any shard is caught).
 pub fn merge(run_id: &str, shards: &[RunSummary]) -> Result<RunSummary, String> {
-    let first = shards.first().ok_or("no shard to merge")?;
-    let mut seen: Vec<String> = shards.iter().filter_map(|s| s.partition.clone()).collect();
-    seen.sort();
-    let count = shards.len();
-    let mut expected: Vec<String> = (1..=count).map(|m| format!("{m}/{count}")).collect();
-    expected.sort();
-    if seen != expected {
-        return Err(format!(
-            "the shards are {seen:?}: give every partition 1/{count} to {count}/{count} once"
-        ));
-    }
-    if let Some(odd) = shards
-        .iter()
-        .find(|s| (s.command.as_str(), s.seed) != (first.command.as_str(), first.seed))
-    {
-        return Err(format!(
-            "shard {} is `{}` with seed {:?}, shard {} `{}` with seed {:?}: not one campaign",
-            odd.partition.as_deref().unwrap_or("?"),
-            odd.command,
-            odd.seed,
-            first.partition.as_deref().unwrap_or("?"),
-            first.command,
-            first.seed
-        ));
-    }
+    let first = one_campaign(shards)?;
     let subjects = first
         .subjects
         .iter()
@@ -284,6 +260,37 @@ pub fn merge(run_id: &str, shards: &[RunSummary]) -> Result<RunSummary, String> 
     merged.seed = first.seed;
     merged.elapsed_ms = shards.iter().map(|s| s.elapsed_ms).sum();
     Ok(merged)
+}
+
+/// The first shard, once the shards are checked to be one campaign: the same command and seed,
+/// and every partition 1/N to N/N once.
+fn one_campaign(shards: &[RunSummary]) -> Result<&RunSummary, String> {
+    let first = shards.first().ok_or("no shard to merge")?;
+    let mut seen: Vec<String> = shards.iter().filter_map(|s| s.partition.clone()).collect();
+    seen.sort();
+    let count = shards.len();
+    let mut expected: Vec<String> = (1..=count).map(|m| format!("{m}/{count}")).collect();
+    expected.sort();
+    if seen != expected {
+        return Err(format!(
+            "the shards are {seen:?}: give every partition 1/{count} to {count}/{count} once"
+        ));
+    }
+    match shards
+        .iter()
+        .find(|s| (s.command.as_str(), s.seed) != (first.command.as_str(), first.seed))
+    {
+        Some(odd) => Err(format!(
+            "shard {} is `{}` with seed {:?}, shard {} `{}` with seed {:?}: not one campaign",
+            odd.partition.as_deref().unwrap_or("?"),
+            odd.command,
+            odd.seed,
+            first.partition.as_deref().unwrap_or("?"),
+            first.command,
+            first.seed
+        )),
+        None => Ok(first),
+    }
 }
 
 /// One subject over every shard.
@@ -476,42 +483,48 @@ fn real_fix(violation: PowerViolation) -> &'static str {
     }
 }
 
+/// A subject's test case: failed unless as expected.
+fn junit_case(kind: &str, s: &SubjectSummary) -> quick_junit::TestCase {
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus};
+    let status = match s.verdict {
+        Verdict::AsExpected => TestCaseStatus::success(),
+        other @ (Verdict::NotModelled
+        | Verdict::Violation
+        | Verdict::ModelBug
+        | Verdict::HarnessError
+        | Verdict::Interrupted) => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(format!(
+                "{}: {} (expected {})",
+                other.name(),
+                s.status,
+                s.expected
+            ));
+            status.set_description(explanation(s));
+            status
+        }
+    };
+    let mut case = TestCase::new(format!("{} ({kind})", s.subject), status);
+    case.set_classname(format!("torture-{kind}::{}", s.subject));
+    case
+}
+
 /// `junit.xml` from a summary: a suite per crash kind, a case per subject; failed unless as
 /// expected, and an interrupted run is an error case of its own (never green).
 pub fn junit(summary: &RunSummary) -> Result<String, quick_junit::SerializeError> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut report = Report::new(format!("torture {}", summary.command));
     report.set_time(std::time::Duration::from_millis(summary.elapsed_ms));
-    let mut kinds: Vec<&str> = summary
-        .subjects
-        .iter()
-        .map(|s| s.crash_kind.as_str())
-        .collect();
-    kinds.dedup();
+    let mut kinds: Vec<&str> = Vec::new();
+    for s in &summary.subjects {
+        if !kinds.contains(&s.crash_kind.as_str()) {
+            kinds.push(&s.crash_kind);
+        }
+    }
     for kind in kinds {
         let mut suite = TestSuite::new(format!("torture-{kind}"));
         for s in summary.subjects.iter().filter(|s| s.crash_kind == kind) {
-            let status = match s.verdict {
-                Verdict::AsExpected => TestCaseStatus::success(),
-                other @ (Verdict::NotModelled
-                | Verdict::Violation
-                | Verdict::ModelBug
-                | Verdict::HarnessError
-                | Verdict::Interrupted) => {
-                    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    status.set_message(format!(
-                        "{}: {} (expected {})",
-                        other.name(),
-                        s.status,
-                        s.expected
-                    ));
-                    status.set_description(explanation(s));
-                    status
-                }
-            };
-            let mut case = TestCase::new(format!("{} ({kind})", s.subject), status);
-            case.set_classname(format!("torture-{kind}::{}", s.subject));
-            suite.add_test_case(case);
+            suite.add_test_case(junit_case(kind, s));
         }
         report.add_test_suite(suite);
     }
