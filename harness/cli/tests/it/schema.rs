@@ -57,6 +57,14 @@ fn check(command: &str, out: &Outcome) {
     }
 }
 
+/// `torture merge SHARDS --report-dir MERGED --format json`.
+fn merge_json(shards: &[&Path], merged: &Path) -> Outcome {
+    let mut args: Vec<&str> = vec!["merge"];
+    args.extend(shards.iter().map(|s| s.to_str().unwrap()));
+    args.extend(["--report-dir", merged.to_str().unwrap(), "--format", "json"]);
+    run(&args)
+}
+
 #[test]
 fn every_command_ends_in_the_documented_summary() {
     let small = [
@@ -110,15 +118,7 @@ fn merge_and_the_main_job_end_in_the_documented_summary() {
         check("kill --partition", &out);
     }
     let merged = dir.join("merged");
-    let out = run(&[
-        "merge",
-        shard("1").to_str().unwrap(),
-        shard("2").to_str().unwrap(),
-        "--report-dir",
-        merged.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let out = merge_json(&[&shard("1"), &shard("2")], &merged);
     check("merge", &out);
     assert_eq!(out.summary()["command"], "merge");
     assert!(merged.join("summary.json").is_file());
@@ -230,15 +230,7 @@ fn errors_shards_merge_by_their_summaries() {
             .expect("checked");
     }
     let merged = dir.join("merged");
-    let out = run(&[
-        "merge",
-        shard("1").to_str().unwrap(),
-        shard("2").to_str().unwrap(),
-        "--report-dir",
-        merged.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let out = merge_json(&[&shard("1"), &shard("2")], &merged);
     check("merge of errors shards", &out);
     let subject = &out.summary()["subjects"][0];
     assert_eq!(subject["status"], "caught", "{subject}");
