@@ -31,6 +31,11 @@ pub enum Fix {
     ErrorIgnored,
     /// The writer failed with the target half-written: it writes in place.
     InPlace,
+    /// The writer went on changing files after the failed call, then failed with the target
+    /// torn: it must stop at the first error.
+    StopOnFirstError,
+    /// The sqlite3 shell went on after a failed statement: without `-bail` it runs the rest.
+    SqliteBail,
     /// The writer failed after removing the old target.
     KeepOldUntilRename,
     /// The writer failed, yet published first.
@@ -58,6 +63,13 @@ impl Fix {
             Fix::ErrorIgnored => "check every call's result and exit non-zero when one fails",
             Fix::InPlace => {
                 "write a temp file and rename it over the target only after every write and fsync succeeded"
+            }
+            Fix::StopOnFirstError => {
+                "stop at the first failed call and exit non-zero, before changing anything more"
+            }
+            Fix::SqliteBail => {
+                "run the sqlite3 shell with -bail: it stops at the first error, the journal rolls \
+                 the transaction back, and it exits non-zero"
             }
             Fix::KeepOldUntilRename => {
                 "never remove the old target first: rename the new version over it"
@@ -96,6 +108,10 @@ struct Story<'a> {
     retry: Option<u64>,
     /// The first later publish of the target.
     publish: Option<&'a Event>,
+    /// Whether a later call that succeeded changed a file: the writer went on after the error.
+    went_on: bool,
+    /// The writer is the sqlite3 shell without `-bail`.
+    sqlite_shell: bool,
 }
 
 impl<'a> Story<'a> {
@@ -118,10 +134,13 @@ impl<'a> Story<'a> {
             .target
             .as_deref()
             .and_then(|target| later().find(|e| publishes(&e.op, target)));
+        let went_on = later().any(|e| changes_files(&e.op));
         Story {
             event,
             retry,
             publish,
+            went_on,
+            sqlite_shell: sqlite_shell(&faulted.header.command),
         }
     }
 
@@ -165,6 +184,42 @@ impl<'a> Story<'a> {
         }
         steps.push(exit_text(facts.exit));
         join_steps(&steps)
+    }
+}
+
+/// Whether the command runs the sqlite3 shell without `-bail` (directly or in `sh -c`).
+fn sqlite_shell(command: &[String]) -> bool {
+    let words = || command.iter().flat_map(|arg| arg.split_whitespace());
+    let shell = words().any(|w| w.rsplit('/').next() == Some("sqlite3"));
+    shell && !words().any(|w| w == "-bail")
+}
+
+/// Whether a call that succeeded changed a file (its data, its name, or whether it exists).
+fn changes_files(op: &Op) -> bool {
+    match op {
+        Op::Open {
+            created, truncated, ..
+        } => *created || *truncated,
+        Op::Write { .. }
+        | Op::Rename { .. }
+        | Op::Link { .. }
+        | Op::Symlink { .. }
+        | Op::Unlink { .. }
+        | Op::Rmdir { .. }
+        | Op::Mkdir { .. }
+        | Op::Truncate { .. }
+        | Op::Fallocate { .. } => true,
+        Op::Fsync { .. }
+        | Op::Fdatasync { .. }
+        | Op::SyncFileRange { .. }
+        | Op::Chmod { .. }
+        | Op::Chown { .. }
+        | Op::Close { .. }
+        | Op::Sync
+        | Op::Syncfs { .. }
+        | Op::Mmap { .. }
+        | Op::Msync { .. }
+        | Op::IoUringSetup { .. } => false,
     }
 }
 
@@ -276,14 +331,31 @@ fn consequence(violation: &ErrorsViolation, target: &str) -> String {
     }
 }
 
-/// The table of patterns: the fix for a violation.
+/// The table of patterns: the fix for a violation. A writer that went on after the error is
+/// told to stop there (the sqlite3 shell: `-bail`), whatever it left.
 fn fix_for(facts: &ErrorsFacts, violation: &ErrorsViolation, story: &Story<'_>) -> Fix {
+    let fix = pattern_fix(facts, violation, story);
+    let goes_on = matches!(
+        fix,
+        Fix::StopOnFirstError | Fix::WriteErrorIgnored | Fix::ErrorIgnored
+    );
+    if goes_on && story.sqlite_shell {
+        Fix::SqliteBail
+    } else {
+        fix
+    }
+}
+
+fn pattern_fix(facts: &ErrorsFacts, violation: &ErrorsViolation, story: &Story<'_>) -> Fix {
     match violation {
         ErrorsViolation::Hung => Fix::BoundRetries,
         ErrorsViolation::RecoveryFailed { .. } => Fix::CleanUpOnStart,
         ErrorsViolation::Leftovers { .. } => Fix::RemoveTempOnFailure,
         ErrorsViolation::FailedButNotOld => Fix::PublishedAfterError,
         ErrorsViolation::OldLost => Fix::KeepOldUntilRename,
+        ErrorsViolation::Torn if facts.exit != RunExit::Code(0) && story.went_on => {
+            Fix::StopOnFirstError
+        }
         ErrorsViolation::Torn if facts.exit != RunExit::Code(0) => Fix::InPlace,
         ErrorsViolation::Torn
         | ErrorsViolation::AckedNotNew { .. }

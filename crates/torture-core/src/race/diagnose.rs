@@ -328,6 +328,7 @@ fn seen_after(violation: &Violation) -> Option<u64> {
         Violation::TornFinal { .. }
         | Violation::FinalNotFromSuccessfulWriter { .. }
         | Violation::WriterFailed { .. }
+        | Violation::NoWriterSucceeded
         | Violation::SeveralWinners { .. }
         | Violation::LoserExitedZero { .. }
         | Violation::Leftovers { .. }

@@ -160,6 +160,38 @@ fn the_plain_writer_fails_in_place() {
 }
 
 #[test]
+fn a_writer_that_went_on_after_the_error_is_told_to_stop_there() {
+    // The plain writer, but it wrote on after the failed write and then exited 1.
+    let mut run = plain_writer();
+    run.events[1].ret = -28;
+    run.push(1, "write", 4, write(TARGET, 10, 4, b"more"));
+    run.header.exit = Some(ExitStatus::Code(1));
+    let mut facts = clean_facts("write#1:ENOSPC");
+    facts.exit = RunExit::Code(1);
+    facts.target = TargetClass::Torn;
+    facts.position = Position::Unpublished;
+    let text = diagnosis(&facts, &run);
+    assert!(
+        text.ends_with(
+            "Fix: stop at the first failed call and exit non-zero, before changing anything more."
+        ),
+        "{text}"
+    );
+    // The sqlite3 shell without -bail: the fix is -bail, also when it exited 0.
+    run.header.command = vec!["sqlite3".into(), "db.sqlite".into(), ".read x.sql".into()];
+    assert!(text_of(&facts, &run).contains("Fix: run the sqlite3 shell with -bail"));
+    facts.exit = RunExit::Code(0);
+    run.header.exit = Some(ExitStatus::Code(0));
+    assert!(text_of(&facts, &run).contains("Fix: run the sqlite3 shell with -bail"));
+    run.header.command.push("-bail".into());
+    assert!(!text_of(&facts, &run).contains("-bail"));
+}
+
+fn text_of(facts: &ErrorsFacts, trace: &Trace) -> String {
+    diagnosis(facts, trace)
+}
+
+#[test]
 fn failures_that_publish_lose_or_leave_things() {
     let failed = |change: &dyn Fn(&mut ErrorsFacts)| {
         let mut facts = clean_facts("fsync#2:EIO");
