@@ -15,6 +15,7 @@ mod partition;
 mod power;
 mod race;
 mod real;
+mod replays;
 mod reports;
 
 use std::path::{Path, PathBuf};

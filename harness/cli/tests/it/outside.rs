@@ -55,3 +55,37 @@ fn a_writer_that_stays_in_its_sandbox_has_no_such_note() {
         "{subject}"
     );
 }
+
+/// `torture power` of `also_outside.py` writing its copy to `elsewhere`; its subject line.
+fn power_also_outside(elsewhere: &str) -> Outcome {
+    let script = writer("also_outside.py");
+    let args = [
+        "power",
+        "--seed",
+        "1",
+        "--max-states",
+        "20",
+        "--format",
+        "json",
+        "--",
+        python(),
+        &script,
+        "{target}",
+        elsewhere,
+    ];
+    torture(&args)
+}
+
+#[test]
+fn power_reports_writes_outside_the_sandbox_and_dev_shm_is_outside() {
+    let elsewhere = format!("/dev/shm/torture-outside-{}.json", std::process::id());
+    let reported = power_also_outside(&elsewhere);
+    let _ = std::fs::remove_file(&elsewhere);
+    let subject = reported.subject();
+    let notes = subject["notes"].to_string();
+    assert!(
+        notes.contains("NOT tested") && notes.contains(&elsewhere),
+        "{subject}"
+    );
+    assert_eq!(subject["outside_writes"][0], format!("openat {elsewhere}"));
+}

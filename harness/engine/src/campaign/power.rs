@@ -151,14 +151,18 @@ impl PowerResult {
     }
 
     /// How the subject compares with its expectation.
+    /// Like kill's: under `--strict` a change outside the sandbox is one more violation.
     pub fn status(&self) -> SubjectStatus {
-        let modelled = self.exploration.unmodelled.is_empty() && self.golden.unmodelled.is_empty();
-        oracle::subject_status(
-            self.subject.expect,
-            self.violations(),
-            modelled,
-            Coverage::Whole,
-        )
+        let (expect, violations) = (self.subject.expect, self.violations());
+        match self.exploration.unmodelled.is_empty() {
+            true => super::GoldenSummary::subject_status(
+                Some(&self.golden),
+                expect,
+                violations,
+                Coverage::Whole,
+            ),
+            false => oracle::subject_status(expect, violations, false, Coverage::Whole),
+        }
     }
 
     /// Crash states judged per second of in-memory exploration.
@@ -255,7 +259,7 @@ fn run_subject(
     let mut result = PowerResult {
         subject: subject.clone(),
         golden: golden.summary.clone(),
-        notes: notes(&explorer, plan, ack.as_ref()),
+        notes: notes(&explorer, plan, ack.as_ref(), &golden.summary),
         ack,
         exploration: Exploration::default(),
         replay: None,
@@ -280,8 +284,17 @@ fn acknowledgement(trace: &torture_core::trace::Trace, line: Option<&Regex>) -> 
     }
 }
 
-fn notes(explorer: &Explorer, plan: &PowerPlan, ack: Option<&AckPoint>) -> Vec<String> {
+fn notes(
+    explorer: &Explorer,
+    plan: &PowerPlan,
+    ack: Option<&AckPoint>,
+    golden: &super::GoldenSummary,
+) -> Vec<String> {
     let mut notes = explorer.plan().notes.clone();
+    notes.extend(golden::outside_note(
+        &golden.outside_writes,
+        golden.outside_is_violation,
+    ));
     if let (Some(regex), None) = (&plan.power.ack_line, ack) {
         notes.push(format!(
             "no output line matched --ack-line {:?}: every crash counts as before the acknowledgement",
