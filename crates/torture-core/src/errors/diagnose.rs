@@ -134,7 +134,7 @@ impl<'a> Story<'a> {
             .target
             .as_deref()
             .and_then(|target| later().find(|e| publishes(&e.op, target)));
-        let went_on = later().any(|e| changes_files(&e.op));
+        let went_on = later().any(|e| !e.op.changed_paths().is_empty());
         Story {
             event,
             retry,
@@ -192,35 +192,6 @@ fn sqlite_shell(command: &[String]) -> bool {
     let words = || command.iter().flat_map(|arg| arg.split_whitespace());
     let shell = words().any(|w| w.rsplit('/').next() == Some("sqlite3"));
     shell && !words().any(|w| w == "-bail")
-}
-
-/// Whether a call that succeeded changed a file (its data, its name, or whether it exists).
-fn changes_files(op: &Op) -> bool {
-    match op {
-        Op::Open {
-            created, truncated, ..
-        } => *created || *truncated,
-        Op::Write { .. }
-        | Op::Rename { .. }
-        | Op::Link { .. }
-        | Op::Symlink { .. }
-        | Op::Unlink { .. }
-        | Op::Rmdir { .. }
-        | Op::Mkdir { .. }
-        | Op::Truncate { .. }
-        | Op::Fallocate { .. } => true,
-        Op::Fsync { .. }
-        | Op::Fdatasync { .. }
-        | Op::SyncFileRange { .. }
-        | Op::Chmod { .. }
-        | Op::Chown { .. }
-        | Op::Close { .. }
-        | Op::Sync
-        | Op::Syncfs { .. }
-        | Op::Mmap { .. }
-        | Op::Msync { .. }
-        | Op::IoUringSetup { .. } => false,
-    }
 }
 
 /// Whether `later` repeats the faulted call: same family, same file; for a short write, the

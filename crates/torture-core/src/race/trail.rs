@@ -53,7 +53,7 @@ impl Trail {
         let touched_target = trace
             .events
             .iter()
-            .any(|e| e.ret >= 0 && changes(&e.op, target));
+            .any(|e| e.ret >= 0 && e.op.changed_paths().contains(&target));
         Trail {
             first_failure,
             touched_target,
@@ -63,35 +63,6 @@ impl Trail {
 
 /// `O_CREAT` on Linux (every architecture the tracer decodes).
 const O_CREAT: u64 = 0o100;
-
-/// Whether `op` (a call that succeeded) changed the file named `target`.
-fn changes(op: &Op, target: &str) -> bool {
-    match op {
-        Op::Open {
-            path, truncated, ..
-        } => path == target && *truncated,
-        Op::Write { path, .. }
-        | Op::Truncate { path, .. }
-        | Op::Fallocate { path, .. }
-        | Op::Unlink { path, .. }
-        | Op::Symlink { path, .. }
-        | Op::Mmap { path, .. } => path == target,
-        Op::Rename { from, to, .. } => from == target || to == target,
-        Op::Link { to, .. } => to == target,
-        Op::Rmdir { .. }
-        | Op::Mkdir { .. }
-        | Op::Fsync { .. }
-        | Op::Fdatasync { .. }
-        | Op::SyncFileRange { .. }
-        | Op::Chmod { .. }
-        | Op::Chown { .. }
-        | Op::Close { .. }
-        | Op::Sync
-        | Op::Syncfs { .. }
-        | Op::Msync { .. }
-        | Op::IoUringSetup { .. } => false,
-    }
-}
 
 impl fmt::Display for FailedCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
