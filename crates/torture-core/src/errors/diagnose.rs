@@ -112,6 +112,8 @@ struct Story<'a> {
     went_on: bool,
     /// The writer is the sqlite3 shell without `-bail`.
     sqlite_shell: bool,
+    /// The failed call was on the target itself (a writer that writes it in place).
+    failed_on_target: bool,
 }
 
 impl<'a> Story<'a> {
@@ -135,12 +137,17 @@ impl<'a> Story<'a> {
             .as_deref()
             .and_then(|target| later().find(|e| publishes(&e.op, target)));
         let went_on = later().any(|e| !e.op.changed_paths().is_empty());
+        let target = faulted.header.target.as_deref();
+        let failed_on_target = event
+            .and_then(|e| e.op.paths().first().copied())
+            .is_some_and(|path| Some(path) == target);
         Story {
             event,
             retry,
             publish,
             went_on,
             sqlite_shell: sqlite_shell(&faulted.header.command),
+            failed_on_target,
         }
     }
 
@@ -302,15 +309,16 @@ fn consequence(violation: &ErrorsViolation, target: &str) -> String {
     }
 }
 
-/// The table of patterns: the fix for a violation. A writer that went on after the error is
-/// told to stop there (the sqlite3 shell: `-bail`), whatever it left.
+/// The table of patterns: the fix for a violation. A writer that went on after an error on
+/// another file than the target (a journal, a temp file) is told to stop there; the sqlite3
+/// shell that went on is told to use `-bail`, whatever it left.
 fn fix_for(facts: &ErrorsFacts, violation: &ErrorsViolation, story: &Story<'_>) -> Fix {
     let fix = pattern_fix(facts, violation, story);
     let goes_on = matches!(
         fix,
-        Fix::StopOnFirstError | Fix::WriteErrorIgnored | Fix::ErrorIgnored
+        Fix::StopOnFirstError | Fix::WriteErrorIgnored | Fix::ErrorIgnored | Fix::InPlace
     );
-    if goes_on && story.sqlite_shell {
+    if goes_on && story.went_on && story.sqlite_shell {
         Fix::SqliteBail
     } else {
         fix
@@ -324,7 +332,9 @@ fn pattern_fix(facts: &ErrorsFacts, violation: &ErrorsViolation, story: &Story<'
         ErrorsViolation::Leftovers { .. } => Fix::RemoveTempOnFailure,
         ErrorsViolation::FailedButNotOld => Fix::PublishedAfterError,
         ErrorsViolation::OldLost => Fix::KeepOldUntilRename,
-        ErrorsViolation::Torn if facts.exit != RunExit::Code(0) && story.went_on => {
+        ErrorsViolation::Torn
+            if facts.exit != RunExit::Code(0) && story.went_on && !story.failed_on_target =>
+        {
             Fix::StopOnFirstError
         }
         ErrorsViolation::Torn if facts.exit != RunExit::Code(0) => Fix::InPlace,

@@ -8,7 +8,7 @@ use crate::errors::fixtures::{
 use crate::errors::verdict::{Recovery, judge};
 use crate::errors::{FaultKind, Injection, fault_space};
 use crate::oracle::Initial;
-use crate::trace::{ExitStatus, Trace};
+use crate::trace::{Event, ExitStatus, Trace};
 
 /// The faulted run of the golden `temp_rename_writer` when the writer ignores the fault at
 /// `seq` (the event fails with `ret`) and goes on to the end.
@@ -161,9 +161,14 @@ fn the_plain_writer_fails_in_place() {
 
 #[test]
 fn a_writer_that_went_on_after_the_error_is_told_to_stop_there() {
-    // The plain writer, but it wrote on after the failed write and then exited 1.
+    // The plain writer, but its first write went to a journal, failed, and it wrote the
+    // target on and then exited 1.
     let mut run = plain_writer();
-    run.events[1].ret = -28;
+    run.events[1] = Event {
+        ret: -28,
+        op: write("target.json-journal", 11, 0, b"page"),
+        ..run.events[1].clone()
+    };
     run.push(1, "write", 4, write(TARGET, 10, 4, b"more"));
     run.header.exit = Some(ExitStatus::Code(1));
     let mut facts = clean_facts("write#1:ENOSPC");
@@ -185,6 +190,18 @@ fn a_writer_that_went_on_after_the_error_is_told_to_stop_there() {
     assert!(text_of(&facts, &run).contains("Fix: run the sqlite3 shell with -bail"));
     run.header.command.push("-bail".into());
     assert!(!text_of(&facts, &run).contains("-bail"));
+    // Python's `with` flushing the rest into the target after a failed write on the target
+    // itself: the writer writes in place, and that is the fix.
+    let mut run = plain_writer();
+    run.events[1].ret = -28;
+    run.push(1, "write", 4, write(TARGET, 10, 4, b"more"));
+    run.header.exit = Some(ExitStatus::Code(1));
+    facts.exit = RunExit::Code(1);
+    assert!(
+        text_of(&facts, &run).contains("Fix: write a temp file and rename it"),
+        "{}",
+        text_of(&facts, &run)
+    );
 }
 
 fn text_of(facts: &ErrorsFacts, trace: &Trace) -> String {
