@@ -34,7 +34,8 @@ pub enum Fix {
     /// The writer went on changing files after the failed call, then failed with the target
     /// torn: it must stop at the first error.
     StopOnFirstError,
-    /// The sqlite3 shell went on after a failed statement: without `-bail` it runs the rest.
+    /// SQLite went on after a failed statement (the sqlite3 shell without `-bail` runs the
+    /// rest).
     SqliteBail,
     /// The writer failed after removing the old target.
     KeepOldUntilRename,
@@ -68,8 +69,8 @@ impl Fix {
                 "stop at the first failed call and exit non-zero, before changing anything more"
             }
             Fix::SqliteBail => {
-                "run the sqlite3 shell with -bail: it stops at the first error, the journal rolls \
-                 the transaction back, and it exits non-zero"
+                "stop at the first failed statement and exit non-zero, so the journal rolls the \
+                 transaction back (the sqlite3 shell: run it with -bail)"
             }
             Fix::KeepOldUntilRename => {
                 "never remove the old target first: rename the new version over it"
@@ -110,8 +111,9 @@ struct Story<'a> {
     publish: Option<&'a Event>,
     /// Whether a later call that succeeded changed a file: the writer went on after the error.
     went_on: bool,
-    /// The writer is the sqlite3 shell without `-bail`.
-    sqlite_shell: bool,
+    /// The writer is SQLite (the sqlite3 shell in its command, or a rollback journal or WAL
+    /// beside the target in its trace), and its command has no `-bail`.
+    sqlite: bool,
     /// The failed call was on the target itself (a writer that writes it in place).
     failed_on_target: bool,
 }
@@ -146,7 +148,7 @@ impl<'a> Story<'a> {
             retry,
             publish,
             went_on,
-            sqlite_shell: sqlite_shell(&faulted.header.command),
+            sqlite: sqlite_without_bail(faulted),
             failed_on_target,
         }
     }
@@ -194,11 +196,22 @@ impl<'a> Story<'a> {
     }
 }
 
-/// Whether the command runs the sqlite3 shell without `-bail` (directly or in `sh -c`).
-fn sqlite_shell(command: &[String]) -> bool {
-    let words = || command.iter().flat_map(|arg| arg.split_whitespace());
+/// Whether the writer is SQLite, by its command (`sqlite3`, directly or in `sh -c`) or by the
+/// rollback journal or WAL it keeps beside the target, and its command has no `-bail`.
+fn sqlite_without_bail(faulted: &Trace) -> bool {
+    let words = || {
+        let command = faulted.header.command.iter();
+        command.flat_map(|arg| arg.split_whitespace())
+    };
     let shell = words().any(|w| w.rsplit('/').next() == Some("sqlite3"));
-    shell && !words().any(|w| w == "-bail")
+    let journal = faulted.header.target.as_deref().is_some_and(|target| {
+        let beside = [format!("{target}-journal"), format!("{target}-wal")];
+        let paths = faulted.events.iter().flat_map(|e| e.op.paths());
+        paths
+            .into_iter()
+            .any(|path| beside.iter().any(|b| b == path))
+    });
+    (shell || journal) && !words().any(|w| w == "-bail")
 }
 
 /// Whether `later` repeats the faulted call: same family, same file; for a short write, the
@@ -318,7 +331,7 @@ fn fix_for(facts: &ErrorsFacts, violation: &ErrorsViolation, story: &Story<'_>) 
         fix,
         Fix::StopOnFirstError | Fix::WriteErrorIgnored | Fix::ErrorIgnored | Fix::InPlace
     );
-    if goes_on && story.went_on && story.sqlite_shell {
+    if goes_on && story.went_on && story.sqlite {
         Fix::SqliteBail
     } else {
         fix

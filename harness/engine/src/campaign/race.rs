@@ -73,7 +73,8 @@ pub struct RaceSettings {
     pub initial_old: bool,
     /// The target, relative to the sandbox.
     pub target: PathBuf,
-    /// Each writer is killed this long after its start.
+    /// A released writer that does not reach its next step in this much of its own time (held
+    /// time and CPU waits do not count) ends the race as a harness timeout.
     pub timeout_ms: u64,
 }
 

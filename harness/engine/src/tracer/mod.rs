@@ -68,7 +68,8 @@ pub struct WriterCommand {
 /// Limits of one run.
 #[derive(Debug, Clone)]
 pub struct RunLimits {
-    /// The writer is SIGKILLed this long after it was spawned.
+    /// The writer is SIGKILLed once it ran this long without ending (time held by the harness
+    /// and time spent waiting for a CPU do not count; see `watchdog.rs`).
     pub timeout_ms: u64,
     /// Set (by a Ctrl-C handler) to kill the writer at once.
     pub cancel: Arc<AtomicBool>,

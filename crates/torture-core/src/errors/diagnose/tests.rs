@@ -161,12 +161,12 @@ fn the_plain_writer_fails_in_place() {
 
 #[test]
 fn a_writer_that_went_on_after_the_error_is_told_to_stop_there() {
-    // The plain writer, but its first write went to a journal, failed, and it wrote the
+    // The plain writer, but its first write went to a log, failed, and it wrote the
     // target on and then exited 1.
     let mut run = plain_writer();
     run.events[1] = Event {
         ret: -28,
-        op: write("target.json-journal", 11, 0, b"page"),
+        op: write("target.json.log", 11, 0, b"page"),
         ..run.events[1].clone()
     };
     run.push(1, "write", 4, write(TARGET, 10, 4, b"more"));
@@ -184,12 +184,18 @@ fn a_writer_that_went_on_after_the_error_is_told_to_stop_there() {
     );
     // The sqlite3 shell without -bail: the fix is -bail, also when it exited 0.
     run.header.command = vec!["sqlite3".into(), "db.sqlite".into(), ".read x.sql".into()];
-    assert!(text_of(&facts, &run).contains("Fix: run the sqlite3 shell with -bail"));
+    assert!(text_of(&facts, &run).contains("(the sqlite3 shell: run it with -bail)"));
     facts.exit = RunExit::Code(0);
     run.header.exit = Some(ExitStatus::Code(0));
-    assert!(text_of(&facts, &run).contains("Fix: run the sqlite3 shell with -bail"));
+    assert!(text_of(&facts, &run).contains("(the sqlite3 shell: run it with -bail)"));
     run.header.command.push("-bail".into());
     assert!(!text_of(&facts, &run).contains("-bail"));
+    // SQLite behind a script: known by the rollback journal beside the target.
+    run.header.command = vec!["./update.sh".into()];
+    if let Op::Write { path, .. } = &mut run.events[1].op {
+        *path = format!("{TARGET}-journal");
+    }
+    assert!(text_of(&facts, &run).contains("(the sqlite3 shell: run it with -bail)"));
     // Python's `with` flushing the rest into the target after a failed write on the target
     // itself: the writer writes in place, and that is the fix.
     let mut run = plain_writer();
