@@ -119,6 +119,12 @@ fn a_model_that_makes_renames_durable_at_once_is_caught() {
         "{}",
         out.stdout
     );
+    // The replay keeps the model asked: replayed, the same model bug.
+    assert!(
+        out.stdout.contains(" --assume rename-durable"),
+        "{}",
+        out.stdout
+    );
     let kept: Vec<_> = std::fs::read_dir(&keep).unwrap().flatten().collect();
     assert!(
         kept.iter()
