@@ -293,4 +293,30 @@ fn a_lockfile_writer_that_refuses_cleanly_passes_and_is_named() {
         "{told:?}"
     );
     assert!(results[0]["clean_failure_runs"].as_u64().unwrap() > 0);
+    // A lock holder killed mid-race leaves its lock, and the next run gives up: caught.
+    let (killed, results) = python_race(
+        "race_lockfile.py",
+        &[
+            "--schedules",
+            "4",
+            "--preemptions",
+            "0",
+            "--kill",
+            "--expect",
+            "caught",
+        ],
+    );
+    assert_eq!(killed.code, 0, "{killed:?}");
+    assert_eq!(
+        results[0]["finding"]["kind"], "recovery-failed",
+        "{}",
+        killed.stdout
+    );
+    assert!(
+        killed
+            .stdout
+            .contains("Fix: a lock that dies with its owner"),
+        "{}",
+        killed.stdout
+    );
 }
