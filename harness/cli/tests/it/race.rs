@@ -320,3 +320,39 @@ fn a_lockfile_writer_that_refuses_cleanly_passes_and_is_named() {
         killed.stdout
     );
 }
+
+#[test]
+fn a_racer_that_never_reaches_its_next_syscall_is_a_harness_timeout() {
+    // Sleeps once it sees the other racer's mark: solo runs never do, racers may, and then
+    // they hang between two steps, which no schedule can help.
+    let script = "printf x > \"m$TORTURE_WRITER\"; \
+                  if [ -e m1 ] && [ -e m2 ]; then sleep 30; fi; \
+                  printf \"$TORTURE_GENERATION\" > \"$1.$TORTURE_WRITER\"; \
+                  mv \"$1.$TORTURE_WRITER\" \"$1\"";
+    let args = [
+        "--writers",
+        "2",
+        "--seed",
+        "1",
+        "--schedules",
+        "8",
+        "--preemptions",
+        "0",
+        "--timeout-ms",
+        "1000",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        "{target}",
+    ];
+    let (outcome, _) = race("race-stalled", &args);
+    assert_eq!(outcome.code, 2, "{outcome:?}");
+    assert!(
+        outcome
+            .stderr
+            .contains("the writer did not reach its next syscall in 1 s (a harness timeout"),
+        "{outcome:?}"
+    );
+}
