@@ -66,10 +66,17 @@ pub fn run(args: &[&str]) -> Outcome {
         .args(args)
         .output()
         .expect("start torture");
-    Outcome {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    Outcome::of(output)
+}
+
+impl Outcome {
+    /// What a finished process did.
+    pub fn of(output: std::process::Output) -> Outcome {
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
     }
 }
 

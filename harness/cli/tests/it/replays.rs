@@ -34,11 +34,7 @@ fn replay(line: &str) -> Outcome {
         .args(["-c", &script])
         .output()
         .expect("run sh");
-    Outcome {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Outcome::of(output)
 }
 
 fn assert_replays_caught(command: &str, extra: &[&str], script: &str, check: bool) {

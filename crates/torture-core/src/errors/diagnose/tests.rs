@@ -8,7 +8,7 @@ use crate::errors::fixtures::{
 use crate::errors::verdict::{Recovery, judge};
 use crate::errors::{FaultKind, Injection, fault_space};
 use crate::oracle::Initial;
-use crate::trace::{Event, ExitStatus, Trace};
+use crate::trace::{ExitStatus, Trace};
 
 /// The faulted run of the golden `temp_rename_writer` when the writer ignores the fault at
 /// `seq` (the event fails with `ret`) and goes on to the end.
@@ -137,8 +137,9 @@ fn an_error_after_the_publish_with_exit_0() {
     );
 }
 
-#[test]
-fn the_plain_writer_fails_in_place() {
+/// The plain writer whose first write failed with ENOSPC, exit 1 with the target torn: its
+/// faulted run and its facts.
+fn plain_write_failed() -> (Trace, ErrorsFacts) {
     let mut run = plain_writer();
     run.events[1].ret = -28;
     run.header.exit = Some(ExitStatus::Code(1));
@@ -146,6 +147,12 @@ fn the_plain_writer_fails_in_place() {
     facts.exit = RunExit::Code(1);
     facts.target = TargetClass::Torn;
     facts.position = Position::Unpublished;
+    (run, facts)
+}
+
+#[test]
+fn the_plain_writer_fails_in_place() {
+    let (run, facts) = plain_write_failed();
     let text = diagnosis(&facts, &run);
     assert!(
         text.starts_with(
@@ -163,18 +170,9 @@ fn the_plain_writer_fails_in_place() {
 fn a_writer_that_went_on_after_the_error_is_told_to_stop_there() {
     // The plain writer, but its first write went to a log, failed, and it wrote the
     // target on and then exited 1.
-    let mut run = plain_writer();
-    run.events[1] = Event {
-        ret: -28,
-        op: write("target.json.log", 11, 0, b"page"),
-        ..run.events[1].clone()
-    };
+    let (mut run, mut facts) = plain_write_failed();
+    run.events[1].op = write("target.json.log", 11, 0, b"page");
     run.push(1, "write", 4, write(TARGET, 10, 4, b"more"));
-    run.header.exit = Some(ExitStatus::Code(1));
-    let mut facts = clean_facts("write#1:ENOSPC");
-    facts.exit = RunExit::Code(1);
-    facts.target = TargetClass::Torn;
-    facts.position = Position::Unpublished;
     let text = diagnosis(&facts, &run);
     assert!(
         text.ends_with(
@@ -184,34 +182,27 @@ fn a_writer_that_went_on_after_the_error_is_told_to_stop_there() {
     );
     // The sqlite3 shell without -bail: the fix is -bail, also when it exited 0.
     run.header.command = vec!["sqlite3".into(), "db.sqlite".into(), ".read x.sql".into()];
-    assert!(text_of(&facts, &run).contains("(the sqlite3 shell: run it with -bail)"));
+    assert!(diagnosis(&facts, &run).contains("(the sqlite3 shell: run it with -bail)"));
     facts.exit = RunExit::Code(0);
     run.header.exit = Some(ExitStatus::Code(0));
-    assert!(text_of(&facts, &run).contains("(the sqlite3 shell: run it with -bail)"));
+    assert!(diagnosis(&facts, &run).contains("(the sqlite3 shell: run it with -bail)"));
     run.header.command.push("-bail".into());
-    assert!(!text_of(&facts, &run).contains("-bail"));
+    assert!(!diagnosis(&facts, &run).contains("-bail"));
     // SQLite behind a script: known by the rollback journal beside the target.
     run.header.command = vec!["./update.sh".into()];
     if let Op::Write { path, .. } = &mut run.events[1].op {
         *path = format!("{TARGET}-journal");
     }
-    assert!(text_of(&facts, &run).contains("(the sqlite3 shell: run it with -bail)"));
+    assert!(diagnosis(&facts, &run).contains("(the sqlite3 shell: run it with -bail)"));
     // Python's `with` flushing the rest into the target after a failed write on the target
     // itself: the writer writes in place, and that is the fix.
-    let mut run = plain_writer();
-    run.events[1].ret = -28;
+    let (mut run, facts) = plain_write_failed();
     run.push(1, "write", 4, write(TARGET, 10, 4, b"more"));
-    run.header.exit = Some(ExitStatus::Code(1));
-    facts.exit = RunExit::Code(1);
+    let text = diagnosis(&facts, &run);
     assert!(
-        text_of(&facts, &run).contains("Fix: write a temp file and rename it"),
-        "{}",
-        text_of(&facts, &run)
+        text.contains("Fix: write a temp file and rename it"),
+        "{text}"
     );
-}
-
-fn text_of(facts: &ErrorsFacts, trace: &Trace) -> String {
-    diagnosis(facts, trace)
 }
 
 #[test]
