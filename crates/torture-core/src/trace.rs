@@ -383,6 +383,42 @@ impl Op {
             Op::Sync | Op::Msync { .. } | Op::IoUringSetup { .. } => Vec::new(),
         }
     }
+
+    /// The sandbox names whose file (data, size, or existence) a successful call changed: what
+    /// a writer touched, as opposed to what it only flushed, closed or re-moded.
+    pub fn changed_paths(&self) -> Vec<&str> {
+        match self {
+            Op::Open {
+                path,
+                created,
+                truncated,
+                ..
+            } => match *created || *truncated {
+                true => vec![path],
+                false => Vec::new(),
+            },
+            Op::Write { path, .. }
+            | Op::Unlink { path, .. }
+            | Op::Rmdir { path }
+            | Op::Mkdir { path, .. }
+            | Op::Truncate { path, .. }
+            | Op::Fallocate { path, .. }
+            | Op::Symlink { path, .. }
+            | Op::Mmap { path, .. } => vec![path],
+            Op::Rename { from, to, .. } => vec![from, to],
+            Op::Link { to, .. } => vec![to],
+            Op::Fsync { .. }
+            | Op::Fdatasync { .. }
+            | Op::SyncFileRange { .. }
+            | Op::Close { .. }
+            | Op::Chmod { .. }
+            | Op::Chown { .. }
+            | Op::Syncfs { .. }
+            | Op::Sync
+            | Op::Msync { .. }
+            | Op::IoUringSetup { .. } => Vec::new(),
+        }
+    }
 }
 
 /// Why a trace did not parse or validate. `line` is 1-based.

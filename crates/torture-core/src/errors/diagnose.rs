@@ -31,6 +31,12 @@ pub enum Fix {
     ErrorIgnored,
     /// The writer failed with the target half-written: it writes in place.
     InPlace,
+    /// The writer went on changing files after the failed call, then failed with the target
+    /// torn: it must stop at the first error.
+    StopOnFirstError,
+    /// SQLite went on after a failed statement (the sqlite3 shell without `-bail` runs the
+    /// rest).
+    SqliteBail,
     /// The writer failed after removing the old target.
     KeepOldUntilRename,
     /// The writer failed, yet published first.
@@ -58,6 +64,13 @@ impl Fix {
             Fix::ErrorIgnored => "check every call's result and exit non-zero when one fails",
             Fix::InPlace => {
                 "write a temp file and rename it over the target only after every write and fsync succeeded"
+            }
+            Fix::StopOnFirstError => {
+                "stop at the first failed call and exit non-zero, before changing anything more"
+            }
+            Fix::SqliteBail => {
+                "stop at the first failed statement and exit non-zero, so the journal rolls the \
+                 transaction back (the sqlite3 shell: run it with -bail)"
             }
             Fix::KeepOldUntilRename => {
                 "never remove the old target first: rename the new version over it"
@@ -96,6 +109,13 @@ struct Story<'a> {
     retry: Option<u64>,
     /// The first later publish of the target.
     publish: Option<&'a Event>,
+    /// Whether a later call that succeeded changed a file: the writer went on after the error.
+    went_on: bool,
+    /// The writer is SQLite (the sqlite3 shell in its command, or a rollback journal or WAL
+    /// beside the target in its trace), and its command has no `-bail`.
+    sqlite: bool,
+    /// The failed call was on the target itself (a writer that writes it in place).
+    failed_on_target: bool,
 }
 
 impl<'a> Story<'a> {
@@ -118,10 +138,18 @@ impl<'a> Story<'a> {
             .target
             .as_deref()
             .and_then(|target| later().find(|e| publishes(&e.op, target)));
+        let went_on = later().any(|e| !e.op.changed_paths().is_empty());
+        let target = faulted.header.target.as_deref();
+        let failed_on_target = event
+            .and_then(|e| e.op.paths().first().copied())
+            .is_some_and(|path| Some(path) == target);
         Story {
             event,
             retry,
             publish,
+            went_on,
+            sqlite: sqlite_without_bail(faulted),
+            failed_on_target,
         }
     }
 
@@ -166,6 +194,24 @@ impl<'a> Story<'a> {
         steps.push(exit_text(facts.exit));
         join_steps(&steps)
     }
+}
+
+/// Whether the writer is SQLite, by its command (`sqlite3`, directly or in `sh -c`) or by the
+/// rollback journal or WAL it keeps beside the target, and its command has no `-bail`.
+fn sqlite_without_bail(faulted: &Trace) -> bool {
+    let words = || {
+        let command = faulted.header.command.iter();
+        command.flat_map(|arg| arg.split_whitespace())
+    };
+    let shell = words().any(|w| w.rsplit('/').next() == Some("sqlite3"));
+    let journal = faulted.header.target.as_deref().is_some_and(|target| {
+        let beside = [format!("{target}-journal"), format!("{target}-wal")];
+        let paths = faulted.events.iter().flat_map(|e| e.op.paths());
+        paths
+            .into_iter()
+            .any(|path| beside.iter().any(|b| b == path))
+    });
+    (shell || journal) && !words().any(|w| w == "-bail")
 }
 
 /// Whether `later` repeats the faulted call: same family, same file; for a short write, the
@@ -276,14 +322,34 @@ fn consequence(violation: &ErrorsViolation, target: &str) -> String {
     }
 }
 
-/// The table of patterns: the fix for a violation.
+/// The table of patterns: the fix for a violation. A writer that went on after an error on
+/// another file than the target (a journal, a temp file) is told to stop there; the sqlite3
+/// shell that went on is told to use `-bail`, whatever it left.
 fn fix_for(facts: &ErrorsFacts, violation: &ErrorsViolation, story: &Story<'_>) -> Fix {
+    let fix = pattern_fix(facts, violation, story);
+    let goes_on = matches!(
+        fix,
+        Fix::StopOnFirstError | Fix::WriteErrorIgnored | Fix::ErrorIgnored | Fix::InPlace
+    );
+    if goes_on && story.went_on && story.sqlite {
+        Fix::SqliteBail
+    } else {
+        fix
+    }
+}
+
+fn pattern_fix(facts: &ErrorsFacts, violation: &ErrorsViolation, story: &Story<'_>) -> Fix {
     match violation {
         ErrorsViolation::Hung => Fix::BoundRetries,
         ErrorsViolation::RecoveryFailed { .. } => Fix::CleanUpOnStart,
         ErrorsViolation::Leftovers { .. } => Fix::RemoveTempOnFailure,
         ErrorsViolation::FailedButNotOld => Fix::PublishedAfterError,
         ErrorsViolation::OldLost => Fix::KeepOldUntilRename,
+        ErrorsViolation::Torn
+            if facts.exit != RunExit::Code(0) && story.went_on && !story.failed_on_target =>
+        {
+            Fix::StopOnFirstError
+        }
         ErrorsViolation::Torn if facts.exit != RunExit::Code(0) => Fix::InPlace,
         ErrorsViolation::Torn
         | ErrorsViolation::AckedNotNew { .. }

@@ -94,6 +94,12 @@ pub enum Pattern {
     InPlaceWrite,
     /// No-clobber checked that the target was absent, then created it in a separate step.
     CheckThenCreate,
+    /// A killed writer left the name it claimed with O_EXCL (a lock file), and the next run
+    /// gave up on it.
+    StaleLock {
+        /// The lock's name.
+        path: String,
+    },
     /// None of the above.
     Unrecognised,
 }
@@ -108,6 +114,10 @@ impl Pattern {
             }
             Pattern::CheckThenCreate => {
                 "check and create in one step: renameat2(RENAME_NOREPLACE), link + unlink, or O_CREAT|O_EXCL"
+            }
+            Pattern::StaleLock { .. } => {
+                "a lock that dies with its owner (flock or fcntl on an open file), or one the next \
+                 run can prove stale (its owner is gone) and remove"
             }
             Pattern::Unrecognised => "no known pattern: replay the interleaving and read its trace",
         }
@@ -137,7 +147,10 @@ pub fn diagnose(
     target: &str,
     mode: Mode,
 ) -> Diagnosis {
-    let (pattern, story) = recognise(steps, target, mode, seen_after(violation));
+    let (pattern, story) = match stale_lock_story(violation, schedule, steps, target) {
+        Some((path, story)) => (Pattern::StaleLock { path }, Some(story)),
+        None => recognise(steps, target, mode, seen_after(violation)),
+    };
     let story = story.unwrap_or_else(|| runs_story(steps));
     Diagnosis {
         lines: vec![
@@ -166,6 +179,40 @@ fn recognise(
         (Mode::NoClobber, Some(story)) => (Pattern::CheckThenCreate, Some(story)),
         (Mode::NoClobber | Mode::Replace, _) => (Pattern::Unrecognised, None),
     }
+}
+
+/// A failed clean run after a writer was killed holding a name it created with O_EXCL.
+fn stale_lock_story(
+    violation: &Violation,
+    schedule: &Schedule,
+    steps: &[Step],
+    target: &str,
+) -> Option<(String, String)> {
+    if !matches!(violation, Violation::RecoveryFailed { .. }) {
+        return None;
+    }
+    let kill = schedule.kill()?;
+    let claim = steps.iter().find(|s| {
+        s.writer == kill.writer
+            && matches!(&s.op, Op::Open { path, create: true, exclusive: true, .. } if path != target)
+    })?;
+    let Op::Open { path, .. } = &claim.op else {
+        return None;
+    };
+    let released = steps.iter().any(|s| {
+        s.writer == kill.writer
+            && s.index > claim.index
+            && match &s.op {
+                Op::Rename { from, .. } => from == path,
+                Op::Unlink { path: removed } => removed == path,
+                Op::Open { .. } | Op::Write { .. } | Op::Link { .. } | Op::Other { .. } => false,
+            }
+    });
+    let story = format!(
+        "{} created `{path}` with O_EXCL at #{} and was killed before #{} with it still there",
+        kill.writer, claim.index, kill.step
+    );
+    (!released).then(|| (path.clone(), story))
 }
 
 /// `interleaving 1x2.2 (1 switch): writer 1 #0-#1, writer 2 #2`.
@@ -328,6 +375,7 @@ fn seen_after(violation: &Violation) -> Option<u64> {
         Violation::TornFinal { .. }
         | Violation::FinalNotFromSuccessfulWriter { .. }
         | Violation::WriterFailed { .. }
+        | Violation::NoWriterSucceeded
         | Violation::SeveralWinners { .. }
         | Violation::LoserExitedZero { .. }
         | Violation::Leftovers { .. }
@@ -433,6 +481,50 @@ mod tests {
              1 file(s) left beside the target (--strict).\n\
              Fix: no known pattern: replay the interleaving and read its trace."
         );
+    }
+
+    #[test]
+    fn a_killed_lock_holder_that_breaks_the_next_run_is_a_stale_lock() {
+        let claim = Op::Open {
+            path: "t.lock".into(),
+            truncate: false,
+            create: true,
+            exclusive: true,
+        };
+        let steps = [
+            step(0, 1, "openat", claim.clone()),
+            step(
+                1,
+                1,
+                "write",
+                Op::Other {
+                    path: "t.lock".into(),
+                },
+            ),
+            step(2, 2, "openat", claim),
+        ];
+        let schedule: Schedule = "1x2.2-k1@2".parse().unwrap();
+        let violation = Violation::RecoveryFailed {
+            exit: crate::oracle::RunExit::Code(255),
+            left: super::super::classify::Reading::Old,
+        };
+        let diagnosis = diagnose(&violation, &schedule, &steps, "t", Mode::Replace);
+        assert_eq!(
+            diagnosis.pattern,
+            Pattern::StaleLock {
+                path: "t.lock".into()
+            }
+        );
+        assert!(
+            diagnosis.lines[1].starts_with(
+                "writer 1 created `t.lock` with O_EXCL at #0 and was killed before #2 with it still there"
+            ),
+            "{diagnosis}"
+        );
+        // Without the kill, the same steps are no stale lock.
+        let unkilled: Schedule = "1x2.2".parse().unwrap();
+        let diagnosis = diagnose(&violation, &unkilled, &steps, "t", Mode::Replace);
+        assert_eq!(diagnosis.pattern, Pattern::Unrecognised);
     }
 
     #[test]

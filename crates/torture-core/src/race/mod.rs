@@ -53,6 +53,7 @@ pub mod oracle;
 pub mod schedule;
 #[cfg(test)]
 mod sim;
+pub mod trail;
 
 #[cfg(test)]
 mod tests {

@@ -8,8 +8,10 @@
 //! - the final target is a complete version of a writer that exited 0 or was killed (a killed
 //!   writer may have published before it died); when no writer exited 0 it may also still be
 //!   the old version (or absent, when there was none);
-//! - replace: every writer that was not killed exits 0 (concurrent replaces all succeed, the
-//!   last wins); no writer exits 0 while its version is later overwritten by a torn one;
+//! - replace: a writer may fail (exit non-zero) only if it left the target alone: its version
+//!   never appeared and no call of it that succeeded changed the target (its [`Trail`]); at
+//!   least one writer that was not killed succeeds; no writer exits 0 while its version is
+//!   later overwritten by a torn one;
 //! - no-clobber: at most one writer's version ever appears (none over an old version), and
 //!   the writers that did not win exit non-zero;
 //! - `--strict`: nothing is left beside the target;
@@ -21,6 +23,7 @@ use crate::oracle::{RunExit, TargetState};
 
 use super::classify::{Mix, Reading, Versions, classify};
 use super::schedule::WriterId;
+use super::trail::Trail;
 
 /// What the writers promise when the target exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +74,8 @@ pub struct RaceFacts {
     pub versions: Vec<Vec<u8>>,
     /// Writer `i + 1`'s end at index `i` (missing entries count as killed).
     pub ends: Vec<WriterEnd>,
+    /// Writer `i + 1`'s trail at index `i` (a missing one counts as having changed the target).
+    pub trails: Vec<Trail>,
     /// Reads between steps, in order.
     pub reads: Vec<TargetRead>,
     /// The target after every writer ended.
@@ -108,13 +113,15 @@ pub enum Violation {
         /// What it is.
         reading: Reading,
     },
-    /// Replace mode: a writer failed although concurrent replaces must all succeed.
+    /// Replace mode: a writer failed after it changed the target (or published its version).
     WriterFailed {
         /// Who.
         writer: WriterId,
         /// How it ended.
         exit: RunExit,
     },
+    /// Replace mode: every writer failed (none was killed), so nobody replaced the target.
+    NoWriterSucceeded,
     /// A writer exited 0, and its version, once in place, was overwritten by a torn file.
     SuccessOverwrittenByTorn {
         /// Who.
@@ -169,6 +176,25 @@ impl RaceFacts {
     fn writers(&self) -> impl Iterator<Item = WriterId> + '_ {
         (1..=self.versions.len().max(self.ends.len())).map(|n| WriterId(n as u32))
     }
+
+    fn trail(&self, writer: WriterId) -> Option<&Trail> {
+        self.trails.get((writer.0 as usize).wrapping_sub(1))
+    }
+
+    /// How `writer` ended when it failed by itself (not killed by the harness, not exit 0).
+    fn failure(&self, writer: WriterId) -> Option<RunExit> {
+        match self.end(writer) {
+            WriterEnd::Exit(RunExit::Code(0)) | WriterEnd::Killed => None,
+            WriterEnd::Exit(exit) => Some(exit),
+        }
+    }
+
+    /// Whether `writer` left the target alone: no call of it changed the target and its
+    /// version was never seen there.
+    fn left_alone(&self, writer: WriterId, seen: &[&Reading]) -> bool {
+        let untouched = self.trail(writer).is_some_and(|t| !t.touched_target);
+        untouched && !seen.contains(&&Reading::Version(writer))
+    }
 }
 
 /// Every rule the interleaving broke, in a fixed order.
@@ -182,8 +208,13 @@ pub fn judge(facts: &RaceFacts) -> Vec<Violation> {
     let mut violations = read_violations(facts, &reads);
     violations.extend(final_violation(facts, &final_reading));
     violations.extend(overwritten_successes(facts, &reads, &final_reading));
+    let seen: Vec<&Reading> = reads
+        .iter()
+        .map(|(_, r)| r)
+        .chain([&final_reading])
+        .collect();
     violations.extend(match facts.mode {
-        Mode::Replace => failed_writers(facts),
+        Mode::Replace => failed_writers(facts, &seen),
         Mode::NoClobber => no_clobber_violations(facts, &reads, &final_reading),
     });
     if facts.strict && facts.leftovers > 0 {
@@ -262,12 +293,43 @@ fn overwritten_successes(
     violations
 }
 
-fn failed_writers(facts: &RaceFacts) -> Vec<Violation> {
+/// Replace mode: failing is allowed to a writer that left the target alone, as long as some
+/// writer succeeded (or was killed, and may have published before it died).
+fn failed_writers(facts: &RaceFacts, seen: &[&Reading]) -> Vec<Violation> {
+    let mut violations: Vec<Violation> = facts
+        .writers()
+        .filter_map(|writer| Some((writer, facts.failure(writer)?)))
+        .filter(|(writer, _)| !facts.left_alone(*writer, seen))
+        .map(|(writer, exit)| Violation::WriterFailed { writer, exit })
+        .collect();
+    let anyone_through = facts.writers().any(|w| facts.failure(w).is_none());
+    if violations.is_empty() && !anyone_through {
+        violations.push(Violation::NoWriterSucceeded);
+    }
+    violations
+}
+
+/// The writers that failed without breaking a rule, each in one sentence: "writer 2 found
+/// `x.lock` already there (openat O_CREAT|O_EXCL: EEXIST) and exited with status 255 without
+/// touching the target".
+pub fn clean_failures(facts: &RaceFacts) -> Vec<String> {
+    let reads = facts.reads.iter().map(|r| facts.classify(&r.state));
+    let mut seen: Vec<Reading> = reads.collect();
+    seen.push(facts.classify(&facts.final_state));
+    let seen: Vec<&Reading> = seen.iter().collect();
     facts
         .writers()
-        .filter_map(|writer| match facts.end(writer) {
-            WriterEnd::Exit(RunExit::Code(0)) | WriterEnd::Killed => None,
-            WriterEnd::Exit(exit) => Some(Violation::WriterFailed { writer, exit }),
+        .filter_map(|writer| Some((writer, facts.failure(writer)?)))
+        .filter(|(writer, _)| facts.left_alone(*writer, &seen))
+        .map(|(writer, exit)| {
+            let what = facts
+                .trail(writer)
+                .and_then(|t| t.first_failure.as_ref())
+                .map_or_else(|| "failed".to_owned(), ToString::to_string);
+            format!(
+                "{writer} {what} and {} without touching the target",
+                ended(exit)
+            )
         })
         .collect()
 }
@@ -300,6 +362,14 @@ fn no_clobber_violations(
     violations
 }
 
+fn ended(exit: RunExit) -> String {
+    match exit {
+        RunExit::Code(code) => format!("exited {code}"),
+        RunExit::Signal(signal) => format!("died of signal {signal}"),
+        RunExit::TimedOut => "timed out".to_owned(),
+    }
+}
+
 /// The recovery run is one more writer, numbered after the racers.
 fn recovery_violation(facts: &RaceFacts, recovery: &Recovery) -> Option<Violation> {
     let left_own =
@@ -328,6 +398,7 @@ impl Violation {
             Violation::TornFinal { .. } => "torn-final",
             Violation::FinalNotFromSuccessfulWriter { .. } => "final-not-from-successful-writer",
             Violation::WriterFailed { .. } => "writer-failed",
+            Violation::NoWriterSucceeded => "no-writer-succeeded",
             Violation::SuccessOverwrittenByTorn { .. } => "success-overwritten-by-torn",
             Violation::SeveralWinners { .. } => "several-winners",
             Violation::LoserExitedZero { .. } => "loser-exited-zero",
@@ -356,9 +427,13 @@ impl fmt::Display for Violation {
             Violation::WriterFailed { writer, exit } => {
                 write!(
                     f,
-                    "{writer} failed ({exit}) although replaces must all succeed"
+                    "{writer} failed ({exit}) after it changed the target: a writer that \
+                     fails must leave the target as it found it"
                 )
             }
+            Violation::NoWriterSucceeded => f.write_str(
+                "every writer failed: none replaced the target, although each succeeds alone",
+            ),
             Violation::SuccessOverwrittenByTorn { writer, after_step } => match after_step {
                 Some(step) => write!(
                     f,
@@ -429,6 +504,7 @@ mod tests {
             old: Some(OLD.to_vec()),
             versions: vec![ONE.to_vec(), TWO.to_vec()],
             ends: vec![exit(0), exit(0)],
+            trails: vec![Trail::default(), Trail::default()],
             reads: vec![read(0, file(OLD)), read(3, file(ONE)), read(6, file(TWO))],
             final_state: file(TWO),
             leftovers: 0,
@@ -516,9 +592,10 @@ mod tests {
     }
 
     #[test]
-    fn replace_writers_must_all_succeed() {
+    fn a_replace_writer_may_fail_only_without_touching_the_target() {
         let mut facts = clean(Mode::Replace);
         facts.ends[0] = WriterEnd::Exit(RunExit::Signal(11));
+        facts.trails[0].touched_target = true;
         let violations = judge(&facts);
         assert_eq!(
             violations,
@@ -530,8 +607,47 @@ mod tests {
         assert!(
             violations[0]
                 .to_string()
-                .contains("writer 1 failed (killed by signal 11)")
+                .contains("writer 1 failed (killed by signal 11) after it changed the target")
         );
+        // Its version seen at the target is a change too, whatever its trail says.
+        facts.trails[0].touched_target = false;
+        assert_eq!(kinds(&facts), ["writer-failed"]);
+    }
+
+    #[test]
+    fn a_writer_that_finds_the_lock_and_leaves_is_told_not_judged() {
+        let mut facts = clean(Mode::Replace);
+        facts.ends[0] = exit(255);
+        facts.reads = vec![read(0, file(OLD)), read(6, file(TWO))];
+        facts.trails[0].first_failure = Some(crate::race::trail::FailedCall {
+            syscall: "openat".to_owned(),
+            path: "target.json.lock".to_owned(),
+            errno: crate::fault::Errno::new(17).unwrap(),
+            exclusive_create: true,
+        });
+        assert_eq!(kinds(&facts), Vec::<&str>::new());
+        assert_eq!(
+            clean_failures(&facts),
+            [
+                "writer 1 found `target.json.lock` already there (openat O_CREAT|O_EXCL: EEXIST) \
+              and exited 255 without touching the target"
+            ]
+        );
+        // Without a trail it may have changed the target.
+        facts.trails.clear();
+        assert_eq!(kinds(&facts), ["writer-failed"]);
+        assert!(clean_failures(&facts).is_empty());
+    }
+
+    #[test]
+    fn a_race_that_every_writer_failed_is_a_violation() {
+        let mut facts = clean(Mode::Replace);
+        facts.ends = vec![exit(1), exit(255)];
+        facts.reads.truncate(1);
+        facts.final_state = file(OLD);
+        assert_eq!(kinds(&facts), ["no-writer-succeeded"]);
+        facts.ends[0] = WriterEnd::Killed;
+        assert_eq!(kinds(&facts), Vec::<&str>::new());
     }
 
     #[test]

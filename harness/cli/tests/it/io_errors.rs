@@ -25,7 +25,7 @@ fn json_dump_in_place_is_caught_torn_on_a_full_disk() {
     assert!(out.stdout.contains("CAUGHT"), "{}", out.stdout);
     assert!(
         out.stdout
-            .contains("torn target; replay: torture errors --inject 'write#"),
+            .contains("torn target; replay: torture errors --initial old --inject 'write#"),
         "{}",
         out.stdout
     );

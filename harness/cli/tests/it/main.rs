@@ -17,6 +17,7 @@ mod partition;
 mod power;
 mod race;
 mod real;
+mod replays;
 mod reports;
 mod schema;
 
@@ -88,10 +89,17 @@ pub fn run(args: &[&str]) -> Outcome {
         .args(args)
         .output()
         .expect("start torture");
-    Outcome {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    Outcome::of(output)
+}
+
+impl Outcome {
+    /// What a finished process did.
+    pub fn of(output: std::process::Output) -> Outcome {
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
     }
 }
 

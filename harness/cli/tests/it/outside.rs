@@ -4,10 +4,23 @@
 use crate::{Outcome, python, torture, writer};
 
 fn kill_also_outside(extra: &[&str], elsewhere: &str) -> Outcome {
+    let fixed = ["kill", "--trials", "6", "--seed", "1"];
+    also_outside(&[&fixed[..], extra].concat(), elsewhere)
+}
+
+/// `also_outside.py` writing its copy to `elsewhere`, under `options`, as JSON.
+fn also_outside(options: &[&str], elsewhere: &str) -> Outcome {
     let script = writer("also_outside.py");
-    let fixed = ["kill", "--trials", "6", "--seed", "1", "--format", "json"];
-    let command = ["--", python(), &script, "{target}", elsewhere];
-    torture(&[&fixed[..], extra, &command[..]].concat())
+    let command = [
+        "--format",
+        "json",
+        "--",
+        python(),
+        &script,
+        "{target}",
+        elsewhere,
+    ];
+    torture(&[options, &command[..]].concat())
 }
 
 #[test]
@@ -54,4 +67,19 @@ fn a_writer_that_stays_in_its_sandbox_has_no_such_note() {
         !subject["notes"].to_string().contains("outside"),
         "{subject}"
     );
+}
+
+#[test]
+fn power_reports_writes_outside_the_sandbox_and_dev_shm_is_outside() {
+    let elsewhere = format!("/dev/shm/torture-outside-{}.json", std::process::id());
+    let power = ["power", "--seed", "1", "--max-states", "20"];
+    let reported = also_outside(&power, &elsewhere);
+    let _ = std::fs::remove_file(&elsewhere);
+    let subject = reported.subject();
+    let notes = subject["notes"].to_string();
+    assert!(
+        notes.contains("NOT tested") && notes.contains(&elsewhere),
+        "{subject}"
+    );
+    assert_eq!(subject["outside_writes"][0], format!("openat {elsewhere}"));
 }

@@ -197,3 +197,162 @@ fn bad_race_options_exit_2() {
     assert_eq!(bad.code, 2, "{bad:?}");
     assert!(bad.stderr.contains("--no-clobber"), "{}", bad.stderr);
 }
+
+/// Busy loops on every core, started with the guard and killed (and reaped) when it drops,
+/// also when a test panics.
+struct BusyCores(Vec<std::process::Child>);
+
+impl BusyCores {
+    fn start() -> BusyCores {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let loops = (0..cores)
+            .map(|_| {
+                std::process::Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .spawn()
+                    .expect("start a busy loop")
+            })
+            .collect();
+        BusyCores(loops)
+    }
+}
+
+impl Drop for BusyCores {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Status and interleavings explored of one small race of `script` with `seed`.
+fn small_race(script: &str, seed: &str, expect: &str) -> (String, u64) {
+    let script = writer(script);
+    let args = [
+        "--writers",
+        "2",
+        "--seed",
+        seed,
+        "--schedules",
+        "2",
+        "--preemptions",
+        "0",
+        "--expect",
+        expect,
+        "--",
+        python(),
+        &script,
+        "{target}",
+    ];
+    let (outcome, results) = race(&format!("race-load-{seed}-{}", script.len()), &args);
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    let status = results[0]["status"].as_str().expect("a status").to_owned();
+    (
+        status,
+        results[0]["interleavings"].as_u64().expect("a count"),
+    )
+}
+
+#[test]
+fn verdicts_do_not_change_with_busy_loops_on_every_core() {
+    for seed in ["1", "2", "3", "4", "5"] {
+        let idle = small_race("race_mkstemp.py", seed, "pass");
+        let loaded = {
+            let _busy = BusyCores::start();
+            small_race("race_mkstemp.py", seed, "pass")
+        };
+        assert_eq!(idle.0, "PASS", "seed {seed}");
+        assert_eq!(
+            loaded, idle,
+            "seed {seed}: the same verdict over the same interleavings"
+        );
+    }
+    let _busy = BusyCores::start();
+    let (status, _) = small_race("race_fixed_tmp.py", "1", "caught");
+    assert_eq!(
+        status, "CAUGHT",
+        "a shared temp name is still caught under load"
+    );
+}
+
+#[test]
+fn a_lockfile_writer_that_refuses_cleanly_passes_and_is_named() {
+    let (outcome, results) = python_race(
+        "race_lockfile.py",
+        &["--schedules", "3", "--preemptions", "0"],
+    );
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    assert_eq!(results[0]["status"], "PASS", "{}", outcome.stdout);
+    let refusal = "found `target.json.lock` already there (openat O_CREAT|O_EXCL: EEXIST) \
+                   and exited 255 without touching the target";
+    assert!(outcome.stdout.contains(refusal), "{}", outcome.stdout);
+    let told = results[0]["clean_failures"].as_array().expect("a list");
+    assert!(
+        told.iter().any(|t| t.as_str().unwrap().contains(refusal)),
+        "{told:?}"
+    );
+    assert!(results[0]["clean_failure_runs"].as_u64().unwrap() > 0);
+    // A lock holder killed mid-race leaves its lock, and the next run gives up: caught.
+    let (killed, results) = python_race(
+        "race_lockfile.py",
+        &[
+            "--schedules",
+            "4",
+            "--preemptions",
+            "0",
+            "--kill",
+            "--expect",
+            "caught",
+        ],
+    );
+    assert_eq!(killed.code, 0, "{killed:?}");
+    assert_eq!(
+        results[0]["finding"]["kind"], "recovery-failed",
+        "{}",
+        killed.stdout
+    );
+    assert!(
+        killed
+            .stdout
+            .contains("Fix: a lock that dies with its owner"),
+        "{}",
+        killed.stdout
+    );
+}
+
+#[test]
+fn a_racer_that_never_reaches_its_next_syscall_is_a_harness_timeout() {
+    // Sleeps once it sees the other racer's mark: solo runs never do, racers may, and then
+    // they hang between two steps, which no schedule can help.
+    let script = "printf x > \"m$TORTURE_WRITER\"; \
+                  if [ -e m1 ] && [ -e m2 ]; then sleep 30; fi; \
+                  printf \"$TORTURE_GENERATION\" > \"$1.$TORTURE_WRITER\"; \
+                  mv \"$1.$TORTURE_WRITER\" \"$1\"";
+    let args = [
+        "--writers",
+        "2",
+        "--seed",
+        "1",
+        "--schedules",
+        "8",
+        "--preemptions",
+        "0",
+        "--timeout-ms",
+        "1000",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        "{target}",
+    ];
+    let (outcome, _) = race("race-stalled", &args);
+    assert_eq!(outcome.code, 2, "{outcome:?}");
+    assert!(
+        outcome
+            .stderr
+            .contains("the writer did not reach its next syscall in 1 s (a harness timeout"),
+        "{outcome:?}"
+    );
+}

@@ -169,6 +169,12 @@ fn a_model_that_makes_renames_durable_at_once_is_a_model_bug_exit_4() {
         "{}",
         out.stdout
     );
+    // The replay keeps the model asked: replayed, the same model bug.
+    assert!(
+        out.stdout.contains(" --assume rename-durable"),
+        "{}",
+        out.stdout
+    );
     let (dir, summary) = run_dir(&reports);
     assert_eq!(summary["verdict"], "model_bug", "{summary}");
     let rename = entry(&summary, "rename");

@@ -30,7 +30,7 @@ use super::error::CampaignError;
 use super::golden::{self, Golden, Validator};
 use super::subject::{self, Prepared};
 use super::trial::Worker;
-use super::{RunContext, RunEnd, Settings, Subject, SubjectKind, shell_quote};
+use super::{RunContext, RunEnd, Settings, Subject};
 use crate::sandbox::{Orphan, RunRoot};
 use crate::tracer::{Outcome, WriterAck};
 use torture_core::errors::verdict::{self, ErrorsFacts, ErrorsViolation, Position, Recovery};
@@ -246,32 +246,11 @@ impl ErrorsRunResult {
     }
 }
 
-/// The `torture errors` command that replays one injection of `subject`.
+/// The `torture errors` command that replays one injection of `subject`, with every option
+/// that shapes its verdict.
 pub fn replay_command(subject: &Subject, settings: &Settings, injection: &Injection) -> String {
-    let mut words = vec!["torture".to_owned(), "errors".to_owned()];
-    if settings.initial == oracle::Initial::Absent {
-        words.extend(["--initial".to_owned(), "absent".to_owned()]);
-    }
-    if settings.target != std::path::Path::new(super::DEFAULT_TARGET) {
-        words.extend(["--target".to_owned(), settings.target.display().to_string()]);
-    }
-    match &subject.kind {
-        SubjectKind::Builtin { size_bytes } => {
-            words.extend(["--subject".to_owned(), subject.name.clone()]);
-            words.extend(["--size".to_owned(), size_bytes.to_string()]);
-        }
-        SubjectKind::Command { .. } => {}
-    }
-    words.extend(["--inject".to_owned(), injection.to_string()]);
-    if let SubjectKind::Command { argv } = &subject.kind {
-        words.push("--".to_owned());
-        words.extend(argv.iter().map(|a| a.to_string_lossy().into_owned()));
-    }
-    words
-        .iter()
-        .map(|w| shell_quote(w))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let own = vec![("--inject", injection.to_string())];
+    super::replay::replay_line("errors", subject, settings, own)
 }
 
 /// Runs every subject of `plan`. Errors found before anything runs come back as `Err`; errors
@@ -692,15 +671,22 @@ mod tests {
         let subject = Subject::builtin(builtin, 2048);
         assert_eq!(
             replay_command(&subject, &settings, &injection("write#5:short=1")),
-            "torture errors --subject plain --size 2048 --inject 'write#5:short=1'"
+            "torture errors --subject plain --size 2048 --initial old --inject 'write#5:short=1'"
         );
         let command = Subject::command(
             vec!["python3".into(), "w.py".into(), "{target}".into()],
-            oracle::Expect::Pass,
+            oracle::Expect::Caught,
         );
+        let settings = Settings {
+            validation: super::super::ValidationChoice::Check("sqlite3 {file} .dump".into()),
+            target: "db.sqlite".into(),
+            strict: true,
+            ..settings
+        };
         assert_eq!(
             replay_command(&command, &settings, &injection("fsync#9:EIO")),
-            "torture errors --inject 'fsync#9:EIO' -- python3 w.py {target}"
+            "torture errors --initial old --inject 'fsync#9:EIO' --check 'sqlite3 {file} .dump' \
+             --target db.sqlite --expect caught --strict -- python3 w.py {target}"
         );
     }
 

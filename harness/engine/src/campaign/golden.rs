@@ -207,7 +207,7 @@ pub(crate) fn record(
 
 /// The note for changes outside the sandbox: they were neither killed at nor recorded, so the
 /// user must not believe that output path was tested.
-fn outside_note(outside: &[String], strict: bool) -> Option<String> {
+pub(crate) fn outside_note(outside: &[String], strict: bool) -> Option<String> {
     let (first, rest) = outside.split_first()?;
     let listed = std::iter::once(first)
         .chain(rest.iter().take(2))

@@ -151,6 +151,7 @@ impl PowerResult {
     }
 
     /// How the subject compares with its expectation.
+    /// Like kill's: under `--strict` a change outside the sandbox is one more violation.
     pub fn status(&self) -> SubjectStatus {
         let modelled = self.exploration.unmodelled.is_empty() && self.golden.unmodelled.is_empty();
         // The crash states are built from the trace: writes it did not see make its violations
@@ -158,10 +159,10 @@ impl PowerResult {
         if !modelled {
             return SubjectStatus::NotModelled;
         }
-        oracle::subject_status(
+        super::GoldenSummary::subject_status(
+            Some(&self.golden),
             self.subject.expect,
             self.violations(),
-            modelled,
             Coverage::Whole,
         )
     }
@@ -260,7 +261,7 @@ fn run_subject(
     let mut result = PowerResult {
         subject: subject.clone(),
         golden: golden.summary.clone(),
-        notes: notes(&explorer, plan, ack.as_ref()),
+        notes: notes(&explorer, plan, ack.as_ref(), &golden.summary),
         ack,
         exploration: Exploration::default(),
         replay: None,
@@ -285,8 +286,17 @@ fn acknowledgement(trace: &torture_core::trace::Trace, line: Option<&Regex>) -> 
     }
 }
 
-fn notes(explorer: &Explorer, plan: &PowerPlan, ack: Option<&AckPoint>) -> Vec<String> {
+fn notes(
+    explorer: &Explorer,
+    plan: &PowerPlan,
+    ack: Option<&AckPoint>,
+    golden: &super::GoldenSummary,
+) -> Vec<String> {
     let mut notes = explorer.plan().notes.clone();
+    notes.extend(golden::outside_note(
+        &golden.outside_writes,
+        golden.outside_is_violation,
+    ));
     if let (Some(regex), None) = (&plan.power.ack_line, ack) {
         notes.push(format!(
             "no output line matched --ack-line {:?}: every crash counts as before the acknowledgement",

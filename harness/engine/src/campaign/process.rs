@@ -18,6 +18,8 @@ use rustix::process::{Pid, PidfdFlags, Signal, kill_process_group, pidfd_open};
 
 use torture_core::oracle::{RunExit, Validity};
 
+use crate::cpuwait;
+
 /// How often a waiting worker looks at the Ctrl-C flag.
 const CANCEL_POLL: Duration = Duration::from_millis(50);
 
@@ -123,14 +125,21 @@ enum Stop {
 fn wait(child: &mut Child, timeout: Duration, cancel: &AtomicBool) -> io::Result<Waited> {
     let pid = Pid::from_child(child);
     let pidfd = pidfd_open(pid, PidfdFlags::empty()).map_err(io::Error::from)?;
-    let deadline = Instant::now() + timeout;
+    let mut deadline = Instant::now() + timeout;
+    let mut ledger = cpuwait::Ledger::default();
     let stop = loop {
         if cancel.load(Ordering::Relaxed) {
             break Stop::Cancelled;
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let mut left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            break Stop::TimedOut;
+            // Load is not a hang: the time the run waited for a CPU does not count.
+            let tasks = cpuwait::group_tasks(pid.as_raw_nonzero().get());
+            deadline += Duration::from_nanos(ledger.more_ns(tasks));
+            left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Stop::TimedOut;
+            }
         }
         let slice = Timespec::try_from(left.min(CANCEL_POLL)).unwrap_or_default();
         let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];

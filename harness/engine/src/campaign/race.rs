@@ -28,7 +28,7 @@ use torture_core::oracle::{Coverage, Expect, RunExit, SubjectStatus, TargetState
 use torture_core::race::diagnose::{Diagnosis, diagnose};
 use torture_core::race::generate::{Scheduler, Search, sample_kill};
 use torture_core::race::minimise::minimise;
-use torture_core::race::oracle::{Mode, Violation, judge};
+use torture_core::race::oracle::{Mode, Violation, clean_failures, judge};
 use torture_core::race::schedule::Schedule;
 use torture_core::rng::SplitMix64;
 use torture_writers::strategies::Strategy;
@@ -73,7 +73,8 @@ pub struct RaceSettings {
     pub initial_old: bool,
     /// The target, relative to the sandbox.
     pub target: PathBuf,
-    /// Each writer is killed this long after its start.
+    /// A released writer that does not reach its next step in this much of its own time (held
+    /// time and CPU waits do not count) ends the race as a harness timeout.
     pub timeout_ms: u64,
 }
 
@@ -140,7 +141,15 @@ pub struct RaceResult {
     pub elapsed: Duration,
     /// The first violation, minimised; `None` when none was seen.
     pub finding: Option<Finding>,
+    /// Writers that failed without breaking a rule (they left the target alone), each told
+    /// in one sentence: the first [`CLEAN_FAILURES_SHOWN`] different ones.
+    pub clean_failures: Vec<String>,
+    /// Runs that failed without breaking a rule, over all explored interleavings.
+    pub clean_failure_runs: u64,
 }
+
+/// Different clean failures a result keeps to tell.
+pub const CLEAN_FAILURES_SHOWN: usize = 3;
 
 impl RaceResult {
     /// Interleavings run per second.
@@ -274,6 +283,8 @@ pub fn run_subject(
         exhaustive: search.exhaustive,
         elapsed,
         finding,
+        clean_failures: search.clean_failures,
+        clean_failure_runs: search.clean_failure_runs,
     })
 }
 
@@ -291,6 +302,8 @@ fn stopped(subject: &Subject, mode: Mode) -> RaceResult {
         exhaustive: false,
         elapsed: Duration::ZERO,
         finding: None,
+        clean_failures: Vec::new(),
+        clean_failure_runs: 0,
     }
 }
 
@@ -304,6 +317,8 @@ struct Explored {
     exhaustive: bool,
     /// Steps of the first interleaving: PCT's `k`, and whether the writers are small.
     first_steps: Option<u64>,
+    clean_failures: Vec<String>,
+    clean_failure_runs: u64,
 }
 
 impl Explored {
@@ -314,6 +329,13 @@ impl Explored {
         self.reads += interleaving.facts.reads.len() as u64;
         self.max_leftovers = self.max_leftovers.max(interleaving.facts.leftovers);
         self.first_steps.get_or_insert(steps);
+        for told in clean_failures(&interleaving.facts) {
+            self.clean_failure_runs += 1;
+            let new = !self.clean_failures.contains(&told);
+            if new && self.clean_failures.len() < CLEAN_FAILURES_SHOWN {
+                self.clean_failures.push(told);
+            }
+        }
     }
 }
 
@@ -500,6 +522,10 @@ fn run_search(
             return Ok(None);
         }
         let interleaving = interleave::run(race, sandbox, &mut scheduler)?;
+        // Ctrl-C killed writers mid-run: what they left says nothing.
+        if cancel.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         explored.count(&interleaving);
         if let Some(violation) = judge(&interleaving.facts).into_iter().next() {
             return Ok(Some((interleaving, violation)));

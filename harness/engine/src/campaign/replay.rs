@@ -37,15 +37,31 @@ pub fn shell_words(program: &Path, args: &[OsString]) -> String {
 
 /// The command that replays exactly the trial of `subject` at `point` with these settings.
 pub fn replay_command(subject: &Subject, settings: &Settings, point: KillPoint) -> String {
-    let mut words: Vec<String> = vec!["torture".into(), "kill".into()];
+    let own = vec![
+        ("--seed", settings.seed.to_string()),
+        ("--kill-at", point.to_string()),
+    ];
+    replay_line("kill", subject, settings, own)
+}
+
+/// `torture COMMAND` with every option that shapes a verdict: the built-in subject and its
+/// size, `--initial`, the command's `own` options (what it replays), the options that differ
+/// from their defaults (`--check`/`--validate`, `--target`, ...), `--expect caught` for a
+/// command, `--strict`, then `-- ARGV`. Every replay line is built here, so none drops one.
+pub fn replay_line(
+    command: &str,
+    subject: &Subject,
+    settings: &Settings,
+    own: Vec<(&'static str, String)>,
+) -> String {
+    let mut words: Vec<String> = vec!["torture".into(), command.into()];
     let mut options: Vec<(&str, String)> = Vec::new();
     if let SubjectKind::Builtin { size_bytes } = &subject.kind {
         options.push(("--subject", subject.name.clone()));
         options.push(("--size", size_bytes.to_string()));
     }
     options.push(("--initial", initial_name(settings.initial).to_owned()));
-    options.push(("--seed", settings.seed.to_string()));
-    options.push(("--kill-at", point.to_string()));
+    options.extend(own);
     options.extend(differing_options(settings));
     let is_command = matches!(subject.kind, SubjectKind::Command { .. });
     if is_command && subject.expect == Expect::Caught {

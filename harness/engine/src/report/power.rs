@@ -278,6 +278,8 @@ pub fn subject_json(result: &PowerResult, power: &PowerSettings) -> Value {
         "recovery_seconds": result.recovery_time.as_secs_f64(),
         "acknowledgement": result.ack.as_ref().map(|a| a.said.clone()),
         "diagnosis": smallest_diagnosis(result),
+        "notes": result.notes,
+        "outside_writes": result.golden.outside_writes,
         "replayed_state": result.replay.as_ref().map(|r| json!({
             "state": r.state.to_string(), "class": r.class.name(), "before_ack": r.before_ack,
             "violation": r.violation.map(|v| v.name()),

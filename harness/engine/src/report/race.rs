@@ -30,19 +30,36 @@ pub fn status_line(result: &RaceResult) -> String {
     line
 }
 
-/// The diagnosis and replay line under a subject's status line, indented; empty without one.
+/// The diagnosis and replay line under a subject's status line, indented, after the writers
+/// that failed cleanly; empty without either.
 pub fn finding_lines(result: &RaceResult) -> Vec<String> {
+    let mut lines = clean_failure_lines(result);
     let Some(finding) = &result.finding else {
-        return Vec::new();
+        return lines;
     };
-    let mut lines: Vec<String> = finding
-        .diagnosis
-        .lines
-        .iter()
-        .map(|line| format!("    {line}"))
-        .collect();
+    lines.extend(
+        finding
+            .diagnosis
+            .lines
+            .iter()
+            .map(|line| format!("    {line}")),
+    );
     lines.push(format!("    replay: {}", finding.replay));
     lines
+}
+
+/// `    allowed (4 runs failed cleanly): writer 2 found ... without touching the target`.
+fn clean_failure_lines(result: &RaceResult) -> Vec<String> {
+    result
+        .clean_failures
+        .iter()
+        .map(|told| {
+            format!(
+                "    allowed ({} runs failed cleanly): {told}",
+                result.clean_failure_runs
+            )
+        })
+        .collect()
 }
 
 /// `race: 5 subjects, 3 passed, 2 caught, 0 failed; 412 interleavings in 9.1 s (45.2/s)`.
@@ -111,6 +128,12 @@ pub fn markdown(results: &[RaceResult], settings: &RaceSettings, elapsed: Durati
     }
     out.push_str(&format!("\n{}\n", summary_line(results, elapsed)));
     for r in results {
+        for told in &r.clean_failures {
+            out.push_str(&format!(
+                "\n`{}`: allowed ({} runs failed cleanly): {told}\n",
+                r.label, r.clean_failure_runs
+            ));
+        }
         if let Some(finding) = &r.finding {
             out.push_str(&format!(
                 "\n## `{}`: {}\n\n```text\n",
@@ -154,6 +177,8 @@ pub fn jsonl(results: &[RaceResult], settings: &RaceSettings) -> String {
                 "elapsed_ms": r.elapsed.as_millis() as u64,
                 "interleavings_per_second": r.interleavings_per_second(),
                 "finding": finding,
+                "clean_failures": r.clean_failures,
+                "clean_failure_runs": r.clean_failure_runs,
             });
             format!("{line}\n")
         })

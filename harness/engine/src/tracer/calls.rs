@@ -210,8 +210,8 @@ fn at_path(ctx: &Ctx<'_>, pid: Pid, call: &Call) -> Option<Site> {
 }
 
 /// A change `call` makes outside the sandbox, as `openat /tmp/x.json` (for an open: only one
-/// that can write, create or truncate). Devices, `/proc` and `/sys` are not files a writer
-/// publishes, and are left out. `None` for calls that change nothing outside.
+/// that can write, create or truncate). Devices (except `/dev/shm`), `/proc` and `/sys` are not
+/// files a writer publishes, and are left out. `None` for calls that change nothing outside.
 pub fn outside_write(ctx: &Ctx<'_>, pid: Pid, call: &Call, open_flags: u64) -> Option<String> {
     let writes =
         open_flags & (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u64;
@@ -264,10 +264,12 @@ pub fn outside_write(ctx: &Ctx<'_>, pid: Pid, call: &Call, open_flags: u64) -> O
 }
 
 /// Devices, `/proc` and `/sys`: a writer's `/dev/null` or `/proc/self/...` is not an output.
+/// `/dev/shm` is: it holds files (POSIX shared memory, and anything a writer puts there).
 fn is_system_path(path: &Path) -> bool {
-    ["/dev", "/proc", "/sys"]
+    let system = ["/dev", "/proc", "/sys"]
         .iter()
-        .any(|prefix| path.starts_with(prefix))
+        .any(|prefix| path.starts_with(prefix));
+    system && !path.starts_with("/dev/shm")
 }
 
 /// `linkat(olddirfd, "", ..., AT_EMPTY_PATH)` links the file behind `olddirfd` itself.

@@ -184,6 +184,7 @@ impl Session {
         pending: &mut HashMap<Pid, M::Pending>,
     ) -> Result<Drive, TraceError> {
         if let Some((pid, how)) = self.held.take() {
+            self.registration.watch().rearm();
             self.resume(pid, how, 0)?;
         }
         while !self.live.is_empty() {
@@ -201,7 +202,10 @@ impl Session {
                     self.kill_at(report.pid())?;
                     return Ok(Drive::Done(mode.killed()));
                 }
-                Handled::Held(pid) => return Ok(Drive::Held(pid)),
+                Handled::Held(pid) => {
+                    self.registration.watch().pause();
+                    return Ok(Drive::Held(pid));
+                }
             }
         }
         self.finish(mode).map(Drive::Done)

@@ -68,7 +68,8 @@ pub struct WriterCommand {
 /// Limits of one run.
 #[derive(Debug, Clone)]
 pub struct RunLimits {
-    /// The writer is SIGKILLed this long after it was spawned.
+    /// The writer is SIGKILLed once it ran this long without ending (time held by the harness
+    /// and time spent waiting for a CPU do not count; see `watchdog.rs`).
     pub timeout_ms: u64,
     /// Set (by a Ctrl-C handler) to kill the writer at once.
     pub cancel: Arc<AtomicBool>,
@@ -110,7 +111,8 @@ pub enum Outcome {
     /// The writer ended before the fault's point (it did less than in its golden run); a golden
     /// run, which has no fault, always ends here.
     NotReached { exit: ExitStatus },
-    /// The writer hit the timeout and was killed by the harness (hung).
+    /// The writer hit the timeout and was killed by the harness (hung): it ran (not held) for
+    /// the whole timeout without reaching its next stop or its end.
     TimedOut { elapsed_ms: u64 },
     /// The run was cancelled (Ctrl-C); the writer was killed.
     Cancelled,
@@ -154,8 +156,9 @@ pub enum Progress {
 }
 
 /// A writer held stopped at the entry of the call a [`Fault::Hold`] names. Its other threads or
-/// processes keep running until they reach a stop of their own. The run's timeout keeps counting
-/// while it is held (the watchdog kills a writer held too long). Drop it to kill the writer.
+/// processes keep running until they reach a stop of their own. The run's timeout is paused while
+/// it is held and starts afresh when it is released: however long the harness spends on other
+/// writers, the writer is judged only on the time it ran. Drop it to kill the writer.
 /// It must be resumed on the thread that started it (ptrace ties tracees to that thread), so it
 /// is not `Send`.
 #[derive(Debug)]
@@ -238,6 +241,13 @@ pub enum TraceError {
     TimedOut { elapsed_ms: u64 },
     /// The golden run was cancelled.
     Cancelled,
+    /// A writer released by a scheduler did not reach its next step (or its end) within the
+    /// timeout: a harness timeout, which says nothing about the writer's correctness.
+    Stalled {
+        /// Who, and where it was released (`writer 2 after write #4`).
+        what: String,
+        timeout_ms: u64,
+    },
     /// The run did not make the call a fault names at its seq: it took another path than the
     /// golden run.
     FaultMismatch { fault: String, found: String },
@@ -286,12 +296,25 @@ impl fmt::Display for TraceError {
                 )
             }
             TraceError::Cancelled => f.write_str("the run was cancelled"),
+            TraceError::Stalled { what, timeout_ms } => write!(
+                f,
+                "{what}: the writer did not reach its next syscall in {} s (a harness timeout, not \
+                 a writer failure: raise --timeout-ms, or check that the writer cannot wait \
+                 forever for a writer the scheduler holds)",
+                seconds(*timeout_ms)
+            ),
             TraceError::FaultMismatch { fault, found } => write!(
                 f,
                 "cannot inject {fault}: {found} (the writer did not repeat its golden run; record the trace again)"
             ),
         }
     }
+}
+
+/// `1500` as `1.5`, `10000` as `10`.
+fn seconds(ms: u64) -> String {
+    let text = format!("{:.3}", ms as f64 / 1000.0);
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 impl std::error::Error for TraceError {
@@ -306,6 +329,7 @@ impl std::error::Error for TraceError {
             | TraceError::Overshoot { .. }
             | TraceError::TimedOut { .. }
             | TraceError::Cancelled
+            | TraceError::Stalled { .. }
             | TraceError::FaultMismatch { .. } => None,
         }
     }

@@ -1092,3 +1092,26 @@ fn a_stepping_writer_killed_where_it_is_held_leaves_what_that_kill_point_leaves(
         "one event per boundary"
     );
 }
+
+/// The harness holding a writer is not the writer hanging: a stepping writer held three times
+/// its timeout, at every step, still runs to its end; its clock starts afresh at each release.
+#[test]
+fn a_held_writer_is_not_timed_out_however_long_it_is_held() {
+    let sb = Sandbox::new("held-long");
+    let limits = RunLimits {
+        timeout_ms: 200,
+        cancel: Arc::new(AtomicBool::new(false)),
+    };
+    let writer = sh("printf A > A.tmp; mv A.tmp t");
+    let progress = start_stepping(&writer, sb.path(), Path::new("t"), &limits).unwrap();
+    let mut held = step(progress).expect("held at its first step");
+    let run = loop {
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        match step(held.step().unwrap()) {
+            Ok(next) => held = next,
+            Err(run) => break run,
+        }
+    };
+    assert_eq!(run.ack.exit, Some(ExitStatus::Code(0)), "{:?}", run.outcome);
+    assert_eq!(sb.read("t").unwrap(), b"A");
+}

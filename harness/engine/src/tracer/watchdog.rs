@@ -3,6 +3,14 @@
 //! A tracer thread blocks in `waitpid`, so it cannot watch the clock itself. The watchdog kills
 //! the run's process group and every pid the tracer registered; the tracer then sees the deaths
 //! and reports the run as timed out or cancelled.
+//!
+//! The clock is the writer's own: time its tasks and the tracer thread serving them spent
+//! waiting for a CPU is added to the deadline when it passes (see [`crate::cpuwait`]), so a
+//! loaded machine does not make a writer hang. And it runs only while the writer runs: a run the harness holds at a stop (a racer waiting
+//! for its turn, a writer held while its disk is copied) is paused, and releasing it starts a
+//! fresh timeout. Time the harness spends on other writers is not the writer's, so the timeout
+//! means one thing whatever the load: the writer did not reach its next stop (or its end) within
+//! it.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -10,10 +18,14 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
-use crate::sys;
+use crate::{cpuwait, sys};
 
 /// How often the watchdog looks at deadlines and cancel flags while runs are registered.
 const POLL: Duration = Duration::from_millis(10);
+
+/// CPU waits shorter than this do not postpone a passed deadline (a run that hangs keeps
+/// collecting a little).
+const MIN_CREDIT: Duration = Duration::from_millis(1);
 
 /// Why a run was killed by the watchdog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +37,13 @@ pub enum Fired {
 /// One watched run.
 #[derive(Debug)]
 pub struct Watch {
-    deadline: Instant,
+    timeout: Duration,
+    /// `None` while the harness holds the run.
+    deadline: Mutex<Option<Instant>>,
+    /// CPU waits already added to the deadline.
+    ledger: Mutex<cpuwait::Ledger>,
+    /// The thread that traces the run: its waits for a CPU delay the writer too.
+    tracer_tid: i32,
     cancel: Arc<AtomicBool>,
     pgid: Pid,
     /// Live tracees; the tracer removes a pid as soon as it reaps it.
@@ -58,6 +76,16 @@ impl Watch {
         self.kill_all();
     }
 
+    /// Stops the clock: the harness holds the run at a stop.
+    pub fn pause(&self) {
+        *lock(&self.deadline) = None;
+    }
+
+    /// Starts a fresh timeout: the harness released the run.
+    pub fn rearm(&self) {
+        *lock(&self.deadline) = Some(Instant::now() + self.timeout);
+    }
+
     /// Adds a tracee to kill on timeout.
     pub fn add(&self, pid: Pid) {
         lock(&self.pids).push(pid);
@@ -71,7 +99,7 @@ impl Watch {
     fn check(&self, now: Instant) {
         let why = if self.cancel.load(Ordering::Relaxed) {
             2
-        } else if now >= self.deadline {
+        } else if self.past_deadline(now) {
             1
         } else {
             0
@@ -85,6 +113,22 @@ impl Watch {
             // Again at every poll: a tracee forked meanwhile is killed too.
             self.kill_all();
         }
+    }
+
+    /// Whether the deadline passed, once the CPU waits since the last look are added to it.
+    fn past_deadline(&self, now: Instant) -> bool {
+        let mut deadline = lock(&self.deadline);
+        let Some(due) = *deadline else {
+            return false;
+        };
+        if now < due {
+            return false;
+        }
+        let tids: Vec<i32> = lock(&self.pids).iter().map(|p| p.as_raw()).collect();
+        let tids = tids.into_iter().chain([self.tracer_tid]);
+        let waited = Duration::from_nanos(lock(&self.ledger).more_ns(tids));
+        *deadline = Some(due + waited);
+        waited < MIN_CREDIT
     }
 
     fn kill_all(&self) {
@@ -121,9 +165,15 @@ pub fn register(
     timeout_ms: u64,
     cancel: Arc<AtomicBool>,
 ) -> std::io::Result<Registration> {
-    let deadline = Instant::now() + Duration::from_millis(timeout_ms);
+    let timeout = Duration::from_millis(timeout_ms);
+    let tracer_tid = cpuwait::current_tid();
+    let mut ledger = cpuwait::Ledger::default();
+    ledger.track(tracer_tid);
     let watch = Arc::new(Watch {
-        deadline,
+        timeout,
+        deadline: Mutex::new(Some(Instant::now() + timeout)),
+        ledger: Mutex::new(ledger),
+        tracer_tid,
         cancel,
         pgid,
         pids: Mutex::new(vec![pgid]),

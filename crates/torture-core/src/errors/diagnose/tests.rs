@@ -137,8 +137,9 @@ fn an_error_after_the_publish_with_exit_0() {
     );
 }
 
-#[test]
-fn the_plain_writer_fails_in_place() {
+/// The plain writer whose first write failed with ENOSPC, exit 1 with the target torn: its
+/// faulted run and its facts.
+fn plain_write_failed() -> (Trace, ErrorsFacts) {
     let mut run = plain_writer();
     run.events[1].ret = -28;
     run.header.exit = Some(ExitStatus::Code(1));
@@ -146,6 +147,12 @@ fn the_plain_writer_fails_in_place() {
     facts.exit = RunExit::Code(1);
     facts.target = TargetClass::Torn;
     facts.position = Position::Unpublished;
+    (run, facts)
+}
+
+#[test]
+fn the_plain_writer_fails_in_place() {
+    let (run, facts) = plain_write_failed();
     let text = diagnosis(&facts, &run);
     assert!(
         text.starts_with(
@@ -155,6 +162,45 @@ fn the_plain_writer_fails_in_place() {
     );
     assert!(
         text.contains("Fix: write a temp file and rename it over the target"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_writer_that_went_on_after_the_error_is_told_to_stop_there() {
+    // The plain writer, but its first write went to a log, failed, and it wrote the
+    // target on and then exited 1.
+    let (mut run, mut facts) = plain_write_failed();
+    run.events[1].op = write("target.json.log", 11, 0, b"page");
+    run.push(1, "write", 4, write(TARGET, 10, 4, b"more"));
+    let text = diagnosis(&facts, &run);
+    assert!(
+        text.ends_with(
+            "Fix: stop at the first failed call and exit non-zero, before changing anything more."
+        ),
+        "{text}"
+    );
+    // The sqlite3 shell without -bail: the fix is -bail, also when it exited 0.
+    run.header.command = vec!["sqlite3".into(), "db.sqlite".into(), ".read x.sql".into()];
+    assert!(diagnosis(&facts, &run).contains("(the sqlite3 shell: run it with -bail)"));
+    facts.exit = RunExit::Code(0);
+    run.header.exit = Some(ExitStatus::Code(0));
+    assert!(diagnosis(&facts, &run).contains("(the sqlite3 shell: run it with -bail)"));
+    run.header.command.push("-bail".into());
+    assert!(!diagnosis(&facts, &run).contains("-bail"));
+    // SQLite behind a script: known by the rollback journal beside the target.
+    run.header.command = vec!["./update.sh".into()];
+    if let Op::Write { path, .. } = &mut run.events[1].op {
+        *path = format!("{TARGET}-journal");
+    }
+    assert!(diagnosis(&facts, &run).contains("(the sqlite3 shell: run it with -bail)"));
+    // Python's `with` flushing the rest into the target after a failed write on the target
+    // itself: the writer writes in place, and that is the fix.
+    let (mut run, facts) = plain_write_failed();
+    run.push(1, "write", 4, write(TARGET, 10, 4, b"more"));
+    let text = diagnosis(&facts, &run);
+    assert!(
+        text.contains("Fix: write a temp file and rename it"),
         "{text}"
     );
 }

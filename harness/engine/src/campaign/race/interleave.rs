@@ -10,6 +10,7 @@ use torture_core::race::diagnose::{Op, Step};
 use torture_core::race::generate::Scheduler;
 use torture_core::race::oracle::{RaceFacts, Recovery, TargetRead, WriterEnd};
 use torture_core::race::schedule::{Schedule, WriterId};
+use torture_core::race::trail::Trail;
 use torture_core::trace::{self, ExitStatus, Trace};
 
 use super::super::error::CampaignError;
@@ -17,7 +18,7 @@ use super::super::process::{self, Ended, Output};
 use super::super::subject::Prepared;
 use super::Race;
 use crate::sandbox::Sandbox;
-use crate::tracer::{self, HeldRun, Progress, Run, WriterCommand};
+use crate::tracer::{self, HeldRun, Progress, Run, TraceError, WriterCommand};
 
 /// What one interleaving showed.
 #[derive(Debug)]
@@ -92,15 +93,36 @@ fn start_all(race: &Race<'_>, sandbox: &Sandbox) -> Result<Vec<Option<Slot>>, Ca
             let target = sandbox.target();
             let progress = tracer::start_stepping(&cmd, sandbox.path(), target, &race.limits)
                 .map_err(|source| race.trace_error(source))?;
-            Ok(Some(slot(progress)))
+            slot(race, progress, || {
+                format!("writer {number} after its start")
+            })
+            .map(Some)
         })
         .collect()
 }
 
-fn slot(progress: Progress) -> Slot {
-    match progress {
-        Progress::Held(held) => Slot::Held(held),
-        Progress::Done(run) => Slot::Done { run, killed: false },
+/// A writer's slot after it ran. One the watchdog stopped is a harness timeout, not a writer
+/// failure: its clock ran only while it was released, so it did not reach its next step in
+/// the whole timeout (`what`: who, released where).
+fn slot(
+    race: &Race<'_>,
+    progress: Progress,
+    what: impl FnOnce() -> String,
+) -> Result<Slot, CampaignError> {
+    let run = match progress {
+        Progress::Held(held) => return Ok(Slot::Held(held)),
+        Progress::Done(run) => run,
+    };
+    match run.outcome {
+        tracer::Outcome::TimedOut { .. } => Err(race.trace_error(TraceError::Stalled {
+            what: what(),
+            timeout_ms: race.limits.timeout_ms,
+        })),
+        tracer::Outcome::Killed { .. }
+        | tracer::Outcome::Injected { .. }
+        | tracer::Outcome::NotReached { .. }
+        | tracer::Outcome::Cancelled
+        | tracer::Outcome::Unmodelled { .. } => Ok(Slot::Done { run, killed: false }),
     }
 }
 
@@ -146,7 +168,8 @@ fn step(
     let (index, held) = take_held(slots, writer).ok_or_else(|| not_held(writer))?;
     let at = held.at().clone();
     let progress = held.step().map_err(|source| race.trace_error(source))?;
-    slots[index] = Some(slot(progress));
+    let released = || format!("writer {} released at {} #{}", writer.0, at.syscall, at.seq);
+    slots[index] = Some(slot(race, progress, released)?);
     Ok(Taken {
         writer,
         seq: at.seq,
@@ -214,12 +237,26 @@ fn facts(
             .iter()
             .map(|(run, killed)| end_of(run, *killed))
             .collect(),
+        trails: runs.iter().map(|(run, _)| trail(race, run)).collect(),
         reads,
         final_state,
         leftovers,
         strict: race.settings.strict,
         recovery,
     })
+}
+
+/// What a writer's trace shows of its run; a run without a trace has an empty trail that
+/// counts as having changed the target.
+fn trail(race: &Race<'_>, run: &Run) -> Trail {
+    let target = race.settings.target.to_string_lossy();
+    match &run.trace {
+        Some(trace) => Trail::of(trace, &target),
+        None => Trail {
+            first_failure: None,
+            touched_target: true,
+        },
+    }
 }
 
 /// One more clean, untraced run in the raced sandbox: the writer numbered after the racers.

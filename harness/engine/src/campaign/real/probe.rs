@@ -19,7 +19,7 @@ use crate::realfs::{self, ImageSnapshot, Tree};
 use crate::tracer::{self, Progress, Run, RunLimits, WriterCommand};
 use torture_core::fault::{CallRef, Fault};
 use torture_core::power::{
-    AckSelect, Explorer, PowerOptions, Reach, TargetClass, ack_point, exact_classifier,
+    AckSelect, Assume, Explorer, PowerOptions, Reach, TargetClass, ack_point, exact_classifier,
 };
 use torture_core::rng::SplitMix64;
 use torture_core::trace::Trace;
@@ -658,6 +658,16 @@ pub(super) fn replay_line(options: &RealOptions, subject: &Subject, point: RealP
     );
     if let Some(extra) = &options.mount_options {
         line.push_str(&format!(" --mount-options {}", shell_quote(extra)));
+    }
+    // What shapes the verdict: how many model states place a copy, and when after the exit
+    // the copies of an after-exit point are taken.
+    line.push_str(&format!(" --max-states {}", options.max_states));
+    match options.assume {
+        Assume::Model => {}
+        Assume::RenamesDurableAtOnce => line.push_str(" --assume rename-durable"),
+    }
+    if matches!(point, RealPoint::AfterExit { .. }) {
+        line.push_str(&format!(" --settle-ms {}", options.settle_ms));
     }
     match &subject.kind {
         SubjectKind::Builtin { size_bytes } => {
