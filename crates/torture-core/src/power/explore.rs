@@ -380,8 +380,11 @@ struct Judging<'a> {
     explorer: &'a Explorer,
     ack: Option<&'a AckPoint>,
     had_old: bool,
-    seen: HashMap<u128, [bool; 2]>,
-    verdicts: HashMap<u128, TargetClass>,
+    /// Content hash → each distinct tree with that hash (a representative state, to rebuild
+    /// and compare on a hit) and the sides of the acknowledgement it was seen on.
+    seen: HashMap<u128, Vec<(CrashState, [bool; 2])>>,
+    /// Target hash → each distinct target with that hash (a state that leaves it) and its class.
+    verdicts: HashMap<u128, Vec<(CrashState, TargetClass)>>,
     raw: Vec<(CrashState, PowerViolation)>,
     raw_kinds: HashMap<(PowerViolation, bool), usize>,
     result: Exploration,
@@ -469,21 +472,58 @@ impl Judging<'_> {
         };
         self.result.states_checked += 1;
         let before_ack = self.ack.is_none_or(|a| state.events < a.events_before);
-        let sides = self.seen.entry(tree.content_hash()).or_default();
-        if !sides[0] && !sides[1] {
-            self.result.distinct_states += 1;
-        }
+        let sides = self.sides(state, &tree);
         let side = &mut sides[usize::from(before_ack)];
         if !*side {
             *side = true;
-            let target = &explorer.plan.target;
-            let class = *self
-                .verdicts
-                .entry(tree.target_hash(target))
-                .or_insert_with(|| classify(&tree.target_state(target)));
+            let class = self.class(state, &tree, classify);
             self.count(state, class, before_ack);
         }
         self.last = Some((state.clone(), tree));
+    }
+
+    /// The sides of the acknowledgement `tree`'s content was seen on so far. A hash hit counts
+    /// only when the trees are equal: the representative state is rebuilt and compared.
+    fn sides(&mut self, state: &CrashState, tree: &FsTree) -> &mut [bool; 2] {
+        let explorer = self.explorer;
+        let same_hash = self.seen.entry(tree.content_hash()).or_default();
+        let found = same_hash
+            .iter()
+            .position(|(known, _)| explorer.tree(known).same_content(tree));
+        let index = match found {
+            Some(index) => index,
+            None => {
+                self.result.distinct_states += 1;
+                same_hash.push((state.clone(), [false; 2]));
+                same_hash.len() - 1
+            }
+        };
+        &mut same_hash[index].1
+    }
+
+    /// The class of `tree`'s target, asked of `classify` once per distinct target (compared by
+    /// content on a hash hit).
+    fn class(
+        &mut self,
+        state: &CrashState,
+        tree: &FsTree,
+        classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+    ) -> TargetClass {
+        let explorer = self.explorer;
+        let target = &explorer.plan.target;
+        let same_hash = self.verdicts.entry(tree.target_hash(target)).or_default();
+        let mine = tree.target_state(target);
+        let known = same_hash
+            .iter()
+            .find(|(known, _)| explorer.tree(known).target_state(target) == mine);
+        match known {
+            Some((_, class)) => *class,
+            None => {
+                let class = classify(&mine);
+                same_hash.push((state.clone(), class));
+                class
+            }
+        }
     }
 
     fn count(&mut self, state: &CrashState, class: TargetClass, before_ack: bool) {

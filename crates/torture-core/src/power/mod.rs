@@ -102,6 +102,8 @@ mod state;
 mod tree;
 
 #[cfg(test)]
+mod completeness;
+#[cfg(test)]
 mod litmus;
 #[cfg(test)]
 mod proptests;

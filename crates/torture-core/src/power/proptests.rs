@@ -9,7 +9,7 @@ use crate::trace::{Op, Trace, WriteSync};
 const NAMES: [&str; 4] = ["t", "a", "d/b", "d"];
 
 #[derive(Debug, Clone)]
-enum Gen {
+pub(super) enum Gen {
     Create(usize),
     Write(usize, u64, usize, bool),
     Fsync(usize),
@@ -24,10 +24,20 @@ enum Gen {
 }
 
 fn gen_op() -> impl Strategy<Value = Gen> {
+    gen_op_up_to(9000)
+}
+
+/// An operation whose writes are shorter than `max_len_bytes`.
+pub(super) fn gen_op_up_to(max_len_bytes: usize) -> impl Strategy<Value = Gen> {
     let name = 0usize..3;
     prop_oneof![
         name.clone().prop_map(Gen::Create),
-        (name.clone(), 0u64..9000, 1usize..9000, any::<bool>())
+        (
+            name.clone(),
+            0u64..9000,
+            1usize..max_len_bytes,
+            any::<bool>()
+        )
             .prop_map(|(n, o, l, s)| Gen::Write(n, o, l, s && l % 7 == 0)),
         name.clone().prop_map(Gen::Fsync),
         any::<bool>().prop_map(Gen::FsyncDir),
@@ -42,7 +52,7 @@ fn gen_op() -> impl Strategy<Value = Gen> {
 }
 
 /// Builds a trace; recorded inode numbers follow names, so the checker can use them.
-fn build(ops: &[Gen], old: bool) -> Trace {
+pub(super) fn build(ops: &[Gen], old: bool) -> Trace {
     let mut trace = Trace::new("/sb".into(), vec!["w".into()]);
     trace.header.target = Some("t".into());
     trace.header.initial = Some(if old {
