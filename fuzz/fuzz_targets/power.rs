@@ -237,7 +237,7 @@ fuzz_target!(|input: Input| {
         });
     }
     let options = PowerOptions {
-        model: Model::ALL[usize::from(input.model) % 3],
+        model: Model::ALL[usize::from(input.model) % Model::ALL.len()],
         torn: [Torn::Block, Torn::Sector, Torn::None][usize::from(input.torn) % 3],
         fill: if input.garbage {
             Fill::Garbage

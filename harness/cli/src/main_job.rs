@@ -76,7 +76,7 @@ fn header(plan: &PowerPlan) {
         "  Starting power cuts over {} ({}): model {}, torn {}, fill {}, at most {} states each, seed {}",
         torture_core::words::count_of(names.len() as u64, "subject", "subjects"),
         names.join(", "),
-        power_report::model_label(o.model),
+        power_report::models_label(&plan.power),
         o.torn,
         o.fill,
         o.max_states,

@@ -57,12 +57,14 @@ pub struct PowerArgs {
     #[arg(long, value_name = "CMD")]
     pub check: Option<String>,
 
-    /// Persistence model: linux (ext4/xfs/btrfs guarantees), weak (ALICE's; for information:
-    /// over-reports), process (SIGKILL: nothing lost)
-    #[arg(long, value_name = "MODEL", default_value = "linux", value_parser = parse_name::<Model>)]
-    pub model: Model,
+    /// Persistence model, repeatable; a subject passes when it passes under each: posix (what
+    /// POSIX promises), ext4, xfs, btrfs, linux (= ext4, xfs and btrfs), weak (ALICE's; for
+    /// information: over-reports), process (SIGKILL: nothing lost) [default: linux]
+    #[arg(long = "model", value_name = "MODEL", value_parser = parse_models)]
+    pub models: Vec<ModelChoice>,
 
-    /// Unit a write tears at: block (4096), sector (512), none (whole writes)
+    /// Unit a write tears at: block (4096), sector (512), a number of bytes (e.g. 8: sub-sector),
+    /// none (whole writes)
     #[arg(long, value_name = "UNIT", default_value = "block", value_parser = parse_name::<Torn>)]
     pub torn: Torn,
 
@@ -139,6 +141,30 @@ where
     text.parse().map_err(|e: T::Err| e.to_string())
 }
 
+/// The models one `--model` value names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelChoice(Vec<Model>);
+
+fn parse_models(text: &str) -> Result<ModelChoice, String> {
+    Model::parse_set(text)
+        .map(ModelChoice)
+        .map_err(|e| e.to_string())
+}
+
+/// The models every `--model` names, each once, in the order given (default: `linux`).
+fn chosen_models(choices: &[ModelChoice]) -> Vec<Model> {
+    let mut models: Vec<Model> = Vec::new();
+    for model in choices.iter().flat_map(|c| c.0.iter()) {
+        if !models.contains(model) {
+            models.push(*model);
+        }
+    }
+    match models.is_empty() {
+        true => Model::DEFAULT_SET.to_vec(),
+        false => models,
+    }
+}
+
 fn parse_regex(text: &str) -> Result<Regex, String> {
     Regex::new(text).map_err(|e| format!("not a regular expression: {e}"))
 }
@@ -176,8 +202,9 @@ impl PowerArgs {
             return Err("--state replays one subject's crash state: give one --subject NAME or a command after `--`".to_owned());
         }
         let kill = self.as_kill().plan(seed)?;
+        let models = chosen_models(&self.models);
         let options = PowerOptions {
-            model: self.model,
+            model: models[0],
             torn: self.torn,
             fill: self.fill,
             max_states: self.max_states,
@@ -188,6 +215,7 @@ impl PowerArgs {
             kill,
             PowerSettings {
                 options,
+                models,
                 ack_line: self.ack_line.clone(),
                 recovery_cap: self.recovery_cap,
                 state: self.state.clone(),
@@ -229,6 +257,7 @@ pub fn main_job_settings(seed: u64) -> PowerSettings {
             seed,
             ..PowerOptions::default()
         },
+        models: Model::DEFAULT_SET.to_vec(),
         ack_line: None,
         recovery_cap: MAIN_JOB_RECOVERY_CAP,
         state: None,
@@ -263,7 +292,7 @@ mod tests {
         };
         assert_eq!(expect("rename-fsync"), Some(Expect::Caught));
         assert_eq!(expect("intact"), Some(Expect::Pass));
-        assert_eq!(plan.power.options.model, Model::Linux);
+        assert_eq!(plan.power.models(), Model::DEFAULT_SET.to_vec());
         assert_eq!(plan.power.options.seed, 3);
     }
 
@@ -271,6 +300,12 @@ mod tests {
     fn bad_names_and_ids_are_usage_errors() {
         assert!(power(&["--model", "ext5"]).is_err());
         assert!(power(&["--torn", "page"]).is_err());
+        assert!(power(&["--torn", "0"]).is_err());
+        let args = power(&["--model", "posix", "--model", "linux", "--torn", "8"]);
+        let plan = args.expect("parses").plan(1).expect("plan");
+        let every = [Model::Posix, Model::Ext4, Model::Xfs, Model::Btrfs];
+        assert_eq!(plan.power.models(), every.to_vec());
+        assert_eq!(plan.power.options.torn, Torn::Bytes(8));
         assert!(power(&["--state", "nonsense"]).is_err());
         assert!(power(&["--ack-line", "("]).is_err());
         assert!(power(&["--materialize", "x"]).is_err());

@@ -21,7 +21,8 @@ const AFTER_HELP: &str = "\
 Needs root (loop devices, mount). Without root use `torture power`, the simulation.
 Each crash point runs the writer once, held before that event while the image is copied; after \
 the writer exits the image is copied at +0 ms and at doubling intervals up to --settle-ms.
-Exit codes: 0 every real state lies inside the `linux` model; 1 a real state outside it (a model \
+Exit codes: 0 every real state lies inside its file system's model (ext4 for both ext4 \
+configurations, xfs, btrfs); 1 a real state outside it (a model \
 bug: the copy and trace are kept, a replay line is printed); 2 bad usage or a harness error (not \
 root, a tool missing); 130 interrupted.";
 
@@ -97,9 +98,9 @@ pub struct PowerRealArgs {
 /// `--assume`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AssumeArg {
-    /// The `linux` model
+    /// The file system's own model (`ext4`, `xfs`, `btrfs`)
     Linux,
-    /// `linux`, but a rename is durable at once (too optimistic: for tests of the check)
+    /// That model, but a rename is durable at once (too optimistic: for tests of the check)
     RenameDurable,
 }
 
@@ -271,7 +272,8 @@ fn print_state(fs: RealFs, label: &str, state: &RealState) {
     }
 }
 
-/// The `linux` rules the real states leaned on (the rule text of the model's table), each once.
+/// The file system's model's rules the real states leaned on (the rule text of its table), each
+/// once.
 fn rules_exercised(run: &RealRun) -> Vec<&'static str> {
     let mut seen: Vec<torture_core::power::RuleId> = Vec::new();
     for rule in run.subjects.iter().flat_map(|s| s.coverage.rules.iter()) {
@@ -279,7 +281,8 @@ fn rules_exercised(run: &RealRun) -> Vec<&'static str> {
             seen.push(*rule);
         }
     }
-    torture_core::power::Model::Linux
+    run.fs
+        .model()
         .rules()
         .iter()
         .filter(|rule| seen.contains(&rule.id))
@@ -318,9 +321,10 @@ fn print_summary(run: &RealRun) {
     );
     let rules = rules_exercised(run);
     println!(
-        "{}: {} of the linux model exercised by real states:",
+        "{}: {} of the {} model exercised by real states:",
         run.fs,
-        torture_core::words::count_of(rules.len() as u64, "rule", "rules")
+        torture_core::words::count_of(rules.len() as u64, "rule", "rules"),
+        run.fs.model()
     );
     for rule in rules {
         println!("  - {rule}");

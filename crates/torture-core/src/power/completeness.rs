@@ -176,7 +176,7 @@ fn unsynced_data(op: &Op) -> Option<u64> {
 struct Rules<'a> {
     trace: &'a Trace,
     facts: Facts,
-    model: Model,
+    rules: RuleSet,
     torn: Torn,
 }
 
@@ -189,9 +189,39 @@ impl Rules<'_> {
         self.trace.events[seq].ret >= 0
     }
 
+    /// The recorded inode event `b` makes durable as a file: an fsync, or an O_SYNC write.
+    fn file_barrier(&self, b: usize) -> Option<u64> {
+        if let Op::Fsync { ino: Some(x), .. } = self.op(b) {
+            return self.rules.has(RuleId::FileFsyncPersistsData).then_some(*x);
+        }
+        if let Op::Write {
+            ino: Some(x),
+            sync: WriteSync::Data | WriteSync::Full,
+            ..
+        } = self.op(b)
+        {
+            return self.rules.has(RuleId::SyncWritesAreDurable).then_some(*x);
+        }
+        None
+    }
+
+    /// The recorded inode a create, link or rename names.
+    fn named(&self, i: usize) -> Option<u64> {
+        if let Op::Open {
+            ino, created: true, ..
+        } = self.op(i)
+        {
+            return *ino;
+        }
+        if let Op::Link { from_ino, .. } | Op::Rename { from_ino, .. } = self.op(i) {
+            return *from_ino;
+        }
+        None
+    }
+
     /// Whether event `b` makes event `i` durable.
     fn covers(&self, b: usize, i: usize) -> bool {
-        let follows = |rule| self.model.follows(rule);
+        let follows = |rule| self.rules.has(rule);
         if !self.ok(b) {
             return false;
         }
@@ -199,16 +229,17 @@ impl Rules<'_> {
             return follows(RuleId::SyncPersistsEverything);
         }
         if let Some(ino) = unsynced_data(self.op(i)) {
-            let fsync = matches!(self.op(b), Op::Fsync { ino: Some(x), .. } if *x == ino);
-            let sync_write = matches!(self.op(b), Op::Write { ino: Some(x), sync: WriteSync::Data | WriteSync::Full, .. } if *x == ino);
-            return (fsync && follows(RuleId::FileFsyncPersistsDataNotName))
-                || (sync_write && follows(RuleId::SyncWritesAreDurable));
+            return self.file_barrier(b) == Some(ino);
         }
+        let new_name = self.named(i).is_some()
+            && self.named(i) == self.file_barrier(b)
+            && follows(RuleId::FsyncPersistsNewName);
         let dir_fsync = |path: &str| {
             dir_names(self.op(i)).is_some_and(|names| names.iter().any(|p| parent(p) == path))
         };
-        matches!(self.op(b), Op::Fsync { path, ino: None } if dir_fsync(path))
-            && follows(RuleId::DirFsyncPersistsEntries)
+        let in_dir = matches!(self.op(b), Op::Fsync { path, ino: None } if dir_fsync(path))
+            && follows(RuleId::DirFsyncPersistsEntries);
+        new_name || in_dir
     }
 
     fn is_dir_op(&self, seq: usize) -> bool {
@@ -222,12 +253,12 @@ impl Rules<'_> {
     /// Whether event `i` may be lost at crash point `n`.
     fn losable(&self, i: usize, n: usize) -> bool {
         let kind_may = if unsynced_data(self.op(i)).is_some() {
-            self.model.follows(RuleId::UnsyncedDataMayBeLost)
+            self.rules.has(RuleId::UnsyncedDataMayBeLost)
         } else {
-            self.is_dir_op(i) && self.model.follows(RuleId::UnsyncedDirOpsMayBeLost)
+            self.is_dir_op(i) && self.rules.has(RuleId::UnsyncedDirOpsMayBeLost)
         };
         let later_durable = self.is_dir_op(i)
-            && self.model.follows(RuleId::DirOpsInOrder)
+            && self.rules.has(RuleId::DirOpsInOrder)
             && (i + 1..n).any(|j| self.is_dir_op(j) && self.durable(j, n));
         self.ok(i) && kind_may && !self.durable(i, n) && !later_durable
     }
@@ -237,7 +268,7 @@ impl Rules<'_> {
         if !dropped.iter().all(|&d| self.losable(d, n)) {
             return false;
         }
-        if !self.model.follows(RuleId::DirOpsInOrder) {
+        if !self.rules.has(RuleId::DirOpsInOrder) {
             return true;
         }
         let pending = (0..n).filter(|&i| self.is_dir_op(i) && self.losable(i, n));
@@ -252,9 +283,67 @@ impl Rules<'_> {
         true
     }
 
+    /// The writes before `n`: (seq, recorded inode, offset, length).
+    fn writes(&self, n: usize) -> Vec<(usize, u64, u64, u64)> {
+        let write = |i: usize| {
+            let Op::Write {
+                ino: Some(x),
+                offset_bytes,
+                data,
+                ..
+            } = self.op(i)
+            else {
+                return None;
+            };
+            self.ok(i)
+                .then_some((i, *x, *offset_bytes, data.len() as u64))
+        };
+        (0..n).filter_map(write).collect()
+    }
+
+    fn truncated_between(&self, ino: u64, i: usize, j: usize) -> bool {
+        (i + 1..j).any(|t| {
+            self.ok(t) && matches!(self.op(t), Op::Truncate { ino: Some(x), .. } if *x == ino)
+        })
+    }
+
+    /// The page rule: no write keeps a byte on a page where an earlier write to the same file
+    /// (no truncate between) lost one.
+    fn pages_allowed(&self, n: usize, dropped: &[usize], partial: Option<Partial>) -> bool {
+        if !self.rules.has(RuleId::PageGranularLoss) {
+            return true;
+        }
+        let page = self.torn.page_bytes();
+        let kept = |seq: usize, len: u64| match partial {
+            _ if dropped.contains(&seq) => 0,
+            Some(p) if p.seq == seq => p.kept.min(len),
+            Some(_) | None => len,
+        };
+        let writes = self.writes(n);
+        for &(i, ino, offset, len) in &writes {
+            let lost_from = offset + kept(i, len);
+            let (low, high) = (
+                lost_from / page * page,
+                (offset + len).div_ceil(page) * page,
+            );
+            let clash = writes.iter().any(|&(j, ino_j, offset_j, len_j)| {
+                j > i
+                    && ino_j == ino
+                    && lost_from < offset + len
+                    && !self.truncated_between(ino, i, j)
+                    && offset_j < high
+                    && low < offset_j + kept(j, len_j)
+            });
+            if clash {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Whether event `seq` may reach the disk as `kept` (with `fill`) at crash point `n`.
     fn tear_allowed(&self, n: usize, p: Partial) -> bool {
-        let follows = |rule| self.model.follows(rule);
+        let follows = |rule| self.rules.has(rule);
         let crash_event = p.seq + 1 == n;
         match self.op(p.seq) {
             Op::Write { data, .. } if follows(RuleId::CrashInsideWriteAtAnyByte) => {
@@ -358,9 +447,16 @@ impl Rules<'_> {
                     dropped: dropped.clone(),
                     partial,
                 };
-                states.insert(state(None));
-                for &p in tears.iter().filter(|p| !dropped.contains(&p.seq)) {
-                    states.insert(state(Some(p)));
+                let partials = std::iter::once(None).chain(
+                    tears
+                        .iter()
+                        .filter(|p| !dropped.contains(&p.seq))
+                        .map(|&p| Some(p)),
+                );
+                for partial in partials {
+                    if self.pages_allowed(n, &dropped, partial) {
+                        states.insert(state(partial));
+                    }
                 }
             }
         }
@@ -394,7 +490,12 @@ fn models() -> impl Strategy<Value = Model> {
 }
 
 fn torn_modes() -> impl Strategy<Value = Torn> {
-    prop_oneof![Just(Torn::Block), Just(Torn::Sector), Just(Torn::None)]
+    prop_oneof![
+        Just(Torn::Block),
+        Just(Torn::Sector),
+        Just(Torn::Bytes(100)),
+        Just(Torn::None)
+    ]
 }
 
 proptest! {
@@ -408,7 +509,7 @@ proptest! {
         torn in torn_modes(),
     ) {
         let trace = build(&ops, old);
-        let rules = Rules { facts: facts(&trace), trace: &trace, model, torn };
+        let rules = Rules { facts: facts(&trace), trace: &trace, rules: model.rule_set(), torn };
         let expected = rules.every_state();
         let got = explored(&trace, model, torn);
         let missing = first_few(expected.difference(&got).cloned());

@@ -35,6 +35,8 @@ pub struct Explorer {
 /// One violating state, cut down and explained.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
+    /// The model the state was built under (its `--state` replay names it).
+    pub model: super::Model,
     /// The smallest state that still shows the violation.
     pub state: CrashState,
     /// The violation.
@@ -65,6 +67,16 @@ impl ClassCounts {
             TargetClass::Old => self.old += 1,
             TargetClass::New => self.new += 1,
             TargetClass::Torn => self.torn += 1,
+        }
+    }
+
+    /// `self` plus `other`, class by class (saturating).
+    pub fn plus(self, other: ClassCounts) -> ClassCounts {
+        ClassCounts {
+            absent: self.absent.saturating_add(other.absent),
+            old: self.old.saturating_add(other.old),
+            new: self.new.saturating_add(other.new),
+            torn: self.torn.saturating_add(other.torn),
         }
     }
 
@@ -118,6 +130,13 @@ impl Explorer {
             options,
             replayer,
         }
+    }
+
+    /// The same trace under another model (the lowering and snapshots are shared).
+    pub fn with_model(&self, model: super::Model) -> Explorer {
+        let mut explorer = self.clone();
+        explorer.options.model = model;
+        explorer
     }
 
     /// The lowered trace.
@@ -188,11 +207,7 @@ impl Explorer {
     }
 
     fn tear_count(&self, pending: &Pending, seq: usize) -> u64 {
-        if self
-            .options
-            .model
-            .follows(RuleId::CrashInsideWriteAtAnyByte)
-        {
+        if pending.follows(RuleId::CrashInsideWriteAtAnyByte) {
             let len = self.plan.steps[seq].kind.write_len().unwrap_or(0);
             return (len as u64).saturating_sub(1);
         }
@@ -202,7 +217,7 @@ impl Explorer {
     /// Events any subset of which may be lost, and (under in-order directory operations) how
     /// many suffixes of the pending directory operations may be lost besides.
     fn losable(&self, pending: &Pending) -> (Vec<usize>, u64) {
-        if self.options.model.follows(RuleId::DirOpsInOrder) {
+        if pending.follows(RuleId::DirOpsInOrder) {
             (pending.data.clone(), pending.dir.len() as u64 + 1)
         } else {
             let mut all = pending.data.clone();
@@ -248,6 +263,10 @@ impl Explorer {
                     .saturating_sub(emitted + batch.len() as u64);
                 let share = left / (points - n) as u64;
                 self.samples_at(&pending, share, &mut rng, &mut batch);
+                batch = batch
+                    .into_iter()
+                    .filter_map(|state| self.repaired(&pending, state))
+                    .collect();
             }
             let mut seen = HashSet::new();
             for state in batch {
@@ -303,8 +322,35 @@ impl Explorer {
                             .filter(|i| mask >> i & 1 == 1)
                             .map(|i| free[i]),
                     );
-                    out.push(Self::with_drops(pending, partial, dropped));
+                    let state = Self::with_drops(pending, partial, dropped);
+                    if pending
+                        .check_pages(&self.plan, &state, self.options.torn)
+                        .is_ok()
+                    {
+                        out.push(state);
+                    }
                 }
+            }
+        }
+    }
+
+    /// `state` made legal under the page rule: a write kept on a page an earlier write lost is
+    /// lost too. `None` when that cannot be done.
+    fn repaired(&self, pending: &Pending, mut state: CrashState) -> Option<CrashState> {
+        loop {
+            match pending.check_pages(&self.plan, &state, self.options.torn) {
+                Ok(()) => return Some(state),
+                Err(super::model::IllegalState::PageOrder { later, .. }) => {
+                    if state.partial.is_some_and(|p| p.seq == later) {
+                        state.partial = None;
+                    }
+                    if !pending.losable(later) || state.is_dropped(later) {
+                        return None;
+                    }
+                    state.dropped.push(later);
+                    state.dropped.sort_unstable();
+                }
+                Err(_) => return None,
             }
         }
     }
@@ -317,9 +363,7 @@ impl Explorer {
     /// pending ones along.
     fn closure(&self, pending: &Pending, seq: usize) -> Vec<usize> {
         match pending.dir.iter().position(|&d| d == seq) {
-            Some(i) if self.options.model.follows(RuleId::DirOpsInOrder) => {
-                pending.dir[i..].to_vec()
-            }
+            Some(i) if pending.follows(RuleId::DirOpsInOrder) => pending.dir[i..].to_vec(),
             Some(_) | None => vec![seq],
         }
     }
@@ -570,6 +614,7 @@ impl Judging<'_> {
             };
             let diagnosis = diagnose::describe(self.explorer, &facts);
             findings.push(Finding {
+                model: self.explorer.options.model,
                 leftovers: tree.leftovers(&self.explorer.plan.target),
                 state: small,
                 violation,

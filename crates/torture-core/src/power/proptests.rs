@@ -283,7 +283,7 @@ fn obeys(trace: &Trace, model: Model, state: &CrashState) -> Result<(), String> 
             return Err(format!("#{d} was lost though #{b} made it durable"));
         }
     }
-    if model == Model::Linux {
+    if model.follows(RuleId::DirOpsInOrder) {
         let dir_ops: Vec<usize> = (0..n)
             .filter(|&i| trace.events[i].ret >= 0 && is_dir_op(&trace.events[i].op))
             .collect();
@@ -331,7 +331,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn every_state_obeys_its_model(ops in proptest::collection::vec(gen_op(), 0..10), old in any::<bool>(), model in prop_oneof![Just(Model::Linux), Just(Model::Weak), Just(Model::Process)], max in 1u64..400) {
+    fn every_state_obeys_its_model(ops in proptest::collection::vec(gen_op(), 0..10), old in any::<bool>(), model in proptest::sample::select(Model::ALL.to_vec()), max in 1u64..400) {
         let trace = build(&ops, old);
         let options = PowerOptions { model, max_states: max, ..PowerOptions::default() };
         let explorer = Explorer::new(&trace, options).unwrap();
@@ -352,7 +352,7 @@ proptest! {
     }
 
     #[test]
-    fn random_traces_never_panic(ops in proptest::collection::vec(gen_op(), 0..14), old in any::<bool>(), model in prop_oneof![Just(Model::Linux), Just(Model::Weak), Just(Model::Process)], fill in prop_oneof![Just(Fill::Zeros), Just(Fill::Garbage)]) {
+    fn random_traces_never_panic(ops in proptest::collection::vec(gen_op(), 0..14), old in any::<bool>(), model in proptest::sample::select(Model::ALL.to_vec()), fill in prop_oneof![Just(Fill::Zeros), Just(Fill::Garbage)]) {
         let trace = build(&ops, old);
         let options = PowerOptions { model, fill, max_states: 300, ..PowerOptions::default() };
         let explorer = Explorer::new(&trace, options).unwrap();

@@ -133,13 +133,16 @@ impl Explorer {
                 false => RuleId::TornAtUnits,
             });
         }
-        for step in steps.iter().take(state.events) {
+        for (at, step) in steps.iter().enumerate().take(state.events) {
             if let StepKind::Barrier(barrier) = &step.kind {
                 rules.push(match barrier {
-                    Barrier::File { .. } => RuleId::FileFsyncPersistsDataNotName,
+                    Barrier::File { .. } => RuleId::FileFsyncPersistsData,
                     Barrier::Dir { .. } => RuleId::DirFsyncPersistsEntries,
                     Barrier::All => RuleId::SyncPersistsEverything,
                 });
+            }
+            if self.kept_a_name(state, at) {
+                rules.push(RuleId::FsyncPersistsNewName);
             }
         }
         let mut unique = Vec::new();
@@ -149,6 +152,40 @@ impl Explorer {
             }
         }
         unique
+    }
+}
+
+impl Explorer {
+    /// Whether step `at` is a file fsync that, under a model persisting a file's new names,
+    /// made a name of its file durable that `state` keeps and no directory barrier covered.
+    fn kept_a_name(&self, state: &CrashState, at: usize) -> bool {
+        let steps = &self.plan().steps;
+        let StepKind::Barrier(Barrier::File { ino }) = steps[at].kind else {
+            return false;
+        };
+        if !self.options().model.follows(RuleId::FsyncPersistsNewName) {
+            return false;
+        }
+        let named = |seq: usize| match &steps[seq].kind {
+            StepKind::Dir(DirOp::Create { ino: i, .. } | DirOp::Link { ino: i, .. }) => *i == ino,
+            StepKind::Dir(DirOp::Rename { node, .. }) => *node == super::Node::File(ino),
+            StepKind::Dir(_)
+            | StepKind::Write { .. }
+            | StepKind::Resize { .. }
+            | StepKind::NewInode { .. }
+            | StepKind::Barrier(_)
+            | StepKind::Nothing
+            | StepKind::Unmodelled { .. } => false,
+        };
+        let dir_barrier_after = |seq: usize| {
+            steps[seq + 1..at].iter().any(|s| {
+                matches!(
+                    s.kind,
+                    StepKind::Barrier(Barrier::Dir { .. } | Barrier::All)
+                )
+            })
+        };
+        (0..at).any(|seq| named(seq) && !state.is_dropped(seq) && !dir_barrier_after(seq))
     }
 }
 

@@ -146,7 +146,7 @@ fn bad_states_and_models_are_usage_errors() {
     let bad_model = torture(&["power", "--subject", "plain", "--model", "ext5"]);
     assert_eq!(bad_model.code, 2, "{bad_model:?}");
     assert!(
-        bad_model.stderr.contains("linux, weak, process"),
+        bad_model.stderr.contains("posix, ext4, xfs, btrfs, linux"),
         "{bad_model:?}"
     );
     let bad_id = torture(&["power", "--subject", "plain", "--state", "x12"]);

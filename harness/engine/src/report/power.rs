@@ -20,15 +20,24 @@ use torture_core::power::{ClassCounts, CrashState, Fill, Finding, Model, Torn};
 pub fn model_label(model: Model) -> String {
     match model {
         Model::Weak => "weak (for information: over-reports)".to_owned(),
-        Model::Linux | Model::Process => model.name().to_owned(),
+        Model::Posix | Model::Ext4 | Model::Xfs | Model::Btrfs | Model::Process => {
+            model.name().to_owned()
+        }
     }
 }
 
-/// The command that replays one crash state of `subject`.
+/// The chosen models' names, with the `weak` warning.
+pub fn models_label(power: &PowerSettings) -> String {
+    let labels: Vec<String> = power.models().into_iter().map(model_label).collect();
+    labels.join(", ")
+}
+
+/// The command that replays one crash state of `subject`, built under `model`.
 pub fn replay_command(
     subject: &Subject,
     settings: &Settings,
     power: &PowerSettings,
+    model: Model,
     state: &CrashState,
 ) -> String {
     let mut options: Vec<(&str, String)> = Vec::new();
@@ -37,9 +46,9 @@ pub fn replay_command(
         options.push(("--size", size_bytes.to_string()));
     }
     options.push(("--initial", initial_name(settings.initial).to_owned()));
-    options.push(("--model", power.options.model.name().to_owned()));
+    options.push(("--model", model.name().to_owned()));
     if power.options.torn != Torn::Block {
-        options.push(("--torn", power.options.torn.name().to_owned()));
+        options.push(("--torn", power.options.torn.to_string()));
     }
     if power.options.fill != Fill::Zeros {
         options.push(("--fill", power.options.fill.name().to_owned()));
@@ -140,18 +149,26 @@ pub fn detail_lines(
         .iter()
         .map(|note| format!("{indent}note: {note}"))
         .collect();
-    let replay = |state: &CrashState| replay_command(&result.subject, settings, power, state);
+    let replay = |model: Model, state: &CrashState| {
+        replay_command(&result.subject, settings, power, model, state)
+    };
     let shown = match result.status() {
         SubjectStatus::Passed => 0,
         SubjectStatus::Caught | SubjectStatus::NotCaughtInShard => 1,
         SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => usize::MAX,
     };
+    if let Some(holds) = &result.holds {
+        lines.push(format!("{indent}{holds}"));
+    }
     if let Some(replayed) = &result.replay {
         lines.extend(replay_lines(replayed, &indent));
     }
     for finding in result.exploration.findings.iter().take(shown) {
         lines.push(format!("{indent}{}", finding_phrase(finding)));
-        lines.push(format!("{indent}  replay: {}", replay(&finding.state)));
+        lines.push(format!(
+            "{indent}  replay: {}",
+            replay(finding.model, &finding.state)
+        ));
     }
     for recovery in result
         .recoveries
@@ -165,7 +182,10 @@ pub fn detail_lines(
                 recovery.state,
                 Violation::Recovery(failure)
             ));
-            lines.push(format!("{indent}  replay: {}", replay(&recovery.state)));
+            lines.push(format!(
+                "{indent}  replay: {}",
+                replay(recovery.model, &recovery.state)
+            ));
         }
     }
     for (seq, why) in &result.exploration.unmodelled {
@@ -222,7 +242,7 @@ pub fn summary_line(run: &PowerRun, style: Style) -> String {
         count_of(run.subjects.len() as u64, "subject", "subjects"),
         tally.passed,
         count_of(tally.caught as u64, "canary", "canaries"),
-        model_label(run.power.options.model),
+        models_label(&run.power),
         rate(run),
         count_of(recoveries as u64, "recovery run", "recovery runs"),
         width = if style.color { 10 + 11 } else { 10 },
@@ -258,7 +278,9 @@ pub fn subject_json(result: &PowerResult, power: &PowerSettings) -> Value {
         "status": result.status().to_string(),
         "expect": result.subject.expect.to_string(),
         "model": power.options.model.name(),
-        "torn": power.options.torn.name(),
+        "models": power.models().iter().map(|m| m.name()).collect::<Vec<_>>(),
+        "holds": result.holds.as_ref().map(ToString::to_string),
+        "torn": power.options.torn.to_string(),
         "fill": power.options.fill.name(),
         "states_checked": e.states_checked,
         "distinct_states": e.distinct_states,
@@ -284,29 +306,29 @@ pub fn subject_json(result: &PowerResult, power: &PowerSettings) -> Value {
 
 /// `results.jsonl` lines: each finding, each failed recovery run, then the subject.
 pub fn result_lines(result: &PowerResult, run: &PowerRun) -> Vec<Value> {
-    let replay =
-        |state: &CrashState| replay_command(&result.subject, &run.settings, &run.power, state);
-    let model = run.power.options.model.name();
+    let replay = |model: Model, state: &CrashState| {
+        replay_command(&result.subject, &run.settings, &run.power, model, state)
+    };
     let mut lines: Vec<Value> = result
         .exploration
         .findings
         .iter()
         .map(|f| {
             json!({
-                "kind": "finding", "subject": result.subject.label, "model": model,
+                "kind": "finding", "subject": result.subject.label, "model": f.model.name(),
                 "state": f.state.to_string(), "violation": f.violation.name(),
                 "target": f.class.name(), "before_ack": f.before_ack, "leftovers": f.leftovers,
-                "diagnosis": f.diagnosis.text, "replay": replay(&f.state),
+                "diagnosis": f.diagnosis.text, "replay": replay(f.model, &f.state),
             })
         })
         .collect();
     for recovery in &result.recoveries {
         if let Some(failure) = recovery.failure {
             lines.push(json!({
-                "kind": "recovery", "subject": result.subject.label, "model": model,
-                "state": recovery.state.to_string(),
+                "kind": "recovery", "subject": result.subject.label,
+                "model": recovery.model.name(), "state": recovery.state.to_string(),
                 "diagnosis": format!("after a power cut, {}", Violation::Recovery(failure)),
-                "replay": replay(&recovery.state),
+                "replay": replay(recovery.model, &recovery.state),
             }));
         }
     }
@@ -335,10 +357,10 @@ pub fn markdown(run: &PowerRun) -> String {
     let _ = writeln!(out, "# torture power: {}\n", run.run_id);
     let _ = writeln!(
         out,
-        "Model `{}`, torn unit `{}`, fill `{}`, at most {} states per subject, seed {}, `--initial {}`, \
+        "Models `{}`, torn unit `{}`, fill `{}`, at most {} states per subject, seed {}, `--initial {}`, \
          acknowledgement: {}.\n",
-        model_label(o.model),
-        o.torn.name(),
+        models_label(&run.power),
+        o.torn,
         o.fill.name(),
         o.max_states,
         o.seed,
@@ -428,7 +450,7 @@ fn findings_section(run: &PowerRun) -> String {
             let _ = writeln!(
                 out,
                 "  `{}`",
-                replay_command(&r.subject, &run.settings, &run.power, &f.state)
+                replay_command(&r.subject, &run.settings, &run.power, f.model, &f.state)
             );
         }
         for recovery in r.recoveries.iter().filter(|x| x.failure.is_some()) {
@@ -461,7 +483,13 @@ pub fn junit(run: &PowerRun) -> Result<String, quick_junit::SerializeError> {
                 status.set_message(f.diagnosis.text.clone());
                 status.set_description(format!(
                     "replay: {}",
-                    replay_command(&result.subject, &run.settings, &run.power, &f.state)
+                    replay_command(
+                        &result.subject,
+                        &run.settings,
+                        &run.power,
+                        f.model,
+                        &f.state
+                    )
                 ));
                 let mut case = TestCase::new(format!("power cut at {}", f.state), status);
                 case.set_classname(name.clone());

@@ -2,8 +2,8 @@
 
 use crate::realfs::{Entry, Tree};
 use torture_core::power::{
-    Assume, Explorer, FsTree, Node, PowerOptions, Reach, StatesAt, TargetClass, exact_classifier,
-    verdict_rule,
+    Assume, Explorer, FsTree, Model, Node, PowerOptions, Reach, StatesAt, TargetClass,
+    exact_classifier, verdict_rule,
 };
 use torture_core::trace::Trace;
 
@@ -64,9 +64,12 @@ pub struct Judged {
 }
 
 impl RunModel {
-    /// The `linux` model over `trace`.
-    pub fn new(trace: &Trace) -> Result<RunModel, String> {
-        let options = PowerOptions::default();
+    /// `model` over `trace`.
+    pub fn new(trace: &Trace, model: Model) -> Result<RunModel, String> {
+        let options = PowerOptions {
+            model,
+            ..PowerOptions::default()
+        };
         let explorer = Explorer::new(trace, options).map_err(|e| e.to_string())?;
         let target = explorer.plan().target.clone();
         Ok(RunModel { explorer, target })
