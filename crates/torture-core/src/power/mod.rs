@@ -75,6 +75,39 @@
 //! reason is the one rule that, toggled in the holding model's table, lets the violating state
 //! in ([`Explorer::relies_on`]).
 //!
+//! # Ferrite's litmus programs, whole outcome sets
+//!
+//! Ferrite (Bornholt et al., ASPLOS'16; `uwplse/ferrite`, programs in `rosette/litmus/*.rkt`,
+//! models in `rosette/seqfs.rkt`, `advfs.rkt`, `ext4.rkt`) lists, per program and model, the
+//! final disk states it allows (its `all-outcomes` counts are checked in those files). Outcomes
+//! are (file `0`, file `1`): `∅` absent, `''` empty, `\0\0` size without data; `+fsync` is the
+//! program's fixed variant. The test `litmus::ferrite_outcome_sets_with_every_divergence_named`
+//! compares the whole sets: ours are Ferrite's plus the named outcomes, nothing else.
+//!
+//! | program | Ferrite model | Ferrite's set | ours | only ours (why) |
+//! |---|---|---|---|---|
+//! | replace | SeqFS | (a,∅) (a,'') (a,bb) (bb,∅) | `process` | (a,b): SIGKILL stops a write after any byte |
+//! | replace+fsync | SeqFS | (a,∅) (a,'') (a,bb) (bb,∅) | `process` | (a,b): same |
+//! | replace | AdvFS | (a,∅) (a,'') ('',∅) | `weak` | (a,bb) (bb,∅) (∅,bb): unsynced data may persist; (a,\0\0) (\0\0,∅): size before data; (∅,∅) (∅,''): three-step rename |
+//! | replace+fsync | AdvFS | (a,∅) (a,'') (a,bb) (bb,∅) | `weak` | (a,\0\0): size before data; (∅,∅) (∅,bb): three-step rename |
+//! | create-rename | SeqFS | (∅,∅) ('',∅) (bb,∅) (∅,bb) | `process` | (b,∅): write cut after a byte |
+//! | create-rename+fsync | SeqFS | same | `process` | (b,∅): same |
+//! | create-rename | AdvFS | (∅,∅) ('',∅) (∅,'') | `weak` | (bb,∅) (∅,bb): unsynced data; (\0\0,∅) (∅,\0\0): size before data |
+//! | create-rename+fsync | AdvFS | (∅,∅) ('',∅) (bb,∅) (∅,bb) | `weak` | (\0\0,∅): size before data |
+//! | create-rename | ext4 | (∅,∅) ('',∅) (bb,∅) (∅,'') (∅,bb) | `ext4` | none: equal |
+//! | create-rename+fsync | ext4 | (∅,∅) ('',∅) (bb,∅) (∅,bb) | `ext4` | none: equal |
+//! | two-appends | SeqFS | (∅,∅) ('',∅) ('','') (bb,'') (bb,c) | `process` | (b,''): write cut after a byte |
+//! | two-appends+fsync | SeqFS | same | `process` | (b,''): same |
+//! | two-appends | AdvFS | (∅,∅) ('',∅) ('','') ('',c) | `weak` | (∅,'') (∅,\0) (∅,c): fsync does not persist a name (POSIX; AdvFS's fsync orders everything before it); ('',\0) (\0\0,∅) (\0\0,'') (\0\0,c): size before data; (bb,∅) (bb,'') (bb,\0) (bb,c): unsynced data |
+//! | two-appends+fsync | AdvFS | (∅,∅) ('',∅) ('','') (bb,'') (bb,c) | `weak` | (∅,'') (∅,\0) (∅,c) (bb,∅): fsync does not persist a name; (\0\0,∅) (\0\0,'') (bb,\0): size before data |
+//! | append-chrome | SeqFS | 2509, 2522, 5022 `T`s | `process` | every length between: a write cut after any byte |
+//! | append-chrome | ext4 (delalloc) | 7 outcomes, some with unwritten (`#f`) blocks | `ext4` | none; Ferrite's unwritten-block outcomes are absent from ours: `data=ordered` writes data before the size (real ext4 copies showed 0-byte files, never zeros) |
+//!
+//! Ferrite runs replace and two-appends under no ext4 model, so there is no ext4 row for them.
+//! Every divergence is a deliberate difference of model: `process` is byte-granular where
+//! Ferrite's writes are atomic; `weak` is ALICE's model, weaker than AdvFS in four ways (unsynced
+//! data may persist, size before data, three-step renames, fsync persists no name).
+//!
 //! # Completeness
 //!
 //! `completeness.rs` holds a brute-force enumerator written from the rule sentences and the raw
