@@ -76,6 +76,11 @@ pub struct PowerArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_STATES, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_states: u64,
 
+    /// Stop judging a subject's states after this long (e.g. 60s, 500ms, 2m); the report then
+    /// says how many were judged of how many, "not exhaustive"
+    #[arg(long, value_name = "DURATION", value_parser = parse_budget_ms)]
+    pub budget: Option<u64>,
+
     /// The first stdout line matching REGEX is the acknowledgement (instead of exit 0)
     #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
     pub ack_line: Option<Regex>,
@@ -139,6 +144,24 @@ where
     T::Err: std::fmt::Display,
 {
     text.parse().map_err(|e: T::Err| e.to_string())
+}
+
+/// `--budget`: `60s`, `500ms`, `2m`, or seconds; in milliseconds.
+fn parse_budget_ms(text: &str) -> Result<u64, String> {
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        (text, 1000)
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("`{text}` is not a duration (e.g. 60s, 500ms, 2m)"))
 }
 
 /// The models one `--model` value names.
@@ -209,6 +232,7 @@ impl PowerArgs {
             fill: self.fill,
             max_states: self.max_states,
             seed,
+            budget_ms: self.budget,
             ..PowerOptions::default()
         };
         Ok(power_plan(
@@ -301,6 +325,12 @@ mod tests {
         assert!(power(&["--model", "ext5"]).is_err());
         assert!(power(&["--torn", "page"]).is_err());
         assert!(power(&["--torn", "0"]).is_err());
+        assert!(power(&["--budget", "soon"]).is_err());
+        let args = power(&["--budget", "2m"]).expect("parses");
+        assert_eq!(
+            args.plan(1).expect("plan").power.options.budget_ms,
+            Some(120_000)
+        );
         let args = power(&["--model", "posix", "--model", "linux", "--torn", "8"]);
         let plan = args.expect("parses").plan(1).expect("plan");
         let every = [Model::Posix, Model::Ext4, Model::Xfs, Model::Btrfs];

@@ -104,8 +104,11 @@ pub struct Exploration {
     pub after_ack: ClassCounts,
     /// Distinct pairs that are violations.
     pub violating_states: u64,
-    /// Every state the model allows was built (else families and samples).
+    /// Every state the model allows was built (else families and samples, or the time budget
+    /// ran out).
     pub exhaustive: bool,
+    /// The time budget (`--budget`) ran out before every state to judge was judged.
+    pub budget_spent: bool,
     /// How many states the model allows (saturating).
     pub state_space: u64,
     /// Violations, cut down and deduplicated, most informative first.
@@ -136,6 +139,13 @@ impl Explorer {
     pub fn with_model(&self, model: super::Model) -> Explorer {
         let mut explorer = self.clone();
         explorer.options.model = model;
+        explorer
+    }
+
+    /// The same trace with another time budget (`None`: none).
+    pub fn with_budget_ms(&self, budget_ms: Option<u64>) -> Explorer {
+        let mut explorer = self.clone();
+        explorer.options.budget_ms = budget_ms;
         explorer
     }
 
@@ -242,6 +252,16 @@ impl Explorer {
     /// Visits every state to judge, crash point by crash point; returns whether it was all of
     /// them.
     pub fn for_each_state(&self, visit: &mut dyn FnMut(&CrashState)) -> bool {
+        self.for_each_state_while(&mut |state| {
+            visit(state);
+            true
+        })
+    }
+
+    /// As [`Explorer::for_each_state`], stopping when `visit` returns `false`. At most
+    /// `max_states` states are visited under every model: beyond the space, each crash point
+    /// gets an even share, its families spread over it first, then samples.
+    pub fn for_each_state_while(&self, visit: &mut dyn FnMut(&CrashState) -> bool) -> bool {
         let space = self.state_space();
         let exhaustive = space <= self.options.max_states;
         let mut rng = SplitMix64::new(self.options.seed);
@@ -256,27 +276,48 @@ impl Explorer {
             if exhaustive {
                 self.all_at(&pending, &mut batch);
             } else {
-                self.families_at(&pending, &mut batch);
-                let left = self
-                    .options
-                    .max_states
-                    .saturating_sub(emitted + batch.len() as u64);
-                let share = left / (points - n) as u64;
-                self.samples_at(&pending, share, &mut rng, &mut batch);
-                batch = batch
-                    .into_iter()
-                    .filter_map(|state| self.repaired(&pending, state))
-                    .collect();
+                // The first n+1 points may use (n+1)/points of the budget: an even spread.
+                let max = u128::from(self.options.max_states);
+                let upto = (max * (n as u128 + 1) / points as u128) as u64;
+                self.sampled_at(&pending, upto.saturating_sub(emitted), &mut rng, &mut batch);
             }
             let mut seen = HashSet::new();
             for state in batch {
                 if seen.insert(state.clone()) {
                     emitted += 1;
-                    visit(&state);
+                    if !visit(&state) {
+                        return false;
+                    }
                 }
             }
         }
         exhaustive
+    }
+
+    /// Up to `share` states at one crash point: ALICE's families (spread evenly when they do
+    /// not fit), then seeded samples, each made legal under the page rule.
+    fn sampled_at(
+        &self,
+        pending: &Pending,
+        share: u64,
+        rng: &mut SplitMix64,
+        batch: &mut Vec<CrashState>,
+    ) {
+        if share == 0 {
+            return;
+        }
+        let mut families = Vec::new();
+        self.families_at(pending, &mut families);
+        let share = share as usize;
+        let stride = families.len().div_ceil(share).max(1);
+        batch.extend(families.into_iter().step_by(stride));
+        let left = share.saturating_sub(batch.len()) as u64;
+        self.samples_at(pending, left, rng, batch);
+        let repaired: Vec<CrashState> = std::mem::take(batch)
+            .into_iter()
+            .filter_map(|state| self.repaired(pending, state))
+            .collect();
+        *batch = repaired;
     }
 
     fn with_drops(
@@ -458,9 +499,19 @@ impl Explorer {
             result: Exploration::default(),
             last: None,
         };
-        let exhaustive = self.for_each_state(&mut |state| judging.judge(state, classify));
+        let deadline = self
+            .options
+            .budget_ms
+            .map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
+        let mut spent = false;
+        let exhaustive = self.for_each_state_while(&mut |state| {
+            judging.judge(state, classify);
+            spent = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+            !spent
+        });
         let mut result = judging.finish(classify);
-        result.exhaustive = exhaustive;
+        result.exhaustive = exhaustive && !spent;
+        result.budget_spent = spent;
         result.state_space = self.state_space();
         result.unmodelled = self
             .plan

@@ -691,3 +691,38 @@ fn ferrite_chrome_append_sets() {
             .all(|o| o[0].as_ref().is_some_and(|d| d.iter().all(|&x| x == b'T')))
     );
 }
+
+/// `--max-states` bounds every model, `process` included: a 64 KiB write has 65 535 tears.
+#[test]
+fn max_states_bounds_every_model_and_the_budget_stops_judging() {
+    let new = new_bytes();
+    let mut w = Writer::new("t.json", Some(OLD));
+    w.open_trunc("t.json");
+    w.write("t.json", 0, &[new.as_slice(); 7].concat());
+    let trace = w.exit();
+    for model in Model::ALL {
+        let options = PowerOptions {
+            model,
+            max_states: 500,
+            ..PowerOptions::default()
+        };
+        let explorer = Explorer::new(&trace, options).unwrap();
+        let mut visited = 0u64;
+        let exhaustive = explorer.for_each_state(&mut |_| visited += 1);
+        assert!(visited <= 500, "{model}: {visited}");
+        assert!(visited > 0, "{model}");
+        assert_eq!(exhaustive, explorer.state_space() <= 500, "{model}");
+    }
+    let options = PowerOptions {
+        model: Model::Process,
+        budget_ms: Some(0),
+        ..PowerOptions::default()
+    };
+    let explorer = Explorer::new(&trace, options).unwrap();
+    let long = [new.as_slice(); 7].concat();
+    let mut classify = exact_classifier(Some(OLD), &long);
+    let found = explorer.explore(None, &mut classify);
+    assert!(found.budget_spent && !found.exhaustive);
+    assert_eq!(found.states_checked, 1);
+    assert!(found.state_space > 60_000);
+}

@@ -205,6 +205,9 @@ pub struct PowerOptions {
     pub max_states: u64,
     /// Seeds the random samples (`--seed`).
     pub seed: u64,
+    /// Stop judging after this much time (`--budget`): the exploration then says how many
+    /// states it judged of how many, not exhaustive. `None`: no time limit.
+    pub budget_ms: Option<u64>,
     /// Diagnose at most this many distinct violations.
     pub max_findings: usize,
     /// Write events (by `seq`) whose data never becomes durable, whatever barrier follows: the
@@ -222,6 +225,7 @@ impl Default for PowerOptions {
             fill: Fill::Zeros,
             max_states: 200_000,
             seed: 0,
+            budget_ms: None,
             max_findings: 8,
             lost_writes: BTreeSet::new(),
         }

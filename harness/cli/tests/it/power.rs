@@ -268,3 +268,41 @@ fn the_process_model_agrees_with_sigkill_on_the_built_ins() {
         );
     }
 }
+
+/// A slow `--check` under `process` stays within `--max-states` and `--budget`: the report says
+/// "not exhaustive" and how many states were judged of how many.
+#[test]
+fn a_slow_check_under_process_stops_at_the_budget_and_says_not_exhaustive() {
+    let script = writer("plain_open.py");
+    let out = torture(&[
+        "power",
+        "--model",
+        "process",
+        "--max-states",
+        "500",
+        "--budget",
+        "2s",
+        "--check",
+        "sleep 0.05; test -s {file}",
+        "--recovery-cap",
+        "1",
+        "--expect",
+        "caught",
+        "--format",
+        "json",
+        "--",
+        python(),
+        &script,
+        "{target}",
+    ]);
+    let subject = out.subject();
+    assert_eq!(subject["exhaustive"], false, "{subject}");
+    assert_eq!(subject["budget_spent"], true, "{subject}");
+    let judged = subject["states_checked"].as_u64().unwrap_or(u64::MAX);
+    assert!(judged < 500, "{subject}");
+    let bound = subject["not_exhaustive"].as_str().unwrap_or_default();
+    assert!(
+        bound.starts_with(&format!("not exhaustive: {judged} of ")),
+        "{subject}"
+    );
+}

@@ -506,22 +506,37 @@ impl Judge<'_> {
     }
 }
 
-/// The explorations of every model the verdict follows, in order.
+/// What is left of a subject's time budget (`--budget`), started at `started`.
+fn budget_left(explorer: &Explorer, started: Instant) -> Option<u64> {
+    let spent = started.elapsed().as_millis() as u64;
+    explorer
+        .options()
+        .budget_ms
+        .map(|budget| budget.saturating_sub(spent))
+}
+
+/// The explorations of every model the verdict follows, in order, within one time budget.
 fn explore_models(
     explorer: &Explorer,
     power: &PowerSettings,
     ack: Option<&AckPoint>,
     classify: &mut dyn FnMut(&TargetState) -> TargetClass,
 ) -> Vec<(Model, Exploration)> {
+    let started = Instant::now();
     power
         .models()
         .into_iter()
-        .map(|model| (model, explorer.with_model(model).explore(ack, classify)))
+        .map(|model| {
+            let bounded = explorer
+                .with_model(model)
+                .with_budget_ms(budget_left(explorer, started));
+            (model, bounded.explore(ack, classify))
+        })
         .collect()
 }
 
 /// Where a breaking verdict holds: the chosen models' explorations, and the file-system models
-/// not chosen explored as well.
+/// not chosen explored as well (each within the time budget).
 fn where_it_holds(
     explorer: &Explorer,
     mut verdicts: Vec<(Model, Exploration)>,
@@ -560,6 +575,7 @@ fn merged<'a>(explorations: impl Iterator<Item = &'a Exploration>) -> Exploratio
         all.after_ack = all.after_ack.plus(found.after_ack);
         all.violating_states += found.violating_states;
         all.exhaustive &= found.exhaustive;
+        all.budget_spent |= found.budget_spent;
         all.state_space = all.state_space.saturating_add(found.state_space);
         for finding in &found.findings {
             if all.findings.iter().all(|f| f.state != finding.state) {

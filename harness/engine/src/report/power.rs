@@ -103,10 +103,26 @@ pub fn status_line(result: &PowerResult, style: Style) -> String {
         result.recoveries.len() as u64 - failures,
         result.recoveries.len()
     ));
-    if !e.exhaustive && result.replay.is_none() {
-        line.push_str("  (sampled)");
+    if let Some(bound) = not_exhaustive(result) {
+        line.push_str(&format!("  {bound}"));
     }
     line
+}
+
+/// "not exhaustive: 500 of 65 539 states judged (time budget spent)", when it applies.
+pub fn not_exhaustive(result: &PowerResult) -> Option<String> {
+    let e = &result.exploration;
+    if e.exhaustive || result.replay.is_some() {
+        return None;
+    }
+    let why = match e.budget_spent {
+        true => " (time budget spent)",
+        false => "",
+    };
+    Some(format!(
+        "not exhaustive: {} of {} states judged{why}",
+        e.states_checked, e.state_space
+    ))
 }
 
 /// The smallest diagnosis of a subject: its first finding's, else its first failed recovery.
@@ -285,6 +301,8 @@ pub fn subject_json(result: &PowerResult, power: &PowerSettings) -> Value {
         "states_checked": e.states_checked,
         "distinct_states": e.distinct_states,
         "exhaustive": e.exhaustive,
+        "budget_spent": e.budget_spent,
+        "not_exhaustive": not_exhaustive(result),
         "state_space": e.state_space,
         "before_ack": counts(e.classes.minus(e.after_ack)),
         "after_ack": counts(e.after_ack),
@@ -520,7 +538,7 @@ fn unfinished(end: &RunEnd) -> Option<String> {
 
 fn expectation_case(result: &PowerResult) -> TestCase {
     let message = format!(
-        "{} checked, {} distinct, {} violating; {}, {} failed; {}",
+        "{} checked, {} distinct, {} violating; {}, {} failed; {}{}",
         count_of(
             result.exploration.states_checked,
             "crash state",
@@ -534,7 +552,10 @@ fn expectation_case(result: &PowerResult) -> TestCase {
             "recovery runs"
         ),
         result.recovery_failures(),
-        smallest_diagnosis(result).unwrap_or_default()
+        smallest_diagnosis(result).unwrap_or_default(),
+        not_exhaustive(result)
+            .map(|bound| format!("; {bound}"))
+            .unwrap_or_default()
     );
     let status = match result.status() {
         SubjectStatus::Passed | SubjectStatus::Caught | SubjectStatus::NotCaughtInShard => {
