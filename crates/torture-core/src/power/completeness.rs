@@ -331,6 +331,7 @@ impl Rules<'_> {
                     && ino_j == ino
                     && lost_from < offset + len
                     && !self.truncated_between(ino, i, j)
+                    && kept(j, len_j) > 0
                     && offset_j < high
                     && low < offset_j + kept(j, len_j)
             });

@@ -726,3 +726,29 @@ fn max_states_bounds_every_model_and_the_budget_stops_judging() {
     assert_eq!(found.states_checked, 1);
     assert!(found.state_space > 60_000);
 }
+
+/// Found by `--real` on ext4: `open(O_TRUNC)` then appends, none durable; the disk still held
+/// the old version. Losing every write keeps no byte of any page, so the page rule allows it.
+#[test]
+fn losing_every_write_after_a_truncate_leaves_the_old_version_on_every_file_system() {
+    let mut w = Writer::new("t.json", Some(OLD));
+    w.open_trunc("t.json");
+    w.write("t.json", 0, &new_bytes()[..3405]);
+    w.write("t.json", 3405, &new_bytes()[..3405]);
+    let trace = w.exit();
+    for model in Model::FILE_SYSTEMS {
+        let options = PowerOptions {
+            model,
+            ..PowerOptions::default()
+        };
+        let explorer = Explorer::new(&trace, options).unwrap();
+        let state: CrashState = "e3:d0-2".parse().unwrap();
+        let tree = explorer
+            .replay(&state)
+            .unwrap_or_else(|e| panic!("{model}: {e}"));
+        assert_eq!(
+            tree.target_state("t.json"),
+            TargetState::Regular(OLD.to_vec())
+        );
+    }
+}

@@ -157,6 +157,7 @@ mod explore;
 mod holds;
 mod judge;
 mod model;
+mod place;
 mod plan;
 mod reach;
 mod replay;

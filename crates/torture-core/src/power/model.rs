@@ -639,6 +639,11 @@ impl Pending {
         }
     }
 
+    /// Whether write `seq` is one no barrier makes durable.
+    pub fn never_durable(&self, seq: usize) -> bool {
+        self.never_durable.binary_search(&seq).is_ok()
+    }
+
     /// Whether `seq` may still be lost.
     pub fn losable(&self, seq: usize) -> bool {
         self.data.binary_search(&seq).is_ok() || self.dir.binary_search(&seq).is_ok()
@@ -799,9 +804,9 @@ impl Pending {
                     ..
                 } => {
                     let (kept, gone) = kept_and_lost(state, seq, *offset_bytes, data.len() as u64);
-                    let clash = lost
-                        .iter()
-                        .find(|&&(i, start, end, _)| i == *ino && kept.0 < end && start < kept.1);
+                    let clash = lost.iter().find(|&&(i, start, end, _)| {
+                        i == *ino && kept.0 < kept.1 && kept.0 < end && start < kept.1
+                    });
                     if let Some(&(_, _, _, earlier)) = clash {
                         return Err(IllegalState::PageOrder {
                             earlier,

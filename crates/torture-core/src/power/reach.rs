@@ -47,6 +47,8 @@ pub struct StatesAt {
     pub complete: bool,
     /// How many states the model allows here (saturating).
     pub state_space: u64,
+    /// The model the trees were built under (the configured one, or a test's optimistic one).
+    pub assume: Assume,
 }
 
 impl StatesAt {
@@ -96,6 +98,7 @@ impl Explorer {
             trees,
             complete,
             state_space,
+            assume,
         }
     }
 
