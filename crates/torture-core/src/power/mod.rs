@@ -108,6 +108,18 @@
 //! Ferrite's writes are atomic; `weak` is ALICE's model, weaker than AdvFS in four ways (unsynced
 //! data may persist, size before data, three-step renames, fsync persists no name).
 //!
+//! # Placing a real tree
+//!
+//! `torture power --real` asks, for each real tree read back at crash point `e{k}`, whether the
+//! file system's model leaves it. [`Explorer::place`] answers directly, without enumerating the
+//! model's states: the directory-loss choices the model allows whose names match the real
+//! tree's, then, per named inode, its data operations in program order each kept, lost or torn
+//! (choices merged by the bytes they leave, pruned as soon as a byte no later operation touches
+//! differs), combined with at most one tear, checked by the model and replayed byte for byte. The
+//! answer is the smallest state that leaves the tree (which operations persisted, which tore),
+//! or outside; "unknown" only when a crash point has more than 2^16 directory-loss choices or an
+//! inode more than 2^14 distinct intermediate contents.
+//!
 //! # Completeness
 //!
 //! `completeness.rs` holds a brute-force enumerator written from the rule sentences and the raw
