@@ -397,28 +397,11 @@ impl Rules<'_> {
     fn tear_candidates(&self, n: usize) -> Vec<Partial> {
         let mut out = Vec::new();
         for seq in 0..n {
-            let len = match self.op(seq) {
-                Op::Write { data, .. } => data.len() as u64,
-                Op::Rename { .. } => 3,
-                Op::Open { .. }
-                | Op::Link { .. }
-                | Op::Symlink { .. }
-                | Op::Unlink { .. }
-                | Op::Rmdir { .. }
-                | Op::Mkdir { .. }
-                | Op::Fsync { .. }
-                | Op::Fdatasync { .. }
-                | Op::SyncFileRange { .. }
-                | Op::Truncate { .. }
-                | Op::Fallocate { .. }
-                | Op::Chmod { .. }
-                | Op::Chown { .. }
-                | Op::Close { .. }
-                | Op::Sync
-                | Op::Syncfs { .. }
-                | Op::Mmap { .. }
-                | Op::Msync { .. }
-                | Op::IoUringSetup { .. } => 1,
+            // Rename steps are 1 and 2; other operations get candidates the rules refuse.
+            let len = if let Op::Write { data, .. } = self.op(seq) {
+                data.len() as u64
+            } else {
+                3
             };
             for kept in 0..len {
                 for fill in [false, true] {

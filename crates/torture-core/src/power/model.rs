@@ -832,7 +832,7 @@ impl Pending {
 }
 
 /// Whether a step gives inode `ino` a name.
-fn names(kind: &StepKind, ino: u64) -> bool {
+pub(crate) fn names(kind: &StepKind, ino: u64) -> bool {
     match kind {
         StepKind::Dir(DirOp::Create { ino: named, .. } | DirOp::Link { ino: named, .. }) => {
             *named == ino

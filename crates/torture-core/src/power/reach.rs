@@ -169,17 +169,7 @@ impl Explorer {
         if !self.options().model.follows(RuleId::FsyncPersistsNewName) {
             return false;
         }
-        let named = |seq: usize| match &steps[seq].kind {
-            StepKind::Dir(DirOp::Create { ino: i, .. } | DirOp::Link { ino: i, .. }) => *i == ino,
-            StepKind::Dir(DirOp::Rename { node, .. }) => *node == super::Node::File(ino),
-            StepKind::Dir(_)
-            | StepKind::Write { .. }
-            | StepKind::Resize { .. }
-            | StepKind::NewInode { .. }
-            | StepKind::Barrier(_)
-            | StepKind::Nothing
-            | StepKind::Unmodelled { .. } => false,
-        };
+        let named = |seq: usize| super::model::names(&steps[seq].kind, ino);
         let dir_barrier_after = |seq: usize| {
             steps[seq + 1..at].iter().any(|s| {
                 matches!(
