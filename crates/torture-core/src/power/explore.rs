@@ -475,6 +475,8 @@ struct Judging<'a> {
     result: Exploration,
     /// The last state and its tree, to grow in place for the next tear of the same write.
     last: Option<(CrashState, FsTree)>,
+    /// Cut violations down to their smallest form (not once the time budget is spent).
+    minimise: bool,
 }
 
 /// Violating states kept per (violation, side of the acknowledgement) for diagnosis.
@@ -498,6 +500,7 @@ impl Explorer {
             raw_kinds: HashMap::new(),
             result: Exploration::default(),
             last: None,
+            minimise: true,
         };
         let deadline = self
             .options
@@ -509,6 +512,9 @@ impl Explorer {
             spent = deadline.is_some_and(|d| std::time::Instant::now() >= d);
             !spent
         });
+        // Past the budget the violations are reported as found, not cut down (each cut asks
+        // the classifier again, a `--check` command each time).
+        judging.minimise = !spent;
         let mut result = judging.finish(classify);
         result.exhaustive = exhaustive && !spent;
         result.budget_spent = spent;
@@ -646,9 +652,12 @@ impl Judging<'_> {
                     let before = self.ack.is_none_or(|a| candidate.events < a.events_before);
                     (verdict_rule(before, class, self.had_old), class)
                 };
-            let small = diagnose::minimise(self.explorer, &state, violation, &mut |c| {
-                judge(c, classify).0
-            });
+            let small = match self.minimise {
+                true => diagnose::minimise(self.explorer, &state, violation, &mut |c| {
+                    judge(c, classify).0
+                }),
+                false => state,
+            };
             if findings.iter().any(|f| f.state == small) {
                 continue;
             }
