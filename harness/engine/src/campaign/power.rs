@@ -331,7 +331,9 @@ impl Judge<'_> {
         let verdicts = explore_models(explorer, power, result.ack.as_ref(), &mut classify);
         result.exploration = merged(verdicts.iter().map(|(_, found)| found));
         let broke = verdicts.iter().any(|(_, found)| found.violating_states > 0);
-        if broke && failed.borrow().is_none() && !self.cancelled() {
+        // A spent time budget leaves no time to explore the other models for the holds line.
+        let spent = result.exploration.budget_spent;
+        if broke && !spent && failed.borrow().is_none() && !self.cancelled() {
             let ack = result.ack.as_ref();
             result.holds = Some(where_it_holds(explorer, verdicts, ack, &mut classify));
         }
@@ -543,10 +545,13 @@ fn where_it_holds(
     ack: Option<&AckPoint>,
     classify: &mut dyn FnMut(&TargetState) -> TargetClass,
 ) -> Holds {
+    let started = Instant::now();
     for model in Model::FILE_SYSTEMS {
         if verdicts.iter().all(|(chosen, _)| *chosen != model) {
-            let found = explorer.with_model(model).explore(ack, classify);
-            verdicts.push((model, found));
+            let bounded = explorer
+                .with_model(model)
+                .with_budget_ms(budget_left(explorer, started));
+            verdicts.push((model, bounded.explore(ack, classify)));
         }
     }
     verdicts.sort_by_key(|(model, _)| *model);
