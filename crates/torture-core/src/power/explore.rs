@@ -5,6 +5,10 @@
 //! families (every prefix; everything not yet durable lost; all data lost but the directory
 //! operations kept and the reverse; each operation left out with the later ones kept; each
 //! operation torn at each unit) and fills the rest of the budget with seeded random states.
+//! The budget is spread evenly: the first n of N crash points use at most n/N of `max_states`,
+//! and a point whose families do not fit its share keeps an even spread of them, so no model
+//! (`process` and its tear at every byte included) visits more than `max_states`. A time budget
+//! (`budget_ms`) stops judging; the exploration then says it was not exhaustive.
 //!
 //! States are judged as they are built, in an order that shares work: each is replayed from the
 //! snapshot nearest to where it departs from program order, and a run of tears of the crash

@@ -13,7 +13,8 @@
 //!    an in-memory tree ([`FsTree`]: names → inodes, link counts, unnamed `O_TMPFILE` inodes),
 //!    starting from the header's initial state at `header.target`.
 //! 2. [`Explorer::for_each_state`]: the crash states a [`Model`] allows, exhaustively while they
-//!    fit `max_states`, else ALICE's families plus seeded random samples.
+//!    fit `max_states`, else ALICE's families plus seeded random samples, never more than
+//!    `max_states`; `budget_ms` stops judging early.
 //! 3. [`Explorer::explore`]: each state replayed (from the nearest program-order snapshot), hashed,
 //!    deduplicated by content, its target classified by the caller's closure and judged by
 //!    [`verdict_rule`] against the acknowledgement ([`ack_point`]); violations cut down and
