@@ -346,51 +346,33 @@ impl Rules<'_> {
     fn tear_allowed(&self, n: usize, p: Partial) -> bool {
         let follows = |rule| self.rules.has(rule);
         let crash_event = p.seq + 1 == n;
-        match self.op(p.seq) {
-            Op::Write { data, .. } if follows(RuleId::CrashInsideWriteAtAnyByte) => {
-                crash_event && !p.fill && p.kept > 0 && p.kept < data.len() as u64
-            }
-            Op::Write {
-                offset_bytes, data, ..
-            } => {
-                let grows = self.facts.extends[p.seq] && follows(RuleId::SizeBeforeData);
-                let on_unit = self.torn.unit_bytes().is_some_and(|unit| {
-                    follows(RuleId::TornAtUnits)
-                        && p.kept > 0
-                        && p.kept < data.len() as u64
-                        && (offset_bytes + p.kept) % unit == 0
-                });
-                let shape = (on_unit && (!p.fill || grows)) || (p.kept == 0 && p.fill && grows);
-                shape && (crash_event || self.losable(p.seq, n))
-            }
-            Op::Rename { exchange, .. } => {
-                let steps = p.kept == 2 || (p.kept == 1 && self.facts.replaced[p.seq]);
-                !exchange
-                    && !p.fill
-                    && steps
-                    && follows(RuleId::RenameInThreeSteps)
-                    && self.losable(p.seq, n)
-            }
-            Op::Open { .. }
-            | Op::Link { .. }
-            | Op::Symlink { .. }
-            | Op::Unlink { .. }
-            | Op::Rmdir { .. }
-            | Op::Mkdir { .. }
-            | Op::Fsync { .. }
-            | Op::Fdatasync { .. }
-            | Op::SyncFileRange { .. }
-            | Op::Truncate { .. }
-            | Op::Fallocate { .. }
-            | Op::Chmod { .. }
-            | Op::Chown { .. }
-            | Op::Close { .. }
-            | Op::Sync
-            | Op::Syncfs { .. }
-            | Op::Mmap { .. }
-            | Op::Msync { .. }
-            | Op::IoUringSetup { .. } => false,
+        if let Op::Rename { exchange, .. } = self.op(p.seq) {
+            let steps = p.kept == 2 || (p.kept == 1 && self.facts.replaced[p.seq]);
+            return !exchange
+                && !p.fill
+                && steps
+                && follows(RuleId::RenameInThreeSteps)
+                && self.losable(p.seq, n);
         }
+        let Op::Write {
+            offset_bytes, data, ..
+        } = self.op(p.seq)
+        else {
+            return false;
+        };
+        let len = data.len() as u64;
+        if follows(RuleId::CrashInsideWriteAtAnyByte) {
+            return crash_event && !p.fill && p.kept > 0 && p.kept < len;
+        }
+        let grows = self.facts.extends[p.seq] && follows(RuleId::SizeBeforeData);
+        let on_unit = self.torn.unit_bytes().is_some_and(|unit| {
+            follows(RuleId::TornAtUnits)
+                && p.kept > 0
+                && p.kept < len
+                && (offset_bytes + p.kept) % unit == 0
+        });
+        let shape = (on_unit && (!p.fill || grows)) || (p.kept == 0 && p.fill && grows);
+        shape && (crash_event || self.losable(p.seq, n))
     }
 
     /// Every tear worth trying at `n`: each byte of each write, both fills; one or two steps.
