@@ -53,6 +53,7 @@ power-real *ARGS:
     ./target/release/torture power --real all --markdown target/power-real.md \
         $(./target/release/torture list | awk 'NR > 1 { printf "--subject %s ", $1 }') \
         --command "python3 harness/cli/tests/it/writers/plain_open.py {target}" \
-        --command "python3 harness/cli/tests/it/writers/atomic_replace.py {target}" {{ARGS}} \
+        --command "python3 harness/cli/tests/it/writers/atomic_replace.py {target}" \
+        --command "python3 harness/cli/tests/it/writers/durable_replace.py renamed {target}" {{ARGS}} \
         || [ $? -eq 1 ]
     cat target/power-real.md

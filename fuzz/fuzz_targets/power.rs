@@ -237,8 +237,8 @@ fuzz_target!(|input: Input| {
         });
     }
     let options = PowerOptions {
-        model: Model::ALL[usize::from(input.model) % 3],
-        torn: [Torn::Block, Torn::Sector, Torn::None][usize::from(input.torn) % 3],
+        model: Model::ALL[usize::from(input.model) % Model::ALL.len()],
+        torn: [Torn::Block, Torn::Sector, Torn::Bytes(8), Torn::None][usize::from(input.torn) % 4],
         fill: if input.garbage {
             Fill::Garbage
         } else {
@@ -246,6 +246,7 @@ fuzz_target!(|input: Input| {
         },
         max_states: 64,
         seed: input.seed,
+        budget_ms: None,
         max_findings: 4,
         lost_writes: Default::default(),
     };

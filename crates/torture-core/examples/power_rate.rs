@@ -123,12 +123,12 @@ fn main() {
     let plain = writer(true, CHUNK_BYTES);
     let temp_one_write = writer(false, SIZE_BYTES);
     let plain_one_write = writer(true, SIZE_BYTES);
-    run("temp+rename, 8 KiB writes", &temp, Model::Linux);
+    run("temp+rename, 8 KiB writes", &temp, Model::Ext4);
     run("temp+rename, 8 KiB writes", &temp, Model::Weak);
     run(
         "temp+rename, one 64 KiB write",
         &temp_one_write,
-        Model::Linux,
+        Model::Ext4,
     );
     run(
         "temp+rename, one 64 KiB write",
@@ -141,7 +141,7 @@ fn main() {
         Model::Process,
     );
     run("in place, 8 KiB writes", &plain, Model::Process);
-    let found = run("in place, 8 KiB writes", &plain, Model::Linux);
+    let found = run("in place, 8 KiB writes", &plain, Model::Ext4);
     if let Some(finding) = found.findings.first() {
         println!("e.g. {}: {}", finding.state, finding.diagnosis.text);
     }

@@ -84,7 +84,7 @@ fn header(plan: &PowerPlan) {
         "  Starting power cuts over {} ({}): model {}, torn {}, fill {}, at most {} states each, seed {}",
         torture_core::words::count_of(names.len() as u64, "subject", "subjects"),
         names.join(", "),
-        power_report::model_label(o.model),
+        power_report::models_label(&plan.power),
         o.torn,
         o.fill,
         o.max_states,
@@ -264,7 +264,7 @@ fn power_column(
     let seed = kill.settings.seed;
     let settings = power::main_job_settings(seed);
     let plan = match args.plan(seed) {
-        Ok(plan) => power::power_plan(plan, settings.options.model, settings),
+        Ok(plan) => power::power_plan(plan, settings),
         Err(message) => {
             eprintln!("error: {message}");
             job.floor = Verdict::HarnessError;

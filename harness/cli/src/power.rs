@@ -29,7 +29,7 @@ With --real ext4|ext4-noauto_da_alloc|xfs|btrfs|all (root: loop devices, mount),
 image instead, held before each event while the image is copied, and copied again after it exits (at +0 ms and at \
 doubling intervals up to --settle-ms). Every real state is judged against the writer's contract (every subject \
 must keep it: a file system that spares a canary proves nothing, a real violation is a real bug) and against the \
-`linux` model (a state outside it is a MODEL BUG: the model is wrong, said on its own line, in `model_bugs` and \
+model of that file system (`ext4` for both ext4 configurations, `xfs`, `btrfs`; a state outside it is a MODEL BUG: the model is wrong, said on its own line, in `model_bugs` and \
 by exit 4).
 
 Exit codes: 0 every subject as expected; 1 a violation (or a canary not caught, or a real state that breaks the \
@@ -45,13 +45,15 @@ Examples:
 /// Options of `torture power`.
 #[derive(Debug, Clone, Args)]
 pub struct PowerArgs {
-    /// Persistence model: linux (ext4/xfs/btrfs guarantees), weak (ALICE's; for information:
-    /// over-reports), process (SIGKILL: nothing lost; built-ins are judged by their SIGKILL
-    /// expectations)
-    #[arg(long, value_name = "MODEL", default_value = "linux", value_parser = parse_name::<Model>)]
-    pub model: Model,
+    /// Persistence model, repeatable; a subject passes when it passes under each: posix (what
+    /// POSIX promises), ext4, xfs, btrfs, linux (= ext4, xfs and btrfs), weak (ALICE's; for
+    /// information: over-reports), process (SIGKILL: nothing lost; built-ins are judged by their
+    /// SIGKILL expectations) [default: linux]
+    #[arg(long = "model", value_name = "MODEL", value_parser = parse_models)]
+    pub models: Vec<ModelChoice>,
 
-    /// Unit a write tears at: block (4096), sector (512), none (whole writes)
+    /// Unit a write tears at: block (4096), sector (512), a number of bytes (e.g. 8: sub-sector),
+    /// none (whole writes)
     #[arg(long, value_name = "UNIT", default_value = "block", value_parser = parse_name::<Torn>)]
     pub torn: Torn,
 
@@ -62,6 +64,11 @@ pub struct PowerArgs {
     /// Build every state while the model allows at most N; beyond, families and seeded samples
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_STATES, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_states: u64,
+
+    /// Stop judging a subject's states after this long (e.g. 60s, 500ms, 2m); the report then
+    /// says how many were judged of how many, "not exhaustive"
+    #[arg(long, value_name = "DURATION", value_parser = parse_budget_ms)]
+    pub budget: Option<u64>,
 
     /// The first stdout line matching REGEX is the acknowledgement (instead of exit 0)
     #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
@@ -96,6 +103,48 @@ where
     text.parse().map_err(|e: T::Err| e.to_string())
 }
 
+/// `--budget`: `60s`, `500ms`, `2m`, or seconds; in milliseconds.
+fn parse_budget_ms(text: &str) -> Result<u64, String> {
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        (text, 1000)
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("`{text}` is not a duration (e.g. 60s, 500ms, 2m)"))
+}
+
+/// The models one `--model` value names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelChoice(Vec<Model>);
+
+fn parse_models(text: &str) -> Result<ModelChoice, String> {
+    Model::parse_set(text)
+        .map(ModelChoice)
+        .map_err(|e| e.to_string())
+}
+
+/// The models every `--model` names, each once, in the order given (default: `linux`).
+fn chosen_models(choices: &[ModelChoice]) -> Vec<Model> {
+    let mut models: Vec<Model> = Vec::new();
+    for model in choices.iter().flat_map(|c| c.0.iter()) {
+        if !models.contains(model) {
+            models.push(*model);
+        }
+    }
+    match models.is_empty() {
+        true => Model::DEFAULT_SET.to_vec(),
+        false => models,
+    }
+}
+
 fn parse_regex(text: &str) -> Result<Regex, String> {
     Regex::new(text).map_err(|e| format!("not a regular expression: {e}"))
 }
@@ -121,19 +170,21 @@ impl PowerArgs {
             return Err("--state replays one subject's crash state: give one --subject NAME or a command after `--`".to_owned());
         }
         let kill = self.as_kill().plan(seed)?;
+        let models = chosen_models(&self.models);
         let options = PowerOptions {
-            model: self.model,
+            model: models[0],
             torn: self.torn,
             fill: self.fill,
             max_states: self.max_states,
             seed,
+            budget_ms: self.budget,
             ..PowerOptions::default()
         };
         Ok(power_plan(
             kill,
-            self.model,
             PowerSettings {
                 options,
+                models,
                 ack_line: self.ack_line.clone(),
                 recovery_cap: self.recovery_cap,
                 state: self.state.clone(),
@@ -143,20 +194,22 @@ impl PowerArgs {
     }
 }
 
-/// The crash kind whose catalogue expectations a model's verdicts are judged by: the `process`
-/// model loses nothing a SIGKILL would not, so built-ins must do what they do under SIGKILL.
-pub fn expectations_of(model: Model) -> CrashKind {
-    match model {
-        Model::Process => CrashKind::Kill,
-        Model::Linux | Model::Weak => CrashKind::Power,
+/// The crash kind whose catalogue expectations the chosen models' verdicts are judged by: the
+/// `process` model loses nothing a SIGKILL would not, so when it is the only model chosen,
+/// built-ins must do what they do under SIGKILL; any file-system model loses what a power cut
+/// loses.
+pub fn expectations_of(models: &[Model]) -> CrashKind {
+    match models.iter().all(|model| *model == Model::Process) {
+        true => CrashKind::Kill,
+        false => CrashKind::Power,
     }
 }
 
 /// A power plan over a kill plan's subjects and settings: built-ins get their expectation under
-/// `model` from the catalogue; subjects with their own kill selection (the main job's
+/// the chosen models from the catalogue; subjects with their own kill selection (the main job's
 /// exhaustive sweep) are kill-only.
-pub fn power_plan(kill: campaign::Plan, model: Model, power: PowerSettings) -> PowerPlan {
-    let kind = expectations_of(model);
+pub fn power_plan(kill: campaign::Plan, power: PowerSettings) -> PowerPlan {
+    let kind = expectations_of(&power.models);
     let subjects = kill
         .subjects
         .into_iter()
@@ -185,6 +238,7 @@ pub fn main_job_settings(seed: u64) -> PowerSettings {
             seed,
             ..PowerOptions::default()
         },
+        models: Model::DEFAULT_SET.to_vec(),
         ack_line: None,
         recovery_cap: MAIN_JOB_RECOVERY_CAP,
         state: None,
@@ -219,7 +273,7 @@ mod tests {
         };
         assert_eq!(expect("rename-fsync"), Some(Expect::Caught));
         assert_eq!(expect("intact"), Some(Expect::Pass));
-        assert_eq!(plan.power.options.model, Model::Linux);
+        assert_eq!(plan.power.models(), Model::DEFAULT_SET.to_vec());
         assert_eq!(plan.power.options.seed, 3);
     }
 
@@ -227,6 +281,18 @@ mod tests {
     fn bad_names_and_ids_are_usage_errors() {
         assert!(power(&["--model", "ext5"]).is_err());
         assert!(power(&["--torn", "page"]).is_err());
+        assert!(power(&["--torn", "0"]).is_err());
+        assert!(power(&["--budget", "soon"]).is_err());
+        let args = power(&["--budget", "2m"]).expect("parses");
+        assert_eq!(
+            args.plan(1).expect("plan").power.options.budget_ms,
+            Some(120_000)
+        );
+        let args = power(&["--model", "posix", "--model", "linux", "--torn", "8"]);
+        let plan = args.expect("parses").plan(1).expect("plan");
+        let every = [Model::Posix, Model::Ext4, Model::Xfs, Model::Btrfs];
+        assert_eq!(plan.power.models(), every.to_vec());
+        assert_eq!(plan.power.options.torn, Torn::Bytes(8));
         assert!(power(&["--state", "nonsense"]).is_err());
         assert!(power(&["--ack-line", "("]).is_err());
         assert!(power(&["--materialize", "x"]).is_err());

@@ -64,9 +64,9 @@ pub struct RealArgs {
 /// `--assume`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AssumeArg {
-    /// The `linux` model
+    /// The file system's own model (`ext4`, `xfs`, `btrfs`)
     Linux,
-    /// `linux`, but a rename is durable at once (too optimistic: for tests of the check)
+    /// That model, but a rename is durable at once (too optimistic: for tests of the check)
     RenameDurable,
 }
 
@@ -419,7 +419,8 @@ fn print_state(format: OutputFormat, fs: RealFs, label: &str, state: &RealState)
     }
 }
 
-/// The `linux` rules the real states leaned on (the rule text of the model's table), each once.
+/// The file system's model's rules the real states leaned on (the rule text of its table), each
+/// once.
 fn rules_exercised(run: &RealRun) -> Vec<&'static str> {
     let mut seen: Vec<torture_core::power::RuleId> = Vec::new();
     for rule in run.subjects.iter().flat_map(|s| s.coverage.rules.iter()) {
@@ -427,7 +428,8 @@ fn rules_exercised(run: &RealRun) -> Vec<&'static str> {
             seen.push(*rule);
         }
     }
-    torture_core::power::Model::Linux
+    run.fs
+        .model()
         .rules()
         .iter()
         .filter(|rule| seen.contains(&rule.id))
@@ -473,9 +475,10 @@ fn print_summary(run: &RealRun) {
     );
     let rules = rules_exercised(run);
     println!(
-        "{}: {} of the linux model exercised by real states:",
+        "{}: {} of the {} model exercised by real states:",
         run.fs,
-        torture_core::words::count_of(rules.len() as u64, "rule", "rules")
+        torture_core::words::count_of(rules.len() as u64, "rule", "rules"),
+        run.fs.model()
     );
     for rule in rules {
         println!("  - {rule}");

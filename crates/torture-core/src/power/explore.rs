@@ -5,6 +5,10 @@
 //! families (every prefix; everything not yet durable lost; all data lost but the directory
 //! operations kept and the reverse; each operation left out with the later ones kept; each
 //! operation torn at each unit) and fills the rest of the budget with seeded random states.
+//! The budget is spread evenly: the first n of N crash points use at most n/N of `max_states`,
+//! and a point whose families do not fit its share keeps an even spread of them, so no model
+//! (`process` and its tear at every byte included) visits more than `max_states`. A time budget
+//! (`budget_ms`) stops judging; the exploration then says it was not exhaustive.
 //!
 //! States are judged as they are built, in an order that shares work: each is replayed from the
 //! snapshot nearest to where it departs from program order, and a run of tears of the crash
@@ -35,6 +39,8 @@ pub struct Explorer {
 /// One violating state, cut down and explained.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
+    /// The model the state was built under (its `--state` replay names it).
+    pub model: super::Model,
     /// The smallest state that still shows the violation.
     pub state: CrashState,
     /// The violation.
@@ -68,6 +74,16 @@ impl ClassCounts {
         }
     }
 
+    /// `self` plus `other`, class by class (saturating).
+    pub fn plus(self, other: ClassCounts) -> ClassCounts {
+        ClassCounts {
+            absent: self.absent.saturating_add(other.absent),
+            old: self.old.saturating_add(other.old),
+            new: self.new.saturating_add(other.new),
+            torn: self.torn.saturating_add(other.torn),
+        }
+    }
+
     /// `self` less `other`, class by class (saturating).
     pub fn minus(self, other: ClassCounts) -> ClassCounts {
         ClassCounts {
@@ -92,8 +108,11 @@ pub struct Exploration {
     pub after_ack: ClassCounts,
     /// Distinct pairs that are violations.
     pub violating_states: u64,
-    /// Every state the model allows was built (else families and samples).
+    /// Every state the model allows was built (else families and samples, or the time budget
+    /// ran out).
     pub exhaustive: bool,
+    /// The time budget (`--budget`) ran out before every state to judge was judged.
+    pub budget_spent: bool,
     /// How many states the model allows (saturating).
     pub state_space: u64,
     /// Violations, cut down and deduplicated, most informative first.
@@ -118,6 +137,20 @@ impl Explorer {
             options,
             replayer,
         }
+    }
+
+    /// The same trace under another model (the lowering and snapshots are shared).
+    pub fn with_model(&self, model: super::Model) -> Explorer {
+        let mut explorer = self.clone();
+        explorer.options.model = model;
+        explorer
+    }
+
+    /// The same trace with another time budget (`None`: none).
+    pub fn with_budget_ms(&self, budget_ms: Option<u64>) -> Explorer {
+        let mut explorer = self.clone();
+        explorer.options.budget_ms = budget_ms;
+        explorer
     }
 
     /// The lowered trace.
@@ -188,11 +221,7 @@ impl Explorer {
     }
 
     fn tear_count(&self, pending: &Pending, seq: usize) -> u64 {
-        if self
-            .options
-            .model
-            .follows(RuleId::CrashInsideWriteAtAnyByte)
-        {
+        if pending.follows(RuleId::CrashInsideWriteAtAnyByte) {
             let len = self.plan.steps[seq].kind.write_len().unwrap_or(0);
             return (len as u64).saturating_sub(1);
         }
@@ -202,7 +231,7 @@ impl Explorer {
     /// Events any subset of which may be lost, and (under in-order directory operations) how
     /// many suffixes of the pending directory operations may be lost besides.
     fn losable(&self, pending: &Pending) -> (Vec<usize>, u64) {
-        if self.options.model.follows(RuleId::DirOpsInOrder) {
+        if pending.follows(RuleId::DirOpsInOrder) {
             (pending.data.clone(), pending.dir.len() as u64 + 1)
         } else {
             let mut all = pending.data.clone();
@@ -227,6 +256,16 @@ impl Explorer {
     /// Visits every state to judge, crash point by crash point; returns whether it was all of
     /// them.
     pub fn for_each_state(&self, visit: &mut dyn FnMut(&CrashState)) -> bool {
+        self.for_each_state_while(&mut |state| {
+            visit(state);
+            true
+        })
+    }
+
+    /// As [`Explorer::for_each_state`], stopping when `visit` returns `false`. At most
+    /// `max_states` states are visited under every model: beyond the space, each crash point
+    /// gets an even share, its families spread over it first, then samples.
+    pub fn for_each_state_while(&self, visit: &mut dyn FnMut(&CrashState) -> bool) -> bool {
         let space = self.state_space();
         let exhaustive = space <= self.options.max_states;
         let mut rng = SplitMix64::new(self.options.seed);
@@ -241,23 +280,48 @@ impl Explorer {
             if exhaustive {
                 self.all_at(&pending, &mut batch);
             } else {
-                self.families_at(&pending, &mut batch);
-                let left = self
-                    .options
-                    .max_states
-                    .saturating_sub(emitted + batch.len() as u64);
-                let share = left / (points - n) as u64;
-                self.samples_at(&pending, share, &mut rng, &mut batch);
+                // The first n+1 points may use (n+1)/points of the budget: an even spread.
+                let max = u128::from(self.options.max_states);
+                let upto = (max * (n as u128 + 1) / points as u128) as u64;
+                self.sampled_at(&pending, upto.saturating_sub(emitted), &mut rng, &mut batch);
             }
             let mut seen = HashSet::new();
             for state in batch {
                 if seen.insert(state.clone()) {
                     emitted += 1;
-                    visit(&state);
+                    if !visit(&state) {
+                        return false;
+                    }
                 }
             }
         }
         exhaustive
+    }
+
+    /// Up to `share` states at one crash point: ALICE's families (spread evenly when they do
+    /// not fit), then seeded samples, each made legal under the page rule.
+    fn sampled_at(
+        &self,
+        pending: &Pending,
+        share: u64,
+        rng: &mut SplitMix64,
+        batch: &mut Vec<CrashState>,
+    ) {
+        if share == 0 {
+            return;
+        }
+        let mut families = Vec::new();
+        self.families_at(pending, &mut families);
+        let share = share as usize;
+        let stride = families.len().div_ceil(share).max(1);
+        batch.extend(families.into_iter().step_by(stride));
+        let left = share.saturating_sub(batch.len()) as u64;
+        self.samples_at(pending, left, rng, batch);
+        let repaired: Vec<CrashState> = std::mem::take(batch)
+            .into_iter()
+            .filter_map(|state| self.repaired(pending, state))
+            .collect();
+        *batch = repaired;
     }
 
     fn with_drops(
@@ -303,8 +367,35 @@ impl Explorer {
                             .filter(|i| mask >> i & 1 == 1)
                             .map(|i| free[i]),
                     );
-                    out.push(Self::with_drops(pending, partial, dropped));
+                    let state = Self::with_drops(pending, partial, dropped);
+                    if pending
+                        .check_pages(&self.plan, &state, self.options.torn)
+                        .is_ok()
+                    {
+                        out.push(state);
+                    }
                 }
+            }
+        }
+    }
+
+    /// `state` made legal under the page rule: a write kept on a page an earlier write lost is
+    /// lost too. `None` when that cannot be done.
+    fn repaired(&self, pending: &Pending, mut state: CrashState) -> Option<CrashState> {
+        loop {
+            match pending.check_pages(&self.plan, &state, self.options.torn) {
+                Ok(()) => return Some(state),
+                Err(super::model::IllegalState::PageOrder { later, .. }) => {
+                    if state.partial.is_some_and(|p| p.seq == later) {
+                        state.partial = None;
+                    }
+                    if !pending.losable(later) || state.is_dropped(later) {
+                        return None;
+                    }
+                    state.dropped.push(later);
+                    state.dropped.sort_unstable();
+                }
+                Err(_) => return None,
             }
         }
     }
@@ -317,9 +408,7 @@ impl Explorer {
     /// pending ones along.
     fn closure(&self, pending: &Pending, seq: usize) -> Vec<usize> {
         match pending.dir.iter().position(|&d| d == seq) {
-            Some(i) if self.options.model.follows(RuleId::DirOpsInOrder) => {
-                pending.dir[i..].to_vec()
-            }
+            Some(i) if pending.follows(RuleId::DirOpsInOrder) => pending.dir[i..].to_vec(),
             Some(_) | None => vec![seq],
         }
     }
@@ -380,13 +469,18 @@ struct Judging<'a> {
     explorer: &'a Explorer,
     ack: Option<&'a AckPoint>,
     had_old: bool,
-    seen: HashMap<u128, [bool; 2]>,
-    verdicts: HashMap<u128, TargetClass>,
+    /// Content hash → each distinct tree with that hash (a representative state, to rebuild
+    /// and compare on a hit) and the sides of the acknowledgement it was seen on.
+    seen: HashMap<u128, Vec<(CrashState, [bool; 2])>>,
+    /// Target hash → each distinct target with that hash (a state that leaves it) and its class.
+    verdicts: HashMap<u128, Vec<(CrashState, TargetClass)>>,
     raw: Vec<(CrashState, PowerViolation)>,
     raw_kinds: HashMap<(PowerViolation, bool), usize>,
     result: Exploration,
     /// The last state and its tree, to grow in place for the next tear of the same write.
     last: Option<(CrashState, FsTree)>,
+    /// Cut violations down to their smallest form (not once the time budget is spent).
+    minimise: bool,
 }
 
 /// Violating states kept per (violation, side of the acknowledgement) for diagnosis.
@@ -410,10 +504,24 @@ impl Explorer {
             raw_kinds: HashMap::new(),
             result: Exploration::default(),
             last: None,
+            minimise: true,
         };
-        let exhaustive = self.for_each_state(&mut |state| judging.judge(state, classify));
+        let deadline = self
+            .options
+            .budget_ms
+            .map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
+        let mut spent = false;
+        let exhaustive = self.for_each_state_while(&mut |state| {
+            judging.judge(state, classify);
+            spent = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+            !spent
+        });
+        // Past the budget the violations are reported as found, not cut down (each cut asks
+        // the classifier again, a `--check` command each time).
+        judging.minimise = !spent;
         let mut result = judging.finish(classify);
-        result.exhaustive = exhaustive;
+        result.exhaustive = exhaustive && !spent;
+        result.budget_spent = spent;
         result.state_space = self.state_space();
         result.unmodelled = self
             .plan
@@ -469,21 +577,58 @@ impl Judging<'_> {
         };
         self.result.states_checked += 1;
         let before_ack = self.ack.is_none_or(|a| state.events < a.events_before);
-        let sides = self.seen.entry(tree.content_hash()).or_default();
-        if !sides[0] && !sides[1] {
-            self.result.distinct_states += 1;
-        }
+        let sides = self.sides(state, &tree);
         let side = &mut sides[usize::from(before_ack)];
         if !*side {
             *side = true;
-            let target = &explorer.plan.target;
-            let class = *self
-                .verdicts
-                .entry(tree.target_hash(target))
-                .or_insert_with(|| classify(&tree.target_state(target)));
+            let class = self.class(state, &tree, classify);
             self.count(state, class, before_ack);
         }
         self.last = Some((state.clone(), tree));
+    }
+
+    /// The sides of the acknowledgement `tree`'s content was seen on so far. A hash hit counts
+    /// only when the trees are equal: the representative state is rebuilt and compared.
+    fn sides(&mut self, state: &CrashState, tree: &FsTree) -> &mut [bool; 2] {
+        let explorer = self.explorer;
+        let same_hash = self.seen.entry(tree.content_hash()).or_default();
+        let found = same_hash
+            .iter()
+            .position(|(known, _)| explorer.tree(known).same_content(tree));
+        let index = match found {
+            Some(index) => index,
+            None => {
+                self.result.distinct_states += 1;
+                same_hash.push((state.clone(), [false; 2]));
+                same_hash.len() - 1
+            }
+        };
+        &mut same_hash[index].1
+    }
+
+    /// The class of `tree`'s target, asked of `classify` once per distinct target (compared by
+    /// content on a hash hit).
+    fn class(
+        &mut self,
+        state: &CrashState,
+        tree: &FsTree,
+        classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+    ) -> TargetClass {
+        let explorer = self.explorer;
+        let target = &explorer.plan.target;
+        let same_hash = self.verdicts.entry(tree.target_hash(target)).or_default();
+        let mine = tree.target_state(target);
+        let known = same_hash
+            .iter()
+            .find(|(known, _)| explorer.tree(known).target_state(target) == mine);
+        match known {
+            Some((_, class)) => *class,
+            None => {
+                let class = classify(&mine);
+                same_hash.push((state.clone(), class));
+                class
+            }
+        }
     }
 
     fn count(&mut self, state: &CrashState, class: TargetClass, before_ack: bool) {
@@ -511,9 +656,12 @@ impl Judging<'_> {
                     let before = self.ack.is_none_or(|a| candidate.events < a.events_before);
                     (verdict_rule(before, class, self.had_old), class)
                 };
-            let small = diagnose::minimise(self.explorer, &state, violation, &mut |c| {
-                judge(c, classify).0
-            });
+            let small = match self.minimise {
+                true => diagnose::minimise(self.explorer, &state, violation, &mut |c| {
+                    judge(c, classify).0
+                }),
+                false => state,
+            };
             if findings.iter().any(|f| f.state == small) {
                 continue;
             }
@@ -530,6 +678,7 @@ impl Judging<'_> {
             };
             let diagnosis = diagnose::describe(self.explorer, &facts);
             findings.push(Finding {
+                model: self.explorer.options.model,
                 leftovers: tree.leftovers(&self.explorer.plan.target),
                 state: small,
                 violation,

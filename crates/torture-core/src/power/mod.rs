@@ -13,7 +13,8 @@
 //!    an in-memory tree ([`FsTree`]: names → inodes, link counts, unnamed `O_TMPFILE` inodes),
 //!    starting from the header's initial state at `header.target`.
 //! 2. [`Explorer::for_each_state`]: the crash states a [`Model`] allows, exhaustively while they
-//!    fit `max_states`, else ALICE's families plus seeded random samples.
+//!    fit `max_states`, else ALICE's families plus seeded random samples, never more than
+//!    `max_states`; `budget_ms` stops judging early.
 //! 3. [`Explorer::explore`]: each state replayed (from the nearest program-order snapshot), hashed,
 //!    deduplicated by content, its target classified by the caller's closure and judged by
 //!    [`verdict_rule`] against the acknowledgement ([`ack_point`]); violations cut down and
@@ -21,40 +22,113 @@
 //!
 //! # The models
 //!
-//! Each model is a table of rules ([`LINUX_RULES`], [`WEAK_RULES`], [`PROCESS_RULES`]); the
-//! engine asks the table, never the model's name.
+//! Each model is a table of rules ([`POSIX_RULES`], [`EXT4_RULES`], [`XFS_RULES`],
+//! [`BTRFS_RULES`], [`WEAK_RULES`], [`PROCESS_RULES`]); the explorer asks the table
+//! ([`Model::follows`]) for every rule, never the model's name, and every rule in a table changes
+//! what it builds. `--model` is repeatable: a subject
+//! passes when it passes under each model chosen; the default is `ext4`, `xfs` and `btrfs`
+//! (`--model linux` names the same three). Choose `--model posix` for code that must be
+//! portable.
 //!
-//! **`linux`** (default): what ext4 `data=ordered`, xfs and btrfs guarantee, without leaning on
-//! heuristics such as ext4's `auto_da_alloc` (which flushes data before a replacing rename, but
-//! is a heuristic, off with `noauto_da_alloc`, and absent on xfs).
+//! | rule | posix | ext4 | xfs | btrfs | weak | process | source |
+//! |---|---|---|---|---|---|---|---|
+//! | unsynced writes and size changes may be lost, each on its own | yes | yes | yes | yes | yes | — | fsync(2) DESCRIPTION; ALICE OSDI'14 §3 |
+//! | a write may persist a prefix ending at a torn-unit boundary of the file (`--torn block` 4096, `sector` 512, `8` any byte count, `none` whole writes) | yes | yes | yes | yes | yes | — | ALICE OSDI'14 §3; SQLite crash VFS `src/test6.c` |
+//! | a growing write may persist its size before its data: the range reads as zeros (`--fill zeros`) or garbage (`--fill garbage`) | yes | **no** | yes | yes | yes | — | ALICE OSDI'14 §3; xfs `fs/xfs/xfs_aops.c` (size set per completed ioend); ext4 excludes it: `data=ordered` writes data before the metadata that exposes it (Documentation/admin-guide/ext4.rst, `data=ordered`) |
+//! | the page cache writes back whole pages: a later write kept on a page keeps every earlier write's bytes there (no truncate between) | — | yes | yes | yes | — | — | Documentation/filesystems/vfs.rst (`writepages`); the unit is the torn unit when smaller than 4096 |
+//! | a directory operation is durable only after `fsync` of its directory (a rename: either directory) or `sync`/`syncfs` | yes | yes | yes | yes | yes | — | fsync(2): "an explicit fsync() on a file descriptor for the directory is also needed" |
+//! | directory operations persist in program order (a prefix survives) | — | yes | yes | — | — | — | ext4: one jbd2 journal (Documentation/filesystems/ext4/journal.rst); xfs: one log (Documentation/filesystems/xfs/xfs-delayed-logging-design.rst); btrfs has no single journal: its fsync log tree persists one inode's changes without earlier ones (btrfs(5) `notreelog`) |
+//! | a rename is three steps: a crash can leave neither name | — | — | — | — | yes | — | ALICE OSDI'14 §3 |
+//! | `fsync`/`fdatasync` of a file: its earlier data and size | yes | yes | yes | yes | yes | — | fsync(2) |
+//! | `fsync`/`fdatasync` of a file also persists the directory operations that named it (create, link, rename) and, in order, every earlier one | — | yes | yes | yes | — | — | ext4 `fs/ext4/fsync.c` (`ext4_fsync_journal` commits the inode's transaction); xfs `fs/xfs/xfs_file.c` (`xfs_fsync_flush_log` forces the log to the inode's last commit); btrfs log tree (RocksDB relies on it: facebook/rocksdb pull request 8903); POSIX does not promise it |
+//! | `O_SYNC`/`O_DSYNC` writes: an implicit `fsync`/`fdatasync` of the file | yes | yes | yes | yes | yes | — | open(2) |
+//! | `sync`, `syncfs`: everything before them | yes | yes | yes | yes | yes | — | sync(2) |
+//! | nothing is lost, but a crash may come inside a write after any byte | — | — | — | — | — | yes | write(2) RETURN VALUE |
 //!
-//! | rule | source |
-//! |---|---|
-//! | unsynced writes and size changes may be lost, each on its own | fsync(2); ext4(5) delayed allocation; Ferrite ASPLOS'16 two-appends |
-//! | a write may persist a prefix ending at a torn-unit boundary of the file (`--torn block` 4096, `sector` 512, `none` whole writes) | ALICE OSDI'14 aligned splits; SQLite crash VFS |
-//! | a growing write may persist its size before its data: the range reads as zeros (`--fill zeros`) or garbage (`--fill garbage`) | ALICE OSDI'14; Ferrite ASPLOS'16 append litmus (ext4 delalloc) |
-//! | create, rename, link, unlink, mkdir, rmdir, symlink are each atomic | ext4/xfs/btrfs journal each in one transaction; CrashMonkey OSDI'18 |
-//! | directory operations persist in program order (a prefix survives) | one ordered journal per file system; Ferrite's ext4 model |
-//! | a directory operation is durable only after `fsync` of its directory (a rename: either directory) or `sync`/`syncfs` | fsync(2): "an explicit fsync() on a file descriptor for the directory is also needed" |
-//! | `fsync`/`fdatasync` of a file: its earlier data and size, **not its name** | fsync(2); CrashMonkey OSDI'18 |
-//! | `O_SYNC`/`O_DSYNC` writes: an implicit `fsync`/`fdatasync` of the file | open(2) |
-//! | `sync_file_range` is no barrier | sync_file_range(2) |
-//! | `sync`, `syncfs`: everything before them | sync(2) |
+//! Not rules, because they change nothing here: `sync_file_range` starts writeback and is no
+//! barrier (sync_file_range(2)), so it is lowered to nothing; `fdatasync` counts as `fsync`
+//! because timestamps, modes and owners are not modelled (`chmod`/`chown` change nothing);
+//! every directory operation is atomic except under `weak`'s three-step rename.
 //!
-//! On ext4, xfs and btrfs an `fsync` of a newly created file usually persists its directory
-//! entry as well (the journal commit carries it), but neither POSIX nor fsync(2) promises that,
-//! so `linux` does not rely on it: a new file needs its directory fsynced. `fdatasync` counts as
-//! `fsync` because timestamps, modes and owners are not modelled (`chmod`/`chown` change nothing
-//! here).
+//! **`posix`**: what POSIX and the man pages promise and nothing more; directory operations in
+//! any order. Every state of `ext4`, `xfs` and `btrfs` is a state of `posix`.
+//!
+//! **`ext4`** (`data=ordered`, the default mount): sound with and without `auto_da_alloc`,
+//! because it does not lean on that heuristic (a flush of data before a replacing rename); a
+//! gate must not pass a writer because of it. **`xfs`** keeps size-before-data. **`btrfs`**
+//! keeps size-before-data and lets directory operations persist in any order. A torn in-place
+//! write before its fsync stays in every model: a file system can reach it though timing rarely
+//! shows it.
 //!
 //! **`weak`**: ALICE's default model (OSDI'14; Ferrite's AdvFS): any subset of the operations not
 //! yet covered by a barrier may be lost, directory operations included and in any order; a
 //! rename is three steps (drop the destination, drop the source, add the destination), so a
-//! crash can leave neither name. It over-reports: real Linux file systems are stronger. Use it
-//! for information, to see what a writer leans on.
+//! crash can leave neither name. It over-reports: use it for information.
 //!
 //! **`process`**: nothing is lost (`SIGKILL`): a state is a prefix of the trace, plus a prefix of
 //! the bytes of the write the crash came inside, at every byte.
+//!
+//! # Where a verdict holds
+//!
+//! A subject that breaks under a chosen model is explored under `posix`, `ext4`, `xfs` and
+//! `btrfs` too, and the report says where it holds in one line ([`Holds`]): "breaks under
+//! posix; holds on ext4, xfs and btrfs (relies on fsync persisting a file's new name)". The
+//! reason is the one rule that, toggled in the holding model's table, lets the violating state
+//! in ([`Explorer::relies_on`]).
+//!
+//! # Ferrite's litmus programs, whole outcome sets
+//!
+//! Ferrite (Bornholt et al., ASPLOS'16; `uwplse/ferrite`, programs in `rosette/litmus/*.rkt`,
+//! models in `rosette/seqfs.rkt`, `advfs.rkt`, `ext4.rkt`) lists, per program and model, the
+//! final disk states it allows (its `all-outcomes` counts are checked in those files). Outcomes
+//! are (file `0`, file `1`): `∅` absent, `''` empty, `\0\0` size without data; `+fsync` is the
+//! program's fixed variant. The test `litmus::ferrite_outcome_sets_with_every_divergence_named`
+//! compares the whole sets: ours are Ferrite's plus the named outcomes, nothing else.
+//!
+//! | program | Ferrite model | Ferrite's set | ours | only ours (why) |
+//! |---|---|---|---|---|
+//! | replace | SeqFS | (a,∅) (a,'') (a,bb) (bb,∅) | `process` | (a,b): SIGKILL stops a write after any byte |
+//! | replace+fsync | SeqFS | (a,∅) (a,'') (a,bb) (bb,∅) | `process` | (a,b): same |
+//! | replace | AdvFS | (a,∅) (a,'') ('',∅) | `weak` | (a,bb) (bb,∅) (∅,bb): unsynced data may persist; (a,\0\0) (\0\0,∅): size before data; (∅,∅) (∅,''): three-step rename |
+//! | replace+fsync | AdvFS | (a,∅) (a,'') (a,bb) (bb,∅) | `weak` | (a,\0\0): size before data; (∅,∅) (∅,bb): three-step rename |
+//! | create-rename | SeqFS | (∅,∅) ('',∅) (bb,∅) (∅,bb) | `process` | (b,∅): write cut after a byte |
+//! | create-rename+fsync | SeqFS | same | `process` | (b,∅): same |
+//! | create-rename | AdvFS | (∅,∅) ('',∅) (∅,'') | `weak` | (bb,∅) (∅,bb): unsynced data; (\0\0,∅) (∅,\0\0): size before data |
+//! | create-rename+fsync | AdvFS | (∅,∅) ('',∅) (bb,∅) (∅,bb) | `weak` | (\0\0,∅): size before data |
+//! | create-rename | ext4 | (∅,∅) ('',∅) (bb,∅) (∅,'') (∅,bb) | `ext4` | none: equal |
+//! | create-rename+fsync | ext4 | (∅,∅) ('',∅) (bb,∅) (∅,bb) | `ext4` | none: equal |
+//! | two-appends | SeqFS | (∅,∅) ('',∅) ('','') (bb,'') (bb,c) | `process` | (b,''): write cut after a byte |
+//! | two-appends+fsync | SeqFS | same | `process` | (b,''): same |
+//! | two-appends | AdvFS | (∅,∅) ('',∅) ('','') ('',c) | `weak` | (∅,'') (∅,\0) (∅,c): fsync does not persist a name (POSIX; AdvFS's fsync orders everything before it); ('',\0) (\0\0,∅) (\0\0,'') (\0\0,c): size before data; (bb,∅) (bb,'') (bb,\0) (bb,c): unsynced data |
+//! | two-appends+fsync | AdvFS | (∅,∅) ('',∅) ('','') (bb,'') (bb,c) | `weak` | (∅,'') (∅,\0) (∅,c) (bb,∅): fsync does not persist a name; (\0\0,∅) (\0\0,'') (bb,\0): size before data |
+//! | append-chrome | SeqFS | 2509, 2522, 5022 `T`s | `process` | every length between: a write cut after any byte |
+//! | append-chrome | ext4 (delalloc) | 7 outcomes, some with unwritten (`#f`) blocks | `ext4` | none; Ferrite's unwritten-block outcomes are absent from ours: `data=ordered` writes data before the size (real ext4 copies showed 0-byte files, never zeros) |
+//!
+//! Ferrite runs replace and two-appends under no ext4 model, so there is no ext4 row for them.
+//! Every divergence is a deliberate difference of model: `process` is byte-granular where
+//! Ferrite's writes are atomic; `weak` is ALICE's model, weaker than AdvFS in four ways (unsynced
+//! data may persist, size before data, three-step renames, fsync persists no name).
+//!
+//! # Placing a real tree
+//!
+//! `torture power --real` asks, for each real tree read back at crash point `e{k}`, whether the
+//! file system's model leaves it. [`Explorer::place`] answers directly, without enumerating the
+//! model's states: the directory-loss choices the model allows whose names match the real
+//! tree's, then, per named inode, its data operations in program order each kept, lost or torn
+//! (choices merged by the bytes they leave, pruned as soon as a byte no later operation touches
+//! differs), combined with at most one tear, checked by the model and replayed byte for byte. The
+//! answer is the smallest state that leaves the tree (which operations persisted, which tore),
+//! or outside; "unknown" only when a crash point has more than 2^16 directory-loss choices or an
+//! inode more than 2^14 distinct intermediate contents.
+//!
+//! # Completeness
+//!
+//! `completeness.rs` holds a brute-force enumerator written from the rule sentences and the raw
+//! trace events alone (no plan, no pending sets, no tear lists of the explorer): every crash
+//! point, every subset of events lost, every byte of every write torn (both fills), filtered by
+//! the rules. A property test (256 cases per `cargo test`, traces of up to 8 operations, every
+//! model, torn units 4096, 512, 100 and none) checks the explorer's set of states equals it.
+//! Deduplication of states by content hash compares the trees' contents on a hash hit.
 //!
 //! Crash points: after every event (`e0` to `eN`, `eN` being after the writer's exit), and inside
 //! every write at each torn-unit boundary (each byte under `process`). At most one operation is
@@ -83,8 +157,8 @@
 //!
 //! - Disks that lie about flushes (a volatile write cache that acknowledges `FLUSH` early):
 //!   the model trusts that a completed barrier is durable.
-//! - File systems other than the Linux ones the `linux` model describes (NFS, FUSE, ZFS, tmpfs,
-//!   macOS, Windows), or kernel bugs in the ones it does (CrashMonkey's ground).
+//! - File systems other than the ones the models describe (NFS, FUSE, ZFS, tmpfs, macOS,
+//!   Windows: use `posix`), or kernel bugs in the ones they do (CrashMonkey's ground).
 //! - I/O errors (`EIO` from `fsync`, "fsyncgate"), `ENOSPC`, and racing writers: other modes.
 //! - Writes the tracer cannot see (shared writable `mmap`, `io_uring`): reported in
 //!   [`Exploration::unmodelled`]; no pass over such a trace is trustworthy.
@@ -93,14 +167,18 @@
 
 mod diagnose;
 mod explore;
+mod holds;
 mod judge;
 mod model;
+mod place;
 mod plan;
 mod reach;
 mod replay;
 mod state;
 mod tree;
 
+#[cfg(test)]
+mod completeness;
 #[cfg(test)]
 mod litmus;
 #[cfg(test)]
@@ -114,12 +192,13 @@ use std::path::Path;
 
 pub use diagnose::{Diagnosis, FIXES, Pattern, fix, seq_list};
 pub use explore::{ClassCounts, Exploration, Explorer, Finding};
+pub use holds::Holds;
 pub use judge::{
     AckPoint, AckSelect, PowerViolation, TargetClass, ack_point, exact_classifier, verdict_rule,
 };
 pub use model::{
-    Fill, IllegalState, LINUX_RULES, Model, PROCESS_RULES, Rule, RuleId, Torn, UnknownName,
-    WEAK_RULES,
+    BTRFS_RULES, EXT4_RULES, Fill, IllegalState, Model, PAGE_BYTES, POSIX_RULES, PROCESS_RULES,
+    Rule, RuleId, RuleSet, Torn, UnknownName, WEAK_RULES, XFS_RULES, rule,
 };
 pub use plan::{Barrier, DirOp, Plan, Step, StepKind};
 pub use reach::{Assume, Reach, StatesAt};
@@ -129,7 +208,7 @@ pub use tree::{FsTree, Ino, Inode, Node};
 /// How to explore.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PowerOptions {
-    /// The persistence model (`--model`).
+    /// The persistence model (one `--model`; the campaign explores each chosen one).
     pub model: Model,
     /// How writes tear (`--torn`).
     pub torn: Torn,
@@ -140,6 +219,9 @@ pub struct PowerOptions {
     pub max_states: u64,
     /// Seeds the random samples (`--seed`).
     pub seed: u64,
+    /// Stop judging after this much time (`--budget`): the exploration then says how many
+    /// states it judged of how many, not exhaustive. `None`: no time limit.
+    pub budget_ms: Option<u64>,
     /// Diagnose at most this many distinct violations.
     pub max_findings: usize,
     /// Write events (by `seq`) whose data never becomes durable, whatever barrier follows: the
@@ -152,11 +234,12 @@ pub struct PowerOptions {
 impl Default for PowerOptions {
     fn default() -> PowerOptions {
         PowerOptions {
-            model: Model::Linux,
+            model: Model::Ext4,
             torn: Torn::Block,
             fill: Fill::Zeros,
             max_states: 200_000,
             seed: 0,
+            budget_ms: None,
             max_findings: 8,
             lost_writes: BTreeSet::new(),
         }

@@ -1,5 +1,6 @@
 //! Persistence models as data: each model is a table of [`Rule`]s, and the engine asks the table
-//! ([`Model::follows`]) rather than the model's name what may be lost, torn or reordered.
+//! ([`Model::follows`]) rather than the model's name what may be lost, torn or reordered. Every
+//! rule in a table changes what the explorer builds; a rule only the docs would name is not one.
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,7 +10,7 @@ use super::state::CrashState;
 use crate::trace::WriteSync;
 
 /// The persistence rules; [`Model::rules`] says which a model follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RuleId {
     /// Unsynced data and size changes may be lost.
     UnsyncedDataMayBeLost,
@@ -17,28 +18,25 @@ pub enum RuleId {
     TornAtUnits,
     /// An append may persist its new size before its data: the tail reads as the fill.
     SizeBeforeData,
+    /// Two writes into the same page are not lost independently: a later one kept keeps the
+    /// earlier ones on that page.
+    PageGranularLoss,
     /// Directory operations may be lost until made durable.
     UnsyncedDirOpsMayBeLost,
-    /// Each directory operation (create, rename, link, unlink, mkdir, rmdir, symlink) is atomic.
-    DirOpsAtomic,
     /// Directory operations persist in program order: the ones kept are a prefix.
     DirOpsInOrder,
-    /// `fsync` of a directory makes the earlier operations on its entries durable.
-    DirFsyncPersistsEntries,
-    /// `fsync`/`fdatasync` of a file makes its earlier data and size durable, not its name.
-    FileFsyncPersistsDataNotName,
-    /// `O_SYNC`/`O_DSYNC` writes carry an implicit `fsync`/`fdatasync` of their file.
-    SyncWritesAreDurable,
-    /// `sync_file_range` starts writeback but is no barrier.
-    SyncFileRangeIsNoBarrier,
-    /// `sync`/`syncfs` make everything before them durable.
-    SyncPersistsEverything,
-    /// Any subset of the operations since the last barrier may be lost, in any order.
-    AnySubsetSinceBarrier,
     /// A rename is three steps: drop the destination, drop the source, add the destination.
     RenameInThreeSteps,
-    /// Nothing is lost: the state is a prefix of the trace (the page cache survives).
-    NothingLost,
+    /// `fsync` of a directory makes the earlier operations on its entries durable.
+    DirFsyncPersistsEntries,
+    /// `fsync`/`fdatasync` of a file makes its earlier data and size durable.
+    FileFsyncPersistsData,
+    /// `fsync`/`fdatasync` of a file makes the directory operations that named it durable.
+    FsyncPersistsNewName,
+    /// `O_SYNC`/`O_DSYNC` writes carry an implicit `fsync`/`fdatasync` of their file.
+    SyncWritesAreDurable,
+    /// `sync`/`syncfs` make everything before them durable.
+    SyncPersistsEverything,
     /// The crash may come inside a write, after any byte.
     CrashInsideWriteAtAnyByte,
 }
@@ -52,128 +50,290 @@ pub struct Rule {
     pub text: &'static str,
     /// Where it comes from.
     pub source: &'static str,
+    /// What a writer leans on when a model excludes a state by this rule (or, for a rule that
+    /// adds states, by not following it): "relies on ...".
+    pub relied: &'static str,
 }
 
-const FSYNC_MAN: &str = "fsync(2) man page";
-const ALICE: &str = "ALICE/BOB, Pillai et al., OSDI'14";
+const FSYNC_MAN: &str = "fsync(2) man page, DESCRIPTION";
+const ALICE: &str = "Pillai et al., All File Systems Are Not Created Equal (ALICE), OSDI'14, section 3 (persistence properties)";
 
 const UNSYNCED_DATA: Rule = Rule {
     id: RuleId::UnsyncedDataMayBeLost,
     text: "data and size changes not yet made durable may be lost, each write on its own",
-    source: "fsync(2) man page; ext4(5) data=ordered with delayed allocation; xfs(5); Ferrite ASPLOS'16 (two-appends)",
+    source: "fsync(2) man page, DESCRIPTION (\"transfers all modified in-core data ... to the disk device\": nothing before it is promised); ALICE OSDI'14 section 3",
+    relied: "unsynced writes reaching the disk",
 };
 const TORN_UNITS: Rule = Rule {
     id: RuleId::TornAtUnits,
-    text: "a write not yet durable may reach the disk in part: a prefix ending at a torn-unit boundary of the file (--torn block: 4096 bytes, sector: 512, none: whole writes)",
-    source: "ALICE OSDI'14 (aligned splits); SQLite crash VFS (sector granularity)",
+    text: "a write not yet durable may reach the disk in part: a prefix ending at a torn-unit boundary of the file (--torn block: 4096 bytes, sector: 512, a number: that many bytes, none: whole writes)",
+    source: "ALICE OSDI'14 section 3 (atomicity of writes: aligned splits); SQLite crash VFS, src/test6.c (sector granularity)",
+    relied: "writes reaching the disk whole",
 };
 const SIZE_BEFORE_DATA: Rule = Rule {
     id: RuleId::SizeBeforeData,
-    text: "a write that grows a file may persist the new size before its data: the grown range reads as zeros (ext4, xfs) or garbage (--fill)",
-    source: "ALICE OSDI'14 (append: zeros and garbage); Ferrite ASPLOS'16 (append litmus on ext4 with delalloc); xfs zero-length files after a crash",
+    text: "a write that grows a file may persist the new size before its data: the grown range reads as zeros or garbage (--fill)",
+    source: "ALICE OSDI'14 section 3 (append atomicity: zeros and garbage); xfs: on-disk size and unwritten extents updated at I/O completion per ioend, fs/xfs/xfs_aops.c xfs_end_ioend; btrfs: not excluded (no source shows data ordered before size on every path)",
+    relied: "data reaching the disk before the size that exposes it (ext4 data=ordered)",
+};
+const PAGE_LOSS: Rule = Rule {
+    id: RuleId::PageGranularLoss,
+    text: "the page cache writes back whole pages (4096 bytes, or the torn unit when smaller): a later write kept on a page keeps every earlier write's bytes on that page (unless a truncate of the file came between)",
+    source: "Linux page cache: writeback writes whole dirty pages, Documentation/filesystems/vfs.rst (struct address_space_operations, writepages: \"write out the dirty pages\"); measured with --real on ext4, xfs and btrfs",
+    relied: "whole pages being written back",
 };
 const UNSYNCED_DIR: Rule = Rule {
     id: RuleId::UnsyncedDirOpsMayBeLost,
     text: "a create, rename, link, unlink, mkdir, rmdir or symlink is durable only once its directory is fsynced (or after sync/syncfs); until then the old names may come back",
-    source: "fsync(2) man page (\"an explicit fsync() on a file descriptor for the directory is also needed\"); ALICE OSDI'14",
-};
-const DIR_ATOMIC: Rule = Rule {
-    id: RuleId::DirOpsAtomic,
-    text: "each directory operation reaches the disk whole: a rename leaves the old name or the new one, never neither",
-    source: "ext4, xfs and btrfs journal each directory operation in one transaction; CrashMonkey OSDI'18",
+    source: "fsync(2) man page, DESCRIPTION (\"an explicit fsync() on a file descriptor for the directory is also needed\"); ALICE OSDI'14 section 3",
+    relied: "directory operations reaching the disk without a directory fsync",
 };
 const DIR_IN_ORDER: Rule = Rule {
     id: RuleId::DirOpsInOrder,
     text: "directory operations persist in program order: the ones that survive are a prefix of those issued, so making one durable makes every earlier one durable",
-    source: "ext4/xfs/btrfs single ordered journal (Ferrite ASPLOS'16 ext4 model; CrashMonkey OSDI'18)",
-};
-const DIR_FSYNC: Rule = Rule {
-    id: RuleId::DirFsyncPersistsEntries,
-    text: "fsync of a directory makes the earlier operations on its entries durable (a rename counts in both directories)",
-    source: FSYNC_MAN,
-};
-const FILE_FSYNC: Rule = Rule {
-    id: RuleId::FileFsyncPersistsDataNotName,
-    text: "fsync or fdatasync of a file makes its earlier writes and size changes durable, but not the directory entry that names it (ext4, xfs and btrfs usually persist it too; POSIX and fsync(2) do not promise it, so the model does not rely on it); fdatasync equals fsync here because timestamps and modes are not modelled",
-    source: "fsync(2) man page; CrashMonkey OSDI'18",
-};
-const SYNC_WRITES: Rule = Rule {
-    id: RuleId::SyncWritesAreDurable,
-    text: "a completed O_SYNC/O_DSYNC (RWF_SYNC/RWF_DSYNC) write is durable, with the file's earlier data, as if fsync/fdatasync followed it",
-    source: "open(2) man page (O_SYNC, O_DSYNC)",
-};
-const SFR: Rule = Rule {
-    id: RuleId::SyncFileRangeIsNoBarrier,
-    text: "sync_file_range only starts writeback: it is no barrier",
-    source: "sync_file_range(2) man page (\"extremely dangerous\")",
-};
-const SYNC_ALL: Rule = Rule {
-    id: RuleId::SyncPersistsEverything,
-    text: "sync and syncfs make everything issued before them durable (syncfs of an fd outside the sandbox is not counted)",
-    source: "sync(2) man page",
-};
-const ANY_SUBSET: Rule = Rule {
-    id: RuleId::AnySubsetSinceBarrier,
-    text: "any subset of the operations since the barriers that cover them may be lost, directory operations included, in any order",
-    source: "ALICE OSDI'14 default persistence model; Ferrite ASPLOS'16 AdvFS",
+    source: "ext4: one jbd2 journal whose transactions commit in order, Documentation/filesystems/ext4/journal.rst; xfs: one log whose checkpoints commit in order, Documentation/filesystems/xfs/xfs-delayed-logging-design.rst; not btrfs (its fsync tree-log persists one inode's changes without the earlier ones, btrfs(5) notreelog)",
+    relied: "directory operations persisting in program order",
 };
 const RENAME_STEPS: Rule = Rule {
     id: RuleId::RenameInThreeSteps,
     text: "a rename is three steps (drop the destination, drop the source, add the destination): a crash can leave neither name",
     source: ALICE,
+    relied: "renames reaching the disk whole",
 };
-const NOTHING_LOST: Rule = Rule {
-    id: RuleId::NothingLost,
-    text: "nothing issued is lost: SIGKILL leaves the page cache, so a crash state is a prefix of the trace",
-    source: "process crash semantics (the kernel keeps completed writes)",
+const DIR_FSYNC: Rule = Rule {
+    id: RuleId::DirFsyncPersistsEntries,
+    text: "fsync of a directory makes the earlier operations on its entries durable (a rename counts in both directories)",
+    source: FSYNC_MAN,
+    relied: "fsync of a directory persisting its entries",
+};
+const FILE_FSYNC: Rule = Rule {
+    id: RuleId::FileFsyncPersistsData,
+    text: "fsync or fdatasync of a file makes its earlier writes and size changes durable; fdatasync equals fsync here because timestamps and modes are not modelled",
+    source: FSYNC_MAN,
+    relied: "fsync of a file persisting its data",
+};
+const NEW_NAME: Rule = Rule {
+    id: RuleId::FsyncPersistsNewName,
+    text: "fsync or fdatasync of a file also makes durable the directory operations that gave it its names (its create, a link to it, its rename), and, where directory operations persist in order, every one before them; POSIX does not promise it",
+    source: "ext4: fsync commits the jbd2 transaction of the inode's last change, fs/ext4/fsync.c ext4_fsync_journal (i_sync_tid); xfs: fsync forces the log up to the inode's last commit, fs/xfs/xfs_file.c xfs_fsync_flush_log (ili_commit_seq); btrfs: the fsync log tree carries the inode's new names, as RocksDB relies on (facebook/rocksdb pull request 8903: no directory fsync after creating or renaming a synced file on btrfs); measured with --real on each",
+    relied: "fsync persisting a file's new name",
+};
+const SYNC_WRITES: Rule = Rule {
+    id: RuleId::SyncWritesAreDurable,
+    text: "a completed O_SYNC/O_DSYNC (RWF_SYNC/RWF_DSYNC) write is durable, with the file's earlier data, as if fsync/fdatasync followed it",
+    source: "open(2) man page, O_SYNC and O_DSYNC",
+    relied: "O_SYNC writes being durable",
+};
+const SYNC_ALL: Rule = Rule {
+    id: RuleId::SyncPersistsEverything,
+    text: "sync and syncfs make everything issued before them durable (syncfs of an fd outside the sandbox is not counted)",
+    source: "sync(2) man page, DESCRIPTION",
+    relied: "sync persisting everything",
 };
 const INSIDE_WRITE: Rule = Rule {
     id: RuleId::CrashInsideWriteAtAnyByte,
-    text: "the crash may come inside a write after any of its bytes",
-    source: "a fatal signal can cut a large write short (write(2) man page: partial writes)",
+    text: "nothing issued is lost (SIGKILL leaves the page cache), but the crash may come inside a write after any of its bytes",
+    source: "write(2) man page, RETURN VALUE (a write interrupted by a signal after some bytes returns the number written)",
+    relied: "a write never stopping part way",
 };
 
-/// The `linux` model's rules.
-pub const LINUX_RULES: &[Rule] = &[
+/// The `posix` model: what POSIX and the man pages promise and nothing more.
+pub const POSIX_RULES: &[Rule] = &[
     UNSYNCED_DATA,
     TORN_UNITS,
     SIZE_BEFORE_DATA,
     UNSYNCED_DIR,
-    DIR_ATOMIC,
-    DIR_IN_ORDER,
     DIR_FSYNC,
     FILE_FSYNC,
     SYNC_WRITES,
-    SFR,
     SYNC_ALL,
 ];
-/// The `weak` model's rules.
+/// The `ext4` model (`data=ordered`; sound with and without `auto_da_alloc`).
+pub const EXT4_RULES: &[Rule] = &[
+    UNSYNCED_DATA,
+    TORN_UNITS,
+    PAGE_LOSS,
+    UNSYNCED_DIR,
+    DIR_IN_ORDER,
+    DIR_FSYNC,
+    FILE_FSYNC,
+    NEW_NAME,
+    SYNC_WRITES,
+    SYNC_ALL,
+];
+/// The `xfs` model.
+pub const XFS_RULES: &[Rule] = &[
+    UNSYNCED_DATA,
+    TORN_UNITS,
+    SIZE_BEFORE_DATA,
+    PAGE_LOSS,
+    UNSYNCED_DIR,
+    DIR_IN_ORDER,
+    DIR_FSYNC,
+    FILE_FSYNC,
+    NEW_NAME,
+    SYNC_WRITES,
+    SYNC_ALL,
+];
+/// The `btrfs` model.
+pub const BTRFS_RULES: &[Rule] = &[
+    UNSYNCED_DATA,
+    TORN_UNITS,
+    SIZE_BEFORE_DATA,
+    PAGE_LOSS,
+    UNSYNCED_DIR,
+    DIR_FSYNC,
+    FILE_FSYNC,
+    NEW_NAME,
+    SYNC_WRITES,
+    SYNC_ALL,
+];
+/// The `weak` model's rules (ALICE's default).
 pub const WEAK_RULES: &[Rule] = &[
     UNSYNCED_DATA,
     TORN_UNITS,
     SIZE_BEFORE_DATA,
     UNSYNCED_DIR,
-    ANY_SUBSET,
     RENAME_STEPS,
     DIR_FSYNC,
     FILE_FSYNC,
     SYNC_WRITES,
-    SFR,
     SYNC_ALL,
 ];
 /// The `process` model's rules.
-pub const PROCESS_RULES: &[Rule] = &[NOTHING_LOST, INSIDE_WRITE];
+pub const PROCESS_RULES: &[Rule] = &[INSIDE_WRITE];
+
+/// Every rule, for the "relies on" phrase of a rule a model does not follow.
+const EVERY_RULE: &[Rule] = &[
+    UNSYNCED_DATA,
+    TORN_UNITS,
+    SIZE_BEFORE_DATA,
+    PAGE_LOSS,
+    UNSYNCED_DIR,
+    DIR_IN_ORDER,
+    RENAME_STEPS,
+    DIR_FSYNC,
+    FILE_FSYNC,
+    NEW_NAME,
+    SYNC_WRITES,
+    SYNC_ALL,
+    INSIDE_WRITE,
+];
+
+/// The rule with this id.
+pub fn rule(id: RuleId) -> &'static Rule {
+    EVERY_RULE
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or(&EVERY_RULE[0])
+}
+
+/// A set of rules: a model's table, or one with a rule toggled (to ask what a verdict relies on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct RuleSet(u32);
+
+impl RuleSet {
+    /// The set of `rules`.
+    pub fn of(rules: &[Rule]) -> RuleSet {
+        RuleSet(rules.iter().fold(0, |bits, r| bits | 1 << r.id as u32))
+    }
+
+    /// Whether the set holds `rule`.
+    pub fn has(self, rule: RuleId) -> bool {
+        self.0 & 1 << rule as u32 != 0
+    }
+
+    /// The set with `rule` added or removed.
+    pub fn toggled(self, rule: RuleId) -> RuleSet {
+        RuleSet(self.0 ^ 1 << rule as u32)
+    }
+
+    /// The rules in one set and not the other.
+    pub fn differences(self, other: RuleSet) -> Vec<RuleId> {
+        EVERY_RULE
+            .iter()
+            .map(|r| r.id)
+            .filter(|&id| self.has(id) != other.has(id))
+            .collect()
+    }
+}
 
 /// A persistence model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Model {
-    /// What ext4 `data=ordered`, xfs and btrfs guarantee, without their heuristics.
+    /// What POSIX and the man pages promise.
+    Posix,
+    /// ext4 `data=ordered`.
     #[default]
-    Linux,
+    Ext4,
+    /// xfs.
+    Xfs,
+    /// btrfs.
+    Btrfs,
     /// ALICE's default model: over-reports, for information.
     Weak,
     /// `SIGKILL`: nothing is lost.
     Process,
+}
+
+impl Model {
+    /// Every model.
+    pub const ALL: [Model; 6] = [
+        Model::Posix,
+        Model::Ext4,
+        Model::Xfs,
+        Model::Btrfs,
+        Model::Weak,
+        Model::Process,
+    ];
+
+    /// The file-system models a verdict says it holds or breaks under.
+    pub const FILE_SYSTEMS: [Model; 4] = [Model::Posix, Model::Ext4, Model::Xfs, Model::Btrfs];
+
+    /// The models a verdict follows when none is chosen (`linux` names the same set).
+    pub const DEFAULT_SET: [Model; 3] = [Model::Ext4, Model::Xfs, Model::Btrfs];
+
+    /// The model's rule table.
+    pub fn rules(self) -> &'static [Rule] {
+        match self {
+            Model::Posix => POSIX_RULES,
+            Model::Ext4 => EXT4_RULES,
+            Model::Xfs => XFS_RULES,
+            Model::Btrfs => BTRFS_RULES,
+            Model::Weak => WEAK_RULES,
+            Model::Process => PROCESS_RULES,
+        }
+    }
+
+    /// The model's rules as a set.
+    pub fn rule_set(self) -> RuleSet {
+        RuleSet::of(self.rules())
+    }
+
+    /// Whether the model follows `rule`.
+    pub fn follows(self, rule: RuleId) -> bool {
+        self.rule_set().has(rule)
+    }
+
+    /// `posix`, `ext4`, `xfs`, `btrfs`, `weak`, `process`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Posix => "posix",
+            Model::Ext4 => "ext4",
+            Model::Xfs => "xfs",
+            Model::Btrfs => "btrfs",
+            Model::Weak => "weak",
+            Model::Process => "process",
+        }
+    }
+
+    /// The models a `--model` value names: one, or for `linux` the default set.
+    pub fn parse_set(text: &str) -> Result<Vec<Model>, UnknownName> {
+        match text {
+            "linux" => Ok(Model::DEFAULT_SET.to_vec()),
+            other => other.parse().map(|model| vec![model]),
+        }
+    }
 }
 
 /// How writes tear.
@@ -184,6 +344,8 @@ pub enum Torn {
     Block,
     /// 512-byte sectors.
     Sector,
+    /// Units of this many bytes (`--torn 8`: is a writer relying on sector-atomic small writes?).
+    Bytes(u64),
     /// Whole writes only.
     None,
 }
@@ -207,33 +369,8 @@ pub struct UnknownName {
     expected: &'static str,
 }
 
-impl Model {
-    /// Every model.
-    pub const ALL: [Model; 3] = [Model::Linux, Model::Weak, Model::Process];
-
-    /// The model's rule table.
-    pub fn rules(self) -> &'static [Rule] {
-        match self {
-            Model::Linux => LINUX_RULES,
-            Model::Weak => WEAK_RULES,
-            Model::Process => PROCESS_RULES,
-        }
-    }
-
-    /// Whether the model follows `rule`.
-    pub fn follows(self, rule: RuleId) -> bool {
-        self.rules().iter().any(|r| r.id == rule)
-    }
-
-    /// `linux`, `weak`, `process`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Model::Linux => "linux",
-            Model::Weak => "weak",
-            Model::Process => "process",
-        }
-    }
-}
+/// The page the page cache writes back whole.
+pub const PAGE_BYTES: u64 = 4096;
 
 impl Torn {
     /// The unit in bytes (`None`: whole writes).
@@ -241,16 +378,44 @@ impl Torn {
         match self {
             Torn::Block => Some(4096),
             Torn::Sector => Some(512),
+            Torn::Bytes(unit) => Some(unit.max(1)),
             Torn::None => None,
         }
     }
 
-    /// `block`, `sector`, `none`.
-    pub fn name(self) -> &'static str {
+    /// What reaches the disk whole: a page, or the torn unit when smaller.
+    pub fn page_bytes(self) -> u64 {
+        self.unit_bytes()
+            .map_or(PAGE_BYTES, |unit| unit.min(PAGE_BYTES))
+    }
+}
+
+impl fmt::Display for Torn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Torn::Block => "block",
-            Torn::Sector => "sector",
-            Torn::None => "none",
+            Torn::Block => f.write_str("block"),
+            Torn::Sector => f.write_str("sector"),
+            Torn::Bytes(unit) => write!(f, "{unit}"),
+            Torn::None => f.write_str("none"),
+        }
+    }
+}
+
+impl FromStr for Torn {
+    type Err = UnknownName;
+    fn from_str(text: &str) -> Result<Torn, UnknownName> {
+        match text {
+            "block" => Ok(Torn::Block),
+            "sector" => Ok(Torn::Sector),
+            "none" => Ok(Torn::None),
+            bytes => match bytes.parse::<u64>() {
+                Ok(unit) if (1..=PAGE_BYTES).contains(&unit) => Ok(Torn::Bytes(unit)),
+                Ok(_) | Err(_) => Err(UnknownName {
+                    what: "torn mode",
+                    found: text.to_owned(),
+                    expected: "block, sector, none, or a unit in bytes from 1 to 4096",
+                }),
+            },
         }
     }
 }
@@ -284,8 +449,7 @@ macro_rules! named {
     };
 }
 
-named!(Model, "persistence model", "linux, weak, process", ["linux" => Model::Linux, "weak" => Model::Weak, "process" => Model::Process]);
-named!(Torn, "torn mode", "block, sector, none", ["block" => Torn::Block, "sector" => Torn::Sector, "none" => Torn::None]);
+named!(Model, "persistence model", "posix, ext4, xfs, btrfs, linux (ext4, xfs and btrfs), weak, process", ["posix" => Model::Posix, "ext4" => Model::Ext4, "xfs" => Model::Xfs, "btrfs" => Model::Btrfs, "weak" => Model::Weak, "process" => Model::Process]);
 named!(Fill, "fill", "zeros, garbage", ["zeros" => Fill::Zeros, "garbage" => Fill::Garbage]);
 
 /// Why a crash state cannot happen under a model.
@@ -320,12 +484,22 @@ pub enum IllegalState {
         unit: &'static str,
         model: Model,
     },
+    /// A later write on a page reached the disk but an earlier one on the same page did not.
+    #[error(
+        "#{later} reached the disk but #{earlier}, an earlier write to the same page, did not: `{model}` writes back whole pages"
+    )]
+    PageOrder {
+        earlier: usize,
+        later: usize,
+        model: Model,
+    },
 }
 
 /// What may still be lost at a crash point: the engine's running view of a model.
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {
     model: Model,
+    rules: RuleSet,
     /// Events issued so far.
     pub events: usize,
     /// Writes and size changes not yet durable (seq, ascending).
@@ -337,24 +511,28 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    pub fn new(model: Model) -> Pending {
+    /// The view of a model under which the writes `lost` never become durable.
+    pub fn losing(model: Model, lost: &std::collections::BTreeSet<u64>) -> Pending {
+        Pending::with_rules(model, model.rule_set(), lost)
+    }
+
+    /// The same with a rule set other than the model's (the model names it in messages).
+    pub fn with_rules(
+        model: Model,
+        rules: RuleSet,
+        lost: &std::collections::BTreeSet<u64>,
+    ) -> Pending {
         Pending {
             model,
+            rules,
             events: 0,
             data: Vec::new(),
             dir: Vec::new(),
-            never_durable: Vec::new(),
+            never_durable: lost
+                .iter()
+                .filter_map(|&seq| usize::try_from(seq).ok())
+                .collect(),
         }
-    }
-
-    /// The view of a model under which the writes `lost` never become durable.
-    pub fn losing(model: Model, lost: &std::collections::BTreeSet<u64>) -> Pending {
-        let mut pending = Pending::new(model);
-        pending.never_durable = lost
-            .iter()
-            .filter_map(|&seq| usize::try_from(seq).ok())
-            .collect();
-        pending
     }
 
     /// The view at crash point `events` when the writes `lost` never become durable.
@@ -364,44 +542,76 @@ impl Pending {
         lost: &std::collections::BTreeSet<u64>,
         events: usize,
     ) -> Pending {
-        let mut pending = Pending::losing(model, lost);
+        Pending::with_rules(model, model.rule_set(), lost).advanced(plan, events)
+    }
+
+    /// This view advanced over the first `events` steps.
+    pub fn advanced(mut self, plan: &Plan, events: usize) -> Pending {
         for step in plan.steps.iter().take(events) {
-            pending.advance(plan, step);
+            self.advance(plan, step);
         }
-        pending
+        self
+    }
+
+    pub fn follows(&self, rule: RuleId) -> bool {
+        self.rules.has(rule)
     }
 
     /// Issues the next event.
     pub fn advance(&mut self, plan: &Plan, step: &Step) {
         self.events += 1;
-        if self.model.follows(RuleId::NothingLost) {
-            return;
-        }
         match &step.kind {
             StepKind::Write { ino, sync, .. } => match sync {
-                WriteSync::No => self.data.push(step.seq),
-                WriteSync::Data | WriteSync::Full => self.barrier_file(plan, *ino),
+                WriteSync::No if self.follows(RuleId::UnsyncedDataMayBeLost) => {
+                    self.data.push(step.seq)
+                }
+                WriteSync::Data | WriteSync::Full if self.follows(RuleId::SyncWritesAreDurable) => {
+                    self.barrier_file(plan, *ino)
+                }
+                WriteSync::No | WriteSync::Data | WriteSync::Full => {}
             },
-            StepKind::Resize { .. } => self.data.push(step.seq),
-            StepKind::Dir(_) => self.dir.push(step.seq),
-            StepKind::Barrier(Barrier::File { ino }) => self.barrier_file(plan, *ino),
-            StepKind::Barrier(Barrier::Dir { path }) => self.barrier_dir(plan, path),
-            StepKind::Barrier(Barrier::All) => {
+            StepKind::Resize { .. } if self.follows(RuleId::UnsyncedDataMayBeLost) => {
+                self.data.push(step.seq)
+            }
+            StepKind::Dir(_) if self.follows(RuleId::UnsyncedDirOpsMayBeLost) => {
+                self.dir.push(step.seq)
+            }
+            StepKind::Barrier(barrier) => self.barrier(plan, barrier),
+            StepKind::Resize { .. }
+            | StepKind::Dir(_)
+            | StepKind::NewInode { .. }
+            | StepKind::Nothing
+            | StepKind::Unmodelled { .. } => {}
+        }
+    }
+
+    fn barrier(&mut self, plan: &Plan, barrier: &Barrier) {
+        match barrier {
+            Barrier::File { ino } => self.barrier_file(plan, *ino),
+            Barrier::Dir { path } if self.follows(RuleId::DirFsyncPersistsEntries) => {
+                self.barrier_dir(plan, path)
+            }
+            Barrier::All if self.follows(RuleId::SyncPersistsEverything) => {
                 let never_durable = &self.never_durable;
                 self.data
                     .retain(|seq| never_durable.binary_search(seq).is_ok());
                 self.dir.clear();
             }
-            StepKind::NewInode { .. } | StepKind::Nothing | StepKind::Unmodelled { .. } => {}
+            Barrier::Dir { .. } | Barrier::All => {}
         }
     }
 
     fn barrier_file(&mut self, plan: &Plan, ino: u64) {
-        let never_durable = &self.never_durable;
-        self.data.retain(|&seq| {
-            plan.steps[seq].kind.data_ino() != Some(ino)
-                || never_durable.binary_search(&seq).is_ok()
-        });
+        if self.follows(RuleId::FileFsyncPersistsData) {
+            let never_durable = &self.never_durable;
+            self.data.retain(|&seq| {
+                plan.steps[seq].kind.data_ino() != Some(ino)
+                    || never_durable.binary_search(&seq).is_ok()
+            });
+        }
+        if self.follows(RuleId::FsyncPersistsNewName) {
+            self.persist_dir(|seq: &usize| names(&plan.steps[*seq].kind, ino));
+        }
     }
 
     fn barrier_dir(&mut self, plan: &Plan, path: &str) {
@@ -414,13 +624,24 @@ impl Pending {
             | StepKind::Nothing
             | StepKind::Unmodelled { .. } => false,
         };
-        if self.model.follows(RuleId::DirOpsInOrder) {
+        self.persist_dir(covered);
+    }
+
+    /// Makes the pending directory operations `covered` picks durable, and under in-order
+    /// directory operations every one before them.
+    fn persist_dir(&mut self, covered: impl Fn(&usize) -> bool) {
+        if self.follows(RuleId::DirOpsInOrder) {
             if let Some(last) = self.dir.iter().rposition(covered) {
                 self.dir.drain(..=last);
             }
         } else {
             self.dir.retain(|seq| !covered(seq));
         }
+    }
+
+    /// Whether write `seq` is one no barrier makes durable.
+    pub fn never_durable(&self, seq: usize) -> bool {
+        self.never_durable.binary_search(&seq).is_ok()
     }
 
     /// Whether `seq` may still be lost.
@@ -441,13 +662,13 @@ impl Pending {
                 extends,
                 ..
             } if crash_event || self.data.binary_search(&seq).is_ok() => {
-                write_tears(self.model, torn, *offset_bytes, data.len() as u64, *extends)
+                self.write_tears(torn, *offset_bytes, data.len() as u64, *extends)
             }
             StepKind::Dir(DirOp::Rename {
                 replaced,
                 exchange: false,
                 ..
-            }) if self.model.follows(RuleId::RenameInThreeSteps) && self.losable(seq) => {
+            }) if self.follows(RuleId::RenameInThreeSteps) && self.losable(seq) => {
                 if *replaced {
                     vec![(1, false), (2, false)]
                 } else {
@@ -464,9 +685,34 @@ impl Pending {
         }
     }
 
+    /// A write's tears: under a crash inside a write every byte; else prefixes ending at
+    /// torn-unit boundaries of the file, and, for a growing write, the size with any such prefix
+    /// of the data (from none).
+    fn write_tears(&self, torn: Torn, offset: u64, len: u64, extends: bool) -> Vec<(u64, bool)> {
+        if self.follows(RuleId::CrashInsideWriteAtAnyByte) {
+            return (1..len).map(|k| (k, false)).collect();
+        }
+        let mut tears = Vec::new();
+        let fill = extends && self.follows(RuleId::SizeBeforeData);
+        if fill {
+            tears.push((0, true));
+        }
+        if let (Some(unit), true) = (torn.unit_bytes(), self.follows(RuleId::TornAtUnits)) {
+            let mut end = (offset / unit + 1) * unit;
+            while end < offset + len {
+                tears.push((end - offset, false));
+                if fill {
+                    tears.push((end - offset, true));
+                }
+                end += unit;
+            }
+        }
+        tears
+    }
+
     /// Whether event `seq` may reach the disk as `(kept, fill)`, without listing every way.
     pub fn tear_allowed(&self, plan: &Plan, seq: usize, kept: u64, fill: bool, torn: Torn) -> bool {
-        if self.model.follows(RuleId::CrashInsideWriteAtAnyByte) {
+        if self.follows(RuleId::CrashInsideWriteAtAnyByte) {
             let len = match plan.steps.get(seq).map(|s| &s.kind) {
                 Some(StepKind::Write { data, .. }) if seq + 1 == self.events => data.len() as u64,
                 _ => return false,
@@ -487,24 +733,24 @@ impl Pending {
                 });
             }
         }
-        if self.model.follows(RuleId::DirOpsInOrder) {
+        if self.follows(RuleId::DirOpsInOrder) {
             self.check_dir_order(state)?;
         }
-        match state.partial {
-            Some(p) if !self.tear_allowed(plan, p.seq, p.kept, p.fill, torn) => {
+        if let Some(p) = state.partial {
+            if !self.tear_allowed(plan, p.seq, p.kept, p.fill, torn) {
                 let unit = match plan.steps.get(p.seq).map(|s| &s.kind) {
                     Some(StepKind::Dir(_)) => "rename steps",
                     _ => "bytes",
                 };
-                Err(IllegalState::BadTear {
+                return Err(IllegalState::BadTear {
                     seq: p.seq,
                     kept: p.kept,
                     unit,
                     model: self.model,
-                })
+                });
             }
-            Some(_) | None => Ok(()),
         }
+        self.check_pages(plan, state, torn)
     }
 
     fn check_dir_order(&self, state: &CrashState) -> Result<(), IllegalState> {
@@ -523,28 +769,116 @@ impl Pending {
         }
         Ok(())
     }
-}
 
-/// A write's tears: under `process` every byte; else prefixes ending at torn-unit boundaries of
-/// the file, and, for a growing write, the size with any such prefix of the data (from none).
-fn write_tears(model: Model, torn: Torn, offset: u64, len: u64, extends: bool) -> Vec<(u64, bool)> {
-    if model.follows(RuleId::CrashInsideWriteAtAnyByte) {
-        return (1..len).map(|k| (k, false)).collect();
-    }
-    let mut tears = Vec::new();
-    if extends && model.follows(RuleId::SizeBeforeData) {
-        tears.push((0, true));
-    }
-    if let (Some(unit), true) = (torn.unit_bytes(), model.follows(RuleId::TornAtUnits)) {
-        let first = (offset / unit + 1) * unit;
-        let mut end = first;
-        while end < offset + len {
-            tears.push((end - offset, false));
-            if extends && model.follows(RuleId::SizeBeforeData) {
-                tears.push((end - offset, true));
-            }
-            end += unit;
+    /// The page rule, when the model follows it: no write keeps a byte on a page where an
+    /// earlier write (since the last size change of the file) lost one.
+    pub fn check_pages(
+        &self,
+        plan: &Plan,
+        state: &CrashState,
+        torn: Torn,
+    ) -> Result<(), IllegalState> {
+        match self.follows(RuleId::PageGranularLoss) {
+            true => self.check_page_order(plan, state, torn.page_bytes()),
+            false => Ok(()),
         }
     }
-    tears
+
+    fn check_page_order(
+        &self,
+        plan: &Plan,
+        state: &CrashState,
+        page: u64,
+    ) -> Result<(), IllegalState> {
+        let Some(first) = first_write_loss(plan, state) else {
+            return Ok(());
+        };
+        let mut lost: Vec<(u64, u64, u64, usize)> = Vec::new();
+        for step in plan.steps.iter().take(state.events).skip(first) {
+            let seq = step.seq;
+            match &step.kind {
+                StepKind::Write {
+                    ino,
+                    offset_bytes,
+                    data,
+                    ..
+                } => {
+                    let (kept, gone) = kept_and_lost(state, seq, *offset_bytes, data.len() as u64);
+                    let clash = lost.iter().find(|&&(i, start, end, _)| {
+                        i == *ino && kept.0 < kept.1 && kept.0 < end && start < kept.1
+                    });
+                    if let Some(&(_, _, _, earlier)) = clash {
+                        return Err(IllegalState::PageOrder {
+                            earlier,
+                            later: seq,
+                            model: self.model,
+                        });
+                    }
+                    if gone.0 < gone.1 && self.never_durable.binary_search(&seq).is_err() {
+                        let start = gone.0 / page * page;
+                        lost.push((*ino, start, gone.1.div_ceil(page) * page, seq));
+                    }
+                }
+                StepKind::Resize { ino, .. } => lost.retain(|&(i, ..)| i != *ino),
+                StepKind::Dir(_)
+                | StepKind::NewInode { .. }
+                | StepKind::Barrier(_)
+                | StepKind::Nothing
+                | StepKind::Unmodelled { .. } => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a step gives inode `ino` a name.
+pub(crate) fn names(kind: &StepKind, ino: u64) -> bool {
+    match kind {
+        StepKind::Dir(DirOp::Create { ino: named, .. } | DirOp::Link { ino: named, .. }) => {
+            *named == ino
+        }
+        StepKind::Dir(DirOp::Rename { node, .. }) => *node == super::tree::Node::File(ino),
+        StepKind::Dir(
+            DirOp::Mkdir { .. }
+            | DirOp::Symlink { .. }
+            | DirOp::Unlink { .. }
+            | DirOp::Rmdir { .. },
+        )
+        | StepKind::Write { .. }
+        | StepKind::Resize { .. }
+        | StepKind::NewInode { .. }
+        | StepKind::Barrier(_)
+        | StepKind::Nothing
+        | StepKind::Unmodelled { .. } => false,
+    }
+}
+
+/// The first write a state loses or tears.
+fn first_write_loss(plan: &Plan, state: &CrashState) -> Option<usize> {
+    let is_write = |seq: &usize| matches!(plan.steps[*seq].kind, StepKind::Write { .. });
+    let dropped = state.dropped.iter().copied().find(is_write);
+    let torn = state.partial.map(|p| p.seq).filter(is_write);
+    match (dropped, torn) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The byte ranges of write `seq` (at `offset`, `len` bytes) that `state` keeps and loses.
+fn kept_and_lost(
+    state: &CrashState,
+    seq: usize,
+    offset: u64,
+    len: u64,
+) -> ((u64, u64), (u64, u64)) {
+    let end = offset + len;
+    let kept = if state.is_dropped(seq) {
+        0
+    } else {
+        match state.partial {
+            Some(p) if p.seq == seq => p.kept.min(len),
+            Some(_) | None => len,
+        }
+    };
+    ((offset, offset + kept), (offset + kept, end))
 }

@@ -9,7 +9,7 @@ use crate::trace::{Op, Trace, WriteSync};
 const NAMES: [&str; 4] = ["t", "a", "d/b", "d"];
 
 #[derive(Debug, Clone)]
-enum Gen {
+pub(super) enum Gen {
     Create(usize),
     Write(usize, u64, usize, bool),
     Fsync(usize),
@@ -24,10 +24,20 @@ enum Gen {
 }
 
 fn gen_op() -> impl Strategy<Value = Gen> {
+    gen_op_up_to(9000)
+}
+
+/// An operation whose writes are shorter than `max_len_bytes`.
+pub(super) fn gen_op_up_to(max_len_bytes: usize) -> impl Strategy<Value = Gen> {
     let name = 0usize..3;
     prop_oneof![
         name.clone().prop_map(Gen::Create),
-        (name.clone(), 0u64..9000, 1usize..9000, any::<bool>())
+        (
+            name.clone(),
+            0u64..9000,
+            1usize..max_len_bytes,
+            any::<bool>()
+        )
             .prop_map(|(n, o, l, s)| Gen::Write(n, o, l, s && l % 7 == 0)),
         name.clone().prop_map(Gen::Fsync),
         any::<bool>().prop_map(Gen::FsyncDir),
@@ -42,7 +52,7 @@ fn gen_op() -> impl Strategy<Value = Gen> {
 }
 
 /// Builds a trace; recorded inode numbers follow names, so the checker can use them.
-fn build(ops: &[Gen], old: bool) -> Trace {
+pub(super) fn build(ops: &[Gen], old: bool) -> Trace {
     let mut trace = Trace::new("/sb".into(), vec!["w".into()]);
     trace.header.target = Some("t".into());
     trace.header.initial = Some(if old {
@@ -273,7 +283,7 @@ fn obeys(trace: &Trace, model: Model, state: &CrashState) -> Result<(), String> 
             return Err(format!("#{d} was lost though #{b} made it durable"));
         }
     }
-    if model == Model::Linux {
+    if model.follows(RuleId::DirOpsInOrder) {
         let dir_ops: Vec<usize> = (0..n)
             .filter(|&i| trace.events[i].ret >= 0 && is_dir_op(&trace.events[i].op))
             .collect();
@@ -321,7 +331,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn every_state_obeys_its_model(ops in proptest::collection::vec(gen_op(), 0..10), old in any::<bool>(), model in prop_oneof![Just(Model::Linux), Just(Model::Weak), Just(Model::Process)], max in 1u64..400) {
+    fn every_state_obeys_its_model(ops in proptest::collection::vec(gen_op(), 0..10), old in any::<bool>(), model in proptest::sample::select(Model::ALL.to_vec()), max in 1u64..400) {
         let trace = build(&ops, old);
         let options = PowerOptions { model, max_states: max, ..PowerOptions::default() };
         let explorer = Explorer::new(&trace, options).unwrap();
@@ -342,7 +352,7 @@ proptest! {
     }
 
     #[test]
-    fn random_traces_never_panic(ops in proptest::collection::vec(gen_op(), 0..14), old in any::<bool>(), model in prop_oneof![Just(Model::Linux), Just(Model::Weak), Just(Model::Process)], fill in prop_oneof![Just(Fill::Zeros), Just(Fill::Garbage)]) {
+    fn random_traces_never_panic(ops in proptest::collection::vec(gen_op(), 0..14), old in any::<bool>(), model in proptest::sample::select(Model::ALL.to_vec()), fill in prop_oneof![Just(Fill::Zeros), Just(Fill::Garbage)]) {
         let trace = build(&ops, old);
         let options = PowerOptions { model, fill, max_states: 300, ..PowerOptions::default() };
         let explorer = Explorer::new(&trace, options).unwrap();

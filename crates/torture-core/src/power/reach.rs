@@ -47,6 +47,8 @@ pub struct StatesAt {
     pub complete: bool,
     /// How many states the model allows here (saturating).
     pub state_space: u64,
+    /// The model the trees were built under (the configured one, or a test's optimistic one).
+    pub assume: Assume,
 }
 
 impl StatesAt {
@@ -96,6 +98,7 @@ impl Explorer {
             trees,
             complete,
             state_space,
+            assume,
         }
     }
 
@@ -133,13 +136,16 @@ impl Explorer {
                 false => RuleId::TornAtUnits,
             });
         }
-        for step in steps.iter().take(state.events) {
+        for (at, step) in steps.iter().enumerate().take(state.events) {
             if let StepKind::Barrier(barrier) = &step.kind {
                 rules.push(match barrier {
-                    Barrier::File { .. } => RuleId::FileFsyncPersistsDataNotName,
+                    Barrier::File { .. } => RuleId::FileFsyncPersistsData,
                     Barrier::Dir { .. } => RuleId::DirFsyncPersistsEntries,
                     Barrier::All => RuleId::SyncPersistsEverything,
                 });
+            }
+            if self.kept_a_name(state, at) {
+                rules.push(RuleId::FsyncPersistsNewName);
             }
         }
         let mut unique = Vec::new();
@@ -149,6 +155,30 @@ impl Explorer {
             }
         }
         unique
+    }
+}
+
+impl Explorer {
+    /// Whether step `at` is a file fsync that, under a model persisting a file's new names,
+    /// made a name of its file durable that `state` keeps and no directory barrier covered.
+    fn kept_a_name(&self, state: &CrashState, at: usize) -> bool {
+        let steps = &self.plan().steps;
+        let StepKind::Barrier(Barrier::File { ino }) = steps[at].kind else {
+            return false;
+        };
+        if !self.options().model.follows(RuleId::FsyncPersistsNewName) {
+            return false;
+        }
+        let named = |seq: usize| super::model::names(&steps[seq].kind, ino);
+        let dir_barrier_after = |seq: usize| {
+            steps[seq + 1..at].iter().any(|s| {
+                matches!(
+                    s.kind,
+                    StepKind::Barrier(Barrier::Dir { .. } | Barrier::All)
+                )
+            })
+        };
+        (0..at).any(|seq| named(seq) && !state.is_dropped(seq) && !dir_barrier_after(seq))
     }
 }
 

@@ -290,6 +290,28 @@ impl FsTree {
         })
     }
 
+    /// Whether `self` and `other` show the same names holding the same contents: what
+    /// [`FsTree::content_hash`] hashes (inode numbers and unnamed inodes do not count).
+    pub fn same_content(&self, other: &FsTree) -> bool {
+        self.entries.len() == other.entries.len()
+            && self
+                .entries
+                .iter()
+                .zip(&other.entries)
+                .all(|((a, node_a), (b, node_b))| a == b && self.same_node(node_a, other, node_b))
+    }
+
+    fn same_node(&self, node: &Node, other: &FsTree, other_node: &Node) -> bool {
+        match (node, other_node) {
+            (Node::File(a), Node::File(b)) => {
+                self.inode(*a).map(Inode::data) == other.inode(*b).map(Inode::data)
+            }
+            (Node::Dir, Node::Dir) => true,
+            (Node::Symlink(a), Node::Symlink(b)) => a == b,
+            (Node::File(_) | Node::Dir | Node::Symlink(_), _) => false,
+        }
+    }
+
     /// Names other than `.`, the target and the target's ancestor directories: what a crash
     /// leaves behind.
     pub fn leftovers(&self, target: &str) -> Vec<String> {

@@ -43,6 +43,23 @@ fn replace_without_any_fsync_is_caught() {
     );
 }
 
+/// fsync of the renamed file instead of its directory: ext4, xfs and btrfs persist the new name
+/// with it, POSIX does not promise it; the report says so in one line.
+#[test]
+fn a_renamed_file_fsynced_without_its_directory_holds_on_linux_file_systems_not_posix() {
+    let linux = power_on("renamed", &[]);
+    assert_eq!(linux.code, 0, "{linux:?}");
+    assert_eq!(linux.subject()["status"], "PASS", "{linux:?}");
+    let posix = power_on("renamed", &["--model", "posix"]);
+    assert_eq!(posix.code, 1, "{posix:?}");
+    let subject = posix.subject();
+    assert_eq!(
+        subject["holds"],
+        "breaks under posix; holds on ext4, xfs and btrfs (relies on fsync persisting a file's new name)",
+        "{subject}"
+    );
+}
+
 #[test]
 fn replace_without_a_directory_fsync_is_caught_after_the_ack() {
     let out = torture(&[
@@ -146,7 +163,7 @@ fn bad_states_and_models_are_usage_errors() {
     let bad_model = torture(&["power", "--subject", "plain", "--model", "ext5"]);
     assert_eq!(bad_model.code, 2, "{bad_model:?}");
     assert!(
-        bad_model.stderr.contains("linux, weak, process"),
+        bad_model.stderr.contains("posix, ext4, xfs, btrfs, linux"),
         "{bad_model:?}"
     );
     let bad_id = torture(&["power", "--subject", "plain", "--state", "x12"]);
@@ -259,4 +276,42 @@ fn the_process_model_agrees_with_sigkill_on_the_built_ins() {
             "{name}: kill {kill:?}\npower {power_subject}"
         );
     }
+}
+
+/// A slow `--check` under `process` stays within `--max-states` and `--budget`: the report says
+/// "not exhaustive" and how many states were judged of how many.
+#[test]
+fn a_slow_check_under_process_stops_at_the_budget_and_says_not_exhaustive() {
+    let script = writer("plain_open.py");
+    let out = torture(&[
+        "power",
+        "--model",
+        "process",
+        "--max-states",
+        "500",
+        "--budget",
+        "2s",
+        "--check",
+        "sleep 0.05; test -s {file}",
+        "--recovery-cap",
+        "1",
+        "--expect",
+        "caught",
+        "--format",
+        "json",
+        "--",
+        python(),
+        &script,
+        "{target}",
+    ]);
+    let subject = out.subject();
+    assert_eq!(subject["exhaustive"], false, "{subject}");
+    assert_eq!(subject["budget_spent"], true, "{subject}");
+    let judged = subject["states_checked"].as_u64().unwrap_or(u64::MAX);
+    assert!(judged < 500, "{subject}");
+    let bound = subject["not_exhaustive"].as_str().unwrap_or_default();
+    assert!(
+        bound.starts_with(&format!("not exhaustive: {judged} of ")),
+        "{subject}"
+    );
 }

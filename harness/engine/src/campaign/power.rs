@@ -25,8 +25,8 @@ use torture_core::oracle::{
     Validity, Verdict,
 };
 use torture_core::power::{
-    self, AckPoint, AckSelect, CrashState, Exploration, Explorer, FsTree, PowerOptions,
-    PowerViolation, TargetClass,
+    self, AckPoint, AckSelect, CrashState, Exploration, Explorer, FsTree, Holds, Model,
+    PowerOptions, PowerViolation, TargetClass,
 };
 
 pub use regex::Regex;
@@ -37,8 +37,11 @@ pub const DEFAULT_RECOVERY_CAP: usize = 20;
 /// What a power campaign adds to the kill campaign's [`Settings`].
 #[derive(Debug, Clone)]
 pub struct PowerSettings {
-    /// Model, torn unit, fill, state budget, seed, findings.
+    /// Torn unit, fill, state budget, seed, findings; its model is the first of `models`.
     pub options: PowerOptions,
+    /// The models the verdict follows (`--model`, repeatable): a subject passes when it passes
+    /// under each. Empty: `options.model` alone.
+    pub models: Vec<Model>,
     /// `--ack-line REGEX`: the first stdout line matching it is the acknowledgement (else exit 0).
     pub ack_line: Option<Regex>,
     /// Recovery runs per subject.
@@ -47,6 +50,16 @@ pub struct PowerSettings {
     pub state: Option<CrashState>,
     /// `--materialize DIR`: where the replayed state's tree is written.
     pub materialize: Option<PathBuf>,
+}
+
+impl PowerSettings {
+    /// The models the verdict follows.
+    pub fn models(&self) -> Vec<Model> {
+        match self.models.is_empty() {
+            true => vec![self.options.model],
+            false => self.models.clone(),
+        }
+    }
 }
 
 /// The plan of a power run.
@@ -63,6 +76,8 @@ pub struct PowerPlan {
 /// One recovery run after a power cut.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PowerRecovery {
+    /// The model the crash state was built under.
+    pub model: Model,
     /// The crash state it started from.
     pub state: CrashState,
     /// Whether that state itself was a violation.
@@ -113,6 +128,9 @@ pub struct PowerResult {
     pub recovery_time: Duration,
     /// Facts for the report (an `--ack-line` that matched nothing, the plan's notes).
     pub notes: Vec<String>,
+    /// Where the verdict holds, when some model breaks: each chosen model and each file-system
+    /// model (posix, ext4, xfs, btrfs) explored, with the rule the holding ones lean on.
+    pub holds: Option<Holds>,
 }
 
 /// The result of a power run.
@@ -268,6 +286,7 @@ fn run_subject(
         recoveries: Vec::new(),
         explore_time: Duration::ZERO,
         recovery_time: Duration::ZERO,
+        holds: None,
     };
     let done = match &plan.power.state {
         Some(state) => judge.replay_one(&explorer, state, &plan.power, &mut result)?,
@@ -315,18 +334,26 @@ impl Judge<'_> {
         result: &mut PowerResult,
     ) -> Result<bool, CampaignError> {
         let started = Instant::now();
-        let mut failed: Option<CampaignError> = None;
+        let failed: std::cell::RefCell<Option<CampaignError>> = std::cell::RefCell::new(None);
         let mut classify = |state: &TargetState| match self.classify(state) {
             Ok(Some(verdict)) => class_of(&verdict),
             Ok(None) => TargetClass::Torn,
             Err(e) => {
-                failed.get_or_insert(e);
+                failed.borrow_mut().get_or_insert(e);
                 TargetClass::Torn
             }
         };
-        result.exploration = explorer.explore(result.ack.as_ref(), &mut classify);
+        let verdicts = explore_models(explorer, power, result.ack.as_ref(), &mut classify);
+        result.exploration = merged(verdicts.iter().map(|(_, found)| found));
+        let broke = verdicts.iter().any(|(_, found)| found.violating_states > 0);
+        // A spent time budget leaves no time to explore the other models for the holds line.
+        let spent = result.exploration.budget_spent;
+        if broke && !spent && failed.borrow().is_none() && !self.cancelled() {
+            let ack = result.ack.as_ref();
+            result.holds = Some(where_it_holds(explorer, verdicts, ack, &mut classify));
+        }
         result.explore_time = started.elapsed();
-        if let Some(e) = failed {
+        if let Some(e) = failed.into_inner() {
             return Err(e);
         }
         if self.cancelled() {
@@ -334,11 +361,11 @@ impl Judge<'_> {
         }
         let started = Instant::now();
         let chosen = recovery_states(explorer, &result.exploration, power.recovery_cap);
-        for (state, violating) in chosen {
-            let tree = explorer.replay(&state).map_err(|e| {
+        for (model, state, violating) in chosen {
+            let tree = explorer.with_model(model).replay(&state).map_err(|e| {
                 CampaignError::Usage(format!("{}: {e}", self.prepared.subject.label))
             })?;
-            let Some(recovery) = self.recover(&tree, state, violating)? else {
+            let Some(recovery) = self.recover(&tree, (model, state), violating)? else {
                 return Ok(false);
             };
             result.recoveries.push(recovery);
@@ -381,7 +408,8 @@ impl Judge<'_> {
             leftovers: tree.leftovers(target),
             materialized,
         });
-        let Some(recovery) = self.recover(&tree, state.clone(), violation.is_some())? else {
+        let built = (explorer.options().model, state.clone());
+        let Some(recovery) = self.recover(&tree, built, violation.is_some())? else {
             return Ok(false);
         };
         result.recoveries.push(recovery);
@@ -444,7 +472,7 @@ impl Judge<'_> {
     fn recover(
         &self,
         tree: &FsTree,
-        state: CrashState,
+        (model, state): (Model, CrashState),
         violating: bool,
     ) -> Result<Option<PowerRecovery>, CampaignError> {
         self.sandbox.reset(None)?;
@@ -465,6 +493,7 @@ impl Judge<'_> {
         };
         Ok(Some(PowerRecovery {
             failure: oracle::judge_recovery(exit, &verdict),
+            model,
             state,
             violating,
             exit,
@@ -494,6 +523,92 @@ impl Judge<'_> {
     }
 }
 
+/// What is left of a subject's time budget (`--budget`), started at `started`.
+fn budget_left(explorer: &Explorer, started: Instant) -> Option<u64> {
+    let spent = started.elapsed().as_millis() as u64;
+    explorer
+        .options()
+        .budget_ms
+        .map(|budget| budget.saturating_sub(spent))
+}
+
+/// The explorations of every model the verdict follows, in order, within one time budget.
+fn explore_models(
+    explorer: &Explorer,
+    power: &PowerSettings,
+    ack: Option<&AckPoint>,
+    classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+) -> Vec<(Model, Exploration)> {
+    let started = Instant::now();
+    power
+        .models()
+        .into_iter()
+        .map(|model| {
+            let bounded = explorer
+                .with_model(model)
+                .with_budget_ms(budget_left(explorer, started));
+            (model, bounded.explore(ack, classify))
+        })
+        .collect()
+}
+
+/// Where a breaking verdict holds: the chosen models' explorations, and the file-system models
+/// not chosen explored as well (each within the time budget).
+fn where_it_holds(
+    explorer: &Explorer,
+    mut verdicts: Vec<(Model, Exploration)>,
+    ack: Option<&AckPoint>,
+    classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+) -> Holds {
+    let started = Instant::now();
+    for model in Model::FILE_SYSTEMS {
+        if verdicts.iter().all(|(chosen, _)| *chosen != model) {
+            let bounded = explorer
+                .with_model(model)
+                .with_budget_ms(budget_left(explorer, started));
+            verdicts.push((model, bounded.explore(ack, classify)));
+        }
+    }
+    verdicts.sort_by_key(|(model, _)| *model);
+    let witness = verdicts
+        .iter()
+        .find_map(|(_, found)| found.findings.first())
+        .map(|finding| finding.state.clone());
+    let counts: Vec<(Model, u64)> = verdicts
+        .iter()
+        .map(|(model, found)| (*model, found.violating_states))
+        .collect();
+    Holds::new(explorer, &counts, witness.as_ref())
+}
+
+/// The explorations of several models as one: counts summed, findings in model order (a
+/// state found under two models once), exhaustive only when each was.
+fn merged<'a>(explorations: impl Iterator<Item = &'a Exploration>) -> Exploration {
+    let mut all = Exploration {
+        exhaustive: true,
+        ..Exploration::default()
+    };
+    for found in explorations {
+        all.states_checked += found.states_checked;
+        all.distinct_states += found.distinct_states;
+        all.classes = all.classes.plus(found.classes);
+        all.after_ack = all.after_ack.plus(found.after_ack);
+        all.violating_states += found.violating_states;
+        all.exhaustive &= found.exhaustive;
+        all.budget_spent |= found.budget_spent;
+        all.state_space = all.state_space.saturating_add(found.state_space);
+        for finding in &found.findings {
+            if all.findings.iter().all(|f| f.state != finding.state) {
+                all.findings.push(finding.clone());
+            }
+        }
+        if all.unmodelled.is_empty() {
+            all.unmodelled = found.unmodelled.clone();
+        }
+    }
+    all
+}
+
 /// The explorer's two-valued view of the oracle's verdict.
 pub fn class_of(verdict: &Verdict) -> TargetClass {
     match verdict {
@@ -510,26 +625,27 @@ fn recovery_states(
     explorer: &Explorer,
     exploration: &Exploration,
     cap: usize,
-) -> Vec<(CrashState, bool)> {
-    let mut chosen: Vec<(CrashState, bool)> = Vec::new();
+) -> Vec<(Model, CrashState, bool)> {
+    let mut chosen: Vec<(Model, CrashState, bool)> = Vec::new();
     let mut trees: HashSet<u128> = HashSet::new();
-    let mut offer = |state: &CrashState, violating: bool, chosen: &mut Vec<_>| {
+    let mut offer = |model: Model, state: &CrashState, violating: bool, chosen: &mut Vec<_>| {
         if chosen.len() < cap {
-            if let Ok(tree) = explorer.replay(state) {
+            if let Ok(tree) = explorer.with_model(model).replay(state) {
                 if trees.insert(tree.content_hash()) {
-                    chosen.push((state.clone(), violating));
+                    chosen.push((model, state.clone(), violating));
                 }
             }
         }
     };
     for finding in &exploration.findings {
-        offer(&finding.state, true, &mut chosen);
+        offer(finding.model, &finding.state, true, &mut chosen);
     }
+    let model = explorer.options().model;
     let stride = (exploration.states_checked / cap.max(1) as u64).max(1);
     let mut index = 0u64;
     explorer.for_each_state(&mut |state| {
         if index % stride == 0 {
-            offer(state, false, &mut chosen);
+            offer(model, state, false, &mut chosen);
         }
         index += 1;
     });

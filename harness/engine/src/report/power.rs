@@ -20,15 +20,24 @@ use torture_core::power::{ClassCounts, CrashState, Fill, Finding, Model, Torn};
 pub fn model_label(model: Model) -> String {
     match model {
         Model::Weak => "weak (for information: over-reports)".to_owned(),
-        Model::Linux | Model::Process => model.name().to_owned(),
+        Model::Posix | Model::Ext4 | Model::Xfs | Model::Btrfs | Model::Process => {
+            model.name().to_owned()
+        }
     }
 }
 
-/// The command that replays one crash state of `subject`.
+/// The chosen models' names, with the `weak` warning.
+pub fn models_label(power: &PowerSettings) -> String {
+    let labels: Vec<String> = power.models().into_iter().map(model_label).collect();
+    labels.join(", ")
+}
+
+/// The command that replays one crash state of `subject`, built under `model`.
 pub fn replay_command(
     subject: &Subject,
     settings: &Settings,
     power: &PowerSettings,
+    model: Model,
     state: &CrashState,
 ) -> String {
     let mut options: Vec<(&str, String)> = Vec::new();
@@ -37,9 +46,9 @@ pub fn replay_command(
         options.push(("--size", size_bytes.to_string()));
     }
     options.push(("--initial", initial_name(settings.initial).to_owned()));
-    options.push(("--model", power.options.model.name().to_owned()));
+    options.push(("--model", model.name().to_owned()));
     if power.options.torn != Torn::Block {
-        options.push(("--torn", power.options.torn.name().to_owned()));
+        options.push(("--torn", power.options.torn.to_string()));
     }
     if power.options.fill != Fill::Zeros {
         options.push(("--fill", power.options.fill.name().to_owned()));
@@ -94,10 +103,26 @@ pub fn status_line(result: &PowerResult, style: Style) -> String {
         result.recoveries.len() as u64 - failures,
         result.recoveries.len()
     ));
-    if !e.exhaustive && result.replay.is_none() {
-        line.push_str("  (sampled)");
+    if let Some(bound) = not_exhaustive(result) {
+        line.push_str(&format!("  {bound}"));
     }
     line
+}
+
+/// "not exhaustive: 500 of 65 539 states judged (time budget spent)", when it applies.
+pub fn not_exhaustive(result: &PowerResult) -> Option<String> {
+    let e = &result.exploration;
+    if e.exhaustive || result.replay.is_some() {
+        return None;
+    }
+    let why = match e.budget_spent {
+        true => " (time budget spent)",
+        false => "",
+    };
+    Some(format!(
+        "not exhaustive: {} of {} states judged{why}",
+        e.states_checked, e.state_space
+    ))
 }
 
 /// The smallest diagnosis of a subject: its first finding's, else its first failed recovery.
@@ -140,7 +165,9 @@ pub fn detail_lines(
         .iter()
         .map(|note| format!("{indent}note: {note}"))
         .collect();
-    let replay = |state: &CrashState| replay_command(&result.subject, settings, power, state);
+    let replay = |model: Model, state: &CrashState| {
+        replay_command(&result.subject, settings, power, model, state)
+    };
     let shown = match result.status() {
         SubjectStatus::Passed => 0,
         SubjectStatus::Caught | SubjectStatus::NotCaughtInShard => 1,
@@ -149,12 +176,18 @@ pub fn detail_lines(
         | SubjectStatus::NotModelled
         | SubjectStatus::Incomplete => usize::MAX,
     };
+    if let Some(holds) = &result.holds {
+        lines.push(format!("{indent}{holds}"));
+    }
     if let Some(replayed) = &result.replay {
         lines.extend(replay_lines(replayed, &indent));
     }
     for finding in result.exploration.findings.iter().take(shown) {
         lines.push(format!("{indent}{}", finding_phrase(finding)));
-        lines.push(format!("{indent}  replay: {}", replay(&finding.state)));
+        lines.push(format!(
+            "{indent}  replay: {}",
+            replay(finding.model, &finding.state)
+        ));
     }
     for recovery in result
         .recoveries
@@ -168,7 +201,10 @@ pub fn detail_lines(
                 recovery.state,
                 Violation::Recovery(failure)
             ));
-            lines.push(format!("{indent}  replay: {}", replay(&recovery.state)));
+            lines.push(format!(
+                "{indent}  replay: {}",
+                replay(recovery.model, &recovery.state)
+            ));
         }
     }
     for (seq, why) in &result.exploration.unmodelled {
@@ -225,7 +261,7 @@ pub fn summary_line(run: &PowerRun, style: Style) -> String {
         count_of(run.subjects.len() as u64, "subject", "subjects"),
         tally.passed,
         count_of(tally.caught as u64, "canary", "canaries"),
-        model_label(run.power.options.model),
+        models_label(&run.power),
         rate(run),
         count_of(recoveries as u64, "recovery run", "recovery runs"),
         width = if style.color { 10 + 11 } else { 10 },
@@ -261,11 +297,15 @@ pub fn subject_json(result: &PowerResult, power: &PowerSettings) -> Value {
         "status": result.status().to_string(),
         "expect": result.subject.expect.to_string(),
         "model": power.options.model.name(),
-        "torn": power.options.torn.name(),
+        "models": power.models().iter().map(|m| m.name()).collect::<Vec<_>>(),
+        "holds": result.holds.as_ref().map(ToString::to_string),
+        "torn": power.options.torn.to_string(),
         "fill": power.options.fill.name(),
         "states_checked": e.states_checked,
         "distinct_states": e.distinct_states,
         "exhaustive": e.exhaustive,
+        "budget_spent": e.budget_spent,
+        "not_exhaustive": not_exhaustive(result),
         "state_space": e.state_space,
         "before_ack": counts(e.classes.minus(e.after_ack)),
         "after_ack": counts(e.after_ack),
@@ -289,29 +329,29 @@ pub fn subject_json(result: &PowerResult, power: &PowerSettings) -> Value {
 
 /// `results.jsonl` lines: each finding, each failed recovery run, then the subject.
 pub fn result_lines(result: &PowerResult, run: &PowerRun) -> Vec<Value> {
-    let replay =
-        |state: &CrashState| replay_command(&result.subject, &run.settings, &run.power, state);
-    let model = run.power.options.model.name();
+    let replay = |model: Model, state: &CrashState| {
+        replay_command(&result.subject, &run.settings, &run.power, model, state)
+    };
     let mut lines: Vec<Value> = result
         .exploration
         .findings
         .iter()
         .map(|f| {
             json!({
-                "kind": "finding", "subject": result.subject.label, "model": model,
+                "kind": "finding", "subject": result.subject.label, "model": f.model.name(),
                 "state": f.state.to_string(), "violation": f.violation.name(),
                 "target": f.class.name(), "before_ack": f.before_ack, "leftovers": f.leftovers,
-                "diagnosis": f.diagnosis.text, "replay": replay(&f.state),
+                "diagnosis": f.diagnosis.text, "replay": replay(f.model, &f.state),
             })
         })
         .collect();
     for recovery in &result.recoveries {
         if let Some(failure) = recovery.failure {
             lines.push(json!({
-                "kind": "recovery", "subject": result.subject.label, "model": model,
-                "state": recovery.state.to_string(),
+                "kind": "recovery", "subject": result.subject.label,
+                "model": recovery.model.name(), "state": recovery.state.to_string(),
                 "diagnosis": format!("after a power cut, {}", Violation::Recovery(failure)),
-                "replay": replay(&recovery.state),
+                "replay": replay(recovery.model, &recovery.state),
             }));
         }
     }
@@ -353,10 +393,10 @@ pub fn markdown(run: &PowerRun) -> String {
     }
     let _ = writeln!(
         out,
-        "Model `{}`, torn unit `{}`, fill `{}`, at most {} states per subject, seed {}, `--initial {}`, \
+        "Models `{}`, torn unit `{}`, fill `{}`, at most {} states per subject, seed {}, `--initial {}`, \
          acknowledgement: {}.\n",
-        model_label(o.model),
-        o.torn.name(),
+        models_label(&run.power),
+        o.torn,
         o.fill.name(),
         o.max_states,
         o.seed,
@@ -446,7 +486,7 @@ fn findings_section(run: &PowerRun) -> String {
             let _ = writeln!(
                 out,
                 "  `{}`",
-                replay_command(&r.subject, &run.settings, &run.power, &f.state)
+                replay_command(&r.subject, &run.settings, &run.power, f.model, &f.state)
             );
         }
         for recovery in r.recoveries.iter().filter(|x| x.failure.is_some()) {
@@ -479,7 +519,13 @@ pub fn junit(run: &PowerRun) -> Result<String, quick_junit::SerializeError> {
                 status.set_message(f.diagnosis.text.clone());
                 status.set_description(format!(
                     "replay: {}",
-                    replay_command(&result.subject, &run.settings, &run.power, &f.state)
+                    replay_command(
+                        &result.subject,
+                        &run.settings,
+                        &run.power,
+                        f.model,
+                        &f.state
+                    )
                 ));
                 let mut case = TestCase::new(format!("power cut at {}", f.state), status);
                 case.set_classname(name.clone());
@@ -510,7 +556,7 @@ fn unfinished(end: &RunEnd) -> Option<String> {
 
 fn expectation_case(result: &PowerResult) -> TestCase {
     let message = format!(
-        "{} checked, {} distinct, {} violating; {}, {} failed; {}",
+        "{} checked, {} distinct, {} violating; {}, {} failed; {}{}",
         count_of(
             result.exploration.states_checked,
             "crash state",
@@ -524,7 +570,10 @@ fn expectation_case(result: &PowerResult) -> TestCase {
             "recovery runs"
         ),
         result.recovery_failures(),
-        smallest_diagnosis(result).unwrap_or_default()
+        smallest_diagnosis(result).unwrap_or_default(),
+        not_exhaustive(result)
+            .map(|bound| format!("; {bound}"))
+            .unwrap_or_default()
     );
     let status = match result.status() {
         SubjectStatus::Passed | SubjectStatus::Caught | SubjectStatus::NotCaughtInShard => {

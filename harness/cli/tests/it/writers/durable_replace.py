@@ -4,6 +4,8 @@
   file       fsync of the temp file, not of the directory (the rename can be lost)
   both       fsync of the temp file, rename, fsync of the directory (durable)
   done-early like `both`, but prints "done" before the directory fsync (acknowledges too soon)
+  renamed    fsync of the temp file, rename, fsync of the renamed file, never of the directory
+             (ext4, xfs and btrfs persist the new name with it; POSIX does not promise it)
 """
 import json
 import os
@@ -24,6 +26,10 @@ with os.fdopen(fd, "w") as f:
 os.replace(temp, target)
 if mode == "done-early":
     print("done", flush=True)
+if mode == "renamed":
+    renamed_fd = os.open(target, os.O_RDONLY)
+    os.fsync(renamed_fd)
+    os.close(renamed_fd)
 if mode in ("both", "done-early"):
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     os.fsync(dir_fd)

@@ -2,8 +2,8 @@
 
 use crate::realfs::{Entry, Tree};
 use torture_core::power::{
-    Assume, Explorer, FsTree, Node, PowerOptions, Reach, StatesAt, TargetClass, exact_classifier,
-    verdict_rule,
+    Assume, Explorer, FsTree, Model, Node, PowerOptions, Reach, StatesAt, TargetClass,
+    exact_classifier, verdict_rule,
 };
 use torture_core::trace::Trace;
 
@@ -64,9 +64,12 @@ pub struct Judged {
 }
 
 impl RunModel {
-    /// The `linux` model over `trace`.
-    pub fn new(trace: &Trace) -> Result<RunModel, String> {
-        let options = PowerOptions::default();
+    /// `model` over `trace`.
+    pub fn new(trace: &Trace, model: Model) -> Result<RunModel, String> {
+        let options = PowerOptions {
+            model,
+            ..PowerOptions::default()
+        };
         let explorer = Explorer::new(trace, options).map_err(|e| e.to_string())?;
         let target = explorer.plan().target.clone();
         Ok(RunModel { explorer, target })
@@ -90,8 +93,33 @@ impl RunModel {
         Judged {
             class,
             violation: verdict_rule(!point.after_ack(), class, versions.0.is_some()),
-            reach: states.reach(tree.content_hash()),
+            reach: self.reach(tree, point, states),
             leftovers: tree.leftovers(&self.target),
+        }
+    }
+
+    /// Whether the model leaves `tree`: from the enumerated trees when they are complete, else
+    /// placed exactly ([`Explorer::place`]), so the answer is never "unknown" for the model.
+    fn reach(&self, tree: &FsTree, point: RealPoint, states: &StatesAt) -> Reach {
+        let place = || {
+            self.explorer
+                .place(point.events(), tree, states.state_space)
+        };
+        match (states.reach(tree.content_hash()), states.assume) {
+            // A hash hit counts once the contents are compared.
+            (Reach::Inside { state }, assume) => {
+                let same = self
+                    .explorer
+                    .replay(&state)
+                    .is_ok_and(|t| t.same_content(tree));
+                match same {
+                    true => Reach::Inside { state },
+                    false if assume == Assume::Model => place(),
+                    false => Reach::Outside,
+                }
+            }
+            (Reach::Unknown { .. }, Assume::Model) => place(),
+            (reach, Assume::Model | Assume::RenamesDurableAtOnce) => reach,
         }
     }
 

@@ -87,6 +87,16 @@ impl RealFs {
         }
     }
 
+    /// The persistence model of this file system: the one its real states are checked against.
+    /// Both ext4 configurations use `ext4`, which does not lean on `auto_da_alloc`.
+    pub const fn model(self) -> torture_core::power::Model {
+        match self {
+            RealFs::Ext4 | RealFs::Ext4NoAutoDaAlloc => torture_core::power::Model::Ext4,
+            RealFs::Xfs => torture_core::power::Model::Xfs,
+            RealFs::Btrfs => torture_core::power::Model::Btrfs,
+        }
+    }
+
     /// Image size: xfs refuses less than 300 MiB, btrfs less than about 110 MiB (sparse: only
     /// what mkfs writes is allocated and copied).
     pub const fn image_mib(self) -> u64 {

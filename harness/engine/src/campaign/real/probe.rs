@@ -351,7 +351,7 @@ impl Fixture<'_> {
         let base = disk.fs.mount_point.join(sandbox_name(&label));
         let golden = self.golden(disk, prepared, &base)?;
         let started = Instant::now();
-        let model = simulate(&golden);
+        let model = simulate(&golden, self.options.fs.model());
         self.timing.model_ms += elapsed_ms(started);
         let mut result = RealSubject {
             label: label.clone(),
@@ -404,7 +404,8 @@ impl Fixture<'_> {
         };
         let tree = self.read(&copy, &[disk.relative(&sandbox)])?.remove(0);
         let point = RealPoint::Held { events: k };
-        let model = RunModel::new(&trace).map_err(|what| writer_error(&result.label, what))?;
+        let model = RunModel::new(&trace, self.options.fs.model())
+            .map_err(|what| writer_error(&result.label, what))?;
         let started = Instant::now();
         let states = model.states_at(point, self.options.max_states, self.options.assume);
         self.timing.model_ms += elapsed_ms(started);
@@ -592,9 +593,10 @@ fn cover(
     model.cover(coverage, reach);
 }
 
-/// The simulation's verdict on the golden trace (the `linux` model, byte-exact versions).
-fn simulate(golden: &Golden) -> ModelVerdict {
+/// The simulation's verdict on the golden trace (the file system's model, byte-exact versions).
+fn simulate(golden: &Golden, model: torture_core::power::Model) -> ModelVerdict {
     let options = PowerOptions {
+        model,
         max_states: 20_000,
         ..PowerOptions::default()
     };
@@ -706,7 +708,8 @@ impl Fixture<'_> {
             Ok(recorded) => recorded,
             Err(error) => return disk.teardown(&dir).and(Err(error)),
         };
-        let model = RunModel::new(&trace).map_err(|what| writer_error(label, what))?;
+        let model = RunModel::new(&trace, self.options.fs.model())
+            .map_err(|what| writer_error(label, what))?;
         let point = RealPoint::AfterExit {
             events: trace.events.len(),
             settle_ms: 0,
