@@ -1,5 +1,6 @@
-"""The package README's examples run as written: every Python block, and the shell block of
-the 3 AM story, each `torture` line with the exit code its comment names."""
+"""The README examples run as written: every Python block of the package README and of the
+repository README's Python section, and the package README's shell block of the 3 AM story,
+each `torture` line with the exit code its comment names."""
 
 import os
 import re
@@ -10,17 +11,28 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+REPOSITORY_README = README.parent.parent.parent / "README.md"
 
 
-def blocks(language):
-    return re.findall(rf"```{language}\n(.*?)```", README.read_text(), re.S)
+def blocks(language, text=None):
+    return re.findall(rf"```{language}\n(.*?)```", text or README.read_text(), re.S)
 
 
-@pytest.mark.parametrize("number", range(len(blocks("python"))))
+def python_section():
+    text = REPOSITORY_README.read_text()
+    return text[text.index("\n## Python\n"):]
+
+
+EXAMPLES = [("package README", code) for code in blocks("python")] + [
+    ("README, Python section", code) for code in blocks("python", python_section())
+]
+
+
+@pytest.mark.parametrize("number", range(len(EXAMPLES)))
 def test_python_example_runs(number, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code = blocks("python")[number]
-    exec(compile(code, f"README.md python block {number + 1}", "exec"), {"__name__": "readme"})
+    where, code = EXAMPLES[number]
+    exec(compile(code, f"{where}, python block", "exec"), {"__name__": "readme"})
 
 
 def test_the_3am_story_shell_example_runs_as_written(tmp_path):
