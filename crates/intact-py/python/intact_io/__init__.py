@@ -30,18 +30,6 @@ from ._errors import (
 )
 from ._file import AtomicBinaryFile, AtomicTextFile, PathArg, check_durability, open
 
-for _exported in (
-    AlreadyExistsError,
-    BatchError,
-    IntactError,
-    NotFoundError,
-    PermissionDeniedError,
-    PublishedNotDurableError,
-    AtomicBinaryFile,
-    AtomicTextFile,
-):
-    _exported.__module__ = __name__
-
 __all__ = [
     "AlreadyExistsError",
     "AtomicBinaryFile",
@@ -60,6 +48,10 @@ __all__ = [
     "write_json",
     "write_text",
 ]
+
+for _exported in [globals()[_name] for _name in __all__]:
+    if isinstance(_exported, type):  # shown as intact_io.X, not intact_io._errors.X
+        _exported.__module__ = __name__
 
 
 def _settings(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union, overload
 
 from . import _intact
 
@@ -123,6 +123,42 @@ def check_durability(durability: str) -> str:
     if durability not in _DURABILITIES:
         raise ValueError(f"durability must be one of {_DURABILITIES}, not {durability!r}")
     return durability
+
+
+TextMode = Literal["w", "wt", "x", "xt"]
+BinaryMode = Literal["wb", "xb"]
+
+
+@overload
+def open(
+    file: PathArg,
+    mode: TextMode = ...,
+    *,
+    durability: str = ...,
+    encoding: Optional[str] = ...,
+    errors: Optional[str] = ...,
+    newline: Optional[str] = ...,
+    buffering: int = ...,
+    overwrite: bool = ...,
+    preserve_mode: bool = ...,
+    follow_symlinks: bool = ...,
+) -> AtomicTextFile: ...
+
+
+@overload
+def open(
+    file: PathArg,
+    mode: BinaryMode,
+    *,
+    durability: str = ...,
+    encoding: None = ...,
+    errors: None = ...,
+    newline: None = ...,
+    buffering: int = ...,
+    overwrite: bool = ...,
+    preserve_mode: bool = ...,
+    follow_symlinks: bool = ...,
+) -> AtomicBinaryFile: ...
 
 
 def open(  # noqa: A001 (the point is to read like the builtin)
