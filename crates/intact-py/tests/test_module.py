@@ -224,3 +224,34 @@ def test_invalid_modes_are_refused(tmp_path):
     with pytest.raises(ValueError):
         intact_io.open(tmp_path / "x", "wb", encoding="utf-8")
     assert os.listdir(tmp_path) == []
+
+
+def test_the_gil_is_released_while_writing_and_syncing(tmp_path):
+    """With a switch interval of 1000 s the writer thread gives up the GIL only where the
+    extension releases it: the main thread then sees it still inside the call. Were the GIL
+    held for the whole write and fsync, the main thread would run only after it returned."""
+    import sys
+    import threading
+
+    data = os.urandom(1024) * 32 * 1024  # 32 MiB: the write and its fsync take a while
+    state = {"inside": False, "seen_inside": None}
+    started = threading.Event()
+
+    def writer():
+        state["inside"] = True
+        started.set()
+        intact_io.write_bytes(tmp_path / "big.bin", data)
+        state["inside"] = False
+
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000)
+    try:
+        thread = threading.Thread(target=writer)
+        thread.start()
+        started.wait()
+        state["seen_inside"] = state["inside"]
+        thread.join()
+    finally:
+        sys.setswitchinterval(old_interval)
+    assert state["seen_inside"] is True
+    assert (tmp_path / "big.bin").stat().st_size == len(data)

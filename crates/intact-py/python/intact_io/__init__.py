@@ -49,10 +49,6 @@ __all__ = [
     "write_text",
 ]
 
-for _exported in [globals()[_name] for _name in __all__]:
-    if isinstance(_exported, type):  # shown as intact_io.X, not intact_io._errors.X
-        _exported.__module__ = __name__
-
 
 def _settings(
     durability: str, overwrite: bool, preserve_mode: bool, follow_symlinks: bool
@@ -213,3 +209,8 @@ def torture_path() -> str:
     if found is None:
         raise FileNotFoundError("torture: not installed beside this Python, nor on PATH")
     return found
+
+
+for _exported in [globals()[_name] for _name in __all__]:
+    if isinstance(_exported, type):  # shown as intact_io.X, not intact_io._errors.X
+        _exported.__module__ = __name__
