@@ -13,4 +13,4 @@ for bin in torture torture-writer; do
     install -m 755 "$root/target/release/$bin" "$here/wheel-data/scripts/$bin"
     strip "$here/wheel-data/scripts/$bin"
 done
-maturin build --release --locked --manifest-path "$here/Cargo.toml" --out "$out"
+python3 -m maturin build --release --locked --manifest-path "$here/Cargo.toml" --out "$out"

@@ -87,8 +87,9 @@ class _Atomic:
 
     def __del__(self) -> None:
         # Never publish from the garbage collector: an unclosed file is one whose writer
-        # did not reach its end.
-        self.discard()
+        # did not reach its end. (No _temp: __init__ failed, and the raw file discards itself.)
+        if getattr(self, "_temp", None) is not None:
+            self.discard()
 
 
 class AtomicBinaryFile(_Atomic, io.BufferedWriter):
