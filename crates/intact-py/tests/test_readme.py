@@ -20,7 +20,9 @@ def blocks(language, text=None):
 
 def python_section():
     text = REPOSITORY_README.read_text()
-    return text[text.index("\n## Python\n"):]
+    section = text[text.index("\n## Python\n") + 1 :]
+    end = section.find("\n## ")
+    return section if end < 0 else section[:end]
 
 
 EXAMPLES = [("package README", code) for code in blocks("python")] + [
