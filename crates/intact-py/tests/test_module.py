@@ -255,3 +255,19 @@ def test_the_gil_is_released_while_writing_and_syncing(tmp_path):
         sys.setswitchinterval(old_interval)
     assert state["seen_inside"] is True
     assert (tmp_path / "big.bin").stat().st_size == len(data)
+
+
+def test_a_failed_batch_names_what_it_committed_and_what_not(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    batch = intact_io.Batch()
+    batch.add(tmp_path / "kept.txt", "kept")
+    batch.add(gone / "lost.txt", "lost")
+    gone.rmdir()
+    with pytest.raises(intact_io.BatchError) as caught:
+        batch.commit()
+    assert caught.value.committed == [str(tmp_path / "kept.txt")]
+    assert [failure.filename for failure in caught.value.failures] == [str(gone / "lost.txt")]
+    assert isinstance(caught.value.failures[0], FileNotFoundError)
+    assert caught.value.failures[0].published is False
+    assert (tmp_path / "kept.txt").read_text() == "kept"
