@@ -9,8 +9,8 @@ file on disk, not tmpfs), at 1 KiB and 64 KiB, in one interleaved run:
 - ``safer.open(path, "wb")``: for reference only, it never fsyncs (not durable), and the
   version installed here has no option to make it.
 
-Round r writes once with every method, in an order rotated by r, so a slow stretch of the
-disk hits every method alike. Prints a Markdown table: the median time per write and its
+Round r writes once with every method at every size, in an order rotated by r, so a slow
+stretch of the disk hits every method and size alike. Prints a Markdown table: the median time per write and its
 ratio to the hand-written protocol.
 
     python3 bench_write.py [--rounds 300] [--dir DIR]   # DIR: use it instead of a loop mount
@@ -92,17 +92,16 @@ def loop_ext4() -> Iterator[str]:
 
 def measure(directory: str, rounds: int) -> Dict[str, Dict[str, List[float]]]:
     times: Dict[str, Dict[str, List[float]]] = {s: {m: [] for m in METHODS} for s in SIZES}
-    names = list(METHODS)
-    for size_name, size in SIZES.items():
-        data = os.urandom(size)
-        targets = {m: os.path.join(directory, f"target-{i}-{size}") for i, m in enumerate(names)}
-        for name in names:  # every target exists: each write replaces a file
-            METHODS[name](targets[name], data)
-        for r in range(rounds):
-            for name in names[r % len(names):] + names[: r % len(names)]:
-                start = time.perf_counter()
-                METHODS[name](targets[name], data)
-                times[size_name][name].append(time.perf_counter() - start)
+    cases = [(size_name, name) for size_name in SIZES for name in METHODS]
+    data = {size_name: os.urandom(size) for size_name, size in SIZES.items()}
+    targets = {case: os.path.join(directory, f"target-{i}") for i, case in enumerate(cases)}
+    for case in cases:  # every target exists: each write replaces a file
+        METHODS[case[1]](targets[case], data[case[0]])
+    for r in range(rounds):
+        for size_name, name in cases[r % len(cases) :] + cases[: r % len(cases)]:
+            start = time.perf_counter()
+            METHODS[name](targets[(size_name, name)], data[size_name])
+            times[size_name][name].append(time.perf_counter() - start)
     return times
 
 
