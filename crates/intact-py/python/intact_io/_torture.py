@@ -118,7 +118,9 @@ def offers_json(program: str, command: str) -> bool:
     done = subprocess.run(
         [program, command, "--help"], capture_output=True, text=True, check=False
     )
-    return "--format" in done.stdout and "json" in done.stdout
+    _, found, rest = done.stdout.partition("--format")
+    option_help = re.split(r"\n\s*-{1,2}[a-z]", rest, maxsplit=1)[0]
+    return bool(found) and "json" in option_help
 
 
 def option_words(options: Dict[str, Any]) -> List[str]:
