@@ -23,6 +23,17 @@ test:
 ci:
     bash .ci/run
 
+# The Python wheel intact-io (the intact_io module, `torture` and the pytest fixture) into target/wheels.
+wheel:
+    bash .ci/setup python
+    bash crates/intact-py/build-wheel.sh
+
+# Build the wheel, install it into a fresh venv (target/py-venv) and run its pytest suite there.
+wheel-test: wheel
+    rm -rf target/py-venv && python3 -m venv target/py-venv
+    target/py-venv/bin/pip install --quiet --force-reinstall target/wheels/intact_io-*.whl -r crates/intact-py/tests/requirements.txt
+    cd crates/intact-py/tests && ../../../target/py-venv/bin/python -m pytest -q -p no:cacheprovider
+
 # Install the tools the fuzz and filesystem recipes need (cargo-fuzz, xfsprogs, btrfs-progs).
 setup:
     bash .ci/setup

@@ -1,0 +1,36 @@
+"""The Rust extension; use the functions of ``intact_io`` instead."""
+
+from pathlib import Path
+
+def write_bytes(
+    path: str,
+    data: bytes,
+    durability: str,
+    no_clobber: bool,
+    preserve_mode: bool,
+    follow_symlinks: bool,
+) -> None: ...
+def sweep(dir: str, dry_run: bool) -> tuple[list[Path], list[Path], list[Path], int]: ...
+
+class Writer:
+    def __init__(
+        self,
+        path: str,
+        durability: str,
+        no_clobber: bool,
+        preserve_mode: bool,
+        follow_symlinks: bool,
+    ) -> None: ...
+    def write(self, data: bytes) -> int: ...
+    def commit(self) -> None: ...
+    def discard(self) -> None: ...
+    @property
+    def path(self) -> Path: ...
+
+class BatchWriter:
+    def __init__(
+        self, durability: str, no_clobber: bool, preserve_mode: bool, follow_symlinks: bool
+    ) -> None: ...
+    def add(self, path: str, data: bytes) -> None: ...
+    def commit(self) -> None: ...
+    def discard(self) -> None: ...
