@@ -4,6 +4,7 @@
 mod batch;
 mod crash;
 mod errors;
+mod group;
 #[cfg(feature = "json")]
 mod json;
 mod limits;
@@ -11,5 +12,7 @@ mod metadata;
 mod noclobber;
 mod sweep;
 mod symlinks;
+#[cfg(feature = "tokio")]
+mod tokio;
 mod util;
 mod write;
