@@ -24,6 +24,7 @@ use std::str::FromStr;
 pub use torture_writers::{Strategy, UnknownStrategy};
 
 pub mod bench;
+pub mod concurrent;
 
 /// The strategies the benchmarks compare: the in-place references (every ratio is taken against
 /// them), `intact` at each level and temp-file kind, and the peers. The other reference patterns

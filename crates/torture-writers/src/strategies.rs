@@ -20,6 +20,9 @@ use intact::{Durability, Temp};
 /// Size of each `write` call of the in-place strategies: several calls, like a buffered writer.
 pub const PLAIN_CHUNK_BYTES: usize = 4096;
 
+/// Threads (and files, one each) of the group strategies.
+pub const GROUP_WRITERS: usize = 16;
+
 /// A write strategy: one way to replace a whole file, from plainly broken to correct.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Strategy {
@@ -49,6 +52,14 @@ pub enum Strategy {
     Atomicwrites,
     /// The peer `atomic-write-file`: `AtomicWriteFile::open` + `write_all` + `commit`.
     AtomicWriteFile,
+    /// `intact::write` from [`GROUP_WRITERS`] threads at once, one file each in the target's
+    /// directory: the target (the file the oracle judges) and its siblings `NN-<name>`. Their
+    /// commits share directory `fsync`s (intact's group commit).
+    IntactGroup,
+    /// `intact-group` at `Durability::Data`: every thread `fsync`s its file and renames, and
+    /// none `fsync`s the directory (the shared directory `fsync` skipped). The canary of
+    /// `intact-group`: a power cut after it returned may lose the renames.
+    IntactGroupNoDirSync,
     /// `intact` with `Overwrite::NoClobber`: publishes only when the target does not exist yet
     /// (`renameat2(RENAME_NOREPLACE)`), else fails with "exists" and leaves nothing. Not in
     /// [`Strategy::ALL`]: see [`Strategy::replaces`].
@@ -70,7 +81,7 @@ pub enum Origin {
 impl Strategy {
     /// Every strategy that replaces the target (what the kill, power and errors campaigns run,
     /// over an old version): the in-place canaries first, then temp-and-rename patterns, intact, peers.
-    pub const ALL: [Strategy; 13] = [
+    pub const ALL: [Strategy; 15] = [
         Strategy::Plain,
         Strategy::PlainFsync,
         Strategy::Rename,
@@ -84,11 +95,13 @@ impl Strategy {
         Strategy::TempfilePersist,
         Strategy::Atomicwrites,
         Strategy::AtomicWriteFile,
+        Strategy::IntactGroup,
+        Strategy::IntactGroupNoDirSync,
     ];
 
     /// [`Strategy::ALL`] and the no-clobber writer: every strategy `torture-writer` and
     /// `torture race` run.
-    pub const EVERY: [Strategy; 14] = [
+    pub const EVERY: [Strategy; 16] = [
         Strategy::Plain,
         Strategy::PlainFsync,
         Strategy::Rename,
@@ -102,6 +115,8 @@ impl Strategy {
         Strategy::TempfilePersist,
         Strategy::Atomicwrites,
         Strategy::AtomicWriteFile,
+        Strategy::IntactGroup,
+        Strategy::IntactGroupNoDirSync,
         Strategy::IntactNoClobber,
     ];
 
@@ -122,6 +137,8 @@ impl Strategy {
             Strategy::Atomicwrites => "atomicwrites",
             Strategy::AtomicWriteFile => "atomic-write-file",
             Strategy::IntactNoClobber => "intact-noclobber",
+            Strategy::IntactGroup => "intact-group",
+            Strategy::IntactGroupNoDirSync => "intact-group-nodirsync",
         }
     }
 
@@ -152,6 +169,12 @@ impl Strategy {
             Strategy::IntactNoClobber => {
                 "intact, Overwrite::NoClobber: publish only if the target is absent, else fail"
             }
+            Strategy::IntactGroup => {
+                "intact::write from 16 threads, 16 files in one directory (judged: the target)"
+            }
+            Strategy::IntactGroupNoDirSync => {
+                "intact-group at Durability::Data: the shared directory fsync skipped"
+            }
         }
     }
 
@@ -171,6 +194,8 @@ impl Strategy {
             | Strategy::IntactData
             | Strategy::IntactNamed
             | Strategy::IntactAnonymous
+            | Strategy::IntactGroup
+            | Strategy::IntactGroupNoDirSync
             | Strategy::IntactNoClobber => Origin::BuiltIn,
         }
     }
@@ -190,6 +215,8 @@ impl Strategy {
             | Strategy::TempfilePersist
             | Strategy::Atomicwrites
             | Strategy::AtomicWriteFile
+            | Strategy::IntactGroup
+            | Strategy::IntactGroupNoDirSync
             | Strategy::IntactNoClobber => Expect::Pass,
         }
     }
@@ -213,6 +240,8 @@ impl Strategy {
             | Strategy::TempfilePersist
             | Strategy::Atomicwrites
             | Strategy::AtomicWriteFile
+            | Strategy::IntactGroup
+            | Strategy::IntactGroupNoDirSync
             | Strategy::IntactNoClobber => Expect::Pass,
         }
     }
@@ -244,7 +273,8 @@ impl Strategy {
             | Strategy::IntactNamed
             | Strategy::IntactAnonymous
             | Strategy::Atomicwrites
-            | Strategy::AtomicWriteFile => Expect::Pass,
+            | Strategy::AtomicWriteFile
+            | Strategy::IntactGroup => Expect::Pass,
             Strategy::Plain
             | Strategy::PlainFsync
             | Strategy::Rename
@@ -252,6 +282,7 @@ impl Strategy {
             | Strategy::FixedTemp
             | Strategy::IntactNone
             | Strategy::IntactData
+            | Strategy::IntactGroupNoDirSync
             | Strategy::TempfilePersist => Expect::Caught,
             // Never run by `torture power` (it does not replace: see `replaces`); over an
             // absent target it is `intact`, and as durable.
@@ -285,7 +316,9 @@ impl Strategy {
             | Strategy::IntactAnonymous
             | Strategy::TempfilePersist
             | Strategy::Atomicwrites
-            | Strategy::AtomicWriteFile => Expect::Pass,
+            | Strategy::AtomicWriteFile
+            | Strategy::IntactGroup
+            | Strategy::IntactGroupNoDirSync => Expect::Pass,
             // Never run by `torture errors` (it does not replace: see `replaces`).
             Strategy::IntactNoClobber => Expect::Pass,
         }
@@ -300,6 +333,7 @@ impl Strategy {
             | Strategy::IntactAnonymous
             | Strategy::Atomicwrites
             | Strategy::AtomicWriteFile
+            | Strategy::IntactGroup
             | Strategy::IntactNoClobber => true,
             Strategy::Plain
             | Strategy::PlainFsync
@@ -308,6 +342,7 @@ impl Strategy {
             | Strategy::FixedTemp
             | Strategy::IntactNone
             | Strategy::IntactData
+            | Strategy::IntactGroupNoDirSync
             | Strategy::TempfilePersist => false,
         }
     }
@@ -326,6 +361,8 @@ impl Strategy {
                 | Strategy::IntactData
                 | Strategy::IntactNamed
                 | Strategy::IntactAnonymous
+                | Strategy::IntactGroup
+                | Strategy::IntactGroupNoDirSync
                 | Strategy::IntactNoClobber
         )
     }
@@ -358,6 +395,8 @@ impl Strategy {
             Strategy::IntactNoClobber => intact::Options::new()
                 .overwrite(intact::Overwrite::NoClobber)
                 .write(target, contents),
+            Strategy::IntactGroup => write_group(target, contents, Durability::Full),
+            Strategy::IntactGroupNoDirSync => write_group(target, contents, Durability::Data),
         }
     }
 
@@ -443,6 +482,45 @@ fn write_intact(
         .durability(durability)
         .temp(temp)
         .write(target, contents)
+}
+
+/// The files of the group strategies: the target, then its siblings `01-<name>` to `15-<name>`
+/// in the same directory.
+pub fn group_paths(target: &Path) -> io::Result<Vec<PathBuf>> {
+    let name = file_name(target)?;
+    let siblings = (1..GROUP_WRITERS).map(|i| target.with_file_name(format!("{i:02}-{name}")));
+    Ok(std::iter::once(target.to_path_buf())
+        .chain(siblings)
+        .collect())
+}
+
+/// [`GROUP_WRITERS`] threads, started together, each replacing one of [`group_paths`] with
+/// `contents` through `intact`; the first error, after every thread ended.
+fn write_group(target: &Path, contents: &[u8], durability: Durability) -> io::Result<()> {
+    let paths = group_paths(target)?;
+    let options = intact::Options::new().durability(durability);
+    let start = std::sync::Barrier::new(paths.len());
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = paths
+            .iter()
+            .map(|path| {
+                let (options, start) = (&options, &start);
+                scope.spawn(move || {
+                    start.wait();
+                    options.write(path, contents)
+                })
+            })
+            .collect();
+        let results: Vec<io::Result<()>> = writers
+            .into_iter()
+            .map(|writer| {
+                writer
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a writer thread panicked")))
+            })
+            .collect();
+        results.into_iter().collect()
+    })
 }
 
 fn write_tempfile(target: &Path, contents: &[u8]) -> io::Result<()> {
@@ -572,11 +650,28 @@ mod tests {
                 .run_step(&target, &contents)
                 .unwrap_or_else(|e| panic!("{strategy}: {e}"));
             assert_eq!(std::fs::read(&target).unwrap(), contents, "{strategy}");
-            let names: Vec<_> = std::fs::read_dir(&dir)
+            let mut names: Vec<_> = std::fs::read_dir(&dir)
                 .unwrap()
-                .map(|e| e.unwrap().file_name())
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
                 .collect();
-            assert_eq!(names, ["target.json"], "{strategy} left files behind");
+            names.sort();
+            let grouped = matches!(
+                strategy,
+                Strategy::IntactGroup | Strategy::IntactGroupNoDirSync
+            );
+            let paths = match grouped {
+                true => group_paths(&target).unwrap(),
+                false => vec![target.clone()],
+            };
+            for path in &paths {
+                assert_eq!(std::fs::read(path).unwrap(), contents, "{strategy}");
+            }
+            let mut expected: Vec<String> = paths
+                .iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect();
+            expected.sort();
+            assert_eq!(names, expected, "{strategy} left files behind");
             std::fs::remove_dir_all(&dir).unwrap();
         }
     }

@@ -11,6 +11,7 @@
 //! `prepare` checks everything before the first write and `runner` drives each subject.
 
 pub mod chart;
+pub mod concurrent;
 pub mod env;
 pub mod error;
 pub mod measure;
@@ -72,6 +73,11 @@ pub struct BenchArgs {
     /// Files in the batch comparison [default: 1000]; 0 leaves the batch out.
     #[arg(long, value_name = "N")]
     pub batch_files: Option<usize>,
+
+    /// Passes per round of the concurrent comparison (16 threads, one 1 KiB file each, each
+    /// replaced that many times per round) [default: 4; with --quick 2]; 0 leaves it out.
+    #[arg(long, value_name = "N")]
+    pub concurrent_passes: Option<usize>,
 
     /// Do not trace one write per strategy with strace.
     #[arg(long)]

@@ -70,6 +70,8 @@ pub struct FsResult {
     pub setup: Vec<String>,
     pub sizes: Vec<SizeResult>,
     pub batch: Option<BatchResult>,
+    /// The concurrent comparison (16 threads in one directory).
+    pub concurrent: Option<super::concurrent::ConcurrentResult>,
     pub syscalls: Vec<Trace>,
     pub notes: Vec<String>,
 }
@@ -495,6 +497,7 @@ mod tests {
             setup: Vec::new(),
             sizes,
             batch: None,
+            concurrent: None,
             syscalls: Vec::new(),
             notes: Vec::new(),
         }
