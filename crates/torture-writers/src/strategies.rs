@@ -59,7 +59,7 @@ pub enum Strategy {
     /// `intact-group` at `Durability::Data`: every thread `fsync`s its file and renames, and
     /// none `fsync`s the directory (the shared directory `fsync` skipped). The canary of
     /// `intact-group`: a power cut after it returned may lose the renames.
-    IntactGroupNoDirSync,
+    IntactGroupData,
     /// `intact` with `Overwrite::NoClobber`: publishes only when the target does not exist yet
     /// (`renameat2(RENAME_NOREPLACE)`), else fails with "exists" and leaves nothing. Not in
     /// [`Strategy::ALL`]: see [`Strategy::replaces`].
@@ -81,7 +81,7 @@ pub enum Origin {
 impl Strategy {
     /// Every strategy that replaces the target (what the kill, power and errors campaigns run,
     /// over an old version): the in-place canaries first, then temp-and-rename patterns, intact, peers.
-    pub const ALL: [Strategy; 15] = [
+    pub const ALL: [Strategy; 13] = [
         Strategy::Plain,
         Strategy::PlainFsync,
         Strategy::Rename,
@@ -95,13 +95,16 @@ impl Strategy {
         Strategy::TempfilePersist,
         Strategy::Atomicwrites,
         Strategy::AtomicWriteFile,
-        Strategy::IntactGroup,
-        Strategy::IntactGroupNoDirSync,
     ];
+
+    /// The concurrent writers (many threads): run only when named (`--subject`), and judged only
+    /// by `torture power`. The kill and errors campaigns count kill points and faults along one
+    /// thread's calls, which threads running at once do not repeat from run to run.
+    pub const CONCURRENT: [Strategy; 2] = [Strategy::IntactGroup, Strategy::IntactGroupData];
 
     /// [`Strategy::ALL`] and the no-clobber writer: every strategy `torture-writer` and
     /// `torture race` run.
-    pub const EVERY: [Strategy; 16] = [
+    pub const EVERY: [Strategy; 14] = [
         Strategy::Plain,
         Strategy::PlainFsync,
         Strategy::Rename,
@@ -115,8 +118,6 @@ impl Strategy {
         Strategy::TempfilePersist,
         Strategy::Atomicwrites,
         Strategy::AtomicWriteFile,
-        Strategy::IntactGroup,
-        Strategy::IntactGroupNoDirSync,
         Strategy::IntactNoClobber,
     ];
 
@@ -138,7 +139,7 @@ impl Strategy {
             Strategy::AtomicWriteFile => "atomic-write-file",
             Strategy::IntactNoClobber => "intact-noclobber",
             Strategy::IntactGroup => "intact-group",
-            Strategy::IntactGroupNoDirSync => "intact-group-nodirsync",
+            Strategy::IntactGroupData => "intact-group-data",
         }
     }
 
@@ -170,10 +171,10 @@ impl Strategy {
                 "intact, Overwrite::NoClobber: publish only if the target is absent, else fail"
             }
             Strategy::IntactGroup => {
-                "intact::write from 16 threads, 16 files in one directory (judged: the target)"
+                "intact::write from 16 threads, 16 files in one directory, the target judged (torture power only)"
             }
-            Strategy::IntactGroupNoDirSync => {
-                "intact-group at Durability::Data: the shared directory fsync skipped"
+            Strategy::IntactGroupData => {
+                "intact-group at Durability::Data: the shared directory fsync skipped (torture power only)"
             }
         }
     }
@@ -195,7 +196,7 @@ impl Strategy {
             | Strategy::IntactNamed
             | Strategy::IntactAnonymous
             | Strategy::IntactGroup
-            | Strategy::IntactGroupNoDirSync
+            | Strategy::IntactGroupData
             | Strategy::IntactNoClobber => Origin::BuiltIn,
         }
     }
@@ -216,7 +217,7 @@ impl Strategy {
             | Strategy::Atomicwrites
             | Strategy::AtomicWriteFile
             | Strategy::IntactGroup
-            | Strategy::IntactGroupNoDirSync
+            | Strategy::IntactGroupData
             | Strategy::IntactNoClobber => Expect::Pass,
         }
     }
@@ -241,7 +242,7 @@ impl Strategy {
             | Strategy::Atomicwrites
             | Strategy::AtomicWriteFile
             | Strategy::IntactGroup
-            | Strategy::IntactGroupNoDirSync
+            | Strategy::IntactGroupData
             | Strategy::IntactNoClobber => Expect::Pass,
         }
     }
@@ -282,7 +283,7 @@ impl Strategy {
             | Strategy::FixedTemp
             | Strategy::IntactNone
             | Strategy::IntactData
-            | Strategy::IntactGroupNoDirSync
+            | Strategy::IntactGroupData
             | Strategy::TempfilePersist => Expect::Caught,
             // Never run by `torture power` (it does not replace: see `replaces`); over an
             // absent target it is `intact`, and as durable.
@@ -318,7 +319,7 @@ impl Strategy {
             | Strategy::Atomicwrites
             | Strategy::AtomicWriteFile
             | Strategy::IntactGroup
-            | Strategy::IntactGroupNoDirSync => Expect::Pass,
+            | Strategy::IntactGroupData => Expect::Pass,
             // Never run by `torture errors` (it does not replace: see `replaces`).
             Strategy::IntactNoClobber => Expect::Pass,
         }
@@ -342,7 +343,7 @@ impl Strategy {
             | Strategy::FixedTemp
             | Strategy::IntactNone
             | Strategy::IntactData
-            | Strategy::IntactGroupNoDirSync
+            | Strategy::IntactGroupData
             | Strategy::TempfilePersist => false,
         }
     }
@@ -362,7 +363,7 @@ impl Strategy {
                 | Strategy::IntactNamed
                 | Strategy::IntactAnonymous
                 | Strategy::IntactGroup
-                | Strategy::IntactGroupNoDirSync
+                | Strategy::IntactGroupData
                 | Strategy::IntactNoClobber
         )
     }
@@ -396,7 +397,7 @@ impl Strategy {
                 .overwrite(intact::Overwrite::NoClobber)
                 .write(target, contents),
             Strategy::IntactGroup => write_group(target, contents, Durability::Full),
-            Strategy::IntactGroupNoDirSync => write_group(target, contents, Durability::Data),
+            Strategy::IntactGroupData => write_group(target, contents, Durability::Data),
         }
     }
 
@@ -423,7 +424,8 @@ pub struct UnknownStrategy(pub String);
 
 impl fmt::Display for UnknownStrategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = Strategy::EVERY.iter().map(|s| s.name()).collect();
+        let every = Strategy::EVERY.iter().chain(&Strategy::CONCURRENT);
+        let names: Vec<&str> = every.map(|s| s.name()).collect();
         write!(
             f,
             "unknown strategy `{}` (known: {})",
@@ -441,6 +443,7 @@ impl FromStr for Strategy {
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         Strategy::EVERY
             .into_iter()
+            .chain(Strategy::CONCURRENT)
             .find(|s| s.name() == name)
             .ok_or_else(|| UnknownStrategy(name.to_owned()))
     }
@@ -655,25 +658,31 @@ mod tests {
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
                 .collect();
             names.sort();
-            let grouped = matches!(
-                strategy,
-                Strategy::IntactGroup | Strategy::IntactGroupNoDirSync
-            );
-            let paths = match grouped {
-                true => group_paths(&target).unwrap(),
-                false => vec![target.clone()],
-            };
-            for path in &paths {
-                assert_eq!(std::fs::read(path).unwrap(), contents, "{strategy}");
-            }
-            let mut expected: Vec<String> = paths
-                .iter()
-                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-                .collect();
+            let mut expected = vec!["target.json".to_owned()];
             expected.sort();
             assert_eq!(names, expected, "{strategy} left files behind");
             std::fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    #[test]
+    fn the_concurrent_writers_replace_the_target_and_its_siblings() {
+        for strategy in Strategy::CONCURRENT {
+            assert_eq!(strategy.name().parse::<Strategy>(), Ok(strategy));
+            let dir = scratch(strategy.name());
+            let target = dir.join("target.json");
+            std::fs::write(&target, b"old").unwrap();
+            let contents = torture_core::payload::payload(1000, 2);
+            strategy.run_step(&target, &contents).unwrap();
+            let paths = group_paths(&target).unwrap();
+            assert_eq!(paths.len(), GROUP_WRITERS);
+            for path in &paths {
+                assert_eq!(std::fs::read(path).unwrap(), contents, "{strategy}");
+            }
+            assert_eq!(std::fs::read_dir(&dir).unwrap().count(), GROUP_WRITERS);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        assert!(Strategy::IntactGroup.durable() && !Strategy::IntactGroupData.durable());
     }
 
     #[test]

@@ -348,10 +348,11 @@ impl KillArgs {
                 names.push(name.clone());
             }
         }
-        let builtins = campaign::builtins();
-        let chosen = builtins
+        let named = |b: &campaign::Builtin| names.iter().any(|n| n == b.name);
+        let chosen = campaign::builtins()
             .into_iter()
-            .filter(|b| names.is_empty() || names.iter().any(|n| n == b.name));
+            .filter(|b| names.is_empty() || named(b))
+            .chain(campaign::named_only_builtins().into_iter().filter(named));
         let mut subjects: Vec<Subject> = chosen.map(|b| Subject::builtin(b, size_bytes)).collect();
         if self.is_main_job() {
             subjects.extend(main_job_sweep());

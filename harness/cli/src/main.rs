@@ -82,7 +82,10 @@ fn list() -> ExitCode {
     )) {
         return ExitCode::SUCCESS;
     }
-    for builtin in campaign::builtins() {
+    for builtin in campaign::builtins()
+        .into_iter()
+        .chain(campaign::named_only_builtins())
+    {
         let origin = match builtin.origin {
             Origin::BuiltIn => "built-in",
             Origin::Peer => "peer",
