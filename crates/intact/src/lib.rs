@@ -218,11 +218,11 @@
 //!
 //! | | syscalls | |
 //! |---|---:|---|
-//! | [`write()`] ([`Durability::Full`]) | 13 | `openat(dir)`, `statx(target)`, `openat(O_TMPFILE)`, `flock`, `write`, `statx(target)` again at commit, `statx(temp)`, `fsync`, `linkat`, `renameat`, `fsync(dir)`, `close` ×2 |
-//! | [`Durability::Data`] | 12 | without `fsync(dir)`; the directory is opened `O_PATH` |
+//! | [`write()`] ([`Durability::Full`]) | 14 | `openat(dir)`, `statx(target)`, `openat(O_TMPFILE)`, `flock`, `write`, `statx(target)` again at commit, `statx(dir)` (the key of its group commit), `statx(temp)`, `fsync`, `linkat`, `renameat`, `fsync(dir)` (shared with concurrent commits), `close` ×2 |
+//! | [`Durability::Data`] | 12 | without `statx(dir)` and `fsync(dir)`; the directory is opened `O_PATH` |
 //! | [`Durability::None`] | 11 | without either `fsync` |
-//! | [`Temp::Named`], `Full` | 14 | `openat(O_EXCL)` and `statx(temp name)` instead of `openat(O_TMPFILE)`, `fchmod` (0600 to the final mode), no `linkat` |
-//! | [`Overwrite::NoClobber`], new file, `Full` | 9 | no `flock`, no `statx` at commit, `linkat` straight to the target, no `renameat` |
+//! | [`Temp::Named`], `Full` | 15 | `openat(O_EXCL)` and `statx(temp name)` instead of `openat(O_TMPFILE)`, `fchmod` (0600 to the final mode), no `linkat` |
+//! | [`Overwrite::NoClobber`], new file, `Full` | 10 | no `flock`, no `statx` at commit, `linkat` straight to the target, no `renameat` |
 //!
 //! A new file with a named temp file adds one `fgetxattr` of the directory (its default ACL)
 //! and, without one, the read of the umask from `/proc`. The second `statx(target)` (reading
