@@ -16,6 +16,7 @@ use std::sync::Barrier;
 use intact::Durability;
 
 use crate::Strategy;
+use torture_writers::strategies::on_threads as threads;
 
 /// Writer threads, and files (one per thread).
 pub const THREADS: usize = 16;
@@ -140,32 +141,6 @@ fn with_durability(
     let options = intact::Options::new().durability(durability);
     threads(files, |file| {
         repeat(rounds, || options.write(file, payload))
-    })
-}
-
-/// Runs `work` for each file on its own thread, all started together; the first error.
-fn threads(files: &[PathBuf], work: impl Fn(&Path) -> io::Result<()> + Sync) -> io::Result<()> {
-    let start = Barrier::new(files.len());
-    std::thread::scope(|scope| {
-        let running: Vec<_> = files
-            .iter()
-            .map(|file| {
-                let (start, work) = (&start, &work);
-                scope.spawn(move || {
-                    start.wait();
-                    work(file)
-                })
-            })
-            .collect();
-        let ended: Vec<io::Result<()>> = running
-            .into_iter()
-            .map(|thread| {
-                thread
-                    .join()
-                    .unwrap_or_else(|_| Err(io::Error::other("a writer thread panicked")))
-            })
-            .collect();
-        ended.into_iter().collect()
     })
 }
 

@@ -498,31 +498,39 @@ pub fn group_paths(target: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 /// [`GROUP_WRITERS`] threads, started together, each replacing one of [`group_paths`] with
-/// `contents` through `intact`; the first error, after every thread ended.
+/// `contents` through `intact`.
 fn write_group(target: &Path, contents: &[u8], durability: Durability) -> io::Result<()> {
-    let paths = group_paths(target)?;
     let options = intact::Options::new().durability(durability);
+    on_threads(&group_paths(target)?, |path| options.write(path, contents))
+}
+
+/// Runs `work` for each path on a thread of its own, all started together at a barrier; the
+/// first error, once every thread has ended.
+pub fn on_threads(
+    paths: &[PathBuf],
+    work: impl Fn(&Path) -> io::Result<()> + Sync,
+) -> io::Result<()> {
     let start = std::sync::Barrier::new(paths.len());
     std::thread::scope(|scope| {
-        let writers: Vec<_> = paths
+        let running: Vec<_> = paths
             .iter()
             .map(|path| {
-                let (options, start) = (&options, &start);
+                let (start, work) = (&start, &work);
                 scope.spawn(move || {
                     start.wait();
-                    options.write(path, contents)
+                    work(path)
                 })
             })
             .collect();
-        let results: Vec<io::Result<()>> = writers
+        let ended: Vec<io::Result<()>> = running
             .into_iter()
-            .map(|writer| {
-                writer
+            .map(|thread| {
+                thread
                     .join()
                     .unwrap_or_else(|_| Err(io::Error::other("a writer thread panicked")))
             })
             .collect();
-        results.into_iter().collect()
+        ended.into_iter().collect()
     })
 }
 
