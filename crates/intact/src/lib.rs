@@ -189,8 +189,9 @@
 //! ([`CommitFailure::PublishedNotDurable`]). [`Batch`] already syncs each directory once
 //! per batch and does not take part.
 //!
-//! A lone writer pays an `fstat` of the directory and an uncontended lock more, which is
-//! nothing beside the `fsync`s (see "Cost").
+//! A lone writer pays an `fstat` of the directory and a few uncontended locks more, which is
+//! nothing beside the `fsync`s (see "Cost"). While other commits into the directory are under
+//! way, [`Temp::Auto`] takes a named temp file rather than an unnamed one (see [`Temp::Auto`]).
 //!
 //! # Cleaning up: `sweep`
 //!
@@ -214,7 +215,8 @@
 //!
 //! Syscalls per call on Linux, replacing a file whose owner the temp file already has and
 //! whose mode the umask lets through (the usual case), with an unnamed temp file
-//! ([`Temp::Auto`] on ext4, xfs, btrfs and tmpfs):
+//! ([`Temp::Auto`] on ext4, xfs, btrfs and tmpfs, with no other commit into the directory under
+//! way):
 //!
 //! | | syscalls | |
 //! |---|---:|---|
