@@ -34,9 +34,8 @@ pub enum Contender {
     /// (no lock, no metadata, no descriptor of the directory kept), then per batch (every
     /// thread's file once, met at a barrier) exactly one `fsync` of the directory.
     Limit,
-    /// `intact::write` with unnamed temp files (`Temp::Anonymous`, `O_TMPFILE`) from every
-    /// thread: what `Temp::Auto` would do if it did not switch to named ones under concurrency.
-    IntactAnonymous,
+    /// `intact::write` with named temp files (`Temp::Named`) from every thread.
+    IntactNamed,
     /// `intact` at `Durability::Data` from every thread: no directory `fsync` at all (not
     /// durable; what the directory `fsync`s cost is the difference to `intact`).
     IntactData,
@@ -55,7 +54,7 @@ impl Contender {
         Contender::AtomicWriteFile,
         Contender::Atomicwrites,
         Contender::Limit,
-        Contender::IntactAnonymous,
+        Contender::IntactNamed,
         Contender::IntactData,
         Contender::IntactNone,
         Contender::IntactOneThread,
@@ -69,7 +68,7 @@ impl Contender {
             Contender::AtomicWriteFile => "atomic-write-file x16",
             Contender::Atomicwrites => "atomicwrites x16",
             Contender::Limit => "limit x16",
-            Contender::IntactAnonymous => "intact-anonymous x16",
+            Contender::IntactNamed => "intact-named x16",
             Contender::IntactData => "intact-data x16",
             Contender::IntactNone => "intact-none x16",
             Contender::IntactOneThread => "intact x1",
@@ -86,7 +85,7 @@ impl Contender {
             Contender::Limit => {
                 "bare temp + write + fdatasync + rename from 16 threads, one directory fsync per 16 files"
             }
-            Contender::IntactAnonymous => "intact, Temp::Anonymous (O_TMPFILE), from 16 threads",
+            Contender::IntactNamed => "intact::write, Temp::Named, from 16 threads",
             Contender::IntactData => "intact Durability::Data from 16 threads (no directory fsync)",
             Contender::IntactNone => "intact Durability::None from 16 threads (no fsync)",
             Contender::IntactOneThread => "intact::write from one thread, file after file",
@@ -107,8 +106,8 @@ impl Contender {
                 repeat(rounds, || Strategy::Atomicwrites.write(file, payload))
             }),
             Contender::Limit => limit(files, rounds, payload),
-            Contender::IntactAnonymous => {
-                let options = intact::Options::new().temp(intact::Temp::Anonymous);
+            Contender::IntactNamed => {
+                let options = intact::Options::new().temp(intact::Temp::Named);
                 threads(files, |file| {
                     repeat(rounds, || options.write(file, payload))
                 })

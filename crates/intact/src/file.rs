@@ -160,11 +160,7 @@ fn create_temp(
     let try_anonymous = match options.temp {
         Temp::Named => false,
         Temp::Anonymous => true,
-        Temp::Auto => {
-            sys::anonymous_linkable()
-                && !tmpfile_known_unsupported(dest)?
-                && !concurrent_commits(dest, options)?
-        }
+        Temp::Auto => sys::anonymous_linkable() && !tmpfile_known_unsupported(dest)?,
     };
     if try_anonymous {
         match create_anonymous(dest, options, anonymous_mode)? {
@@ -175,21 +171,6 @@ fn create_temp(
     }
     let (fd, claimed) = create_named(dest)?;
     Ok((fd, Some(claimed)))
-}
-
-/// Whether other commits into `dest`'s directory are under way ([`Durability::Full`] only,
-/// whose commits the directory's group tracks): [`Temp::Auto`] then uses a named temp file.
-///
-/// An unnamed temp file is on the filesystem's list of orphan inodes (ext4's orphan list,
-/// xfs's unlinked list) from `open` to `linkat`; concurrent writers in one directory update
-/// that list for every file, and on ext4 and xfs those updates serialise them (measured: the
-/// README's concurrent table, `intact x16` against `intact-anonymous x16`). The `fstat` of the
-/// directory this needs is the one its commit makes anyway.
-fn concurrent_commits(dest: &Destination, options: &Options) -> io::Result<bool> {
-    match options.durability {
-        Durability::Full => crate::group::busy(&dest.dir),
-        Durability::None | Durability::Data => Ok(false),
-    }
 }
 
 /// Device numbers (`st_dev`) of the filesystems on which `O_TMPFILE` failed: [`Temp::Auto`]
@@ -925,32 +906,6 @@ mod tests {
             assert_eq!(std::fs::read(&target).unwrap(), b"new");
         }
         tmpfile_unsupported().remove(&dev);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn auto_uses_a_named_temp_file_while_other_commits_into_the_directory_run() {
-        let dir = std::env::temp_dir().join(format!("intact-busy-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
-        let target = dir.join("target");
-        let alone = Options::new().create(&target).unwrap();
-        assert!(alone.anonymous, "no other commit: O_TMPFILE");
-        // Another commit into the same directory, between the start of its commit and the end
-        // of its directory fsync, holds the directory's group.
-        let other = crate::dest::Dir::open(&dir, true).unwrap();
-        let held = crate::group::for_dir(&other).unwrap();
-        let busy = Options::new().create(&target).unwrap();
-        assert!(!busy.anonymous && busy.temp_name.is_some(), "{busy:?}");
-        let data = Options::new().durability(Durability::Data);
-        assert!(
-            data.create(&target).unwrap().anonymous,
-            "only Full is grouped"
-        );
-        busy.commit().unwrap();
-        drop(held);
-        drop(alone);
-        assert!(Options::new().create(&target).unwrap().anonymous);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

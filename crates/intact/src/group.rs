@@ -22,8 +22,7 @@
 //!   all of them (each reports the new content published but not durable).
 //!
 //! No thread is added: the `fsync` runs on one of the committing threads. A lone writer pays
-//! an `fstat` of the directory (its key) and three uncontended locks (the registry, the
-//! ticket, the round) more than a plain `fsync`.
+//! one uncontended lock more than a plain `fsync`, and an `fstat` of the directory (its key).
 
 use std::collections::HashMap;
 use std::os::fd::AsFd;
@@ -183,21 +182,6 @@ fn group_for(key: (u64, u64)) -> Arc<Group> {
         registry.purge_at = (2 * registry.groups.len()).max(REGISTRY_MIN_ENTRIES);
     }
     group
-}
-
-/// Whether commits into `dir` are under way now (some commit holds its group, from the start
-/// of its commit to the end of its directory `fsync`): [`Temp::Auto`](crate::Temp::Auto) then
-/// picks a named temp file (see `file::create_temp`).
-pub(crate) fn busy(dir: &Dir) -> std::io::Result<bool> {
-    let meta = dir.meta()?;
-    let registry = REGISTRY
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let live = registry
-        .as_ref()
-        .and_then(|registry| registry.groups.get(&(meta.dev, meta.ino)))
-        .is_some_and(|group| group.strong_count() > 0);
-    Ok(live)
 }
 
 /// The group of `dir` (one `fstat` of it, cached in `dir`).

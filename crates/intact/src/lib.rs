@@ -189,9 +189,8 @@
 //! ([`CommitFailure::PublishedNotDurable`]). [`Batch`] already syncs each directory once
 //! per batch and does not take part.
 //!
-//! A lone writer pays an `fstat` of the directory and a few uncontended locks more, which is
-//! nothing beside the `fsync`s (see "Cost"). While other commits into the directory are under
-//! way, [`Temp::Auto`] takes a named temp file rather than an unnamed one (see [`Temp::Auto`]).
+//! A lone writer pays an `fstat` of the directory and an uncontended lock more, which is
+//! nothing beside the `fsync`s (see "Cost").
 //!
 //! # Cleaning up: `sweep`
 //!
@@ -215,8 +214,7 @@
 //!
 //! Syscalls per call on Linux, replacing a file whose owner the temp file already has and
 //! whose mode the umask lets through (the usual case), with an unnamed temp file
-//! ([`Temp::Auto`] on ext4, xfs, btrfs and tmpfs, with no other commit into the directory under
-//! way):
+//! ([`Temp::Auto`] on ext4, xfs, btrfs and tmpfs):
 //!
 //! | | syscalls | |
 //! |---|---:|---|

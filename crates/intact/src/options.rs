@@ -53,11 +53,7 @@ pub enum Symlinks {
 pub enum Temp {
     /// `Anonymous` where the filesystem supports it, `Named` elsewhere. Decided once per
     /// filesystem for the life of the process, not per call: a filesystem where `O_TMPFILE`
-    /// fails is remembered by device number. One exception: with [`Durability::Full`], while
-    /// other commits into the same directory are under way (concurrent writers), `Named`,
-    /// which costs less there (each unnamed file goes on and off the filesystem's orphan list,
-    /// and concurrent writers serialise on it on ext4 and xfs). (The cost of either kind: see
-    /// the crate docs.)
+    /// fails is remembered by device number. (The cost of either kind: see the crate docs.)
     #[default]
     Auto,
     /// A hidden file `.{target}.{random}.intact-tmp` in the target's directory, created with
