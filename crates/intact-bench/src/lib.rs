@@ -2,7 +2,8 @@
 //! ([`bench`]), which compares them across loop-mounted filesystems with SVG charts.
 //!
 //! The strategies are the one catalogue of `torture-writers` ([`Strategy`]); this crate adds
-//! [`BatchMode`] (many files at once) and the payload the benches write. Names are stable:
+//! [`BatchMode`] (many files at once), [`concurrent`] (16 threads replacing files in one
+//! directory, against the peers and a measured limit) and the payload the benches write. Names are stable:
 //! reports, charts and `results.json` key on [`Strategy::name`].
 //!
 //! The peers and plotters live here and in `torture-writers`, never in `intact` or the engine.

@@ -2,7 +2,8 @@
 //!
 //! For each directory (`--dir`) or scratch filesystem (`--fs`, loop-mounted and removed
 //! afterwards), every write strategy of `intact_bench` runs interleaved and rotated round by
-//! round at each payload size; the report gives medians, p10/p90, files/s, MB/s and ratios to
+//! round at each payload size; then the batch and the concurrent comparison (16 threads in one
+//! directory, [`concurrent`]); the report gives medians, p10/p90, files/s, MB/s and ratios to
 //! `plain` and `plain-fsync` from the same run, checks the targets, and records what the
 //! numbers depend on (kernel, filesystem, mount options, device, whether fsync can be real).
 //!
