@@ -2,7 +2,8 @@
 //! ([`bench`]), which compares them across loop-mounted filesystems with SVG charts.
 //!
 //! The strategies are the one catalogue of `torture-writers` ([`Strategy`]); this crate adds
-//! [`BatchMode`] (many files at once) and the payload the benches write. Names are stable:
+//! [`BatchMode`] (many files at once), [`concurrent`] (16 threads replacing files in one
+//! directory, against the peers and a measured limit) and the payload the benches write. Names are stable:
 //! reports, charts and `results.json` key on [`Strategy::name`].
 //!
 //! The peers and plotters live here and in `torture-writers`, never in `intact` or the engine.
@@ -24,6 +25,7 @@ use std::str::FromStr;
 pub use torture_writers::{Strategy, UnknownStrategy};
 
 pub mod bench;
+pub mod concurrent;
 
 /// The strategies the benchmarks compare: the in-place references (every ratio is taken against
 /// them), `intact` at each level and temp-file kind, and the peers. The other reference patterns

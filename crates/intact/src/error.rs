@@ -312,6 +312,18 @@ impl From<CommitError> for io::Error {
     }
 }
 
+/// The error of a publish whose directory `fsync` failed, outside an [`AtomicFile`] (a
+/// symlink): as a failed commit converts, with a [`CommitFailed`] inside.
+pub(crate) fn published_not_durable(error: io::Error, target: &std::path::Path) -> io::Error {
+    let kind = error.kind();
+    let failed = CommitFailed {
+        error,
+        failure: CommitFailure::PublishedNotDurable,
+        target: target.to_path_buf(),
+    };
+    io::Error::new(kind, failed)
+}
+
 /// The OS error number (`errno`) behind an error returned by this crate, found along its
 /// [`source`](Error::source) chain: `io::Error::raw_os_error` alone is `None` for them, since
 /// they wrap a [`PathError`] or a [`CommitError`] to name the path.

@@ -14,6 +14,7 @@ use rustix::io::Errno;
 
 use crate::dest::{Destination, DirCache, resolve};
 use crate::error::{CommitError, CommitFailure, os_error, shared_context, with_context, with_kind};
+use crate::group::{self, Group, Ticket};
 use crate::name::{random_u64, temp_name};
 use crate::options::Keep;
 use crate::sys::{self, Meta};
@@ -686,15 +687,23 @@ impl AtomicFile {
     /// Runs the commit steps not yet done; `sync_dir: false` leaves the directory `fsync` to the
     /// caller (a batch syncs each directory once).
     pub(crate) fn finish(&mut self, sync_dir: bool) -> Result<(), (io::Error, CommitFailure)> {
+        let sync_dir = sync_dir && self.durability == Durability::Full;
+        let mut ticket = None;
         if !self.published {
             let not_published = |error| (error, CommitFailure::NotPublished);
+            let group = match sync_dir {
+                true => Some(group::for_dir(&self.dest.dir).map_err(not_published)?),
+                false => None,
+            };
             self.apply_metadata().map_err(not_published)?;
             self.sync_data().map_err(not_published)?;
             self.publish().map_err(not_published)?;
             self.published = true;
+            // Taken as soon as the rename returned: an `fsync` begun later covers it.
+            ticket = group.map(|group| (group.ticket(), group));
         }
-        if sync_dir && self.durability == Durability::Full {
-            self.sync_dir()
+        if sync_dir {
+            self.sync_dir(ticket)
                 .map_err(|error| (error, CommitFailure::PublishedNotDurable))?;
         }
         Ok(())
@@ -814,10 +823,19 @@ impl AtomicFile {
         }
     }
 
-    /// Protocol step 6: `fsync` the directory, so the new name itself survives a power cut.
-    pub(crate) fn sync_dir(&self) -> io::Result<()> {
+    /// Protocol step 6: `fsync` the directory, so the new name itself survives a power cut;
+    /// shared with concurrent commits into the same directory (see `group`). Without a ticket
+    /// from the rename (a retried commit), one taken now will do: the rename returned long ago.
+    fn sync_dir(&self, ticket: Option<(Ticket, Arc<Group>)>) -> io::Result<()> {
         let dir = &self.dest.dir;
-        sys::sync_directory(dir.fd.as_fd()).map_err(|errno| {
+        let (ticket, group) = match ticket {
+            Some(taken) => taken,
+            None => {
+                let group = group::for_dir(dir)?;
+                (group.ticket(), group)
+            }
+        };
+        group::sync_directory(&group, ticket, dir).map_err(|errno| {
             os_error(
                 errno,
                 format_args!("fsync directory {}", dir.path.display()),

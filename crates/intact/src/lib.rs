@@ -140,7 +140,8 @@
 //!      fails with `EEXIST` when the target exists. (The file never has a temp name, so it is
 //!      never locked.)
 //! 6. **`fsync(directory)`** (with [`Durability::Full`]): the new directory entry is on stable
-//!    storage; after this the new content survives a power cut.
+//!    storage; after this the new content survives a power cut. Concurrent commits into the
+//!    same directory share this `fsync` (see "Concurrent writers: group commit").
 //! 7. Close the temp file's descriptor, which releases the lock, and the directory's.
 //!
 //! [`AtomicFile::abort`], or dropping the file uncommitted: `unlinkat(temp)` while the lock is
@@ -176,6 +177,33 @@
 //! | Timestamps, file flags (`chattr`), inode number | new | — |
 //! | A symlink at the target | followed, and kept ([`Symlinks::Follow`]), unless the kernel's own `open` would refuse to follow it (`fs.protected_symlinks`: `PermissionDenied`) | [`Symlinks::Replace`]: replaced by the file |
 //!
+//! # Concurrent writers: group commit
+//!
+//! Commits into one directory from many threads (or tasks, see the `tokio` module) share
+//! step 6, as a database's group commit shares its log flush: [`write()`], [`write_json`],
+//! [`Options::write_with`], [`AtomicFile::commit`] and [`symlink()`] with
+//! [`Durability::Full`]. There is no API for it and no thread: while one commit's directory
+//! `fsync` runs, the commits that reach step 6 wait, and when it ends one of them issues a
+//! single `fsync` for all of them.
+//!
+//! Why the guarantee is unchanged: `fsync(dir)` makes durable every change the directory had
+//! when the call began, whoever calls it (it acts on the inode, not the descriptor). So a
+//! commit is done once an `fsync` of its directory that *began after its rename returned* has
+//! succeeded. The directory's `fsync`s are numbered in the order they begin, one at a time,
+//! under a lock; right after its rename returns, a commit reads (under that lock) the number
+//! of the last one begun, its *ticket*. One with a higher number was numbered after the ticket
+//! was read, and only then issued, so it began after the rename returned: the commit waits
+//! for that one, joining it if it is already running. One in flight with the ticket's own
+//! number (or lower) may have begun before the rename, so it is never taken: the commit waits
+//! for the next. Directories are told apart by device and inode (an `fstat` of the
+//! directory), which two held-open descriptors share only if they are the same directory.
+//! A failed `fsync` is reported to every commit that waited for it
+//! ([`CommitFailure::PublishedNotDurable`]). [`Batch`] already syncs each directory once
+//! per batch and does not take part.
+//!
+//! A lone writer pays an `fstat` of the directory and an uncontended lock more, which is
+//! nothing beside the `fsync`s (see "Cost").
+//!
 //! # Cleaning up: `sweep`
 //!
 //! [`sweep`] removes the temp files of dead writers from a directory and never a live
@@ -205,11 +233,11 @@
 //!
 //! | | syscalls | |
 //! |---|---:|---|
-//! | [`write()`] ([`Durability::Full`]) | 13 | `openat(dir)`, `statx(target)`, `openat(O_TMPFILE)`, `flock`, `write`, `statx(target)` again at commit, `statx(temp)`, `fsync`, `linkat`, `renameat`, `fsync(dir)`, `close` ×2 |
-//! | [`Durability::Data`] | 12 | without `fsync(dir)`; the directory is opened `O_PATH` |
+//! | [`write()`] ([`Durability::Full`]) | 14 | `openat(dir)`, `statx(target)`, `openat(O_TMPFILE)`, `flock`, `write`, `statx(target)` again at commit, `statx(dir)` (the key of its group commit), `statx(temp)`, `fsync`, `linkat`, `renameat`, `fsync(dir)` (shared with concurrent commits), `close` ×2 |
+//! | [`Durability::Data`] | 12 | without `statx(dir)` and `fsync(dir)`; the directory is opened `O_PATH` |
 //! | [`Durability::None`] | 11 | without either `fsync` |
-//! | [`Temp::Named`], `Full` | 14 | `openat(O_EXCL)` and `statx(temp name)` instead of `openat(O_TMPFILE)`, `fchmod` (0600 to the final mode), no `linkat` |
-//! | [`Overwrite::NoClobber`], new file, `Full` | 9 | no `flock`, no `statx` at commit, `linkat` straight to the target, no `renameat` |
+//! | [`Temp::Named`], `Full` | 15 | `openat(O_EXCL)` and `statx(temp name)` instead of `openat(O_TMPFILE)`, `fchmod` (0600 to the final mode), no `linkat` |
+//! | [`Overwrite::NoClobber`], new file, `Full` | 10 | no `flock`, no `statx` at commit, `linkat` straight to the target, no `renameat` |
 //!
 //! A new file with a named temp file adds the probe that learns its mode (`openat`, `statx`,
 //! `close`, `unlinkat`; see step 3). The second `statx(target)` (reading
@@ -255,7 +283,8 @@
 //! - After a failed directory `fsync`, whether the new name is durable: that is exactly what
 //!   [`CommitFailure::PublishedNotDurable`] reports.
 //! - The durability of the directory itself: a parent directory created just before and never
-//!   synced into its own parent may vanish in a power cut, with the file in it.
+//!   synced into its own parent may vanish in a power cut, with the file in it (unless
+//!   [`Options::create_parents`] created it).
 //!
 //! # Errors
 //!
@@ -285,10 +314,15 @@ mod batch;
 mod dest;
 mod error;
 mod file;
+mod group;
 mod name;
 mod options;
+mod parents;
 mod sweep;
+mod symlink;
 mod sys;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 use std::io;
 use std::path::Path;
@@ -312,6 +346,33 @@ pub struct ReadmeDoctests;
 /// and only the directory `fsync` failed) and no temp file is left behind.
 pub fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
     Options::new().write(path, contents)
+}
+
+/// Atomically and durably points the symbolic link `link` at `target`, creating the link or
+/// replacing what is there (a link, or a file; never a directory), as `ln -sfn` does in two
+/// steps: readers see the old target or the new one, never no link.
+///
+/// The link is made under a temp name next to `link` and renamed over it. With the default
+/// [`Durability::Full`], the directory is `fsync`ed before the rename (a link cannot be opened
+/// to `fsync` it; that `fsync` makes it durable with its text, as `Data` does for a file's
+/// content) and after it, so the new target survives a power cut once this returns. Other
+/// levels: [`Options::symlink`]. The `target` is not checked (a link may dangle); `link` is
+/// never followed. A crash between the two steps can leave `.{name}.{random}.intact-tmp`, a
+/// symlink, which [`sweep`] does not remove (it only removes regular files it can lock).
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("intact-doc-symlink-{}", std::process::id()));
+/// # std::fs::create_dir_all(dir.join("run-41"))?;
+/// # std::fs::create_dir_all(dir.join("run-42"))?;
+/// let current = dir.join("current");
+/// intact::symlink("run-41", &current)?;
+/// intact::symlink("run-42", &current)?;
+/// assert_eq!(std::fs::read_link(&current)?, std::path::Path::new("run-42"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn symlink(target: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
+    Options::new().symlink(target, link)
 }
 
 /// Atomically and durably writes `value` as JSON to `path`, serialising straight into the

@@ -138,6 +138,7 @@ pub struct Options {
     pub(crate) symlinks: Symlinks,
     pub(crate) temp: Temp,
     pub(crate) keep: Keep,
+    pub(crate) create_parents: bool,
 }
 
 /// What to keep of a replaced file.
@@ -161,6 +162,7 @@ impl Default for Options {
                 owner: Preserve::Try,
                 xattrs: false,
             },
+            create_parents: false,
         }
     }
 }
@@ -238,6 +240,38 @@ impl Options {
         self
     }
 
+    /// Whether missing parent directories of the target are created (off by default: a
+    /// missing parent is then a `NotFound` error). They are made outermost first, with the
+    /// mode `create_dir` gives (`0o777` less the umask, or per a default ACL); with
+    /// [`Durability::Full`] each new directory's parent is `fsync`ed right after its `mkdir`,
+    /// before the next one is made, so once the commit returns the whole path survives a
+    /// power cut. They stay even if the write then fails. Symlinks in the path are followed;
+    /// only the target's own parents are created, never those of a symlink's destination.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("intact-doc-parents-{}", std::process::id()));
+    /// let path = dir.join("runs/42/result.json");
+    /// intact::Options::new().create_parents(true).write(&path, b"{}")?;
+    /// assert_eq!(std::fs::read(&path)?, b"{}");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn create_parents(mut self, create: bool) -> Self {
+        self.create_parents = create;
+        self
+    }
+
+    /// Atomically points the symbolic link `link` at `target` with these options' durability
+    /// (and [`create_parents`](Options::create_parents)); see [`crate::symlink`].
+    pub fn symlink(&self, target: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
+        crate::symlink::replace_symlink(
+            target.as_ref(),
+            link.as_ref(),
+            self.durability,
+            self.create_parents,
+        )
+    }
+
     /// Creates the temp file for `path` with these options.
     ///
     /// Errors name the path: parent directory missing (`NotFound`), target is a directory
@@ -246,6 +280,10 @@ impl Options {
     /// the kernel would not follow under `fs.protected_symlinks` (`PermissionDenied`), target
     /// named like a temp file (`InvalidInput`).
     pub fn create(&self, path: impl AsRef<Path>) -> io::Result<AtomicFile> {
+        if self.create_parents {
+            let sync = self.durability == Durability::Full;
+            crate::parents::create_parents(path.as_ref(), sync)?;
+        }
         AtomicFile::create_with(path.as_ref(), self)
     }
 

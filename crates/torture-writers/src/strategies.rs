@@ -20,6 +20,9 @@ use intact::{Durability, Temp};
 /// Size of each `write` call of the in-place strategies: several calls, like a buffered writer.
 pub const PLAIN_CHUNK_BYTES: usize = 4096;
 
+/// Threads (and files, one each) of the group strategies.
+pub const GROUP_WRITERS: usize = 16;
+
 /// A write strategy: one way to replace a whole file, from plainly broken to correct.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Strategy {
@@ -49,6 +52,14 @@ pub enum Strategy {
     Atomicwrites,
     /// The peer `atomic-write-file`: `AtomicWriteFile::open` + `write_all` + `commit`.
     AtomicWriteFile,
+    /// `intact::write` from [`GROUP_WRITERS`] threads at once, one file each in the target's
+    /// directory: the target (the file the oracle judges) and its siblings `NN-<name>`. Their
+    /// commits share directory `fsync`s (intact's group commit).
+    IntactGroup,
+    /// `intact-group` at `Durability::Data`: every thread `fsync`s its file and renames, and
+    /// none `fsync`s the directory (the shared directory `fsync` skipped). The canary of
+    /// `intact-group`: a power cut after it returned may lose the renames.
+    IntactGroupData,
     /// `intact` with `Overwrite::NoClobber`: publishes only when the target does not exist yet
     /// (`renameat2(RENAME_NOREPLACE)`), else fails with "exists" and leaves nothing. Not in
     /// [`Strategy::ALL`]: see [`Strategy::replaces`].
@@ -86,6 +97,11 @@ impl Strategy {
         Strategy::AtomicWriteFile,
     ];
 
+    /// The concurrent writers (many threads): run only when named (`--subject`), and judged only
+    /// by `torture power`. The kill and errors campaigns count kill points and faults along one
+    /// thread's calls, which threads running at once do not repeat from run to run.
+    pub const CONCURRENT: [Strategy; 2] = [Strategy::IntactGroup, Strategy::IntactGroupData];
+
     /// [`Strategy::ALL`] and the no-clobber writer: every strategy `torture-writer` and
     /// `torture race` run.
     pub const EVERY: [Strategy; 14] = [
@@ -122,6 +138,8 @@ impl Strategy {
             Strategy::Atomicwrites => "atomicwrites",
             Strategy::AtomicWriteFile => "atomic-write-file",
             Strategy::IntactNoClobber => "intact-noclobber",
+            Strategy::IntactGroup => "intact-group",
+            Strategy::IntactGroupData => "intact-group-data",
         }
     }
 
@@ -152,6 +170,12 @@ impl Strategy {
             Strategy::IntactNoClobber => {
                 "intact, Overwrite::NoClobber: publish only if the target is absent, else fail"
             }
+            Strategy::IntactGroup => {
+                "intact::write from 16 threads, 16 files in one directory, the target judged (torture power only)"
+            }
+            Strategy::IntactGroupData => {
+                "intact-group at Durability::Data: the shared directory fsync skipped (torture power only)"
+            }
         }
     }
 
@@ -171,6 +195,8 @@ impl Strategy {
             | Strategy::IntactData
             | Strategy::IntactNamed
             | Strategy::IntactAnonymous
+            | Strategy::IntactGroup
+            | Strategy::IntactGroupData
             | Strategy::IntactNoClobber => Origin::BuiltIn,
         }
     }
@@ -190,6 +216,8 @@ impl Strategy {
             | Strategy::TempfilePersist
             | Strategy::Atomicwrites
             | Strategy::AtomicWriteFile
+            | Strategy::IntactGroup
+            | Strategy::IntactGroupData
             | Strategy::IntactNoClobber => Expect::Pass,
         }
     }
@@ -213,6 +241,8 @@ impl Strategy {
             | Strategy::TempfilePersist
             | Strategy::Atomicwrites
             | Strategy::AtomicWriteFile
+            | Strategy::IntactGroup
+            | Strategy::IntactGroupData
             | Strategy::IntactNoClobber => Expect::Pass,
         }
     }
@@ -244,7 +274,8 @@ impl Strategy {
             | Strategy::IntactNamed
             | Strategy::IntactAnonymous
             | Strategy::Atomicwrites
-            | Strategy::AtomicWriteFile => Expect::Pass,
+            | Strategy::AtomicWriteFile
+            | Strategy::IntactGroup => Expect::Pass,
             Strategy::Plain
             | Strategy::PlainFsync
             | Strategy::Rename
@@ -252,6 +283,7 @@ impl Strategy {
             | Strategy::FixedTemp
             | Strategy::IntactNone
             | Strategy::IntactData
+            | Strategy::IntactGroupData
             | Strategy::TempfilePersist => Expect::Caught,
             // Never run by `torture power` (it does not replace: see `replaces`); over an
             // absent target it is `intact`, and as durable.
@@ -285,7 +317,9 @@ impl Strategy {
             | Strategy::IntactAnonymous
             | Strategy::TempfilePersist
             | Strategy::Atomicwrites
-            | Strategy::AtomicWriteFile => Expect::Pass,
+            | Strategy::AtomicWriteFile
+            | Strategy::IntactGroup
+            | Strategy::IntactGroupData => Expect::Pass,
             // Never run by `torture errors` (it does not replace: see `replaces`).
             Strategy::IntactNoClobber => Expect::Pass,
         }
@@ -300,6 +334,7 @@ impl Strategy {
             | Strategy::IntactAnonymous
             | Strategy::Atomicwrites
             | Strategy::AtomicWriteFile
+            | Strategy::IntactGroup
             | Strategy::IntactNoClobber => true,
             Strategy::Plain
             | Strategy::PlainFsync
@@ -308,6 +343,7 @@ impl Strategy {
             | Strategy::FixedTemp
             | Strategy::IntactNone
             | Strategy::IntactData
+            | Strategy::IntactGroupData
             | Strategy::TempfilePersist => false,
         }
     }
@@ -326,6 +362,8 @@ impl Strategy {
                 | Strategy::IntactData
                 | Strategy::IntactNamed
                 | Strategy::IntactAnonymous
+                | Strategy::IntactGroup
+                | Strategy::IntactGroupData
                 | Strategy::IntactNoClobber
         )
     }
@@ -358,6 +396,8 @@ impl Strategy {
             Strategy::IntactNoClobber => intact::Options::new()
                 .overwrite(intact::Overwrite::NoClobber)
                 .write(target, contents),
+            Strategy::IntactGroup => write_group(target, contents, Durability::Full),
+            Strategy::IntactGroupData => write_group(target, contents, Durability::Data),
         }
     }
 
@@ -384,7 +424,8 @@ pub struct UnknownStrategy(pub String);
 
 impl fmt::Display for UnknownStrategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = Strategy::EVERY.iter().map(|s| s.name()).collect();
+        let every = Strategy::EVERY.iter().chain(&Strategy::CONCURRENT);
+        let names: Vec<&str> = every.map(|s| s.name()).collect();
         write!(
             f,
             "unknown strategy `{}` (known: {})",
@@ -402,6 +443,7 @@ impl FromStr for Strategy {
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         Strategy::EVERY
             .into_iter()
+            .chain(Strategy::CONCURRENT)
             .find(|s| s.name() == name)
             .ok_or_else(|| UnknownStrategy(name.to_owned()))
     }
@@ -443,6 +485,53 @@ fn write_intact(
         .durability(durability)
         .temp(temp)
         .write(target, contents)
+}
+
+/// The files of the group strategies: the target, then its siblings `01-<name>` to `15-<name>`
+/// in the same directory.
+pub fn group_paths(target: &Path) -> io::Result<Vec<PathBuf>> {
+    let name = file_name(target)?;
+    let siblings = (1..GROUP_WRITERS).map(|i| target.with_file_name(format!("{i:02}-{name}")));
+    Ok(std::iter::once(target.to_path_buf())
+        .chain(siblings)
+        .collect())
+}
+
+/// [`GROUP_WRITERS`] threads, started together, each replacing one of [`group_paths`] with
+/// `contents` through `intact`.
+fn write_group(target: &Path, contents: &[u8], durability: Durability) -> io::Result<()> {
+    let options = intact::Options::new().durability(durability);
+    on_threads(&group_paths(target)?, |path| options.write(path, contents))
+}
+
+/// Runs `work` for each path on a thread of its own, all started together at a barrier; the
+/// first error, once every thread has ended.
+pub fn on_threads(
+    paths: &[PathBuf],
+    work: impl Fn(&Path) -> io::Result<()> + Sync,
+) -> io::Result<()> {
+    let start = std::sync::Barrier::new(paths.len());
+    std::thread::scope(|scope| {
+        let running: Vec<_> = paths
+            .iter()
+            .map(|path| {
+                let (start, work) = (&start, &work);
+                scope.spawn(move || {
+                    start.wait();
+                    work(path)
+                })
+            })
+            .collect();
+        let ended: Vec<io::Result<()>> = running
+            .into_iter()
+            .map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a writer thread panicked")))
+            })
+            .collect();
+        ended.into_iter().collect()
+    })
 }
 
 fn write_tempfile(target: &Path, contents: &[u8]) -> io::Result<()> {
@@ -572,13 +661,36 @@ mod tests {
                 .run_step(&target, &contents)
                 .unwrap_or_else(|e| panic!("{strategy}: {e}"));
             assert_eq!(std::fs::read(&target).unwrap(), contents, "{strategy}");
-            let names: Vec<_> = std::fs::read_dir(&dir)
+            let mut names: Vec<_> = std::fs::read_dir(&dir)
                 .unwrap()
-                .map(|e| e.unwrap().file_name())
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
                 .collect();
-            assert_eq!(names, ["target.json"], "{strategy} left files behind");
+            names.sort();
+            let mut expected = vec!["target.json".to_owned()];
+            expected.sort();
+            assert_eq!(names, expected, "{strategy} left files behind");
             std::fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    #[test]
+    fn the_concurrent_writers_replace_the_target_and_its_siblings() {
+        for strategy in Strategy::CONCURRENT {
+            assert_eq!(strategy.name().parse::<Strategy>(), Ok(strategy));
+            let dir = scratch(strategy.name());
+            let target = dir.join("target.json");
+            std::fs::write(&target, b"old").unwrap();
+            let contents = torture_core::payload::payload(1000, 2);
+            strategy.run_step(&target, &contents).unwrap();
+            let paths = group_paths(&target).unwrap();
+            assert_eq!(paths.len(), GROUP_WRITERS);
+            for path in &paths {
+                assert_eq!(std::fs::read(path).unwrap(), contents, "{strategy}");
+            }
+            assert_eq!(std::fs::read_dir(&dir).unwrap().count(), GROUP_WRITERS);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        assert!(Strategy::IntactGroup.durable() && !Strategy::IntactGroupData.durable());
     }
 
     #[test]

@@ -410,19 +410,19 @@ impl Common {
             );
         }
         let size_bytes = self.size.unwrap_or(default_size_bytes);
-        let builtins = campaign::builtins();
-        if let Some(name) = self
-            .subjects
-            .iter()
-            .find(|n| !builtins.iter().any(|b| b.name == n.as_str()))
-        {
+        let (builtins, named_only) = (campaign::builtins(), campaign::named_only_builtins());
+        let known = |n: &String| builtins.iter().chain(&named_only).any(|b| b.name == n.as_str());
+        if let Some(name) = self.subjects.iter().find(|n| !known(n)) {
             return Err(format!(
                 "`{name}` only races (`torture race --subject {name}`); see `torture list` for the others"
             ));
         }
+        let named = |b: &campaign::Builtin| self.subjects.iter().any(|n| n == b.name);
+        // Concurrent writers run only when named (see `Strategy::CONCURRENT`).
         let chosen = builtins
             .into_iter()
-            .filter(|b| self.subjects.is_empty() || self.subjects.iter().any(|n| n == b.name));
+            .filter(|b| self.subjects.is_empty() || named(b))
+            .chain(named_only.into_iter().filter(named));
         Ok(chosen.map(|b| Subject::builtin(b, size_bytes)).collect())
     }
 }

@@ -64,7 +64,10 @@ fn list(args: &ListArgs) -> ExitCode {
     if !json && !line(header) {
         return ExitCode::SUCCESS;
     }
-    for builtin in campaign::builtins() {
+    for builtin in campaign::builtins()
+        .into_iter()
+        .chain(campaign::named_only_builtins())
+    {
         let origin = match builtin.origin {
             Origin::BuiltIn => "built-in",
             Origin::Peer => "peer",

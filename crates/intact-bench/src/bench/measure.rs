@@ -42,7 +42,7 @@ pub struct BatchCell {
 
 /// Syncs the filesystem under a directory, outside the timed region.
 #[derive(Debug)]
-struct Settle(File, PathBuf);
+pub(super) struct Settle(File, PathBuf);
 
 impl Settle {
     fn new(dir: &Path) -> Result<Settle, BenchError> {
@@ -63,12 +63,12 @@ fn check_cancel(cancel: &AtomicBool) -> Result<(), BenchError> {
     Ok(())
 }
 
-fn fresh_dir(path: PathBuf) -> Result<PathBuf, BenchError> {
+pub(super) fn fresh_dir(path: PathBuf) -> Result<PathBuf, BenchError> {
     fs::create_dir(&path).map_err(|error| BenchError::io("create directory", &path, error))?;
     Ok(path)
 }
 
-fn remove_dir(path: &Path) -> Result<(), BenchError> {
+pub(super) fn remove_dir(path: &Path) -> Result<(), BenchError> {
     fs::remove_dir_all(path).map_err(|error| BenchError::io("remove directory", path, error))
 }
 
@@ -78,7 +78,7 @@ fn seed(path: &Path, payload: &[u8]) -> Result<(), BenchError> {
 
 /// Whether to run one untimed round first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WarmUp {
+pub(super) enum WarmUp {
     /// Page cache, dentries, intact's per-filesystem probe: worth one round when it is cheap.
     OneRound,
     /// The batch: a round takes seconds, and the seeded files are already cached.
@@ -87,14 +87,14 @@ enum WarmUp {
 
 /// What [`interleave`] measured: per subject, one latency per round.
 #[derive(Debug)]
-struct Interleaved {
-    samples: Vec<Vec<u64>>,
-    rounds: usize,
-    elapsed_ms: u64,
+pub(super) struct Interleaved {
+    pub(super) samples: Vec<Vec<u64>>,
+    pub(super) rounds: usize,
+    pub(super) elapsed_ms: u64,
 }
 
 /// Runs `rounds` of interleaved, rotated timed calls of `job(i)` for `count` subjects.
-fn interleave(
+pub(super) fn interleave(
     count: usize,
     rounds: Rounds,
     warm_up: WarmUp,
@@ -129,7 +129,7 @@ fn interleave(
 }
 
 /// Pairs each subject with its samples, in subject order.
-fn series<S: Copy>(subjects: &[S], samples: Vec<Vec<u64>>) -> Vec<Series<S>> {
+pub(super) fn series<S: Copy>(subjects: &[S], samples: Vec<Vec<u64>>) -> Vec<Series<S>> {
     subjects
         .iter()
         .zip(samples)
@@ -142,7 +142,7 @@ fn series<S: Copy>(subjects: &[S], samples: Vec<Vec<u64>>) -> Vec<Series<S>> {
 
 /// Creates `dir`, seeds every file in it with `payload` (the "old version" each write
 /// replaces), and returns the handle that syncs its filesystem.
-fn seeded_dir<'a>(
+pub(super) fn seeded_dir<'a>(
     dir: &Path,
     files: impl IntoIterator<Item = &'a PathBuf>,
     payload: &[u8],
@@ -153,7 +153,7 @@ fn seeded_dir<'a>(
     Settle::new(dir)
 }
 
-fn write_error(subject: &str, path: &Path) -> impl FnOnce(std::io::Error) -> BenchError {
+pub(super) fn write_error(subject: &str, path: &Path) -> impl FnOnce(std::io::Error) -> BenchError {
     let (strategy, path) = (subject.to_owned(), path.to_path_buf());
     move |source| BenchError::Write {
         strategy,

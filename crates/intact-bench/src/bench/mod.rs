@@ -2,7 +2,8 @@
 //!
 //! For each directory (`--dir`) or scratch filesystem (`--fs`, loop-mounted and removed
 //! afterwards), every write strategy of `intact_bench` runs interleaved and rotated round by
-//! round at each payload size; the report gives medians, p10/p90, files/s, MB/s and ratios to
+//! round at each payload size; then the batch and the concurrent comparison (16 threads in one
+//! directory, [`concurrent`]); the report gives medians, p10/p90, files/s, MB/s and ratios to
 //! `plain` and `plain-fsync` from the same run, checks the targets, and records what the
 //! numbers depend on (kernel, filesystem, mount options, device, whether fsync can be real).
 //!
@@ -11,6 +12,7 @@
 //! `prepare` checks everything before the first write and `runner` drives each subject.
 
 pub mod chart;
+pub mod concurrent;
 pub mod env;
 pub mod error;
 pub mod measure;
@@ -72,6 +74,11 @@ pub struct BenchArgs {
     /// Files in the batch comparison [default: 1000]; 0 leaves the batch out.
     #[arg(long, value_name = "N")]
     pub batch_files: Option<usize>,
+
+    /// Passes per round of the concurrent comparison (16 threads, one 1 KiB file each, each
+    /// replaced that many times per round) [default: 4; with --quick 2]; 0 leaves it out.
+    #[arg(long, value_name = "N")]
+    pub concurrent_passes: Option<usize>,
 
     /// Do not trace one write per strategy with strace.
     #[arg(long)]

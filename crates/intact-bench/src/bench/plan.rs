@@ -38,6 +38,7 @@ pub struct Plan {
     pub strategies: Vec<Strategy>,
     pub rounds: Rounds,
     pub batch: Option<BatchPlan>,
+    pub concurrent: Option<super::concurrent::ConcurrentPlan>,
 }
 
 fn serialize_strategies<S: serde::Serializer>(
@@ -72,6 +73,15 @@ impl Plan {
                     budget_ms: 1_000,
                 },
             }),
+            concurrent: Some(super::concurrent::ConcurrentPlan {
+                file_bytes: KIB,
+                passes: 2,
+                rounds: Rounds {
+                    min: 5,
+                    max: 100,
+                    budget_ms: 3_000,
+                },
+            }),
         }
     }
 
@@ -89,6 +99,15 @@ impl Plan {
             batch: Some(BatchPlan {
                 files: 1_000,
                 file_bytes: KIB,
+                rounds: Rounds {
+                    min: 10,
+                    max: 200,
+                    budget_ms: 20_000,
+                },
+            }),
+            concurrent: Some(super::concurrent::ConcurrentPlan {
+                file_bytes: KIB,
+                passes: 4,
                 rounds: Rounds {
                     min: 10,
                     max: 200,

@@ -107,6 +107,14 @@ fn plan_from_args(args: &BenchArgs) -> Result<Plan, BenchError> {
         if let Some(batch) = plan.batch.as_mut() {
             batch.rounds = exact;
         }
+        if let Some(concurrent) = plan.concurrent.as_mut() {
+            concurrent.rounds = exact;
+        }
+    }
+    match (args.concurrent_passes, plan.concurrent.as_mut()) {
+        (Some(0), _) => plan.concurrent = None,
+        (Some(passes), Some(concurrent)) => concurrent.passes = passes,
+        (Some(_), None) | (None, _) => {}
     }
     match (args.batch_files, plan.batch.as_mut()) {
         (Some(0), _) => plan.batch = None,

@@ -290,6 +290,7 @@ fn summary_markdown(run: &RunResult, charts: &[ChartFile]) -> String {
         md.push_str(&fs_markdown(fs));
     }
     md.push_str(&batch_markdown(run));
+    md.push_str(&super::concurrent::markdown(&run.filesystems));
     md.push_str(&syscall_counts_markdown(run));
     md.push_str(&method_markdown(run));
     md

@@ -70,6 +70,8 @@ pub struct FsResult {
     pub setup: Vec<String>,
     pub sizes: Vec<SizeResult>,
     pub batch: Option<BatchResult>,
+    /// The concurrent comparison (16 threads in one directory).
+    pub concurrent: Option<super::concurrent::ConcurrentResult>,
     pub syscalls: Vec<Trace>,
     pub notes: Vec<String>,
 }
@@ -176,14 +178,18 @@ pub enum Target {
     NoneVsTempfile,
     /// `intact-batch` at least 2x the files/s of sequential `intact::write`.
     BatchVsSequential,
+    /// `intact x16` at least 0.9x the files/s of the measured limit of 16 concurrent writers
+    /// (or, where that limit allows it, 2x `atomic-write-file x16`, which then also meets it).
+    ConcurrentVsLimit,
 }
 
 impl Target {
-    pub const ALL: [Target; 4] = [
+    pub const ALL: [Target; 5] = [
         Target::FullVsAtomicWriteFile,
         Target::FullVsAtomicwrites,
         Target::NoneVsTempfile,
         Target::BatchVsSequential,
+        Target::ConcurrentVsLimit,
     ];
 
     pub const fn statement(self) -> &'static str {
@@ -192,6 +198,9 @@ impl Target {
             Target::FullVsAtomicwrites => "intact ≤ 0.70 × atomicwrites (latency, ≤ 64 KiB)",
             Target::NoneVsTempfile => "intact-none ≤ 1.05 × tempfile-persist (latency)",
             Target::BatchVsSequential => "intact-batch ≥ 2 × intact-sequential (files/s)",
+            Target::ConcurrentVsLimit => {
+                "intact x16 ≥ 2 × atomic-write-file x16, or ≥ 0.9 × the limit (files/s)"
+            }
         }
     }
 
@@ -203,15 +212,18 @@ impl Target {
             Target::FullVsAtomicwrites => (Strategy::Intact, Strategy::Atomicwrites, 0.70),
             Target::NoneVsTempfile => (Strategy::IntactNone, Strategy::TempfilePersist, 1.05),
             Target::BatchVsSequential => (Strategy::Intact, Strategy::Intact, 2.0),
+            // Against the limit contender, not a strategy: see `check_concurrent`.
+            Target::ConcurrentVsLimit => (Strategy::Intact, Strategy::Intact, 0.9),
         }
     }
 
     const fn applies_to(self, size_bytes: u64) -> bool {
         match self {
             Target::FullVsAtomicwrites => size_bytes <= 64 * KIB,
-            Target::FullVsAtomicWriteFile | Target::NoneVsTempfile | Target::BatchVsSequential => {
-                true
-            }
+            Target::FullVsAtomicWriteFile
+            | Target::NoneVsTempfile
+            | Target::BatchVsSequential
+            | Target::ConcurrentVsLimit => true,
         }
     }
 }
@@ -245,6 +257,7 @@ pub fn check_targets(
             Target::BatchVsSequential => {
                 checks.extend(batch_cell.and_then(|cell| check_batch(fs, cell)))
             }
+            Target::ConcurrentVsLimit => checks.extend(check_concurrent(fs)),
             Target::FullVsAtomicWriteFile | Target::FullVsAtomicwrites | Target::NoneVsTempfile => {
                 checks.extend(
                     size_cells
@@ -293,6 +306,39 @@ fn check_batch(fs: &FsResult, cell: &BatchCell) -> Option<TargetCheck> {
         statement: target.statement(),
         filesystem: fs.label.clone(),
         size_bytes: cell.plan.file_bytes,
+        measured,
+        limit,
+        met,
+        fsync_real: fs.facts.fsync_real,
+        explanation,
+    })
+}
+
+/// Met when `intact x16` reaches 0.9x the limit's files/s, or 2x `atomic-write-file x16`'s
+/// (median of the per-round ratios); `measured` is the ratio to the limit.
+fn check_concurrent(fs: &FsResult) -> Option<TargetCheck> {
+    use crate::concurrent::Contender;
+    let target = Target::ConcurrentVsLimit;
+    let limit = target.terms().2;
+    let result = fs.concurrent.as_ref()?;
+    let row = result
+        .rows
+        .iter()
+        .find(|row| row.contender == Contender::Intact.name())?;
+    let measured = row.vs_limit?;
+    let vs_awf = row.vs_atomic_write_file?;
+    let met = measured.median >= limit || vs_awf.median >= 2.0;
+    let explanation = (!met).then(|| {
+        format!(
+            "intact x16 reached {:.2}× the limit's files/s (p10 {:.2}, p90 {:.2}) and {:.2}× atomic-write-file x16's",
+            measured.median, measured.p10, measured.p90, vs_awf.median
+        )
+    });
+    Some(TargetCheck {
+        target,
+        statement: target.statement(),
+        filesystem: fs.label.clone(),
+        size_bytes: result.file_bytes,
         measured,
         limit,
         met,
@@ -495,6 +541,7 @@ mod tests {
             setup: Vec::new(),
             sizes,
             batch: None,
+            concurrent: None,
             syscalls: Vec::new(),
             notes: Vec::new(),
         }

@@ -167,6 +167,7 @@ fn bench_in(
         setup,
         sizes: Vec::new(),
         batch: None,
+        concurrent: None,
         syscalls: Vec::new(),
         notes: Vec::new(),
     };
@@ -208,6 +209,12 @@ fn measure_all(
         print_batch(&fs_result.label, &summary);
         fs_result.batch = Some(summary);
         *batch_cell = Some(cell);
+    }
+    if let Some(concurrent_plan) = plan.concurrent {
+        let cell = super::concurrent::measure(dir, concurrent_plan, cancel)?;
+        let summary = super::concurrent::summarize(&cell);
+        super::concurrent::print(&fs_result.label, &summary);
+        fs_result.concurrent = Some(summary);
     }
     if context.trace_syscalls {
         trace_all(dir, context, fs_result)?;

@@ -6,6 +6,7 @@ mod crash;
 mod descriptors;
 mod errors;
 mod fuse;
+mod group;
 #[cfg(feature = "json")]
 mod json;
 mod limits;
@@ -15,6 +16,8 @@ mod noclobber;
 mod protected;
 mod sweep;
 mod symlinks;
+#[cfg(feature = "tokio")]
+mod tokio;
 mod umask;
 mod util;
 mod write;

@@ -315,3 +315,28 @@ fn a_slow_check_under_process_stops_at_the_budget_and_says_not_exhaustive() {
         "{subject}"
     );
 }
+
+/// 16 threads writing 16 files in one directory through `intact::write` (group commit) pass the
+/// `linux` model; the same threads without the directory `fsync` are caught. The oracle judges
+/// the target; the other 15 files are its siblings.
+#[test]
+fn sixteen_concurrent_intact_writers_pass_and_their_canary_is_caught() {
+    for (name, status) in [("intact-group", "PASS"), ("intact-group-data", "CAUGHT")] {
+        let out = torture(&[
+            "power",
+            "--subject",
+            name,
+            "--size",
+            "1KiB",
+            "--seed",
+            "1",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.code, 0, "{name}: {out:?}");
+        let subject = out.subject();
+        assert_eq!(subject["status"], status, "{name}: {subject}");
+        let violations = super::num(&subject, "violations");
+        assert_eq!(violations > 0, status == "CAUGHT", "{name}: {subject}");
+    }
+}

@@ -49,7 +49,10 @@ pub use replay::{
     DEFAULT_TARGET, DEFAULT_TIMEOUT_MS, initial_name, replay_command, selection_name, shell_quote,
     shell_words,
 };
-pub use subject::{Builtin, Subject, SubjectKind, WriterProgram, builtin, builtins, writer_path};
+pub use subject::{
+    Builtin, Subject, SubjectKind, WriterProgram, builtin, builtins, named_only_builtins,
+    writer_path,
+};
 pub use torture_writers::strategies::Origin;
 
 /// How the content of a torn target is checked.

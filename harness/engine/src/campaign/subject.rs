@@ -28,18 +28,34 @@ pub struct Builtin {
 pub fn builtins() -> Vec<Builtin> {
     strategies::Strategy::ALL
         .iter()
-        .map(|strategy| Builtin {
-            name: strategy.name(),
-            description: strategy.description(),
-            expect: strategy.expect_kill(),
-            origin: strategy.origin(),
-        })
+        .map(|s| as_builtin(*s))
         .collect()
+}
+
+/// The built-ins run only when named with `--subject`: the concurrent writers, which only
+/// `torture power` judges (see `Strategy::CONCURRENT`).
+pub fn named_only_builtins() -> Vec<Builtin> {
+    strategies::Strategy::CONCURRENT
+        .iter()
+        .map(|s| as_builtin(*s))
+        .collect()
+}
+
+fn as_builtin(strategy: strategies::Strategy) -> Builtin {
+    Builtin {
+        name: strategy.name(),
+        description: strategy.description(),
+        expect: strategy.expect_kill(),
+        origin: strategy.origin(),
+    }
 }
 
 /// The built-in strategy called `name`.
 pub fn builtin(name: &str) -> Option<Builtin> {
-    builtins().into_iter().find(|b| b.name == name)
+    builtins()
+        .into_iter()
+        .chain(named_only_builtins())
+        .find(|b| b.name == name)
 }
 
 /// What a subject runs.

@@ -1,0 +1,340 @@
+//! Group commit: concurrent commits into one directory share its `fsync`s.
+//!
+//! A commit with [`Durability::Full`](crate::Durability::Full) needs, after its rename
+//! returned, one `fsync` of the directory that *began after the rename returned*: that `fsync`
+//! writes out every change the directory had when it began, the rename included. Whose
+//! descriptor issues it does not matter (an `fsync` acts on the inode), nor that it syncs other
+//! commits' renames too. So commits into one directory queue up behind the `fsync` in flight
+//! and the next one serves all of them, as a database's group commit shares its log flush.
+//!
+//! Per directory (keyed by device and inode, see [`for_dir`]) a [`Group`] numbers its `fsync`s
+//! ("rounds") 1, 2, ... in the order they begin, one at a time. Under the group's lock:
+//!
+//! - after its rename returned, a commit reads the number of the last round begun: its
+//!   [`Ticket`]. Any round with a higher number was begun (numbered, under the same lock, then
+//!   issued) after the ticket was read, so after the rename returned.
+//! - at its `fsync` step the commit joins the round in flight if its number is above the
+//!   ticket; otherwise (the round in flight may have begun before the rename) it joins the
+//!   next round, which has no number yet and will get one above the ticket.
+//! - when no round is in flight, a commit waiting for the next round begins it, with its own
+//!   descriptor, for every commit waiting then; the others sleep until it ends.
+//! - every commit that joined a round gets that round's result: an `fsync` error reaches
+//!   all of them (each reports the new content published but not durable).
+//!
+//! No thread is added: the `fsync` runs on one of the committing threads. A lone writer pays
+//! one uncontended lock more than a plain `fsync`, and an `fstat` of the directory (its key).
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+
+use rustix::io::Errno;
+
+use crate::dest::Dir;
+use crate::sys;
+
+/// The rounds of `fsync` of one directory.
+#[derive(Debug, Default)]
+pub(crate) struct Group {
+    state: Mutex<State>,
+    /// Signalled whenever a round ends.
+    ended: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The number of the last round begun (0: none yet).
+    begun: u64,
+    /// The round whose `fsync` is running, with its number.
+    in_flight: Option<(u64, Arc<Round>)>,
+    /// The round the commits that cannot join the one in flight wait for; not yet numbered.
+    next: Option<Arc<Round>>,
+}
+
+/// One `fsync` of the directory, shared by the commits that joined it.
+#[derive(Debug, Default)]
+struct Round {
+    /// Set, under the group's lock, when the `fsync` returned.
+    result: Mutex<Option<Result<(), Errno>>>,
+}
+
+impl Round {
+    fn result(&self) -> Option<Result<(), Errno>> {
+        *self
+            .result
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn set_result(&self, result: Result<(), Errno>) {
+        *self
+            .result
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(result);
+    }
+}
+
+/// The number of the last round begun when a commit's rename had returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ticket(u64);
+
+impl Group {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Takes a ticket: call it after the rename returned.
+    pub(crate) fn ticket(&self) -> Ticket {
+        Ticket(self.lock().begun)
+    }
+
+    /// Returns once a round of `fsync` numbered above `ticket` has ended, with its result;
+    /// runs `fsync` (this commit's own `fsync` of the directory) if this commit begins it.
+    pub(crate) fn sync(
+        &self,
+        ticket: Ticket,
+        fsync: impl FnOnce() -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        let mut state = self.lock();
+        let round = state.join(ticket);
+        loop {
+            if let Some(result) = round.result() {
+                return result;
+            }
+            if state.in_flight.is_none() {
+                // Our round is the next one (one in flight is never left without a result).
+                return self.lead(state, &round, fsync);
+            }
+            state = self
+                .ended
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// Begins `round` (the next one), runs the `fsync` without the lock, and ends the round.
+    fn lead(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        round: &Arc<Round>,
+        fsync: impl FnOnce() -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        let next = state.next.take();
+        debug_assert!(next.is_some_and(|next| Arc::ptr_eq(&next, round)));
+        state.begun += 1;
+        state.in_flight = Some((state.begun, Arc::clone(round)));
+        drop(state);
+        let result = fsync();
+        let mut state = self.lock();
+        round.set_result(result);
+        state.in_flight = None;
+        drop(state);
+        self.ended.notify_all();
+        result
+    }
+}
+
+impl State {
+    /// The round a commit holding `ticket` waits for: the one in flight if it began after the
+    /// ticket was taken, else the next one.
+    fn join(&mut self, ticket: Ticket) -> Arc<Round> {
+        match &self.in_flight {
+            Some((number, round)) if *number > ticket.0 => Arc::clone(round),
+            Some(_) | None => Arc::clone(self.next.get_or_insert_with(Arc::default)),
+        }
+    }
+}
+
+/// The groups of the directories being committed into, by (device, inode). A directory's
+/// group lives while some commit holds it; dead entries are dropped as the map grows.
+#[derive(Debug)]
+struct Registry {
+    groups: HashMap<(u64, u64), Weak<Group>>,
+    /// Entries before the next purge of dead ones.
+    purge_at: usize,
+}
+
+/// Entries the registry keeps before it first purges dead ones.
+const REGISTRY_MIN_ENTRIES: usize = 64;
+
+static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+
+/// The group of the directory with this (device, inode). Two open descriptors with the same
+/// key are the same directory (an inode number is reused only once the inode is gone, and
+/// both are held open), so whoever's `fsync` serves all of them.
+fn group_for(key: (u64, u64)) -> Arc<Group> {
+    let mut registry = REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let registry = registry.get_or_insert_with(|| Registry {
+        groups: HashMap::new(),
+        purge_at: REGISTRY_MIN_ENTRIES,
+    });
+    if let Some(group) = registry.groups.get(&key).and_then(Weak::upgrade) {
+        return group;
+    }
+    let group = Arc::new(Group::default());
+    registry.groups.insert(key, Arc::downgrade(&group));
+    if registry.groups.len() > registry.purge_at {
+        registry.groups.retain(|_, group| group.strong_count() > 0);
+        registry.purge_at = (2 * registry.groups.len()).max(REGISTRY_MIN_ENTRIES);
+    }
+    group
+}
+
+/// The group of `dir` (one `fstat` of it, cached in `dir`).
+pub(crate) fn for_dir(dir: &Dir) -> std::io::Result<Arc<Group>> {
+    let meta = dir.meta()?;
+    Ok(group_for((meta.dev, meta.ino)))
+}
+
+/// Protocol step 6 through the group: returns once an `fsync` of `dir` that began after
+/// `ticket` was taken has ended.
+pub(crate) fn sync_directory(group: &Group, ticket: Ticket, dir: &Dir) -> Result<(), Errno> {
+    group.sync(ticket, || sys::sync_directory(dir.fd.as_fd()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::Duration;
+
+    /// Waits (polling) until `check` holds of the group's state; fails after 20 s, which
+    /// only a commit waiting for the wrong round takes.
+    fn wait_until(group: &Group, check: impl Fn(&State) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !check(&group.lock()) {
+            assert!(std::time::Instant::now() < deadline, "{:?}", *group.lock());
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Commits waiting for the next round (the state's own reference aside).
+    fn waiting_for_next(state: &State) -> usize {
+        state
+            .next
+            .as_ref()
+            .map_or(0, |next| Arc::strong_count(next) - 1)
+    }
+
+    /// Sends round 1's result; the thread that leads round 1.
+    type FirstRound = (
+        mpsc::Sender<Result<(), Errno>>,
+        thread::JoinHandle<Result<(), Errno>>,
+    );
+
+    /// Starts round 1 on another thread with an `fsync` that blocks until `release` is sent.
+    fn blocked_first_round(group: &Arc<Group>, fsyncs: &Arc<AtomicUsize>) -> FirstRound {
+        let (release, wait) = mpsc::channel::<Result<(), Errno>>();
+        let (group2, fsyncs2) = (Arc::clone(group), Arc::clone(fsyncs));
+        let leader = thread::spawn(move || {
+            let ticket = group2.ticket();
+            group2.sync(ticket, || {
+                fsyncs2.fetch_add(1, Ordering::SeqCst);
+                wait.recv().unwrap()
+            })
+        });
+        wait_until(group, |state| state.in_flight.is_some());
+        (release, leader)
+    }
+
+    fn counting(fsyncs: &Arc<AtomicUsize>) -> impl FnOnce() -> Result<(), Errno> + use<> {
+        let fsyncs = Arc::clone(fsyncs);
+        move || {
+            fsyncs.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_rename_after_an_fsync_began_is_not_served_by_it() {
+        let (group, fsyncs) = (Arc::new(Group::default()), Arc::new(AtomicUsize::new(0)));
+        let (release, leader) = blocked_first_round(&group, &fsyncs);
+        // This commit's rename returns while round 1 is in flight: round 1 may have read the
+        // directory before the rename, so it must wait for a round that begins later.
+        let ticket = group.ticket();
+        assert_eq!(ticket, Ticket(1));
+        let (group2, fsyncs2) = (Arc::clone(&group), Arc::clone(&fsyncs));
+        let late = thread::spawn(move || group2.sync(ticket, counting(&fsyncs2)));
+        wait_until(&group, |state| waiting_for_next(state) == 1);
+        release.send(Ok(())).unwrap();
+        assert_eq!(leader.join().unwrap(), Ok(()));
+        assert_eq!(late.join().unwrap(), Ok(()));
+        assert_eq!(fsyncs.load(Ordering::SeqCst), 2, "round 2 was needed");
+        assert_eq!(group.lock().begun, 2);
+    }
+
+    #[test]
+    fn a_rename_before_an_fsync_began_joins_it() {
+        let (group, fsyncs) = (Arc::new(Group::default()), Arc::new(AtomicUsize::new(0)));
+        // The rename returned before round 1 began: round 1 serves it.
+        let early = group.ticket();
+        let (release, leader) = blocked_first_round(&group, &fsyncs);
+        let (group2, fsyncs2) = (Arc::clone(&group), Arc::clone(&fsyncs));
+        let joined = thread::spawn(move || group2.sync(early, counting(&fsyncs2)));
+        wait_until(&group, |state| {
+            state
+                .in_flight
+                .as_ref()
+                .is_some_and(|(_, round)| Arc::strong_count(round) == 3)
+        });
+        release.send(Err(Errno::IO)).unwrap();
+        assert_eq!(leader.join().unwrap(), Err(Errno::IO));
+        assert_eq!(
+            joined.join().unwrap(),
+            Err(Errno::IO),
+            "the round's error is shared"
+        );
+        assert_eq!(fsyncs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn every_commit_waiting_shares_the_next_round() {
+        let (group, fsyncs) = (Arc::new(Group::default()), Arc::new(AtomicUsize::new(0)));
+        let (release, leader) = blocked_first_round(&group, &fsyncs);
+        let waiters: Vec<_> = (0..8)
+            .map(|_| {
+                let (group2, fsyncs2) = (Arc::clone(&group), Arc::clone(&fsyncs));
+                let ticket = group.ticket();
+                thread::spawn(move || group2.sync(ticket, counting(&fsyncs2)))
+            })
+            .collect();
+        wait_until(&group, |state| waiting_for_next(state) == 8);
+        release.send(Ok(())).unwrap();
+        assert_eq!(leader.join().unwrap(), Ok(()));
+        for waiter in waiters {
+            assert_eq!(waiter.join().unwrap(), Ok(()));
+        }
+        assert_eq!(fsyncs.load(Ordering::SeqCst), 2, "one round for all eight");
+    }
+
+    #[test]
+    fn a_lone_commit_runs_its_own_fsync_each_time() {
+        let (group, fsyncs) = (Group::default(), Arc::new(AtomicUsize::new(0)));
+        for round in 1..=3 {
+            let ticket = group.ticket();
+            assert_eq!(group.sync(ticket, counting(&fsyncs)), Ok(()));
+            assert_eq!(fsyncs.load(Ordering::SeqCst), round);
+        }
+    }
+
+    #[test]
+    fn one_directory_one_group_and_dead_groups_are_purged() {
+        let key = (u64::MAX - 3, 1);
+        let first = group_for(key);
+        assert!(Arc::ptr_eq(&first, &group_for(key)));
+        assert!(!Arc::ptr_eq(&first, &group_for((u64::MAX - 3, 2))));
+        drop(first);
+        for ino in 0..(4 * REGISTRY_MIN_ENTRIES as u64) {
+            drop(group_for((u64::MAX - 4, ino)));
+        }
+        let registry = REGISTRY.lock().unwrap();
+        let live = registry.as_ref().unwrap().groups.len();
+        assert!(live <= 2 * REGISTRY_MIN_ENTRIES + 1, "{live} entries kept");
+    }
+}
