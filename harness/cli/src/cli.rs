@@ -411,7 +411,12 @@ impl Common {
         }
         let size_bytes = self.size.unwrap_or(default_size_bytes);
         let (builtins, named_only) = (campaign::builtins(), campaign::named_only_builtins());
-        let known = |n: &String| builtins.iter().chain(&named_only).any(|b| b.name == n.as_str());
+        let known = |n: &String| {
+            builtins
+                .iter()
+                .chain(&named_only)
+                .any(|b| b.name == n.as_str())
+        };
         if let Some(name) = self.subjects.iter().find(|n| !known(n)) {
             return Err(format!(
                 "`{name}` only races (`torture race --subject {name}`); see `torture list` for the others"

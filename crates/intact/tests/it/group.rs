@@ -21,8 +21,8 @@ fn concurrent_writers_into_one_directory_all_commit_their_own_content() {
                     match writer % 4 {
                         0 => intact::write(&path, &content).unwrap(),
                         1 => Options::new()
-                            .write_with(&path, |file| {
-                                std::io::Write::write_all(&mut &*file, content.as_bytes())
+                            .write_with(&path, |mut file| {
+                                std::io::Write::write_all(&mut file, content.as_bytes())
                             })
                             .unwrap(),
                         2 => intact::write_json(&path, &content).unwrap(),
