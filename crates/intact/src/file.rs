@@ -866,7 +866,7 @@ mod tests {
         let dir =
             std::path::Path::new("/dev/shm").join(format!("intact-auto-{}", std::process::id()));
         if std::fs::create_dir(&dir).is_err() {
-            println!("skipped: no /dev/shm");
+            testkit::skip("no /dev/shm to stand in for a filesystem without O_TMPFILE");
             return;
         }
         let dir_fd = File::open(&dir).unwrap();

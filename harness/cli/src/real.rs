@@ -1,5 +1,5 @@
-//! `torture power-real`: real file systems as ground truth for the power-loss model (issue 9).
-//! The lead will fold it into `torture power --real`; until then it is its own subcommand.
+//! `torture power --real FS` (also spelled `torture power-real --fs FS`): real file systems as
+//! ground truth for the power-loss model (issue 9).
 
 use std::ffi::OsString;
 use std::fmt::Write as _;

@@ -258,7 +258,7 @@ fn acl_of(path: &std::path::Path) -> String {
 #[test]
 fn new_file_honours_the_directory_default_acl() {
     if !is_root() || !has_setfacl() {
-        println!("skipped: needs root and setfacl");
+        crate::util::skip("needs root and setfacl");
         return;
     }
     let dir = TestDir::new("default-acl");
@@ -334,7 +334,7 @@ fn permissions_tightened_between_create_and_commit_are_kept() {
 #[test]
 fn owner_changed_between_create_and_commit_is_kept() {
     if !is_root() {
-        println!("skipped: needs root to give a file away (chown)");
+        crate::util::skip("needs root to give a file away (chown)");
         return;
     }
     let dir = TestDir::new("chown-between");
@@ -374,7 +374,7 @@ fn preserve_mode_false_gives_the_new_file_mode() {
 fn preserve_owner_no_and_try_as_root() {
     use intact::Preserve;
     if !is_root() {
-        println!("skipped: needs root to give a file away (chown)");
+        crate::util::skip("needs root to give a file away (chown)");
         return;
     }
     let dir = TestDir::new("preserve-owner");
@@ -406,7 +406,7 @@ fn preserve_owner_yes_fails_when_the_owner_cannot_be_kept() {
         return replace_roots_file_as_nobody();
     }
     if !is_root() {
-        println!("skipped: needs root (a child drops to nobody to replace root's file)");
+        crate::util::skip("needs root (a child drops to nobody to replace root's file)");
         return;
     }
     let dir = TestDir::new("preserve-owner-yes");
@@ -462,14 +462,14 @@ fn preserve_xattrs_copies_user_attributes_and_the_acl() {
     std::fs::write(&probe, b"").unwrap();
     match rustix::fs::setxattr(&probe, "user.probe", b"1", rustix::fs::XattrFlags::empty()) {
         Err(rustix::io::Errno::NOTSUP) => {
-            println!("skipped: no user xattrs on {}", dir.path().display());
+            crate::util::skip(&format!("no user xattrs on {}", dir.path().display()));
             return;
         }
         other => other.unwrap(),
     }
     let with_acl = is_root() && has_setfacl();
     if !with_acl {
-        println!("skipped (ACL part only): needs root and setfacl");
+        crate::util::skip("the ACL part needs root and setfacl");
     }
     for temp in [Temp::Named, Temp::Anonymous, Temp::Auto] {
         let path = dir.join(format!("tagged-{temp:?}"));

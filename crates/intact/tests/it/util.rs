@@ -76,16 +76,7 @@ pub fn mode_of(path: &Path) -> u32 {
         & 0o7777
 }
 
-/// Says that a test did not run, where people see it: libtest captures `println!` (shown only
-/// on failure), not a direct write to stderr, so this line shows in every `cargo test` run.
-pub fn skip(reason: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "skipped: {reason}");
-}
-
-pub fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
+pub use testkit::{is_root, skip};
 
 /// The OS error number behind an intact error (its source chain ends in the OS error).
 pub fn errno_of(error: &io::Error) -> Option<i32> {
