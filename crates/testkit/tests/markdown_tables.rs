@@ -106,7 +106,7 @@ fn every_table_in_the_docs_is_well_formed() {
         }
     }
     assert!(
-        checked >= 10,
+        checked >= 8,
         "found only {checked} tables: is the parser blind?"
     );
     assert!(

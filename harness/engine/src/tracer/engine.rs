@@ -419,9 +419,9 @@ impl Session {
     }
 
     /// At the main process's exit stop: every other process of the tree (not a thread of the
-    /// main one) is still running, however it detached (`setsid`, double fork). End them now, as
-    /// the PID namespace would once the main process is gone, and remember them for the report:
-    /// a run is over when the writer is, not when its background children are.
+    /// main one) is still running, however it detached (`setsid`, double fork: ptrace follows
+    /// them all). End them now and remember them for the report: a run is over when the writer
+    /// is, not when its background children are.
     fn end_orphans(&mut self) {
         let main = self.main;
         for pid in self.live.iter().copied().filter(|p| *p != main) {

@@ -10,7 +10,10 @@
 //! - a write continued at once by the next call on the same fd (a short write and the writer's
 //!   own retry) is one write: the page cache holds the same bytes either way, and writeback
 //!   persists pages and blocks, not the calls that filled them;
-//! - inode numbers, which differ from run to run, are numbered by first appearance.
+//! - inode numbers, which differ from run to run, are numbered by first appearance, and so is
+//!   every name in a path but the target's (`mktemp` names differ from run to run): the judging
+//!   looks only at the target, and a consistent renaming keeps which paths are the same file or
+//!   share a directory.
 
 use std::collections::HashMap;
 
@@ -30,13 +33,63 @@ pub fn skeleton(trace: &Trace) -> Vec<Value> {
         }
     }
     let mut inodes = HashMap::new();
+    let mut names = Names::keeping(trace.header.target.as_deref().unwrap_or_default());
     ops.iter()
         .map(|op| {
             let mut value = serde_json::to_value(op).unwrap_or(Value::Null);
             renumber_inodes(&mut value, &mut inodes);
+            names.rename_paths(&mut value);
             value
         })
         .collect()
+}
+
+/// Names in paths, numbered by first appearance; the target's own names kept.
+struct Names {
+    kept: Vec<String>,
+    ranks: HashMap<String, usize>,
+}
+
+impl Names {
+    fn keeping(target: &str) -> Names {
+        let kept = target.split('/').map(str::to_owned).collect();
+        Names {
+            kept,
+            ranks: HashMap::new(),
+        }
+    }
+
+    /// Renames every component of the op's `path`, `from` and `to` (not `#<ino>` names).
+    fn rename_paths(&mut self, value: &mut Value) {
+        let Value::Object(fields) = value else {
+            return;
+        };
+        for key in ["path", "from", "to"] {
+            if let Some(Value::String(path)) = fields.get_mut(key) {
+                if !path.starts_with('#') {
+                    *path = self.rename(path);
+                }
+            }
+        }
+    }
+
+    fn rename(&mut self, path: &str) -> String {
+        let renamed: Vec<String> = path
+            .split('/')
+            .map(|name| {
+                let literal = name.is_empty()
+                    || name == "."
+                    || name == ".."
+                    || self.kept.iter().any(|k| k == name);
+                if literal {
+                    return name.to_owned();
+                }
+                let next = self.ranks.len();
+                format!("<{}>", self.ranks.entry(name.to_owned()).or_insert(next))
+            })
+            .collect();
+        renamed.join("/")
+    }
 }
 
 /// Appends `next` to `previous` when it writes right where `previous` ended, on the same fd and
@@ -141,6 +194,35 @@ mod tests {
         let failed = trace(vec![write(0, 5, 0, b"", -4), write(1, 5, 0, b"abcd", 4)]);
         assert_eq!(skeleton(&golden), skeleton(&short));
         assert_eq!(skeleton(&golden), skeleton(&failed));
+    }
+
+    fn rename(seq: u64, from: &str, to: &str) -> Event {
+        Event {
+            seq,
+            pid: 1,
+            syscall: "rename".into(),
+            ret: 0,
+            op: Op::Rename {
+                from: from.into(),
+                to: to.into(),
+                noreplace: false,
+                exchange: false,
+                from_ino: None,
+                to_ino: None,
+            },
+        }
+    }
+
+    #[test]
+    fn random_temp_names_are_the_same_skeleton_but_the_target_is_not_renamed() {
+        let mut golden = trace(vec![rename(0, ".report.aB3dE9", "target.json")]);
+        let mut faulted = trace(vec![rename(0, ".report.Zq81xk", "target.json")]);
+        let mut elsewhere = trace(vec![rename(0, ".report.Zq81xk", "other.json")]);
+        for t in [&mut golden, &mut faulted, &mut elsewhere] {
+            t.header.target = Some("target.json".into());
+        }
+        assert_eq!(skeleton(&golden), skeleton(&faulted));
+        assert_ne!(skeleton(&golden), skeleton(&elsewhere));
     }
 
     #[test]
