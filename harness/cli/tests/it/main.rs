@@ -6,6 +6,7 @@
 
 mod builtins;
 mod checks;
+mod contained;
 mod errors;
 mod external;
 mod interrupt;
