@@ -10,7 +10,7 @@ fn child_left() -> bool {
     };
     entries.filter_map(Result::ok).any(|entry| {
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        cmdline == b"sleep\0311.25\0"
+        cmdline == b"sleep\x00311.25\x00"
     })
 }
 
