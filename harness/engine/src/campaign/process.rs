@@ -69,18 +69,8 @@ pub fn run(
     timeout: Duration,
     cancel: &AtomicBool,
 ) -> io::Result<Ended> {
-    let (log_dir, slot) = log;
-    let capture = |stream: &str| -> io::Result<(File, Option<PathBuf>)> {
-        match output {
-            Output::Discard => Ok((File::options().write(true).open("/dev/null")?, None)),
-            Output::Capture => {
-                let path = log_dir.join(format!("{slot}.{stream}"));
-                Ok((File::create(&path)?, Some(path)))
-            }
-        }
-    };
-    let (stdout, stdout_path) = capture("stdout")?;
-    let (stderr, stderr_path) = capture("stderr")?;
+    let (stdout, stdout_path) = capture(output, log, "stdout")?;
+    let (stderr, stderr_path) = capture(output, log, "stderr")?;
     let stdin = File::open("/dev/null")?;
     let cgroup = RunCgroup::create();
     let child = sys::spawn_untraced(
@@ -109,6 +99,22 @@ pub fn run(
         },
         Waited::Cancelled => Ended::Cancelled,
     })
+}
+
+/// Where one output stream of a run goes: /dev/null, or a file `{slot}.{stream}` in the log
+/// directory (and its path, to read it back).
+fn capture(
+    output: Output,
+    (log_dir, slot): (&Path, &str),
+    stream: &str,
+) -> io::Result<(File, Option<PathBuf>)> {
+    match output {
+        Output::Discard => Ok((File::options().write(true).open("/dev/null")?, None)),
+        Output::Capture => {
+            let path = log_dir.join(format!("{slot}.{stream}"));
+            Ok((File::create(&path)?, Some(path)))
+        }
+    }
 }
 
 enum Waited {

@@ -31,13 +31,13 @@ struct ChildPlan<'a> {
 }
 
 /// Starts `program` with `args` (argv\[0\] is `program`), our environment with `env` set over
-/// it, in `cwd`, in its own process group, with `stdio` as
-/// fds 0-2. Before `exec` the child requests `PTRACE_TRACEME`, sets `PR_SET_NO_NEW_PRIVS` and
-/// installs `filter`, so a successful `exec` stops it with SIGTRAP before its first instruction;
-/// the caller `wait_for`s that stop and sets its options (`PTRACE_O_TRACESECCOMP` among them).
-/// Until then a `SECCOMP_RET_TRACE` syscall fails with ENOSYS, but only `execve` (not traced)
-/// runs in that window. A failed step reports its errno through memory shared with the child,
-/// not through a syscall the filter could refuse, and the child is killed and reaped.
+/// it, in `cwd`, in a new process group, with `stdio` as fds 0-2. Before `exec` the child
+/// requests `PTRACE_TRACEME`, sets `PR_SET_NO_NEW_PRIVS` and installs `filter`, so a successful
+/// `exec` stops it with SIGTRAP before its first instruction; the caller `wait_for`s that stop
+/// and sets its options (`PTRACE_O_TRACESECCOMP` among them). Until then a `SECCOMP_RET_TRACE`
+/// syscall fails with ENOSYS, but only `execve` (not traced) runs in that window. A failed step
+/// reports its errno through memory shared with the child, not through a syscall the filter
+/// could refuse, and the child is killed and reaped.
 ///
 /// Why not `Command` with `pre_exec`: a `pre_exec` hook forces a full `fork`, which copies the
 /// harness's page tables and makes every page copy-on-write for both sides, several times the
@@ -215,24 +215,8 @@ fn child_exec(plan: &ChildPlan<'_>) -> i32 {
         }
         // Rust ignores SIGPIPE; `Command` restores the default for its children, and so do we.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        match plan.how {
-            How::Traced(filter) => {
-                if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
-                    return failed();
-                }
-                if filter.install().is_err() {
-                    return failed();
-                }
-            }
-            // "0" written to `cgroup.procs` moves the writing process (`cgroups(7)`).
-            How::Untraced {
-                cgroup_procs: Some(fd),
-            } => {
-                if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                    return failed();
-                }
-            }
-            How::Untraced { cgroup_procs: None } => {}
+        if let Err(errno) = child_enter(plan.how) {
+            return errno;
         }
         reset_signal_handlers();
         let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -245,6 +229,30 @@ fn child_exec(plan: &ChildPlan<'_>) -> i32 {
         );
     }
     failed()
+}
+
+/// In the child: tracing, or joining the cgroup, as `how` asks; the errno of a failed step.
+fn child_enter(how: How<'_>) -> Result<(), i32> {
+    match how {
+        How::Traced(filter) => {
+            // SAFETY: PTRACE_TRACEME takes no pointer; a plain syscall.
+            if unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) } != 0 {
+                return Err(Errno::last_raw());
+            }
+            filter.install().map_err(|_| Errno::last_raw())
+        }
+        // "0" written to `cgroup.procs` moves the writing process (`cgroups(7)`).
+        How::Untraced {
+            cgroup_procs: Some(fd),
+        } => {
+            // SAFETY: one byte from a static buffer to an fd the caller keeps open.
+            match unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } {
+                1 => Ok(()),
+                _ => Err(Errno::last_raw()),
+            }
+        }
+        How::Untraced { cgroup_procs: None } => Ok(()),
+    }
 }
 
 /// Puts every signal the harness handles (Ctrl-C's SIGINT, SIGTERM, SIGHUP...) back to its
