@@ -33,8 +33,14 @@ const PARALLEL_FILES: usize = 32;
 const DIRECTORIES_AT_ONCE: usize = 64;
 
 /// Directories kept open between calls of [`Batch::add`] (to resolve the next file in the
-/// same directory without opening it again) before they are all closed.
+/// same directory without opening it again) before they are all closed; fewer where
+/// `RLIMIT_NOFILE` is low (see [`Batch::with_options`]).
 const DIRECTORIES_KEPT_BY_ADD: usize = 16;
+
+/// Descriptors one file holds at once while it is committed: its temp file, and for a new
+/// file with a named temp file the probe that learns the mode a new file gets (see
+/// `probe_new_file_mode`).
+const DESCRIPTORS_PER_FILE: usize = 2;
 
 /// Writes many files, each replaced atomically on its own, faster than one by one.
 ///
@@ -49,9 +55,11 @@ const DIRECTORIES_KEPT_BY_ADD: usize = 16;
 ///
 /// The contents are held in memory until the commit. A batch holds few descriptors however
 /// large it is and however many directories it spans: none between `add` and `commit` (beyond
-/// a small cache of recently used directories), and during the commit at most 32 temp files
-/// and 64 directories (fewer when `RLIMIT_NOFILE` is low: a quarter of its soft limit for
-/// each).
+/// a small cache of recently used directories: at most 16, and an eighth of the soft
+/// `RLIMIT_NOFILE`), and during the commit at most 32 files in flight (a temp file each, and
+/// for a new file with a named temp file a probe) and 64 directories; fewer when fewer
+/// descriptors are free (the soft `RLIMIT_NOFILE` less those the process holds when the
+/// commit starts), down to one file in one directory at a time, which needs 3.
 ///
 /// ```
 /// # let dir = std::env::temp_dir().join(format!("intact-doc-batch-{}", std::process::id()));
@@ -68,6 +76,8 @@ const DIRECTORIES_KEPT_BY_ADD: usize = 16;
 pub struct Batch {
     options: Options,
     dirs: DirCache,
+    /// Directories `add` keeps open at most (see [`DIRECTORIES_KEPT_BY_ADD`]).
+    dirs_kept: usize,
     entries: Vec<Entry>,
     /// (directory device, directory inode, name) of every entry: a target appears once.
     targets: HashSet<(u64, u64, OsString)>,
@@ -97,8 +107,12 @@ impl Batch {
 
     /// An empty batch whose files are all written with `options`.
     pub fn with_options(options: Options) -> Self {
+        // An eighth of the soft limit: 2 at `ulimit -n 16`, which leaves the rest to the
+        // application and to the commit (which closes these first).
+        let eighth = soft_nofile().map_or(usize::MAX, |soft| soft / 8);
         Batch {
             dirs: DirCache::new(options.durability),
+            dirs_kept: eighth.clamp(1, DIRECTORIES_KEPT_BY_ADD),
             options,
             entries: Vec::new(),
             targets: HashSet::new(),
@@ -115,9 +129,16 @@ impl Batch {
     /// nothing, if that is no longer the same directory.
     pub fn add(&mut self, path: impl AsRef<Path>, contents: impl Into<Vec<u8>>) -> io::Result<()> {
         let path = path.as_ref();
-        let dest = resolve(path, self.options.symlinks, &mut self.dirs)?;
+        self.dirs.trim(self.dirs_kept.saturating_sub(1));
+        let dest = match resolve(path, self.options.symlinks, &mut self.dirs) {
+            // Out of descriptors: the cache gives back what it holds, and one more try.
+            Err(error) if find_os_error(&error) == Some(Errno::MFILE.raw_os_error()) => {
+                self.dirs.trim(0);
+                resolve(path, self.options.symlinks, &mut self.dirs)?
+            }
+            resolved => resolved?,
+        };
         let dir = dest.dir.meta()?;
-        self.dirs.trim(DIRECTORIES_KEPT_BY_ADD);
         let dir_key = (dir.dev, dir.ino);
         if !self.targets.insert((dir.dev, dir.ino, dest.name.clone())) {
             let message = format!("{} is already in this batch", dest.path.display());
@@ -153,8 +174,13 @@ impl Batch {
     /// No temp file is left behind either way.
     pub fn commit(self) -> Result<(), BatchError> {
         let Batch {
-            options, entries, ..
+            options,
+            entries,
+            dirs,
+            ..
         } = self;
+        // The directories `add` kept open would only count against the descriptor budget.
+        drop(dirs);
         let total = entries.len();
         let (dirs_at_once, threads) = open_file_budget();
         let mut outcomes = Vec::with_capacity(total);
@@ -197,17 +223,39 @@ impl fmt::Debug for Batch {
 }
 
 /// How many directories and threads a commit may use at once: [`DIRECTORIES_AT_ONCE`] and
-/// [`PARALLEL_FILES`], or a quarter of the soft `RLIMIT_NOFILE` each when that is lower
-/// (each thread holds one temp file at a time).
+/// [`PARALLEL_FILES`], fewer when fewer descriptors are free (see [`budget_for`]).
 fn open_file_budget() -> (usize, usize) {
+    budget_for(free_descriptors())
+}
+
+/// Directories and threads for `free` descriptors: a thread holds [`DESCRIPTORS_PER_FILE`],
+/// threads get at most half of them, directories the rest. Never zero, so the commit goes on
+/// one file at a time in one directory with 3 free descriptors: what a single write needs.
+fn budget_for(free: usize) -> (usize, usize) {
+    let threads = (free / (2 * DESCRIPTORS_PER_FILE)).clamp(1, PARALLEL_FILES);
+    let dirs = free.saturating_sub(threads * DESCRIPTORS_PER_FILE);
+    (dirs.clamp(1, DIRECTORIES_AT_ONCE), threads)
+}
+
+/// The soft `RLIMIT_NOFILE`, `None` when unlimited.
+fn soft_nofile() -> Option<usize> {
     let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    let quarter = soft.map_or(usize::MAX, |soft| {
-        usize::try_from(soft / 4).unwrap_or(usize::MAX)
-    });
-    (
-        quarter.clamp(1, DIRECTORIES_AT_ONCE),
-        quarter.clamp(1, PARALLEL_FILES),
-    )
+    soft.map(|soft| usize::try_from(soft).unwrap_or(usize::MAX))
+}
+
+/// Descriptors this process may still open: the soft `RLIMIT_NOFILE` less those open now,
+/// counted in `/proc/self/fd` (or `/dev/fd`); where neither can be listed, half the limit is
+/// taken as used.
+fn free_descriptors() -> usize {
+    let Some(soft) = soft_nofile() else {
+        return usize::MAX;
+    };
+    let listed = ["/proc/self/fd", "/dev/fd"]
+        .iter()
+        .find_map(|dir| std::fs::read_dir(dir).ok().map(Iterator::count));
+    // The listing counts the descriptor it was read through, closed since.
+    let held = listed.map_or(soft / 2, |count| count.saturating_sub(1));
+    soft.saturating_sub(held)
 }
 
 /// The entries, with their index, in groups that span at most `dirs_at_once` directories,
@@ -625,6 +673,20 @@ mod tests {
         let (dirs, threads) = open_file_budget();
         assert!((1..=DIRECTORIES_AT_ONCE).contains(&dirs));
         assert!((1..=PARALLEL_FILES).contains(&threads));
+    }
+
+    #[test]
+    fn the_budget_fits_in_the_free_descriptors() {
+        for free in 3..=200 {
+            let (dirs, threads) = budget_for(free);
+            assert!(dirs >= 1 && threads >= 1, "{free}");
+            assert!(
+                dirs + threads * DESCRIPTORS_PER_FILE <= free,
+                "{free}: {dirs} {threads}"
+            );
+        }
+        assert_eq!(budget_for(3), (1, 1), "what one write needs");
+        assert_eq!(budget_for(10_000), (DIRECTORIES_AT_ONCE, PARALLEL_FILES));
     }
 
     #[test]

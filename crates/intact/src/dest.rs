@@ -12,6 +12,7 @@ use rustix::fs::{CWD, FileType, Mode};
 use rustix::io::Errno;
 
 use crate::error::{os_error, with_context};
+use crate::name::parse_temp_name;
 use crate::sys::Meta;
 use crate::{Durability, Symlinks, sys};
 
@@ -85,7 +86,8 @@ impl DirCache {
     }
 
     /// Closes the cached directories (those not in use elsewhere) once there are more than
-    /// `max`, so that a long series of lookups keeps few descriptors open.
+    /// `max`, so that a long series of lookups keeps few descriptors open (none after
+    /// `trim(0)`).
     pub(crate) fn trim(&mut self, max: usize) {
         if self.dirs.len() > max {
             self.dirs.clear();
@@ -98,7 +100,7 @@ impl Dir {
     /// there is one (see [`sys::dir_open_flags`]).
     pub(crate) fn open(path: &Path, will_sync: bool) -> Result<Arc<Dir>, Errno> {
         let flags = sys::dir_open_flags(will_sync);
-        let fd = rustix::fs::openat(CWD, path, flags, Mode::empty())?;
+        let fd = sys::retry(|| rustix::fs::openat(CWD, path, flags, Mode::empty()))?;
         Ok(Arc::new(Dir {
             fd,
             path: path.to_path_buf(),
@@ -116,7 +118,7 @@ pub(crate) fn resolve(
     let mut current = path.to_path_buf();
     for hop in 0..=MAX_SYMLINK_HOPS {
         match resolve_step(path, &current, hop, symlinks, dirs)? {
-            Step::Found(destination) => return Ok(destination),
+            Step::Found(destination) => return refuse_temp_names(destination),
             Step::Follow(next) => current = next,
         }
     }
@@ -143,9 +145,10 @@ fn resolve_step(
     dirs: &mut DirCache,
 ) -> io::Result<Step> {
     let (parent, name) = split(current)?;
+    let will_sync = dirs.will_sync;
     let dir = dirs
         .open(parent)
-        .map_err(|errno| parent_error(errno, parent, path, current, hop))?;
+        .map_err(|errno| parent_error(errno, parent, path, current, hop, will_sync))?;
     let Some(meta) = look_up(&dir, name, current)? else {
         return match hop {
             0 => Ok(Step::Found(destination(dir, name, current, None))),
@@ -156,7 +159,10 @@ fn resolve_step(
         FileType::RegularFile => Ok(Step::Found(destination(dir, name, current, Some(meta)))),
         FileType::Symlink => match symlinks {
             Symlinks::Replace => Ok(Step::Found(destination(dir, name, current, None))),
-            Symlinks::Follow => read_link(&dir, name, parent, current).map(Step::Follow),
+            Symlinks::Follow => {
+                may_follow(&dir, &meta, current)?;
+                read_link(&dir, name, parent, current).map(Step::Follow)
+            }
         },
         FileType::Directory => Err(is_a_directory(current)),
         FileType::Fifo
@@ -198,7 +204,10 @@ fn split(path: &Path) -> io::Result<(&Path, &OsStr)> {
         return Err(empty);
     }
     let last = bytes.rsplit(|&b| b == b'/').next().unwrap_or(bytes);
-    if matches!(last, b"" | b"." | b"..") {
+    if last.is_empty() {
+        return Err(trailing_slash(path));
+    }
+    if matches!(last, b"." | b"..") {
         return Err(is_a_directory(path));
     }
     let name = path.file_name().ok_or_else(|| is_a_directory(path))?;
@@ -211,7 +220,7 @@ fn split(path: &Path) -> io::Result<(&Path, &OsStr)> {
 
 /// The next path in a symlink chain: the link's text, relative to the link's directory.
 fn read_link(dir: &Dir, name: &OsStr, parent: &Path, link: &Path) -> io::Result<PathBuf> {
-    let text = rustix::fs::readlinkat(&dir.fd, name, Vec::new())
+    let text = sys::retry(|| rustix::fs::readlinkat(&dir.fd, name, Vec::new()))
         .map_err(|errno| os_error(errno, format_args!("read symlink {}", link.display())))?;
     let text = PathBuf::from(OsStr::from_bytes(text.to_bytes()));
     Ok(if text.is_absolute() {
@@ -221,9 +230,19 @@ fn read_link(dir: &Dir, name: &OsStr, parent: &Path, link: &Path) -> io::Result<
     })
 }
 
-fn parent_error(errno: Errno, parent: &Path, path: &Path, current: &Path, hop: usize) -> io::Error {
+fn parent_error(
+    errno: Errno,
+    parent: &Path,
+    path: &Path,
+    current: &Path,
+    hop: usize,
+    will_sync: bool,
+) -> io::Error {
     if hop > 0 && errno == Errno::NOENT {
         return dangling(path, current);
+    }
+    if errno == Errno::ACCESS && will_sync && Dir::open(parent, false).is_ok() {
+        return unreadable_directory(parent, path);
     }
     let (parent, path) = (parent.display(), path.display());
     match errno {
@@ -240,6 +259,92 @@ fn parent_error(errno: Errno, parent: &Path, path: &Path, current: &Path, hop: u
             format_args!("open parent directory {parent} of {path}"),
         ),
     }
+}
+
+/// The directory can be searched but not read: `Durability::Full` opens it for reading, since
+/// `fsync` needs a descriptor that `O_PATH` does not give.
+fn unreadable_directory(parent: &Path, path: &Path) -> io::Error {
+    let message = format_args!(
+        "cannot open directory {} of {} for reading: Durability::Full needs read permission on \
+         the directory to fsync it (Durability::Data needs only write and search permission)",
+        parent.display(),
+        path.display()
+    );
+    os_error(Errno::ACCESS, message)
+}
+
+/// Refuses to follow the symlink `link` (its `lstat`) in `dir` where the kernel's own `open`
+/// would: under `fs.protected_symlinks` (Linux), a symlink in a sticky world-writable
+/// directory (`/tmp`) is followed only by its owner or when the directory's owner owns it.
+///
+/// The kernel's rule (`may_follow_link` in `fs/namei.c`), with its errno (`EACCES`). The
+/// link's owner comes from the same `lstat` that found it: in a sticky directory only that
+/// owner (or the directory's) can replace the link before `readlinkat`, and a link they
+/// create is theirs, so a link that passes here cannot be swapped for one that would not.
+fn may_follow(dir: &Dir, link: &Meta, current: &Path) -> io::Result<()> {
+    let dir_meta = sys::stat_fd(dir.fd.as_fd())
+        .map_err(|errno| os_error(errno, format_args!("stat directory {}", dir.path.display())))?;
+    if !in_protected_place(link, &dir_meta) {
+        return Ok(());
+    }
+    match protected_link_refused(
+        link,
+        &dir_meta,
+        sys::follower_fsuid(),
+        sys::protected_symlinks(),
+    ) {
+        false => Ok(()),
+        true => Err(protected_link(current, link, &dir.path)),
+    }
+}
+
+/// A sticky world-writable directory that the link's owner does not own: the only place
+/// where `fs.protected_symlinks` may refuse a link (cheap to decide, no `/proc` read).
+fn in_protected_place(link: &Meta, dir: &Meta) -> bool {
+    const STICKY_AND_WORLD_WRITABLE: u32 = 0o1002;
+    dir.mode & STICKY_AND_WORLD_WRITABLE == STICKY_AND_WORLD_WRITABLE && dir.uid != link.uid
+}
+
+/// The kernel's rule: refused when the sysctl is on, the link is in a protected place, and
+/// the follower's fsuid (`None`: unknown, so taken as another user's) is not its owner.
+fn protected_link_refused(link: &Meta, dir: &Meta, fsuid: Option<u32>, protected: bool) -> bool {
+    protected && in_protected_place(link, dir) && fsuid != Some(link.uid)
+}
+
+fn protected_link(link: &Path, meta: &Meta, dir: &Path) -> io::Error {
+    let message = format_args!(
+        "refused to follow symlink {} (owned by uid {}) in the sticky world-writable directory \
+         {}: fs.protected_symlinks forbids following another user's link there, and so does \
+         the kernel's own open (Symlinks::Replace replaces the link instead)",
+        link.display(),
+        meta.uid,
+        dir.display()
+    );
+    os_error(Errno::ACCESS, message)
+}
+
+/// A destination named like this crate's temp files is refused: [`sweep`](crate::sweep)
+/// would take the committed file for a dead writer's temp file and delete it.
+fn refuse_temp_names(destination: Destination) -> io::Result<Destination> {
+    if parse_temp_name(&destination.name).is_none() {
+        return Ok(destination);
+    }
+    let message = format!(
+        "{} is named like an intact temp file (.{{name}}.{{16 hex digits}}.intact-tmp), which \
+         intact::sweep would delete: choose another name",
+        destination.path.display()
+    );
+    Err(io::Error::new(io::ErrorKind::InvalidInput, message))
+}
+
+fn trailing_slash(path: &Path) -> io::Error {
+    os_error(
+        Errno::ISDIR,
+        format_args!(
+            "{} ends with '/', so it names a directory: a file's path must not end with '/'",
+            path.display()
+        ),
+    )
 }
 
 fn dangling(link: &Path, missing: &Path) -> io::Error {
@@ -297,10 +402,59 @@ mod tests {
             assert_eq!(error.kind(), io::ErrorKind::IsADirectory, "{path}");
             assert!(error.to_string().contains(path), "{path}: {error}");
         }
+        let slash = split(Path::new("file/")).unwrap_err().to_string();
+        assert!(slash.contains("ends with '/'"), "{slash}");
+        assert!(!slash.contains("is a directory"), "{slash}");
         assert_eq!(
             split(Path::new("")).unwrap_err().kind(),
             io::ErrorKind::InvalidInput
         );
+    }
+
+    fn meta(mode: u32, uid: u32) -> Meta {
+        Meta {
+            dev: 1,
+            ino: 2,
+            mode,
+            uid,
+            gid: 0,
+            size_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn protected_symlinks_are_refused_as_the_kernel_refuses_them() {
+        let (root, nobody) = (0, 65534);
+        let link = meta(0o120777, nobody);
+        let tmp = meta(0o41777, root);
+        // /tmp, a link of another user, sysctl on: refused, whoever follows (root too).
+        assert!(protected_link_refused(&link, &tmp, Some(root), true));
+        assert!(
+            protected_link_refused(&link, &tmp, None, true),
+            "fsuid unknown"
+        );
+        // Its owner may follow it; nobody else is refused with the sysctl off.
+        assert!(!protected_link_refused(&link, &tmp, Some(nobody), true));
+        assert!(!protected_link_refused(&link, &tmp, Some(root), false));
+        // Not sticky, or not world-writable, or the directory's owner owns the link: allowed.
+        assert!(!protected_link_refused(
+            &link,
+            &meta(0o40777, root),
+            Some(root),
+            true
+        ));
+        assert!(!protected_link_refused(
+            &link,
+            &meta(0o41775, root),
+            Some(root),
+            true
+        ));
+        assert!(!protected_link_refused(
+            &link,
+            &meta(0o41777, nobody),
+            Some(root),
+            true
+        ));
     }
 
     #[test]

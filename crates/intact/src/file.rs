@@ -82,16 +82,31 @@ impl AtomicFile {
         Options::new().create(path)
     }
 
-    /// The temp file, for reading it back, `set_len`, metadata and so on.
+    /// The temp file: for reading it back, `set_len`, metadata, and for writing through
+    /// `File` itself, since `&File` implements `Read`, `Write` and `Seek`
+    /// (`BufWriter::new(file.as_file())`, `std::io::copy(&mut reader, &mut file.as_file())`).
+    /// Permissions set through it are overridden at commit (see [`Options::mode`]).
+    ///
+    /// There is no `&mut File`: through one, the temp file could be swapped for another
+    /// open file, which the commit would then publish (and give the target's metadata).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// # let dir = std::env::temp_dir().join(format!("intact-doc-asfile-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let mut file = intact::AtomicFile::create(dir.join("out.txt"))?;
+    /// let mut out = std::io::BufWriter::new(file.as_file());
+    /// writeln!(out, "buffered")?;
+    /// out.flush()?;
+    /// drop(out);
+    /// file.as_file().set_len(4)?;
+    /// file.commit()?;
+    /// assert_eq!(std::fs::read(dir.join("out.txt"))?, b"buff");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn as_file(&self) -> &File {
         &self.file
-    }
-
-    /// The temp file, mutably: for writing through `File` itself (`BufWriter<&mut File>`,
-    /// `std::io::copy`, `set_len`, `set_permissions` and so on). Permissions set here are
-    /// overridden at commit (see [`Options::mode`]).
-    pub fn as_file_mut(&mut self) -> &mut File {
-        &mut self.file
     }
 
     /// The target path, as given to `create`.
@@ -231,12 +246,14 @@ fn create_anonymous(
     }
     // Nobody else can reach an unnamed file, so the lock is free; it is taken now so that it is
     // already held when the file gets its temporary name (see `link_under_temp_name`).
-    rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).map_err(|errno| {
-        os_error(
-            errno,
-            format_args!("lock temp file for {}", dest.path.display()),
-        )
-    })?;
+    sys::retry(|| rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive)).map_err(
+        |errno| {
+            os_error(
+                errno,
+                format_args!("lock temp file for {}", dest.path.display()),
+            )
+        },
+    )?;
     Ok(Some(fd))
 }
 
@@ -255,7 +272,7 @@ fn create_named(dest: &Destination) -> io::Result<(OwnedFd, Claimed)> {
     for _ in 0..NAME_ATTEMPTS {
         let name = temp_name(&dest.name, random_u64());
         let mode = sys::mode(TEMP_FILE_MODE);
-        let fd = match rustix::fs::openat(&dest.dir.fd, &name, flags, mode) {
+        let fd = match sys::retry(|| rustix::fs::openat(&dest.dir.fd, &name, flags, mode)) {
             Ok(fd) => fd,
             Err(Errno::EXIST) => continue,
             Err(errno) => return Err(create_temp_error(errno, dest)),
@@ -286,13 +303,13 @@ fn create_named(dest: &Destination) -> io::Result<(OwnedFd, Claimed)> {
 /// removed while open is renamed to `.nfsXXXX` and keeps its link.)
 fn claim_named(fd: &OwnedFd, dest: &Destination, name: &OsString) -> io::Result<Option<Meta>> {
     let in_dir = || dest.dir.path.join(name);
-    match rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive) {
+    match sys::retry(|| rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive)) {
         Ok(()) => {}
         Err(Errno::WOULDBLOCK) => return Ok(None),
         Err(errno) => {
             // No lock on this filesystem (ENOLCK, EOPNOTSUPP): `sweep` could never prove the
             // file dead either, so remove it now rather than leave litter nobody may sweep.
-            let _ = rustix::fs::unlinkat(&dest.dir.fd, name, AtFlags::empty());
+            let _ = sys::retry(|| rustix::fs::unlinkat(&dest.dir.fd, name, AtFlags::empty()));
             return Err(os_error(errno, format_args!("lock {}", in_dir().display())));
         }
     }
@@ -306,9 +323,17 @@ fn claim_named(fd: &OwnedFd, dest: &Destination, name: &OsString) -> io::Result<
 fn create_temp_error(errno: Errno, dest: &Destination) -> io::Error {
     let (dir, path) = (dest.dir.path.display(), dest.path.display());
     match errno {
-        Errno::ACCESS | Errno::PERM => os_error(
+        Errno::ACCESS => os_error(
             errno,
             format_args!("cannot create a temp file for {path}: directory {dir} is not writable"),
+        ),
+        Errno::PERM => os_error(
+            errno,
+            format_args!(
+                "cannot create a temp file for {path} in {dir}: operation not permitted (is the \
+                 directory immutable or append-only, `chattr +i`/`+a`? or a security module \
+                 refused)"
+            ),
         ),
         Errno::ROFS => os_error(
             errno,
@@ -340,6 +365,39 @@ fn initial_mode(dest: &Destination, options: &Options) -> u32 {
         .mode
         .or(kept)
         .map_or(NEW_FILE_MODE, |mode| mode & !SPECIAL_BITS)
+}
+
+/// The permission bits `open(O_CREAT, 0o666)` gives a new file in `dest`'s directory, as
+/// `File::create` does: learnt by creating one, so that the kernel (and, on FUSE, the
+/// filesystem) applies its own rules, whatever they are: the calling thread's umask, the
+/// directory's default ACL, a FUSE server's own handling of either.
+///
+/// `openat(dir, ".{name}.{random}.intact-tmp", O_CREAT | O_EXCL, 0o666)`, `statx`, `close`,
+/// `unlinkat` (closed first: NFS renames a removed file that is still open to `.nfsXXXX`).
+/// The probe is empty and lives for a few microseconds; it has the temp name shape, so a
+/// crash in between leaves something [`sweep`](crate::sweep) removes (and a sweeper may
+/// remove it first: the `ENOENT` of the `unlinkat` is then ignored).
+fn probe_new_file_mode(dest: &Destination) -> Result<u32, Errno> {
+    let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW;
+    let flags = flags | OFlags::CLOEXEC;
+    let dir = dest.dir.fd.as_fd();
+    for _ in 0..NAME_ATTEMPTS {
+        let name = temp_name(&dest.name, random_u64());
+        let mode = sys::mode(NEW_FILE_MODE);
+        let fd = match sys::retry(|| rustix::fs::openat(dir, &name, flags, mode)) {
+            Ok(fd) => fd,
+            Err(Errno::EXIST) => continue,
+            Err(errno) => return Err(errno),
+        };
+        let probed = sys::stat_fd(fd.as_fd());
+        drop(fd);
+        match sys::retry(|| rustix::fs::unlinkat(dir, &name, AtFlags::empty())) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(errno) => return Err(errno),
+        }
+        return probed.map(|meta| meta.permissions());
+    }
+    Err(Errno::EXIST)
 }
 
 /// What the commit needs to know about how the temp file was created.
@@ -431,7 +489,7 @@ impl AtomicFile {
         }
         if let Some(mode) = wanted.mode_to_set(current.as_ref()) {
             // After fchown: changing the owner clears the set-user-ID and set-group-ID bits.
-            rustix::fs::fchmod(&self.file, sys::mode(mode))
+            sys::retry(|| rustix::fs::fchmod(&self.file, sys::mode(mode)))
                 .map_err(|errno| self.temp_error(errno, "set permissions of"))?;
         }
         self.metadata = None;
@@ -487,18 +545,19 @@ impl AtomicFile {
         })
     }
 
-    /// The mode `open(O_CREAT, 0o666)` would give a new file in the directory: filtered by
-    /// its default ACL if it has one (which the kernel then applies instead of the umask),
-    /// else by the umask.
+    /// The mode `File::create` would give a new file in the directory (see
+    /// [`probe_new_file_mode`]).
     fn new_file_mode(&self) -> io::Result<u32> {
-        let dir = &self.dest.dir;
-        let acl = sys::default_acl_mode(dir.fd.as_fd(), &dir.path).map_err(|errno| {
+        probe_new_file_mode(&self.dest).map_err(|errno| {
+            let dir = self.dest.dir.path.display();
             os_error(
                 errno,
-                format_args!("read the default ACL of directory {}", dir.path.display()),
+                format_args!(
+                    "create a probe file in {dir} to learn the mode of a new file there (for {})",
+                    self.dest.path.display()
+                ),
             )
-        })?;
-        Ok(acl.unwrap_or_else(|| NEW_FILE_MODE & !sys::process_umask()))
+        })
     }
 
     /// Copies the replaced file's extended attributes (ACLs included) to the temp file.
@@ -556,10 +615,9 @@ impl AtomicFile {
             return Ok(());
         }
         let (new_uid, new_gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
-        let chowned = match rustix::fs::fchown(&self.file, Some(new_uid), Some(new_gid)) {
-            Err(Errno::PERM) if self.keep.owner == Preserve::Try => {
-                rustix::fs::fchown(&self.file, None, Some(new_gid))
-            }
+        let chown = |uid| sys::retry(|| rustix::fs::fchown(&self.file, uid, Some(new_gid)));
+        let chowned = match chown(Some(new_uid)) {
+            Err(Errno::PERM) if self.keep.owner == Preserve::Try => chown(None),
             other => other,
         };
         match (chowned, self.keep.owner) {
@@ -677,7 +735,7 @@ impl AtomicFile {
     fn rename_over_target(&mut self) -> io::Result<()> {
         let temp = self.temp_name.as_ref().expect("a named temp file");
         let dir = &self.dest.dir.fd;
-        match rustix::fs::renameat(dir, temp, dir, &self.dest.name) {
+        match sys::retry(|| rustix::fs::renameat(dir, temp, dir, &self.dest.name)) {
             Ok(()) => {
                 self.temp_name = None;
                 Ok(())
@@ -736,6 +794,14 @@ impl AtomicFile {
                 format_args!("{path} already exists (Overwrite::NoClobber)"),
             ),
             (Errno::ISDIR, _) => os_error(errno, format_args!("{path} is a directory, not a file")),
+            (Errno::PERM, _) => os_error(
+                errno,
+                format_args!(
+                    "publish {path}: operation not permitted (in a sticky directory only the \
+                     owner of the file or of the directory may replace it; or the file or its \
+                     directory is immutable or append-only, `chattr +i`/`+a`)"
+                ),
+            ),
             (_, Some(temp)) => {
                 let temp = self.dest.dir.path.join(temp);
                 let temp = temp.display();
@@ -770,7 +836,9 @@ impl AtomicFile {
         let Some(name) = self.temp_name.take() else {
             return Ok(());
         };
-        rustix::fs::unlinkat(&self.dest.dir.fd, &name, AtFlags::empty()).map_err(|errno| {
+        let unlinked =
+            sys::retry(|| rustix::fs::unlinkat(&self.dest.dir.fd, &name, AtFlags::empty()));
+        unlinked.map_err(|errno| {
             let path = self.dest.dir.path.join(&name);
             os_error(errno, format_args!("remove temp file {}", path.display()))
         })
@@ -975,6 +1043,57 @@ mod tests {
             b"someone else's",
             "theirs is left alone"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn every_call_interrupted_by_a_signal_is_retried() {
+        let dir = std::env::temp_dir().join(format!("intact-eintr-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("link-target"), b"old").unwrap();
+        std::os::unix::fs::symlink("link-target", dir.join("link")).unwrap();
+        let before = sys::interrupt::storm(true);
+        let mut written = Vec::new();
+        for temp in [Temp::Named, Temp::Anonymous] {
+            for (overwrite, label) in [(Overwrite::Replace, "r"), (Overwrite::NoClobber, "n")] {
+                let options = Options::new().temp(temp).overwrite(overwrite);
+                let new = dir.join(format!("{temp:?}-{label}"));
+                options.write(&new, b"new file").unwrap();
+                written.push(new);
+            }
+            let options = Options::new().temp(temp).preserve_mode(false);
+            options
+                .write(dir.join("link"), b"through the link")
+                .unwrap();
+        }
+        crate::sweep(&dir).unwrap();
+        let interrupted = sys::interrupt::storm(false) - before;
+        // Each write makes at least 8 calls through `retry` (open, stat, lock, link, rename).
+        assert!(
+            interrupted >= 6 * 8,
+            "only {interrupted} calls were interrupted"
+        );
+        for path in &written {
+            assert_eq!(
+                std::fs::read(path).unwrap(),
+                b"new file",
+                "{}",
+                path.display()
+            );
+        }
+        let target = std::fs::read(dir.join("link-target")).unwrap();
+        assert_eq!(target, b"through the link");
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert!(
+            names.iter().all(|name| !name.ends_with(".intact-tmp")),
+            "{names:?}"
+        );
+        assert_eq!(names.len(), written.len() + 2, "{names:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

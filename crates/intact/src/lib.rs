@@ -52,7 +52,16 @@
 //!    `fstatat(name, AT_SYMLINK_NOFOLLOW)` finds what is there: with [`Symlinks::Follow`] each
 //!    link is read (`readlinkat`) and resolved relative to its own directory, and the temp file
 //!    goes next to the file at the end of the chain; a directory, device, FIFO or socket is
-//!    refused. (On Linux every `stat` of this crate is a `statx` that asks for type, mode,
+//!    refused. Following is never weaker than the kernel's own `open`: every directory on the
+//!    way is opened by the kernel (which applies its own rules to the links in it), and a
+//!    link that is the last component is refused, with `EACCES`, where Linux's
+//!    `fs.protected_symlinks` would refuse it: a link in a sticky world-writable directory
+//!    (`/tmp`) owned neither by the follower (its `fsuid`) nor by the directory's owner. That
+//!    costs a `statx` of the directory per link followed and, only for such a link, a read of
+//!    `/proc/sys/fs/protected_symlinks` and `/proc/thread-self/status`; without `/proc` the
+//!    link is refused. A final name of the temp file shape (`.{name}.{16 hex
+//!    digits}.intact-tmp`) is refused (`InvalidInput`): [`sweep`] would delete the file.
+//!    (On Linux every `stat` of this crate is a `statx` that asks for type, mode,
 //!    owner, inode and size only. Asking for the change or modification time, as `fstat`
 //!    does, makes Linux 6.13+ (multigrain timestamps: ext4, xfs, btrfs, tmpfs) give the file
 //!    a fine-grained timestamp at its next change, which dirties the inode again: that cost
@@ -85,11 +94,14 @@
 //!    a `chmod` or `chown` of the target between `create` and `commit` is honoured. The
 //!    permission bits wanted: exactly [`Options::mode`]; else the replaced file's (unless
 //!    [`Options::preserve_mode`]`(false)`); else, for a new file, what `open(O_CREAT, 0o666)`
-//!    gives in that directory: filtered by the directory's default ACL when it has one
-//!    (`fgetxattr(dir, "system.posix_acl_default")`: the kernel then ignores the umask), else
-//!    `0o666 & !umask`. An unnamed temp file created with 0o666 got exactly that from the
-//!    kernel at `open`; for a named one the umask is read from `/proc/self/status`, because
-//!    reading it with `umask(2)` briefly changes it for every thread. `fstat(temp)` shows what
+//!    (`File::create`) gives in that directory, as the kernel and the filesystem decide it:
+//!    the calling thread's umask, or the directory's default ACL (which on ext4 replaces the
+//!    umask and on FUSE may not). An unnamed temp file created with 0o666 got exactly that
+//!    at `open`. For a named one the crate asks the kernel the same way: it creates an empty
+//!    probe file, `openat(dir, ".{name}.{random}.intact-tmp", O_CREAT | O_EXCL, 0o666)`,
+//!    reads its mode (`statx`), closes and removes it (`unlinkat`): nothing is computed from the
+//!    umask or the ACL, which may not mean on every filesystem what they mean on ext4, and no
+//!    `/proc` is needed. `fstat(temp)` shows what
 //!    the file has; then `fchown` if the owner or group differs from the replaced file's
 //!    (first, since it clears set-user-ID bits; per [`Options::preserve_owner`], `EPERM`
 //!    means the file keeps ours, fails the commit, or `fchown` is not tried), then, with
@@ -102,7 +114,7 @@
 //!    it was locked (step 2); otherwise nothing is published. This step happens at commit,
 //!    after the last write, because a write by an unprivileged process clears set-user-ID
 //!    and set-group-ID bits, and it overrides permissions set through
-//!    [`AtomicFile::as_file_mut`]. A symlink is never the source of a mode: its 0777 means
+//!    [`AtomicFile::as_file`]. A symlink is never the source of a mode: its 0777 means
 //!    nothing.
 //! 4. **`fsync(temp)`** (unless [`Durability::None`]; `F_FULLFSYNC` on macOS through
 //!    `File::sync_all`): the content, size, mode and owner are on stable storage before any
@@ -155,14 +167,14 @@
 //!
 //! | | Default | With the option |
 //! |---|---|---|
-//! | Permission bits (set-ID and sticky too) | kept, as read at commit; a new file gets what `File::create` would give in that directory (umask, or the directory's **default ACL**, which replaces the umask) | [`mode`](Options::mode): exactly those bits. [`preserve_mode(false)`](Options::preserve_mode): the new-file mode, even when replacing |
+//! | Permission bits (set-ID and sticky too) | kept, as read at commit; a new file gets what `File::create` would give in that directory (the writing thread's umask, or the directory's **default ACL**). **A set-group-ID bit is lost** when the writer is not a member of the file's group and is not privileged (`CAP_FSETID`): the kernel silently clears it at `fchmod`, as at `chmod g+s` (for example a non-member replacing its own file in a set-group-ID directory) | [`mode`](Options::mode): exactly those bits (the same rule for set-group-ID). [`preserve_mode(false)`](Options::preserve_mode): the new-file mode, even when replacing |
 //! | Owner and group | kept where permitted ([`Preserve::Try`]): root keeps both; **a non-root writer becomes the owner** (and keeps the group only if it is one of its groups) | [`Preserve::Yes`]: the commit fails (`PermissionDenied`, nothing published) if they cannot be kept. [`Preserve::No`]: the writer's (and the group the directory gives) |
 //! | Access ACL | **not kept**: the new file takes the directory's default ACL if it has one (which can grant access the replaced file did not), else none | [`preserve_xattrs(true)`](Options::preserve_xattrs): the replaced file's, exactly (an inherited one is removed if it had none) |
 //! | Extended attributes (`user.*`, `security.*`, `trusted.*`) | **not kept** (a security module may label the new file itself) | [`preserve_xattrs(true)`](Options::preserve_xattrs): all that the process can list are copied; one that cannot be set fails the commit |
 //! | Hard links | **split**: other names of the old inode keep the old content; only this name gets the new file | — |
 //! | Read-only file (`0o444`), or another user's file | **replaced** whenever the directory is writable by the writer (in a sticky directory such as `/tmp`, only if the writer owns the file or the directory): `rename` needs write permission on the directory, not on the file | [`Overwrite::NoClobber`]: never replaces anything |
 //! | Timestamps, file flags (`chattr`), inode number | new | — |
-//! | A symlink at the target | followed, and kept ([`Symlinks::Follow`]) | [`Symlinks::Replace`]: replaced by the file |
+//! | A symlink at the target | followed, and kept ([`Symlinks::Follow`]), unless the kernel's own `open` would refuse to follow it (`fs.protected_symlinks`: `PermissionDenied`) | [`Symlinks::Replace`]: replaced by the file |
 //!
 //! # Cleaning up: `sweep`
 //!
@@ -178,9 +190,12 @@
 //! [`Batch`] publishes many files with the same per-file guarantees, overlapping their
 //! `fsync`s and syncing each directory once. It is **not atomic as a group**: after a crash,
 //! some files may have their new content and others their old. It keeps no descriptor per
-//! directory between [`Batch::add`] and [`Batch::commit`]: the commit reopens the
-//! directories, a bounded number at a time, so a batch may span more directories than
-//! `RLIMIT_NOFILE` allows open files.
+//! directory between [`Batch::add`] and [`Batch::commit`] (beyond a few recently used ones,
+//! closed when the commit starts): the commit reopens the directories, a bounded number at a
+//! time, so a batch may span more directories than `RLIMIT_NOFILE` allows open files. The
+//! bound is what is free: the soft `RLIMIT_NOFILE` less the descriptors the process holds
+//! when the commit starts (counted in `/proc/self/fd`), so a batch commits wherever a single
+//! write can (3 free descriptors: the directory, the temp file, a probe).
 //!
 //! # Cost
 //!
@@ -196,8 +211,8 @@
 //! | [`Temp::Named`], `Full` | 14 | `openat(O_EXCL)` and `statx(temp name)` instead of `openat(O_TMPFILE)`, `fchmod` (0600 to the final mode), no `linkat` |
 //! | [`Overwrite::NoClobber`], new file, `Full` | 9 | no `flock`, no `statx` at commit, `linkat` straight to the target, no `renameat` |
 //!
-//! A new file with a named temp file adds one `fgetxattr` of the directory (its default ACL)
-//! and, without one, the read of the umask from `/proc`. The second `statx(target)` (reading
+//! A new file with a named temp file adds the probe that learns its mode (`openat`, `statx`,
+//! `close`, `unlinkat`; see step 3). The second `statx(target)` (reading
 //! the replaced file's metadata at commit, not only at `create`) cost nothing measurable: in
 //! one run of 5,000 fully durable 1 KiB writes on tmpfs, 15.2 to 16.8 µs per write against
 //! 16.3 to 18.7 µs before it (noise of a shared 2-core machine).
@@ -225,8 +240,7 @@
 //! - **macOS**: `File::sync_all` and the directory sync use `F_FULLFSYNC` (a plain `fsync`
 //!   does not flush the drive's cache there); no-clobber uses `renameatx_np(RENAME_EXCL)`; no
 //!   `O_TMPFILE`, so [`Temp::Auto`] is always named.
-//! - **Other unixes**: named temp files, no-clobber through `link` + `unlink`, and a
-//!   fallback umask of 0o022 for new files (set [`Options::mode`] to be exact).
+//! - **Other unixes**: named temp files and no-clobber through `link` + `unlink`.
 //! - Windows is not supported.
 //!
 //! # Not promised
@@ -252,9 +266,18 @@
 //! commit a [`CommitFailed`] (with [`CommitFailed::failure`] and
 //! [`is_published`](CommitFailed::is_published)), or for a batch a [`BatchError`]; each has
 //! `raw_os_error()`. The common mistakes get their own message: parent directory missing
-//! (`NotFound`), target is a directory (`IsADirectory`), parent not writable
-//! (`PermissionDenied`, `ReadOnlyFilesystem`), file name too long, and a dangling symlink under
-//! [`Symlinks::Follow`] (`NotFound`, naming the link and the missing file).
+//! (`NotFound`), target is a directory (`IsADirectory`), a path ending in `/`
+//! (`IsADirectory`, saying so), parent not writable (`PermissionDenied`,
+//! `ReadOnlyFilesystem`), an immutable or append-only directory or file (`chattr +i`/`+a`:
+//! `EPERM`, saying so), file name too long, a dangling symlink under [`Symlinks::Follow`]
+//! (`NotFound`, naming the link and the missing file), a link refused under
+//! `fs.protected_symlinks` (`PermissionDenied`, `EACCES`), a target named like a temp file
+//! (`InvalidInput`), and a directory that can be written but not read under
+//! [`Durability::Full`] (`PermissionDenied`: `fsync` needs a directory opened for reading;
+//! [`Durability::Data`] needs only write and search permission).
+//!
+//! A syscall interrupted by a signal (`EINTR`, from a handler installed without
+//! `SA_RESTART`) is made again, never reported: each of them did nothing when interrupted.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

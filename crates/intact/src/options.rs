@@ -19,7 +19,9 @@ pub enum Durability {
     /// the complete new content, but the rename itself may be lost (old content comes back).
     Data,
     /// `Data`, then `fsync` the directory after the rename: once `commit` returns, the new
-    /// content survives a power cut.
+    /// content survives a power cut. Needs read permission on the directory (`fsync` needs a
+    /// descriptor opened for reading; `Data` and `None` need only write and search
+    /// permission): without it, `PermissionDenied`, saying so.
     #[default]
     Full,
 }
@@ -41,7 +43,9 @@ pub enum Overwrite {
 pub enum Symlinks {
     /// Write to the file at the end of the link chain and keep the links. The temp file is
     /// created next to that file, so the rename stays within one directory. A link that points
-    /// nowhere is an error (`NotFound`, naming the link and the missing file).
+    /// nowhere is an error (`NotFound`, naming the link and the missing file). A link the
+    /// kernel's own `open` would refuse to follow under Linux's `fs.protected_symlinks` is
+    /// refused the same way (`PermissionDenied`, `EACCES`; see the crate docs, step 1).
     #[default]
     Follow,
     /// Replace the link itself with a regular file; what it pointed to is left alone.
@@ -185,7 +189,7 @@ impl Options {
     /// and, where the process is allowed to set them, its owner and group; a new file gets
     /// what `File::create` would give it: `0o666 & !umask`, or, in a directory with a default
     /// ACL, `0o666` filtered by that ACL. Permissions are applied at commit, after the last
-    /// write (so they override any set through [`AtomicFile::as_file_mut`]).
+    /// write (so they override any set through [`AtomicFile::as_file`]).
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = Some(mode & 0o7777);
         self
@@ -238,7 +242,9 @@ impl Options {
     ///
     /// Errors name the path: parent directory missing (`NotFound`), target is a directory
     /// (`IsADirectory`), parent not writable (`PermissionDenied` or `ReadOnlyFilesystem`), name
-    /// too long, target a dangling symlink under [`Symlinks::Follow`] (`NotFound`).
+    /// too long, target a dangling symlink under [`Symlinks::Follow`] (`NotFound`), or a link
+    /// the kernel would not follow under `fs.protected_symlinks` (`PermissionDenied`), target
+    /// named like a temp file (`InvalidInput`).
     pub fn create(&self, path: impl AsRef<Path>) -> io::Result<AtomicFile> {
         AtomicFile::create_with(path.as_ref(), self)
     }
@@ -254,7 +260,8 @@ impl Options {
     /// Atomically writes to `path` whatever `write` writes to the temp file, and returns what
     /// `write` returns.
     ///
-    /// The closure gets the temp file (the `File` of [`AtomicFile::as_file_mut`]), at offset 0.
+    /// The closure gets the temp file (the `&File` of [`AtomicFile::as_file`], which
+    /// implements `Write`, `Read` and `Seek`), at offset 0.
     /// When it returns `Ok`, the file is committed; when it returns `Err`, the temp file is
     /// discarded, nothing is published, and the error comes back as
     /// [`WriteWithError::User`]. Failures of this crate are [`WriteWithError::Io`]; with
@@ -280,14 +287,25 @@ impl Options {
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// The closure cannot swap the temp file for another file (which the commit would then
+    /// publish under the target's name, with the target's metadata):
+    ///
+    /// ```compile_fail
+    /// intact::Options::new().write_with("out.txt", |file| {
+    ///     *file = std::fs::File::open("victim")?;
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), intact::WriteWithError<std::io::Error>>(())
+    /// ```
     pub fn write_with<T, E>(
         &self,
         path: impl AsRef<Path>,
-        write: impl FnOnce(&mut File) -> Result<T, E>,
+        write: impl FnOnce(&File) -> Result<T, E>,
     ) -> Result<T, WriteWithError<E>> {
-        let mut file = self.create(path).map_err(WriteWithError::Io)?;
+        let file = self.create(path).map_err(WriteWithError::Io)?;
         // On a user error the AtomicFile is dropped, which removes the temp file.
-        let value = write(file.as_file_mut()).map_err(WriteWithError::User)?;
+        let value = write(file.as_file()).map_err(WriteWithError::User)?;
         file.commit()
             .map_err(|error| WriteWithError::Io(error.into()))?;
         Ok(value)

@@ -113,7 +113,8 @@ pub fn sweep_dry_run(dir: impl AsRef<Path>) -> io::Result<Sweep> {
 
 fn sweep_in(dir: &Path, dry_run: bool) -> io::Result<Sweep> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let dir_fd = rustix::fs::openat(CWD, dir, flags, Mode::empty()).map_err(|errno| {
+    let opened = sys::retry(|| rustix::fs::openat(CWD, dir, flags, Mode::empty()));
+    let dir_fd = opened.map_err(|errno| {
         os_error(
             errno,
             format_args!("open directory {} to sweep", dir.display()),
@@ -180,7 +181,7 @@ fn sweep_one(dir: &OwnedFd, name: &OsStr, dry_run: bool) -> Result<Verdict, Errn
         Candidate::Open(fd, meta) => (fd, meta),
         Candidate::Decided(verdict) => return Ok(verdict),
     };
-    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+    match sys::retry(|| rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive)) {
         Ok(()) => {}
         Err(Errno::WOULDBLOCK) => return Ok(Verdict::Live),
         // Without a working lock nothing proves the writer dead: leave the file alone.
@@ -193,7 +194,7 @@ fn sweep_one(dir: &OwnedFd, name: &OsStr, dry_run: bool) -> Result<Verdict, Errn
     if dry_run {
         return Ok(Verdict::Removed(opened.size_bytes));
     }
-    match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+    match sys::retry(|| rustix::fs::unlinkat(dir, name, AtFlags::empty())) {
         Ok(()) => Ok(Verdict::Removed(opened.size_bytes)),
         Err(Errno::NOENT) => Ok(Verdict::Gone),
         Err(errno) => Err(errno),
@@ -216,7 +217,7 @@ fn open_candidate(dir: &OwnedFd, name: &OsStr) -> Result<Candidate, Errno> {
     }
     let flags =
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-    let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+    let fd = match sys::retry(|| rustix::fs::openat(dir, name, flags, Mode::empty())) {
         Ok(fd) => fd,
         Err(Errno::NOENT) => return Ok(Candidate::Decided(Verdict::Gone)),
         Err(Errno::ACCESS | Errno::PERM | Errno::LOOP) => {

@@ -169,6 +169,30 @@ pub enum Violation {
     },
 }
 
+impl Violation {
+    /// What a writer changes so that a crash cannot leave this: the `Fix:` line of a diagnosis.
+    pub fn fix(self) -> &'static str {
+        match self {
+            Violation::Torn | Violation::OldLost => {
+                "write the new version to a temp file in the same directory, then rename it over the target"
+            }
+            Violation::NotNewAfterAck => {
+                "acknowledge (exit 0, print the ack line) only after the rename that publishes the new version"
+            }
+            Violation::WriterHung => "bound every wait and retry; a writer must finish or fail",
+            Violation::Recovery(RecoveryFailure::Exit(_)) => {
+                "start cleanly over what a crash leaves: ignore or remove stale temp files and locks"
+            }
+            Violation::Recovery(RecoveryFailure::Left(_)) => {
+                "never trust a leftover temp file: write the new version afresh and rename it"
+            }
+            Violation::OrphansAfterRecovery { .. } => {
+                "remove the temp files a crashed run left (a per-run name the next run can find)"
+            }
+        }
+    }
+}
+
 /// What a subject must show under one crash kind. One enum for the concept: the strategy
 /// catalogue (`torture_writers`) re-exports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -202,9 +226,10 @@ impl Tally {
                 SubjectStatus::Passed => tally.passed += 1,
                 SubjectStatus::Caught => tally.caught += 1,
                 SubjectStatus::NotCaughtInShard => tally.pending += 1,
-                SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => {
-                    tally.failed += 1
-                }
+                SubjectStatus::Failed
+                | SubjectStatus::NotCaught
+                | SubjectStatus::NotModelled
+                | SubjectStatus::Incomplete => tally.failed += 1,
             }
         }
         tally
@@ -314,6 +339,9 @@ pub enum SubjectStatus {
     /// Expected to pass and no violation, but the writer did something the tracer does not
     /// model (mmap writes, io_uring): a pass would not be trustworthy.
     NotModelled,
+    /// The campaign did not finish the subject (interrupted, or a cell it could not fill): it
+    /// has no verdict, and an unfinished subject is never a pass.
+    Incomplete,
 }
 
 impl Validation {
@@ -524,7 +552,10 @@ impl SubjectStatus {
     pub fn as_expected(self) -> bool {
         match self {
             SubjectStatus::Passed | SubjectStatus::Caught | SubjectStatus::NotCaughtInShard => true,
-            SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => false,
+            SubjectStatus::Failed
+            | SubjectStatus::NotCaught
+            | SubjectStatus::NotModelled
+            | SubjectStatus::Incomplete => false,
         }
     }
 }
@@ -645,6 +676,7 @@ impl fmt::Display for SubjectStatus {
             SubjectStatus::NotCaught => "NOT CAUGHT",
             SubjectStatus::NotCaughtInShard => "PENDING",
             SubjectStatus::NotModelled => "UNMODELLED",
+            SubjectStatus::Incomplete => "INCOMPLETE",
         })
     }
 }

@@ -24,24 +24,28 @@ const AFTER_HELP: &str = "With no subcommand, `torture` runs `torture kill`, the
 prints one table of writers x crash kinds (with --subject, a command, --kill-at or --partition it runs \
 `torture kill` only).
 
-Exit codes: 0 every subject as expected; 1 a violation (or a canary not caught); 2 bad usage or a harness \
-error; 3 no violation, but a subject does what the tracer cannot model (shared writable mmap of a sandbox \
-file, io_uring), so it has no verdict; 130 interrupted.
+Exit codes (every command): 0 every subject as expected; 1 a violation (or a canary not caught, or a cell \
+the run could not fill); 2 bad usage or a harness error; 3 no violation, but a subject does what the tracer \
+cannot model (shared writable mmap of a sandbox file, io_uring), so it has no verdict; 4 a model bug found by \
+`power --real`; 130 interrupted, with a partial report whose JUnit is marked failed. `--format json` ends with \
+one summary object whose fields are the same for every command (see reports/README.md).
 
 Examples:
   torture                                        # the main job: every built-in subject
   torture kill --subject intact --exhaustive --size 2048
-  torture kill --expect caught -- python3 writer.py {target}
+  torture kill --trials 50 --expect caught -- python3 harness/writers/write_report_plain.py {target}
   torture kill --subject plain --seed 7 --kill-at byte:4097   # replay one trial
   torture --seed 1 --partition 2/3 --report-dir shard-2          # one shard of three
   torture merge shard-1 shard-2 shard-3 --report-dir merged      # judge the shards as one run";
 
 const MERGE_AFTER_HELP: &str = "Each DIR is a shard's report directory (reports/<run-id>/) or a --report-dir \
-holding one run. The shards must be the same campaign (same seed, settings and subjects, equal kill-space \
-fingerprints) and together every partition 1/N to N/N once.
+holding one run. The shards must be the same campaign (same seed, settings and subjects; for kill, equal \
+kill-space fingerprints) and together every partition 1/N to N/N once. Kill shards are merged trial by \
+trial; `torture errors --partition` shards by their summary.json (counts added, each subject judged again: \
+a canary caught in any shard is caught).
 
 Exit codes: 0 every subject as expected over all shards; 1 a violation (or a canary not caught in any \
-shard); 2 shards that cannot be merged, or bad usage.";
+shard); 2 shards that cannot be merged, or bad usage; 3 no violation, but a subject is not modelled.";
 
 /// `torture`: the crash-consistency harness.
 #[derive(Debug, Parser)]
@@ -68,7 +72,7 @@ pub enum Command {
     #[command(after_help = crate::errors::AFTER_HELP)]
     Errors(Box<crate::errors::ErrorsArgs>),
     /// List the built-in subjects and their expected verdicts under each crash kind
-    List,
+    List(ListArgs),
     /// Compare write strategies (plain, intact, peer crates) across directories and filesystems
     Bench(Box<intact_bench::bench::BenchArgs>),
     /// Join the shards of a campaign split with --partition M/N and judge them as one run
@@ -77,9 +81,14 @@ pub enum Command {
     /// Run several instances of a writer at once, interleaved syscall by syscall
     #[command(after_help = crate::race::RACE_AFTER_HELP)]
     Race(Box<crate::race::RaceArgs>),
-    /// Real file systems as ground truth: snapshot a loop-mounted ext4/xfs/btrfs at every
-    /// event and check each real state lies inside the power-loss model (root; `torture power --real FS` runs the same)
-    PowerReal(Box<crate::real::PowerRealArgs>),
+}
+
+/// Options of `torture list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Output: a table for people, or a JSON object per subject
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
 }
 
 /// Options of `torture merge`.
@@ -93,8 +102,8 @@ pub struct MergeArgs {
     #[arg(long, value_name = "DIR", default_value = "reports/merged")]
     pub report_dir: PathBuf,
 
-    /// Terminal output
-    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    /// Terminal output: text for people, or JSON lines ending in one summary object
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
 }
 
@@ -133,19 +142,21 @@ pub enum ExpectArg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
     /// Status lines and a summary line for people
-    Human,
-    /// One JSON summary object per subject per line
+    #[value(alias = "human")]
+    Text,
+    /// One JSON object per subject per line, then the run's summary object
     Json,
 }
 
-/// Options of `torture kill`.
+/// The options every campaign shares (kill, power, errors, race), declared once and meaning the
+/// same everywhere.
 #[derive(Debug, Clone, Args)]
-pub struct KillArgs {
+pub struct Common {
     /// Built-in subject to run (repeatable; default: all, see `torture list`)
     #[arg(long = "subject", value_name = "NAME", value_parser = subject_name)]
     pub subjects: Vec<String>,
 
-    /// State before each trial
+    /// State before each run of the writer
     #[arg(long, value_enum, default_value_t = InitialArg::Old)]
     pub initial: InitialArg,
 
@@ -161,52 +172,27 @@ pub struct KillArgs {
     #[arg(long, value_name = "CMD")]
     pub check: Option<String>,
 
-    /// Kill points per subject, drawn with --seed over byte offsets and syscall boundaries
-    /// [default: 1000]
-    #[arg(long, value_name = "N", conflicts_with_all = ["exhaustive", "kill_at"], value_parser = clap::value_parser!(u64).range(1..))]
-    pub trials: Option<u64>,
-
-    /// Seed for drawing kill points [default: random, printed]
+    /// Seed of every draw (kill points, states, injections, schedules) [default: random, printed]
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
-
-    /// Try every kill point
-    #[arg(long, conflicts_with = "kill_at")]
-    pub exhaustive: bool,
-
-    /// Replay exactly one trial: byte:N or syscall:N
-    #[arg(long, value_name = "POINT", value_parser = kill_point)]
-    pub kill_at: Option<KillPoint>,
-
-    /// Run only shard M of N of every subject's kill points (M from 1); give every shard the same
-    /// --seed, then join them with `torture merge`
-    #[arg(long, value_name = "M/N", value_parser = partition, conflicts_with = "kill_at")]
-    pub partition: Option<Partition>,
-
-    /// Worker threads [default: available cores]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
-    pub jobs: Option<u64>,
 
     /// Per-run timeout: a hung writer is killed and reported
     #[arg(long, value_name = "MS", default_value_t = campaign::DEFAULT_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ms: u64,
 
     /// Directory for the sandboxes, on the filesystem under test [default: $TMPDIR, else /dev/shm,
-    /// else /tmp]
+    /// else /tmp; with --real: /dev/shm, for the images and their copies]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
-    /// Payload size of built-in subjects, e.g. 2048, 64KiB, 1MiB [default: 64KiB]
-    #[arg(long, value_name = "BYTES", value_parser = torture_core::size::parse_size_bytes)]
+    /// Payload size of built-in subjects, e.g. 2048, 64KiB, 1MiB; refused when larger than an
+    /// eighth of the available memory [default: 64KiB; race and power --real: 8KiB]
+    #[arg(long, value_name = "BYTES", value_parser = payload_size)]
     pub size: Option<u64>,
 
     /// Target file name, relative to each sandbox
     #[arg(long, value_name = "NAME", default_value = campaign::DEFAULT_TARGET)]
     pub target: String,
-
-    /// Files left besides the target after the recovery run are a failure
-    #[arg(long)]
-    pub strict: bool,
 
     /// What the command after `--` must do [default: pass]
     #[arg(long, value_enum, value_name = "EXPECT")]
@@ -220,8 +206,8 @@ pub struct KillArgs {
     #[arg(long)]
     pub no_report: bool,
 
-    /// Terminal output
-    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    /// Terminal output: text for people, or JSON lines ending in one summary object
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
 
     /// A writer to test instead of the built-ins; `{target}` in its arguments (and $TORTURE_TARGET)
@@ -230,10 +216,95 @@ pub struct KillArgs {
     pub command: Vec<OsString>,
 }
 
+/// `--jobs`, for campaigns whose work runs in parallel (kill and errors: trials; power and race:
+/// subjects).
+#[derive(Debug, Clone, Args)]
+pub struct Jobs {
+    /// Worker threads [default: available cores]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub jobs: Option<u64>,
+}
+
+/// `--partition`, for campaigns that split over machines (kill: kill points; errors: injections).
+#[derive(Debug, Clone, Args)]
+pub struct Shard {
+    /// Run only shard M of N of every subject's trials (M from 1); give every shard the same
+    /// --seed, then join them with `torture merge`
+    #[arg(long, value_name = "M/N", value_parser = partition)]
+    pub partition: Option<Partition>,
+}
+
+/// Options of `torture kill`.
+#[derive(Debug, Clone, Args)]
+pub struct KillArgs {
+    /// Kill points per subject, drawn with --seed over byte offsets and syscall boundaries
+    /// [default: 1000]
+    #[arg(long, value_name = "N", conflicts_with_all = ["exhaustive", "kill_at"], value_parser = clap::value_parser!(u64).range(1..))]
+    pub trials: Option<u64>,
+
+    /// Try every kill point
+    #[arg(long, conflicts_with = "kill_at")]
+    pub exhaustive: bool,
+
+    /// Replay exactly one trial: byte:N or syscall:N
+    #[arg(long, value_name = "POINT", value_parser = kill_point, conflicts_with = "partition")]
+    pub kill_at: Option<KillPoint>,
+
+    /// Files left besides the target after the recovery run are a failure
+    #[arg(long)]
+    pub strict: bool,
+
+    #[command(flatten)]
+    pub shard: Shard,
+
+    #[command(flatten)]
+    pub jobs: Jobs,
+
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// The most payload a run may hold: an eighth of the available memory (the harness keeps the
+/// old and new versions, the trace's data and copies of each), else 1 GiB.
+fn payload_limit_bytes() -> u64 {
+    let available_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("MemAvailable:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        });
+    available_kib.map_or(1 << 30, |kib| kib * 1024 / 8)
+}
+
+/// `--size`: a size, refused up front when the run could not hold it in memory.
+pub(crate) fn payload_size(text: &str) -> Result<u64, String> {
+    let bytes = torture_core::size::parse_size_bytes(text)?;
+    let limit = payload_limit_bytes();
+    match bytes <= limit {
+        true => Ok(bytes),
+        false => Err(format!(
+            "{text} is more than this machine can hold: a run keeps several copies of the payload, \
+             so the limit is an eighth of the available memory ({})",
+            torture_core::size::format_size(limit)
+        )),
+    }
+}
+
+/// `--subject`: a subject of the catalogue (`torture list`), or a strategy only `race` runs.
 pub(crate) fn subject_name(name: &str) -> Result<String, String> {
-    match campaign::builtin(name) {
-        Some(builtin) => Ok(builtin.name.to_owned()),
-        None => {
+    if let Some(builtin) = campaign::builtin(name) {
+        return Ok(builtin.name.to_owned());
+    }
+    match name.parse::<torture_writers::strategies::Strategy>() {
+        Ok(strategy) => Ok(strategy.name().to_owned()),
+        Err(_) => {
             let names: Vec<&str> = campaign::builtins().iter().map(|b| b.name).collect();
             Err(format!(
                 "unknown subject `{name}`; built-in subjects: {} (see `torture list`)",
@@ -257,39 +328,40 @@ impl FormatArg {
     /// The report module's format.
     pub fn output_format(self) -> OutputFormat {
         match self {
-            FormatArg::Human => OutputFormat::Human,
+            FormatArg::Text => OutputFormat::Human,
             FormatArg::Json => OutputFormat::Json,
         }
     }
 }
 
-impl KillArgs {
+impl Common {
     /// The output format.
     pub fn output_format(&self) -> OutputFormat {
         self.format.output_format()
     }
 
-    /// Turns the options into a plan, or explains what does not fit together.
-    pub fn plan(&self, seed: u64) -> Result<Plan, String> {
-        let target = sandbox::check_target_name(&self.target)?;
-        let settings = Settings {
+    /// The settings of a plan, with the command's own selection, strictness, threads and shard.
+    pub fn settings(
+        &self,
+        seed: u64,
+        (selection, strict): (Selection, bool),
+        jobs: &Jobs,
+        partition: Option<Partition>,
+    ) -> Result<Settings, String> {
+        Ok(Settings {
             initial: match self.initial {
                 InitialArg::Absent => Initial::Absent,
                 InitialArg::Old => Initial::Old,
             },
             validation: self.validation(),
-            selection: self.selection(),
+            selection,
             seed,
-            jobs: self.jobs.map_or_else(default_jobs, |jobs| jobs as usize),
+            jobs: jobs.jobs.map_or_else(default_jobs, |jobs| jobs as usize),
             timeout_ms: self.timeout_ms,
             dir: self.dir.clone().unwrap_or_else(sandbox::default_dir),
-            target,
-            strict: self.strict,
-            partition: self.partition,
-        };
-        Ok(Plan {
-            subjects: self.subjects()?,
-            settings,
+            target: sandbox::check_target_name(&self.target)?,
+            strict,
+            partition,
         })
     }
 
@@ -305,17 +377,17 @@ impl KillArgs {
         }
     }
 
-    fn selection(&self) -> Selection {
-        match (self.kill_at, self.exhaustive) {
-            (Some(point), _) => Selection::One(point),
-            (None, true) => Selection::Exhaustive,
-            (None, false) => Selection::Sample {
-                trials: self.trials.unwrap_or(DEFAULT_TRIALS),
-            },
+    /// What a command after `--` must show.
+    pub fn expect(&self) -> Expect {
+        match self.expect {
+            Some(ExpectArg::Caught) => Expect::Caught,
+            Some(ExpectArg::Pass) | None => Expect::Pass,
         }
     }
 
-    fn subjects(&self) -> Result<Vec<Subject>, String> {
+    /// The subjects: the command after `--`, or the chosen built-ins (every one by default) on
+    /// payloads of `--size`, else `default_size_bytes`.
+    pub fn subjects(&self, default_size_bytes: u64) -> Result<Vec<Subject>, String> {
         if !self.command.is_empty() {
             if !self.subjects.is_empty() {
                 return Err(
@@ -328,11 +400,7 @@ impl KillArgs {
                         .to_owned(),
                 );
             }
-            let expect = match self.expect {
-                Some(ExpectArg::Caught) => Expect::Caught,
-                Some(ExpectArg::Pass) | None => Expect::Pass,
-            };
-            return Ok(vec![Subject::command(self.command.clone(), expect)]);
+            return Ok(vec![Subject::command(self.command.clone(), self.expect())]);
         }
         if self.expect.is_some() {
             return Err(
@@ -341,29 +409,60 @@ impl KillArgs {
                     .to_owned(),
             );
         }
-        let size_bytes = self.size.unwrap_or(DEFAULT_SIZE_BYTES);
-        let mut names: Vec<String> = Vec::new();
-        for name in &self.subjects {
-            if !names.contains(name) {
-                names.push(name.clone());
-            }
-        }
+        let size_bytes = self.size.unwrap_or(default_size_bytes);
         let builtins = campaign::builtins();
+        if let Some(name) = self
+            .subjects
+            .iter()
+            .find(|n| !builtins.iter().any(|b| b.name == n.as_str()))
+        {
+            return Err(format!(
+                "`{name}` only races (`torture race --subject {name}`); see `torture list` for the others"
+            ));
+        }
         let chosen = builtins
             .into_iter()
-            .filter(|b| names.is_empty() || names.iter().any(|n| n == b.name));
-        let mut subjects: Vec<Subject> = chosen.map(|b| Subject::builtin(b, size_bytes)).collect();
+            .filter(|b| self.subjects.is_empty() || self.subjects.iter().any(|n| n == b.name));
+        Ok(chosen.map(|b| Subject::builtin(b, size_bytes)).collect())
+    }
+}
+
+impl KillArgs {
+    /// The output format.
+    pub fn output_format(&self) -> OutputFormat {
+        self.common.output_format()
+    }
+
+    /// Turns the options into a plan, or explains what does not fit together.
+    pub fn plan(&self, seed: u64) -> Result<Plan, String> {
+        let settings = self.common.settings(
+            seed,
+            (self.selection(), self.strict),
+            &self.jobs,
+            self.shard.partition,
+        )?;
+        let mut subjects = self.common.subjects(DEFAULT_SIZE_BYTES)?;
         if self.is_main_job() {
             subjects.extend(main_job_sweep());
         }
-        Ok(subjects)
+        Ok(Plan { subjects, settings })
+    }
+
+    fn selection(&self) -> Selection {
+        match (self.kill_at, self.exhaustive) {
+            (Some(point), _) => Selection::One(point),
+            (None, true) => Selection::Exhaustive,
+            (None, false) => Selection::Sample {
+                trials: self.trials.unwrap_or(DEFAULT_TRIALS),
+            },
+        }
     }
 
     /// The main job: no subject, command, size or kill-point choice given.
     fn is_main_job(&self) -> bool {
-        self.subjects.is_empty()
-            && self.command.is_empty()
-            && self.size.is_none()
+        self.common.subjects.is_empty()
+            && self.common.command.is_empty()
+            && self.common.size.is_none()
             && self.trials.is_none()
             && !self.exhaustive
             && self.kill_at.is_none()
@@ -383,7 +482,7 @@ fn main_job_sweep() -> Option<Subject> {
     Some(subject)
 }
 
-fn default_jobs() -> usize {
+pub(crate) fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
@@ -504,5 +603,80 @@ mod tests {
             panic!("kill")
         };
         assert_eq!(args.plan(1).expect("plan").subjects.len(), 1);
+    }
+
+    #[test]
+    fn shared_options_parse_the_same_on_every_campaign() {
+        let shared = [
+            "--subject",
+            "intact",
+            "--initial",
+            "absent",
+            "--seed",
+            "9",
+            "--dir",
+            "/tmp",
+            "--size",
+            "4KiB",
+            "--target",
+            "t.json",
+            "--timeout-ms",
+            "500",
+            "--report-dir",
+            "r",
+            "--no-report",
+            "--format",
+            "json",
+        ];
+        for command in ["kill", "power", "errors", "race"] {
+            let args: Vec<&str> = std::iter::once(command).chain(shared).collect();
+            let cli = parse(&args).unwrap_or_else(|e| panic!("{command}: {e}"));
+            let common = match cli.command.expect("a subcommand") {
+                Command::Kill(a) => a.common,
+                Command::Power(a) => a.common,
+                Command::Errors(a) => a.common,
+                Command::Race(a) => a.common,
+                other @ (Command::List(_) | Command::Bench(_) | Command::Merge(_)) => {
+                    panic!("{other:?}")
+                }
+            };
+            assert_eq!(common.subjects, ["intact"], "{command}");
+            assert_eq!(
+                (common.seed, common.size),
+                (Some(9), Some(4096)),
+                "{command}"
+            );
+            assert_eq!(common.format, FormatArg::Json, "{command}");
+            assert!(common.no_report, "{command}");
+        }
+        for command in ["kill", "errors"] {
+            assert!(
+                parse(&[command, "--jobs", "2", "--partition", "1/2"]).is_ok(),
+                "{command}"
+            );
+        }
+        assert!(parse(&["race", "--jobs", "2"]).is_ok());
+        assert!(parse(&["power", "--jobs", "2"]).is_ok());
+    }
+
+    #[test]
+    fn real_is_an_option_of_power_and_sizes_beyond_memory_are_refused() {
+        for args in [
+            &["power", "--real", "ext4"][..],
+            &["power", "--real=ext4,xfs"],
+        ] {
+            let Some(Command::Power(power)) = parse(args).expect("parses").command else {
+                panic!("power")
+            };
+            assert!(power.real.real.is_some(), "{args:?}");
+        }
+        assert!(parse(&["power", "--real", "zfs"]).is_err());
+        assert!(
+            parse(&["power", "--settle-ms", "5", "--sample", "3"]).is_err(),
+            "--sample needs --real"
+        );
+        let error = parse(&["kill", "--size", "64GiB"]).expect_err("refused");
+        assert!(error.to_string().contains("available memory"), "{error}");
+        assert!(parse(&["kill", "--size", "64KiB"]).is_ok());
     }
 }

@@ -1,21 +1,17 @@
 //! `torture errors`: the options (clap) and the run. The campaign is
 //! `torture_engine::campaign::errors`; this file only translates options and prints.
 
-use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 
-use crate::cli::{ExpectArg, FormatArg, InitialArg, KillArgs, ValidateArg};
+use crate::cli::{Common, Jobs, KillArgs, Shard};
 use torture_core::errors::{FaultKind, Injection};
 use torture_engine::campaign::errors::{self, ErrorsOptions, ErrorsPlan, ErrorsRunResult};
-use torture_engine::campaign::{self, RunContext, RunEnd, SubjectKind};
-use torture_engine::oracle::SubjectStatus;
+use torture_engine::campaign::{RunContext, SubjectKind};
 use torture_engine::report;
 use torture_engine::report::errors::ErrorsReporter;
+use torture_engine::report::summary::{self, RunSummary};
 use torture_engine::strategies::Strategy;
 
 pub const AFTER_HELP: &str = "Each trial fails one call of the golden run (EIO, ENOSPC, EDQUOT, EINTR, a short \
@@ -26,91 +22,41 @@ the new one when the failed call came after its rename); never a torn file; the 
 Fault spaces of up to 512 injections run whole; larger ones are sampled (--trials, --seed).
 
 Exit codes: 0 every subject as expected; 1 a violation (or a canary not caught); 2 bad usage or a harness \
-error; 130 interrupted.
+error; 3 no violation, but a writer does what the tracer cannot model (a shared writable mmap); 130 \
+interrupted, with a partial report.
 
 Examples:
   torture errors --subject intact --size 4096
-  torture errors --fault enospc -- python3 writer.py {target}
-  torture errors --subject plain --size 4096 --inject write#3:ENOSPC   # replay one";
+  torture errors --fault enospc -- python3 harness/writers/write_report_atomic.py {target}
+  torture errors --subject plain --size 4096 --inject 'write#1:ENOSPC'   # replay one";
 
 /// Options of `torture errors`.
 #[derive(Debug, Clone, Args)]
 pub struct ErrorsArgs {
-    /// Built-in subject to run (repeatable; default: all, see `torture list`)
-    #[arg(long = "subject", value_name = "NAME")]
-    pub subjects: Vec<String>,
-
     /// Kinds of fault: eio, enospc, edquot, eintr, short-half, short-one, fsyncgate, or all
     #[arg(long = "fault", value_name = "KINDS", default_value = "all", value_parser = fault_kinds)]
     pub kinds: FaultKinds,
 
     /// Replay exactly one injection: SYSCALL#SEQ:ACTION, e.g. fsync#9:EIO or write#5:short=1
-    #[arg(long, value_name = "INJECTION", value_parser = injection, conflicts_with = "trials")]
+    #[arg(long, value_name = "INJECTION", value_parser = injection, conflicts_with_all = ["trials", "partition"])]
     pub inject: Option<Injection>,
 
     /// Injections per subject, drawn with --seed [default: all when at most 512]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub trials: Option<u64>,
 
-    /// Seed for drawing injections [default: random, printed]
-    #[arg(long, value_name = "S")]
-    pub seed: Option<u64>,
-
-    /// State before each trial
-    #[arg(long, value_enum, default_value_t = InitialArg::Old)]
-    pub initial: InitialArg,
-
-    /// How torn files are checked for validity
-    #[arg(long, value_enum, default_value_t = ValidateArg::Auto, conflicts_with = "check")]
-    pub validate: ValidateArg,
-
-    /// Shell command that exits 0 when a file is valid (`{file}` is replaced by its path)
-    #[arg(long, value_name = "CMD")]
-    pub check: Option<String>,
-
-    /// Worker threads [default: available cores]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
-    pub jobs: Option<u64>,
-
-    /// Per-run timeout: a hung writer is killed and reported
-    #[arg(long, value_name = "MS", default_value_t = campaign::DEFAULT_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
-    pub timeout_ms: u64,
-
-    /// Directory for the sandboxes [default: $TMPDIR, else /dev/shm, else /tmp]
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-
-    /// Payload size of built-in subjects, e.g. 2048, 64KiB [default: 64KiB]
-    #[arg(long, value_name = "BYTES", value_parser = torture_core::size::parse_size_bytes)]
-    pub size: Option<u64>,
-
-    /// Target file name, relative to each sandbox
-    #[arg(long, value_name = "NAME", default_value = campaign::DEFAULT_TARGET)]
-    pub target: String,
-
     /// Files left besides the target after the recovery run are a failure
     #[arg(long)]
     pub strict: bool,
 
-    /// What the command after `--` must do [default: pass]
-    #[arg(long, value_enum, value_name = "EXPECT")]
-    pub expect: Option<ExpectArg>,
+    #[command(flatten)]
+    pub shard: Shard,
 
-    /// Where run reports go (a directory per run)
-    #[arg(long, value_name = "DIR", default_value = "reports")]
-    pub report_dir: PathBuf,
+    #[command(flatten)]
+    pub jobs: Jobs,
 
-    /// Write no report files
-    #[arg(long)]
-    pub no_report: bool,
-
-    /// Terminal output
-    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
-    pub format: FormatArg,
-
-    /// A writer to test instead of the built-ins; `{target}` is the target's absolute path
-    #[arg(last = true, value_name = "CMD")]
-    pub command: Vec<OsString>,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// The parsed `--fault` list (a newtype: clap treats a bare `Vec` as a repeated option).
@@ -132,36 +78,19 @@ impl ErrorsArgs {
     /// The kill options these translate to, for what both commands share (subjects, settings).
     fn as_kill_args(&self) -> KillArgs {
         KillArgs {
-            subjects: self.subjects.clone(),
-            initial: self.initial,
-            validate: self.validate,
-            check: self.check.clone(),
             // Any explicit selection keeps the kill main job's extra sweep subject out.
             trials: Some(self.trials.unwrap_or(1)),
-            seed: self.seed,
             exhaustive: false,
             kill_at: None,
-            partition: None,
-            jobs: self.jobs,
-            timeout_ms: self.timeout_ms,
-            dir: self.dir.clone(),
-            size: self.size,
-            target: self.target.clone(),
             strict: self.strict,
-            expect: self.expect,
-            report_dir: self.report_dir.clone(),
-            no_report: self.no_report,
-            format: self.format,
-            command: self.command.clone(),
+            shard: self.shard.clone(),
+            jobs: self.jobs.clone(),
+            common: self.common.clone(),
         }
     }
 
     /// Turns the options into a plan, or explains what does not fit together.
     pub fn plan(&self, seed: u64) -> Result<ErrorsPlan, String> {
-        for name in &self.subjects {
-            name.parse::<Strategy>()
-                .map_err(|e| format!("{e} (see `torture list`)"))?;
-        }
         let kill = self.as_kill_args().plan(seed)?;
         let mut subjects = kill.subjects;
         for subject in &mut subjects {
@@ -190,36 +119,33 @@ impl ErrorsArgs {
     }
 }
 
-/// `torture errors`: runs the plan, prints, writes the report, exits 0/1/2/130.
+/// `torture errors`: runs the plan, prints, writes the report; the summary decides the exit.
 pub fn run(args: &ErrorsArgs) -> ExitCode {
-    let plan = match args.plan(args.seed.unwrap_or_else(crate::random_seed)) {
+    let plan = match args.plan(args.common.seed.unwrap_or_else(crate::random_seed)) {
         Ok(plan) => plan,
         Err(message) => return crate::harness_error(&message),
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    if let Err(e) = crate::install_interrupt_handler(&cancel) {
-        return crate::harness_error(&format!("cannot install the Ctrl-C handler: {e}"));
-    }
-    let run_id = crate::run_id();
-    let report_dir = match args.no_report {
-        true => None,
-        false => match report::prepare_dir(&args.report_dir, &run_id) {
-            Ok(dir) => Some(dir),
-            Err(e) => {
-                let dir = args.report_dir.display();
-                return crate::harness_error(&format!(
-                    "cannot create the report directory under {dir}: {e}\n  hint: pass --report-dir a writable directory, or --no-report"
-                ));
-            }
-        },
+    let cancel = match crate::interrupt_flag() {
+        Ok(cancel) => cancel,
+        Err(code) => return code,
     };
-    let mut reporter = ErrorsReporter::new(args.format.output_format(), &plan, report_dir.clone());
+    let run_id = crate::run_id();
+    let report_dir = match crate::report_dir_of(&args.common, &run_id) {
+        Ok(dir) => dir,
+        Err(code) => return code,
+    };
+    let format = args.common.output_format();
+    let mut reporter = ErrorsReporter::new(format, &plan, report_dir.clone());
     reporter.header(&plan);
     let context = RunContext { run_id, cancel };
     match errors::run(&plan, &context, &mut reporter) {
         Ok(run) => {
             reporter.finish(&run);
-            exit_code(&run)
+            crate::finish(
+                errors_summary(&run, &context.run_id),
+                format,
+                report_dir.as_deref(),
+            )
         }
         Err(e) => {
             if let Some(dir) = &report_dir {
@@ -230,31 +156,14 @@ pub fn run(args: &ErrorsArgs) -> ExitCode {
     }
 }
 
-fn exit_code(run: &ErrorsRunResult) -> ExitCode {
-    match &run.end {
-        RunEnd::Interrupted => {
-            eprintln!("torture: interrupted; sandboxes removed, partial report written");
-            ExitCode::from(crate::EXIT_INTERRUPTED)
-        }
-        RunEnd::Failed(e) => crate::harness_error(&e.to_string()),
-        RunEnd::Completed if run.all_as_expected() => ExitCode::SUCCESS,
-        RunEnd::Completed => {
-            for subject in &run.subjects {
-                match subject.status() {
-                    SubjectStatus::NotCaught => eprintln!(
-                        "error: {}: canary not caught: the harness itself has failed",
-                        subject.subject.label
-                    ),
-                    SubjectStatus::Passed
-                    | SubjectStatus::Caught
-                    | SubjectStatus::Failed
-                    | SubjectStatus::NotCaughtInShard
-                    | SubjectStatus::NotModelled => {}
-                }
-            }
-            ExitCode::from(crate::EXIT_VIOLATION)
-        }
-    }
+/// The run's summary.
+fn errors_summary(run: &ErrorsRunResult, run_id: &str) -> RunSummary {
+    let subjects = run.subjects.iter().map(summary::errors_subject).collect();
+    let (stop, floor) = crate::stop_of(&run.end);
+    let mut summary = RunSummary::new("errors", run_id, subjects, stop).at_least(floor);
+    summary.seed = Some(run.settings.seed);
+    summary.partition = run.settings.partition.map(|p| p.to_string());
+    summary
 }
 
 #[cfg(test)]
@@ -278,7 +187,10 @@ mod tests {
         let plan = args.plan(1).expect("plan");
         assert_eq!(plan.options.kinds, FaultKind::ALL.to_vec());
         assert_eq!(plan.options.trials, None);
-        assert_eq!(plan.subjects.len(), campaign::builtins().len());
+        assert_eq!(
+            plan.subjects.len(),
+            torture_engine::campaign::builtins().len()
+        );
         let plain = plan
             .subjects
             .iter()
@@ -306,8 +218,7 @@ mod tests {
                 .expect_err("two subjects")
                 .contains("one subject")
         );
-        let args = parse(&["--subject", "nonsense"]).expect("parses");
-        assert!(args.plan(1).is_err());
+        assert!(parse(&["--subject", "nonsense"]).is_err());
     }
 
     #[test]

@@ -15,35 +15,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 
-use cli::{Cli, Command, KillArgs, MergeArgs};
+use cli::{Cli, Command, KillArgs, ListArgs, MergeArgs};
 use torture_core::oracle::CrashKind;
 use torture_core::rng::SplitMix64;
 use torture_engine::campaign::{self, Origin, RunContext, RunEnd};
-use torture_engine::oracle::SubjectStatus;
-use torture_engine::report::{self, Reporter};
-
-/// `torture power --real FS ...` is `torture power-real --fs FS ...`: real file systems are the
-/// power-cut simulation checked against ground truth, so they are spelled as an option of it,
-/// while their own flags (`--settle-ms`, `--sample`, ...) live with the real runner.
-fn real_as_power_real(mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let end = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
-    let is_power = argv.get(1).is_some_and(|a| a == "power");
-    if let Some(at) = argv[..end].iter().position(|a| a == "--real")
-        && is_power
-    {
-        argv[1] = "power-real".into();
-        argv[at] = "--fs".into();
-    }
-    argv
-}
-
-/// Exit codes.
-pub(crate) const EXIT_VIOLATION: u8 = 1;
-const EXIT_HARNESS: u8 = 2;
-pub(crate) const EXIT_INTERRUPTED: u8 = 130;
-/// Nothing failed, but a subject does what the tracer cannot model (a shared writable mmap of a
-/// sandbox file, io_uring): its pass cannot be trusted, and it is neither a pass nor a violation.
-pub(crate) const EXIT_NOT_MODELLED: u8 = 3;
+use torture_engine::report::summary::{self, RunSummary, Stop, Verdict};
+use torture_engine::report::{self, OutputFormat, Reporter};
 
 fn main() -> ExitCode {
     let mut raw = std::env::args_os().skip(1);
@@ -53,33 +30,38 @@ fn main() -> ExitCode {
     {
         return torture_engine::writer::run(raw.collect());
     }
-    let cli = Cli::parse_from(real_as_power_real(std::env::args_os().collect()));
+    let cli = Cli::parse();
     match cli.command {
         Some(Command::Kill(args)) => kill(&args),
-        Some(Command::Power(args)) => main_job::power(&args),
+        Some(Command::Power(args)) => match &args.real.real {
+            Some(fs) => real::run(&args, fs),
+            None => main_job::power(&args),
+        },
         Some(Command::Errors(args)) => errors::run(&args),
-        Some(Command::List) => list(),
+        Some(Command::List(args)) => list(&args),
         Some(Command::Bench(args)) => bench(&args),
         Some(Command::Merge(args)) => merge(&args),
         Some(Command::Race(args)) => race::run(&args),
-        Some(Command::PowerReal(args)) => power_real(&args),
         None if main_job::runs_every_kind(&cli.kill) => main_job::run(&cli.kill),
         None => kill(&cli.kill),
     }
 }
 
-fn list() -> ExitCode {
+/// `torture list`: the catalogue, one subject a line (or a JSON object a line).
+fn list(args: &ListArgs) -> ExitCode {
     use std::io::Write as _;
     // A closed pipe (`torture list | head`) ends the listing quietly, never with a panic.
     let mut out = std::io::stdout().lock();
     let mut line = |text: String| writeln!(out, "{text}").is_ok();
+    let json = args.format.output_format() == OutputFormat::Json;
     let headings = CrashKind::ALL.map(|kind| format!("{:<11}", kind.heading()));
-    if !line(format!(
+    let header = format!(
         "{:<18} {} {:<9} description",
         "subject",
         headings.join(" "),
         "origin"
-    )) {
+    );
+    if !json && !line(header) {
         return ExitCode::SUCCESS;
     }
     for builtin in campaign::builtins() {
@@ -93,14 +75,7 @@ fn list() -> ExitCode {
         else {
             continue;
         };
-        let cells = CrashKind::ALL.map(|kind| format!("{:<11}", strategy.expect(kind).to_string()));
-        let row = format!(
-            "{:<18} {} {:<9} {}",
-            builtin.name,
-            cells.join(" "),
-            origin,
-            builtin.description
-        );
+        let row = list_row(&builtin, strategy, origin, json);
         if !line(row) {
             break;
         }
@@ -108,17 +83,47 @@ fn list() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `torture power-real` (in `real.rs`).
-fn power_real(args: &real::PowerRealArgs) -> ExitCode {
-    let cancel = Arc::new(AtomicBool::new(false));
-    if let Err(e) = install_interrupt_handler(&cancel) {
-        return harness_error(&format!("cannot install the Ctrl-C handler: {e}"));
+/// One subject of `torture list`: a table row, or a JSON object.
+fn list_row(
+    builtin: &campaign::Builtin,
+    strategy: torture_writers::strategies::Strategy,
+    origin: &str,
+    json: bool,
+) -> String {
+    if json {
+        let expected: serde_json::Map<String, serde_json::Value> = CrashKind::ALL
+            .iter()
+            .map(|kind| {
+                (
+                    kind.name().to_owned(),
+                    strategy.expect(*kind).to_string().into(),
+                )
+            })
+            .collect();
+        let row = serde_json::json!({"subject": builtin.name, "origin": origin,
+            "expected": expected, "description": builtin.description});
+        return row.to_string();
     }
-    real::run(args, &cancel)
+    let cells = CrashKind::ALL.map(|kind| format!("{:<11}", strategy.expect(kind).to_string()));
+    format!(
+        "{:<18} {} {:<9} {}",
+        builtin.name,
+        cells.join(" "),
+        origin,
+        builtin.description
+    )
 }
 
-/// `torture merge`: joins shards, writes one report, exits like a run over every trial.
+/// `torture merge`: joins shards, writes one report, exits like a run over every trial. Kill
+/// shards are merged trial by trial (`report::merge`); other campaigns' by their summaries.
 fn merge(args: &MergeArgs) -> ExitCode {
+    let by_summary = args.dirs.iter().all(|dir| {
+        report::merge::locate_run(dir).is_err()
+            && read_summary(dir).is_ok_and(|s| s.command != "kill")
+    });
+    if by_summary {
+        return merge_summaries(args);
+    }
     let run = match report::merge::merge(&args.dirs) {
         Ok(run) => run,
         Err(e) => return harness_error(&format!("cannot merge: {e}")),
@@ -129,8 +134,60 @@ fn merge(args: &MergeArgs) -> ExitCode {
         let dir = args.report_dir.display();
         return harness_error(&format!("cannot write the merged report to {dir}: {e}"));
     }
-    report::print_run(args.format.output_format(), &run, &args.report_dir);
-    exit_code(&run)
+    let format = args.format.output_format();
+    report::print_run(format, &run, &args.report_dir);
+    let mut summary = kill_summary(&run);
+    summary.command = "merge".to_owned();
+    finish(summary, format, Some(&args.report_dir))
+}
+
+/// Merges shards by their `summary.json` (`torture errors --partition M/N`).
+fn merge_summaries(args: &MergeArgs) -> ExitCode {
+    let mut shards = Vec::new();
+    for dir in &args.dirs {
+        match read_summary(dir) {
+            Ok(shard) => shards.push(shard),
+            Err(message) => return harness_error(&format!("cannot merge: {message}")),
+        }
+    }
+    let run_id = format!("{}-merged-{}", shards[0].run_id, shards.len());
+    let merged = match summary::merge(&run_id, &shards) {
+        Ok(merged) => merged,
+        Err(message) => return harness_error(&format!("cannot merge: {message}")),
+    };
+    let written = std::fs::create_dir_all(&args.report_dir).and_then(|()| {
+        let xml = summary::junit(&merged).map_err(std::io::Error::other)?;
+        std::fs::write(args.report_dir.join("junit.xml"), xml)
+    });
+    if let Err(e) = written {
+        let dir = args.report_dir.display();
+        return harness_error(&format!("cannot write the merged report to {dir}: {e}"));
+    }
+    finish(merged, args.format.output_format(), Some(&args.report_dir))
+}
+
+/// A shard's `summary.json`: in `dir`, or in the one run directory under it.
+fn read_summary(dir: &std::path::Path) -> Result<RunSummary, String> {
+    let runs: Vec<std::path::PathBuf> = match dir.join("summary.json").is_file() {
+        true => vec![dir.to_owned()],
+        false => std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .flatten()
+            .filter(|entry| entry.file_name() != "latest")
+            .map(|entry| entry.path())
+            .filter(|path| path.join("summary.json").is_file())
+            .collect(),
+    };
+    let [run] = runs.as_slice() else {
+        return Err(format!(
+            "{}: expected one run with a summary.json, found {}",
+            dir.display(),
+            runs.len()
+        ));
+    };
+    let text = std::fs::read_to_string(run.join("summary.json"))
+        .map_err(|e| format!("{}: {e}", run.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", run.join("summary.json").display()))
 }
 
 /// `torture bench` (in `intact-bench`): exit 0 when it ran (missed targets are findings in its
@@ -155,7 +212,7 @@ fn kill(args: &KillArgs) -> ExitCode {
         Err(code) => return code,
     };
     match run_kill(args, &cancel) {
-        Ok((run, _)) => exit_code(&run),
+        Ok((run, dir)) => finish(kill_summary(&run), args.output_format(), dir.as_deref()),
         Err(code) => code,
     }
 }
@@ -191,12 +248,9 @@ pub(crate) fn run_kill(
 ) -> Result<(campaign::RunResult, Option<std::path::PathBuf>), ExitCode> {
     let run_id = run_id();
     let plan = args
-        .plan(args.seed.unwrap_or_else(random_seed))
+        .plan(args.common.seed.unwrap_or_else(random_seed))
         .map_err(|message| harness_error(&message))?;
-    let report_dir = match args.no_report {
-        true => None,
-        false => Some(report_dir_for(&args.report_dir, &run_id)?),
-    };
+    let report_dir = report_dir_of(&args.common, &run_id)?;
     let mut reporter = Reporter::new(args.output_format(), &plan, report_dir.clone());
     reporter.header(&plan);
     let context = RunContext {
@@ -217,54 +271,81 @@ pub(crate) fn run_kill(
     }
 }
 
-/// What a not-modelled subject did that the tracer cannot see.
-fn unmodelled_what(subject: &campaign::SubjectResult) -> String {
-    subject
-        .golden
-        .as_ref()
-        .map(|golden| golden.unmodelled.join("; "))
-        .unwrap_or_default()
+/// The report directory of a run (`None` with `--no-report`), or the exit code of the error.
+pub(crate) fn report_dir_of(
+    common: &cli::Common,
+    run_id: &str,
+) -> Result<Option<std::path::PathBuf>, ExitCode> {
+    match common.no_report {
+        true => Ok(None),
+        false => report_dir_for(&common.report_dir, run_id).map(Some),
+    }
 }
 
-pub(crate) fn exit_code(run: &campaign::RunResult) -> ExitCode {
-    match &run.end {
-        RunEnd::Interrupted => {
-            eprintln!("torture: interrupted; sandboxes removed, partial report written");
-            ExitCode::from(EXIT_INTERRUPTED)
-        }
-        RunEnd::Failed(e) => harness_error(&e.to_string()),
-        RunEnd::Completed if run.all_as_expected() => ExitCode::SUCCESS,
-        RunEnd::Completed => {
-            let mut only_unmodelled = true;
-            for subject in run.subjects.iter().filter(|s| !s.status().as_expected()) {
-                match subject.status() {
-                    SubjectStatus::NotCaught => eprintln!(
-                        "error: {}: canary not caught: the harness itself has failed",
-                        subject.subject.label
-                    ),
-                    SubjectStatus::NotModelled => eprintln!(
-                        "not modelled: {}: {}; no verdict (exit {EXIT_NOT_MODELLED})",
-                        subject.subject.label,
-                        unmodelled_what(subject)
-                    ),
-                    SubjectStatus::Passed
-                    | SubjectStatus::Caught
-                    | SubjectStatus::Failed
-                    | SubjectStatus::NotCaughtInShard => {}
-                }
-                only_unmodelled &= subject.status() == SubjectStatus::NotModelled;
-            }
-            match only_unmodelled {
-                true => ExitCode::from(EXIT_NOT_MODELLED),
-                false => ExitCode::from(EXIT_VIOLATION),
-            }
+/// A kill campaign's summary (also a merged one's).
+pub(crate) fn kill_summary(run: &campaign::RunResult) -> RunSummary {
+    let subjects = run
+        .subjects
+        .iter()
+        .map(|s| summary::kill_subject(s, &run.settings))
+        .collect();
+    let (stop, floor) = stop_of(&run.end);
+    let mut summary = RunSummary::new("kill", &run.run_id, subjects, stop).at_least(floor);
+    summary.seed = Some(run.settings.seed);
+    summary.partition = run.settings.partition.map(|p| p.to_string());
+    summary
+}
+
+/// How a campaign's end bears on the verdict: its stop, and a harness error (said on stderr).
+pub(crate) fn stop_of(end: &RunEnd) -> (Stop, Verdict) {
+    match end {
+        RunEnd::Completed => (Stop::Completed, Verdict::AsExpected),
+        RunEnd::Interrupted => (Stop::Interrupted, Verdict::AsExpected),
+        RunEnd::Failed(e) => {
+            eprintln!("error: {e}");
+            (Stop::Completed, Verdict::HarnessError)
         }
     }
 }
 
+/// Ends every command: says why the verdict is not a pass (stderr), prints the JSON summary
+/// (`--format json`) or the verdict line, writes `summary.json`; the exit code is the verdict's
+/// ([`Verdict::exit_code`], the one place it is decided).
+pub(crate) fn finish(
+    mut summary: RunSummary,
+    format: OutputFormat,
+    report_dir: Option<&std::path::Path>,
+) -> ExitCode {
+    summary.report_dir = report_dir.map(std::path::Path::to_owned);
+    for line in summary.explanations() {
+        eprintln!("{line}");
+    }
+    if summary.interrupted {
+        eprintln!("torture: interrupted; sandboxes removed, partial report written");
+    }
+    if let Some(dir) = report_dir {
+        if let Err(e) = summary.write(dir) {
+            eprintln!(
+                "warning: cannot write {}: {e}",
+                dir.join("summary.json").display()
+            );
+        }
+    }
+    match format {
+        OutputFormat::Json => println!("{}", summary.to_json()),
+        OutputFormat::Human => println!(
+            "    Verdict {} (exit {})",
+            summary.verdict.name(),
+            summary.exit_code
+        ),
+    }
+    ExitCode::from(summary.exit_code)
+}
+
+/// Bad usage or a harness failure, said on stderr: exit 2.
 pub(crate) fn harness_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
-    ExitCode::from(EXIT_HARNESS)
+    ExitCode::from(Verdict::HarnessError.exit_code())
 }
 
 /// First Ctrl-C (or SIGTERM/SIGHUP): stop cleanly (children killed, sandboxes removed, partial
@@ -273,10 +354,41 @@ fn install_interrupt_handler(cancel: &Arc<AtomicBool>) -> Result<(), ctrlc::Erro
     let cancel = cancel.clone();
     ctrlc::set_handler(move || {
         if cancel.swap(true, Ordering::SeqCst) {
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
+            std::process::exit(i32::from(Verdict::Interrupted.exit_code()));
         }
         eprintln!("\ntorture: interrupted, stopping (press Ctrl-C again to quit at once)");
     })
+}
+
+/// Runs `work(i)` for every `i` below `count` on `jobs` threads (each traces its own writers),
+/// starting no new one once `stop()` says so; the results in index order.
+pub(crate) fn in_parallel<T: Send>(
+    count: usize,
+    jobs: usize,
+    stop: &(dyn Fn() -> bool + Sync),
+    work: &(dyn Fn(usize) -> T + Sync),
+) -> Vec<T> {
+    use std::sync::{Mutex, PoisonError, atomic::AtomicUsize};
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, count.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let at = next.fetch_add(1, Ordering::Relaxed);
+                    if at >= count || stop() {
+                        return;
+                    }
+                    let result = work(at);
+                    let mut done = done.lock().unwrap_or_else(PoisonError::into_inner);
+                    done.push((at, result));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
+    done.sort_by_key(|(at, _)| *at);
+    done.into_iter().map(|(_, result)| result).collect()
 }
 
 /// A fresh seed, short enough to type in a replay command.

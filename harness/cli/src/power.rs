@@ -1,12 +1,11 @@
 //! `torture power`: its options (clap derive) and their translation into a power plan; the
 //! campaign itself is `torture_engine::campaign::power`.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::{ExpectArg, FormatArg, InitialArg, KillArgs, ValidateArg};
+use crate::cli::{Common, Jobs, KillArgs, Shard};
 use torture_core::oracle::CrashKind;
 use torture_core::power::{CrashState, Fill, Model, PowerOptions, Torn};
 use torture_engine::campaign::power::{DEFAULT_RECOVERY_CAP, PowerPlan, PowerSettings, Regex};
@@ -26,39 +25,29 @@ or the first stdout line matching --ack-line) the target may be old, new or (on 
 new; never torn, and an old version is never lost. A few states are then written to a real sandbox and the writer \
 runs again: it must leave a new version.
 
-Real file systems (root): `torture power --real ext4|ext4-noauto_da_alloc|xfs|btrfs|all` runs the writer on a \
-loop-mounted image, snapshots the image at every event and after exit, and checks that every real state lies \
-inside the model (the same as `torture power-real --fs ...`; see `torture power-real --help` for its options).
+With --real ext4|ext4-noauto_da_alloc|xfs|btrfs|all (root: loop devices, mount), the writer runs on a loop-mounted \
+image instead, held before each event while the image is copied, and copied again after it exits (at +0 ms and at \
+doubling intervals up to --settle-ms). Every real state is judged against the writer's contract (every subject \
+must keep it: a file system that spares a canary proves nothing, a real violation is a real bug) and against the \
+`linux` model (a state outside it is a MODEL BUG: the model is wrong, said on its own line, in `model_bugs` and \
+by exit 4).
 
-Exit codes: 0 every subject as expected; 1 a violation (or a canary not caught); 2 bad usage or a harness error; \
-130 interrupted.
+Exit codes: 0 every subject as expected; 1 a violation (or a canary not caught, or a real state that breaks the \
+writer's contract); 2 bad usage or a harness error; 3 no violation, but a writer does what the tracer cannot model \
+(a shared writable mmap); 4 a model bug (--real); 130 interrupted, with a partial report.
 
 Examples:
   torture power --subject rename-fsync --size 8KiB
-  torture power --ack-line '^done$' -- python3 writer.py {target}
-  torture power --subject rename --size 8KiB --state e9:d4 --materialize /tmp/crash   # replay one state";
+  torture power --ack-line '^done$' -- python3 harness/writers/write_report_atomic.py {target}
+  torture power --subject rename --size 8KiB --state e4:f1@0 --materialize crash   # replay one state
+  torture power --real ext4 --subject intact                                          # root";
 
 /// Options of `torture power`.
 #[derive(Debug, Clone, Args)]
 pub struct PowerArgs {
-    /// Built-in subject to run (repeatable; default: all, see `torture list`)
-    #[arg(long = "subject", value_name = "NAME", value_parser = crate::cli::subject_name)]
-    pub subjects: Vec<String>,
-
-    /// State before the writer runs
-    #[arg(long, value_enum, default_value_t = InitialArg::Old)]
-    pub initial: InitialArg,
-
-    /// How torn files are checked for validity
-    #[arg(long, value_enum, default_value_t = ValidateArg::Auto, conflicts_with = "check")]
-    pub validate: ValidateArg,
-
-    /// Shell command that exits 0 when a file is valid; `{file}` is replaced by the file's path
-    #[arg(long, value_name = "CMD")]
-    pub check: Option<String>,
-
     /// Persistence model: linux (ext4/xfs/btrfs guarantees), weak (ALICE's; for information:
-    /// over-reports), process (SIGKILL: nothing lost)
+    /// over-reports), process (SIGKILL: nothing lost; built-ins are judged by their SIGKILL
+    /// expectations)
     #[arg(long, value_name = "MODEL", default_value = "linux", value_parser = parse_name::<Model>)]
     pub model: Model,
 
@@ -90,46 +79,14 @@ pub struct PowerArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RECOVERY_CAP)]
     pub recovery_cap: usize,
 
-    /// Seed for sampled states [default: random, printed]
-    #[arg(long, value_name = "S")]
-    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub real: crate::real::RealArgs,
 
-    /// Per-run timeout: a hung writer is killed and reported
-    #[arg(long, value_name = "MS", default_value_t = campaign::DEFAULT_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
-    pub timeout_ms: u64,
+    #[command(flatten)]
+    pub jobs: Jobs,
 
-    /// Directory for the sandboxes [default: $TMPDIR, else /dev/shm, else /tmp]
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-
-    /// Payload size of built-in subjects, e.g. 2048, 64KiB [default: 64KiB]
-    #[arg(long, value_name = "BYTES", value_parser = torture_core::size::parse_size_bytes)]
-    pub size: Option<u64>,
-
-    /// Target file name, relative to each sandbox
-    #[arg(long, value_name = "NAME", default_value = campaign::DEFAULT_TARGET)]
-    pub target: String,
-
-    /// What the command after `--` must do [default: pass]
-    #[arg(long, value_enum, value_name = "EXPECT")]
-    pub expect: Option<ExpectArg>,
-
-    /// Where run reports go (a directory per run)
-    #[arg(long, value_name = "DIR", default_value = "reports")]
-    pub report_dir: PathBuf,
-
-    /// Write no report files
-    #[arg(long)]
-    pub no_report: bool,
-
-    /// Terminal output
-    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
-    pub format: FormatArg,
-
-    /// A writer to test instead of the built-ins; `{target}` in its arguments (and $TORTURE_TARGET)
-    /// is the target's absolute path, $TORTURE_GENERATION is 1 for the old version, 2 for the new
-    #[arg(last = true, value_name = "CMD")]
-    pub command: Vec<OsString>,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 fn parse_name<T: std::str::FromStr>(text: &str) -> Result<T, String>
@@ -144,35 +101,23 @@ fn parse_regex(text: &str) -> Result<Regex, String> {
 }
 
 impl PowerArgs {
-    /// The kill options these options share, to build subjects and settings the same way.
+    /// The kill options these share, to build subjects and settings the same way.
     fn as_kill(&self) -> KillArgs {
         KillArgs {
-            subjects: self.subjects.clone(),
-            initial: self.initial,
-            validate: self.validate,
-            check: self.check.clone(),
             trials: Some(1),
-            seed: self.seed,
             exhaustive: false,
             kill_at: None,
-            partition: None,
-            jobs: Some(1),
-            timeout_ms: self.timeout_ms,
-            dir: self.dir.clone(),
-            size: self.size,
-            target: self.target.clone(),
             strict: false,
-            expect: self.expect,
-            report_dir: self.report_dir.clone(),
-            no_report: self.no_report,
-            format: self.format,
-            command: self.command.clone(),
+            shard: Shard { partition: None },
+            jobs: self.jobs.clone(),
+            common: self.common.clone(),
         }
     }
 
     /// Turns the options into a plan, or explains what does not fit together.
     pub fn plan(&self, seed: u64) -> Result<PowerPlan, String> {
-        if self.state.is_some() && self.subjects.len() != 1 && self.command.is_empty() {
+        if self.state.is_some() && self.common.subjects.len() != 1 && self.common.command.is_empty()
+        {
             return Err("--state replays one subject's crash state: give one --subject NAME or a command after `--`".to_owned());
         }
         let kill = self.as_kill().plan(seed)?;
@@ -186,6 +131,7 @@ impl PowerArgs {
         };
         Ok(power_plan(
             kill,
+            self.model,
             PowerSettings {
                 options,
                 ack_line: self.ack_line.clone(),
@@ -197,10 +143,20 @@ impl PowerArgs {
     }
 }
 
-/// A power plan over a kill plan's subjects and settings: built-ins get their power-cut
-/// expectation from the catalogue; subjects with their own kill selection (the main job's
+/// The crash kind whose catalogue expectations a model's verdicts are judged by: the `process`
+/// model loses nothing a SIGKILL would not, so built-ins must do what they do under SIGKILL.
+pub fn expectations_of(model: Model) -> CrashKind {
+    match model {
+        Model::Process => CrashKind::Kill,
+        Model::Linux | Model::Weak => CrashKind::Power,
+    }
+}
+
+/// A power plan over a kill plan's subjects and settings: built-ins get their expectation under
+/// `model` from the catalogue; subjects with their own kill selection (the main job's
 /// exhaustive sweep) are kill-only.
-pub fn power_plan(kill: campaign::Plan, power: PowerSettings) -> PowerPlan {
+pub fn power_plan(kill: campaign::Plan, model: Model, power: PowerSettings) -> PowerPlan {
+    let kind = expectations_of(model);
     let subjects = kill
         .subjects
         .into_iter()
@@ -208,7 +164,7 @@ pub fn power_plan(kill: campaign::Plan, power: PowerSettings) -> PowerPlan {
         .map(|mut subject| {
             if let SubjectKind::Builtin { .. } = subject.kind {
                 if let Ok(strategy) = subject.name.parse::<Strategy>() {
-                    subject.expect = strategy.expect(CrashKind::Power);
+                    subject.expect = strategy.expect(kind);
                 }
             }
             subject

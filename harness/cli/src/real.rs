@@ -1,5 +1,6 @@
-//! `torture power --real FS` (also spelled `torture power-real --fs FS`): real file systems as
-//! ground truth for the power-loss model (issue 9).
+//! `torture power --real FS`: real file systems as ground truth for the power-cut model. Every
+//! real state is judged twice: against the writer's contract (a violation: exit 1) and against
+//! the model (a state outside it is a model bug: exit 4, its own line and JSON field).
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -16,82 +17,48 @@ use torture_engine::campaign::real::{
     self, CrashPoints, RealFs, RealOptions, RealRun, RealState, RealSubject,
 };
 use torture_engine::campaign::{self, Subject};
+use torture_engine::report::OutputFormat;
+use torture_engine::report::summary::{self, RunSummary, Stop, SubjectSummary};
 
-const AFTER_HELP: &str = "\
-Needs root (loop devices, mount). Without root use `torture power`, the simulation.
-Each crash point runs the writer once, held before that event while the image is copied; after \
-the writer exits the image is copied at +0 ms and at doubling intervals up to --settle-ms.
-Exit codes: 0 every real state lies inside the `linux` model; 1 a real state outside it (a model \
-bug: the copy and trace are kept, a replay line is printed); 2 bad usage or a harness error (not \
-root, a tool missing); 130 interrupted.";
+use crate::cli::Common;
+use crate::power::PowerArgs;
 
-/// Options of `torture power-real`.
+/// The options of `torture power` that only `--real` uses.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = AFTER_HELP)]
-pub struct PowerRealArgs {
-    /// File systems: ext4, ext4-noauto_da_alloc, xfs, btrfs, or all (comma-separated)
-    #[arg(long, value_name = "FS,...", default_value = "ext4", value_parser = fs_list)]
-    pub fs: FsList,
+pub struct RealArgs {
+    /// Run on real file systems instead of the simulation (root): ext4, ext4-noauto_da_alloc,
+    /// xfs, btrfs, or all (comma-separated)
+    #[arg(long, value_name = "FS,...", value_parser = fs_list)]
+    pub real: Option<FsList>,
 
-    /// More mount options for the original file system
-    #[arg(long, value_name = "OPTS")]
+    /// With --real: more mount options for the original file system
+    #[arg(long, value_name = "OPTS", requires = "real")]
     pub mount_options: Option<String>,
 
-    /// Built-in subject (repeatable; default: every built-in unless commands are given)
-    #[arg(long = "subject", value_name = "NAME")]
-    pub subjects: Vec<String>,
-
-    /// A writer command, split at spaces, `{target}` replaced (repeatable)
-    #[arg(long = "command", value_name = "CMD")]
+    /// With --real: a writer command, split at spaces, `{target}` replaced (repeatable)
+    #[arg(long = "command", value_name = "CMD", requires = "real")]
     pub commands: Vec<String>,
 
-    /// Payload of the built-in subjects
-    #[arg(long, value_name = "BYTES", default_value = "8KiB", value_parser = torture_core::size::parse_size_bytes)]
-    pub size: u64,
-
-    /// Hold at most this many crash points per subject (seeded sample; default: every event)
-    #[arg(long, value_name = "N")]
+    /// With --real: hold at most this many crash points per subject (seeded sample; default:
+    /// every event)
+    #[arg(long, value_name = "N", requires = "real")]
     pub sample: Option<usize>,
 
-    /// Only this crash point (`e7`; `eN` with N the event count: after exit), for replays
-    #[arg(long, value_name = "eK", value_parser = crash_point)]
+    /// With --real: only this crash point (`e7`; `eN` with N the event count: after exit)
+    #[arg(long, value_name = "eK", value_parser = crash_point, requires = "real")]
     pub at: Option<usize>,
 
-    /// Seed of the sample
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-
-    /// After-exit copies stop this long after the writer exited
+    /// With --real: after-exit copies stop this long after the writer exited
     #[arg(long, value_name = "MS", default_value_t = 6000)]
     pub settle_ms: u64,
 
-    /// Per writer run
-    #[arg(long, value_name = "MS", default_value_t = campaign::DEFAULT_TIMEOUT_MS)]
-    pub timeout_ms: u64,
-
-    /// Where images and copies go (tmpfs keeps copies fast)
-    #[arg(long, value_name = "DIR", default_value = "/dev/shm")]
-    pub scratch: PathBuf,
-
-    /// Where the copy and trace of a state outside the model are kept
-    #[arg(long, value_name = "DIR", default_value = "reports/power-real")]
-    pub keep_dir: PathBuf,
-
-    /// Model states built per crash point at most (beyond: "unknown")
-    #[arg(long, value_name = "N", default_value_t = 1 << 16)]
-    pub max_states: u64,
-
-    /// Write the Markdown table (subject × file system) here
-    #[arg(long, value_name = "FILE")]
+    /// With --real: write the Markdown table (subject × file system) here
+    #[arg(long, value_name = "FILE", requires = "real")]
     pub markdown: Option<PathBuf>,
 
-    /// The model checked against (a deliberately optimistic one shows the check works)
+    /// With --real: the model checked against (a deliberately optimistic one shows the check works)
     #[arg(long, value_enum, default_value_t = AssumeArg::Linux, hide = true)]
     pub assume: AssumeArg,
-
-    /// A writer command, `{target}` replaced (after `--`)
-    #[arg(last = true, value_name = "CMD")]
-    pub command: Vec<OsString>,
 }
 
 /// `--assume`.
@@ -103,7 +70,7 @@ pub enum AssumeArg {
     RenameDurable,
 }
 
-/// `--fs`.
+/// `--real`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsList(pub Vec<RealFs>);
 
@@ -121,20 +88,26 @@ fn crash_point(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("`{text}` is not a crash point: write e<events>, e.g. e7"))
 }
 
-/// The subjects: built-ins by name, commands, or every built-in.
-fn subjects(args: &PowerRealArgs) -> Result<Vec<Subject>, String> {
+/// Payload of built-in subjects on real file systems: a few writes each, so runs stay short.
+pub const DEFAULT_REAL_SIZE_BYTES: u64 = 8 * 1024;
+
+/// The subjects: built-ins by name, commands, or every built-in. Every one must keep its
+/// contract on a real disk (`Expect::Pass`).
+fn subjects(common: &Common, real: &RealArgs) -> Result<Vec<Subject>, String> {
+    refuse_simulation_only(common)?;
+    let size = common.size.unwrap_or(DEFAULT_REAL_SIZE_BYTES);
     let mut subjects = Vec::new();
-    for name in &args.subjects {
+    for name in &common.subjects {
         let builtin = campaign::builtin(name)
             .ok_or_else(|| format!("unknown subject `{name}` (see `torture list`)"))?;
-        subjects.push(Subject::builtin(builtin, args.size));
+        subjects.push(Subject::builtin(builtin, size));
     }
-    let commands = args.commands.iter().map(|line| {
+    let commands = real.commands.iter().map(|line| {
         line.split_whitespace()
             .map(OsString::from)
             .collect::<Vec<_>>()
     });
-    let trailing = (!args.command.is_empty()).then(|| args.command.clone());
+    let trailing = (!common.command.is_empty()).then(|| common.command.clone());
     for argv in commands.chain(trailing) {
         if argv.is_empty() {
             return Err("--command is empty".to_owned());
@@ -145,9 +118,36 @@ fn subjects(args: &PowerRealArgs) -> Result<Vec<Subject>, String> {
     }
     if subjects.is_empty() {
         let all = campaign::builtins().into_iter();
-        subjects.extend(all.map(|builtin| Subject::builtin(builtin, args.size)));
+        subjects.extend(all.map(|builtin| Subject::builtin(builtin, size)));
+    }
+    for subject in &mut subjects {
+        subject.expect = Expect::Pass;
     }
     Ok(subjects)
+}
+
+/// Shared options `--real` cannot honour are refused, never ignored.
+fn refuse_simulation_only(common: &Common) -> Result<(), String> {
+    let refused = [
+        (common.check.is_some(), "--check"),
+        (
+            common.validate != crate::cli::ValidateArg::Auto,
+            "--validate",
+        ),
+        (
+            common.expect == Some(crate::cli::ExpectArg::Caught),
+            "--expect caught",
+        ),
+        (common.initial != crate::cli::InitialArg::Old, "--initial"),
+        (common.target != campaign::DEFAULT_TARGET, "--target"),
+    ];
+    match refused.iter().find(|(given, _)| *given) {
+        Some((_, option)) => Err(format!(
+            "{option} is not supported with --real: real runs judge the target's class on a \
+             real disk, with an old version in place, and every writer must pass"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A command is called after its last argument that names a file (`plain_open.py`), else its
@@ -165,22 +165,33 @@ fn command_label(argv: &[OsString]) -> String {
         )
 }
 
-fn options(args: &PowerRealArgs, fs: RealFs, cancel: &Arc<AtomicBool>) -> RealOptions {
-    let crash_points = match (args.at, args.sample) {
+fn options(
+    args: &PowerArgs,
+    seed: u64,
+    fs: RealFs,
+    kept: &Path,
+    cancel: &Arc<AtomicBool>,
+) -> RealOptions {
+    let real = &args.real;
+    let crash_points = match (real.at, real.sample) {
         (Some(events), _) => CrashPoints::One { events },
         (None, Some(count)) => CrashPoints::Sample { count },
         (None, None) => CrashPoints::All,
     };
     RealOptions {
         fs,
-        mount_options: args.mount_options.clone(),
+        mount_options: real.mount_options.clone(),
         crash_points,
-        seed: args.seed,
-        settle_ms: args.settle_ms,
-        scratch: args.scratch.clone(),
-        keep_dir: args.keep_dir.clone(),
-        timeout_ms: args.timeout_ms,
-        assume: match args.assume {
+        seed,
+        settle_ms: real.settle_ms,
+        scratch: args
+            .common
+            .dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/dev/shm")),
+        keep_dir: kept.to_owned(),
+        timeout_ms: args.common.timeout_ms,
+        assume: match real.assume {
             AssumeArg::Linux => Assume::Model,
             AssumeArg::RenameDurable => Assume::RenamesDurableAtOnce,
         },
@@ -189,42 +200,175 @@ fn options(args: &PowerRealArgs, fs: RealFs, cancel: &Arc<AtomicBool>) -> RealOp
     }
 }
 
-/// Runs every configuration; exit 1 on a model bug, 2 on errors, 130 when interrupted.
-pub fn run(args: &PowerRealArgs, cancel: &Arc<AtomicBool>) -> ExitCode {
-    let subjects = match subjects(args) {
-        Ok(subjects) => subjects,
-        Err(message) => return harness_error(&message),
+/// `torture power --real FS`: every configuration, a report, one verdict.
+pub fn run(args: &PowerArgs, fs_list: &FsList) -> ExitCode {
+    let (subjects, cancel) = match prepare(args) {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
     };
+    let seed = args.common.seed.unwrap_or_else(crate::random_seed);
+    let run_id = crate::run_id();
+    let report_dir = match crate::report_dir_of(&args.common, &run_id) {
+        Ok(dir) => dir,
+        Err(code) => return code,
+    };
+    let kept = report_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("torture-kept-{run_id}")));
+    let format = args.common.output_format();
+    if format == OutputFormat::Human {
+        println!(
+            "  Starting power cuts on real file systems: {} subjects, seed {seed}",
+            subjects.len()
+        );
+    }
+    let began = std::time::Instant::now();
+    let options = |fs| options(args, seed, fs, &kept, &cancel);
+    let (runs, mut failure) = run_all(&subjects, &fs_list.0, &options, format);
+    if let (Some(path), None) = (&args.real.markdown, &failure) {
+        if let Err(error) = std::fs::write(path, markdown(&runs)) {
+            failure = Some(format!("cannot write {}: {error}", path.display()));
+        }
+    }
+    let mut summary = run_summary(&runs, &run_id, seed, failure.is_some());
+    summary.elapsed_ms = began.elapsed().as_millis() as u64;
+    if let Some(message) = &failure {
+        eprintln!("error: {message}");
+    }
+    if let Some(dir) = &report_dir {
+        write_report(dir, &runs, &summary);
+    }
+    crate::finish(summary, format, report_dir.as_deref())
+}
+
+/// The subjects and the Ctrl-C flag, or the exit code of bad usage.
+fn prepare(args: &PowerArgs) -> Result<(Vec<Subject>, Arc<AtomicBool>), ExitCode> {
+    if args.jobs.jobs.is_some() {
+        // One loop device and one held writer at a time: the snapshots time the disk.
+        return Err(crate::harness_error(
+            "--jobs is not supported with --real: real states are taken one at a time",
+        ));
+    }
+    let subjects = subjects(&args.common, &args.real).map_err(|m| crate::harness_error(&m))?;
+    Ok((subjects, crate::interrupt_flag()?))
+}
+
+/// Every configuration in turn, until Ctrl-C or a harness error (returned beside the runs so far).
+fn run_all(
+    subjects: &[Subject],
+    configurations: &[RealFs],
+    options: &dyn Fn(RealFs) -> RealOptions,
+    format: OutputFormat,
+) -> (Vec<RealRun>, Option<String>) {
     let mut runs = Vec::new();
-    for &fs in &args.fs.0 {
-        let mut print = |label: &str, state: &RealState| print_state(fs, label, state);
-        match real::run(&subjects, &options(args, fs, cancel), &mut print) {
+    for &fs in configurations {
+        let mut print = |label: &str, state: &RealState| print_state(format, fs, label, state);
+        match real::run(subjects, &options(fs), &mut print) {
             Ok(run) => {
-                print_summary(&run);
+                if format == OutputFormat::Human {
+                    print_summary(&run);
+                }
                 let interrupted = run.interrupted;
                 runs.push(run);
                 if interrupted {
-                    return ExitCode::from(130);
+                    break;
                 }
             }
-            Err(error) => return harness_error(&format!("{fs}: {error}")),
+            Err(error) => return (runs, Some(format!("{fs}: {error}"))),
         }
     }
-    if let Some(path) = &args.markdown {
-        if let Err(error) = std::fs::write(path, markdown(&runs)) {
-            return harness_error(&format!("cannot write {}: {error}", path.display()));
-        }
-    }
-    let bugs = runs
-        .iter()
-        .flat_map(|run| &run.subjects)
-        .any(|s| s.model_bugs().next().is_some());
-    ExitCode::from(u8::from(bugs))
+    (runs, None)
 }
 
-fn harness_error(message: &str) -> ExitCode {
-    eprintln!("torture: {message}");
-    ExitCode::from(2)
+/// The verdict over every configuration: a harness error when one could not run.
+fn run_summary(runs: &[RealRun], run_id: &str, seed: u64, failed: bool) -> RunSummary {
+    let subjects: Vec<SubjectSummary> = runs
+        .iter()
+        .flat_map(|run| {
+            run.subjects
+                .iter()
+                .map(|s| summary::real_subject(run.fs.name(), s))
+        })
+        .collect();
+    let stop = match runs.iter().any(|run| run.interrupted) {
+        true => Stop::Interrupted,
+        false => Stop::Completed,
+    };
+    let mut summary = RunSummary::new("power --real", run_id, subjects, stop);
+    summary.seed = Some(seed);
+    match failed {
+        true => summary.at_least(summary::Verdict::HarnessError),
+        false => summary,
+    }
+}
+
+/// `summary.md` (the verdict, each finding with its fix, the table), `results.jsonl` (a line per
+/// real state), `junit.xml` and `summary.json`.
+fn write_report(dir: &Path, runs: &[RealRun], summary: &RunSummary) {
+    let written = std::fs::write(dir.join("summary.md"), report_markdown(runs, summary))
+        .and_then(|()| std::fs::write(dir.join("results.jsonl"), state_lines(runs)))
+        .and_then(|()| summary::junit(summary).map_err(std::io::Error::other))
+        .and_then(|xml| std::fs::write(dir.join("junit.xml"), xml));
+    if let Err(e) = written {
+        eprintln!("warning: cannot write the report to {}: {e}", dir.display());
+    }
+}
+
+fn report_markdown(runs: &[RealRun], summary: &RunSummary) -> String {
+    let mut out = format!(
+        "# torture power --real: run {}\n\n**{}**{}\n\n",
+        summary.run_id,
+        summary.verdict.name().to_uppercase(),
+        match summary.interrupted {
+            true => " (INTERRUPTED: partial)",
+            false => "",
+        }
+    );
+    for s in summary
+        .subjects
+        .iter()
+        .filter(|s| s.violations > 0 || s.model_bugs > 0)
+    {
+        let _ = writeln!(out, "## `{}` on {}\n", s.subject, s.crash_kind);
+        if s.model_bugs > 0 {
+            let _ = writeln!(
+                out,
+                "- MODEL BUG: {} real states outside the model (copies kept beside this file)",
+                s.model_bugs
+            );
+        }
+        if let Some(diagnosis) = &s.diagnosis {
+            let _ = writeln!(
+                out,
+                "- {} violating real states; first: {diagnosis}",
+                s.violations
+            );
+        }
+        if let Some(fix) = &s.fix {
+            let _ = writeln!(out, "- Fix: {fix}.");
+        }
+        out.push('\n');
+    }
+    out.push_str(&markdown(runs));
+    out
+}
+
+fn state_lines(runs: &[RealRun]) -> String {
+    let mut out = String::new();
+    for run in runs {
+        for subject in &run.subjects {
+            for state in &subject.states {
+                let line = serde_json::json!({
+                    "fs": run.fs.name(), "subject": subject.label, "point": state.point.to_string(),
+                    "target": state.class.name(), "violation": state.violation.map(|v| v.name()),
+                    "reach": reach_name(&state.reach), "model_bug": state.model_bug.is_some(),
+                    "replay": state.model_bug.as_ref().map(|b| b.replay.clone()),
+                });
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    out
 }
 
 fn violation_name(state: &RealState) -> &'static str {
@@ -245,8 +389,12 @@ fn reach_name(reach: &Reach) -> String {
     }
 }
 
-/// One fixed-width line per real state; a model bug gets its tree, files and replay line.
-fn print_state(fs: RealFs, label: &str, state: &RealState) {
+/// One fixed-width line per real state; a model bug gets its tree, files and replay line (in
+/// JSON output, the summary says it all).
+fn print_state(format: OutputFormat, fs: RealFs, label: &str, state: &RealState) {
+    if format == OutputFormat::Json {
+        return;
+    }
     println!(
         "{:<20} {:<18} {:<14} {:<6} {:<8} {}",
         fs.name(),
@@ -293,6 +441,13 @@ fn print_summary(run: &RealRun) {
             if let Some(bug) = &state.model_bug {
                 println!("  replay: {}", bug.replay);
             }
+        }
+        let judged = summary::real_subject(run.fs.name(), subject);
+        if let (Some(diagnosis), Some(fix)) = (&judged.diagnosis, &judged.fix) {
+            println!(
+                "{}: {}: {} violating real states, first {diagnosis}\n  Fix: {fix}.",
+                run.fs, subject.label, judged.violations
+            );
         }
     }
     let bugs: usize = run.subjects.iter().map(|s| s.model_bugs().count()).sum();

@@ -1,7 +1,6 @@
-//! Linux: `O_TMPFILE` + `linkat`, `renameat2(RENAME_NOREPLACE)`, the umask from `/proc`.
+//! Linux: `O_TMPFILE` + `linkat`, `renameat2(RENAME_NOREPLACE)`, `fs.protected_symlinks`.
 
 use std::ffi::OsStr;
-use std::io::Read;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -11,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rustix::fs::{self, AtFlags, CWD, OFlags, RenameFlags, Statx, StatxFlags};
 use rustix::io::Errno;
 
-use super::Meta;
+use super::{Meta, retry};
 
 /// What this crate reads of a file: type, permission bits, owner, inode and size (the device
 /// comes with every answer). Never the change or modification time: since Linux 6.13 a query
@@ -28,19 +27,21 @@ const STAT_FIELDS: StatxFlags = StatxFlags::TYPE
 
 /// The metadata of an open file (any descriptor, `O_PATH` included), without its timestamps.
 pub(crate) fn stat_fd(fd: BorrowedFd<'_>) -> Result<Meta, Errno> {
-    match fs::statx(fd, "", AtFlags::EMPTY_PATH, STAT_FIELDS) {
+    match retry(|| fs::statx(fd, "", AtFlags::EMPTY_PATH, STAT_FIELDS)) {
         Ok(statx) => Ok(meta_of(&statx)),
         // Before Linux 4.11, or in a sandbox that filters statx (rustix remembers).
-        Err(Errno::NOSYS) => fs::fstat(fd).map(Meta::from),
+        Err(Errno::NOSYS) => retry(|| fs::fstat(fd)).map(Meta::from),
         Err(errno) => Err(errno),
     }
 }
 
 /// The metadata of `name` in `dir`, not following a symlink, without its timestamps.
 pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> Result<Meta, Errno> {
-    match fs::statx(dir, name, AtFlags::SYMLINK_NOFOLLOW, STAT_FIELDS) {
+    match retry(|| fs::statx(dir, name, AtFlags::SYMLINK_NOFOLLOW, STAT_FIELDS)) {
         Ok(statx) => Ok(meta_of(&statx)),
-        Err(Errno::NOSYS) => fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(Meta::from),
+        Err(Errno::NOSYS) => {
+            retry(|| fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)).map(Meta::from)
+        }
         Err(errno) => Err(errno),
     }
 }
@@ -77,7 +78,7 @@ pub(crate) fn dir_open_flags(will_sync: bool) -> OFlags {
 /// umask (and default ACLs), as for any `open(O_CREAT)`.
 pub(crate) fn open_anonymous(dir: BorrowedFd<'_>, mode: u32) -> Result<Option<OwnedFd>, Errno> {
     let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
-    match fs::openat(dir, ".", flags, super::mode(mode)) {
+    match retry(|| fs::openat(dir, ".", flags, super::mode(mode))) {
         Ok(fd) => Ok(Some(fd)),
         // EOPNOTSUPP: the filesystem has no tmpfile support. EISDIR: a kernel older than 3.11
         // ignores __O_TMPFILE and sees O_DIRECTORY|O_RDWR. EINVAL: flags rejected.
@@ -114,13 +115,14 @@ pub(crate) fn link_anonymous(
     name: &std::ffi::OsStr,
 ) -> Result<(), Errno> {
     if !EMPTY_PATH_REFUSED.load(Ordering::Relaxed) {
-        match fs::linkat(file, "", dir, name, AtFlags::EMPTY_PATH) {
+        match retry(|| fs::linkat(file, "", dir, name, AtFlags::EMPTY_PATH)) {
             Err(Errno::NOENT) => {}
             other => return other,
         }
     }
     let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
-    let linked = fs::linkat(CWD, proc_path.as_str(), dir, name, AtFlags::SYMLINK_FOLLOW);
+    let follow = AtFlags::SYMLINK_FOLLOW;
+    let linked = retry(|| fs::linkat(CWD, proc_path.as_str(), dir, name, follow));
     if linked.is_ok() {
         EMPTY_PATH_REFUSED.store(true, Ordering::Relaxed);
     }
@@ -137,7 +139,7 @@ pub(crate) fn rename_noreplace(
     from: &std::ffi::OsStr,
     to: &std::ffi::OsStr,
 ) -> Result<(), Errno> {
-    match fs::renameat_with(dir, from, dir, to, RenameFlags::NOREPLACE) {
+    match retry(|| fs::renameat_with(dir, from, dir, to, RenameFlags::NOREPLACE)) {
         Err(Errno::INVAL | Errno::NOSYS) => super::link_then_unlink(dir, from, to),
         other => other,
     }
@@ -148,12 +150,8 @@ pub(crate) fn sync_directory(dir: BorrowedFd<'_>) -> Result<(), Errno> {
     fs::fsync(dir)
 }
 
-/// The name of a directory's default ACL, which new files in it inherit.
-const DEFAULT_ACL: &str = "system.posix_acl_default";
 /// The name of a file's access ACL.
 const ACCESS_ACL: &str = "system.posix_acl_access";
-/// Bytes of an ACL read at first: the header and 64 entries (an ACL is rarely longer).
-const ACL_BYTES: usize = 4 + 8 * 64;
 /// The largest value of an extended attribute (`XATTR_SIZE_MAX`).
 const XATTR_SIZE_MAX: usize = 65536;
 
@@ -166,32 +164,12 @@ fn fd_path(fd: BorrowedFd<'_>, path: &Path) -> PathBuf {
     }
 }
 
-/// The permission bits `open(O_CREAT, 0o666)` gives a new file in the directory `dir` (at
-/// `path`) when it has a default ACL, which then replaces the umask; `None` without one.
-///
-/// One `fgetxattr` of the directory (or `getxattr` of `/proc/self/fd/N` for an `O_PATH`
-/// descriptor). A filesystem without ACLs has no default ACL.
-pub(crate) fn default_acl_mode(dir: BorrowedFd<'_>, path: &Path) -> Result<Option<u32>, Errno> {
-    let mut buf = [0u8; ACL_BYTES];
-    let read = match fs::fgetxattr(dir, DEFAULT_ACL, &mut buf[..]) {
-        Err(Errno::BADF) => fs::getxattr(fd_path(dir, path), DEFAULT_ACL, &mut buf[..]),
-        other => other,
-    };
-    let acl = match read {
-        Ok(len) => buf[..len].to_vec(),
-        Err(Errno::NODATA | Errno::NOTSUP) => return Ok(None),
-        Err(Errno::RANGE) => read_xattr(&fd_path(dir, path), OsStr::new(DEFAULT_ACL), true)?,
-        Err(errno) => return Err(errno),
-    };
-    super::acl_mode(&acl).map(Some).ok_or(Errno::INVAL)
-}
-
 /// The value of attribute `name` of `path` (`follow`: the last component too).
 fn read_xattr(path: &Path, name: &OsStr, follow: bool) -> Result<Vec<u8>, Errno> {
     let mut value = vec![0u8; XATTR_SIZE_MAX];
     let len = match follow {
-        true => fs::getxattr(path, name, &mut value[..])?,
-        false => fs::lgetxattr(path, name, &mut value[..])?,
+        true => retry(|| fs::getxattr(path, name, &mut value[..]))?,
+        false => retry(|| fs::lgetxattr(path, name, &mut value[..]))?,
     };
     value.truncate(len);
     Ok(value)
@@ -220,8 +198,8 @@ pub(crate) fn copy_xattrs(
         name: name.to_string_lossy().into_owned(),
     };
     let mut list = vec![0u8; XATTR_SIZE_MAX];
-    let len =
-        fs::llistxattr(&from, &mut list[..]).map_err(|errno| failed(errno, OsStr::new("")))?;
+    let len = retry(|| fs::llistxattr(&from, &mut list[..]))
+        .map_err(|errno| failed(errno, OsStr::new("")))?;
     let names: Vec<&OsStr> = list[..len]
         .split(|&b| b == 0)
         .filter(|n| !n.is_empty())
@@ -229,11 +207,11 @@ pub(crate) fn copy_xattrs(
         .collect();
     for &attr in &names {
         let value = read_xattr(&from, attr, false).map_err(|errno| failed(errno, attr))?;
-        fs::fsetxattr(to, attr, &value, fs::XattrFlags::empty())
+        retry(|| fs::fsetxattr(to, attr, &value, fs::XattrFlags::empty()))
             .map_err(|errno| failed(errno, attr))?;
     }
     if !names.contains(&OsStr::new(ACCESS_ACL)) {
-        match fs::fremovexattr(to, ACCESS_ACL) {
+        match retry(|| fs::fremovexattr(to, ACCESS_ACL)) {
             Ok(()) | Err(Errno::NODATA | Errno::NOTSUP) => {}
             Err(errno) => return Err(failed(errno, OsStr::new(ACCESS_ACL))),
         }
@@ -241,42 +219,31 @@ pub(crate) fn copy_xattrs(
     Ok(())
 }
 
-/// The process umask, read from the `Umask:` line of `/proc/self/status` (Linux 4.7+).
+/// Whether `fs.protected_symlinks` is on: then the kernel refuses to follow a symlink in a
+/// sticky world-writable directory unless the follower or the directory's owner owns it.
 ///
-/// Reading it with `umask(2)` would mean setting it and putting it back, which is
-/// process-global: a thread creating a file in between would get the wrong mode. Where the line
-/// is missing (old kernel, no /proc) this returns 0o022, the most common default, and a new
-/// file may then be more permissive than `File::create` would make it (use `Options::mode`).
-pub(crate) fn process_umask() -> u32 {
-    read_umask().unwrap_or(super::FALLBACK_UMASK)
-}
-
-/// Bytes of `/proc/self/status` read at first: `Umask:` is its second line, after a `Name:`
-/// line of at most 16 bytes of command name (escaped, at most 64).
-const STATUS_HEAD_BYTES: usize = 256;
-
-/// `open`, one `read` of the head of the file, `close`; the whole file (some 1.5 KiB, read in
-/// growing chunks: a dozen syscalls) only if the line is not complete in the head.
-fn read_umask() -> Option<u32> {
-    let mut file = std::fs::File::open("/proc/self/status").ok()?;
-    let mut head = [0u8; STATUS_HEAD_BYTES];
-    let len = file.read(&mut head).ok()?;
-    if let Some(mask) = parse_umask(&String::from_utf8_lossy(&head[..len])) {
-        return Some(mask);
+/// Read from `/proc/sys/fs/protected_symlinks` at every call (an administrator may change it);
+/// only a symlink found in a sticky world-writable directory asks. Where it cannot be read
+/// (no `/proc`), on: refusing a link the kernel would follow is the narrower mistake.
+pub(crate) fn protected_symlinks() -> bool {
+    match std::fs::read_to_string("/proc/sys/fs/protected_symlinks") {
+        Ok(value) => value.trim() != "0",
+        Err(_) => true,
     }
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    parse_umask(&status)
 }
 
-/// Parses the `Umask:` line of `/proc/self/status` (an octal number); only a complete line,
-/// ended by a newline, counts (the text may be the first bytes of the file).
-fn parse_umask(status: &str) -> Option<u32> {
-    let line = status
-        .split_inclusive('\n')
-        .filter_map(|line| line.strip_suffix('\n'))
-        .find_map(|line| line.strip_prefix("Umask:"))?;
-    let mask = u32::from_str_radix(line.trim(), 8).ok()?;
-    (mask <= 0o777).then_some(mask)
+/// The calling thread's filesystem user ID (`fsuid`), which the kernel compares with a
+/// link's owner under `fs.protected_symlinks`: the fourth field of the `Uid:` line of
+/// `/proc/thread-self/status`. `None` where that cannot be read.
+pub(crate) fn follower_fsuid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+    parse_fsuid(&status)
+}
+
+/// The fsuid in a `/proc/*/status` text: `Uid:` real, effective, saved, filesystem.
+fn parse_fsuid(status: &str) -> Option<u32> {
+    let ids = status.lines().find_map(|line| line.strip_prefix("Uid:"))?;
+    ids.split_whitespace().nth(3)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -284,28 +251,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_the_umask_line() {
-        let status = "Name:\tcat\nUmask:\t0027\nState:\tR (running)\n";
-        assert_eq!(parse_umask(status), Some(0o027));
+    fn parses_the_fsuid_field() {
+        let status = "Name:\tcat\nUmask:\t0022\nUid:\t1000\t1001\t1002\t1003\nGid:\t5\t5\t5\t5\n";
+        assert_eq!(parse_fsuid(status), Some(1003));
+        assert_eq!(parse_fsuid("Uid:\t1000\t1001\n"), None, "cut short");
+        assert_eq!(parse_fsuid("Name:\tcat\n"), None);
     }
 
     #[test]
-    fn a_umask_line_cut_short_does_not_count() {
-        assert_eq!(parse_umask("Name:\tcat\nUmask:\t00"), None);
-        assert_eq!(parse_umask("Name:\tcat\nUmask:\t0027\n"), Some(0o027));
-    }
-
-    #[test]
-    fn reads_the_same_umask_as_the_whole_status_file() {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        assert_eq!(read_umask(), parse_umask(&status));
-        assert!(read_umask().is_some(), "Linux 4.7+ has the Umask line");
-    }
-
-    #[test]
-    fn rejects_a_missing_or_malformed_umask_line() {
-        assert_eq!(parse_umask("Name:\tcat\n"), None);
-        assert_eq!(parse_umask("Umask:\t0089\n"), None);
-        assert_eq!(parse_umask("Umask:\t7777\n"), None);
+    fn reads_this_thread_fsuid() {
+        let euid = rustix::process::geteuid().as_raw();
+        assert_eq!(follower_fsuid(), Some(euid), "nothing here calls setfsuid");
     }
 }

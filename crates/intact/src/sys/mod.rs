@@ -14,16 +14,16 @@ use rustix::io::Errno;
 mod linux;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use linux::{
-    anonymous_linkable, copy_xattrs, default_acl_mode, dir_open_flags, link_anonymous,
-    open_anonymous, process_umask, rename_noreplace, stat_at, stat_fd, sync_directory,
+    anonymous_linkable, copy_xattrs, dir_open_flags, follower_fsuid, link_anonymous,
+    open_anonymous, protected_symlinks, rename_noreplace, stat_at, stat_fd, sync_directory,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 mod unix;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) use unix::{
-    anonymous_linkable, copy_xattrs, default_acl_mode, dir_open_flags, link_anonymous,
-    open_anonymous, process_umask, rename_noreplace, stat_at, stat_fd, sync_directory,
+    anonymous_linkable, copy_xattrs, dir_open_flags, follower_fsuid, link_anonymous,
+    open_anonymous, protected_symlinks, rename_noreplace, stat_at, stat_fd, sync_directory,
 };
 
 /// The parts of `struct stat` this crate uses, in fixed-width types.
@@ -78,52 +78,66 @@ pub(crate) fn mode(bits: u32) -> rustix::fs::Mode {
     rustix::fs::Mode::from_raw_mode((bits & 0o7777) as rustix::fs::RawMode)
 }
 
-/// POSIX ACL entry tags (`linux/posix_acl.h`), as stored in `system.posix_acl_*`.
-const ACL_USER_OBJ: u16 = 0x01;
-const ACL_GROUP_OBJ: u16 = 0x04;
-const ACL_MASK: u16 = 0x10;
-const ACL_OTHER: u16 = 0x20;
-/// The version in the header of the ACL's extended attribute.
-const ACL_XATTR_VERSION: u32 = 2;
-
-/// The permission bits that `open(O_CREAT, 0o666)` gives a new file in a directory with this
-/// default ACL (the `system.posix_acl_default` value): the owner entry, the mask (or, without
-/// one, the owning group entry) and the other entry, each limited to read and write, as the
-/// kernel's `posix_acl_create` does; the umask does not apply. `None` when malformed.
-#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
-pub(crate) fn acl_mode(xattr: &[u8]) -> Option<u32> {
-    let (header, entries) = xattr.split_first_chunk::<4>()?;
-    if u32::from_le_bytes(*header) != ACL_XATTR_VERSION || entries.len() % 8 != 0 {
-        return None;
-    }
-    let (mut owner, mut group, mut mask, mut other) = (None, None, None, None);
-    for entry in entries.chunks_exact(8) {
-        let tag = u16::from_le_bytes([entry[0], entry[1]]);
-        let perm = u32::from(u16::from_le_bytes([entry[2], entry[3]]) & 0o7);
-        match tag {
-            ACL_USER_OBJ => owner = Some(perm),
-            ACL_GROUP_OBJ => group = Some(perm),
-            ACL_MASK => mask = Some(perm),
-            ACL_OTHER => other = Some(perm),
-            _ => {}
+/// Runs `call` again for as long as it fails with `EINTR`.
+///
+/// A signal whose handler was installed without `SA_RESTART` interrupts a blocking syscall;
+/// every call wrapped here either did nothing before it was interrupted (`openat`, `statx`,
+/// `flock`, `linkat`, `renameat`, `unlinkat`, `fchmod`, `fchown`, `readlinkat`) or is
+/// idempotent, so calling it again is what the kernel would have done with `SA_RESTART`.
+pub(crate) fn retry<T>(mut call: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
+    loop {
+        #[cfg(test)]
+        if interrupt::inject() {
+            continue;
+        }
+        match call() {
+            Err(Errno::INTR) => continue,
+            other => return other,
         }
     }
-    let mode = (owner? << 6) | (mask.or(group)? << 3) | other?;
-    Some(mode & 0o666)
 }
 
-/// The umask assumed when the real one cannot be read without a race: the usual default.
-pub(crate) const FALLBACK_UMASK: u32 = 0o022;
+/// Test-only: make every call through [`retry`] on this thread fail with `EINTR` once before
+/// it runs, as a signal arriving at each of them would.
+#[cfg(test)]
+pub(crate) mod interrupt {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Interrupt the next call (and every other one after it) while set.
+        static STORM: Cell<bool> = const { Cell::new(false) };
+        /// The next call is the retry of an interrupted one: let it through.
+        static RETRYING: Cell<bool> = const { Cell::new(false) };
+        /// Interruptions injected so far.
+        static COUNT: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// Starts (`true`) or stops interrupting calls on this thread; returns the count so far.
+    pub(crate) fn storm(on: bool) -> u64 {
+        STORM.with(|storm| storm.set(on));
+        COUNT.with(Cell::get)
+    }
+
+    /// Whether to fail this attempt with `EINTR` (every first attempt, during a storm).
+    pub(super) fn inject() -> bool {
+        if !STORM.with(Cell::get) || RETRYING.with(|retrying| retrying.replace(false)) {
+            return false;
+        }
+        RETRYING.with(|retrying| retrying.set(true));
+        COUNT.with(|count| count.set(count.get() + 1));
+        true
+    }
+}
 
 /// No-clobber publish through `link(from, to)` then `unlink(from)`: `link` fails with EEXIST
 /// when `to` exists, so the check and the publish are one step.
 pub(crate) fn link_then_unlink(dir: BorrowedFd<'_>, from: &OsStr, to: &OsStr) -> Result<(), Errno> {
-    rustix::fs::linkat(dir, from, dir, to, AtFlags::empty())?;
+    retry(|| rustix::fs::linkat(dir, from, dir, to, AtFlags::empty()))?;
     // The new content is published under `to` now, so failing here would be a lie. Should
     // removing the temp name fail (it practically cannot, right after a link in the same
     // directory), the stale second name is a temp file whose lock dies with our descriptor,
     // and `sweep` removes it.
-    let _ = rustix::fs::unlinkat(dir, from, AtFlags::empty());
+    let _ = retry(|| rustix::fs::unlinkat(dir, from, AtFlags::empty()));
     Ok(())
 }
 
@@ -131,47 +145,25 @@ pub(crate) fn link_then_unlink(dir: BorrowedFd<'_>, from: &OsStr, to: &OsStr) ->
 mod tests {
     use super::*;
 
-    fn acl(entries: &[(u16, u16)]) -> Vec<u8> {
-        let mut xattr = ACL_XATTR_VERSION.to_le_bytes().to_vec();
-        for &(tag, perm) in entries {
-            xattr.extend_from_slice(&tag.to_le_bytes());
-            xattr.extend_from_slice(&perm.to_le_bytes());
-            xattr.extend_from_slice(&u32::MAX.to_le_bytes());
-        }
-        xattr
-    }
-
     #[test]
-    fn a_default_acl_gives_the_mode_open_would() {
-        let private = acl(&[(ACL_USER_OBJ, 6), (ACL_GROUP_OBJ, 0), (ACL_OTHER, 0)]);
-        assert_eq!(acl_mode(&private), Some(0o600));
-        let wide = acl(&[(ACL_USER_OBJ, 7), (ACL_GROUP_OBJ, 7), (ACL_OTHER, 5)]);
+    fn retry_repeats_an_interrupted_call_and_nothing_else() {
+        let mut answers = vec![Ok(7), Err(Errno::INTR), Err(Errno::INTR)];
+        let mut calls = 0;
+        let result = retry(|| {
+            calls += 1;
+            answers.pop().expect("no call after success")
+        });
+        assert_eq!((result, calls), (Ok(7), 3));
+        let mut calls = 0;
+        let failed: Result<(), Errno> = retry(|| {
+            calls += 1;
+            Err(Errno::ACCESS)
+        });
         assert_eq!(
-            acl_mode(&wide),
-            Some(0o664),
-            "no execute bits for a new file"
+            (failed, calls),
+            (Err(Errno::ACCESS), 1),
+            "other errors are final"
         );
-        // With named entries the group bits are the mask's, not the owning group's.
-        let masked = acl(&[
-            (ACL_USER_OBJ, 6),
-            (0x02, 6),
-            (ACL_GROUP_OBJ, 6),
-            (ACL_MASK, 4),
-            (ACL_OTHER, 0),
-        ]);
-        assert_eq!(acl_mode(&masked), Some(0o640));
-        assert_eq!(acl_mode(&private[..7]), None, "cut short");
-        assert_eq!(
-            acl_mode(&acl(&[(ACL_USER_OBJ, 6)])),
-            None,
-            "entries missing"
-        );
-    }
-
-    #[test]
-    fn reads_this_process_umask() {
-        // Whatever the umask is, it is a permission mask.
-        assert!(process_umask() <= 0o777);
     }
 
     /// A scratch directory, opened, removed on drop.

@@ -13,13 +13,13 @@ pub(crate) fn dir_open_flags(_will_sync: bool) -> rustix::fs::OFlags {
 
 /// The metadata of an open file.
 pub(crate) fn stat_fd(fd: BorrowedFd<'_>) -> Result<super::Meta, Errno> {
-    rustix::fs::fstat(fd).map(super::Meta::from)
+    super::retry(|| rustix::fs::fstat(fd)).map(super::Meta::from)
 }
 
 /// The metadata of `name` in `dir`, not following a symlink.
 pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &OsStr) -> Result<super::Meta, Errno> {
     let flags = rustix::fs::AtFlags::SYMLINK_NOFOLLOW;
-    rustix::fs::statat(dir, name, flags).map(super::Meta::from)
+    super::retry(|| rustix::fs::statat(dir, name, flags)).map(super::Meta::from)
 }
 
 /// `O_TMPFILE` is Linux-only: always unsupported here.
@@ -49,7 +49,9 @@ pub(crate) fn rename_noreplace(dir: BorrowedFd<'_>, from: &OsStr, to: &OsStr) ->
     #[cfg(any(target_os = "macos", target_os = "ios"))]
     {
         use rustix::fs::RenameFlags;
-        match rustix::fs::renameat_with(dir, from, dir, to, RenameFlags::NOREPLACE) {
+        let renamed =
+            super::retry(|| rustix::fs::renameat_with(dir, from, dir, to, RenameFlags::NOREPLACE));
+        match renamed {
             Err(Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => {}
             other => return other,
         }
@@ -69,17 +71,14 @@ pub(crate) fn sync_directory(dir: BorrowedFd<'_>) -> Result<(), Errno> {
     rustix::fs::fsync(dir)
 }
 
-/// No race-free way to read the umask here (see the Linux version): assume 0o022.
-pub(crate) fn process_umask() -> u32 {
-    super::FALLBACK_UMASK
+/// No `fs.protected_symlinks` outside Linux: links are followed as the kernel follows them.
+pub(crate) fn protected_symlinks() -> bool {
+    false
 }
 
-/// Default ACLs are not read on these platforms: new files get `0o666 & !umask`.
-pub(crate) fn default_acl_mode(
-    _dir: BorrowedFd<'_>,
-    _path: &std::path::Path,
-) -> Result<Option<u32>, Errno> {
-    Ok(None)
+/// The effective user ID (no separate filesystem user ID here).
+pub(crate) fn follower_fsuid() -> Option<u32> {
+    Some(rustix::process::geteuid().as_raw())
 }
 
 /// An extended attribute that could not be copied, and why.

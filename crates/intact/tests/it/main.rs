@@ -3,13 +3,18 @@
 
 mod batch;
 mod crash;
+mod descriptors;
 mod errors;
+mod fuse;
 #[cfg(feature = "json")]
 mod json;
 mod limits;
+mod messages;
 mod metadata;
 mod noclobber;
+mod protected;
 mod sweep;
 mod symlinks;
+mod umask;
 mod util;
 mod write;

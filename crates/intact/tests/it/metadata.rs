@@ -241,7 +241,7 @@ pub fn has_setfacl() -> bool {
         .is_ok_and(|out| out.status.success())
 }
 
-fn run(program: &str, args: &[&str]) -> String {
+pub fn run(program: &str, args: &[&str]) -> String {
     let out = std::process::Command::new(program)
         .args(args)
         .output()
@@ -251,7 +251,7 @@ fn run(program: &str, args: &[&str]) -> String {
 }
 
 /// The access ACL of `path` as `getfacl` prints it, without the header (names differ).
-fn acl_of(path: &std::path::Path) -> String {
+pub fn acl_of(path: &std::path::Path) -> String {
     run("getfacl", &["-c", "-n", "-p", &path.display().to_string()])
 }
 
@@ -469,7 +469,7 @@ fn preserve_xattrs_copies_user_attributes_and_the_acl() {
     }
     let with_acl = is_root() && has_setfacl();
     if !with_acl {
-        crate::util::skip("the ACL part needs root and setfacl");
+        crate::util::skip("the ACL part only: needs root and setfacl");
     }
     for temp in [Temp::Named, Temp::Anonymous, Temp::Auto] {
         let path = dir.join(format!("tagged-{temp:?}"));

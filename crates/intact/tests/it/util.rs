@@ -78,6 +78,31 @@ pub fn mode_of(path: &Path) -> u32 {
 
 pub use testkit::{is_root, skip};
 
+/// Runs `work` on a new thread with its own umask, `mask` (`unshare(CLONE_FS)`): the
+/// process's umask, and every other thread's, stay as they are.
+pub fn with_thread_umask<T: Send>(mask: u32, work: impl FnOnce() -> T + Send) -> T {
+    use nix::sched::{CloneFlags, unshare};
+    std::thread::scope(|scope| {
+        let thread = scope.spawn(|| {
+            unshare(CloneFlags::CLONE_FS).expect("unshare(CLONE_FS)");
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+            work()
+        });
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Drops this (child) process from root to `nobody` (uid and gid 65534, no supplementary
+/// groups).
+pub fn become_nobody() {
+    let nobody = 65534;
+    nix::unistd::setgroups(&[]).expect("setgroups");
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(nobody)).expect("setgid");
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(nobody)).expect("setuid");
+}
+
 /// The OS error number behind an intact error (its source chain ends in the OS error).
 pub fn errno_of(error: &io::Error) -> Option<i32> {
     let mut current: Option<&(dyn Error + 'static)> = Some(error);

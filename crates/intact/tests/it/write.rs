@@ -332,7 +332,7 @@ fn write_with_commits_on_ok_and_discards_on_a_user_error() {
         };
         #[derive(Debug, PartialEq)]
         struct Refused;
-        let failed = options.write_with(&path, |file| {
+        let failed = options.write_with(&path, |mut file| {
             file.write_all(b"half").map_err(|_| Refused)?;
             Err::<(), _>(Refused)
         });
@@ -343,7 +343,7 @@ fn write_with_commits_on_ok_and_discards_on_a_user_error() {
         assert_eq!(std::fs::read(&path).unwrap(), b"old", "{temp:?}");
         assert_eq!(dir.names(), ["data"], "{temp:?}: temp file left");
         let len = options
-            .write_with(&path, |file| -> std::io::Result<u64> {
+            .write_with(&path, |mut file| -> std::io::Result<u64> {
                 file.write_all(b"new content")?;
                 file.metadata().map(|meta| meta.len())
             })
@@ -362,16 +362,16 @@ fn write_with_commits_on_ok_and_discards_on_a_user_error() {
 }
 
 #[test]
-fn as_file_mut_writes_through_the_temp_file() {
-    let dir = TestDir::new("as-file-mut");
+fn as_file_writes_through_the_temp_file() {
+    let dir = TestDir::new("as-file");
     let path = dir.join("data");
-    let mut file = AtomicFile::create(&path).unwrap();
+    let file = AtomicFile::create(&path).unwrap();
     {
-        let mut out = std::io::BufWriter::new(file.as_file_mut());
-        out.write_all(b"through BufWriter<&mut File>").unwrap();
+        let mut out = std::io::BufWriter::new(file.as_file());
+        out.write_all(b"through BufWriter<&File>").unwrap();
         out.flush().unwrap();
     }
-    file.as_file_mut().set_len(7).unwrap();
+    file.as_file().set_len(7).unwrap();
     file.commit().unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), b"through");
 }

@@ -48,7 +48,7 @@ fn temp_fsync_replace_passes_every_fault() {
     assert_eq!(out.code, 0, "{out:?}");
     let subject = out.subject();
     assert_eq!(subject["status"], "PASS", "{subject}");
-    assert_eq!(num(&subject, "violating"), 0);
+    assert_eq!(num(&subject, "violations"), 0);
     assert_eq!(num(&subject, "injections"), num(&subject, "fault_space"));
     assert!(num(&subject, "injections") >= 20, "{subject}");
 }

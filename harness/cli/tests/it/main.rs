@@ -8,6 +8,8 @@ mod builtins;
 mod checks;
 mod contained;
 mod errors;
+mod examples;
+mod exits;
 mod external;
 mod interrupt;
 mod io_errors;
@@ -17,6 +19,7 @@ mod power;
 mod race;
 mod real;
 mod reports;
+mod schema;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,8 +34,8 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The `--format json` lines on stdout.
-    pub fn subjects(&self) -> Vec<serde_json::Value> {
+    /// Every `--format json` line on stdout.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
         self.stdout
             .lines()
             .map(|line| {
@@ -40,6 +43,26 @@ impl Outcome {
                     .unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}\n{self:?}"))
             })
             .collect()
+    }
+
+    /// The `--format json` subject lines on stdout (the run's summary line left out).
+    pub fn subjects(&self) -> Vec<serde_json::Value> {
+        let mut lines = self.json_lines();
+        lines.retain(|line| line["kind"] != "summary");
+        lines
+    }
+
+    /// The run's summary: the last `--format json` line, the same schema for every command.
+    pub fn summary(&self) -> serde_json::Value {
+        let last = self
+            .json_lines()
+            .pop()
+            .unwrap_or_else(|| panic!("no JSON: {self:?}"));
+        assert_eq!(
+            last["kind"], "summary",
+            "the last line is the summary: {self:?}"
+        );
+        last
     }
 
     /// The single subject of a one-subject `--format json` run.
@@ -107,6 +130,16 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
+}
+
+/// The one run directory under `reports` (a `--report-dir`).
+pub fn the_run_dir(reports: &Path) -> PathBuf {
+    std::fs::read_dir(reports)
+        .expect("reports")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir() && !p.ends_with("latest"))
+        .expect("a run directory")
 }
 
 /// `value[key]` as a number.

@@ -213,9 +213,18 @@ fn the_main_job_table_has_every_cell_as_expected() {
         let line = row(name);
         let cells: Vec<&str> = line.splitn(2, ' ').collect();
         assert!(cells[1].trim_start().starts_with(kill), "{line}");
+        // The power cell says `caught [n]`; its diagnosis is note [n], in full, under the table.
+        let cells: Vec<&str> = line.split("  ").filter(|c| !c.trim().is_empty()).collect();
+        let note = cells[2]
+            .trim()
+            .strip_prefix("caught [")
+            .and_then(|rest| rest.strip_suffix(']'))
+            .unwrap_or_else(|| panic!("power column caught with a diagnosis: {line}"));
         assert!(
-            line.contains("caught: "),
-            "power column caught with a diagnosis: {line}"
+            out.stdout
+                .contains(&format!("[{note}] {name}, power cut: ")),
+            "{}",
+            out.stdout
         );
     }
     assert!(

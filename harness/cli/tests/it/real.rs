@@ -1,20 +1,40 @@
-//! `torture power-real`: real ext4 states against the `linux` model (root only; a visible skip
-//! otherwise, a failure under `TORTURE_REQUIRE_ALL=1`).
+//! `torture power --real`: real ext4 states against the writer's contract and the `linux` model
+//! (root only; a visible skip otherwise, a failure under `TORTURE_REQUIRE_ALL=1`).
 
 use std::path::Path;
 
 use crate::{python, run, scratch_dir, writer};
 
+/// The one run directory under `reports` and its `summary.json`.
+fn run_dir(reports: &Path) -> (std::path::PathBuf, serde_json::Value) {
+    let dir = crate::the_run_dir(reports);
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
+    (
+        dir,
+        serde_json::from_str(&text).expect("summary.json is JSON"),
+    )
+}
+
+/// The summary entry of `subject`.
+fn entry<'a>(summary: &'a serde_json::Value, subject: &str) -> &'a serde_json::Value {
+    summary["subjects"]
+        .as_array()
+        .expect("subjects")
+        .iter()
+        .find(|s| s["subject"] == subject)
+        .unwrap_or_else(|| panic!("no {subject} in {summary}"))
+}
+
 /// Root and mkfs.ext4, or a skip (a failure under `TORTURE_REQUIRE_ALL=1`).
 fn can_mount() -> bool {
-    if !testkit::root_or_skip("for power-real (loop devices, mount)") {
+    if !testkit::root_or_skip("for power --real (loop devices, mount)") {
         return false;
     }
     let mkfs = ["/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"]
         .iter()
         .any(|p| Path::new(p).is_file());
     if !mkfs {
-        testkit::skip("power-real needs mkfs.ext4 (e2fsprogs)");
+        testkit::skip("power --real needs mkfs.ext4 (e2fsprogs)");
     }
     mkfs
 }
@@ -28,28 +48,28 @@ fn lines<'a>(stdout: &'a str, subject: &str) -> Vec<&'a str> {
 }
 
 #[test]
-fn builtins_on_ext4_lie_inside_the_linux_model() {
+fn rename_breaks_its_contract_on_ext4_and_exits_1_inside_the_model() {
     if !can_mount() {
         return;
     }
-    let keep = scratch_dir("real-keep");
-    let keep_dir = keep.to_str().unwrap();
+    let reports = scratch_dir("real-rename");
     let out = run(&[
-        "power-real",
-        "--fs",
+        "power",
+        "--real",
         "ext4",
         "--subject",
         "rename",
         "--subject",
         "rename-fsync",
-        "--subject",
-        "intact",
         "--settle-ms",
         "0",
-        "--keep-dir",
-        keep_dir,
+        "--report-dir",
+        reports.to_str().unwrap(),
     ]);
-    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.code, 1,
+        "ACK-LOST on a real disk is a violation: {out:?}"
+    );
     assert!(!out.stdout.contains("OUTSIDE"), "{}", out.stdout);
     // Right after its exit, an unsynced rename is not on disk: the old version, acknowledged.
     let rename = lines(&out.stdout, "rename");
@@ -67,6 +87,37 @@ fn builtins_on_ext4_lie_inside_the_linux_model() {
             .any(|l| l.contains("+0ms") && l.contains(" old ")),
         "{rename_fsync:#?}"
     );
+    let (dir, summary) = run_dir(&reports);
+    assert_eq!(summary["verdict"], "violation", "{summary}");
+    let rename = entry(&summary, "rename");
+    assert_eq!(
+        (rename["verdict"].as_str(), rename["model_bugs"].as_u64()),
+        (Some("violation"), Some(0))
+    );
+    assert!(rename["violations"].as_u64() > Some(0), "{rename}");
+    let md = std::fs::read_to_string(dir.join("summary.md")).expect("summary.md");
+    assert!(md.contains("acked-lost") && md.contains("- Fix: "), "{md}");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit.xml");
+    assert!(junit.contains("failure"), "{junit}");
+    let _ = std::fs::remove_dir_all(&reports);
+}
+
+#[test]
+fn intact_keeps_its_contract_on_ext4_and_exits_0() {
+    if !can_mount() {
+        return;
+    }
+    let out = run(&[
+        "power",
+        "--real",
+        "ext4",
+        "--subject",
+        "intact",
+        "--settle-ms",
+        "0",
+        "--no-report",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
     // intact: only old before its acknowledgement, then new; never a violation.
     let intact = lines(&out.stdout, "intact");
     assert!(intact.len() > 5, "{intact:#?}");
@@ -81,19 +132,17 @@ fn builtins_on_ext4_lie_inside_the_linux_model() {
             .any(|l| l.contains("+0ms") && l.contains(" new "))
     );
     assert!(out.stdout.contains("states/s"), "{}", out.stdout);
-    let _ = std::fs::remove_dir_all(&keep);
 }
 
 #[test]
-fn a_model_that_makes_renames_durable_at_once_is_caught() {
+fn a_model_that_makes_renames_durable_at_once_is_a_model_bug_exit_4() {
     if !can_mount() {
         return;
     }
-    let keep = scratch_dir("real-optimistic");
-    let keep_dir = keep.to_str().unwrap();
+    let reports = scratch_dir("real-optimistic");
     let out = run(&[
-        "power-real",
-        "--fs",
+        "power",
+        "--real",
         "ext4",
         "--subject",
         "rename",
@@ -101,22 +150,27 @@ fn a_model_that_makes_renames_durable_at_once_is_caught() {
         "0",
         "--assume",
         "rename-durable",
-        "--keep-dir",
-        keep_dir,
+        "--report-dir",
+        reports.to_str().unwrap(),
     ]);
-    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.code, 4, "a model bug has its own exit code: {out:?}");
     assert!(
         out.stdout.contains("MODEL BUG: ext4 rename"),
         "{}",
         out.stdout
     );
+    assert!(out.stderr.contains("MODEL BUG"), "{}", out.stderr);
     assert!(
         out.stdout
-            .contains("replay: torture power-real --fs ext4 --at e"),
+            .contains("replay: torture power --real ext4 --at e"),
         "{}",
         out.stdout
     );
-    let kept: Vec<_> = std::fs::read_dir(&keep).unwrap().flatten().collect();
+    let (dir, summary) = run_dir(&reports);
+    assert_eq!(summary["verdict"], "model_bug", "{summary}");
+    let rename = entry(&summary, "rename");
+    assert!(rename["model_bugs"].as_u64() > Some(0), "{rename}");
+    let kept: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
     assert!(
         kept.iter()
             .any(|e| e.path().extension().is_some_and(|x| x == "img")),
@@ -126,7 +180,7 @@ fn a_model_that_makes_renames_durable_at_once_is_caught() {
         kept.iter()
             .any(|e| e.file_name().to_string_lossy().ends_with(".trace.jsonl"))
     );
-    let _ = std::fs::remove_dir_all(&keep);
+    let _ = std::fs::remove_dir_all(&reports);
 }
 
 #[test]
@@ -134,27 +188,33 @@ fn a_python_writer_is_checked_like_a_builtin() {
     if !can_mount() {
         return;
     }
-    let command = format!("{} {}", python(), writer("atomic_replace.py"));
+    // durable_replace.py both: fsyncs the file and the directory (atomic_replace.py does not,
+    // and loses its acknowledged version on a real ext4: exit 1).
+    let command = format!(
+        "{} {} both {{target}}",
+        python(),
+        writer("durable_replace.py")
+    );
     let out = run(&[
-        "power-real",
-        "--fs",
-        "ext4",
+        "power",
+        "--real=ext4",
         "--command",
         &command,
         "--sample",
         "4",
         "--settle-ms",
         "0",
+        "--no-report",
     ]);
     assert_eq!(out.code, 0, "{out:?}");
-    let states = lines(&out.stdout, "atomic_replace.py");
+    let states = lines(&out.stdout, "durable_replace.py");
     assert_eq!(states.len(), 5, "4 held points and +0ms: {states:#?}");
     assert!(!out.stdout.contains("OUTSIDE"), "{}", out.stdout);
 }
 
 #[test]
 fn bad_input_is_refused_with_exit_2() {
-    let out = run(&["power-real", "--fs", "zfs"]);
+    let out = run(&["power", "--real", "zfs"]);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr
@@ -162,13 +222,14 @@ fn bad_input_is_refused_with_exit_2() {
         "{}",
         out.stderr
     );
-    let out = run(&[
-        "power-real",
-        "--subject",
-        "no-such-writer",
-        "--settle-ms",
-        "0",
-    ]);
+    let out = run(&["power", "--real", "ext4", "--subject", "no-such-writer"]);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("unknown subject"), "{}", out.stderr);
+    let out = run(&["power", "--real", "ext4", "--check", "true", "--no-report"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("not supported with --real"),
+        "{}",
+        out.stderr
+    );
 }

@@ -35,6 +35,7 @@ use crate::sandbox::{Orphan, RunRoot};
 use crate::tracer::{Outcome, WriterAck};
 use torture_core::errors::verdict::{self, ErrorsFacts, ErrorsViolation, Position, Recovery};
 use torture_core::errors::{self, FaultKind, Injection, diagnose, gate};
+use torture_core::killpoint::Partition;
 use torture_core::oracle::{
     self, Coverage, RunExit, SubjectStatus, TargetState, Validation, Validity, Verdict,
 };
@@ -135,6 +136,9 @@ pub struct ErrorsSubjectResult {
     pub trial_time: Duration,
     /// Ctrl-C or a harness error stopped it early.
     pub incomplete: bool,
+    /// Every chosen injection, or one `--partition` shard of them (a canary is judged by the
+    /// merge).
+    pub coverage: Coverage,
 }
 
 /// The result of a whole errors run.
@@ -184,7 +188,7 @@ impl ErrorsSubjectResult {
             self.golden.as_ref(),
             self.subject.expect,
             violations,
-            Coverage::Whole,
+            self.coverage,
         )
     }
 
@@ -311,27 +315,16 @@ pub fn run(
     })
 }
 
-/// What the main job's "I/O errors" column shows for one subject: its status and the smallest
-/// violation's diagnosis with its replay command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorsCell {
-    /// The verdict against the subject's expectation (`subject.expect`).
-    pub status: SubjectStatus,
-    /// Injections run.
-    pub injections: u64,
-    /// The smallest violation: diagnosis, then `replay: torture errors ... --inject ...`.
-    pub smallest: Option<String>,
-}
-
 /// Runs the errors campaign for one subject with `trials` sampled injections of every kind (the
 /// main job's column: sample, do not exhaust). `subject.expect` must be its expectation under
-/// I/O errors (`Strategy::expect_errors` for a built-in). `Ok(None)`: Ctrl-C.
+/// I/O errors (`Strategy::expect_errors` for a built-in). `Ok(None)`: Ctrl-C, or no result; the
+/// caller's cell stays unfilled, which fails the table.
 pub fn run_cell(
     subject: &Subject,
     settings: &Settings,
     trials: u64,
     context: &RunContext,
-) -> Result<Option<ErrorsCell>, CampaignError> {
+) -> Result<Option<ErrorsSubjectResult>, CampaignError> {
     struct Quiet;
     impl ErrorsObserver for Quiet {
         fn subject_started(&mut self, _: &Subject, _: u64, _: u64) {}
@@ -355,17 +348,7 @@ pub fn run_cell(
     match (run.end, run.subjects.into_iter().next()) {
         (RunEnd::Failed(e), _) => Err(e),
         (RunEnd::Interrupted, _) | (RunEnd::Completed, None) => Ok(None),
-        (RunEnd::Completed, Some(result)) => Ok(Some(ErrorsCell {
-            status: result.status(),
-            injections: result.records.len() as u64,
-            smallest: result.smallest().map(|r| {
-                let replay = replay_command(&result.subject, settings, &r.injection);
-                format!(
-                    "{} replay: {replay}",
-                    r.diagnosis.as_deref().unwrap_or_default()
-                )
-            }),
-        })),
+        (RunEnd::Completed, Some(result)) => Ok(Some(result)),
     }
 }
 
@@ -385,7 +368,7 @@ fn run_subject(
     };
     let space = errors::fault_space(&golden.summary.trace, &plan.options.kinds);
     let chosen = match chosen_injections(&space, &plan.options, settings.seed) {
-        Ok(chosen) => chosen,
+        Ok(chosen) => shard(chosen, settings.partition),
         Err(e) => return (None, Some(RunEnd::Failed(e))),
     };
     observer.subject_started(&prepared.subject, space.len() as u64, chosen.len() as u64);
@@ -411,6 +394,10 @@ fn run_subject(
             .then_some(RunEnd::Interrupted),
     };
     let result = ErrorsSubjectResult {
+        coverage: match settings.partition {
+            Some(_) => Coverage::Shard,
+            None => Coverage::Whole,
+        },
         subject: prepared.subject.clone(),
         space_len: space.len() as u64,
         incomplete: records.len() < chosen.len(),
@@ -438,6 +425,19 @@ fn chosen_injections(
             kind_names(&options.kinds)
         ))),
         None => Ok(errors::select(space, options.trials, seed)),
+    }
+}
+
+/// The injections of one `--partition` shard: every N-th, from the M-th, of the chosen list
+/// (every shard draws the same list from the same seed).
+fn shard(chosen: Vec<Injection>, partition: Option<Partition>) -> Vec<Injection> {
+    match partition {
+        Some(p) => chosen
+            .into_iter()
+            .skip((p.index - 1) as usize)
+            .step_by(p.count as usize)
+            .collect(),
+        None => chosen,
     }
 }
 

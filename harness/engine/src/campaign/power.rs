@@ -153,6 +153,11 @@ impl PowerResult {
     /// How the subject compares with its expectation.
     pub fn status(&self) -> SubjectStatus {
         let modelled = self.exploration.unmodelled.is_empty() && self.golden.unmodelled.is_empty();
+        // The crash states are built from the trace: writes it did not see make its violations
+        // as untrustworthy as its passes (a kill trial reads real files; a power state does not).
+        if !modelled {
+            return SubjectStatus::NotModelled;
+        }
         oracle::subject_status(
             self.subject.expect,
             self.violations(),

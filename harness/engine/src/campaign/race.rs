@@ -237,19 +237,35 @@ pub fn run_subject(
         cancel: cancel.clone(),
     };
     let mode = mode_of(subject, settings);
-    let race = learn_versions(&prepared, settings, mode, &sandbox, &log_dir, limits)?;
+    let race = match learn_versions(&prepared, settings, mode, &sandbox, &log_dir, limits) {
+        Err(_) if cancel.load(Ordering::Relaxed) => return Ok(stopped(subject, mode)),
+        other => other?,
+    };
     let mut search = Explored::default();
     let began = Instant::now();
-    let found = explore(&race, &sandbox, &mut search, &cancel)?;
+    let explored = explore(&race, &sandbox, &mut search, &cancel);
+    let interrupted = cancel.load(Ordering::Relaxed);
+    // A writer killed by the cancel is how a stopped race ends, not a harness error.
+    let found = match explored {
+        Err(_) if interrupted => None,
+        other => other?,
+    };
     let elapsed = began.elapsed();
-    let finding = found
-        .map(|(interleaving, violation)| explain(&race, &sandbox, &interleaving, &violation))
-        .transpose()?;
+    let finding = match interrupted {
+        true => None,
+        false => found
+            .map(|(interleaving, violation)| explain(&race, &sandbox, &interleaving, &violation))
+            .transpose()?,
+    };
     let violations = u64::from(finding.is_some());
+    let status = match interrupted {
+        true => SubjectStatus::Incomplete,
+        false => subject_status(subject.expect, violations, true, Coverage::Whole),
+    };
     Ok(RaceResult {
         label: subject.label.clone(),
         expect: subject.expect,
-        status: subject_status(subject.expect, violations, true, Coverage::Whole),
+        status,
         mode,
         explored: search.interleavings,
         steps: search.steps,
@@ -259,6 +275,23 @@ pub fn run_subject(
         elapsed,
         finding,
     })
+}
+
+/// A subject the cancel stopped before its search began: no verdict.
+fn stopped(subject: &Subject, mode: Mode) -> RaceResult {
+    RaceResult {
+        label: subject.label.clone(),
+        expect: subject.expect,
+        status: SubjectStatus::Incomplete,
+        mode,
+        explored: 0,
+        steps: 0,
+        reads_checked: 0,
+        max_leftovers: 0,
+        exhaustive: false,
+        elapsed: Duration::ZERO,
+        finding: None,
+    }
 }
 
 /// Counts over the explored interleavings.

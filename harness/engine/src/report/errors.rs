@@ -31,6 +31,16 @@ pub struct ErrorsReporter {
     style: Style,
     settings: Settings,
     report_dir: Option<PathBuf>,
+    /// Injections of the current subject: a bar on a terminal, else a line every tenth.
+    progress: Progress,
+}
+
+/// Where the current subject's injections stand.
+#[derive(Debug, Default)]
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    done: u64,
+    planned: u64,
 }
 
 impl ErrorsReporter {
@@ -42,6 +52,7 @@ impl ErrorsReporter {
             style: Style { color },
             settings: plan.settings.clone(),
             report_dir,
+            progress: Progress::default(),
         }
     }
 
@@ -92,12 +103,18 @@ impl ErrorsObserver for ErrorsReporter {
                 count_of(planned, "injection", "injections"),
                 space_len
             );
+            self.progress = Progress::start(&subject.label, planned);
         }
     }
 
-    fn injection_finished(&mut self, _: &Subject, _: &InjectionRecord) {}
+    fn injection_finished(&mut self, subject: &Subject, _: &InjectionRecord) {
+        self.progress.step(&subject.label);
+    }
 
     fn subject_finished(&mut self, result: &ErrorsSubjectResult) {
+        if let Some(bar) = self.progress.bar.take() {
+            bar.finish_and_clear();
+        }
         match self.format {
             OutputFormat::Human => {
                 println!("{}", status_line(result, self.style));
@@ -109,6 +126,43 @@ impl ErrorsObserver for ErrorsReporter {
                 Ok(json) => println!("{json}"),
                 Err(e) => eprintln!("error: cannot encode {}: {e}", result.subject.label),
             },
+        }
+    }
+}
+
+impl Progress {
+    /// A bar on an interactive stderr, like kill's; else counted lines.
+    fn start(label: &str, planned: u64) -> Progress {
+        let bar = io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(planned),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            let template =
+                "{prefix:>10.green.bold} [{elapsed_precise}] [{bar:30}] {pos:>6}/{len:6} {msg}";
+            if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix("Injecting");
+            bar.set_message(label.to_owned());
+            bar
+        });
+        Progress {
+            bar,
+            done: 0,
+            planned,
+        }
+    }
+
+    fn step(&mut self, label: &str) {
+        self.done += 1;
+        match &self.bar {
+            Some(bar) => bar.inc(1),
+            // Without a terminal, a line at every tenth of a long subject (a log shows it moves).
+            None if self.planned >= 50 && self.done % (self.planned / 10) == 0 => {
+                eprintln!("  {label}: {}/{} injections", self.done, self.planned)
+            }
+            None => {}
         }
     }
 }
@@ -126,16 +180,19 @@ fn status_text(status: SubjectStatus, style: Style) -> String {
         SubjectStatus::Passed => "1;32",
         SubjectStatus::Caught => "1;36",
         SubjectStatus::NotCaughtInShard => "1;33",
-        SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => "1;31",
+        SubjectStatus::Failed
+        | SubjectStatus::NotCaught
+        | SubjectStatus::NotModelled
+        | SubjectStatus::Incomplete => "1;31",
     };
     paint(style, code, &text)
 }
 
-/// `      PASS [   212 faults] intact            exit0 0     failed 212   old 212   new 0     torn 0     violating 0      95.2 faults/s`
+/// `      PASS [   212 faults] intact            exit0 0     failed 212   old 212   new 0     torn 0     violations 0      95.2 faults/s`
 pub fn status_line(result: &ErrorsSubjectResult, style: Style) -> String {
     let counts = result.counts();
     let mut line = format!(
-        "{} [{:>6} faults] {:<17} exit0 {:<5} failed {:<5} old {:<5} new {:<5} absent {:<5} torn {:<5} violating {:<5} {:>7.1} faults/s",
+        "{} [{:>6} faults] {:<17} exit0 {:<5} failed {:<5} old {:<5} new {:<5} absent {:<5} torn {:<5} violations {:<5} {:>7.1} faults/s",
         status_text(result.status(), style),
         counts.injections,
         result.subject.label,
@@ -262,7 +319,7 @@ pub struct ErrorsSubjectLine {
     pub expected: &'static str,
     pub fault_space: u64,
     pub injections: u64,
-    pub violating: u64,
+    pub violations: u64,
     pub faults_per_second: f64,
     pub smallest: Option<String>,
 }
@@ -299,7 +356,7 @@ pub fn subject_line(result: &ErrorsSubjectResult) -> ErrorsSubjectLine {
         expected: result.subject.expect.label(),
         fault_space: result.space_len,
         injections: counts.injections,
-        violating: counts.violations,
+        violations: counts.violations,
         faults_per_second: result.faults_per_second(),
         smallest: result.smallest().and_then(|r| r.diagnosis.clone()),
     }

@@ -101,6 +101,10 @@ fn expectation_case(result: &SubjectResult, settings: &Settings) -> TestCase {
             );
             ("canary caught", status)
         }
+        SubjectStatus::Incomplete => (
+            "no violation under SIGKILL",
+            failure("the run stopped before this subject was judged".to_owned()),
+        ),
         SubjectStatus::NotModelled => (
             "no violation under SIGKILL",
             failure(

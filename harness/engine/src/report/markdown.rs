@@ -123,7 +123,10 @@ fn status_text(status: SubjectStatus) -> String {
     match status {
         SubjectStatus::Passed | SubjectStatus::Caught => format!("✅ {status}"),
         SubjectStatus::NotCaughtInShard => format!("⏳ {status} (not caught in this shard)"),
-        SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => {
+        SubjectStatus::Failed
+        | SubjectStatus::NotCaught
+        | SubjectStatus::NotModelled
+        | SubjectStatus::Incomplete => {
             format!("❌ **{status}**")
         }
     }
@@ -191,7 +194,8 @@ fn violations_section(out: &mut String, run: &RunResult) {
             | SubjectStatus::Failed
             | SubjectStatus::NotCaught
             | SubjectStatus::NotCaughtInShard
-            | SubjectStatus::NotModelled => result
+            | SubjectStatus::NotModelled
+            | SubjectStatus::Incomplete => result
                 .trials
                 .iter()
                 .filter(|t| !t.violations.is_empty())

@@ -10,6 +10,7 @@ pub mod merge;
 pub mod power;
 pub mod race;
 pub mod records;
+pub mod summary;
 pub mod table;
 pub mod terminal;
 

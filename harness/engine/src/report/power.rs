@@ -144,7 +144,10 @@ pub fn detail_lines(
     let shown = match result.status() {
         SubjectStatus::Passed => 0,
         SubjectStatus::Caught | SubjectStatus::NotCaughtInShard => 1,
-        SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => usize::MAX,
+        SubjectStatus::Failed
+        | SubjectStatus::NotCaught
+        | SubjectStatus::NotModelled
+        | SubjectStatus::Incomplete => usize::MAX,
     };
     if let Some(replayed) = &result.replay {
         lines.extend(replay_lines(replayed, &indent));
@@ -333,6 +336,19 @@ pub fn markdown(run: &PowerRun) -> String {
     let mut out = String::new();
     let o = &run.power.options;
     let _ = writeln!(out, "# torture power: {}\n", run.run_id);
+    match &run.end {
+        RunEnd::Completed => {}
+        RunEnd::Interrupted => {
+            out.push_str("**INTERRUPTED**: the run was stopped; this report is partial.\n\n")
+        }
+        RunEnd::Failed(e) => {
+            let _ = writeln!(out, "**HARNESS ERROR**: {e}; this report is partial.\n");
+        }
+    }
+    if run.subjects.is_empty() {
+        out.push_str("No subject finished.\n");
+        return out;
+    }
     let _ = writeln!(
         out,
         "Model `{}`, torn unit `{}`, fill `{}`, at most {} states per subject, seed {}, `--initial {}`, \
@@ -384,12 +400,12 @@ fn speed_section(run: &PowerRun) -> String {
         .subjects
         .iter()
         .map(|s| s.explore_time.as_secs_f64())
-        .sum();
+        .fold(0.0, |a, b| a + b);
     let recover: f64 = run
         .subjects
         .iter()
         .map(|s| s.recovery_time.as_secs_f64())
-        .sum();
+        .fold(0.0, |a, b| a + b);
     let recoveries: usize = run.subjects.iter().map(|s| s.recoveries.len()).sum();
     let _ = writeln!(
         out,
@@ -512,7 +528,10 @@ fn expectation_case(result: &PowerResult) -> TestCase {
         SubjectStatus::Passed | SubjectStatus::Caught | SubjectStatus::NotCaughtInShard => {
             TestCaseStatus::success()
         }
-        SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => {
+        SubjectStatus::Failed
+        | SubjectStatus::NotCaught
+        | SubjectStatus::NotModelled
+        | SubjectStatus::Incomplete => {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             status.set_message(message.clone());
             status

@@ -8,9 +8,6 @@ use crate::campaign::power::PowerResult;
 use crate::campaign::{Settings, SubjectResult};
 use torture_core::oracle::{CrashKind, SubjectStatus};
 
-/// Characters of a diagnosis shown in a terminal cell.
-pub const TERMINAL_DIAGNOSIS_CHARS: usize = 34;
-
 /// One cell: a verdict and the smallest diagnosis.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
@@ -20,13 +17,24 @@ pub struct Cell {
     pub diagnosis: Option<String>,
 }
 
+/// One writer under one crash kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// Not filled: the run could not judge it, so the table cannot pass.
+    Missing,
+    /// Not run by design (the main job's extra kill sweep has no other column).
+    NotRun,
+    /// Judged.
+    Filled(Cell),
+}
+
 /// One writer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     /// The subject's label.
     pub label: String,
-    /// A cell per column, `None` where the kind was not run for this subject.
-    pub cells: Vec<Option<Cell>>,
+    /// A slot per column.
+    pub cells: Vec<Slot>,
 }
 
 /// Writers × crash kinds.
@@ -48,14 +56,35 @@ impl Cell {
             SubjectStatus::NotCaught => "NOT CAUGHT",
             SubjectStatus::NotCaughtInShard => "pending",
             SubjectStatus::NotModelled => "UNMODELLED",
+            SubjectStatus::Incomplete => "INCOMPLETE",
         }
     }
 
-    /// `caught: <diagnosis>`, the diagnosis cut to `max_chars`.
-    pub fn text(&self, max_chars: usize) -> String {
+    /// `caught: <diagnosis>`.
+    pub fn text(&self) -> String {
         match &self.diagnosis {
-            Some(diagnosis) => format!("{}: {}", self.verdict(), shorten(diagnosis, max_chars)),
+            Some(diagnosis) => format!("{}: {diagnosis}", self.verdict()),
             None => self.verdict().to_owned(),
+        }
+    }
+}
+
+impl Slot {
+    /// The cell's verdict word, `MISSING`, or `-`.
+    fn verdict(&self) -> &'static str {
+        match self {
+            Slot::Missing => "MISSING",
+            Slot::NotRun => "-",
+            Slot::Filled(cell) => cell.verdict(),
+        }
+    }
+
+    /// Whether the slot lets the table pass.
+    fn as_expected(&self) -> bool {
+        match self {
+            Slot::Missing => false,
+            Slot::NotRun => true,
+            Slot::Filled(cell) => cell.status.as_expected(),
         }
     }
 }
@@ -79,6 +108,15 @@ impl CrashTable {
 
     /// Sets the cell of `label` under `kind` (a kind not among the columns is ignored).
     pub fn set(&mut self, label: &str, kind: CrashKind, cell: Cell) {
+        self.put(label, kind, Slot::Filled(cell));
+    }
+
+    /// Marks the cell of `label` under `kind` as not run by design.
+    pub fn not_run(&mut self, label: &str, kind: CrashKind) {
+        self.put(label, kind, Slot::NotRun);
+    }
+
+    fn put(&mut self, label: &str, kind: CrashKind, slot: Slot) {
         let Some(column) = self.kinds.iter().position(|k| *k == kind) else {
             return;
         };
@@ -87,49 +125,65 @@ impl CrashTable {
             None => {
                 self.rows.push(Row {
                     label: label.to_owned(),
-                    cells: vec![None; self.kinds.len()],
+                    cells: vec![Slot::Missing; self.kinds.len()],
                 });
                 let last = self.rows.len() - 1;
                 &mut self.rows[last]
             }
         };
-        row.cells[column] = Some(cell);
+        row.cells[column] = slot;
     }
 
-    /// Every filled cell is as expected.
+    /// Every cell is filled and as expected, or not run by design: an empty table, or a cell
+    /// the run could not fill, is no pass.
     pub fn all_as_expected(&self) -> bool {
-        self.rows
-            .iter()
-            .flat_map(|r| r.cells.iter().flatten())
-            .all(|c| c.status.as_expected())
+        !self.rows.is_empty()
+            && self
+                .rows
+                .iter()
+                .flat_map(|r| r.cells.iter())
+                .all(Slot::as_expected)
     }
 
-    /// Fixed-width lines for the terminal.
+    /// Lines for the terminal: verdict words in fixed-width columns, each diagnosis in full
+    /// below the table, numbered (a diagnosis is too long for a column).
     pub fn terminal_lines(&self) -> Vec<String> {
-        let width = TERMINAL_DIAGNOSIS_CHARS + 14;
-        let label_width = self
-            .rows
-            .iter()
-            .map(|r| r.label.len())
-            .max()
-            .unwrap_or(6)
-            .max(6);
-        let mut header = format!("{:<label_width$}", "writer");
-        for kind in &self.kinds {
-            header.push_str(&format!("  {:<width$}", kind.heading()));
-        }
-        let mut lines = vec![header.trim_end().to_owned()];
+        let mut notes: Vec<String> = Vec::new();
+        let mut grid: Vec<Vec<String>> = vec![self.header()];
         for row in &self.rows {
-            let mut line = format!("{:<label_width$}", row.label);
-            for cell in &row.cells {
-                let text = cell
-                    .as_ref()
-                    .map_or("-".to_owned(), |c| c.text(TERMINAL_DIAGNOSIS_CHARS));
-                line.push_str(&format!("  {text:<width$}"));
+            let mut line = vec![row.label.clone()];
+            for (kind, slot) in self.kinds.iter().zip(&row.cells) {
+                let word = slot.verdict().to_owned();
+                match slot {
+                    Slot::Filled(Cell {
+                        diagnosis: Some(diagnosis),
+                        ..
+                    }) => {
+                        notes.push(format!(
+                            "[{}] {}, {}: {diagnosis}",
+                            notes.len() + 1,
+                            row.label,
+                            kind.heading()
+                        ));
+                        line.push(format!("{word} [{}]", notes.len()));
+                    }
+                    Slot::Filled(_) | Slot::Missing | Slot::NotRun => line.push(word),
+                }
             }
-            lines.push(line.trim_end().to_owned());
+            grid.push(line);
+        }
+        let mut lines = aligned(&grid);
+        if !notes.is_empty() {
+            lines.push(String::new());
+            lines.extend(notes);
         }
         lines
+    }
+
+    fn header(&self) -> Vec<String> {
+        let mut header = vec!["writer".to_owned()];
+        header.extend(self.kinds.iter().map(|k| k.heading().to_owned()));
+        header
     }
 
     /// A Markdown table (full diagnoses).
@@ -143,16 +197,41 @@ impl CrashTable {
         out.push('\n');
         for row in &self.rows {
             let _ = write!(out, "| `{}` |", row.label);
-            for cell in &row.cells {
-                let text = cell
-                    .as_ref()
-                    .map_or("-".to_owned(), |c| c.text(usize::MAX).replace('|', "\\|"));
+            for slot in &row.cells {
+                let text = match slot {
+                    Slot::Filled(cell) => cell.text().replace('|', "\\|"),
+                    Slot::Missing | Slot::NotRun => slot.verdict().to_owned(),
+                };
                 let _ = write!(out, " {text} |");
             }
             out.push('\n');
         }
         out
     }
+}
+
+/// Rows of words in columns as wide as their widest word.
+fn aligned(grid: &[Vec<String>]) -> Vec<String> {
+    let columns = grid.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            grid.iter()
+                .filter_map(|r| r.get(c))
+                .map(|w| w.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    grid.iter()
+        .map(|row| {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(word, width)| format!("{word:<width$}"))
+                .collect();
+            cells.join("  ").trim_end().to_owned()
+        })
+        .collect()
 }
 
 /// The SIGKILL cell of a kill campaign's subject: its smallest violating kill point.
@@ -183,34 +262,35 @@ mod tests {
         }
     }
 
+    fn filled(table: &mut CrashTable, label: &str) {
+        for kind in CrashKind::ALL {
+            table.set(label, kind, cell(SubjectStatus::Passed, None));
+        }
+    }
+
     #[test]
     fn rows_fill_by_kind_and_judge_every_cell() {
         let mut table = CrashTable::new(&CrashKind::ALL);
+        assert!(!table.all_as_expected(), "an empty table is no pass");
+        filled(&mut table, "plain");
+        filled(&mut table, "intact");
+        let long = "torn at byte:1, a diagnosis much longer than any column of a terminal table";
         table.set(
             "plain",
             CrashKind::Kill,
-            cell(SubjectStatus::Caught, Some("torn at byte:1")),
+            cell(SubjectStatus::Caught, Some(long)),
         );
-        table.set(
-            "intact",
-            CrashKind::Power,
-            cell(SubjectStatus::Passed, None),
-        );
-        table.set(
-            "plain",
-            CrashKind::Power,
-            cell(SubjectStatus::Caught, Some("lost")),
-        );
-        assert_eq!(table.rows.len(), 2);
-        assert_eq!(table.rows[1].cells[0], None);
         assert!(table.all_as_expected());
         let lines = table.terminal_lines();
         assert!(
             lines[0].starts_with("writer") && lines[0].contains("power cut"),
             "{lines:?}"
         );
-        assert!(lines[1].contains("caught: torn at byte:1"), "{lines:?}");
-        assert!(table.markdown().contains("| `intact` | - | passes |"));
+        assert!(lines[1].contains("caught [1]"), "{lines:?}");
+        assert!(
+            lines.contains(&format!("[1] plain, SIGKILL: {long}")),
+            "{lines:?}"
+        );
         table.set(
             "intact",
             CrashKind::Kill,
@@ -221,11 +301,23 @@ mod tests {
     }
 
     #[test]
-    fn long_diagnoses_are_shortened_on_a_char_boundary() {
-        assert_eq!(shorten("abc", 5), "abc");
-        assert_eq!(shorten("abcdef", 3), "abc…");
-        assert_eq!(shorten("ééééé", 2), "éé…");
-        let long = cell(SubjectStatus::Caught, Some(&"x".repeat(200)));
-        assert_eq!(long.text(10), format!("caught: {}…", "x".repeat(10)));
+    fn an_unfilled_cell_fails_and_a_cell_not_run_by_design_does_not() {
+        let mut table = CrashTable::new(&CrashKind::ALL);
+        filled(&mut table, "intact");
+        table.set("sweep", CrashKind::Kill, cell(SubjectStatus::Passed, None));
+        assert!(
+            !table.all_as_expected(),
+            "three cells of `sweep` are missing"
+        );
+        assert!(table.markdown().contains("| `sweep` | passes | MISSING |"));
+        for kind in [CrashKind::Power, CrashKind::Errors, CrashKind::Race] {
+            table.not_run("sweep", kind);
+        }
+        assert!(table.all_as_expected());
+        assert!(
+            table
+                .markdown()
+                .contains("| `sweep` | passes | - | - | - |")
+        );
     }
 }

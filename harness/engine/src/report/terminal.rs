@@ -34,7 +34,10 @@ impl Style {
             SubjectStatus::Passed => "1;32",
             SubjectStatus::Caught => "1;36",
             SubjectStatus::NotCaughtInShard => "1;33",
-            SubjectStatus::Failed | SubjectStatus::NotCaught | SubjectStatus::NotModelled => "1;31",
+            SubjectStatus::Failed
+            | SubjectStatus::NotCaught
+            | SubjectStatus::NotModelled
+            | SubjectStatus::Incomplete => "1;31",
         };
         self.paint(code, &text)
     }
@@ -96,6 +99,9 @@ pub fn detail_lines(result: &SubjectResult, settings: &Settings, style: Style) -
         SubjectStatus::NotCaughtInShard => lines.push(format!(
             "{indent}canary not caught in this shard: its violations may lie in another; `torture merge` judges it"
         )),
+        SubjectStatus::Incomplete => lines.push(format!(
+            "{indent}the run stopped before this subject was judged: no verdict"
+        )),
         SubjectStatus::Passed | SubjectStatus::Caught | SubjectStatus::Failed => {}
     }
     lines.extend(smallest_lines(result, settings, &indent));
@@ -121,6 +127,10 @@ fn smallest_lines(result: &SubjectResult, settings: &Settings, indent: &str) -> 
                 campaign::replay_command(&result.subject, settings, trial.point)
             ));
         }
+    }
+    let first = [by_byte, by_syscall].into_iter().flatten().next();
+    if let Some(violation) = first.and_then(|trial| trial.violations.first()) {
+        lines.push(format!("{indent}  Fix: {}.", violation.fix()));
     }
     lines
 }

@@ -1,5 +1,4 @@
-//! Real file systems as ground truth for the power-loss model (`torture power-real`, to be
-//! folded into `torture power --real` by the lead).
+//! Real file systems as ground truth for the power-loss model (`torture power --real`).
 //!
 //! Per file-system configuration one loop-mounted scratch file system is made (an image on
 //! tmpfs). Per subject: a generation-1 run makes the old version, a traced golden run the new
@@ -318,7 +317,7 @@ pub struct RealRun {
 pub enum RealError {
     /// Not root.
     #[error(
-        "power-real needs root (to attach loop devices and mount file systems); run it as root, or use `torture power` for the simulation, which needs neither"
+        "power --real needs root (to attach loop devices and mount file systems); run it as root, or use `torture power` for the simulation, which needs neither"
     )]
     NeedsRoot,
     /// A scratch file system, snapshot or tool failed.

@@ -652,7 +652,7 @@ fn writer_error(subject: &str, what: String) -> RealError {
 /// `torture power-real ...` for one crash point of one subject.
 pub(super) fn replay_line(options: &RealOptions, subject: &Subject, point: RealPoint) -> String {
     let mut line = format!(
-        "torture power-real --fs {} --at e{}",
+        "torture power --real {} --at e{}",
         options.fs,
         point.events()
     );
