@@ -15,6 +15,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod campaign;
+pub mod cgroup;
 pub mod cpuwait;
 pub mod loopfs;
 pub mod realfs;

@@ -588,25 +588,17 @@ impl Drop for ScratchFs {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use torture_core::mountinfo;
 
-    /// Says that a test did not run, where people see it: libtest captures `eprintln!` (shown
-    /// only on failure), not a direct write to stderr.
-    fn skip(reason: &str) {
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "skipped: {reason}");
-    }
-
     /// Root and the tools, or a clear note that the test is skipped.
-    fn can_mount(kind: FsKind) -> bool {
-        if !rustix::process::geteuid().is_root() {
-            skip("needs root to attach loop devices and mount");
+    pub(crate) fn can_mount(kind: FsKind) -> bool {
+        if !testkit::root_or_skip("to attach loop devices and mount") {
             return false;
         }
         if let Err(error) = check_tools(&[kind]) {
-            skip(&error.to_string());
+            testkit::skip(&error.to_string());
             return false;
         }
         true

@@ -199,7 +199,8 @@ fn read_dir_into(root: &Path, relative: &Path, tree: &mut Tree) -> io::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loopfs::{ScratchFs, check_tools};
+    use crate::loopfs::ScratchFs;
+    use crate::loopfs::tests::can_mount;
     use std::io::Write;
 
     fn scratch(name: &str) -> PathBuf {
@@ -223,19 +224,6 @@ mod tests {
         assert!(copied < 1 << 20, "holes are not copied: {copied} bytes");
         assert_eq!(fs::read(&from).unwrap(), fs::read(&to).unwrap());
         fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// Root and the tools, or a visible note that the test is skipped.
-    fn can_mount(kind: FsKind) -> bool {
-        if !rustix::process::geteuid().is_root() {
-            eprintln!("skipped: needs root to attach loop devices and mount");
-            return false;
-        }
-        if let Err(error) = check_tools(&[kind]) {
-            eprintln!("skipped: {error}");
-            return false;
-        }
-        true
     }
 
     /// The fact the whole approach rests on, on each file system: a durable old version, then a

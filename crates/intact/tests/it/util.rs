@@ -76,16 +76,7 @@ pub fn mode_of(path: &Path) -> u32 {
         & 0o7777
 }
 
-/// Says that a test did not run, where people see it: libtest captures `println!` (shown only
-/// on failure), not a direct write to stderr, so this line shows in every `cargo test` run.
-/// With `TORTURE_REQUIRE_ALL=1` a test that cannot run fails instead.
-pub fn skip(reason: &str) {
-    use std::io::Write as _;
-    if std::env::var_os("TORTURE_REQUIRE_ALL").is_some_and(|value| value == "1") {
-        panic!("cannot run here, and TORTURE_REQUIRE_ALL=1: {reason}");
-    }
-    let _ = writeln!(std::io::stderr(), "skipped: {reason}");
-}
+pub use testkit::{is_root, skip};
 
 /// Runs `work` on a new thread with its own umask, `mask` (`unshare(CLONE_FS)`): the
 /// process's umask, and every other thread's, stay as they are.
@@ -101,10 +92,6 @@ pub fn with_thread_umask<T: Send>(mask: u32, work: impl FnOnce() -> T + Send) ->
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
-}
-
-pub fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
 }
 
 /// Drops this (child) process from root to `nobody` (uid and gid 65534, no supplementary

@@ -21,7 +21,9 @@ fn canaries_are_caught_with_torn_targets_and_exit_zero() {
         out.code, 0,
         "a caught canary is the expected outcome: {out:?}"
     );
-    for subject in out.subjects() {
+    let subjects = out.subjects();
+    assert_eq!(subjects.len(), 2, "one line per subject: {out:?}");
+    for subject in subjects {
         assert_eq!(subject["status"], "caught", "{subject}");
         assert!(verdict(&subject, "torn") > 0, "{subject}");
         assert!(num(&subject, "violations") > 0, "{subject}");
@@ -54,7 +56,9 @@ fn intact_and_rename_pass_an_exhaustive_sweep() {
         "json",
     ]);
     assert_eq!(out.code, 0, "{out:?}");
-    for subject in out.subjects() {
+    let subjects = out.subjects();
+    assert_eq!(subjects.len(), 2, "one line per subject: {out:?}");
+    for subject in subjects {
         assert_eq!(subject["status"], "passed", "{subject}");
         assert_eq!(
             (verdict(&subject, "torn"), num(&subject, "violations")),

@@ -84,11 +84,6 @@ fn split_comment(example: &str) -> (String, i32) {
     (command.trim().to_owned(), code)
 }
 
-fn is_root() -> bool {
-    let uid = Command::new("id").arg("-u").output();
-    uid.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
-
 /// `--help` before the `--` of a command (clap checks everything before it).
 fn parse_only(command: &str) -> String {
     match command.find(" -- ") {
@@ -133,7 +128,7 @@ fn every_example_in_the_readme_and_the_help_runs_as_written() {
         let parsed_only = PARSED_ONLY
             .iter()
             .any(|p| command == *p || (p.ends_with("--") && command.starts_with(p)))
-            || (command.contains("--real") && !is_root());
+            || (command.contains("--real") && !testkit::is_root());
         let (line, code) = match parsed_only {
             true => (parse_only(&command), 0),
             false => (command.clone(), expected),

@@ -6,6 +6,7 @@
 
 mod builtins;
 mod checks;
+mod contained;
 mod errors;
 mod examples;
 mod exits;
@@ -129,9 +130,11 @@ pub fn writer(name: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// A fresh, empty directory for one test.
+/// A fresh, empty directory for one test, under `target/tmp` (never the system temp directory,
+/// which `cargo test` leaves as it found it).
 pub fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("torture-it-{name}-{}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("torture-it-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir

@@ -71,7 +71,9 @@ fn three_shards_merged_count_what_one_run_counts() {
             &shard_dir,
         );
         assert_eq!(out.code, 0, "{partition}: {out:?}");
-        for subject in out.subjects() {
+        let subjects = out.subjects();
+        assert_eq!(subjects.len(), 2, "one line per subject: {out:?}");
+        for subject in subjects {
             assert_eq!(subject["partition"], partition.as_str(), "{subject}");
             assert_eq!(num(&subject, "selected_points"), 60, "{subject}");
             assert_eq!(num(&subject, "trials"), 20, "{subject}");

@@ -88,7 +88,7 @@ fn python_safer_with_a_temp_file_passes() {
         .status()
         .expect("run python");
     if !probe.success() {
-        println!("skipped: python safer is not installed (run .ci/setup python)");
+        testkit::skip("python safer is not installed (run .ci/setup python)");
         return;
     }
     let (outcome, results) =

@@ -1,7 +1,6 @@
 //! `torture power --real`: real ext4 states against the writer's contract and the `linux` model
-//! (root only; visibly skipped otherwise).
+//! (root only; a visible skip otherwise, a failure under `TORTURE_REQUIRE_ALL=1`).
 
-use std::io::Write as _;
 use std::path::Path;
 
 use crate::{python, run, scratch_dir, writer};
@@ -26,20 +25,18 @@ fn entry<'a>(summary: &'a serde_json::Value, subject: &str) -> &'a serde_json::V
         .unwrap_or_else(|| panic!("no {subject} in {summary}"))
 }
 
-/// Root and mkfs.ext4, or a `skipped:` line on stderr (libtest does not capture direct writes).
+/// Root and mkfs.ext4, or a skip (a failure under `TORTURE_REQUIRE_ALL=1`).
 fn can_mount() -> bool {
-    let uid = std::process::Command::new("id").arg("-u").output();
-    let root = uid.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+    if !testkit::root_or_skip("for power --real (loop devices, mount)") {
+        return false;
+    }
     let mkfs = ["/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"]
         .iter()
         .any(|p| Path::new(p).is_file());
-    let reason = match (root, mkfs) {
-        (true, true) => return true,
-        (false, _) => "needs root",
-        (true, false) => "needs mkfs.ext4 (e2fsprogs)",
-    };
-    let _ = writeln!(std::io::stderr(), "skipped: power --real {reason}");
-    false
+    if !mkfs {
+        testkit::skip("power --real needs mkfs.ext4 (e2fsprogs)");
+    }
+    mkfs
 }
 
 /// The status lines of one subject.

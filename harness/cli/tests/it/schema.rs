@@ -179,9 +179,7 @@ fn list_prints_a_json_object_per_subject() {
 
 #[test]
 fn power_real_ends_in_the_documented_summary() {
-    let uid = std::process::Command::new("id").arg("-u").output();
-    if !uid.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0") {
-        eprintln!("skipped: power --real needs root");
+    if !testkit::root_or_skip("for power --real (loop devices, mount)") {
         return;
     }
     let out = torture(&[

@@ -45,6 +45,8 @@ use torture_core::trace::{ExitStatus, Trace};
 /// Crash states the power check builds per faulted run: ALICE's families and samples beyond.
 const POWER_MAX_STATES: u64 = 4096;
 
+mod skeleton;
+
 /// What `torture errors` adds to the kill campaign's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorsOptions {
@@ -591,6 +593,9 @@ struct Judge<'a> {
     golden: &'a Golden,
     publish_seq: Option<u64>,
     golden_power_safe: bool,
+    /// The golden trace as the persistence model sees it: a faulted run with the same one is
+    /// exactly as safe, without exploring it again.
+    golden_skeleton: Vec<serde_json::Value>,
 }
 
 impl<'a> Judge<'a> {
@@ -599,6 +604,7 @@ impl<'a> Judge<'a> {
             golden,
             publish_seq: errors::publish_point(&golden.summary.trace),
             golden_power_safe: false,
+            golden_skeleton: skeleton::skeleton(&golden.summary.trace),
         };
         judge.golden_power_safe = judge.survives(&golden.summary.trace, PowerOptions::default())
             == Some(true)
@@ -622,6 +628,9 @@ impl<'a> Judge<'a> {
             | errors::Action::Eintr
             | errors::Action::Short { .. } => Default::default(),
         };
+        if lost_writes.is_empty() && skeleton::skeleton(faulted) == self.golden_skeleton {
+            return Some(true);
+        }
         let options = PowerOptions {
             lost_writes,
             ..PowerOptions::default()
@@ -686,7 +695,7 @@ mod tests {
         assert_eq!(
             replay_command(&command, &settings, &injection("fsync#9:EIO")),
             "torture errors --initial old --inject 'fsync#9:EIO' --check 'sqlite3 {file} .dump' \
-             --target db.sqlite --expect caught --strict -- python3 w.py {target}"
+             --target db.sqlite --expect caught --strict -- python3 w.py '{target}'"
         );
     }
 

@@ -1,21 +1,23 @@
 //! Untraced runs: generation-1 and determinism runs, recovery runs, `--check`, the spawn baseline.
 //!
-//! Each child gets its own process group, so a timeout or Ctrl-C kills everything it started.
-//! Waiting uses a pidfd (`pidfd_open` + `poll`), which wakes the moment the child exits and, unlike
-//! a pid, can never name a recycled process.
+//! Each child runs in a cgroup of its own ([`RunCgroup`]; its own process group where cgroup v2
+//! cannot be used), so when it exits, times out or is cancelled, everything it started is
+//! killed, `setsid` or not. Waiting uses a pidfd (`pidfd_open` + `poll`), which wakes the moment
+//! the child exits and, unlike a pid, can never name a recycled process.
 
 use std::ffi::OsString;
 use std::fs::File;
 use std::io;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::process::{Pid, PidfdFlags, Signal, kill_process_group, pidfd_open};
 
+use crate::cgroup::RunCgroup;
+use crate::sys::{self, Wait};
 use torture_core::oracle::{RunExit, Validity};
 
 use crate::cpuwait;
@@ -69,30 +71,23 @@ pub fn run(
     timeout: Duration,
     cancel: &AtomicBool,
 ) -> io::Result<Ended> {
-    let (log_dir, slot) = log;
-    let capture = |stream: &str| -> io::Result<(Stdio, Option<PathBuf>)> {
-        match output {
-            Output::Discard => Ok((Stdio::null(), None)),
-            Output::Capture => {
-                let path = log_dir.join(format!("{slot}.{stream}"));
-                Ok((Stdio::from(File::create(&path)?), Some(path)))
-            }
-        }
-    };
-    let (stdout, stdout_path) = capture("stdout")?;
-    let (stderr, stderr_path) = capture("stderr")?;
-    let mut command = Command::new(&invocation.program);
-    command
-        .args(&invocation.args)
-        .envs(invocation.env.iter().map(|(k, v)| (k, v)));
-    command
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .process_group(0);
-    let mut child = command.spawn()?;
-    let waited = wait(&mut child, timeout, cancel)?;
+    let (stdout, stdout_path) = capture(output, log, "stdout")?;
+    let (stderr, stderr_path) = capture(output, log, "stderr")?;
+    let stdin = File::open("/dev/null")?;
+    let cgroup = RunCgroup::create();
+    let child = sys::spawn_untraced(
+        &invocation.program,
+        &invocation.args,
+        &invocation.env,
+        cwd,
+        [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()],
+        cgroup.as_ref().map(RunCgroup::procs),
+    )?;
+    drop((stdin, stdout, stderr));
+    let waited = wait(child, timeout, cancel);
+    // Dropping the cgroup kills what the child left running, whatever session it is in.
+    drop(cgroup);
+    let waited = waited?;
     let read = |path: Option<PathBuf>| {
         path.map(std::fs::read)
             .transpose()
@@ -108,6 +103,22 @@ pub fn run(
     })
 }
 
+/// Where one output stream of a run goes: /dev/null, or a file `{slot}.{stream}` in the log
+/// directory (and its path, to read it back).
+fn capture(
+    output: Output,
+    (log_dir, slot): (&Path, &str),
+    stream: &str,
+) -> io::Result<(File, Option<PathBuf>)> {
+    match output {
+        Output::Discard => Ok((File::options().write(true).open("/dev/null")?, None)),
+        Output::Capture => {
+            let path = log_dir.join(format!("{slot}.{stream}"));
+            Ok((File::create(&path)?, Some(path)))
+        }
+    }
+}
+
 enum Waited {
     Exit(RunExit),
     Cancelled,
@@ -121,9 +132,9 @@ enum Stop {
 }
 
 /// Waits for `child` until it exits, `timeout` passes, or `cancel` is set; then kills whatever
-/// is left of its process group and reaps it.
-fn wait(child: &mut Child, timeout: Duration, cancel: &AtomicBool) -> io::Result<Waited> {
-    let pid = Pid::from_child(child);
+/// is left of what it started and reaps it.
+fn wait(child: nix::unistd::Pid, timeout: Duration, cancel: &AtomicBool) -> io::Result<Waited> {
+    let pid = Pid::from_raw(child.as_raw()).ok_or_else(|| io::Error::other("pid 0"))?;
     let pidfd = pidfd_open(pid, PidfdFlags::empty()).map_err(io::Error::from)?;
     let mut deadline = Instant::now() + timeout;
     let mut ledger = cpuwait::Ledger::default();
@@ -152,20 +163,25 @@ fn wait(child: &mut Child, timeout: Duration, cancel: &AtomicBool) -> io::Result
     // The leader is a zombie or still running, so its pid (= the group id) cannot be reused yet:
     // killing the group here never hits a stranger. ESRCH just means the group is gone already.
     let _ = kill_process_group(pid, Signal::KILL);
-    let status = child.wait()?;
+    let exit = reap(child)?;
     Ok(match stop {
-        Stop::Exited => Waited::Exit(exit_of(status)),
+        Stop::Exited => Waited::Exit(exit),
         Stop::TimedOut => Waited::Exit(RunExit::TimedOut),
         Stop::Cancelled => Waited::Cancelled,
     })
 }
 
-/// Converts a reaped status.
-pub fn exit_of(status: ExitStatus) -> RunExit {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => RunExit::Code(code),
-        (None, Some(signal)) => RunExit::Signal(signal),
-        (None, None) => RunExit::Code(-1),
+/// Waits until `child` has ended and is reaped; how it ended.
+fn reap(child: nix::unistd::Pid) -> io::Result<RunExit> {
+    loop {
+        match sys::wait_for(child).map_err(io::Error::from)? {
+            Wait::Exited { code, .. } => return Ok(RunExit::Code(code)),
+            Wait::Signaled { signal, .. } => return Ok(RunExit::Signal(signal)),
+            Wait::Seccomp { .. }
+            | Wait::SyscallExit { .. }
+            | Wait::Event { .. }
+            | Wait::Signal { .. } => continue,
+        }
     }
 }
 
@@ -268,18 +284,43 @@ mod tests {
     }
 
     fn run_sh(script: &str, timeout_ms: u64) -> Ended {
-        let dir = std::env::temp_dir();
+        let dir = tempfile::tempdir().expect("temp dir");
         let never = AtomicBool::new(false);
-        let slot = format!("process-test-{}-{}", std::process::id(), script.len());
         run(
             &sh(script),
-            &dir,
+            dir.path(),
             Output::Capture,
-            (&dir, &slot),
+            (dir.path(), "process-test"),
             Duration::from_millis(timeout_ms),
             &never,
         )
         .expect("run")
+    }
+
+    /// Whether a process runs `sleep SECONDS` (an odd number of seconds marks one test's child).
+    fn sleeping(seconds: &str) -> bool {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        entries.filter_map(Result::ok).any(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            cmdline == [b"sleep\0".as_slice(), seconds.as_bytes(), b"\0"].concat()
+        })
+    }
+
+    #[test]
+    fn a_setsid_child_ends_with_its_run() {
+        if crate::cgroup::RunCgroup::create().is_none() {
+            testkit::skip("no writable cgroup v2 hierarchy: untraced runs use a process group");
+            return;
+        }
+        let ended = run_sh("setsid sleep 302.3 & sleep 302.4 & echo started", 5_000);
+        assert!(
+            matches!(&ended, Ended::Exit { exit: RunExit::Code(0), stdout, .. } if stdout == b"started\n"),
+            "{ended:?}"
+        );
+        assert!(!sleeping("302.3"), "the setsid child outlived its run");
+        assert!(!sleeping("302.4"), "the background child outlived its run");
     }
 
     #[test]
@@ -315,13 +356,13 @@ mod tests {
 
     #[test]
     fn cancel_stops_the_wait() {
-        let dir = std::env::temp_dir();
+        let dir = tempfile::tempdir().expect("temp dir");
         let cancel = AtomicBool::new(true);
         let ended = run(
             &sh("sleep 30"),
-            &dir,
+            dir.path(),
             Output::Discard,
-            (&dir, "x"),
+            (dir.path(), "x"),
             Duration::from_secs(30),
             &cancel,
         );
@@ -358,8 +399,9 @@ mod tests {
 
     #[test]
     fn check_command_gets_the_file() {
-        let dir = std::env::temp_dir();
-        let file = dir.join(format!("check test {}", std::process::id()));
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_owned();
+        let file = dir.join("check test");
         std::fs::write(&file, b"ok").expect("write");
         let never = AtomicBool::new(false);
         let check = |command: &str| {

@@ -13,16 +13,15 @@ pub const DEFAULT_TARGET: &str = "target.json";
 /// Default `--timeout-ms`.
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
-/// Quotes `word` for a POSIX shell, leaving plain words alone.
+/// Quotes `word` for a POSIX shell (and bash: braces, `$`, `!` and `,` are quoted too), leaving
+/// plain words alone, so a printed line replays the exact argv when pasted.
 pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%{}".contains(&b));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
+    // A NUL cannot be in an argv at all; `allow_nul` only keeps quoting infallible for text that
+    // never becomes one.
+    let quoter = shlex::Quoter::new().allow_nul(true);
+    match quoter.quote(word) {
+        Ok(quoted) => quoted.into_owned(),
+        Err(error) => unreachable!("{error}: shlex's allow_nul(true) refuses nothing"),
     }
 }
 
@@ -143,10 +142,26 @@ mod tests {
     #[test]
     fn quoting() {
         assert_eq!(shell_quote("plain-fsync"), "plain-fsync");
-        assert_eq!(shell_quote("{target}"), "{target}");
         assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+        for word in [
+            "{target}", "{a,b}", "$HOME", "it's", "a\"b", "!x", "~", "*", "é ü",
+        ] {
+            assert_eq!(bash_words(&shell_quote(word)), [word], "{word}");
+        }
+    }
+
+    /// The words bash makes of `line` (expansions included), through `printf '%s\0'`.
+    fn bash_words(line: &str) -> Vec<String> {
+        let out = std::process::Command::new("bash")
+            .args(["-c", &format!("printf '%s\\0' {line}")])
+            .output()
+            .expect("run bash");
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let mut words: Vec<String> = text.split('\0').map(str::to_owned).collect();
+        words.pop();
+        words
     }
 
     #[test]
@@ -184,7 +199,33 @@ mod tests {
         assert_eq!(
             line,
             "torture kill --initial old --seed 7 --kill-at syscall:3 --check 'jq . {file}' --expect caught \
-             --strict -- python3 '/w/my writer.py' {target}"
+             --strict -- python3 '/w/my writer.py' '{target}'"
         );
+    }
+
+    #[test]
+    fn a_replay_line_with_braces_and_dollars_replays_the_exact_argv() {
+        let argv = [
+            "sh",
+            "-c",
+            "echo {a,b} $HOME `id` \"$1\"",
+            "w",
+            "{target}",
+            "{a,b}",
+        ];
+        let subject = Subject::command(argv.iter().map(Into::into).collect(), Expect::Pass);
+        let s = Settings {
+            validation: ValidationChoice::Check("test -s {file} && echo $0".into()),
+            ..settings()
+        };
+        let line = replay_command(&subject, &s, KillPoint::Byte(1));
+        let words = bash_words(&line);
+        let dashes = words
+            .iter()
+            .position(|w| w == "--")
+            .expect("-- before the argv");
+        assert_eq!(words[dashes + 1..], argv, "{line}");
+        let check = words.iter().position(|w| w == "--check").expect("--check");
+        assert_eq!(words[check + 1], "test -s {file} && echo $0", "{line}");
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! - [`seccomp`]: the BPF filter that decides which syscalls stop the writer (jump offsets
 //!   checked, never truncated) and its installation;
-//! - [`spawn`]: starting a traced writer (`clone(CLONE_VM | CLONE_VFORK)`, `PTRACE_TRACEME`,
-//!   the filter, `execve`);
+//! - [`spawn`]: starting a writer, traced or not (`clone(CLONE_VM | CLONE_VFORK)`,
+//!   `PTRACE_TRACEME` and the filter, or joining a cgroup, then `execve`);
 //! - [`ptrace`]: requests on a stopped tracee (options, resume, registers, memory, SIGKILL);
 //! - [`wait`]: `waitpid` reports with raw signal numbers;
 //! - here: the memfd that captures a writer's output.
@@ -28,7 +28,7 @@ pub use ptrace::{
     set_trace_options, write_memory,
 };
 pub use seccomp::{FilterError, SeccompFilter};
-pub use spawn::spawn_traced;
+pub use spawn::{spawn_traced, spawn_untraced};
 pub use wait::{Wait, wait_any, wait_for};
 
 /// An anonymous in-memory file (memfd), for capturing a writer's stdout/stderr without a reader

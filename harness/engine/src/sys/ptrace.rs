@@ -13,7 +13,9 @@ use nix::unistd::Pid;
 pub type Regs = libc::user_regs_struct;
 
 /// Sets the tracer options on a freshly exec'd child: stop on seccomp `TRACE` returns, follow
-/// fork/vfork/clone/exec, mark syscall stops with 0x80, and kill every tracee if the tracer dies.
+/// fork/vfork/clone/exec, stop each tracee as it begins to exit (so the tracer sees what the
+/// writer leaves running), mark syscall stops with 0x80, and kill every tracee if the tracer
+/// dies.
 pub fn set_trace_options(pid: Pid) -> Result<(), Errno> {
     use ptrace::Options as O;
     let options = O::PTRACE_O_TRACESECCOMP
@@ -22,6 +24,7 @@ pub fn set_trace_options(pid: Pid) -> Result<(), Errno> {
         | O::PTRACE_O_TRACEVFORK
         | O::PTRACE_O_TRACECLONE
         | O::PTRACE_O_TRACEEXEC
+        | O::PTRACE_O_TRACEEXIT
         | O::PTRACE_O_EXITKILL;
     ptrace::setoptions(pid, options)
 }

@@ -1,5 +1,7 @@
-//! Starting a traced writer the way `posix_spawn` does (`clone(CLONE_VM | CLONE_VFORK)`), with
-//! `PTRACE_TRACEME` and the seccomp filter installed between the clone and the `execve`.
+//! Starting a writer the way `posix_spawn` does (`clone(CLONE_VM | CLONE_VFORK)`), in its own
+//! process group, traced (with `PTRACE_TRACEME` and the seccomp filter installed between the
+//! clone and the `execve`) or not. An untraced child can be put into a cgroup before `exec`, so
+//! everything it starts, `setsid` or not, stays where it can be counted and killed.
 
 use std::ffi::{CStr, CString, OsString};
 use std::io;
@@ -23,7 +25,7 @@ struct ChildPlan<'a> {
     envp: &'a [*const libc::c_char],
     cwd: &'a CStr,
     stdio: [RawFd; 3],
-    filter: &'a SeccompFilter,
+    how: How<'a>,
     /// The errno of the step that failed; 0 while none did.
     error: AtomicI32,
 }
@@ -49,6 +51,40 @@ pub fn spawn_traced(
     stdio: [BorrowedFd<'_>; 3],
     filter: &SeccompFilter,
 ) -> io::Result<Pid> {
+    spawn(program, args, env, cwd, stdio, How::Traced(filter))
+}
+
+/// [`spawn_traced`] without tracing: a child that runs at full speed. With `cgroup_procs` (an
+/// open `cgroup.procs` file) the child moves itself into that cgroup before `exec`.
+pub fn spawn_untraced(
+    program: &Path,
+    args: &[OsString],
+    env: &[(OsString, OsString)],
+    cwd: &Path,
+    stdio: [BorrowedFd<'_>; 3],
+    cgroup_procs: Option<BorrowedFd<'_>>,
+) -> io::Result<Pid> {
+    let how = How::Untraced {
+        cgroup_procs: cgroup_procs.map(|fd| fd.as_raw_fd()),
+    };
+    spawn(program, args, env, cwd, stdio, how)
+}
+
+/// What the child does between the clone and `exec`, besides its stdio, directory and group.
+#[derive(Clone, Copy)]
+enum How<'a> {
+    Traced(&'a SeccompFilter),
+    Untraced { cgroup_procs: Option<RawFd> },
+}
+
+fn spawn(
+    program: &Path,
+    args: &[OsString],
+    env: &[(OsString, OsString)],
+    cwd: &Path,
+    stdio: [BorrowedFd<'_>; 3],
+    how: How<'_>,
+) -> io::Result<Pid> {
     let program = CString::new(program.as_os_str().as_bytes())?;
     let cwd = CString::new(cwd.as_os_str().as_bytes())?;
     let argv = c_strings(
@@ -62,7 +98,7 @@ pub fn spawn_traced(
         envp: &pointers(&envp),
         cwd: &cwd,
         stdio: stdio.map(|fd| fd.as_raw_fd()),
-        filter,
+        how,
         error: AtomicI32::new(0),
     };
     if plan.stdio.iter().any(|fd| *fd < 3) {
@@ -179,11 +215,8 @@ fn child_exec(plan: &ChildPlan<'_>) -> i32 {
         }
         // Rust ignores SIGPIPE; `Command` restores the default for its children, and so do we.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
-            return failed();
-        }
-        if plan.filter.install().is_err() {
-            return failed();
+        if let Err(errno) = child_enter(plan.how) {
+            return errno;
         }
         reset_signal_handlers();
         let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -196,6 +229,30 @@ fn child_exec(plan: &ChildPlan<'_>) -> i32 {
         );
     }
     failed()
+}
+
+/// In the child: tracing, or joining the cgroup, as `how` asks; the errno of a failed step.
+fn child_enter(how: How<'_>) -> Result<(), i32> {
+    match how {
+        How::Traced(filter) => {
+            // SAFETY: PTRACE_TRACEME takes no pointer; a plain syscall.
+            if unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) } != 0 {
+                return Err(Errno::last_raw());
+            }
+            filter.install().map_err(|_| Errno::last_raw())
+        }
+        // "0" written to `cgroup.procs` moves the writing process (`cgroups(7)`).
+        How::Untraced {
+            cgroup_procs: Some(fd),
+        } => {
+            // SAFETY: one byte from a static buffer to an fd the caller keeps open.
+            match unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } {
+                1 => Ok(()),
+                _ => Err(Errno::last_raw()),
+            }
+        }
+        How::Untraced { cgroup_procs: None } => Ok(()),
+    }
 }
 
 /// Puts every signal the harness handles (Ctrl-C's SIGINT, SIGTERM, SIGHUP...) back to its

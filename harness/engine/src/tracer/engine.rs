@@ -120,6 +120,11 @@ pub struct Session {
     /// Tracees whose first stop (the SIGSTOP of a new child) has been seen.
     started: HashSet<Pid>,
     main_end: Option<ExitStatus>,
+    /// Processes still running when the main process began to exit, with their command lines;
+    /// ended with it.
+    orphans: HashMap<Pid, String>,
+    /// Those of `orphans` that were ended still running (not exiting on their own).
+    left_running: Vec<String>,
     registration: Registration,
     /// The tracee a mode held, and the step to apply when it is released.
     held: Option<(Pid, Resume)>,
@@ -150,6 +155,8 @@ impl Session {
             live: HashSet::from([main]),
             started,
             main_end: None,
+            orphans: HashMap::new(),
+            left_running: Vec::new(),
             registration,
             began,
             held: None,
@@ -173,6 +180,12 @@ impl Session {
     /// How the main process (the writer as spawned) ended, once it has.
     pub fn main_end(&self) -> Option<ExitStatus> {
         self.main_end
+    }
+
+    /// The processes the writer left running when it exited (`pid N: command line`); the
+    /// session ended them with it.
+    pub fn left_running(&self) -> &[String] {
+        &self.left_running
     }
 
     /// Runs the stop loop until every tracee is gone, `mode` asks for the kill, or `mode` holds
@@ -348,6 +361,8 @@ impl Session {
             if let Ok(child) = sys::event_msg(pid) {
                 self.adopt(Pid::from_raw(child as i32));
             }
+        } else if event == libc::PTRACE_EVENT_EXIT && pid == self.main {
+            self.end_orphans();
         } else if event == libc::PTRACE_EVENT_EXEC {
             // A non-leader thread that execs takes the leader's pid; its old tid never reports.
             if let Ok(former) = sys::event_msg(pid) {
@@ -398,7 +413,28 @@ impl Session {
         if pid == self.main {
             self.main_end = Some(end);
         }
+        if let Some(command) = self.orphans.remove(&pid) {
+            // One that was already exiting ends with its own status, not our SIGKILL.
+            if end == ExitStatus::Signal(libc::SIGKILL) {
+                self.left_running.push(format!("pid {pid}: {command}"));
+            }
+        }
         self.forget(pid);
+    }
+
+    /// At the main process's exit stop: every other process of the tree (not a thread of the
+    /// main one) is still running, however it detached (`setsid`, double fork: ptrace follows
+    /// them all). End them now and remember them for the report: a run is over when the writer
+    /// is, not when its background children are.
+    fn end_orphans(&mut self) {
+        let main = self.main;
+        for pid in self.live.iter().copied().filter(|p| *p != main) {
+            let thread = std::path::Path::new(&format!("/proc/{main}/task/{pid}")).exists();
+            if !thread {
+                self.orphans.insert(pid, command_line(pid));
+                let _ = sys::kill(pid);
+            }
+        }
     }
 
     /// SIGKILLs the tree of a held run (`torture race --kill`) and reaps it.
@@ -450,7 +486,12 @@ impl Session {
                     ends.insert(pid, ExitStatus::Signal(signal));
                     self.reaped(pid, ExitStatus::Signal(signal));
                 }
-                Ok(report) => self.kill_newcomer(report),
+                Ok(report) => {
+                    self.kill_newcomer(report);
+                    // A tracee that stopped as it began to exit (PTRACE_EVENT_EXIT) sleeps
+                    // through SIGKILL until it is resumed; any other stop dies on resume.
+                    let _ = sys::resume(report.pid(), Resume::Continue, 0);
+                }
                 Err(_) => break,
             }
         }
@@ -531,6 +572,21 @@ enum Handled {
     Running,
     Kill,
     Held(Pid),
+}
+
+/// A process's command line for a report (`sleep 300`), or `?` once it is gone.
+fn command_line(pid: Pid) -> String {
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(raw) => {
+            let words: Vec<String> = raw
+                .split(|b| *b == 0)
+                .filter(|w| !w.is_empty())
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect();
+            words.join(" ")
+        }
+        Err(_) => "?".to_owned(),
+    }
 }
 
 fn unexpected(pid: Pid, how: &str) -> TraceError {

@@ -301,6 +301,21 @@ struct Ended {
     notes: Vec<String>,
 }
 
+/// What a report says of processes the writer left running: they were ended with it.
+fn left_running_note(left: &[String]) -> Option<String> {
+    let first = left.first()?;
+    let others = match left.len() {
+        1 => String::new(),
+        n => format!(" and {} more", n - 1),
+    };
+    Some(format!(
+        "the writer exited but left {} running ({first}{others}); torture ended {} when the \
+         writer exited. A writer's exit is its acknowledgement: wait for every process it starts",
+        torture_core::words::count_of(left.len() as u64, "process", "processes"),
+        if left.len() == 1 { "it" } else { "them" },
+    ))
+}
+
 /// Drives a run that cannot hold (no hold fault) to its end.
 fn drive_to_end(mut live: Live) -> Result<Ended, TraceError> {
     loop {
@@ -322,6 +337,7 @@ fn conclude(live: Live, outcome: Outcome, stderr: Vec<u8>) -> Result<Ended, Trac
         read_all(&live.spawned.stdout).map_err(|source| inspect("the writer's stdout", source))?;
     let exit = live.spawned.session.main_end();
     let mut notes = Vec::new();
+    notes.extend(left_running_note(live.spawned.session.left_running()));
     let (trace, space, unmodelled, outside) = match live.runner.recorder {
         Some(mut recorder) => {
             notes.extend(recorder.mapping_note());

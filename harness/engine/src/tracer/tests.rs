@@ -1115,3 +1115,44 @@ fn a_held_writer_is_not_timed_out_however_long_it_is_held() {
     assert_eq!(run.ack.exit, Some(ExitStatus::Code(0)), "{:?}", run.outcome);
     assert_eq!(sb.read("t").unwrap(), b"A");
 }
+
+#[test]
+fn a_writer_that_leaves_a_child_running_is_told_and_the_child_ends_with_it() {
+    let sb = Sandbox::new("left-running");
+    let outside = Sandbox::new("left-running-pids");
+    let pids = outside.path().join("pids");
+    // Detached into a session of its own, it would outlive a process-group kill.
+    let script = format!(
+        "setsid sleep 300 & echo $! >> {p}; printf abc > f; exit 0",
+        p = pids.display()
+    );
+    let started = std::time::Instant::now();
+    let golden = record_golden(&sh(&script), sb.path(), Path::new("f"), &limits()).unwrap();
+    assert_eq!(golden.exit_code, 0);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the run ends with the writer, not at the timeout"
+    );
+    let note = golden
+        .notes
+        .iter()
+        .find(|n| n.contains("left 1 process running"))
+        .unwrap_or_else(|| panic!("no note about the child: {:?}", golden.notes));
+    assert!(note.contains("sleep 300"), "{note}");
+    for pid in read_pids(&pids) {
+        assert!(dead(pid), "pid {pid} outlived the writer");
+    }
+    // A writer that waits for its children leaves nothing and is told nothing.
+    let waits = record_golden(
+        &sh("sleep 0.1 & wait; printf x > f"),
+        sb.path(),
+        Path::new("f"),
+        &limits(),
+    )
+    .unwrap();
+    assert!(
+        !waits.notes.iter().any(|n| n.contains("running")),
+        "{:?}",
+        waits.notes
+    );
+}
