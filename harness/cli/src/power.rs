@@ -39,7 +39,7 @@ writer's contract); 2 bad usage or a harness error; 3 no violation, but a writer
 Examples:
   torture power --subject rename-fsync --size 8KiB
   torture power --ack-line '^done$' -- python3 harness/writers/write_report_atomic.py {target}
-  torture power --subject rename --size 8KiB --state e4:f1@0 --materialize crash   # replay one state
+  torture power --subject rename --size 8KiB --state e4:t1@4096 --materialize crash # replay one state
   torture power --real ext4 --subject intact                                          # root";
 
 /// Options of `torture power`.
