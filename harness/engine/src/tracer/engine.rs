@@ -353,11 +353,7 @@ impl Session {
         pending: &mut HashMap<Pid, P>,
     ) -> Result<(), TraceError> {
         self.adopt(pid);
-        let is_spawn = matches!(
-            event,
-            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE
-        );
-        if is_spawn {
+        if is_spawn(event) {
             if let Ok(child) = sys::event_msg(pid) {
                 self.adopt(Pid::from_raw(child as i32));
             }
@@ -504,7 +500,11 @@ impl Session {
     /// A stop reported while the tree is dying: the tracee is already doomed unless it is new.
     fn kill_newcomer(&mut self, report: Wait) {
         let mut newcomers = vec![report.pid()];
-        if let Wait::Event { pid, .. } = report {
+        // Only a spawn's event message is a pid: an exit stop's is the exit status, which,
+        // taken for a pid, would be waited for forever (and sent a SIGKILL).
+        if let Wait::Event { pid, event } = report
+            && is_spawn(event)
+        {
             if let Ok(child) = sys::event_msg(pid) {
                 newcomers.push(Pid::from_raw(child as i32));
             }
@@ -572,6 +572,14 @@ enum Handled {
     Running,
     Kill,
     Held(Pid),
+}
+
+/// Whether a `PTRACE_EVENT_*` stop is a new process or thread, whose pid is the event message.
+fn is_spawn(event: i32) -> bool {
+    matches!(
+        event,
+        libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE
+    )
 }
 
 /// A process's command line for a report (`sleep 300`), or `?` once it is gone.
