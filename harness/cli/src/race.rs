@@ -36,7 +36,7 @@ Examples:
   torture race                                          # every built-in subject
   torture race --subject fixed-temp --writers 2
   torture race --writers 3 --schedules 50 -- python3 harness/writers/write_report_atomic.py {target}
-  torture race --subject fixed-temp --seed 1 --schedule 1x3.2x5.1   # replay one interleaving";
+  torture race --subject fixed-temp --seed 1 --schedule 1x2.3.2x4.1x2.3x3   # replay one interleaving";
 
 /// Options of `torture race`.
 #[derive(Debug, Clone, Args)]
