@@ -16,7 +16,7 @@ use torture_core::power::{Assume, Reach, TargetClass};
 use torture_engine::campaign::real::{
     self, CrashPoints, RealFs, RealOptions, RealRun, RealState, RealSubject,
 };
-use torture_engine::campaign::{self, Subject};
+use torture_engine::campaign::{self, Subject, named_only_builtins};
 use torture_engine::report::OutputFormat;
 use torture_engine::report::summary::{self, RunSummary, Stop, SubjectSummary};
 
@@ -91,6 +91,21 @@ fn crash_point(text: &str) -> Result<usize, String> {
 /// Payload of built-in subjects on real file systems: a few writes each, so runs stay short.
 pub const DEFAULT_REAL_SIZE_BYTES: u64 = 8 * 1024;
 
+/// A real crash point is the golden trace's event index replayed by running the writer again:
+/// threads that interleave differently run to run reach another state at the same index, so a
+/// concurrent writer's real states cannot be matched to its trace.
+fn refuse_concurrent(name: &str) -> Result<(), String> {
+    let concurrent = named_only_builtins().iter().any(|b| b.name == name);
+    match concurrent {
+        true => Err(format!(
+            "`{name}` runs 16 threads whose order differs run to run, so a real crash point \
+             cannot be matched to its trace; judge it with `torture power --subject {name}` (the \
+             simulation)"
+        )),
+        false => Ok(()),
+    }
+}
+
 /// The subjects: built-ins by name, commands, or every built-in. Every one must keep its
 /// contract on a real disk (`Expect::Pass`).
 fn subjects(common: &Common, real: &RealArgs) -> Result<Vec<Subject>, String> {
@@ -100,6 +115,7 @@ fn subjects(common: &Common, real: &RealArgs) -> Result<Vec<Subject>, String> {
     for name in &common.subjects {
         let builtin = campaign::builtin(name)
             .ok_or_else(|| format!("unknown subject `{name}` (see `torture list`)"))?;
+        refuse_concurrent(name)?;
         subjects.push(Subject::builtin(builtin, size));
     }
     let commands = real.commands.iter().map(|line| {

@@ -127,6 +127,18 @@ fn bad_usage_exits_2_in_every_command() {
     assert!(out.stderr.contains("available memory"), "{out:?}");
 }
 
+/// A concurrent writer's threads interleave differently run to run: its real crash points
+/// cannot be matched to its trace, so `--real` refuses it (before any root check or mount).
+#[test]
+fn power_real_refuses_a_concurrent_subject_with_exit_2() {
+    let out = torture(&["power", "--real", "ext4", "--subject", "intact-group"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("torture power --subject intact-group"),
+        "{out:?}"
+    );
+}
+
 /// Starts `torture ARGS`, waits for a stdout line containing `ready`, sends SIGINT, and returns
 /// the exit code and the stdout so far.
 fn interrupt_when(args: &[&str], ready: &str) -> (i32, String) {
