@@ -494,6 +494,18 @@ impl Explorer {
         ack: Option<&AckPoint>,
         classify: &mut dyn FnMut(&TargetState) -> TargetClass,
     ) -> Exploration {
+        self.explore_until(ack, classify, &|| false)
+    }
+
+    /// As [`Explorer::explore`], stopping as soon as `stop()` says so (asked before every state,
+    /// so Ctrl-C ends even a long exploration at once): the exploration is then not
+    /// exhaustive, and its violations are reported as found, not cut down.
+    pub fn explore_until(
+        &self,
+        ack: Option<&AckPoint>,
+        classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+        stop: &dyn Fn() -> bool,
+    ) -> Exploration {
         let mut judging = Judging {
             explorer: self,
             ack,
@@ -510,17 +522,21 @@ impl Explorer {
             .options
             .budget_ms
             .map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
-        let mut spent = false;
+        let (mut spent, mut stopped) = (false, false);
         let exhaustive = self.for_each_state_while(&mut |state| {
+            stopped = stop();
+            if stopped {
+                return false;
+            }
             judging.judge(state, classify);
             spent = deadline.is_some_and(|d| std::time::Instant::now() >= d);
             !spent
         });
-        // Past the budget the violations are reported as found, not cut down (each cut asks
-        // the classifier again, a `--check` command each time).
-        judging.minimise = !spent;
+        // Past the budget (or once stopped) the violations are reported as found, not cut
+        // down (each cut asks the classifier again, a `--check` command each time).
+        judging.minimise = !spent && !stopped;
         let mut result = judging.finish(classify);
-        result.exhaustive = exhaustive && !spent;
+        result.exhaustive = exhaustive && !spent && !stopped;
         result.budget_spent = spent;
         result.state_space = self.state_space();
         result.unmodelled = self

@@ -752,3 +752,24 @@ fn losing_every_write_after_a_truncate_leaves_the_old_version_on_every_file_syst
         );
     }
 }
+
+#[test]
+fn a_stopped_exploration_ends_at_once_and_is_not_exhaustive() {
+    let trace = two_appends(false);
+    let whole = explore(&trace, Model::Posix);
+    assert!(whole.exhaustive && whole.states_checked > 3, "{whole:?}");
+    let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
+    let TargetState::Regular(new) = explorer.new_version() else {
+        panic!("the writer leaves a regular file")
+    };
+    let ack = ack_point(&trace.header, AckSelect::Exit);
+    let mut classify = exact_classifier(None, &new);
+    let asked = std::cell::Cell::new(0u64);
+    let stop = || {
+        asked.set(asked.get() + 1);
+        asked.get() > 3
+    };
+    let stopped = explorer.explore_until(ack.as_ref(), &mut classify, &stop);
+    assert_eq!(stopped.states_checked, 3, "judged until the stop");
+    assert!(!stopped.exhaustive && !stopped.budget_spent);
+}

@@ -343,14 +343,17 @@ impl Judge<'_> {
                 TargetClass::Torn
             }
         };
-        let verdicts = explore_models(explorer, power, result.ack.as_ref(), &mut classify);
+        let stop = || self.cancelled();
+        let ack = result.ack.as_ref();
+        let verdicts = explore_models(explorer, power, (ack, &stop), &mut classify);
         result.exploration = merged(verdicts.iter().map(|(_, found)| found));
         let broke = verdicts.iter().any(|(_, found)| found.violating_states > 0);
         // A spent time budget leaves no time to explore the other models for the holds line.
         let spent = result.exploration.budget_spent;
         if broke && !spent && failed.borrow().is_none() && !self.cancelled() {
             let ack = result.ack.as_ref();
-            result.holds = Some(where_it_holds(explorer, verdicts, ack, &mut classify));
+            let holds = where_it_holds(explorer, verdicts, (ack, &stop), &mut classify);
+            result.holds = Some(holds);
         }
         result.explore_time = started.elapsed();
         if let Some(e) = failed.into_inner() {
@@ -532,11 +535,12 @@ fn budget_left(explorer: &Explorer, started: Instant) -> Option<u64> {
         .map(|budget| budget.saturating_sub(spent))
 }
 
-/// The explorations of every model the verdict follows, in order, within one time budget.
+/// The explorations of every model the verdict follows, in order, within one time budget;
+/// each ends at once when `stop()` says so (Ctrl-C).
 fn explore_models(
     explorer: &Explorer,
     power: &PowerSettings,
-    ack: Option<&AckPoint>,
+    (ack, stop): (Option<&AckPoint>, &dyn Fn() -> bool),
     classify: &mut dyn FnMut(&TargetState) -> TargetClass,
 ) -> Vec<(Model, Exploration)> {
     let started = Instant::now();
@@ -547,7 +551,7 @@ fn explore_models(
             let bounded = explorer
                 .with_model(model)
                 .with_budget_ms(budget_left(explorer, started));
-            (model, bounded.explore(ack, classify))
+            (model, bounded.explore_until(ack, classify, stop))
         })
         .collect()
 }
@@ -557,7 +561,7 @@ fn explore_models(
 fn where_it_holds(
     explorer: &Explorer,
     mut verdicts: Vec<(Model, Exploration)>,
-    ack: Option<&AckPoint>,
+    (ack, stop): (Option<&AckPoint>, &dyn Fn() -> bool),
     classify: &mut dyn FnMut(&TargetState) -> TargetClass,
 ) -> Holds {
     let started = Instant::now();
@@ -566,7 +570,7 @@ fn where_it_holds(
             let bounded = explorer
                 .with_model(model)
                 .with_budget_ms(budget_left(explorer, started));
-            verdicts.push((model, bounded.explore(ack, classify)));
+            verdicts.push((model, bounded.explore_until(ack, classify, stop)));
         }
     }
     verdicts.sort_by_key(|(model, _)| *model);
