@@ -28,7 +28,8 @@ Exit codes (every command): 0 every subject as expected; 1 a violation (or a can
 the run could not fill); 2 bad usage or a harness error; 3 no violation, but a subject does what the tracer \
 cannot model (shared writable mmap of a sandbox file, io_uring), so it has no verdict; 4 a model bug found by \
 `power --real`; 130 interrupted, with a partial report whose JUnit is marked failed. `--format json` ends with \
-one summary object whose fields are the same for every command (see reports/README.md).
+one summary object whose fields are the same for every command (on bad usage, one error object with \
+`exit_code` 2; see reports/README.md).
 
 Examples:
   torture                                        # the main job: every built-in subject
