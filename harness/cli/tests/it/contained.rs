@@ -34,13 +34,15 @@ fn a_setsid_child_ends_with_the_writer_in_every_command() {
             !out.stdout.contains("timeout") && !out.stderr.contains("timeout"),
             "the run ends with the writer, not at a timeout: {out:?}"
         );
-        if args[0] == "kill" {
-            assert_eq!(out.code, 0, "{out:?}");
-            assert!(
-                out.stdout.contains("left 1 process running (pid")
-                    && out.stdout.contains("sleep 311.25"),
-                "the writer is told what it left running: {out:?}"
-            );
-        }
+        assert_eq!(out.code, 0, "{}: {out:?}", args[0]);
+        assert!(
+            out.stdout.contains("left 1 process running (pid")
+                && out.stdout.contains("sleep 311.25)")
+                && out
+                    .stdout
+                    .contains("torture ended it when the writer exited"),
+            "`torture {}`: the writer is told what it left running: {out:?}",
+            args[0]
+        );
     }
 }

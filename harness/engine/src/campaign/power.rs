@@ -312,6 +312,7 @@ fn notes(
     golden: &super::GoldenSummary,
 ) -> Vec<String> {
     let mut notes = explorer.plan().notes.clone();
+    notes.extend(crate::tracer::left_running_note(&golden.left_running));
     notes.extend(golden::outside_note(
         &golden.outside_writes,
         golden.outside_is_violation,

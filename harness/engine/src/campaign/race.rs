@@ -146,6 +146,9 @@ pub struct RaceResult {
     pub clean_failures: Vec<String>,
     /// Runs that failed without breaking a rule, over all explored interleavings.
     pub clean_failure_runs: u64,
+    /// Facts for the report: the processes the first racer that left some running left
+    /// ([`crate::tracer::left_running_note`]).
+    pub notes: Vec<String>,
 }
 
 /// Different clean failures a result keeps to tell.
@@ -285,6 +288,9 @@ pub fn run_subject(
         finding,
         clean_failures: search.clean_failures,
         clean_failure_runs: search.clean_failure_runs,
+        notes: crate::tracer::left_running_note(&search.left_running)
+            .into_iter()
+            .collect(),
     })
 }
 
@@ -304,6 +310,7 @@ fn stopped(subject: &Subject, mode: Mode) -> RaceResult {
         finding: None,
         clean_failures: Vec::new(),
         clean_failure_runs: 0,
+        notes: Vec::new(),
     }
 }
 
@@ -319,6 +326,8 @@ struct Explored {
     first_steps: Option<u64>,
     clean_failures: Vec<String>,
     clean_failure_runs: u64,
+    /// What the first racer that left processes running left.
+    left_running: Vec<String>,
 }
 
 impl Explored {
@@ -329,6 +338,9 @@ impl Explored {
         self.reads += interleaving.facts.reads.len() as u64;
         self.max_leftovers = self.max_leftovers.max(interleaving.facts.leftovers);
         self.first_steps.get_or_insert(steps);
+        if self.left_running.is_empty() {
+            self.left_running = interleaving.left_running.clone();
+        }
         for told in clean_failures(&interleaving.facts) {
             self.clean_failure_runs += 1;
             let new = !self.clean_failures.contains(&told);

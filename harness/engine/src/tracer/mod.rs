@@ -34,6 +34,7 @@ mod run;
 mod spawn;
 mod step;
 pub mod syscalls;
+pub use run::left_running_note;
 pub use step::StepAt;
 mod watchdog;
 
@@ -96,6 +97,8 @@ pub struct GoldenRun {
     pub outside: Vec<String>,
     /// How the run was seen, for the report (stores through a shared mapping, say).
     pub notes: Vec<String>,
+    /// The processes the writer left running when it exited, ended with it.
+    pub left_running: Vec<String>,
 }
 
 /// How a traced run ended: the one outcome of every run, whatever the fault. A harness error
@@ -144,6 +147,9 @@ pub struct Run {
     /// acknowledgements): recorded by [`run_fault`] and [`start_fault`], `None` from
     /// [`run_to_kill`].
     pub trace: Option<Trace>,
+    /// The processes the writer left running when it exited (`pid N: command line`), ended
+    /// with it; [`left_running_note`] says so.
+    pub left_running: Vec<String>,
 }
 
 /// Where a run started by [`start_fault`] stands.
