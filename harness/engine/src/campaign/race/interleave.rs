@@ -125,6 +125,7 @@ fn slot(
     match run.outcome {
         tracer::Outcome::TimedOut { .. } => Err(race.trace_error(TraceError::Stalled {
             what: what(),
+            goal: "its next syscall".to_owned(),
             timeout_ms: race.limits.timeout_ms,
         })),
         tracer::Outcome::Killed { .. }
