@@ -90,6 +90,9 @@ pub struct PowerArgs {
     pub real: crate::real::RealArgs,
 
     #[command(flatten)]
+    pub shard: Shard,
+
+    #[command(flatten)]
     pub jobs: Jobs,
 
     #[command(flatten)]
@@ -157,7 +160,7 @@ impl PowerArgs {
             exhaustive: false,
             kill_at: None,
             strict: false,
-            shard: Shard { partition: None },
+            shard: self.shard.clone(),
             jobs: self.jobs.clone(),
             common: self.common.clone(),
         }
@@ -169,6 +172,11 @@ impl PowerArgs {
         {
             return Err("--state replays one subject's crash state: give one --subject NAME or a command after `--`".to_owned());
         }
+        if self.shard.partition.is_some() && self.state.is_some() {
+            return Err(
+                "--partition splits a whole exploration; --state replays one state".to_owned(),
+            );
+        }
         let kill = self.as_kill().plan(seed)?;
         let models = chosen_models(&self.models);
         let options = PowerOptions {
@@ -178,6 +186,7 @@ impl PowerArgs {
             max_states: self.max_states,
             seed,
             budget_ms: self.budget,
+            partition: self.shard.partition,
             ..PowerOptions::default()
         };
         Ok(power_plan(

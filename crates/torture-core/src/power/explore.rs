@@ -547,6 +547,16 @@ impl Explorer {
         result
     }
 
+    /// Whether this explorer's `--partition` shard judges `tree` (every tree without one): by
+    /// [`FsTree::shard_hash`], so equal trees fall in one shard whatever temp names the
+    /// writer picked in each shard's process.
+    pub fn owns(&self, tree: &FsTree) -> bool {
+        self.options.partition.is_none_or(|shard| {
+            let hash = tree.shard_hash(&self.plan.target);
+            hash % u128::from(shard.count) == u128::from(shard.index - 1)
+        })
+    }
+
     /// Grows `tree` (the tree of `last`) into the tree of `state` when `state` is a later tear
     /// of the same crash-event write.
     fn grow(&self, last: &CrashState, tree: &mut FsTree, state: &CrashState) -> bool {
@@ -591,6 +601,11 @@ impl Judging<'_> {
             }
             None => explorer.tree(state),
         };
+        if !explorer.owns(&tree) {
+            // Another shard judges this tree; it stays here only to grow the next tear.
+            self.last = Some((state.clone(), tree));
+            return;
+        }
         self.result.states_checked += 1;
         let before_ack = self.ack.is_none_or(|a| state.events < a.events_before);
         let sides = self.sides(state, &tree);

@@ -773,3 +773,46 @@ fn a_stopped_exploration_ends_at_once_and_is_not_exhaustive() {
     assert_eq!(stopped.states_checked, 3, "judged until the stop");
     assert!(!stopped.exhaustive && !stopped.budget_spent);
 }
+
+#[test]
+fn partition_shards_judge_disjoint_trees_whose_union_is_the_whole_run() {
+    use crate::killpoint::Partition;
+    let trace = replace(false);
+    let explore_shard = |partition: Option<Partition>| {
+        let options = PowerOptions {
+            model: Model::Posix,
+            torn: Torn::Bytes(1),
+            partition,
+            ..PowerOptions::default()
+        };
+        let explorer = Explorer::new(&trace, options).unwrap();
+        let TargetState::Regular(new) = explorer.new_version() else {
+            panic!("the writer leaves a regular file")
+        };
+        let old = explorer.plan().old.clone();
+        let ack = ack_point(&trace.header, AckSelect::Exit);
+        let mut classify = exact_classifier(old.as_deref(), &new);
+        explorer.explore(ack.as_ref(), &mut classify)
+    };
+    let whole = explore_shard(None);
+    assert!(
+        whole.violating_states > 0 && whole.distinct_states > 3,
+        "{whole:?}"
+    );
+    let shards: Vec<Exploration> = (1..=3)
+        .map(|index| explore_shard(Some(Partition { index, count: 3 })))
+        .collect();
+    let sum = |field: fn(&Exploration) -> u64| shards.iter().map(field).sum::<u64>();
+    assert_eq!(sum(|e| e.states_checked), whole.states_checked);
+    assert_eq!(sum(|e| e.distinct_states), whole.distinct_states);
+    assert_eq!(sum(|e| e.violating_states), whole.violating_states);
+    let classes = shards
+        .iter()
+        .fold(ClassCounts::default(), |all, e| all.plus(e.classes));
+    assert_eq!(classes, whole.classes);
+    assert!(
+        shards.iter().filter(|e| e.states_checked > 0).count() >= 2,
+        "the trees spread over the shards: {:?}",
+        shards.iter().map(|e| e.states_checked).collect::<Vec<_>>()
+    );
+}

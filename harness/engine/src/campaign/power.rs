@@ -131,6 +131,8 @@ pub struct PowerResult {
     /// Where the verdict holds, when some model breaks: each chosen model and each file-system
     /// model (posix, ext4, xfs, btrfs) explored, with the rule the holding ones lean on.
     pub holds: Option<Holds>,
+    /// Every state, or one `--partition` shard of them (a canary may be caught in another).
+    pub coverage: Coverage,
 }
 
 /// The result of a power run.
@@ -181,7 +183,7 @@ impl PowerResult {
             Some(&self.golden),
             self.subject.expect,
             self.violations(),
-            Coverage::Whole,
+            self.coverage,
         )
     }
 
@@ -287,6 +289,10 @@ fn run_subject(
         explore_time: Duration::ZERO,
         recovery_time: Duration::ZERO,
         holds: None,
+        coverage: match plan.power.options.partition {
+            Some(_) => Coverage::Shard,
+            None => Coverage::Whole,
+        },
     };
     let done = match &plan.power.state {
         Some(state) => judge.replay_one(&explorer, state, &plan.power, &mut result)?,
@@ -625,7 +631,7 @@ pub fn class_of(verdict: &Verdict) -> TargetClass {
 }
 
 /// Up to `cap` states to recover from, one per distinct tree: the findings first, then states
-/// spread evenly over the enumeration.
+/// spread evenly over the enumeration; in a `--partition` shard, only trees the shard owns.
 fn recovery_states(
     explorer: &Explorer,
     exploration: &Exploration,
@@ -636,7 +642,7 @@ fn recovery_states(
     let mut offer = |model: Model, state: &CrashState, violating: bool, chosen: &mut Vec<_>| {
         if chosen.len() < cap {
             if let Ok(tree) = explorer.with_model(model).replay(state) {
-                if trees.insert(tree.content_hash()) {
+                if explorer.owns(&tree) && trees.insert(tree.content_hash()) {
                     chosen.push((model, state.clone(), violating));
                 }
             }
