@@ -227,6 +227,95 @@ impl UnitVerdict {
     }
 }
 
+/// Whether `pattern` is a glob (holds `*`, `?` or `[`) rather than one path.
+pub fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '['])
+}
+
+/// Whether `path` matches the glob `pattern`: `*` is any run of characters but `/`, `?` one
+/// character but `/`, `[abc]` / `[a-z]` / `[!a]` one of a set; anything else matches itself.
+pub fn glob_matches(pattern: &str, path: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let path: Vec<char> = path.chars().collect();
+    matches_from(&pattern, &path)
+}
+
+fn matches_from(pattern: &[char], path: &[char]) -> bool {
+    match pattern.split_first() {
+        None => path.is_empty(),
+        Some(('*', rest)) => {
+            // Shortest first; a star never crosses a directory separator.
+            let run = path.iter().take_while(|&&c| c != '/').count();
+            (0..=run).any(|skip| matches_from(rest, &path[skip..]))
+        }
+        Some(('?', rest)) => path
+            .split_first()
+            .is_some_and(|(&c, tail)| c != '/' && matches_from(rest, tail)),
+        Some(('[', rest)) => match (class_end(rest), path.split_first()) {
+            (Some(end), Some((&c, tail))) => {
+                c != '/' && in_class(&rest[..end], c) && matches_from(&rest[end + 1..], tail)
+            }
+            (None, Some((&c, tail))) => c == '[' && matches_from(rest, tail),
+            (Some(_) | None, None) => false,
+        },
+        Some((&literal, rest)) => path
+            .split_first()
+            .is_some_and(|(&c, tail)| c == literal && matches_from(rest, tail)),
+    }
+}
+
+/// Where the `]` closing a class is in `rest` (the pattern after `[`); a `]` first is literal.
+fn class_end(rest: &[char]) -> Option<usize> {
+    let skip = usize::from(matches!(rest.first(), Some('!' | '^')));
+    let from = skip + usize::from(rest.get(skip) == Some(&']'));
+    rest[from.min(rest.len())..]
+        .iter()
+        .position(|&c| c == ']')
+        .map(|i| i + from)
+}
+
+fn in_class(class: &[char], c: char) -> bool {
+    let (negated, set) = match class.split_first() {
+        Some(('!' | '^', set)) => (true, set),
+        Some(_) | None => (false, class),
+    };
+    let mut found = false;
+    let mut i = 0;
+    while i < set.len() {
+        if i + 2 < set.len() && set[i + 1] == '-' {
+            found |= (set[i]..=set[i + 2]).contains(&c);
+            i += 3;
+        } else {
+            found |= set[i] == c;
+            i += 1;
+        }
+    }
+    found != negated
+}
+
+/// The unit's paths: each literal pattern as given, each glob replaced by the `candidates` it
+/// matches (sorted), without duplicates, in order. A glob that matches nothing adds nothing.
+pub fn expand(patterns: &[String], candidates: &[&str]) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::new();
+    for pattern in patterns {
+        let mut found: Vec<String> = match is_glob(pattern) {
+            true => candidates
+                .iter()
+                .filter(|path| glob_matches(pattern, path))
+                .map(|path| (*path).to_owned())
+                .collect(),
+            false => vec![pattern.clone()],
+        };
+        found.sort();
+        for path in found {
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+    }
+    paths
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +413,36 @@ mod tests {
         assert_eq!(unit.judge(&[regular(b"x"), TargetState::Absent]), UnitVerdict::Old);
     }
 
+    #[test]
+    fn globs_match_within_one_directory() {
+        assert!(glob_matches("out/part-*.csv", "out/part-1.csv"));
+        assert!(glob_matches("out/part-*.csv", "out/part-.csv"));
+        assert!(!glob_matches("out/part-*.csv", "out/sub/part-1.csv"));
+        assert!(!glob_matches("out/part-*.csv", "out/part-1.csv.tmp"));
+        assert!(glob_matches("out/part-?.csv", "out/part-2.csv"));
+        assert!(glob_matches("out/part-[0-9].csv", "out/part-7.csv"));
+        assert!(!glob_matches("out/part-[!0-9].csv", "out/part-7.csv"));
+        assert!(glob_matches("*", "a"));
+        assert!(!glob_matches("*", "a/b"));
+        assert!(glob_matches("a[", "a["));
+        assert!(!is_glob("out/_SUCCESS"));
+    }
+
+    #[test]
+    fn expansion_keeps_order_and_drops_duplicates() {
+        let candidates = ["out/part-2.csv", "out/part-1.csv", "out/_SUCCESS", "out"];
+        let patterns = [
+            "out/part-*.csv".to_owned(),
+            "out/part-1.csv".to_owned(),
+            "out/_SUCCESS".to_owned(),
+            "none-*".to_owned(),
+        ];
+        assert_eq!(
+            expand(&patterns, &candidates),
+            ["out/part-1.csv", "out/part-2.csv", "out/_SUCCESS"]
+        );
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
@@ -346,6 +465,21 @@ mod tests {
         }
 
         proptest! {
+            #[test]
+            fn a_literal_pattern_matches_only_itself(path in "[a-z/._-]{0,12}") {
+                prop_assert!(glob_matches(&path, &path));
+                let other = format!("{path}x");
+                prop_assert!(!glob_matches(&path, &other));
+            }
+
+            #[test]
+            fn a_star_matches_every_name_without_a_slash(name in "[a-z._-]{0,12}") {
+                let path = format!("out/{name}");
+                prop_assert!(glob_matches("out/*", &path));
+                let nested = format!("out/{name}/x");
+                prop_assert!(!glob_matches("out/*", &nested));
+            }
+
             #[test]
             fn all_new_is_new_and_all_old_is_never_a_violation(unit in units()) {
                 let new: Vec<TargetState> = unit.files.iter().map(|f| f.new.clone()).collect();
