@@ -9,7 +9,8 @@ use crate::cli::{Common, Jobs, KillArgs, Shard};
 use torture_core::oracle::CrashKind;
 use torture_core::power::{CrashState, Fill, Model, PowerOptions, Torn};
 use torture_engine::campaign::power::{DEFAULT_RECOVERY_CAP, PowerPlan, PowerSettings, Regex};
-use torture_engine::campaign::{self, SubjectKind};
+use torture_engine::campaign::traces::{self, SavedTrace};
+use torture_engine::campaign::{self, Subject, SubjectKind};
 use torture_writers::strategies::Strategy;
 
 /// Crash states per subject when `--max-states` is not given.
@@ -85,6 +86,12 @@ pub struct PowerArgs {
     /// Crash states per subject to write to a sandbox and run the writer over again
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RECOVERY_CAP)]
     pub recovery_cap: usize,
+
+    /// Explore a trace saved with --save-trace (a file, or a directory of `<subject>.jsonl`)
+    /// instead of running the writer: no golden run, and no recovery run (they need the writer);
+    /// --check still judges
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["state", "save_trace"])]
+    pub trace: Option<PathBuf>,
 
     #[command(flatten)]
     pub real: crate::real::RealArgs,
@@ -169,7 +176,10 @@ impl PowerArgs {
         {
             return Err("--state replays one subject's crash state: give one --subject NAME or a command after `--`".to_owned());
         }
-        let kill = self.as_kill().plan(seed)?;
+        let (kill, saved_traces) = match &self.trace {
+            Some(path) => self.saved_plan(path, seed)?,
+            None => (self.as_kill().plan(seed)?, Vec::new()),
+        };
         let models = chosen_models(&self.models);
         let options = PowerOptions {
             model: models[0],
@@ -186,11 +196,45 @@ impl PowerArgs {
                 options,
                 models,
                 ack_line: self.ack_line.clone(),
-                recovery_cap: self.recovery_cap,
+                recovery_cap: match saved_traces.is_empty() {
+                    true => self.recovery_cap,
+                    false => 0,
+                },
                 state: self.state.clone(),
                 materialize: self.materialize.clone(),
+                saved_traces,
             },
         ))
+    }
+
+    /// The plan of `--trace FILE`: one subject per saved trace, named after it, expected to pass
+    /// (or `--expect caught`).
+    fn saved_plan(
+        &self,
+        path: &std::path::Path,
+        seed: u64,
+    ) -> Result<(campaign::Plan, Vec<SavedTrace>), String> {
+        let c = &self.common;
+        if !c.subjects.is_empty() || !c.command.is_empty() {
+            return Err(
+                "--trace explores a saved trace: give no --subject and no command after `--`"
+                    .to_owned(),
+            );
+        }
+        let saved = traces::load(path)?;
+        let mut kill = self.as_kill();
+        kill.common.expect = None;
+        let mut plan = kill.plan(seed)?;
+        plan.subjects = saved
+            .iter()
+            .map(|s| {
+                let argv = s.trace.header.command.iter().map(Into::into).collect();
+                let mut subject = Subject::command(argv, c.expect());
+                subject.label = s.label.clone();
+                subject
+            })
+            .collect();
+        Ok((plan, saved))
     }
 }
 
@@ -243,6 +287,7 @@ pub fn main_job_settings(seed: u64) -> PowerSettings {
         recovery_cap: MAIN_JOB_RECOVERY_CAP,
         state: None,
         materialize: None,
+        saved_traces: Vec::new(),
     }
 }
 

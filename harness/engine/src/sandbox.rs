@@ -266,11 +266,6 @@ impl Sandbox {
             }
             Err(e) => return Err(error("inspect sandbox", &self.path, "")(e)),
         }
-        // The target's directory exists, as it would where the writer is deployed.
-        if let Some(parent) = self.target.parent() {
-            let create = fs::create_dir_all(parent);
-            create.map_err(error("create the target's directory", parent, ""))?;
-        }
         match old {
             Some(bytes) => self.seed(bytes),
             None => Ok(()),
@@ -288,6 +283,13 @@ impl Sandbox {
     }
 
     fn seed(&self, bytes: &[u8]) -> Result<(), SandboxError> {
+        // The old version's directory exists with it. Without an old version nothing is made:
+        // a writer that creates its own directory (`hg init`, a pipeline's `out/`) must find
+        // none there.
+        if let Some(parent) = self.target.parent() {
+            let create = fs::create_dir_all(parent);
+            create.map_err(error("create the target's directory", parent, ""))?;
+        }
         // A new file, never a truncated one: on ext4 truncating a file with data and rewriting it
         // triggers a flush on close (auto_da_alloc) that costs milliseconds.
         fs::OpenOptions::new()

@@ -220,7 +220,10 @@ impl UnitVerdict {
             UnitVerdict::MarkerEarly { .. } => {
                 "fsync each file of the unit and its directory before creating the marker"
             }
-            UnitVerdict::Mixed { .. } | UnitVerdict::Absent | UnitVerdict::Old | UnitVerdict::New => {
+            UnitVerdict::Mixed { .. }
+            | UnitVerdict::Absent
+            | UnitVerdict::Old
+            | UnitVerdict::New => {
                 "publish the unit in one step (write it to a new directory, fsync each file and the directory, rename the directory into place), or publish a marker last (--marker) after fsyncing each file and the directory"
             }
         }
@@ -392,8 +395,14 @@ mod tests {
             marker: None,
         };
         assert!(unit.had_old());
-        assert_eq!(unit.judge(&[regular(b"a1"), regular(b"b1")]), UnitVerdict::Old);
-        assert_eq!(unit.judge(&[regular(b"a2"), regular(b"b2")]), UnitVerdict::New);
+        assert_eq!(
+            unit.judge(&[regular(b"a1"), regular(b"b1")]),
+            UnitVerdict::Old
+        );
+        assert_eq!(
+            unit.judge(&[regular(b"a2"), regular(b"b2")]),
+            UnitVerdict::New
+        );
         let mixed = unit.judge(&[regular(b"a2"), regular(b"b1")]);
         assert_eq!(
             mixed.reason().unwrap(),
@@ -406,11 +415,20 @@ mod tests {
     #[test]
     fn a_file_unchanged_by_the_run_fits_either_side() {
         let unit = Unit {
-            files: vec![file("a", Some(b"x"), Some(b"x")), file("b", None, Some(b"b"))],
+            files: vec![
+                file("a", Some(b"x"), Some(b"x")),
+                file("b", None, Some(b"b")),
+            ],
             marker: None,
         };
-        assert_eq!(unit.judge(&[regular(b"x"), regular(b"b")]), UnitVerdict::New);
-        assert_eq!(unit.judge(&[regular(b"x"), TargetState::Absent]), UnitVerdict::Old);
+        assert_eq!(
+            unit.judge(&[regular(b"x"), regular(b"b")]),
+            UnitVerdict::New
+        );
+        assert_eq!(
+            unit.judge(&[regular(b"x"), TargetState::Absent]),
+            UnitVerdict::Old
+        );
     }
 
     #[test]
@@ -450,8 +468,12 @@ mod tests {
         /// A unit of 1..6 files whose old and new versions differ (some absent before), with
         /// or without a marker (the last file).
         fn units() -> impl Strategy<Value = Unit> {
-            (1usize..6, any::<bool>(), proptest::collection::vec(any::<bool>(), 6)).prop_map(
-                |(n, marked, existed)| Unit {
+            (
+                1usize..6,
+                any::<bool>(),
+                proptest::collection::vec(any::<bool>(), 6),
+            )
+                .prop_map(|(n, marked, existed)| Unit {
                     files: (0..n)
                         .map(|i| {
                             let old = existed[i].then(|| format!("old{i}").into_bytes());
@@ -460,8 +482,7 @@ mod tests {
                         })
                         .collect(),
                     marker: marked.then_some(n - 1),
-                },
-            )
+                })
         }
 
         proptest! {

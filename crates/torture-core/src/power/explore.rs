@@ -216,9 +216,9 @@ impl Explorer {
         let mut names = tree.leftovers(&self.plan.target);
         if let Some(unit) = &self.unit {
             names.retain(|name| {
-                unit.files.iter().all(|f| {
-                    f.path != *name && !f.path.starts_with(&format!("{name}/"))
-                })
+                unit.files
+                    .iter()
+                    .all(|f| f.path != *name && !f.path.starts_with(&format!("{name}/")))
             });
         }
         names

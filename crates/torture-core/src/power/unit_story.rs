@@ -17,17 +17,16 @@ pub(crate) fn describe(explorer: &Explorer, facts: &Facts<'_>) -> Option<Diagnos
             let files: Vec<&str> = incomplete.iter().map(|(path, _)| path.as_str()).collect();
             marker_early(explorer, facts, marker, &files, &reason)
         }
-        UnitVerdict::Mixed { .. }
-        | UnitVerdict::Absent
-        | UnitVerdict::Old
-        | UnitVerdict::New => Diagnosis {
-            pattern: Pattern::UnitMixed,
-            text: format!(
-                "after a power cut at e{}, {reason}. Fix: {}.",
-                facts.state.events,
-                fix(Pattern::UnitMixed)
-            ),
-        },
+        UnitVerdict::Mixed { .. } | UnitVerdict::Absent | UnitVerdict::Old | UnitVerdict::New => {
+            Diagnosis {
+                pattern: Pattern::UnitMixed,
+                text: format!(
+                    "after a power cut at e{}, {reason}. Fix: {}.",
+                    facts.state.events,
+                    fix(Pattern::UnitMixed)
+                ),
+            }
+        }
     })
 }
 
@@ -118,9 +117,7 @@ fn dir_synced(steps: &[Step], file: &str) -> bool {
     let dir = parent(file);
     let placed = steps.iter().rposition(|s| publishes(s, file)).unwrap_or(0);
     steps[placed..].iter().any(|s| match &s.kind {
-        StepKind::Barrier(Barrier::Dir { path }) => {
-            path == dir || (dir == "." && path.is_empty())
-        }
+        StepKind::Barrier(Barrier::Dir { path }) => path == dir || (dir == "." && path.is_empty()),
         StepKind::Barrier(Barrier::All) => true,
         StepKind::Barrier(Barrier::File { .. })
         | StepKind::Write { .. }

@@ -205,6 +205,54 @@ pub(crate) fn record(
     }))
 }
 
+/// The golden phase of a saved trace (`torture power --trace`): the old version is the trace's
+/// initial state, the new version what the whole trace leaves; the writer is not run, so bytes
+/// (or `--check`) judge, and there is no kill space.
+pub(crate) fn saved(trace: &Trace, settings: &Settings) -> Result<Golden, CampaignError> {
+    let usage = |e: String| CampaignError::Usage(format!("--trace: {e}"));
+    let explorer = torture_core::power::Explorer::new(trace, Default::default())
+        .map_err(|e| usage(e.to_string()))?;
+    let old = explorer.plan().old.clone();
+    let new = match explorer.new_version() {
+        TargetState::Regular(bytes) => bytes,
+        TargetState::Absent | TargetState::NotRegular(_) => {
+            return Err(usage(format!(
+                "the saved run leaves no regular file at its target `{}`",
+                explorer.plan().target
+            )));
+        }
+    };
+    let (validator, label) = match &settings.validation {
+        ValidationChoice::Check(command) => (Validator::Check(command.clone()), "check"),
+        ValidationChoice::Auto
+        | ValidationChoice::Json
+        | ValidationChoice::JsonLines
+        | ValidationChoice::Bytes => (Validator::Builtin(Validation::Bytes), "bytes (saved trace)"),
+    };
+    let summary = GoldenSummary {
+        space: KillSpace::default(),
+        old_len: old.as_ref().map(|o| o.len() as u64),
+        new_len: new.len() as u64,
+        goldens_agree: true,
+        disagreement_offset: None,
+        unmodelled: Vec::new(),
+        validation: label.to_owned(),
+        notes: vec![
+            "explored a saved trace (--trace): the writer was not run, so no recovery run was made"
+                .to_owned(),
+        ],
+        outside_writes: Vec::new(),
+        outside_is_violation: false,
+        trace: trace.clone(),
+    };
+    Ok(Golden {
+        summary,
+        versions: Versions::one(old, new),
+        validator,
+        selection: None,
+    })
+}
+
 /// The note for changes outside the sandbox: they were neither killed at nor recorded, so the
 /// user must not believe that output path was tested.
 pub(crate) fn outside_note(outside: &[String], strict: bool) -> Option<String> {

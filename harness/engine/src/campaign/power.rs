@@ -50,6 +50,9 @@ pub struct PowerSettings {
     pub state: Option<CrashState>,
     /// `--materialize DIR`: where the replayed state's tree is written.
     pub materialize: Option<PathBuf>,
+    /// `--trace FILE`: the subjects' saved golden traces, one per subject in plan order, explored
+    /// without running the writer (empty: every writer runs its golden phase).
+    pub saved_traces: Vec<super::traces::SavedTrace>,
 }
 
 impl PowerSettings {
@@ -209,12 +212,14 @@ pub fn run(
     finished: &mut dyn FnMut(&PowerResult),
 ) -> Result<PowerRun, CampaignError> {
     let started = Instant::now();
-    subject::check_all(&plan.subjects)?;
+    if plan.power.saved_traces.is_empty() {
+        subject::check_all(&plan.subjects)?;
+    }
     let root = RunRoot::create(&plan.settings.dir, &context.run_id)?;
     let mut subjects = Vec::new();
     let mut end = RunEnd::Completed;
-    for subject in &plan.subjects {
-        match run_subject(subject, plan, context, &root) {
+    for (index, subject) in plan.subjects.iter().enumerate() {
+        match run_subject(subject, plan, context, &root, index) {
             Ok(Some(result)) => {
                 finished(&result);
                 subjects.push(result);
@@ -258,11 +263,21 @@ fn run_subject(
     plan: &PowerPlan,
     context: &RunContext,
     root: &RunRoot,
+    index: usize,
 ) -> Result<Option<PowerResult>, CampaignError> {
-    let prepared = subject::prepare(subject)?;
     let settings = &plan.settings;
-    let Some(golden) = golden::record(&prepared, settings, context, root)? else {
-        return Ok(None);
+    let (prepared, golden) = match plan.power.saved_traces.get(index) {
+        Some(saved) => (
+            subject::never_run(subject),
+            golden::saved(&saved.trace, settings)?,
+        ),
+        None => {
+            let prepared = subject::prepare(subject)?;
+            let Some(golden) = golden::record(&prepared, settings, context, root)? else {
+                return Ok(None);
+            };
+            (prepared, golden)
+        }
     };
     let judge = Judge {
         prepared: &prepared,
@@ -275,6 +290,7 @@ fn run_subject(
     let trace = &golden.summary.trace;
     let explorer = Explorer::new(trace, plan.power.options.clone())
         .map_err(|e| CampaignError::Usage(format!("{}: {e}", subject.label)))?;
+    let explorer = super::unit::judge_unit(explorer, &settings.unit);
     let ack = acknowledgement(trace, plan.power.ack_line.as_ref());
     let mut result = PowerResult {
         subject: subject.clone(),
@@ -387,15 +403,18 @@ impl Judge<'_> {
             .replay(state)
             .map_err(|e| CampaignError::Usage(format!("{label}: --state {state}: {e}")))?;
         let target = &explorer.plan().target;
-        let Some(verdict) = self.classify(&tree.target_state(target))? else {
-            return Ok(false);
+        let class = match explorer.unit_verdict(&tree) {
+            Some(unit) => unit.class(),
+            None => match self.classify(&tree.target_state(target))? {
+                Some(verdict) => class_of(&verdict),
+                None => return Ok(false),
+            },
         };
-        let class = class_of(&verdict);
         let before_ack = result
             .ack
             .as_ref()
             .is_none_or(|a| state.events < a.events_before);
-        let violation = power::verdict_rule(before_ack, class, explorer.plan().old.is_some());
+        let violation = power::verdict_rule(before_ack, class, explorer.had_old());
         let materialized = match &power.materialize {
             Some(dir) => Some(write_tree(&tree, dir)?),
             None => None,
@@ -405,7 +424,7 @@ impl Judge<'_> {
             class,
             before_ack,
             violation,
-            leftovers: tree.leftovers(target),
+            leftovers: explorer.leftovers(&tree),
             materialized,
         });
         let built = (explorer.options().model, state.clone());
