@@ -63,8 +63,9 @@ pub enum UnitVerdict {
     MarkerEarly {
         /// The marker's path.
         marker: String,
-        /// The files that are not complete, each with where it stands.
-        incomplete: Vec<(String, Standing)>,
+        /// The files that are not complete, each with what it is: `gone`, `the old version`,
+        /// `torn`.
+        incomplete: Vec<(String, &'static str)>,
     },
 }
 
@@ -85,15 +86,6 @@ impl Standing {
 
     fn fits_old(self) -> bool {
         matches!(self, Standing::Both | Standing::Old)
-    }
-
-    /// `the new version`, `the old version`, `neither version`, for diagnoses.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Standing::Both | Standing::New => "the new version",
-            Standing::Old => "the old version",
-            Standing::Neither => "neither version",
-        }
     }
 }
 
@@ -132,17 +124,26 @@ impl Unit {
         } else if standings.iter().all(|s| s.fits_old()) {
             UnitVerdict::Old
         } else {
-            self.inconsistent(&standings)
+            self.inconsistent(&standings, &|i| state(i) == &TargetState::Absent)
         }
     }
 
     /// A unit that is neither all old nor all new: with a marker at its new version, the marker
     /// came too early; else a mix.
-    fn inconsistent(&self, standings: &[Standing]) -> UnitVerdict {
+    fn inconsistent(&self, standings: &[Standing], gone: &dyn Fn(usize) -> bool) -> UnitVerdict {
         if let Some(m) = self.marker.filter(|&m| standings[m].fits_new()) {
             let incomplete = (0..self.files.len())
                 .filter(|&i| i != m && !standings[i].fits_new())
-                .map(|i| (self.files[i].path.clone(), standings[i]))
+                .map(|i| {
+                    let what = match (gone(i), standings[i]) {
+                        (true, _) => "gone",
+                        (false, Standing::Neither) => "torn",
+                        (false, Standing::Both | Standing::New | Standing::Old) => {
+                            "the old version"
+                        }
+                    };
+                    (self.files[i].path.clone(), what)
+                })
                 .collect();
             return UnitVerdict::MarkerEarly {
                 marker: self.files[m].path.clone(),
@@ -182,12 +183,7 @@ impl UnitVerdict {
             UnitVerdict::MarkerEarly { marker, incomplete } => {
                 let files: Vec<String> = incomplete
                     .iter()
-                    .map(|(path, standing)| match standing {
-                        Standing::Neither => format!("`{path}`"),
-                        Standing::Both | Standing::New | Standing::Old => {
-                            format!("`{path}` ({})", standing.describe())
-                        }
-                    })
+                    .map(|(path, what)| format!("`{path}` ({what})"))
                     .collect();
                 Some(format!(
                     "`{marker}` survived but {} did not",
@@ -368,13 +364,13 @@ mod tests {
             verdict,
             UnitVerdict::MarkerEarly {
                 marker: "out/_SUCCESS".to_owned(),
-                incomplete: vec![("out/part-2.csv".to_owned(), Standing::Old)],
+                incomplete: vec![("out/part-2.csv".to_owned(), "gone")],
             }
         );
         assert_eq!(verdict.class(), TargetClass::Torn);
         assert_eq!(
             verdict.reason().unwrap(),
-            "`out/_SUCCESS` survived but `out/part-2.csv` (the old version) did not"
+            "`out/_SUCCESS` survived but `out/part-2.csv` (gone) did not"
         );
     }
 

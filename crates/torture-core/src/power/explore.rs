@@ -170,6 +170,12 @@ impl Explorer {
                 })
                 .collect(),
         };
+        self.judging(unit)
+    }
+
+    /// The same trace with `unit` judged as one (its versions as the caller read them: a
+    /// faulted run's trace does not end at the new version).
+    pub fn judging(&self, unit: Unit) -> Explorer {
         let mut explorer = self.clone();
         explorer.unit = Some(unit);
         explorer

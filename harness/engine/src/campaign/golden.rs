@@ -10,11 +10,14 @@ use super::{RunContext, Selection, Settings, ValidationChoice};
 use crate::sandbox::{RunRoot, Sandbox, kind_name};
 use crate::tracer::{self, RunLimits, WriterCommand};
 use torture_core::killpoint::{KillPoint, KillSpace};
+use torture_core::oracle::unit::Unit;
 use torture_core::oracle::{
     self, Coverage, Expect, Initial, NewRule, RunExit, SubjectStatus, TargetState, Validation,
     Validity, Versions,
 };
 use torture_core::trace::Trace;
+
+use super::unit;
 
 /// What the golden runs established, for reports (and read back by `torture merge`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -98,6 +101,9 @@ pub(crate) struct Golden {
     pub validator: Validator,
     /// The subject's own selection, if it overrides the run's.
     pub selection: Option<Selection>,
+    /// `--target` repeated or a glob, `--marker`: the files judged as one, with their versions
+    /// before and after the traced run (`None`: the target alone).
+    pub unit: Option<torture_core::oracle::unit::Unit>,
 }
 
 impl Golden {
@@ -164,7 +170,7 @@ pub(crate) fn record(
     let Some(second) = step.uncrashed(old.as_deref(), 2)? else {
         return Ok(None);
     };
-    let Some((traced, new)) = step.traced(old.as_deref())? else {
+    let Some((traced, new, unit)) = step.traced(old.as_deref(), &settings.unit)? else {
         return Ok(None);
     };
     let tracer::GoldenRun {
@@ -202,6 +208,7 @@ pub(crate) fn record(
         versions: versions(old, new, second),
         validator,
         selection: prepared.subject.selection,
+        unit,
     }))
 }
 
@@ -250,6 +257,7 @@ pub(crate) fn saved(trace: &Trace, settings: &Settings) -> Result<Golden, Campai
         versions: Versions::one(old, new),
         validator,
         selection: None,
+        unit: None,
     })
 }
 
@@ -354,13 +362,18 @@ impl Step<'_> {
         }
     }
 
-    /// The traced golden run.
+    /// The traced golden run, the new version, and the unit (its files read before and after).
     #[allow(clippy::type_complexity)]
     fn traced(
         &self,
         old: Option<&[u8]>,
-    ) -> Result<Option<(tracer::GoldenRun, Vec<u8>)>, CampaignError> {
+        unit_spec: &super::UnitSpec,
+    ) -> Result<Option<(tracer::GoldenRun, Vec<u8>, Option<Unit>)>, CampaignError> {
         self.sandbox.reset(old)?;
+        let before = match unit_spec.is_unit() {
+            true => unit::snapshot(&self.sandbox)?,
+            false => Vec::new(),
+        };
         let command = writer_command(&self.invocation(2));
         let limits = RunLimits {
             timeout_ms: self.timeout.as_millis() as u64,
@@ -397,6 +410,12 @@ impl Step<'_> {
             return Err(self.golden_error(what, &golden.stderr, 2));
         }
         let new = self.target_bytes("the traced golden run exited 0")?;
+        let after = match unit_spec.is_unit() {
+            true => unit::snapshot(&self.sandbox)?,
+            false => Vec::new(),
+        };
+        let unit = unit::unit_of(unit_spec, &before, &after)
+            .map_err(|e| CampaignError::Usage(format!("{}: {e}", self.prepared.subject.label)))?;
         if golden.space.is_empty() {
             let what = "the traced run wrote no byte and made no file syscall under the sandbox"
                 .to_owned();
@@ -405,7 +424,7 @@ impl Step<'_> {
                 what,
             });
         }
-        Ok(Some((golden, new)))
+        Ok(Some((golden, new, unit)))
     }
 
     fn cancelled(&self) -> bool {

@@ -506,9 +506,12 @@ impl Judge<'_> {
                 None => return Ok(None),
             },
         };
-        let after = self.sandbox.read_target()?;
-        let Some(verdict) = self.classify(&after)? else {
-            return Ok(None);
+        let verdict = match &self.golden.unit {
+            Some(unit) => super::unit::judge_sandbox(unit, &self.sandbox)?,
+            None => match self.classify(&self.sandbox.read_target()?)? {
+                Some(verdict) => verdict,
+                None => return Ok(None),
+            },
         };
         Ok(Some(PowerRecovery {
             failure: oracle::judge_recovery(exit, &verdict),
