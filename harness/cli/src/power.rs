@@ -90,7 +90,7 @@ pub struct PowerArgs {
     /// Explore a trace saved with --save-trace (a file, or a directory of `<subject>.jsonl`)
     /// instead of running the writer: no golden run, and no recovery run (they need the writer);
     /// --check still judges
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["state", "save_trace"])]
+    #[arg(long, value_name = "FILE", conflicts_with = "save_trace")]
     pub trace: Option<PathBuf>,
 
     #[command(flatten)]
@@ -172,8 +172,8 @@ impl PowerArgs {
 
     /// Turns the options into a plan, or explains what does not fit together.
     pub fn plan(&self, seed: u64) -> Result<PowerPlan, String> {
-        if self.state.is_some() && self.common.subjects.len() != 1 && self.common.command.is_empty()
-        {
+        let one_subject = !self.common.command.is_empty() || self.common.subjects.len() == 1;
+        if self.state.is_some() && !one_subject && self.trace.is_none() {
             return Err("--state replays one subject's crash state: give one --subject NAME or a command after `--`".to_owned());
         }
         let (kill, saved_traces) = match &self.trace {

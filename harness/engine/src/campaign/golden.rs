@@ -244,10 +244,7 @@ pub(crate) fn saved(trace: &Trace, settings: &Settings) -> Result<Golden, Campai
         disagreement_offset: None,
         unmodelled: Vec::new(),
         validation: label.to_owned(),
-        notes: vec![
-            "explored a saved trace (--trace): the writer was not run, so no recovery run was made"
-                .to_owned(),
-        ],
+        notes: Vec::new(),
         outside_writes: Vec::new(),
         outside_is_violation: false,
         trace: trace.clone(),

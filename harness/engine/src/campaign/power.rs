@@ -50,7 +50,7 @@ pub struct PowerSettings {
     pub state: Option<CrashState>,
     /// `--materialize DIR`: where the replayed state's tree is written.
     pub materialize: Option<PathBuf>,
-    /// `--trace FILE`: the subjects' saved golden traces, one per subject in plan order, explored
+    /// `--trace FILE`: the subjects' saved golden traces, one per subject (by label), explored
     /// without running the writer (empty: every writer runs its golden phase).
     pub saved_traces: Vec<super::traces::SavedTrace>,
 }
@@ -218,8 +218,8 @@ pub fn run(
     let root = RunRoot::create(&plan.settings.dir, &context.run_id)?;
     let mut subjects = Vec::new();
     let mut end = RunEnd::Completed;
-    for (index, subject) in plan.subjects.iter().enumerate() {
-        match run_subject(subject, plan, context, &root, index) {
+    for subject in &plan.subjects {
+        match run_subject(subject, plan, context, &root) {
             Ok(Some(result)) => {
                 finished(&result);
                 subjects.push(result);
@@ -263,10 +263,14 @@ fn run_subject(
     plan: &PowerPlan,
     context: &RunContext,
     root: &RunRoot,
-    index: usize,
 ) -> Result<Option<PowerResult>, CampaignError> {
     let settings = &plan.settings;
-    let (prepared, golden) = match plan.power.saved_traces.get(index) {
+    let saved = plan
+        .power
+        .saved_traces
+        .iter()
+        .find(|s| s.label == subject.label);
+    let (prepared, golden) = match saved {
         Some(saved) => (
             subject::never_run(subject),
             golden::saved(&saved.trace, settings)?,
@@ -332,6 +336,12 @@ fn notes(
         &golden.outside_writes,
         golden.outside_is_violation,
     ));
+    if !plan.power.saved_traces.is_empty() {
+        notes.push(
+            "explored a saved trace (--trace): the writer was not run, so no recovery run was made"
+                .to_owned(),
+        );
+    }
     if let (Some(regex), None) = (&plan.power.ack_line, ack) {
         notes.push(format!(
             "no output line matched --ack-line {:?}: every crash counts as before the acknowledgement",
@@ -427,11 +437,13 @@ impl Judge<'_> {
             leftovers: explorer.leftovers(&tree),
             materialized,
         });
-        let built = (explorer.options().model, state.clone());
-        let Some(recovery) = self.recover(&tree, built, violation.is_some())? else {
-            return Ok(false);
-        };
-        result.recoveries.push(recovery);
+        if power.saved_traces.is_empty() {
+            let built = (explorer.options().model, state.clone());
+            let Some(recovery) = self.recover(&tree, built, violation.is_some())? else {
+                return Ok(false);
+            };
+            result.recoveries.push(recovery);
+        }
         Ok(true)
     }
 

@@ -42,6 +42,8 @@ pub struct SavedTrace {
     pub label: String,
     /// The trace.
     pub trace: Trace,
+    /// The file it was read from (replay lines name it).
+    pub path: PathBuf,
 }
 
 /// Reads `path`: one trace file, or a directory of `*.jsonl` traces (sorted by name). A file
@@ -51,7 +53,8 @@ pub fn load(path: &Path) -> Result<Vec<SavedTrace>, String> {
     if !metadata.is_dir() {
         let trace = read(path)?;
         let label = program_name(&trace);
-        return Ok(vec![SavedTrace { label, trace }]);
+        let path = path.to_owned();
+        return Ok(vec![SavedTrace { label, trace, path }]);
     }
     let entries = fs::read_dir(path).map_err(|e| format!("--trace {}: {e}", path.display()))?;
     let mut files: Vec<PathBuf> = entries
@@ -73,6 +76,7 @@ pub fn load(path: &Path) -> Result<Vec<SavedTrace>, String> {
             Ok(SavedTrace {
                 label: stem.to_string_lossy().into_owned(),
                 trace: read(file)?,
+                path: file.clone(),
             })
         })
         .collect()
