@@ -41,6 +41,7 @@ Examples:
   torture power --subject rename-fsync --size 8KiB
   torture power --ack-line '^done$' -- python3 harness/writers/write_report_atomic.py {target}
   torture power --subject rename --size 8KiB --state e4:t1@4096 --materialize crash # replay one state
+  torture power --initial absent --target 'out/part-*.csv' --marker out/_SUCCESS -- python3 harness/writers/write_partitions.py {target}   # exit 1
   torture power --real ext4 --subject intact                                          # root";
 
 /// Options of `torture power`.
