@@ -558,19 +558,26 @@ mod tests {
     }
 
     #[test]
-    fn a_nested_target_gets_its_directory_which_is_no_orphan() {
+    fn a_nested_target_gets_its_directory_with_its_old_version_only() {
         let dir = scratch("nested");
         let root = RunRoot::create(&dir, "t3").expect("root");
         let sandbox = root
             .sandbox("s", "w0", Path::new("data/state.json"))
             .expect("sandbox");
         sandbox.reset(None).expect("reset");
-        assert!(sandbox.path().join("data").is_dir());
+        // No old version: the writer makes its directory itself (`hg init` refuses one).
+        assert!(!sandbox.path().join("data").exists());
         assert_eq!(sandbox.read_target().expect("read"), TargetState::Absent);
         assert!(sandbox.orphans().expect("orphans").is_empty());
         sandbox.reset(Some(b"old")).expect("reset");
         assert_eq!(
             sandbox.read_target().expect("read"),
+            TargetState::Regular(b"old".to_vec())
+        );
+        assert!(sandbox.orphans().expect("orphans").is_empty());
+        assert_eq!(sandbox.files().expect("files"), ["data/state.json"]);
+        assert_eq!(
+            sandbox.read_relative("data/state.json").expect("read"),
             TargetState::Regular(b"old".to_vec())
         );
         drop(root);
