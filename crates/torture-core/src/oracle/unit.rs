@@ -555,7 +555,10 @@ mod tests {
                             let named: Vec<String> = incomplete.into_iter().map(|(p, _)| p).collect();
                             prop_assert_eq!(named, missing);
                         }
-                        other => prop_assert!(false, "{:?}", other),
+                        other @ (UnitVerdict::Absent
+                        | UnitVerdict::Old
+                        | UnitVerdict::New
+                        | UnitVerdict::Mixed { .. }) => prop_assert!(false, "{:?}", other),
                     },
                 }
             }
