@@ -54,10 +54,12 @@ pub enum UnitVerdict {
     Mixed {
         /// Files at their new version only.
         new: Vec<String>,
-        /// Files at their old version only.
+        /// Files at their old version only (present).
         old: Vec<String>,
-        /// Files at neither version.
-        neither: Vec<String>,
+        /// Files not there that are not new.
+        gone: Vec<String>,
+        /// Files present at neither version.
+        torn: Vec<String>,
     },
     /// The marker (at its new version) survived but these files are not at their new version.
     MarkerEarly {
@@ -150,16 +152,17 @@ impl Unit {
                 incomplete,
             };
         }
-        let named = |wanted: Standing| {
+        let named = |wanted: &dyn Fn(usize) -> bool| {
             (0..self.files.len())
-                .filter(|&i| standings[i] == wanted)
+                .filter(|&i| wanted(i))
                 .map(|i| self.files[i].path.clone())
                 .collect()
         };
         UnitVerdict::Mixed {
-            new: named(Standing::New),
-            old: named(Standing::Old),
-            neither: named(Standing::Neither),
+            new: named(&|i| standings[i] == Standing::New),
+            old: named(&|i| standings[i] == Standing::Old && !gone(i)),
+            gone: named(&|i| !standings[i].fits_new() && gone(i)),
+            torn: named(&|i| standings[i] == Standing::Neither && !gone(i)),
         }
     }
 }
@@ -190,19 +193,25 @@ impl UnitVerdict {
                     crate::words::join_and(&files)
                 ))
             }
-            UnitVerdict::Mixed { new, old, neither } => {
+            UnitVerdict::Mixed {
+                new,
+                old,
+                gone,
+                torn,
+            } => {
                 let list = |paths: &[String]| {
                     let quoted: Vec<String> = paths.iter().map(|p| format!("`{p}`")).collect();
                     crate::words::join_and(&quoted)
                 };
                 let mut parts = Vec::new();
                 for (paths, what) in [
-                    (new, "the new version"),
-                    (old, "the old version"),
-                    (neither, "neither version"),
+                    (new, "at the new version"),
+                    (old, "at the old version"),
+                    (gone, "gone"),
+                    (torn, "torn"),
                 ] {
                     if !paths.is_empty() {
-                        parts.push(format!("{} at {what}", list(paths)));
+                        parts.push(format!("{} {what}", list(paths)));
                     }
                 }
                 Some(format!("the unit is mixed: {}", parts.join(", ")))

@@ -197,3 +197,41 @@ fn units_refuse_what_they_cannot_mean() {
     let missing = torture(&["power", "--trace", "/nonexistent/x.jsonl"]);
     assert_eq!(missing.code, 2, "{missing:?}");
 }
+
+#[test]
+fn two_files_written_one_after_the_other_are_a_mixed_unit_after_a_power_cut() {
+    let writer = r#"cd "$(dirname "$1")" && printf A > a.json && printf B > b.json"#;
+    let out = torture(&[
+        "power",
+        "--seed",
+        "1",
+        "--format",
+        "json",
+        "--initial",
+        "absent",
+        "--target",
+        "a.json",
+        "--target",
+        "b.json",
+        "--",
+        "sh",
+        "-c",
+        writer,
+        "sh",
+        "{target}",
+    ]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let subject = out.subject();
+    let diagnosis = subject["diagnosis"].as_str().unwrap_or_default();
+    assert!(diagnosis.contains("the unit is mixed: `"), "{diagnosis}");
+    assert!(
+        diagnosis.contains("Fix: publish the unit in one step"),
+        "{diagnosis}"
+    );
+    assert!(
+        subject["notes"]
+            .to_string()
+            .contains("judged as one unit: `a.json` and `b.json`"),
+        "{subject}"
+    );
+}

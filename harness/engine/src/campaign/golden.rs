@@ -190,6 +190,7 @@ pub(crate) fn record(
     let mut notes = notes(old.as_deref(), &new, disagreement_offset, &unmodelled);
     notes.extend(tracer_notes);
     notes.extend(outside_note(&outside, settings.strict));
+    notes.extend(unit.as_ref().map(unit::note));
     let summary = GoldenSummary {
         notes,
         space,

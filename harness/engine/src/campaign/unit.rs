@@ -16,6 +16,27 @@ pub(crate) fn judge_unit(explorer: Explorer, spec: &UnitSpec) -> Explorer {
     }
 }
 
+/// The report's note on a unit: which files are judged as one, and what a violation is.
+pub(crate) fn note(unit: &Unit) -> String {
+    let files: Vec<String> = unit
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match Some(i) == unit.marker {
+            true => format!("the marker `{}`", f.path),
+            false => format!("`{}`", f.path),
+        })
+        .collect();
+    let rule = match unit.marker {
+        Some(_) => "the marker present with any other file not new",
+        None => "some files new and some not",
+    };
+    format!(
+        "judged as one unit: {} ({rule} is counted torn)",
+        torture_core::words::join_and(&files)
+    )
+}
+
 /// `orphans` less the unit's own files (and the directories holding them).
 pub(crate) fn not_in_unit(orphans: Vec<Orphan>, unit: Option<&Unit>) -> Vec<Orphan> {
     let Some(unit) = unit else {
@@ -137,6 +158,11 @@ mod tests {
         assert_eq!(unit.marker, Some(2));
         assert_eq!(unit.files[0].old, TargetState::Absent);
         assert_eq!(unit.files[1].new, regular(b"2"));
+        assert_eq!(
+            note(&unit),
+            "judged as one unit: `out/part-1.csv`, `out/part-2.csv` and the marker `out/_SUCCESS` \
+             (the marker present with any other file not new is counted torn)"
+        );
         assert_eq!(unit_of(&UnitSpec::default(), &before, &after), Ok(None));
         let lonely = UnitSpec {
             targets: vec!["none-*".to_owned()],
