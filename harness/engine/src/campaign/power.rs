@@ -294,7 +294,8 @@ fn run_subject(
     let trace = &golden.summary.trace;
     let explorer = Explorer::new(trace, plan.power.options.clone())
         .map_err(|e| CampaignError::Usage(format!("{}: {e}", subject.label)))?;
-    let explorer = super::unit::judge_unit(explorer, &settings.unit);
+    let explorer = super::unit::judge_unit(explorer, &settings.unit)
+        .map_err(|e| CampaignError::Usage(format!("{}: {e}", subject.label)))?;
     let ack = acknowledgement(trace, plan.power.ack_line.as_ref());
     let mut result = PowerResult {
         subject: subject.clone(),

@@ -8,12 +8,36 @@ use torture_core::power::Explorer;
 use super::UnitSpec;
 use crate::sandbox::{Orphan, Sandbox, SandboxError};
 
-/// The explorer that judges `spec`'s unit, or `explorer` itself for a single target.
-pub(crate) fn judge_unit(explorer: Explorer, spec: &UnitSpec) -> Explorer {
-    match spec.is_unit() {
-        true => explorer.with_unit(&spec.targets, spec.marker.as_deref()),
-        false => explorer,
+/// The explorer that judges `spec`'s unit, or `explorer` itself for a single target. A unit
+/// whose names match fewer than two files of the trace is a usage error.
+pub(crate) fn judge_unit(explorer: Explorer, spec: &UnitSpec) -> Result<Explorer, String> {
+    if !spec.is_unit() {
+        return Ok(explorer);
     }
+    let judging = explorer.with_unit(&spec.targets, spec.marker.as_deref());
+    let paths: Vec<String> = judging.unit().map_or(Vec::new(), |u| {
+        u.files.iter().map(|f| f.path.clone()).collect()
+    });
+    match paths.len() {
+        0 | 1 => Err(too_few(spec, &paths)),
+        _ => Ok(judging),
+    }
+}
+
+fn too_few(spec: &UnitSpec, paths: &[String]) -> String {
+    let mut named: Vec<String> = spec
+        .targets
+        .iter()
+        .map(|t| format!("--target {t}"))
+        .collect();
+    named.extend(spec.marker.iter().map(|m| format!("--marker {m}")));
+    format!(
+        "{} match only {} of the golden run: a unit needs two files or more (check the glob)",
+        named.join(" "),
+        paths
+            .first()
+            .map_or("no file".to_owned(), |p| format!("`{p}`"))
+    )
 }
 
 /// The report's note on a unit: which files are judged as one, and what a violation is.
@@ -83,11 +107,7 @@ pub(crate) fn unit_of(
         .collect();
     let paths = unit::expand(&named, &candidates);
     if paths.len() < 2 {
-        return Err(format!(
-            "--target {} names one file of the golden run ({}): a unit needs two or more (check the glob)",
-            named.join(" --target "),
-            paths.first().map_or("none", String::as_str)
-        ));
+        return Err(too_few(spec, &paths));
     }
     let version = |snapshot: &Snapshot, path: &str| {
         snapshot
