@@ -196,6 +196,25 @@ fn units_refuse_what_they_cannot_mean() {
     assert_eq!(both.code, 2, "{both:?}");
     let missing = torture(&["power", "--trace", "/nonexistent/x.jsonl"]);
     assert_eq!(missing.code, 2, "{missing:?}");
+    let script = partitions_writer();
+    let unmatched = torture(&[
+        "power",
+        "--initial",
+        "absent",
+        "--target",
+        "out/none-*.csv",
+        "--marker",
+        "out/_SUCCESS",
+        "--",
+        python(),
+        &script,
+        "{target}",
+    ]);
+    assert_eq!(unmatched.code, 2, "{unmatched:?}");
+    assert!(
+        unmatched.stderr.contains("a unit needs two files or more"),
+        "{unmatched:?}"
+    );
 }
 
 #[test]
