@@ -9,6 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub mod json;
+pub mod unit;
 
 /// What the harness found at the target path.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,8 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use torture_engine::campaign::{self, Plan, Selection, Settings, Subject, ValidationChoice};
+use torture_engine::campaign::{
+    self, Plan, Selection, Settings, Subject, UnitSpec, ValidationChoice,
+};
 use torture_engine::killpoint::{KillPoint, Partition};
+use torture_engine::oracle::unit;
 use torture_engine::oracle::{Expect, Initial};
 use torture_engine::report::OutputFormat;
 use torture_engine::sandbox;
@@ -191,10 +194,6 @@ pub struct Common {
     #[arg(long, value_name = "BYTES", value_parser = payload_size)]
     pub size: Option<u64>,
 
-    /// Target file name, relative to each sandbox
-    #[arg(long, value_name = "NAME", default_value = campaign::DEFAULT_TARGET)]
-    pub target: String,
-
     /// What the command after `--` must do [default: pass]
     #[arg(long, value_enum, value_name = "EXPECT")]
     pub expect: Option<ExpectArg>,
@@ -210,6 +209,25 @@ pub struct Common {
     /// Terminal output: text for people, or JSON lines ending in one summary object
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
+
+    // Multi-file units and saved traces (issue 16: --target, --marker, --save-trace).
+    /// Target file, relative to each sandbox. Repeat it, or give a glob (`out/part-*.csv`,
+    /// expanded against the golden run's final tree and the initial state), to judge several
+    /// files as one unit: all old or all new, never a mix. The first literal --target (else
+    /// --marker) is the target `{target}` names
+    #[arg(long = "target", value_name = "NAME", default_value = campaign::DEFAULT_TARGET)]
+    pub targets: Vec<String>,
+
+    /// A marker file (`out/_SUCCESS`) that is part of the unit: its presence must imply every
+    /// other file of the unit is complete (its new version); without it, the unit is not
+    /// published
+    #[arg(long, value_name = "FILE")]
+    pub marker: Option<String>,
+
+    /// Write the traced golden run of each subject to FILE (the `intact-trace` JSON lines); with
+    /// several subjects FILE is a directory of `<subject>.jsonl`
+    #[arg(long, value_name = "FILE")]
+    pub save_trace: Option<PathBuf>,
 
     /// A writer to test instead of the built-ins; `{target}` in its arguments (and $TORTURE_TARGET)
     /// is the target's absolute path, $TORTURE_GENERATION is 1 for the old version, 2 for the new
@@ -362,9 +380,43 @@ impl Common {
             jobs: jobs.jobs.map_or_else(default_jobs, |jobs| jobs as usize),
             timeout_ms: self.timeout_ms,
             dir: self.dir.clone().unwrap_or_else(sandbox::default_dir),
-            target: sandbox::check_target_name(&self.target)?,
+            target: self.target()?,
+            unit: self.unit()?,
             strict,
             partition,
+        })
+    }
+
+    /// The target `{target}` names: the first literal `--target`, else `--marker`.
+    pub fn target(&self) -> Result<PathBuf, String> {
+        let literal = self.targets.iter().find(|t| !unit::is_glob(t));
+        match (literal, &self.marker) {
+            (Some(name), _) | (None, Some(name)) => sandbox::check_target_name(name),
+            (None, None) => Err(format!(
+                "--target {:?} is a glob: give one literal --target (or --marker) as well, the file                  `{{target}}` names",
+                self.targets[0]
+            )),
+        }
+    }
+
+    /// The files judged as one unit (empty for a single literal `--target` and no `--marker`:
+    /// the target alone, judged as it always was).
+    pub fn unit(&self) -> Result<UnitSpec, String> {
+        for name in self.targets.iter().chain(&self.marker) {
+            sandbox::check_target_name(name)?;
+        }
+        let single = self.targets.len() == 1 && !unit::is_glob(&self.targets[0]);
+        if single && self.marker.is_none() {
+            return Ok(UnitSpec::default());
+        }
+        if let Some(marker) = self.marker.as_deref().filter(|m| unit::is_glob(m)) {
+            return Err(format!(
+                "--marker {marker:?} is a glob: give the marker's one path"
+            ));
+        }
+        Ok(UnitSpec {
+            targets: self.targets.clone(),
+            marker: self.marker.clone(),
         })
     }
 

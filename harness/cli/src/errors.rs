@@ -141,6 +141,13 @@ pub fn run(args: &ErrorsArgs) -> ExitCode {
     match errors::run(&plan, &context, &mut reporter) {
         Ok(run) => {
             reporter.finish(&run);
+            let traces = run.subjects.iter().filter_map(|r| {
+                let golden = r.golden.as_ref()?;
+                Some((&r.subject, &golden.trace))
+            });
+            if let Err(code) = crate::save_traces(&args.common, plan.subjects.len(), traces) {
+                return code;
+            }
             crate::finish(
                 errors_summary(&run, &context.run_id),
                 format,

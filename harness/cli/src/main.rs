@@ -266,6 +266,11 @@ pub(crate) fn run_kill(
     match campaign::run(&plan, &context, &mut reporter) {
         Ok(run) => {
             reporter.finish(&run);
+            let traces = run.subjects.iter().filter_map(|r| {
+                let golden = r.golden.as_ref()?;
+                Some((&r.subject, &golden.trace))
+            });
+            save_traces(&args.common, plan.subjects.len(), traces)?;
             Ok((run, report_dir))
         }
         Err(e) => {
@@ -274,6 +279,33 @@ pub(crate) fn run_kill(
             }
             Err(harness_error(&e.to_string()))
         }
+    }
+}
+
+/// `--save-trace FILE`: writes the golden trace of each subject that recorded one (to FILE for a
+/// plan of one subject, else to FILE/<subject>.jsonl). Failing to is a harness error.
+pub(crate) fn save_traces<'a>(
+    common: &cli::Common,
+    planned: usize,
+    traces: impl Iterator<Item = (&'a campaign::Subject, &'a torture_engine::trace::Trace)>,
+) -> Result<(), ExitCode> {
+    let Some(path) = &common.save_trace else {
+        return Ok(());
+    };
+    let traces: Vec<_> = traces.collect();
+    match campaign::traces::save(path, &traces, planned > 1) {
+        Ok(written) => {
+            if common.output_format() == OutputFormat::Human {
+                for file in written {
+                    println!("     Trace {}", file.display());
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(harness_error(&format!(
+            "--save-trace {}: cannot write the golden trace: {e}",
+            path.display()
+        ))),
     }
 }
 

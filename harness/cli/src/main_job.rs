@@ -61,6 +61,10 @@ pub fn power(args: &PowerArgs) -> ExitCode {
         Ok(run) => run,
         Err(code) => return code,
     };
+    let traces = run.subjects.iter().map(|r| (&r.subject, &r.golden.trace));
+    if let Err(code) = crate::save_traces(&args.common, plan.subjects.len(), traces) {
+        return code;
+    }
     if let Some(dir) = &report_dir {
         write_reports(dir, &run, format);
     }

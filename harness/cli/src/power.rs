@@ -9,7 +9,8 @@ use crate::cli::{Common, Jobs, KillArgs, Shard};
 use torture_core::oracle::CrashKind;
 use torture_core::power::{CrashState, Fill, Model, PowerOptions, Torn};
 use torture_engine::campaign::power::{DEFAULT_RECOVERY_CAP, PowerPlan, PowerSettings, Regex};
-use torture_engine::campaign::{self, SubjectKind};
+use torture_engine::campaign::traces::{self, SavedTrace};
+use torture_engine::campaign::{self, Subject, SubjectKind};
 use torture_writers::strategies::Strategy;
 
 /// Crash states per subject when `--max-states` is not given.
@@ -40,6 +41,7 @@ Examples:
   torture power --subject rename-fsync --size 8KiB
   torture power --ack-line '^done$' -- python3 harness/writers/write_report_atomic.py {target}
   torture power --subject rename --size 8KiB --state e4:t1@4096 --materialize crash # replay one state
+  torture power --initial absent --target 'out/part-*.csv' --marker out/_SUCCESS -- python3 harness/writers/write_partitions.py {target}   # exit 1
   torture power --real ext4 --subject intact                                          # root";
 
 /// Options of `torture power`.
@@ -85,6 +87,12 @@ pub struct PowerArgs {
     /// Crash states per subject to write to a sandbox and run the writer over again
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RECOVERY_CAP)]
     pub recovery_cap: usize,
+
+    /// Explore a trace saved with --save-trace (a file, or a directory of `<subject>.jsonl`)
+    /// instead of running the writer: no golden run, and no recovery run (they need the writer);
+    /// --check still judges
+    #[arg(long, value_name = "FILE", conflicts_with = "save_trace")]
+    pub trace: Option<PathBuf>,
 
     #[command(flatten)]
     pub real: crate::real::RealArgs,
@@ -168,8 +176,8 @@ impl PowerArgs {
 
     /// Turns the options into a plan, or explains what does not fit together.
     pub fn plan(&self, seed: u64) -> Result<PowerPlan, String> {
-        if self.state.is_some() && self.common.subjects.len() != 1 && self.common.command.is_empty()
-        {
+        let one_subject = !self.common.command.is_empty() || self.common.subjects.len() == 1;
+        if self.state.is_some() && !one_subject && self.trace.is_none() {
             return Err("--state replays one subject's crash state: give one --subject NAME or a command after `--`".to_owned());
         }
         if self.shard.partition.is_some() && self.state.is_some() {
@@ -177,7 +185,10 @@ impl PowerArgs {
                 "--partition splits a whole exploration; --state replays one state".to_owned(),
             );
         }
-        let kill = self.as_kill().plan(seed)?;
+        let (kill, saved_traces) = match &self.trace {
+            Some(path) => self.saved_plan(path, seed)?,
+            None => (self.as_kill().plan(seed)?, Vec::new()),
+        };
         let models = chosen_models(&self.models);
         let options = PowerOptions {
             model: models[0],
@@ -195,11 +206,45 @@ impl PowerArgs {
                 options,
                 models,
                 ack_line: self.ack_line.clone(),
-                recovery_cap: self.recovery_cap,
+                recovery_cap: match saved_traces.is_empty() {
+                    true => self.recovery_cap,
+                    false => 0,
+                },
                 state: self.state.clone(),
                 materialize: self.materialize.clone(),
+                saved_traces,
             },
         ))
+    }
+
+    /// The plan of `--trace FILE`: one subject per saved trace, named after it, expected to pass
+    /// (or `--expect caught`).
+    fn saved_plan(
+        &self,
+        path: &std::path::Path,
+        seed: u64,
+    ) -> Result<(campaign::Plan, Vec<SavedTrace>), String> {
+        let c = &self.common;
+        if !c.subjects.is_empty() || !c.command.is_empty() {
+            return Err(
+                "--trace explores a saved trace: give no --subject and no command after `--`"
+                    .to_owned(),
+            );
+        }
+        let saved = traces::load(path)?;
+        let mut kill = self.as_kill();
+        kill.common.expect = None;
+        let mut plan = kill.plan(seed)?;
+        plan.subjects = saved
+            .iter()
+            .map(|s| {
+                let argv = s.trace.header.command.iter().map(Into::into).collect();
+                let mut subject = Subject::command(argv, c.expect());
+                subject.label = s.label.clone();
+                subject
+            })
+            .collect();
+        Ok((plan, saved))
     }
 }
 
@@ -252,6 +297,7 @@ pub fn main_job_settings(seed: u64) -> PowerSettings {
         recovery_cap: MAIN_JOB_RECOVERY_CAP,
         state: None,
         materialize: None,
+        saved_traces: Vec::new(),
     }
 }
 

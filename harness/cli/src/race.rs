@@ -102,6 +102,18 @@ impl RaceArgs {
                 "--partition splits the searches; --schedule replays one interleaving".to_owned(),
             );
         }
+        if c.save_trace.is_some() {
+            return Err(
+                "--save-trace: race records no golden trace (each schedule is traced anew); save one with kill, power or errors"
+                    .to_owned(),
+            );
+        }
+        if c.unit()?.is_unit() {
+            return Err(
+                "race judges one target: several --target, a glob or --marker are not supported by race"
+                    .to_owned(),
+            );
+        }
         Ok(RaceSettings {
             writers: self.writers,
             schedules: self.schedules,
@@ -113,7 +125,7 @@ impl RaceArgs {
             strict: self.strict,
             no_clobber: self.no_clobber,
             initial_old: c.initial == InitialArg::Old,
-            target: sandbox::check_target_name(&c.target)?,
+            target: c.target()?,
             timeout_ms: c.timeout_ms,
             partition: self.shard.partition,
         })

@@ -155,7 +155,9 @@ fn refuse_simulation_only(common: &Common) -> Result<(), String> {
             "--expect caught",
         ),
         (common.initial != crate::cli::InitialArg::Old, "--initial"),
-        (common.target != campaign::DEFAULT_TARGET, "--target"),
+        (common.targets != [campaign::DEFAULT_TARGET], "--target"),
+        (common.marker.is_some(), "--marker"),
+        (common.save_trace.is_some(), "--save-trace"),
     ];
     match refused.iter().find(|(given, _)| *given) {
         Some((_, option)) => Err(format!(
@@ -218,6 +220,11 @@ fn options(
 
 /// `torture power --real FS`: every configuration, a report, one verdict.
 pub fn run(args: &PowerArgs, fs_list: &FsList) -> ExitCode {
+    if args.trace.is_some() {
+        return crate::harness_error(
+            "--trace explores a saved trace in the simulation; --real runs the writer on a real disk",
+        );
+    }
     let (subjects, cancel) = match prepare(args) {
         Ok(prepared) => prepared,
         Err(code) => return code,

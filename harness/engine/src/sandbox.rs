@@ -266,11 +266,6 @@ impl Sandbox {
             }
             Err(e) => return Err(error("inspect sandbox", &self.path, "")(e)),
         }
-        // The target's directory exists, as it would where the writer is deployed.
-        if let Some(parent) = self.target.parent() {
-            let create = fs::create_dir_all(parent);
-            create.map_err(error("create the target's directory", parent, ""))?;
-        }
         match old {
             Some(bytes) => self.seed(bytes),
             None => Ok(()),
@@ -288,6 +283,13 @@ impl Sandbox {
     }
 
     fn seed(&self, bytes: &[u8]) -> Result<(), SandboxError> {
+        // The old version's directory exists with it. Without an old version nothing is made:
+        // a writer that creates its own directory (`hg init`, a pipeline's `out/`) must find
+        // none there.
+        if let Some(parent) = self.target.parent() {
+            let create = fs::create_dir_all(parent);
+            create.map_err(error("create the target's directory", parent, ""))?;
+        }
         // A new file, never a truncated one: on ext4 truncating a file with data and rewriting it
         // triggers a flush on close (auto_da_alloc) that costs milliseconds.
         fs::OpenOptions::new()
@@ -324,16 +326,46 @@ impl Sandbox {
 
     /// What is at the target, without following a symlink.
     pub fn read_target(&self) -> Result<TargetState, SandboxError> {
-        let metadata = match fs::symlink_metadata(&self.target) {
+        self.read_path(&self.target)
+    }
+
+    /// What is at `relative` (a path inside the sandbox), without following a symlink.
+    pub fn read_relative(&self, relative: &str) -> Result<TargetState, SandboxError> {
+        self.read_path(&self.path.join(relative))
+    }
+
+    /// Every name in the sandbox that is not a directory, relative and sorted (symlinks are
+    /// listed, never followed).
+    pub fn files(&self) -> Result<Vec<String>, SandboxError> {
+        let mut files = Vec::new();
+        let mut pending = vec![self.path.clone()];
+        while let Some(dir) = pending.pop() {
+            let entries = fs::read_dir(&dir).map_err(error("list sandbox directory", &dir, ""))?;
+            for entry in entries {
+                let entry = entry.map_err(error("list sandbox directory", &dir, ""))?;
+                let path = entry.path();
+                let kind = entry.file_type().map_err(error("inspect", &path, ""))?;
+                match kind.is_dir() {
+                    true => pending.push(path),
+                    false => files.push(self.relative(&path)),
+                }
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    fn read_path(&self, at: &Path) -> Result<TargetState, SandboxError> {
+        let metadata = match fs::symlink_metadata(at) {
             Ok(metadata) => metadata,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(TargetState::Absent),
             // A component of the target's parent is a file: nothing can exist at the target.
             Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Ok(TargetState::Absent),
-            Err(e) => return Err(error("inspect the target", &self.target, "")(e)),
+            Err(e) => return Err(error("inspect the target", at, "")(e)),
         };
         let file_type = metadata.file_type();
         if file_type.is_file() {
-            self.read_regular_target().map(TargetState::Regular)
+            read_regular(at).map(TargetState::Regular)
         } else if file_type.is_dir() {
             Ok(TargetState::NotRegular(FileKind::Directory))
         } else if file_type.is_symlink() {
@@ -341,17 +373,6 @@ impl Sandbox {
         } else {
             Ok(TargetState::NotRegular(FileKind::Other))
         }
-    }
-
-    fn read_regular_target(&self) -> Result<Vec<u8>, SandboxError> {
-        let mut bytes = Vec::new();
-        fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&self.target)
-            .and_then(|mut file| file.read_to_end(&mut bytes))
-            .map_err(error("read the target", &self.target, ""))?;
-        Ok(bytes)
     }
 
     /// Every entry in the sandbox besides the target and its parent directories, sorted by name.
@@ -406,6 +427,18 @@ impl Sandbox {
             .to_string_lossy()
             .into_owned()
     }
+}
+
+/// The bytes of the regular file at `at`, never following a symlink.
+fn read_regular(at: &Path) -> Result<Vec<u8>, SandboxError> {
+    let mut bytes = Vec::new();
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(at)
+        .and_then(|mut file| file.read_to_end(&mut bytes))
+        .map_err(error("read the target", at, ""))?;
+    Ok(bytes)
 }
 
 /// Describes a non-regular file kind for messages.
@@ -525,19 +558,26 @@ mod tests {
     }
 
     #[test]
-    fn a_nested_target_gets_its_directory_which_is_no_orphan() {
+    fn a_nested_target_gets_its_directory_with_its_old_version_only() {
         let dir = scratch("nested");
         let root = RunRoot::create(&dir, "t3").expect("root");
         let sandbox = root
             .sandbox("s", "w0", Path::new("data/state.json"))
             .expect("sandbox");
         sandbox.reset(None).expect("reset");
-        assert!(sandbox.path().join("data").is_dir());
+        // No old version: the writer makes its directory itself (`hg init` refuses one).
+        assert!(!sandbox.path().join("data").exists());
         assert_eq!(sandbox.read_target().expect("read"), TargetState::Absent);
         assert!(sandbox.orphans().expect("orphans").is_empty());
         sandbox.reset(Some(b"old")).expect("reset");
         assert_eq!(
             sandbox.read_target().expect("read"),
+            TargetState::Regular(b"old".to_vec())
+        );
+        assert!(sandbox.orphans().expect("orphans").is_empty());
+        assert_eq!(sandbox.files().expect("files"), ["data/state.json"]);
+        assert_eq!(
+            sandbox.read_relative("data/state.json").expect("read"),
             TargetState::Regular(b"old".to_vec())
         );
         drop(root);

@@ -24,6 +24,10 @@ pub enum Pattern {
     InPlaceUpdate,
     /// The target was unlinked before its replacement was durable.
     UnlinkBeforeReplace,
+    /// A unit's marker reached the disk before the files it vouches for (`--marker`).
+    MarkerBeforeUnit,
+    /// Some files of a unit reached the disk at one version and some at the other.
+    UnitMixed,
     /// None of the above.
     Other,
 }
@@ -53,6 +57,14 @@ pub const FIXES: &[(Pattern, &str)] = &[
     (
         Pattern::UnlinkBeforeReplace,
         "rename the new file over the target instead of unlinking it first (rename replaces in one step)",
+    ),
+    (
+        Pattern::MarkerBeforeUnit,
+        "fsync each file of the unit and its directory before creating the marker",
+    ),
+    (
+        Pattern::UnitMixed,
+        "publish the unit in one step (write it to a new directory, fsync each file and the directory, rename the directory into place), or create a marker last (--marker) after fsyncing each file and the directory",
     ),
     (
         Pattern::Other,
@@ -121,6 +133,9 @@ pub(crate) struct Facts<'a> {
 
 /// Tells a (cut down) violating state in one or two sentences.
 pub(crate) fn describe(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
+    if let Some(diagnosis) = super::unit_story::describe(explorer, facts) {
+        return diagnosis;
+    }
     let plan = explorer.plan();
     let target = plan.target.as_str();
     let outcome = outcome(facts, target);
@@ -211,7 +226,7 @@ fn outcome(facts: &Facts<'_>, target: &str) -> String {
 }
 
 /// The step is a directory operation that puts something at the target.
-fn publishes(step: &Step, target: &str) -> bool {
+pub(crate) fn publishes(step: &Step, target: &str) -> bool {
     match &step.kind {
         StepKind::Dir(DirOp::Rename { to, .. }) => to == target,
         StepKind::Dir(
@@ -227,7 +242,7 @@ fn publishes(step: &Step, target: &str) -> bool {
     }
 }
 
-fn describe_step(step: &Step) -> String {
+pub(crate) fn describe_step(step: &Step) -> String {
     match &step.kind {
         StepKind::Dir(DirOp::Rename { from, to, .. }) => {
             format!("the {} at #{} (`{from}` → `{to}`)", step.syscall, step.seq)

@@ -22,9 +22,10 @@ use super::model::{Pending, RuleId};
 use super::plan::{Plan, StepKind};
 use super::replay::Replayer;
 use super::state::{CrashState, Partial};
-use super::tree::FsTree;
+use super::tree::{FsTree, Node};
 use super::{PowerError, PowerOptions};
 use crate::oracle::TargetState;
+use crate::oracle::unit::{self, Unit, UnitFile, UnitVerdict};
 use crate::rng::SplitMix64;
 use crate::trace::Trace;
 
@@ -34,6 +35,9 @@ pub struct Explorer {
     plan: Plan,
     options: PowerOptions,
     replayer: Replayer,
+    /// Several files judged as one (`--target` repeated or a glob, `--marker`); `None`: the
+    /// target alone, judged by the caller's classifier.
+    unit: Option<Unit>,
 }
 
 /// One violating state, cut down and explained.
@@ -136,7 +140,94 @@ impl Explorer {
             plan,
             options,
             replayer,
+            unit: None,
         }
+    }
+
+    /// The same trace with several files judged as one unit: `patterns` (paths or globs, expanded
+    /// against the names of the initial and the final tree) and the `marker`, each file judged
+    /// byte for byte against its version before the trace and after it. The caller's classifier
+    /// is then not asked.
+    pub fn with_unit(&self, patterns: &[String], marker: Option<&str>) -> Explorer {
+        let initial = &self.plan.initial;
+        let last = self.plan.final_tree();
+        let mut named: Vec<String> = patterns.to_vec();
+        named.extend(marker.map(str::to_owned));
+        let names = initial.entries().chain(last.entries());
+        let files: Vec<&str> = names
+            .filter(|(_, node)| !matches!(node, Node::Dir))
+            .map(|(path, _)| path)
+            .collect();
+        let files = unit::expand(&named, &files);
+        let unit = Unit {
+            marker: marker.and_then(|m| files.iter().position(|f| f == m)),
+            files: files
+                .iter()
+                .map(|path| UnitFile {
+                    path: path.clone(),
+                    old: initial.target_state(path),
+                    new: last.target_state(path),
+                })
+                .collect(),
+        };
+        self.judging(unit)
+    }
+
+    /// The same trace with `unit` judged as one (its versions as the caller read them: a
+    /// faulted run's trace does not end at the new version).
+    pub fn judging(&self, unit: Unit) -> Explorer {
+        let mut explorer = self.clone();
+        explorer.unit = Some(unit);
+        explorer
+    }
+
+    /// The unit, when several files are judged as one.
+    pub fn unit(&self) -> Option<&Unit> {
+        self.unit.as_ref()
+    }
+
+    /// What `tree` leaves of the unit (`None` without one).
+    pub fn unit_verdict(&self, tree: &FsTree) -> Option<UnitVerdict> {
+        let unit = self.unit.as_ref()?;
+        let states: Vec<TargetState> = unit
+            .files
+            .iter()
+            .map(|file| tree.target_state(&file.path))
+            .collect();
+        Some(unit.judge(&states))
+    }
+
+    /// What `tree` leaves, in one word: the unit's class, or the target's as `classify` says.
+    pub fn judge_tree(
+        &self,
+        tree: &FsTree,
+        classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+    ) -> TargetClass {
+        match self.unit_verdict(tree) {
+            Some(verdict) => verdict.class(),
+            None => classify(&tree.target_state(&self.plan.target)),
+        }
+    }
+
+    /// Whether an old version existed before the trace (of the unit, when there is one).
+    pub fn had_old(&self) -> bool {
+        match &self.unit {
+            Some(unit) => unit.had_old(),
+            None => self.plan.old.is_some(),
+        }
+    }
+
+    /// Names `tree` holds besides the target (and the unit's files).
+    pub fn leftovers(&self, tree: &FsTree) -> Vec<String> {
+        let mut names = tree.leftovers(&self.plan.target);
+        if let Some(unit) = &self.unit {
+            names.retain(|name| {
+                unit.files
+                    .iter()
+                    .all(|f| f.path != *name && !f.path.starts_with(&format!("{name}/")))
+            });
+        }
+        names
     }
 
     /// The same trace under another model (the lowering and snapshots are shared).
@@ -509,7 +600,7 @@ impl Explorer {
         let mut judging = Judging {
             explorer: self,
             ack,
-            had_old: self.plan.old.is_some(),
+            had_old: self.had_old(),
             seen: HashMap::new(),
             verdicts: HashMap::new(),
             raw: Vec::new(),
@@ -646,6 +737,9 @@ impl Judging<'_> {
         classify: &mut dyn FnMut(&TargetState) -> TargetClass,
     ) -> TargetClass {
         let explorer = self.explorer;
+        if explorer.unit.is_some() {
+            return explorer.judge_tree(tree, classify);
+        }
         let target = &explorer.plan.target;
         let same_hash = self.verdicts.entry(tree.target_hash(target)).or_default();
         let mine = tree.target_state(target);
@@ -683,7 +777,7 @@ impl Judging<'_> {
             let judge =
                 |candidate: &CrashState, classify: &mut dyn FnMut(&TargetState) -> TargetClass| {
                     let tree = self.explorer.tree(candidate);
-                    let class = classify(&tree.target_state(&self.explorer.plan.target));
+                    let class = self.explorer.judge_tree(&tree, classify);
                     let before = self.ack.is_none_or(|a| candidate.events < a.events_before);
                     (verdict_rule(before, class, self.had_old), class)
                 };
@@ -710,7 +804,7 @@ impl Judging<'_> {
             let diagnosis = diagnose::describe(self.explorer, &facts);
             findings.push(Finding {
                 model: self.explorer.options.model,
-                leftovers: tree.leftovers(&self.explorer.plan.target),
+                leftovers: self.explorer.leftovers(&tree),
                 state: small,
                 violation,
                 class,

@@ -176,6 +176,7 @@ mod reach;
 mod replay;
 mod state;
 mod tree;
+mod unit_story;
 
 #[cfg(test)]
 mod completeness;

@@ -180,13 +180,23 @@ fn initial_tree(trace: &Trace, target: &str) -> (FsTree, Option<Vec<u8>>) {
         dirs.push(dir.to_owned());
         dir = parent(dir);
     }
-    for dir in dirs.iter().rev() {
-        tree.insert(dir, Node::Dir);
-    }
     let old = match &trace.header.initial {
         Some(InitialState::Old { data }) => Some(data.clone()),
         Some(InitialState::Absent) | None => None,
     };
+    // The target's directories exist before the run when the old version does; else only those
+    // the writer does not make itself (the harness creates a nested target's parents only with
+    // an old version in place, so a writer that makes its own directory finds none).
+    let made = |dir: &str| {
+        let made_here =
+            |e: &crate::trace::Event| matches!(&e.op, Op::Mkdir { path, .. } if path == dir);
+        trace.events.iter().any(made_here)
+    };
+    for dir in dirs.iter().rev() {
+        if old.is_some() || !made(dir) {
+            tree.insert(dir, Node::Dir);
+        }
+    }
     if let Some(data) = &old {
         tree.insert(target, Node::File(INITIAL_TARGET_INO));
         tree.inode_mut(INITIAL_TARGET_INO).write_at(0, data);

@@ -521,7 +521,7 @@ fn inject(
     let Some((verdict, _)) = worker.judge_target()? else {
         return Ok(None);
     };
-    let orphans = worker.sandbox().orphans()?;
+    let orphans = worker.orphans()?;
     let Some(recovery) = worker.recover()? else {
         return Ok(None);
     };
@@ -648,6 +648,10 @@ impl<'a> Judge<'a> {
             ..options
         };
         let explorer = Explorer::new(trace, options).ok()?;
+        let explorer = match &self.golden.unit {
+            Some(unit) => explorer.judging(unit.clone()),
+            None => explorer,
+        };
         let ack = power::ack_point(&trace.header, AckSelect::Exit);
         let versions = &self.golden.versions;
         let validation = match &self.golden.validator {

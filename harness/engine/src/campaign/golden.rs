@@ -10,11 +10,14 @@ use super::{RunContext, Selection, Settings, ValidationChoice};
 use crate::sandbox::{RunRoot, Sandbox, kind_name};
 use crate::tracer::{self, RunLimits, WriterCommand};
 use torture_core::killpoint::{KillPoint, KillSpace};
+use torture_core::oracle::unit::Unit;
 use torture_core::oracle::{
     self, Coverage, Expect, Initial, NewRule, RunExit, SubjectStatus, TargetState, Validation,
     Validity, Versions,
 };
 use torture_core::trace::Trace;
+
+use super::unit;
 
 /// What the golden runs established, for reports (and read back by `torture merge`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -102,6 +105,9 @@ pub(crate) struct Golden {
     pub validator: Validator,
     /// The subject's own selection, if it overrides the run's.
     pub selection: Option<Selection>,
+    /// `--target` repeated or a glob, `--marker`: the files judged as one, with their versions
+    /// before and after the traced run (`None`: the target alone).
+    pub unit: Option<torture_core::oracle::unit::Unit>,
 }
 
 impl Golden {
@@ -168,7 +174,7 @@ pub(crate) fn record(
     let Some(second) = step.uncrashed(old.as_deref(), 2)? else {
         return Ok(None);
     };
-    let Some((traced, new)) = step.traced(old.as_deref())? else {
+    let Some((traced, new, unit)) = step.traced(old.as_deref(), &settings.unit)? else {
         return Ok(None);
     };
     let tracer::GoldenRun {
@@ -190,6 +196,7 @@ pub(crate) fn record(
     notes.extend(tracer_notes);
     notes.extend(tracer::left_running_note(&left_running));
     notes.extend(outside_note(&outside, settings.strict));
+    notes.extend(unit.as_ref().map(unit::note));
     let summary = GoldenSummary {
         notes,
         space,
@@ -209,7 +216,55 @@ pub(crate) fn record(
         versions: versions(old, new, second),
         validator,
         selection: prepared.subject.selection,
+        unit,
     }))
+}
+
+/// The golden phase of a saved trace (`torture power --trace`): the old version is the trace's
+/// initial state, the new version what the whole trace leaves; the writer is not run, so bytes
+/// (or `--check`) judge, and there is no kill space.
+pub(crate) fn saved(trace: &Trace, settings: &Settings) -> Result<Golden, CampaignError> {
+    let usage = |e: String| CampaignError::Usage(format!("--trace: {e}"));
+    let explorer = torture_core::power::Explorer::new(trace, Default::default())
+        .map_err(|e| usage(e.to_string()))?;
+    let old = explorer.plan().old.clone();
+    let new = match explorer.new_version() {
+        TargetState::Regular(bytes) => bytes,
+        TargetState::Absent | TargetState::NotRegular(_) => {
+            return Err(usage(format!(
+                "the saved run leaves no regular file at its target `{}`",
+                explorer.plan().target
+            )));
+        }
+    };
+    let (validator, label) = match &settings.validation {
+        ValidationChoice::Check(command) => (Validator::Check(command.clone()), "check"),
+        ValidationChoice::Auto
+        | ValidationChoice::Json
+        | ValidationChoice::JsonLines
+        | ValidationChoice::Bytes => (Validator::Builtin(Validation::Bytes), "bytes (saved trace)"),
+    };
+    let summary = GoldenSummary {
+        space: KillSpace::default(),
+        old_len: old.as_ref().map(|o| o.len() as u64),
+        new_len: new.len() as u64,
+        goldens_agree: true,
+        disagreement_offset: None,
+        unmodelled: Vec::new(),
+        validation: label.to_owned(),
+        notes: Vec::new(),
+        outside_writes: Vec::new(),
+        outside_is_violation: false,
+        left_running: Vec::new(),
+        trace: trace.clone(),
+    };
+    Ok(Golden {
+        summary,
+        versions: Versions::one(old, new),
+        validator,
+        selection: None,
+        unit: None,
+    })
 }
 
 /// The note for changes outside the sandbox: they were neither killed at nor recorded, so the
@@ -313,13 +368,18 @@ impl Step<'_> {
         }
     }
 
-    /// The traced golden run.
+    /// The traced golden run, the new version, and the unit (its files read before and after).
     #[allow(clippy::type_complexity)]
     fn traced(
         &self,
         old: Option<&[u8]>,
-    ) -> Result<Option<(tracer::GoldenRun, Vec<u8>)>, CampaignError> {
+        unit_spec: &super::UnitSpec,
+    ) -> Result<Option<(tracer::GoldenRun, Vec<u8>, Option<Unit>)>, CampaignError> {
         self.sandbox.reset(old)?;
+        let before = match unit_spec.is_unit() {
+            true => unit::snapshot(&self.sandbox)?,
+            false => Vec::new(),
+        };
         let command = writer_command(&self.invocation(2));
         let limits = RunLimits {
             timeout_ms: self.timeout.as_millis() as u64,
@@ -356,6 +416,12 @@ impl Step<'_> {
             return Err(self.golden_error(what, &golden.stderr, 2));
         }
         let new = self.target_bytes("the traced golden run exited 0")?;
+        let after = match unit_spec.is_unit() {
+            true => unit::snapshot(&self.sandbox)?,
+            false => Vec::new(),
+        };
+        let unit = unit::unit_of(unit_spec, &before, &after)
+            .map_err(|e| CampaignError::Usage(format!("{}: {e}", self.prepared.subject.label)))?;
         if golden.space.is_empty() {
             let what = "the traced run wrote no byte and made no file syscall under the sandbox"
                 .to_owned();
@@ -364,7 +430,7 @@ impl Step<'_> {
                 what,
             });
         }
-        Ok(Some((golden, new)))
+        Ok(Some((golden, new, unit)))
     }
 
     fn cancelled(&self) -> bool {

@@ -25,7 +25,9 @@ pub mod race;
 pub mod real;
 mod replay;
 mod subject;
+pub mod traces;
 mod trial;
+mod unit;
 
 use std::path::PathBuf;
 
@@ -122,10 +124,36 @@ pub struct Settings {
     pub dir: PathBuf,
     /// Target name inside each sandbox (checked relative).
     pub target: PathBuf,
+    /// `--target` repeated or a glob, `--marker`: files judged as one unit (empty: the target
+    /// alone, and `run.json` leaves it out).
+    #[serde(default, skip_serializing_if = "UnitSpec::is_single")]
+    pub unit: UnitSpec,
     /// Orphans surviving recovery are violations.
     pub strict: bool,
     /// `--partition M/N`: run only this shard of every subject's kill points.
     pub partition: Option<Partition>,
+}
+
+/// Several files judged as one unit: `--target` repeated or a glob, and `--marker`. Empty (the
+/// default): the target alone, judged as it always was.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitSpec {
+    /// Every `--target`, in order (paths or globs), the target among them.
+    pub targets: Vec<String>,
+    /// `--marker FILE`: part of the unit; its presence implies every other file is new.
+    pub marker: Option<String>,
+}
+
+impl UnitSpec {
+    /// Whether several files are judged as one (else the target alone).
+    pub fn is_unit(&self) -> bool {
+        !self.targets.is_empty() || self.marker.is_some()
+    }
+
+    /// The target alone.
+    pub fn is_single(&self) -> bool {
+        !self.is_unit()
+    }
 }
 
 /// The whole plan of a run.

@@ -50,6 +50,9 @@ pub struct PowerSettings {
     pub state: Option<CrashState>,
     /// `--materialize DIR`: where the replayed state's tree is written.
     pub materialize: Option<PathBuf>,
+    /// `--trace FILE`: the subjects' saved golden traces, one per subject (by label), explored
+    /// without running the writer (empty: every writer runs its golden phase).
+    pub saved_traces: Vec<super::traces::SavedTrace>,
 }
 
 impl PowerSettings {
@@ -211,7 +214,9 @@ pub fn run(
     finished: &mut dyn FnMut(&PowerResult),
 ) -> Result<PowerRun, CampaignError> {
     let started = Instant::now();
-    subject::check_all(&plan.subjects)?;
+    if plan.power.saved_traces.is_empty() {
+        subject::check_all(&plan.subjects)?;
+    }
     let root = RunRoot::create(&plan.settings.dir, &context.run_id)?;
     let mut subjects = Vec::new();
     let mut end = RunEnd::Completed;
@@ -261,10 +266,24 @@ fn run_subject(
     context: &RunContext,
     root: &RunRoot,
 ) -> Result<Option<PowerResult>, CampaignError> {
-    let prepared = subject::prepare(subject)?;
     let settings = &plan.settings;
-    let Some(golden) = golden::record(&prepared, settings, context, root)? else {
-        return Ok(None);
+    let saved = plan
+        .power
+        .saved_traces
+        .iter()
+        .find(|s| s.label == subject.label);
+    let (prepared, golden) = match saved {
+        Some(saved) => (
+            subject::never_run(subject),
+            golden::saved(&saved.trace, settings)?,
+        ),
+        None => {
+            let prepared = subject::prepare(subject)?;
+            let Some(golden) = golden::record(&prepared, settings, context, root)? else {
+                return Ok(None);
+            };
+            (prepared, golden)
+        }
     };
     let judge = Judge {
         prepared: &prepared,
@@ -276,6 +295,8 @@ fn run_subject(
     };
     let trace = &golden.summary.trace;
     let explorer = Explorer::new(trace, plan.power.options.clone())
+        .map_err(|e| CampaignError::Usage(format!("{}: {e}", subject.label)))?;
+    let explorer = super::unit::judge_unit(explorer, &settings.unit)
         .map_err(|e| CampaignError::Usage(format!("{}: {e}", subject.label)))?;
     let ack = acknowledgement(trace, plan.power.ack_line.as_ref());
     let mut result = PowerResult {
@@ -319,10 +340,17 @@ fn notes(
 ) -> Vec<String> {
     let mut notes = explorer.plan().notes.clone();
     notes.extend(crate::tracer::left_running_note(&golden.left_running));
+    notes.extend(explorer.unit().map(super::unit::note));
     notes.extend(golden::outside_note(
         &golden.outside_writes,
         golden.outside_is_violation,
     ));
+    if !plan.power.saved_traces.is_empty() {
+        notes.push(
+            "explored a saved trace (--trace): the writer was not run, so no recovery run was made"
+                .to_owned(),
+        );
+    }
     if let (Some(regex), None) = (&plan.power.ack_line, ack) {
         notes.push(format!(
             "no output line matched --ack-line {:?}: every crash counts as before the acknowledgement",
@@ -397,15 +425,18 @@ impl Judge<'_> {
             .replay(state)
             .map_err(|e| CampaignError::Usage(format!("{label}: --state {state}: {e}")))?;
         let target = &explorer.plan().target;
-        let Some(verdict) = self.classify(&tree.target_state(target))? else {
-            return Ok(false);
+        let class = match explorer.unit_verdict(&tree) {
+            Some(unit) => unit.class(),
+            None => match self.classify(&tree.target_state(target))? {
+                Some(verdict) => class_of(&verdict),
+                None => return Ok(false),
+            },
         };
-        let class = class_of(&verdict);
         let before_ack = result
             .ack
             .as_ref()
             .is_none_or(|a| state.events < a.events_before);
-        let violation = power::verdict_rule(before_ack, class, explorer.plan().old.is_some());
+        let violation = power::verdict_rule(before_ack, class, explorer.had_old());
         let materialized = match &power.materialize {
             Some(dir) => Some(write_tree(&tree, dir)?),
             None => None,
@@ -415,14 +446,16 @@ impl Judge<'_> {
             class,
             before_ack,
             violation,
-            leftovers: tree.leftovers(target),
+            leftovers: explorer.leftovers(&tree),
             materialized,
         });
-        let built = (explorer.options().model, state.clone());
-        let Some(recovery) = self.recover(&tree, built, violation.is_some())? else {
-            return Ok(false);
-        };
-        result.recoveries.push(recovery);
+        if power.saved_traces.is_empty() {
+            let built = (explorer.options().model, state.clone());
+            let Some(recovery) = self.recover(&tree, built, violation.is_some())? else {
+                return Ok(false);
+            };
+            result.recoveries.push(recovery);
+        }
         Ok(true)
     }
 
@@ -497,9 +530,12 @@ impl Judge<'_> {
                 None => return Ok(None),
             },
         };
-        let after = self.sandbox.read_target()?;
-        let Some(verdict) = self.classify(&after)? else {
-            return Ok(None);
+        let verdict = match &self.golden.unit {
+            Some(unit) => super::unit::judge_sandbox(unit, &self.sandbox)?,
+            None => match self.classify(&self.sandbox.read_target()?)? {
+                Some(verdict) => verdict,
+                None => return Ok(None),
+            },
         };
         Ok(Some(PowerRecovery {
             failure: oracle::judge_recovery(exit, &verdict),

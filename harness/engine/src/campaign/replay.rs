@@ -90,7 +90,11 @@ pub(crate) fn differing_options(settings: &Settings) -> Vec<(&'static str, Strin
         ValidationChoice::Bytes => options.push(("--validate", "bytes".to_owned())),
         ValidationChoice::Check(command) => options.push(("--check", command.clone())),
     }
-    if settings.target != Path::new(DEFAULT_TARGET) {
+    if settings.unit.is_unit() {
+        let targets = settings.unit.targets.iter();
+        options.extend(targets.map(|target| ("--target", target.clone())));
+        options.extend(settings.unit.marker.iter().map(|m| ("--marker", m.clone())));
+    } else if settings.target != Path::new(DEFAULT_TARGET) {
         options.push(("--target", settings.target.to_string_lossy().into_owned()));
     }
     if settings.timeout_ms != DEFAULT_TIMEOUT_MS {
@@ -134,6 +138,7 @@ mod tests {
             timeout_ms: DEFAULT_TIMEOUT_MS,
             dir: crate::sandbox::default_dir(),
             target: PathBuf::from(DEFAULT_TARGET),
+            unit: crate::campaign::UnitSpec::default(),
             strict: false,
             partition: None,
         }

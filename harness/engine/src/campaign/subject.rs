@@ -197,6 +197,26 @@ pub(crate) fn prepare(subject: &Subject) -> Result<Prepared, CampaignError> {
     })
 }
 
+/// A subject whose writer is never run (`torture power --trace`: its saved trace stands in
+/// for the golden phase, and no recovery run is made). Its program is taken as given.
+pub(crate) fn never_run(subject: &Subject) -> Prepared {
+    let argv = match &subject.kind {
+        SubjectKind::Command { argv } => argv.clone(),
+        SubjectKind::Builtin { .. } => Vec::new(),
+    };
+    let (program, args) = argv.split_first().map_or_else(
+        || (PathBuf::new(), Vec::new()),
+        |(program, args)| (PathBuf::from(program), args.to_vec()),
+    );
+    Prepared {
+        subject: subject.clone(),
+        program,
+        args,
+        writer_prefix_len: 0,
+        in_process: None,
+    }
+}
+
 /// The program, its arguments, and how many of them come before a built-in's strategy name.
 fn program_and_args(subject: &Subject) -> Result<(PathBuf, Vec<OsString>, usize), CampaignError> {
     match &subject.kind {

@@ -77,7 +77,7 @@ impl<'a> Worker<'a> {
             }
         };
         // Leftovers first: a `--check` with side effects must not change what is counted.
-        let orphans = self.sandbox.orphans()?;
+        let orphans = self.orphans()?;
         let Some((verdict, target_kind)) = self.judge_target()? else {
             return Ok(None);
         };
@@ -144,9 +144,10 @@ impl<'a> Worker<'a> {
             })
     }
 
-    /// The worker's sandbox.
-    pub fn sandbox(&self) -> &Sandbox {
-        &self.sandbox
+    /// The sandbox's leftovers: everything but the target (and the unit's files).
+    pub fn orphans(&self) -> Result<Vec<crate::sandbox::Orphan>, CampaignError> {
+        let orphans = self.sandbox.orphans()?;
+        Ok(super::unit::not_in_unit(orphans, self.golden.unit.as_ref()))
     }
 
     fn cancelled(&self) -> bool {
@@ -183,6 +184,12 @@ impl<'a> Worker<'a> {
         &self,
         versions: &Versions,
     ) -> Result<Option<(Verdict, Option<FileKind>)>, CampaignError> {
+        if let Some(unit) = &self.golden.unit {
+            return Ok(Some((
+                super::unit::judge_sandbox(unit, &self.sandbox)?,
+                None,
+            )));
+        }
         let state = self.sandbox.read_target()?;
         let (state, validation) = match &self.golden.validator {
             Validator::Builtin(validation) => (state, *validation),
@@ -237,7 +244,7 @@ impl<'a> Worker<'a> {
                 None => return Ok(None),
             },
         };
-        let orphans = self.sandbox.orphans()?;
+        let orphans = self.orphans()?;
         let Some((verdict, _)) = self.judge_with(&self.recovery_versions())? else {
             return Ok(None);
         };

@@ -201,11 +201,15 @@ fn check_same_campaign(first: &RunRecords, other: &RunRecords) -> Result<(), Mer
     }
     let trial_settings = |s: &Settings| {
         format!(
-            "--initial {:?}, {:?}, {:?}, --target {}, strict {}",
+            "--initial {:?}, {:?}, {:?}, --target {}{}, strict {}",
             s.initial,
             s.validation,
             s.selection,
             s.target.display(),
+            match s.unit.is_unit() {
+                true => format!(" (unit {:?}, marker {:?})", s.unit.targets, s.unit.marker),
+                false => String::new(),
+            },
             s.strict
         )
     };

@@ -351,6 +351,7 @@ pub(crate) mod fixture {
             timeout_ms: crate::campaign::DEFAULT_TIMEOUT_MS,
             dir: crate::sandbox::default_dir(),
             target: PathBuf::from("target.json"),
+            unit: crate::campaign::UnitSpec::default(),
             strict: false,
             partition: None,
         }

@@ -62,13 +62,17 @@ pub fn replay_command(
     {
         options.push(("--expect", "caught".to_owned()));
     }
+    let saved = power.saved_traces.iter().find(|s| s.label == subject.label);
+    if let Some(saved) = saved {
+        options.push(("--trace", saved.path.to_string_lossy().into_owned()));
+    }
     options.push(("--state", state.to_string()));
     let mut words = vec!["torture".to_owned(), "power".to_owned()];
     for (flag, value) in options {
         words.push(flag.to_owned());
         words.push(shell_quote(&value));
     }
-    if let SubjectKind::Command { argv } = &subject.kind {
+    if let (SubjectKind::Command { argv }, None) = (&subject.kind, saved) {
         words.push("--".into());
         words.extend(argv.iter().map(|arg| shell_quote(&arg.to_string_lossy())));
     }
