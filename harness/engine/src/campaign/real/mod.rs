@@ -318,6 +318,10 @@ pub struct RealRun {
     pub states: u64,
     /// Where the time went.
     pub timing: Timing,
+    /// Image copies taken.
+    pub copies: u64,
+    /// Of those, reflink clones (all of them unless the clone store lacks reflinks).
+    pub cloned_copies: u64,
     /// Set when Ctrl-C stopped the run early.
     pub interrupted: bool,
 }
@@ -373,7 +377,8 @@ pub fn run(
     if !rustix::process::geteuid().is_root() {
         return Err(RealError::NeedsRoot);
     }
-    crate::loopfs::check_tools(&[options.fs.kind()])?;
+    // The clone store that holds the images is an xfs.
+    crate::loopfs::check_tools(&[options.fs.kind(), FsKind::Xfs])?;
     probe::run_all(subjects, options, on_state)
 }
 

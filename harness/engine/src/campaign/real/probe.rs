@@ -15,7 +15,7 @@ use crate::campaign::golden::writer_command;
 use crate::campaign::replay::{DEFAULT_TARGET, shell_quote, shell_words};
 use crate::campaign::subject::{Prepared, Subject, SubjectKind, prepare};
 use crate::loopfs::{MountedImage, ScratchFs};
-use crate::realfs::{self, ImageSnapshot, Tree};
+use crate::realfs::{self, CloneStore, ImageSnapshot, Tree};
 use crate::tracer::{self, Progress, Run, RunLimits, WriterCommand};
 use torture_core::fault::{CallRef, Fault};
 use torture_core::power::{
@@ -29,9 +29,11 @@ struct Fixture<'a> {
     options: &'a RealOptions,
     /// Where copies are mounted.
     snap_mount: PathBuf,
-    /// Where copies are made.
+    /// Where images and copies are made (the clone store).
     dir: PathBuf,
     copies: u64,
+    /// Copies made as reflink clones.
+    cloned: u64,
     timing: Timing,
 }
 
@@ -104,7 +106,7 @@ pub(super) fn run_all(
         std::process::id()
     ));
     fs::create_dir_all(&dir).map_err(|e| RealError::io("create", &dir, e))?;
-    let result = with_dir(&dir, subjects, options, on_state);
+    let result = with_store(&dir, subjects, options, on_state);
     // Only an empty directory goes: anything left in it is reported by its guard.
     let _ = fs::remove_dir(&dir);
     let mut run = result?;
@@ -112,8 +114,36 @@ pub(super) fn run_all(
     Ok(run)
 }
 
+/// Sparse size of the clone store: every subject's image stays until the settle snapshots are
+/// taken, plus room for the copies' changed blocks.
+fn store_mib(subjects: usize, options: &RealOptions) -> u64 {
+    options.fs.image_mib() * (subjects as u64 + 4) + 1024
+}
+
+/// The images and their copies live on a [`CloneStore`] made in `dir`: every copy is a clone.
+fn with_store(
+    dir: &Path,
+    subjects: &[Subject],
+    options: &RealOptions,
+    on_state: &mut OnState<'_>,
+) -> Result<RealRun, RealError> {
+    let setup = Instant::now();
+    let store = CloneStore::create(dir, store_mib(subjects.len(), options))?;
+    let setup_ms = elapsed_ms(setup);
+    let result = with_dir(dir, store.root(), subjects, options, on_state);
+    let problems = store.teardown();
+    let mut run = result?;
+    if let Some(problem) = problems.into_iter().next() {
+        return Err(RealError::Loop(crate::loopfs::LoopError::Usage(problem)));
+    }
+    run.timing.setup_ms += setup_ms;
+    Ok(run)
+}
+
+/// `dir` holds the mount point of copies, `work` the images and copies.
 fn with_dir(
     dir: &Path,
+    work: &Path,
     subjects: &[Subject],
     options: &RealOptions,
     on_state: &mut OnState<'_>,
@@ -123,8 +153,9 @@ fn with_dir(
     let mut fixture = Fixture {
         options,
         snap_mount: snap_mount.clone(),
-        dir: dir.to_path_buf(),
+        dir: work.to_path_buf(),
         copies: 0,
+        cloned: 0,
         timing: Timing::default(),
     };
     let result = fixture.all_subjects(subjects, on_state);
@@ -136,6 +167,8 @@ fn with_dir(
         states: subjects.iter().map(|s| s.states.len() as u64).sum(),
         subjects,
         timing: fixture.timing,
+        copies: fixture.copies,
+        cloned_copies: fixture.cloned,
         interrupted,
     })
 }
@@ -455,6 +488,7 @@ impl Fixture<'_> {
         self.copies += 1;
         let path = self.dir.join(format!("copy-{}.img", self.copies));
         let copy = ImageSnapshot::take(&disk.image, &path)?;
+        self.cloned += u64::from(copy.cloned);
         self.timing.copy_ms += elapsed_ms(started);
         Ok(copy)
     }
