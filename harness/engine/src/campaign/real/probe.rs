@@ -29,6 +29,8 @@ struct Fixture<'a> {
     options: &'a RealOptions,
     /// Where copies are mounted.
     snap_mount: PathBuf,
+    /// Where the held points' copies are mounted, on the reader thread ([`PendingRead`]).
+    read_mount: PathBuf,
     /// Where images and copies are made (the clone store).
     dir: PathBuf,
     copies: u64,
@@ -150,9 +152,15 @@ fn with_dir(
 ) -> Result<RealRun, RealError> {
     let snap_mount = dir.join("snapshot-mnt");
     fs::create_dir(&snap_mount).map_err(|e| RealError::io("create", &snap_mount, e))?;
+    let read_mount = dir.join("snapshot-mnt-held");
+    if let Err(e) = fs::create_dir(&read_mount) {
+        let _ = fs::remove_dir(&snap_mount);
+        return Err(RealError::io("create", &read_mount, e));
+    }
     let mut fixture = Fixture {
         options,
         snap_mount: snap_mount.clone(),
+        read_mount: read_mount.clone(),
         dir: work.to_path_buf(),
         copies: 0,
         cloned: 0,
@@ -160,6 +168,7 @@ fn with_dir(
     };
     let result = fixture.all_subjects(subjects, on_state);
     let _ = fs::remove_dir(&snap_mount);
+    let _ = fs::remove_dir(&read_mount);
     let (subjects, interrupted) = result?;
     Ok(RealRun {
         fs: options.fs,
@@ -394,6 +403,8 @@ impl Fixture<'_> {
             skipped: Vec::new(),
         };
         let events = golden.trace.events.len();
+        // One copy is read on a thread while the next writer runs; an error drops (joins) it.
+        let mut pending: Option<PendingRead> = None;
         for k in select_points(events, self.options.crash_points, self.options.seed) {
             if self.cancelled() {
                 break;
@@ -404,18 +415,26 @@ impl Fixture<'_> {
                 base: &base,
                 k,
             };
-            self.held_state(&at, &golden, &mut result, on_state)?;
+            let taken = self.held_state(&at, &golden, &mut result)?;
+            if let Some(previous) = pending.take() {
+                self.judge_read(previous, &golden, &mut result, on_state)?;
+            }
+            pending = taken.map(|taken| self.start_read(taken));
+        }
+        if let Some(last) = pending.take() {
+            self.judge_read(last, &golden, &mut result, on_state)?;
         }
         Ok((result, golden))
     }
 
+    /// Seeds the sandbox of crash point `k`, holds the writer there and copies the image.
+    /// `None` when the point could not be held (recorded in `skipped`).
     fn held_state(
         &mut self,
         at: &HeldAt<'_>,
         golden: &Golden,
         result: &mut RealSubject,
-        on_state: &mut OnState<'_>,
-    ) -> Result<(), RealError> {
+    ) -> Result<Option<Taken>, RealError> {
         let (disk, k) = (at.disk, at.k);
         let sandbox = at.base.join(format!("e{k}"));
         self.seed(disk, &sandbox, golden.old.as_deref())?;
@@ -427,17 +446,59 @@ impl Fixture<'_> {
             result
                 .skipped
                 .push(format!("e{k}: the writer took another path"));
-            return Ok(());
+            return Ok(None);
         };
         let Some(trace) = run.trace else {
             result
                 .skipped
                 .push(format!("e{k}: the run recorded no trace"));
-            return Ok(());
+            return Ok(None);
         };
-        let tree = self.read(&copy, &[disk.relative(&sandbox)])?.remove(0);
-        let point = RealPoint::Held { events: k };
-        let model = RunModel::new(&trace, self.options.fs.model())
+        Ok(Some(Taken {
+            copy,
+            sandbox: disk.relative(&sandbox).to_path_buf(),
+            point: RealPoint::Held { events: k },
+            trace,
+        }))
+    }
+
+    /// Mounts and reads a held point's copy on a thread of its own: a clone is frozen, so the
+    /// next writer run cannot change what it holds.
+    fn start_read(&self, taken: Taken) -> PendingRead {
+        let kind = self.options.fs.kind();
+        let mount_point = self.read_mount.clone();
+        let Taken {
+            copy,
+            sandbox,
+            point,
+            trace,
+        } = taken;
+        let handle = std::thread::spawn(move || {
+            let started = Instant::now();
+            let tree = mount_and_read(kind, &copy, &mount_point, &[&sandbox])
+                .map(|mut trees| trees.remove(0));
+            (copy, tree, elapsed_ms(started))
+        });
+        PendingRead {
+            point,
+            trace,
+            handle: Some(handle),
+        }
+    }
+
+    /// Waits for a held point's tree and judges it.
+    fn judge_read(
+        &mut self,
+        mut pending: PendingRead,
+        golden: &Golden,
+        result: &mut RealSubject,
+        on_state: &mut OnState<'_>,
+    ) -> Result<(), RealError> {
+        let (copy, tree, mount_ms) = pending.join()?;
+        self.timing.mount_ms += mount_ms;
+        let tree = tree?;
+        let point = pending.point;
+        let model = RunModel::new(&pending.trace, self.options.fs.model())
             .map_err(|what| writer_error(&result.label, what))?;
         let started = Instant::now();
         let states = model.states_at(point, self.options.max_states, self.options.assume);
@@ -446,7 +507,7 @@ impl Fixture<'_> {
             tree: &tree,
             point,
             copy: &copy,
-            trace: &trace,
+            trace: &pending.trace,
         };
         let state = self.judge(&model, &states, seen, golden, result)?;
         on_state(&result.label, &state);
@@ -496,18 +557,8 @@ impl Fixture<'_> {
     /// Mounts `copy` (journal recovery runs) and reads each sandbox (relative to the root).
     fn read(&mut self, copy: &ImageSnapshot, sandboxes: &[&Path]) -> Result<Vec<Tree>, RealError> {
         let started = Instant::now();
-        let kind = self.options.fs.kind();
-        let options = realfs::snapshot_mount_options(kind)?;
-        let mounted = MountedImage::mount(kind, copy.path(), &self.snap_mount, options)?;
-        let trees: Result<Vec<Tree>, RealError> = sandboxes
-            .iter()
-            .map(|relative| read_sandbox(&self.snap_mount.join(relative)))
-            .collect();
-        let problems = mounted.unmount();
+        let trees = mount_and_read(self.options.fs.kind(), copy, &self.snap_mount, sandboxes);
         self.timing.mount_ms += elapsed_ms(started);
-        if let Some(problem) = problems.into_iter().next() {
-            return Err(RealError::Loop(crate::loopfs::LoopError::Usage(problem)));
-        }
         trees
     }
 
@@ -569,6 +620,70 @@ impl Fixture<'_> {
             replay: String::new(),
         })
     }
+}
+
+/// A held crash point's copy, taken, not yet read.
+struct Taken {
+    copy: ImageSnapshot,
+    /// The sandbox, relative to the file system's root.
+    sandbox: PathBuf,
+    point: RealPoint,
+    trace: Trace,
+}
+
+/// What the reader thread gives back: the copy, its tree, and the milliseconds it took.
+type ReadOutcome = (ImageSnapshot, Result<Tree, RealError>, u64);
+
+/// A held point's copy being mounted and read on its own thread. Dropping it waits for the
+/// thread, so an error never leaves a copy mounted.
+struct PendingRead {
+    point: RealPoint,
+    trace: Trace,
+    handle: Option<std::thread::JoinHandle<ReadOutcome>>,
+}
+
+impl PendingRead {
+    fn join(&mut self) -> Result<ReadOutcome, RealError> {
+        let handle = self.handle.take().ok_or_else(|| {
+            RealError::Loop(crate::loopfs::LoopError::Usage(
+                "a copy's read was joined twice".into(),
+            ))
+        })?;
+        handle.join().map_err(|_| {
+            RealError::Loop(crate::loopfs::LoopError::Usage(
+                "the thread reading a copy panicked".into(),
+            ))
+        })
+    }
+}
+
+impl Drop for PendingRead {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Mounts `copy` as `kind` at `mount_point` (journal recovery runs), reads each sandbox
+/// (relative to the root), and unmounts it.
+fn mount_and_read(
+    kind: crate::loopfs::FsKind,
+    copy: &ImageSnapshot,
+    mount_point: &Path,
+    sandboxes: &[&Path],
+) -> Result<Vec<Tree>, RealError> {
+    let options = realfs::snapshot_mount_options(kind)?;
+    let mounted = MountedImage::mount(kind, copy.path(), mount_point, options)?;
+    let trees: Result<Vec<Tree>, RealError> = sandboxes
+        .iter()
+        .map(|relative| read_sandbox(&mount_point.join(relative)))
+        .collect();
+    let problems = mounted.unmount();
+    if let Some(problem) = problems.into_iter().next() {
+        return Err(RealError::Loop(crate::loopfs::LoopError::Usage(problem)));
+    }
+    trees
 }
 
 /// A held crash point of one subject.
