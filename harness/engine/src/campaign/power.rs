@@ -25,7 +25,7 @@ use torture_core::oracle::{
     Validity, Verdict,
 };
 use torture_core::power::{
-    self, AckPoint, AckSelect, CrashState, Exploration, Explorer, FsTree, Holds, Model,
+    self, AckPoint, AckSelect, CrashState, Exploration, Explorer, FsTree, Holds, Memo, Model,
     PowerOptions, PowerViolation, TargetClass,
 };
 
@@ -343,14 +343,29 @@ impl Judge<'_> {
                 TargetClass::Torn
             }
         };
-        let verdicts = explore_models(explorer, power, result.ack.as_ref(), &mut classify);
+        // Every model explores the same trace: a state one model judged, the next does not
+        // build again.
+        let mut memo = Memo::shared();
+        let verdicts = explore_models(
+            explorer,
+            power,
+            result.ack.as_ref(),
+            &mut classify,
+            &mut memo,
+        );
         result.exploration = merged(verdicts.iter().map(|(_, found)| found));
         let broke = verdicts.iter().any(|(_, found)| found.violating_states > 0);
         // A spent time budget leaves no time to explore the other models for the holds line.
         let spent = result.exploration.budget_spent;
         if broke && !spent && failed.borrow().is_none() && !self.cancelled() {
             let ack = result.ack.as_ref();
-            result.holds = Some(where_it_holds(explorer, verdicts, ack, &mut classify));
+            result.holds = Some(where_it_holds(
+                explorer,
+                verdicts,
+                ack,
+                &mut classify,
+                &mut memo,
+            ));
         }
         result.explore_time = started.elapsed();
         if let Some(e) = failed.into_inner() {
@@ -538,6 +553,7 @@ fn explore_models(
     power: &PowerSettings,
     ack: Option<&AckPoint>,
     classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+    memo: &mut Memo,
 ) -> Vec<(Model, Exploration)> {
     let started = Instant::now();
     power
@@ -547,7 +563,7 @@ fn explore_models(
             let bounded = explorer
                 .with_model(model)
                 .with_budget_ms(budget_left(explorer, started));
-            (model, bounded.explore(ack, classify))
+            (model, bounded.explore_with(ack, classify, memo))
         })
         .collect()
 }
@@ -559,6 +575,7 @@ fn where_it_holds(
     mut verdicts: Vec<(Model, Exploration)>,
     ack: Option<&AckPoint>,
     classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+    memo: &mut Memo,
 ) -> Holds {
     let started = Instant::now();
     for model in Model::FILE_SYSTEMS {
@@ -566,7 +583,7 @@ fn where_it_holds(
             let bounded = explorer
                 .with_model(model)
                 .with_budget_ms(budget_left(explorer, started));
-            verdicts.push((model, bounded.explore(ack, classify)));
+            verdicts.push((model, bounded.explore_with(ack, classify, memo)));
         }
     }
     verdicts.sort_by_key(|(model, _)| *model);
