@@ -1,9 +1,11 @@
 //! Real power-cut states: snapshots of a loop-mounted file system's backing image.
 //!
-//! A file system on a loop device writes through to its image file. A copy of that file taken
-//! while the file system is mounted holds exactly what the file system had submitted to its
-//! "disk" at that instant, and nothing of what is still in its page cache or uncommitted journal:
-//! the state a power cut leaves on a disk without a volatile write cache. Mounting the copy runs
+//! A file system on a loop device (direct I/O) writes through to its image file. A copy of that
+//! file taken while the file system is mounted holds exactly what the file system had submitted
+//! to its "disk" at that instant, and nothing of what is still in its page cache or uncommitted
+//! journal: the state a power cut leaves on a disk without a volatile write cache. `power
+//! --real` keeps the images on a [`CloneStore`], so a copy is one reflink clone: atomic and
+//! O(extents) ([`clone_or_copy`]). Mounting the copy runs
 //! the file system's journal recovery, as a reboot does. No device-mapper, no kernel module.
 //!
 //! Mounting a copy beside the original needs per-file-system care ([`snapshot_mount_options`]):
