@@ -29,8 +29,11 @@ struct Fixture<'a> {
     options: &'a RealOptions,
     /// Where copies are mounted.
     snap_mount: PathBuf,
-    /// Where the held points' copies are mounted, on the reader thread ([`PendingRead`]).
-    read_mount: PathBuf,
+    /// Where the held points' copies are mounted, on reader threads ([`PendingRead`]): one
+    /// directory per read in flight.
+    read_mounts: Vec<PathBuf>,
+    /// Reads started so far (picks the directory).
+    reads_started: usize,
     /// Where images and copies are made (the clone store).
     dir: PathBuf,
     copies: u64,
@@ -152,15 +155,22 @@ fn with_dir(
 ) -> Result<RealRun, RealError> {
     let snap_mount = dir.join("snapshot-mnt");
     fs::create_dir(&snap_mount).map_err(|e| RealError::io("create", &snap_mount, e))?;
-    let read_mount = dir.join("snapshot-mnt-held");
-    if let Err(e) = fs::create_dir(&read_mount) {
-        let _ = fs::remove_dir(&snap_mount);
-        return Err(RealError::io("create", &read_mount, e));
+    let read_mounts: Vec<PathBuf> = (0..READS_IN_FLIGHT)
+        .map(|i| dir.join(format!("snapshot-mnt-held-{i}")))
+        .collect();
+    for (made, path) in read_mounts.iter().enumerate() {
+        if let Err(e) = fs::create_dir(path) {
+            for earlier in read_mounts.iter().take(made).chain([&snap_mount]) {
+                let _ = fs::remove_dir(earlier);
+            }
+            return Err(RealError::io("create", path, e));
+        }
     }
     let mut fixture = Fixture {
         options,
         snap_mount: snap_mount.clone(),
-        read_mount: read_mount.clone(),
+        read_mounts: read_mounts.clone(),
+        reads_started: 0,
         dir: work.to_path_buf(),
         copies: 0,
         cloned: 0,
@@ -168,7 +178,9 @@ fn with_dir(
     };
     let result = fixture.all_subjects(subjects, on_state);
     let _ = fs::remove_dir(&snap_mount);
-    let _ = fs::remove_dir(&read_mount);
+    for path in &read_mounts {
+        let _ = fs::remove_dir(path);
+    }
     let (subjects, interrupted) = result?;
     Ok(RealRun {
         fs: options.fs,
@@ -403,8 +415,8 @@ impl Fixture<'_> {
             skipped: Vec::new(),
         };
         let events = golden.trace.events.len();
-        // One copy is read on a thread while the next writer runs; an error drops (joins) it.
-        let mut pending: Option<PendingRead> = None;
+        // Copies are read on threads while the next writers run; an error drops (joins) them.
+        let mut pending: std::collections::VecDeque<PendingRead> = Default::default();
         for k in select_points(events, self.options.crash_points, self.options.seed) {
             if self.cancelled() {
                 break;
@@ -415,14 +427,19 @@ impl Fixture<'_> {
                 base: &base,
                 k,
             };
-            let taken = self.held_state(&at, &golden, &mut result)?;
-            if let Some(previous) = pending.take() {
-                self.judge_read(previous, &golden, &mut result, on_state)?;
+            let Some(taken) = self.held_state(&at, &golden, &mut result)? else {
+                continue;
+            };
+            // The oldest read's directory is the one the next read takes.
+            if pending.len() == READS_IN_FLIGHT
+                && let Some(oldest) = pending.pop_front()
+            {
+                self.judge_read(oldest, &golden, &mut result, on_state)?;
             }
-            pending = taken.map(|taken| self.start_read(taken));
+            pending.push_back(self.start_read(taken));
         }
-        if let Some(last) = pending.take() {
-            self.judge_read(last, &golden, &mut result, on_state)?;
+        while let Some(oldest) = pending.pop_front() {
+            self.judge_read(oldest, &golden, &mut result, on_state)?;
         }
         Ok((result, golden))
     }
@@ -464,9 +481,10 @@ impl Fixture<'_> {
 
     /// Mounts and reads a held point's copy on a thread of its own: a clone is frozen, so the
     /// next writer run cannot change what it holds.
-    fn start_read(&self, taken: Taken) -> PendingRead {
+    fn start_read(&mut self, taken: Taken) -> PendingRead {
         let kind = self.options.fs.kind();
-        let mount_point = self.read_mount.clone();
+        let mount_point = self.read_mounts[self.reads_started % READS_IN_FLIGHT].clone();
+        self.reads_started += 1;
         let Taken {
             copy,
             sandbox,
@@ -621,6 +639,11 @@ impl Fixture<'_> {
         })
     }
 }
+
+/// Copies mounted and read at once, each on its own thread. A mount mostly waits for the loop
+/// devices' I/O (two layers: the copy's, then the clone store's), so a few overlap well even on
+/// 2 cores; the states are still judged in crash-point order.
+const READS_IN_FLIGHT: usize = 3;
 
 /// A held crash point's copy, taken, not yet read.
 struct Taken {
