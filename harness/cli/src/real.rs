@@ -488,7 +488,8 @@ fn print_summary(run: &RealRun) {
     let per_second = run.states as f64 * 1000.0 / busy_ms as f64;
     println!(
         "{}: {}, {} real states, {} outside the model; {per_second:.1} states/s \
-         excluding settle waits (setup {} ms, seed {} ms, runs {} ms, copy {} ms, mount+read {} ms, model {} ms, settle {} ms, total {} ms)",
+         excluding settle waits (setup {} ms, seed {} ms, runs {} ms, copy {} ms ({} of {} copies \
+         reflink clones), mount+read {} ms, model {} ms, settle {} ms, total {} ms)",
         run.fs,
         torture_core::words::count_of(run.subjects.len() as u64, "subject", "subjects"),
         run.states,
@@ -497,6 +498,8 @@ fn print_summary(run: &RealRun) {
         t.seed_ms,
         t.runs_ms,
         t.copy_ms,
+        run.cloned_copies,
+        run.copies,
         t.mount_ms,
         t.model_ms,
         t.settle_ms,

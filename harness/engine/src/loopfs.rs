@@ -266,6 +266,7 @@ struct LoopGuard {
 }
 
 impl LoopGuard {
+    /// Attaches `image` with direct I/O: the image holds every write the file system completed.
     fn attach(image: &Path) -> Result<LoopGuard, LoopError> {
         let args = os_args([&"--find", &"--show", &"--direct-io=on", &image]);
         let stdout = run_tool("losetup", &args)?;
@@ -396,39 +397,106 @@ fn report_leftover(result: Result<(), String>) {
     }
 }
 
-/// An image that already exists (a snapshot, say), attached to a loop device and mounted.
-/// Fields drop in declaration order: unmount, then detach; the image itself is the caller's.
+/// An image that already exists (a snapshot, say), attached to a loop device and mounted, by
+/// system calls (no `losetup` or `mount` process: a real state costs one of these).
+/// Dropping it unmounts, then detaches; the image itself is the caller's.
 #[derive(Debug)]
 pub struct MountedImage {
-    mount: MountGuard,
-    loop_device: LoopGuard,
+    mount_point: Option<PathBuf>,
+    device: Option<crate::sys::LoopDevice>,
 }
 
 impl MountedImage {
-    /// Attaches `image` and mounts it as `kind` at `mount_point` (which must exist).
+    /// Attaches `image` and mounts it as `kind` at `mount_point` (which must exist). The image
+    /// is a copy, read once: it is attached through the page cache. (A reflinked file on xfs
+    /// takes direct I/O only in whole 4 KiB blocks, and a loop device over it would refuse a
+    /// file system with 1 KiB blocks or 512-byte sectors.) The device detaches by itself once
+    /// unmounted and closed (autoclear), so nothing stays attached if we die.
     pub fn mount(
         kind: FsKind,
         image: &Path,
         mount_point: &Path,
         options: Option<&str>,
     ) -> Result<MountedImage, LoopError> {
-        let loop_device = LoopGuard::attach(image)?;
-        let device = loop_device.device().to_path_buf();
-        let mount = MountGuard::mount(kind.name(), &device, options, mount_point)?;
-        Ok(MountedImage { mount, loop_device })
+        let backing = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(image)
+            .map_err(|error| LoopError::io("open image", image, error))?;
+        let device = crate::sys::attach_loop(&backing)
+            .map_err(|error| LoopError::io("attach a loop device to", image, error))?;
+        let mut mounted = MountedImage {
+            mount_point: None,
+            device: Some(device),
+        };
+        let source = mounted.device.as_ref().map(|d| d.path().to_path_buf());
+        nix::mount::mount(
+            source.as_deref(),
+            mount_point,
+            Some(kind.name()),
+            nix::mount::MsFlags::empty(),
+            options,
+        )
+        .map_err(|errno| LoopError::Tool {
+            command: format!(
+                "mount({}, {}, {kind}, {})",
+                source.unwrap_or_default().display(),
+                mount_point.display(),
+                options.unwrap_or("")
+            ),
+            status: errno.desc().to_owned(),
+            stderr: String::new(),
+        })?;
+        mounted.mount_point = Some(mount_point.to_path_buf());
+        Ok(mounted)
     }
 
     /// Unmounts and detaches, and says what could not be undone.
     pub fn unmount(mut self) -> Vec<String> {
-        let result = self
-            .mount
-            .release()
-            .and_then(|()| self.loop_device.release());
-        match result {
+        match self.release() {
             Ok(()) => Vec::new(),
             Err(problem) => vec![problem],
         }
     }
+
+    fn release(&mut self) -> Result<(), String> {
+        if let Some(target) = self.mount_point.take() {
+            unmount_retrying(&target)?;
+        }
+        match self.device.take() {
+            Some(device) => {
+                let path = device.path().display().to_string();
+                device.detach().map_err(|error| {
+                    format!("cannot detach {path}: {error}; losetup --detach {path}")
+                })
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for MountedImage {
+    fn drop(&mut self) {
+        report_leftover(self.release());
+    }
+}
+
+/// `umount2(target)`, retried while the file system is briefly busy.
+fn unmount_retrying(target: &Path) -> Result<(), String> {
+    let mut last_error = nix::errno::Errno::UnknownErrno;
+    for _attempt in 0..10 {
+        match nix::mount::umount2(target, nix::mount::MntFlags::empty()) {
+            Ok(()) => return Ok(()),
+            Err(errno) => last_error = errno,
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    Err(format!(
+        "cannot unmount {}: {}; unmount it by hand: umount {}",
+        target.display(),
+        last_error.desc(),
+        target.display()
+    ))
 }
 
 /// The image file and the loop device over it, for every kind but tmpfs. Fields drop in

@@ -560,11 +560,10 @@ struct Judging<'a> {
     explorer: &'a Explorer,
     ack: Option<&'a AckPoint>,
     had_old: bool,
-    /// Content hash → each distinct tree with that hash (a representative state, to rebuild
-    /// and compare on a hit) and the sides of the acknowledgement it was seen on.
-    seen: HashMap<u128, Vec<(CrashState, [bool; 2])>>,
-    /// Target hash → each distinct target with that hash (a state that leaves it) and its class.
-    verdicts: HashMap<u128, Vec<(CrashState, TargetClass)>>,
+    /// Tree numbers and target classes, perhaps shared with other models' explorations.
+    memo: &'a mut Memo,
+    /// Distinct tree number → the sides of the acknowledgement it was seen on.
+    sides: HashMap<usize, [bool; 2]>,
     raw: Vec<(CrashState, PowerViolation)>,
     raw_kinds: HashMap<(PowerViolation, bool), usize>,
     result: Exploration,
@@ -572,6 +571,91 @@ struct Judging<'a> {
     last: Option<(CrashState, FsTree)>,
     /// Cut violations down to their smallest form (not once the time budget is spent).
     minimise: bool,
+}
+
+/// What explorations of one explorer's trace learn about its states, to share between models
+/// (`Explorer::with_model`; the fill stays): a state's tree does not depend on the model (it is
+/// the plan replayed with the state's losses and tear), so a state another model's exploration
+/// already judged is not rebuilt, hashed or classified again. Trees are numbered by content
+/// (compared byte for byte on a hash hit); each distinct target is classified once.
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// Whether states are remembered (only worth it when several explorations share the memo).
+    shared: bool,
+    /// State → its tree's number and its target's class.
+    states: HashMap<CrashState, (usize, TargetClass)>,
+    /// Content hash → each distinct tree with that hash (a representative state, rebuilt to
+    /// compare on a hit) and its number.
+    trees: HashMap<u128, Vec<(CrashState, usize)>>,
+    /// Target hash → each distinct target with that hash (a state that leaves it) and its class.
+    targets: HashMap<u128, Vec<(CrashState, TargetClass)>>,
+    next_tree: usize,
+}
+
+/// States a shared memo remembers at most (about 100 bytes each); past it, later models build
+/// their states again.
+const MEMO_STATES_MAX: usize = 1 << 20;
+
+impl Memo {
+    /// A memo for several explorations of one explorer (one per model).
+    pub fn shared() -> Memo {
+        Memo {
+            shared: true,
+            ..Memo::default()
+        }
+    }
+
+    fn remember(&mut self, state: &CrashState, known: (usize, TargetClass)) {
+        if self.shared && self.states.len() < MEMO_STATES_MAX {
+            self.states.insert(state.clone(), known);
+        }
+    }
+
+    /// `tree`'s number: a hash hit counts only when the trees are equal (the representative
+    /// state is rebuilt and compared).
+    fn tree_number(&mut self, explorer: &Explorer, state: &CrashState, tree: &FsTree) -> usize {
+        let same_hash = self.trees.entry(tree.content_hash()).or_default();
+        let found = same_hash
+            .iter()
+            .find(|(known, _)| explorer.tree(known).same_content(tree));
+        match found {
+            Some((_, number)) => *number,
+            None => {
+                let number = self.next_tree;
+                self.next_tree += 1;
+                same_hash.push((state.clone(), number));
+                number
+            }
+        }
+    }
+
+    /// The class of `tree`'s target, asked of `classify` once per distinct target (compared by
+    /// content on a hash hit).
+    fn class(
+        &mut self,
+        explorer: &Explorer,
+        state: &CrashState,
+        tree: &FsTree,
+        classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+    ) -> TargetClass {
+        if explorer.unit.is_some() {
+            return explorer.judge_tree(tree, classify);
+        }
+        let target = &explorer.plan.target;
+        let same_hash = self.targets.entry(tree.target_hash(target)).or_default();
+        let mine = tree.target_state(target);
+        let known = same_hash
+            .iter()
+            .find(|(known, _)| explorer.tree(known).target_state(target) == mine);
+        match known {
+            Some((_, class)) => *class,
+            None => {
+                let class = classify(&mine);
+                same_hash.push((state.clone(), class));
+                class
+            }
+        }
+    }
 }
 
 /// Violating states kept per (violation, side of the acknowledgement) for diagnosis.
@@ -585,7 +669,7 @@ impl Explorer {
         ack: Option<&AckPoint>,
         classify: &mut dyn FnMut(&TargetState) -> TargetClass,
     ) -> Exploration {
-        self.explore_until(ack, classify, &|| false)
+        self.explore_with(ack, classify, &mut Memo::default(), &|| false)
     }
 
     /// As [`Explorer::explore`], stopping as soon as `stop()` says so (asked before every state,
@@ -597,12 +681,24 @@ impl Explorer {
         classify: &mut dyn FnMut(&TargetState) -> TargetClass,
         stop: &dyn Fn() -> bool,
     ) -> Exploration {
+        self.explore_with(ack, classify, &mut Memo::default(), stop)
+    }
+
+    /// [`Explorer::explore_until`] with a memo shared with other explorations of this trace
+    /// (other models): states they judged are not built again. The result is the same.
+    pub fn explore_with(
+        &self,
+        ack: Option<&AckPoint>,
+        classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+        memo: &mut Memo,
+        stop: &dyn Fn() -> bool,
+    ) -> Exploration {
         let mut judging = Judging {
             explorer: self,
             ack,
             had_old: self.had_old(),
-            seen: HashMap::new(),
-            verdicts: HashMap::new(),
+            memo,
+            sides: HashMap::new(),
             raw: Vec::new(),
             raw_kinds: HashMap::new(),
             result: Exploration::default(),
@@ -681,78 +777,51 @@ impl Explorer {
 
 impl Judging<'_> {
     fn judge(&mut self, state: &CrashState, classify: &mut dyn FnMut(&TargetState) -> TargetClass) {
-        let explorer = self.explorer;
-        let tree = match self.last.take() {
-            Some((last, mut tree)) => {
-                if explorer.grow(&last, &mut tree, state) {
-                    tree
-                } else {
-                    explorer.tree(state)
-                }
+        let (number, class) = match self.memo.states.get(state) {
+            Some(&known) => {
+                self.last = None;
+                known
             }
-            None => explorer.tree(state),
+            None => {
+                let explorer = self.explorer;
+                let tree = self.build(state);
+                if !explorer.owns(&tree) {
+                    // Another shard judges this tree; it stays here only to grow the next tear.
+                    self.last = Some((state.clone(), tree));
+                    return;
+                }
+                let number = self.memo.tree_number(explorer, state, &tree);
+                let class = self.memo.class(explorer, state, &tree, classify);
+                self.memo.remember(state, (number, class));
+                self.last = Some((state.clone(), tree));
+                (number, class)
+            }
         };
-        if !explorer.owns(&tree) {
-            // Another shard judges this tree; it stays here only to grow the next tear.
-            self.last = Some((state.clone(), tree));
-            return;
-        }
         self.result.states_checked += 1;
         let before_ack = self.ack.is_none_or(|a| state.events < a.events_before);
-        let sides = self.sides(state, &tree);
+        let sides = match self.sides.get_mut(&number) {
+            Some(sides) => sides,
+            None => {
+                self.result.distinct_states += 1;
+                self.sides.entry(number).or_insert([false; 2])
+            }
+        };
         let side = &mut sides[usize::from(before_ack)];
         if !*side {
             *side = true;
-            let class = self.class(state, &tree, classify);
             self.count(state, class, before_ack);
         }
-        self.last = Some((state.clone(), tree));
     }
 
-    /// The sides of the acknowledgement `tree`'s content was seen on so far. A hash hit counts
-    /// only when the trees are equal: the representative state is rebuilt and compared.
-    fn sides(&mut self, state: &CrashState, tree: &FsTree) -> &mut [bool; 2] {
+    /// `state`'s tree, grown from the last one when it is a later tear of the same write.
+    fn build(&mut self, state: &CrashState) -> FsTree {
         let explorer = self.explorer;
-        let same_hash = self.seen.entry(tree.content_hash()).or_default();
-        let found = same_hash
-            .iter()
-            .position(|(known, _)| explorer.tree(known).same_content(tree));
-        let index = match found {
-            Some(index) => index,
-            None => {
-                self.result.distinct_states += 1;
-                same_hash.push((state.clone(), [false; 2]));
-                same_hash.len() - 1
-            }
-        };
-        &mut same_hash[index].1
-    }
-
-    /// The class of `tree`'s target, asked of `classify` once per distinct target (compared by
-    /// content on a hash hit).
-    fn class(
-        &mut self,
-        state: &CrashState,
-        tree: &FsTree,
-        classify: &mut dyn FnMut(&TargetState) -> TargetClass,
-    ) -> TargetClass {
-        let explorer = self.explorer;
-        if explorer.unit.is_some() {
-            return explorer.judge_tree(tree, classify);
-        }
-        let target = &explorer.plan.target;
-        let same_hash = self.verdicts.entry(tree.target_hash(target)).or_default();
-        let mine = tree.target_state(target);
-        let known = same_hash
-            .iter()
-            .find(|(known, _)| explorer.tree(known).target_state(target) == mine);
-        match known {
-            Some((_, class)) => *class,
-            None => {
-                let class = classify(&mine);
-                same_hash.push((state.clone(), class));
-                class
-            }
+        match self.last.take() {
+            Some((last, mut tree)) => match explorer.grow(&last, &mut tree, state) {
+                true => tree,
+                false => explorer.tree(state),
+            },
+            None => explorer.tree(state),
         }
     }
 

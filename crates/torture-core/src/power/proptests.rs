@@ -367,6 +367,33 @@ proptest! {
         }
     }
 
+    /// Explorations that share a memo (one per model, in turn, as `torture power` runs them)
+    /// find what each finds alone.
+    #[test]
+    fn a_shared_memo_changes_no_exploration(ops in proptest::collection::vec(gen_op(), 0..10), old in any::<bool>(), max in 1u64..400) {
+        let trace = build(&ops, old);
+        let options = PowerOptions { max_states: max, ..PowerOptions::default() };
+        let explorer = Explorer::new(&trace, options).unwrap();
+        let new = explorer.new_version();
+        let ack = ack_point(&trace.header, AckSelect::Exit);
+        let mut classify = |state: &crate::oracle::TargetState| if *state == new { TargetClass::New } else { TargetClass::Torn };
+        let mut memo = Memo::shared();
+        for model in Model::ALL {
+            let one = explorer.with_model(model);
+            let alone = one.explore(ack.as_ref(), &mut classify);
+            let shared = one.explore_with(ack.as_ref(), &mut classify, &mut memo, &|| false);
+            let summary = |found: &Exploration| (
+                found.states_checked,
+                found.distinct_states,
+                found.classes,
+                found.after_ack,
+                found.violating_states,
+                found.findings.iter().map(|f| f.state.clone()).collect::<Vec<_>>(),
+            );
+            prop_assert_eq!(summary(&alone), summary(&shared), "{}", model);
+        }
+    }
+
     #[test]
     fn process_states_are_prefixes_of_program_order(ops in proptest::collection::vec(gen_op(), 0..10)) {
         let trace = build(&ops, true);

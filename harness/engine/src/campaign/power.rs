@@ -25,7 +25,7 @@ use torture_core::oracle::{
     Validity, Verdict,
 };
 use torture_core::power::{
-    self, AckPoint, AckSelect, CrashState, Exploration, Explorer, FsTree, Holds, Model,
+    self, AckPoint, AckSelect, CrashState, Exploration, Explorer, FsTree, Holds, Memo, Model,
     PowerOptions, PowerViolation, TargetClass,
 };
 
@@ -380,14 +380,17 @@ impl Judge<'_> {
         };
         let stop = || self.cancelled();
         let ack = result.ack.as_ref();
-        let verdicts = explore_models(explorer, power, (ack, &stop), &mut classify);
+        // Every model explores the same trace: a state one model judged, the next does not
+        // build again.
+        let mut memo = Memo::shared();
+        let verdicts = explore_models(explorer, power, (ack, &stop), &mut classify, &mut memo);
         result.exploration = merged(verdicts.iter().map(|(_, found)| found));
         let broke = verdicts.iter().any(|(_, found)| found.violating_states > 0);
         // A spent time budget leaves no time to explore the other models for the holds line.
         let spent = result.exploration.budget_spent;
         if broke && !spent && failed.borrow().is_none() && !self.cancelled() {
             let ack = result.ack.as_ref();
-            let holds = where_it_holds(explorer, verdicts, (ack, &stop), &mut classify);
+            let holds = where_it_holds(explorer, verdicts, (ack, &stop), &mut classify, &mut memo);
             result.holds = Some(holds);
         }
         result.explore_time = started.elapsed();
@@ -585,6 +588,7 @@ fn explore_models(
     power: &PowerSettings,
     (ack, stop): (Option<&AckPoint>, &dyn Fn() -> bool),
     classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+    memo: &mut Memo,
 ) -> Vec<(Model, Exploration)> {
     let started = Instant::now();
     power
@@ -594,7 +598,7 @@ fn explore_models(
             let bounded = explorer
                 .with_model(model)
                 .with_budget_ms(budget_left(explorer, started));
-            (model, bounded.explore_until(ack, classify, stop))
+            (model, bounded.explore_with(ack, classify, memo, stop))
         })
         .collect()
 }
@@ -606,6 +610,7 @@ fn where_it_holds(
     mut verdicts: Vec<(Model, Exploration)>,
     (ack, stop): (Option<&AckPoint>, &dyn Fn() -> bool),
     classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+    memo: &mut Memo,
 ) -> Holds {
     let started = Instant::now();
     for model in Model::FILE_SYSTEMS {
@@ -613,7 +618,7 @@ fn where_it_holds(
             let bounded = explorer
                 .with_model(model)
                 .with_budget_ms(budget_left(explorer, started));
-            verdicts.push((model, bounded.explore_until(ack, classify, stop)));
+            verdicts.push((model, bounded.explore_with(ack, classify, memo, stop)));
         }
     }
     verdicts.sort_by_key(|(model, _)| *model);

@@ -6,6 +6,7 @@
 //!   `PTRACE_TRACEME` and the filter, or joining a cgroup, then `execve`);
 //! - [`ptrace`]: requests on a stopped tracee (options, resume, registers, memory, SIGKILL);
 //! - [`wait`]: `waitpid` reports with raw signal numbers;
+//! - [`loopdev`]: attaching and detaching loop devices (`LOOP_CONFIGURE`, `LOOP_CLR_FD`);
 //! - here: the memfd that captures a writer's output.
 //!
 //! Everything here is a thin, safe wrapper. The tracer (`tracer/`) holds all the policy; these
@@ -15,6 +16,7 @@
 //! `clippy::undocumented_unsafe_blocks`).
 #![allow(unsafe_code)]
 
+mod loopdev;
 mod ptrace;
 mod seccomp;
 mod spawn;
@@ -23,6 +25,7 @@ mod wait;
 use std::io;
 use std::os::fd::OwnedFd;
 
+pub use loopdev::{LoopDevice, attach_loop};
 pub use ptrace::{
     Regs, Resume, event_msg, get_regs, kill, kill_group, read_memory, resume, set_regs,
     set_trace_options, write_memory,

@@ -1,14 +1,17 @@
 //! Real file systems as ground truth for the power-loss model (`torture power --real`).
 //!
-//! Per file-system configuration one loop-mounted scratch file system is made (an image on
-//! tmpfs). Per subject: a generation-1 run makes the old version, a traced golden run the new
-//! version and the trace. Then, for each crash point k (all events, or a seeded sample), a fresh
-//! sandbox is seeded with the old version made durable (`syncfs`), the writer is started with
-//! `hold@SYSCALL#k` (held at the entry of event k, after events 0..k-1 completed), the image is
-//! copied sparsely while the writer is held ([`ImageSnapshot`]), and the writer is resumed to its
-//! end. After every subject, one more sandbox per subject runs to its exit, and the image is
-//! copied at once (`+0ms`) and then at doubling intervals up to `--settle-ms` (ext4 commits every
-//! 5 s, dirty data expires after 30 s): the states after the acknowledgement.
+//! Per file-system configuration a clone store is made ([`crate::realfs::CloneStore`]: an xfs
+//! on a loop device over a sparse file in `--dir`, default `/dev/shm`), and per subject one
+//! loop-mounted scratch file system with its image on the store. A generation-1 run makes the
+//! old version, a traced golden run the new version and the trace. Then, for each crash point k
+//! (all events, or a seeded sample), a fresh sandbox is seeded with the old version made durable
+//! (`syncfs`), the writer is started with `hold@SYSCALL#k` (held at the entry of event k, after
+//! events 0..k-1 completed), the image is cloned while the writer is held ([`ImageSnapshot`]: one
+//! `FICLONE`, atomic, O(extents)), and the writer is resumed to its end; the clone is mounted and
+//! read on a thread of its own while the next crash point's writer runs (a clone is frozen).
+//! After every subject, one more sandbox per subject runs to its exit, and the image is copied
+//! at once (`+0ms`) and then at doubling intervals up to `--settle-ms` (ext4 commits every 5 s,
+//! dirty data expires after 30 s): the states after the acknowledgement.
 //!
 //! Each copy is mounted beside the original (its journal replays, as after a reboot), only that
 //! run's sandbox is read back, and it is judged twice:
@@ -30,6 +33,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::loopfs::{FsKind, LoopError};
+#[cfg(doc)]
+use crate::realfs::ImageSnapshot;
 use torture_core::power::{Assume, CrashState, PowerViolation, Reach, RuleId, TargetClass};
 
 use super::error::CampaignError;
@@ -318,6 +323,10 @@ pub struct RealRun {
     pub states: u64,
     /// Where the time went.
     pub timing: Timing,
+    /// Image copies taken.
+    pub copies: u64,
+    /// Of those, reflink clones (all of them unless the clone store lacks reflinks).
+    pub cloned_copies: u64,
     /// Set when Ctrl-C stopped the run early.
     pub interrupted: bool,
 }
@@ -373,7 +382,8 @@ pub fn run(
     if !rustix::process::geteuid().is_root() {
         return Err(RealError::NeedsRoot);
     }
-    crate::loopfs::check_tools(&[options.fs.kind()])?;
+    // The clone store that holds the images is an xfs.
+    crate::loopfs::check_tools(&[options.fs.kind(), FsKind::Xfs])?;
     probe::run_all(subjects, options, on_state)
 }
 

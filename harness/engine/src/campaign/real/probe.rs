@@ -15,7 +15,7 @@ use crate::campaign::golden::writer_command;
 use crate::campaign::replay::{DEFAULT_TARGET, shell_quote, shell_words};
 use crate::campaign::subject::{Prepared, Subject, SubjectKind, prepare};
 use crate::loopfs::{MountedImage, ScratchFs};
-use crate::realfs::{self, ImageSnapshot, Tree};
+use crate::realfs::{self, CloneStore, ImageSnapshot, Tree};
 use crate::tracer::{self, Progress, Run, RunLimits, WriterCommand};
 use torture_core::fault::{CallRef, Fault};
 use torture_core::power::{
@@ -29,9 +29,16 @@ struct Fixture<'a> {
     options: &'a RealOptions,
     /// Where copies are mounted.
     snap_mount: PathBuf,
-    /// Where copies are made.
+    /// Where the held points' copies are mounted, on reader threads ([`PendingRead`]): one
+    /// directory per read in flight.
+    read_mounts: Vec<PathBuf>,
+    /// Reads started so far (picks the directory).
+    reads_started: usize,
+    /// Where images and copies are made (the clone store).
     dir: PathBuf,
     copies: u64,
+    /// Copies made as reflink clones.
+    cloned: u64,
     timing: Timing,
 }
 
@@ -104,7 +111,7 @@ pub(super) fn run_all(
         std::process::id()
     ));
     fs::create_dir_all(&dir).map_err(|e| RealError::io("create", &dir, e))?;
-    let result = with_dir(&dir, subjects, options, on_state);
+    let result = with_store(&dir, subjects, options, on_state);
     // Only an empty directory goes: anything left in it is reported by its guard.
     let _ = fs::remove_dir(&dir);
     let mut run = result?;
@@ -112,23 +119,68 @@ pub(super) fn run_all(
     Ok(run)
 }
 
+/// Sparse size of the clone store: every subject's image stays until the settle snapshots are
+/// taken, plus room for the copies' changed blocks.
+fn store_mib(subjects: usize, options: &RealOptions) -> u64 {
+    options.fs.image_mib() * (subjects as u64 + 4) + 1024
+}
+
+/// The images and their copies live on a [`CloneStore`] made in `dir`: every copy is a clone.
+fn with_store(
+    dir: &Path,
+    subjects: &[Subject],
+    options: &RealOptions,
+    on_state: &mut OnState<'_>,
+) -> Result<RealRun, RealError> {
+    let setup = Instant::now();
+    let store = CloneStore::create(dir, store_mib(subjects.len(), options))?;
+    let setup_ms = elapsed_ms(setup);
+    let result = with_dir(dir, store.root(), subjects, options, on_state);
+    let problems = store.teardown();
+    let mut run = result?;
+    if let Some(problem) = problems.into_iter().next() {
+        return Err(RealError::Loop(crate::loopfs::LoopError::Usage(problem)));
+    }
+    run.timing.setup_ms += setup_ms;
+    Ok(run)
+}
+
+/// `dir` holds the mount point of copies, `work` the images and copies.
 fn with_dir(
     dir: &Path,
+    work: &Path,
     subjects: &[Subject],
     options: &RealOptions,
     on_state: &mut OnState<'_>,
 ) -> Result<RealRun, RealError> {
     let snap_mount = dir.join("snapshot-mnt");
     fs::create_dir(&snap_mount).map_err(|e| RealError::io("create", &snap_mount, e))?;
+    let read_mounts: Vec<PathBuf> = (0..READS_IN_FLIGHT)
+        .map(|i| dir.join(format!("snapshot-mnt-held-{i}")))
+        .collect();
+    for (made, path) in read_mounts.iter().enumerate() {
+        if let Err(e) = fs::create_dir(path) {
+            for earlier in read_mounts.iter().take(made).chain([&snap_mount]) {
+                let _ = fs::remove_dir(earlier);
+            }
+            return Err(RealError::io("create", path, e));
+        }
+    }
     let mut fixture = Fixture {
         options,
         snap_mount: snap_mount.clone(),
-        dir: dir.to_path_buf(),
+        read_mounts: read_mounts.clone(),
+        reads_started: 0,
+        dir: work.to_path_buf(),
         copies: 0,
+        cloned: 0,
         timing: Timing::default(),
     };
     let result = fixture.all_subjects(subjects, on_state);
     let _ = fs::remove_dir(&snap_mount);
+    for path in &read_mounts {
+        let _ = fs::remove_dir(path);
+    }
     let (subjects, interrupted) = result?;
     Ok(RealRun {
         fs: options.fs,
@@ -136,6 +188,8 @@ fn with_dir(
         states: subjects.iter().map(|s| s.states.len() as u64).sum(),
         subjects,
         timing: fixture.timing,
+        copies: fixture.copies,
+        cloned_copies: fixture.cloned,
         interrupted,
     })
 }
@@ -361,6 +415,8 @@ impl Fixture<'_> {
             skipped: Vec::new(),
         };
         let events = golden.trace.events.len();
+        // Copies are read on threads while the next writers run; an error drops (joins) them.
+        let mut pending: std::collections::VecDeque<PendingRead> = Default::default();
         for k in select_points(events, self.options.crash_points, self.options.seed) {
             if self.cancelled() {
                 break;
@@ -371,18 +427,31 @@ impl Fixture<'_> {
                 base: &base,
                 k,
             };
-            self.held_state(&at, &golden, &mut result, on_state)?;
+            let Some(taken) = self.held_state(&at, &golden, &mut result)? else {
+                continue;
+            };
+            // The oldest read's directory is the one the next read takes.
+            if pending.len() == READS_IN_FLIGHT
+                && let Some(oldest) = pending.pop_front()
+            {
+                self.judge_read(oldest, &golden, &mut result, on_state)?;
+            }
+            pending.push_back(self.start_read(taken));
+        }
+        while let Some(oldest) = pending.pop_front() {
+            self.judge_read(oldest, &golden, &mut result, on_state)?;
         }
         Ok((result, golden))
     }
 
+    /// Seeds the sandbox of crash point `k`, holds the writer there and copies the image.
+    /// `None` when the point could not be held (recorded in `skipped`).
     fn held_state(
         &mut self,
         at: &HeldAt<'_>,
         golden: &Golden,
         result: &mut RealSubject,
-        on_state: &mut OnState<'_>,
-    ) -> Result<(), RealError> {
+    ) -> Result<Option<Taken>, RealError> {
         let (disk, k) = (at.disk, at.k);
         let sandbox = at.base.join(format!("e{k}"));
         self.seed(disk, &sandbox, golden.old.as_deref())?;
@@ -394,17 +463,60 @@ impl Fixture<'_> {
             result
                 .skipped
                 .push(format!("e{k}: the writer took another path"));
-            return Ok(());
+            return Ok(None);
         };
         let Some(trace) = run.trace else {
             result
                 .skipped
                 .push(format!("e{k}: the run recorded no trace"));
-            return Ok(());
+            return Ok(None);
         };
-        let tree = self.read(&copy, &[disk.relative(&sandbox)])?.remove(0);
-        let point = RealPoint::Held { events: k };
-        let model = RunModel::new(&trace, self.options.fs.model())
+        Ok(Some(Taken {
+            copy,
+            sandbox: disk.relative(&sandbox).to_path_buf(),
+            point: RealPoint::Held { events: k },
+            trace,
+        }))
+    }
+
+    /// Mounts and reads a held point's copy on a thread of its own: a clone is frozen, so the
+    /// next writer run cannot change what it holds.
+    fn start_read(&mut self, taken: Taken) -> PendingRead {
+        let kind = self.options.fs.kind();
+        let mount_point = self.read_mounts[self.reads_started % READS_IN_FLIGHT].clone();
+        self.reads_started += 1;
+        let Taken {
+            copy,
+            sandbox,
+            point,
+            trace,
+        } = taken;
+        let handle = std::thread::spawn(move || {
+            let started = Instant::now();
+            let tree = mount_and_read(kind, &copy, &mount_point, &[&sandbox])
+                .map(|mut trees| trees.remove(0));
+            (copy, tree, elapsed_ms(started))
+        });
+        PendingRead {
+            point,
+            trace,
+            handle: Some(handle),
+        }
+    }
+
+    /// Waits for a held point's tree and judges it.
+    fn judge_read(
+        &mut self,
+        mut pending: PendingRead,
+        golden: &Golden,
+        result: &mut RealSubject,
+        on_state: &mut OnState<'_>,
+    ) -> Result<(), RealError> {
+        let (copy, tree, mount_ms) = pending.join()?;
+        self.timing.mount_ms += mount_ms;
+        let tree = tree?;
+        let point = pending.point;
+        let model = RunModel::new(&pending.trace, self.options.fs.model())
             .map_err(|what| writer_error(&result.label, what))?;
         let started = Instant::now();
         let states = model.states_at(point, self.options.max_states, self.options.assume);
@@ -413,7 +525,7 @@ impl Fixture<'_> {
             tree: &tree,
             point,
             copy: &copy,
-            trace: &trace,
+            trace: &pending.trace,
         };
         let state = self.judge(&model, &states, seen, golden, result)?;
         on_state(&result.label, &state);
@@ -468,6 +580,7 @@ impl Fixture<'_> {
         self.copies += 1;
         let path = self.dir.join(format!("copy-{}.img", self.copies));
         let copy = ImageSnapshot::take(&disk.image, &path)?;
+        self.cloned += u64::from(copy.cloned);
         self.timing.copy_ms += elapsed_ms(started);
         Ok(copy)
     }
@@ -475,18 +588,8 @@ impl Fixture<'_> {
     /// Mounts `copy` (journal recovery runs) and reads each sandbox (relative to the root).
     fn read(&mut self, copy: &ImageSnapshot, sandboxes: &[&Path]) -> Result<Vec<Tree>, RealError> {
         let started = Instant::now();
-        let kind = self.options.fs.kind();
-        let options = realfs::snapshot_mount_options(kind)?;
-        let mounted = MountedImage::mount(kind, copy.path(), &self.snap_mount, options)?;
-        let trees: Result<Vec<Tree>, RealError> = sandboxes
-            .iter()
-            .map(|relative| read_sandbox(&self.snap_mount.join(relative)))
-            .collect();
-        let problems = mounted.unmount();
+        let trees = mount_and_read(self.options.fs.kind(), copy, &self.snap_mount, sandboxes);
         self.timing.mount_ms += elapsed_ms(started);
-        if let Some(problem) = problems.into_iter().next() {
-            return Err(RealError::Loop(crate::loopfs::LoopError::Usage(problem)));
-        }
         trees
     }
 
@@ -548,6 +651,75 @@ impl Fixture<'_> {
             replay: String::new(),
         })
     }
+}
+
+/// Copies mounted and read at once, each on its own thread. A mount mostly waits for the loop
+/// devices' I/O (two layers: the copy's, then the clone store's), so a few overlap well even on
+/// 2 cores; the states are still judged in crash-point order.
+const READS_IN_FLIGHT: usize = 3;
+
+/// A held crash point's copy, taken, not yet read.
+struct Taken {
+    copy: ImageSnapshot,
+    /// The sandbox, relative to the file system's root.
+    sandbox: PathBuf,
+    point: RealPoint,
+    trace: Trace,
+}
+
+/// What the reader thread gives back: the copy, its tree, and the milliseconds it took.
+type ReadOutcome = (ImageSnapshot, Result<Tree, RealError>, u64);
+
+/// A held point's copy being mounted and read on its own thread. Dropping it waits for the
+/// thread, so an error never leaves a copy mounted.
+struct PendingRead {
+    point: RealPoint,
+    trace: Trace,
+    handle: Option<std::thread::JoinHandle<ReadOutcome>>,
+}
+
+impl PendingRead {
+    fn join(&mut self) -> Result<ReadOutcome, RealError> {
+        let handle = self.handle.take().ok_or_else(|| {
+            RealError::Loop(crate::loopfs::LoopError::Usage(
+                "a copy's read was joined twice".into(),
+            ))
+        })?;
+        handle.join().map_err(|_| {
+            RealError::Loop(crate::loopfs::LoopError::Usage(
+                "the thread reading a copy panicked".into(),
+            ))
+        })
+    }
+}
+
+impl Drop for PendingRead {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Mounts `copy` as `kind` at `mount_point` (journal recovery runs), reads each sandbox
+/// (relative to the root), and unmounts it.
+fn mount_and_read(
+    kind: crate::loopfs::FsKind,
+    copy: &ImageSnapshot,
+    mount_point: &Path,
+    sandboxes: &[&Path],
+) -> Result<Vec<Tree>, RealError> {
+    let options = realfs::snapshot_mount_options(kind)?;
+    let mounted = MountedImage::mount(kind, copy.path(), mount_point, options)?;
+    let trees: Result<Vec<Tree>, RealError> = sandboxes
+        .iter()
+        .map(|relative| read_sandbox(&mount_point.join(relative)))
+        .collect();
+    let problems = mounted.unmount();
+    if let Some(problem) = problems.into_iter().next() {
+        return Err(RealError::Loop(crate::loopfs::LoopError::Usage(problem)));
+    }
+    trees
 }
 
 /// A held crash point of one subject.
