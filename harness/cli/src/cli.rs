@@ -31,7 +31,8 @@ Exit codes (every command): 0 every subject as expected; 1 a violation (or a can
 the run could not fill); 2 bad usage or a harness error; 3 no violation, but a subject does what the tracer \
 cannot model (shared writable mmap of a sandbox file, io_uring), so it has no verdict; 4 a model bug found by \
 `power --real`; 130 interrupted, with a partial report whose JUnit is marked failed. `--format json` ends with \
-one summary object whose fields are the same for every command (see reports/README.md).
+one summary object whose fields are the same for every command (on bad usage, one error object with \
+`exit_code` 2; see reports/README.md).
 
 Examples:
   torture                                        # the main job: every built-in subject
@@ -44,7 +45,7 @@ Examples:
 const MERGE_AFTER_HELP: &str = "Each DIR is a shard's report directory (reports/<run-id>/) or a --report-dir \
 holding one run. The shards must be the same campaign (same seed, settings and subjects; for kill, equal \
 kill-space fingerprints) and together every partition 1/N to N/N once. Kill shards are merged trial by \
-trial; `torture errors --partition` shards by their summary.json (counts added, each subject judged again: \
+trial; `errors`, `power` and `race` shards by their summary.json (counts added, each subject judged again: \
 a canary caught in any shard is caught).
 
 Exit codes: 0 every subject as expected over all shards; 1 a violation (or a canary not caught in any \
@@ -243,11 +244,13 @@ pub struct Jobs {
     pub jobs: Option<u64>,
 }
 
-/// `--partition`, for campaigns that split over machines (kill: kill points; errors: injections).
+/// `--partition`, for campaigns that split over machines (kill: kill points; errors: injections;
+/// power: crash states; race: interleavings).
 #[derive(Debug, Clone, Args)]
 pub struct Shard {
-    /// Run only shard M of N of every subject's trials (M from 1); give every shard the same
-    /// --seed, then join them with `torture merge`
+    /// Run only shard M of N of every subject's work (M from 1): its kill points, injections,
+    /// crash states or interleavings; give every shard the same --seed, then join them with
+    /// `torture merge`
     #[arg(long, value_name = "M/N", value_parser = partition)]
     pub partition: Option<Partition>,
 }
@@ -706,14 +709,12 @@ mod tests {
             assert_eq!(common.format, FormatArg::Json, "{command}");
             assert!(common.no_report, "{command}");
         }
-        for command in ["kill", "errors"] {
+        for command in ["kill", "errors", "power", "race"] {
             assert!(
                 parse(&[command, "--jobs", "2", "--partition", "1/2"]).is_ok(),
                 "{command}"
             );
         }
-        assert!(parse(&["race", "--jobs", "2"]).is_ok());
-        assert!(parse(&["power", "--jobs", "2"]).is_ok());
     }
 
     #[test]

@@ -30,7 +30,10 @@ fn main() -> ExitCode {
     {
         return torture_engine::writer::run(raw.collect());
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
     match cli.command {
         Some(Command::Kill(args)) => kill(&args),
         Some(Command::Power(args)) => match &args.real.real {
@@ -377,10 +380,44 @@ pub(crate) fn finish(
     ExitCode::from(summary.exit_code)
 }
 
-/// Bad usage or a harness failure, said on stderr: exit 2.
+/// Bad usage or a harness failure, said on stderr (and, with `--format json`, as one JSON
+/// error object on stdout): exit 2.
 pub(crate) fn harness_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
-    ExitCode::from(Verdict::HarnessError.exit_code())
+    error_object(message)
+}
+
+/// A command line clap refused: its message on stderr (and as a JSON error object with
+/// `--format json`), exit 2; `--help` and `--version` print and exit 0 as usual.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    if !error.use_stderr() {
+        error.exit();
+    }
+    let _ = error.print();
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    error_object(first.strip_prefix("error: ").unwrap_or(first))
+}
+
+/// Exit 2, after printing `{"kind": "error", "error": message, "exit_code": 2}` on stdout when
+/// the command line asks for `--format json` (`reports/README.md` documents it).
+fn error_object(message: &str) -> ExitCode {
+    let code = Verdict::HarnessError.exit_code();
+    if json_requested(std::env::args_os().skip(1)) {
+        let object = serde_json::json!({"kind": "error", "error": message, "exit_code": code});
+        println!("{object}");
+    }
+    ExitCode::from(code)
+}
+
+/// Whether `--format json` (or `--format=json`) is among the options, before any `--`: read
+/// from the raw arguments, so it holds for a command line clap could not parse.
+fn json_requested(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    let args: Vec<std::ffi::OsString> = args.take_while(|arg| arg != "--").collect();
+    args.iter().enumerate().any(|(at, arg)| {
+        arg == "--format=json"
+            || (arg == "--format" && args.get(at + 1).is_some_and(|v| v == "json"))
+    })
 }
 
 /// First Ctrl-C (or SIGTERM/SIGHUP): stop cleanly (children killed, sandboxes removed, partial
@@ -464,7 +501,16 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::civil_from_days;
+    use super::{civil_from_days, json_requested};
+
+    #[test]
+    fn json_is_requested_before_the_command_only() {
+        let asks = |args: &[&str]| json_requested(args.iter().map(std::ffi::OsString::from));
+        assert!(asks(&["kill", "--format", "json", "--trials", "x"]));
+        assert!(asks(&["race", "--format=json"]));
+        assert!(!asks(&["kill", "--format", "text"]));
+        assert!(!asks(&["kill", "--", "w", "--format", "json"]));
+    }
 
     #[test]
     fn civil_dates() {

@@ -77,6 +77,7 @@ fn power_summary(run: &PowerRun) -> RunSummary {
     let (stop, floor) = stop_of(&run.end);
     let mut summary = RunSummary::new("power", &run.run_id, subjects, stop).at_least(floor);
     summary.seed = Some(run.power.options.seed);
+    summary.partition = run.power.options.partition.map(|p| p.to_string());
     summary.elapsed_ms = run.elapsed.as_millis() as u64;
     summary
 }

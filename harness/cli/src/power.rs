@@ -98,6 +98,9 @@ pub struct PowerArgs {
     pub real: crate::real::RealArgs,
 
     #[command(flatten)]
+    pub shard: Shard,
+
+    #[command(flatten)]
     pub jobs: Jobs,
 
     #[command(flatten)]
@@ -165,7 +168,7 @@ impl PowerArgs {
             exhaustive: false,
             kill_at: None,
             strict: false,
-            shard: Shard { partition: None },
+            shard: self.shard.clone(),
             jobs: self.jobs.clone(),
             common: self.common.clone(),
         }
@@ -176,6 +179,11 @@ impl PowerArgs {
         let one_subject = !self.common.command.is_empty() || self.common.subjects.len() == 1;
         if self.state.is_some() && !one_subject && self.trace.is_none() {
             return Err("--state replays one subject's crash state: give one --subject NAME or a command after `--`".to_owned());
+        }
+        if self.shard.partition.is_some() && self.state.is_some() {
+            return Err(
+                "--partition splits a whole exploration; --state replays one state".to_owned(),
+            );
         }
         let (kill, saved_traces) = match &self.trace {
             Some(path) => self.saved_plan(path, seed)?,
@@ -189,6 +197,7 @@ impl PowerArgs {
             max_states: self.max_states,
             seed,
             budget_ms: self.budget,
+            partition: self.shard.partition,
             ..PowerOptions::default()
         };
         Ok(power_plan(

@@ -18,7 +18,7 @@ use torture_engine::report::{self, OutputFormat};
 use torture_engine::sandbox::{self, RunRoot};
 use torture_writers::strategies::Strategy;
 
-use crate::cli::{Common, InitialArg, Jobs, ValidateArg};
+use crate::cli::{Common, InitialArg, Jobs, Shard, ValidateArg};
 
 /// Payload size of built-in subjects in a race: a few writes each, so schedules stay short.
 pub const DEFAULT_RACE_SIZE_BYTES: u64 = 8 * 1024;
@@ -74,6 +74,9 @@ pub struct RaceArgs {
     pub no_clobber: bool,
 
     #[command(flatten)]
+    pub shard: Shard,
+
+    #[command(flatten)]
     pub jobs: Jobs,
 
     #[command(flatten)]
@@ -106,6 +109,11 @@ impl RaceArgs {
                     .to_owned(),
             );
         }
+        if self.shard.partition.is_some() && self.schedule.is_some() {
+            return Err(
+                "--partition splits the searches; --schedule replays one interleaving".to_owned(),
+            );
+        }
         Ok(RaceSettings {
             writers: self.writers,
             schedules: self.schedules,
@@ -119,6 +127,7 @@ impl RaceArgs {
             initial_old: c.initial == InitialArg::Old,
             target: c.target()?,
             timeout_ms: c.timeout_ms,
+            partition: self.shard.partition,
         })
     }
 
@@ -182,6 +191,7 @@ pub fn run(args: &RaceArgs) -> ExitCode {
         println!("{}", report::race::summary_line(&results, elapsed));
     }
     let mut summary = race_summary(&results, &run_id, seed, &cancel, failure);
+    summary.partition = settings.partition.map(|p| p.to_string());
     summary.elapsed_ms = elapsed.as_millis() as u64;
     let report_dir = match write_reports(args, &run_id, &results, &settings, elapsed, format) {
         Ok(dir) => dir,

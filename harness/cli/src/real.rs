@@ -272,6 +272,12 @@ fn prepare(args: &PowerArgs) -> Result<(Vec<Subject>, Arc<AtomicBool>), ExitCode
             "--jobs is not supported with --real: real states are taken one at a time",
         ));
     }
+    if args.shard.partition.is_some() {
+        return Err(crate::harness_error(
+            "--partition splits the in-memory exploration of `torture power`; --real runs the \
+             writer on a real disk at every crash point: run it whole",
+        ));
+    }
     let subjects = subjects(&args.common, &args.real).map_err(|m| crate::harness_error(&m))?;
     Ok((subjects, crate::interrupt_flag()?))
 }

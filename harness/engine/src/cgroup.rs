@@ -4,8 +4,8 @@
 //!
 //! Traced runs need no cgroup: ptrace follows every fork, and the tracer ends every tracee
 //! (`tracer/engine.rs`). Where no cgroup v2 hierarchy is writable (not root, no `cgroup2`
-//! mount) untraced runs fall back to their process group, and [`RunCgroup::create`] says so
-//! with `None`.
+//! mount) [`RunCgroup::create`] says so with `None`, and untraced runs fall back to their
+//! process group plus a mark in their environment ([`crate::mark`]).
 
 use std::fs::{self, File};
 use std::io::{self, Write as _};
@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// Set (to anything) in torture's environment, untraced runs use no cgroup but the fallback a
+/// user without root gets ([`crate::mark::RunMark`]).
+pub const NO_CGROUP_VAR: &str = "TORTURE_NO_CGROUP";
 
 /// How long a dying cgroup may take to empty before it is left behind.
 const EMPTY_WAIT: Duration = Duration::from_secs(2);
@@ -26,9 +30,13 @@ pub struct RunCgroup {
 }
 
 impl RunCgroup {
-    /// A new, empty cgroup below this process's own; `None` where cgroup v2 cannot be used.
+    /// A new, empty cgroup below this process's own; `None` where cgroup v2 cannot be used, or
+    /// when [`NO_CGROUP_VAR`] is set (the tests run the fallback that way, even as root).
     pub fn create() -> Option<RunCgroup> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
+        if std::env::var_os(NO_CGROUP_VAR).is_some() {
+            return None;
+        }
         let base = base()?;
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = base.join(format!("torture-{}-{n}", std::process::id()));

@@ -18,6 +18,7 @@ pub mod campaign;
 pub mod cgroup;
 pub mod cpuwait;
 pub mod loopfs;
+pub mod mark;
 pub mod realfs;
 pub mod report;
 pub mod sandbox;

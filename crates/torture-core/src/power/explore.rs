@@ -585,6 +585,18 @@ impl Explorer {
         ack: Option<&AckPoint>,
         classify: &mut dyn FnMut(&TargetState) -> TargetClass,
     ) -> Exploration {
+        self.explore_until(ack, classify, &|| false)
+    }
+
+    /// As [`Explorer::explore`], stopping as soon as `stop()` says so (asked before every state,
+    /// so Ctrl-C ends even a long exploration at once): the exploration is then not
+    /// exhaustive, and its violations are reported as found, not cut down.
+    pub fn explore_until(
+        &self,
+        ack: Option<&AckPoint>,
+        classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+        stop: &dyn Fn() -> bool,
+    ) -> Exploration {
         let mut judging = Judging {
             explorer: self,
             ack,
@@ -601,17 +613,21 @@ impl Explorer {
             .options
             .budget_ms
             .map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
-        let mut spent = false;
+        let (mut spent, mut stopped) = (false, false);
         let exhaustive = self.for_each_state_while(&mut |state| {
+            stopped = stop();
+            if stopped {
+                return false;
+            }
             judging.judge(state, classify);
             spent = deadline.is_some_and(|d| std::time::Instant::now() >= d);
             !spent
         });
-        // Past the budget the violations are reported as found, not cut down (each cut asks
-        // the classifier again, a `--check` command each time).
-        judging.minimise = !spent;
+        // Past the budget (or once stopped) the violations are reported as found, not cut
+        // down (each cut asks the classifier again, a `--check` command each time).
+        judging.minimise = !spent && !stopped;
         let mut result = judging.finish(classify);
-        result.exhaustive = exhaustive && !spent;
+        result.exhaustive = exhaustive && !spent && !stopped;
         result.budget_spent = spent;
         result.state_space = self.state_space();
         result.unmodelled = self
@@ -620,6 +636,16 @@ impl Explorer {
             .map(|(seq, why)| (seq, why.to_owned()))
             .collect();
         result
+    }
+
+    /// Whether this explorer's `--partition` shard judges `tree` (every tree without one): by
+    /// [`FsTree::shard_hash`], so equal trees fall in one shard whatever temp names the
+    /// writer picked in each shard's process.
+    pub fn owns(&self, tree: &FsTree) -> bool {
+        self.options.partition.is_none_or(|shard| {
+            let hash = tree.shard_hash(&self.plan.target);
+            hash % u128::from(shard.count) == u128::from(shard.index - 1)
+        })
     }
 
     /// Grows `tree` (the tree of `last`) into the tree of `state` when `state` is a later tear
@@ -666,6 +692,11 @@ impl Judging<'_> {
             }
             None => explorer.tree(state),
         };
+        if !explorer.owns(&tree) {
+            // Another shard judges this tree; it stays here only to grow the next tear.
+            self.last = Some((state.clone(), tree));
+            return;
+        }
         self.result.states_checked += 1;
         let before_ack = self.ack.is_none_or(|a| state.events < a.events_before);
         let sides = self.sides(state, &tree);

@@ -752,3 +752,67 @@ fn losing_every_write_after_a_truncate_leaves_the_old_version_on_every_file_syst
         );
     }
 }
+
+#[test]
+fn a_stopped_exploration_ends_at_once_and_is_not_exhaustive() {
+    let trace = two_appends(false);
+    let whole = explore(&trace, Model::Posix);
+    assert!(whole.exhaustive && whole.states_checked > 3, "{whole:?}");
+    let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
+    let TargetState::Regular(new) = explorer.new_version() else {
+        panic!("the writer leaves a regular file")
+    };
+    let ack = ack_point(&trace.header, AckSelect::Exit);
+    let mut classify = exact_classifier(None, &new);
+    let asked = std::cell::Cell::new(0u64);
+    let stop = || {
+        asked.set(asked.get() + 1);
+        asked.get() > 3
+    };
+    let stopped = explorer.explore_until(ack.as_ref(), &mut classify, &stop);
+    assert_eq!(stopped.states_checked, 3, "judged until the stop");
+    assert!(!stopped.exhaustive && !stopped.budget_spent);
+}
+
+#[test]
+fn partition_shards_judge_disjoint_trees_whose_union_is_the_whole_run() {
+    use crate::killpoint::Partition;
+    let trace = replace(false);
+    let explore_shard = |partition: Option<Partition>| {
+        let options = PowerOptions {
+            model: Model::Posix,
+            torn: Torn::Bytes(1),
+            partition,
+            ..PowerOptions::default()
+        };
+        let explorer = Explorer::new(&trace, options).unwrap();
+        let TargetState::Regular(new) = explorer.new_version() else {
+            panic!("the writer leaves a regular file")
+        };
+        let old = explorer.plan().old.clone();
+        let ack = ack_point(&trace.header, AckSelect::Exit);
+        let mut classify = exact_classifier(old.as_deref(), &new);
+        explorer.explore(ack.as_ref(), &mut classify)
+    };
+    let whole = explore_shard(None);
+    assert!(
+        whole.violating_states > 0 && whole.distinct_states > 3,
+        "{whole:?}"
+    );
+    let shards: Vec<Exploration> = (1..=3)
+        .map(|index| explore_shard(Some(Partition { index, count: 3 })))
+        .collect();
+    let sum = |field: fn(&Exploration) -> u64| shards.iter().map(field).sum::<u64>();
+    assert_eq!(sum(|e| e.states_checked), whole.states_checked);
+    assert_eq!(sum(|e| e.distinct_states), whole.distinct_states);
+    assert_eq!(sum(|e| e.violating_states), whole.violating_states);
+    let classes = shards
+        .iter()
+        .fold(ClassCounts::default(), |all, e| all.plus(e.classes));
+    assert_eq!(classes, whole.classes);
+    assert!(
+        shards.iter().filter(|e| e.states_checked > 0).count() >= 2,
+        "the trees spread over the shards: {:?}",
+        shards.iter().map(|e| e.states_checked).collect::<Vec<_>>()
+    );
+}

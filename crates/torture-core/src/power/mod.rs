@@ -230,6 +230,11 @@ pub struct PowerOptions {
     /// [`crate::errors::gate::fsyncgate_lost_writes`]). They stay losable to the end of the
     /// trace, even after a later `fsync` of their file returned 0. Empty: every barrier counts.
     pub lost_writes: BTreeSet<u64>,
+    /// `--partition M/N`: judge only the states whose tree falls in shard M (by a hash of its
+    /// contents, temp names left out, so every distinct tree is judged in exactly one shard and
+    /// the shards' counts add up to the whole run's). Every shard still enumerates every state, in the same order, so
+    /// the seeded samples are the same. `None`: every state.
+    pub partition: Option<crate::killpoint::Partition>,
 }
 
 impl Default for PowerOptions {
@@ -243,6 +248,7 @@ impl Default for PowerOptions {
             budget_ms: None,
             max_findings: 8,
             lost_writes: BTreeSet::new(),
+            partition: None,
         }
     }
 }

@@ -290,6 +290,22 @@ impl FsTree {
         })
     }
 
+    /// A hash of what the tree holds, with every name but `target` left out: equal trees hash
+    /// equal, and so does the same tree built in another process where the writer picked other
+    /// temp names. `--partition` shards the crash states by it.
+    pub fn shard_hash(&self, target: &str) -> u128 {
+        self.entries.iter().fold(0u128, |sum, (path, node)| {
+            let h = self.node_hash(node);
+            let p = match path == target {
+                true => text_hash(path),
+                false => 0x9e37_79b9_7f4a_7c15,
+            };
+            let lo = mix(p ^ (h as u64));
+            let hi = mix(p.rotate_left(17) ^ ((h >> 64) as u64) ^ 0x5555);
+            sum.wrapping_add((u128::from(hi) << 64) | u128::from(lo))
+        })
+    }
+
     /// Whether `self` and `other` show the same names holding the same contents: what
     /// [`FsTree::content_hash`] hashes (inode numbers and unnamed inodes do not count).
     pub fn same_content(&self, other: &FsTree) -> bool {

@@ -1,7 +1,8 @@
 //! Every run is contained: a writer that leaves a detached child running (`setsid sleep &`)
-//! leaves no process behind after any command, and is told so.
+//! leaves no process behind after any command, and is told so, with a cgroup per untraced run
+//! and without one (the path a user without root takes).
 
-use crate::{torture, writer};
+use crate::{torture_with, writer};
 
 /// Whether any process runs the test writer's marked `sleep`.
 fn child_left() -> bool {
@@ -14,8 +15,16 @@ fn child_left() -> bool {
     })
 }
 
+/// With a cgroup per untraced run (root), then on the path a user without root takes (no
+/// cgroup: the run's process group and its mark), run here even as root. One test, so the
+/// two never see each other's children.
 #[test]
 fn a_setsid_child_ends_with_the_writer_in_every_command() {
+    every_command_ends_the_child(&[]);
+    every_command_ends_the_child(&[(torture_engine::cgroup::NO_CGROUP_VAR, "1")]);
+}
+
+fn every_command_ends_the_child(env: &[(&str, &str)]) {
     let script = writer("leaves_a_child.sh");
     let commands: [&[&str]; 4] = [
         &["kill", "--trials", "8", "--seed", "1"],
@@ -24,23 +33,25 @@ fn a_setsid_child_ends_with_the_writer_in_every_command() {
         &["race", "--schedules", "2", "--seed", "1"],
     ];
     for args in commands {
-        let out = torture(&[args, &["--", "sh", &script, "{target}"]].concat());
+        let out = torture_with(env, &[args, &["--", "sh", &script, "{target}"]].concat());
         assert!(
             !child_left(),
-            "`torture {}` left the child running: {out:?}",
+            "`torture {}` left the child running ({env:?}): {out:?}",
             args[0]
         );
         assert!(
             !out.stdout.contains("timeout") && !out.stderr.contains("timeout"),
             "the run ends with the writer, not at a timeout: {out:?}"
         );
-        if args[0] == "kill" {
-            assert_eq!(out.code, 0, "{out:?}");
-            assert!(
-                out.stdout.contains("left 1 process running (pid")
-                    && out.stdout.contains("sleep 311.25"),
-                "the writer is told what it left running: {out:?}"
-            );
-        }
+        assert_eq!(out.code, 0, "{}: {out:?}", args[0]);
+        assert!(
+            out.stdout.contains("left 1 process running (pid")
+                && out.stdout.contains("sleep 311.25)")
+                && out
+                    .stdout
+                    .contains("torture ended it when the writer exited"),
+            "`torture {}`: the writer is told what it left running: {out:?}",
+            args[0]
+        );
     }
 }

@@ -129,6 +129,46 @@ fn bad_usage_exits_2_in_every_command() {
 
 /// A concurrent writer's threads interleave differently run to run: its real crash points
 /// cannot be matched to its trace, so `--real` refuses it (before any root check or mount).
+/// No wall clock in a verdict: a writer that waits forever in a trial (after its first write
+/// under kill, after the injected fault under errors) is a harness timeout, exit 2, said as
+/// such, never a violation (exit 1).
+#[test]
+fn a_trial_that_hits_its_timeout_is_a_harness_timeout_not_a_violation() {
+    let dir = scratch_dir("timeouts");
+    let script = writer("hangs_in_trials.sh");
+    for (command, extra, goal) in [
+        (
+            "kill",
+            &["--kill-at", "byte:17"][..],
+            "the kill trial at byte:17: the writer did not reach its kill point (byte:17) or its end in 0.5 s",
+        ),
+        (
+            "errors",
+            &["--fault", "eio"][..],
+            "the writer did not reach its end in 0.5 s",
+        ),
+    ] {
+        let counter = dir.join(format!("{command}.runs"));
+        let mut args = vec![command, "--jobs", "1", "--timeout-ms", "500", "--seed", "1"];
+        args.extend(extra);
+        args.extend(["--format", "json", "--", "sh", &script, "{target}"]);
+        args.extend([counter.to_str().expect("utf-8"), command]);
+        let out = torture(&args);
+        judged(&out, 2, "harness_error");
+        assert!(
+            out.stderr.contains(goal)
+                && out
+                    .stderr
+                    .contains("a harness timeout, not a writer failure"),
+            "{command}: {out:?}"
+        );
+        let subject = &out.summary()["subjects"][0];
+        assert_eq!(subject["violations"], 0, "{command}: {subject}");
+        assert_eq!(subject["status"], "incomplete", "{command}: {subject}");
+    }
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
 #[test]
 fn power_real_refuses_a_concurrent_subject_with_exit_2() {
     let out = torture(&["power", "--real", "ext4", "--subject", "intact-group"]);

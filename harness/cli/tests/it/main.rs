@@ -77,12 +77,22 @@ impl Outcome {
 
 /// Runs `torture` with `args` and no report files.
 pub fn torture(args: &[&str]) -> Outcome {
+    torture_with(&[], args)
+}
+
+/// Runs `torture` with `args`, no report files, and `env` added to its environment.
+pub fn torture_with(env: &[(&str, &str)], args: &[&str]) -> Outcome {
     let mut all: Vec<&str> = args.to_vec();
     if !all.contains(&"--report-dir") {
         let at = all.iter().position(|a| *a == "--").unwrap_or(all.len());
         all.insert(at, "--no-report");
     }
-    run(&all)
+    let output = Command::new(env!("CARGO_BIN_EXE_torture"))
+        .args(&all)
+        .envs(env.iter().copied())
+        .output()
+        .expect("start torture");
+    Outcome::of(output)
 }
 
 /// Runs `torture` with exactly `args`.

@@ -217,3 +217,168 @@ fn shards_of_different_campaigns_are_refused() {
     refused(&[&dir.join("nowhere")], "cannot read");
     fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+/// `subject -> (status, checked, violations)` of a summary's subjects.
+fn judged(summary: &Value) -> Vec<(String, String, u64, u64)> {
+    summary["subjects"]
+        .as_array()
+        .expect("subjects")
+        .iter()
+        .map(|s| {
+            let text = |key: &str| s[key].as_str().unwrap_or_default().to_owned();
+            (
+                text("subject"),
+                text("status"),
+                num(s, "checked"),
+                num(s, "violations"),
+            )
+        })
+        .collect()
+}
+
+/// Runs `args` whole and as `count` shards (each with `--partition M/count`), merges the
+/// shards; returns the whole run, the shards and the merge.
+fn whole_shards_and_merge(
+    name: &str,
+    args: &[&str],
+    count: u64,
+) -> (Outcome, Vec<Outcome>, Outcome) {
+    let dir = scratch_dir(name);
+    let whole = json_run(args, &dir.join("whole"));
+    let mut shards = Vec::new();
+    for m in 1..=count {
+        let partition = format!("{m}/{count}");
+        let at = args.iter().position(|a| *a == "--").unwrap_or(args.len());
+        let sharded = [&args[..at], &["--partition", &partition][..], &args[at..]].concat();
+        shards.push(json_run(&sharded, &dir.join(format!("shard-{m}"))));
+    }
+    let paths: Vec<_> = (1..=count)
+        .map(|m| dir.join(format!("shard-{m}")))
+        .collect();
+    let paths: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+    let merged = merge(&paths, &dir.join("merged"));
+    fs::remove_dir_all(&dir).expect("cleanup");
+    (whole, shards, merged)
+}
+
+#[test]
+fn power_shards_judge_disjoint_states_and_merge_to_the_whole_runs_verdict_and_counts() {
+    let args = [
+        "power",
+        "--subject",
+        "rename-fsync",
+        "--subject",
+        "intact",
+        "--size",
+        "8KiB",
+        "--seed",
+        "1",
+    ];
+    let (whole, shards, merged) = whole_shards_and_merge("partition-power", &args, 4);
+    assert_eq!(whole.code, 0, "{whole:?}");
+    for (m, shard) in shards.iter().enumerate() {
+        assert_eq!(
+            shard.code, 0,
+            "a shard never fails for want of a canary: {shard:?}"
+        );
+        assert_eq!(shard.summary()["partition"], format!("{}/4", m + 1));
+    }
+    // The union of the shards is the whole run: every state is judged in exactly one shard.
+    let whole_rows = judged(&whole.summary());
+    for (at, (subject, _, checked, violations)) in whole_rows.iter().enumerate() {
+        let rows: Vec<_> = shards
+            .iter()
+            .map(|s| judged(&s.summary())[at].clone())
+            .collect();
+        assert_eq!(
+            rows.iter().map(|r| r.2).sum::<u64>(),
+            *checked,
+            "{subject}: {rows:?}"
+        );
+        assert_eq!(
+            rows.iter().map(|r| r.3).sum::<u64>(),
+            *violations,
+            "{subject}: {rows:?}"
+        );
+    }
+    // The canary is caught in one shard only; the others did not fail for it.
+    let canary: Vec<String> = shards
+        .iter()
+        .map(|s| judged(&s.summary())[0].1.clone())
+        .collect();
+    assert!(
+        canary.contains(&"not_caught_in_shard".to_owned()),
+        "{canary:?}"
+    );
+    assert_eq!(merged.code, 0, "{merged:?}");
+    assert_eq!(judged(&merged.summary()), whole_rows, "{merged:?}");
+    assert_eq!(merged.summary()["verdict"], whole.summary()["verdict"]);
+}
+
+#[test]
+fn a_violation_in_one_power_shard_fails_the_merge() {
+    let torture = env!("CARGO_BIN_EXE_torture");
+    let args = [
+        "power",
+        "--seed",
+        "1",
+        "--",
+        torture,
+        "__writer",
+        "rename-fsync",
+        "--size",
+        "8192",
+    ];
+    let (whole, shards, merged) = whole_shards_and_merge("partition-power-fails", &args, 4);
+    assert_eq!(
+        whole.code, 1,
+        "rename without a directory fsync must pass: {whole:?}"
+    );
+    let failing = shards.iter().filter(|s| s.code == 1).count();
+    assert!(failing >= 1 && failing < shards.len(), "{shards:?}");
+    assert_eq!(merged.code, 1, "{merged:?}");
+    assert_eq!(
+        judged(&merged.summary()),
+        judged(&whole.summary()),
+        "{merged:?}"
+    );
+}
+
+#[test]
+fn race_shards_split_the_interleavings_and_merge_to_the_whole_runs_verdict() {
+    let common = [
+        "race",
+        "--seed",
+        "1",
+        "--schedules",
+        "4",
+        "--writers",
+        "2",
+        "--subject",
+    ];
+    let args = [&common[..], &["intact"]].concat();
+    let (whole, shards, merged) = whole_shards_and_merge("partition-race", &args, 3);
+    assert_eq!(whole.code, 0, "{whole:?}");
+    let rows = judged(&whole.summary());
+    let split: Vec<u64> = shards.iter().map(|s| judged(&s.summary())[0].2).collect();
+    assert_eq!(
+        split.iter().sum::<u64>(),
+        rows[0].2,
+        "{split:?} of {rows:?}"
+    );
+    assert!(
+        split.iter().all(|n| *n > 0),
+        "every shard runs some: {split:?}"
+    );
+    assert_eq!(merged.code, 0, "{merged:?}");
+    assert_eq!(judged(&merged.summary()), rows);
+
+    // A canary: each shard stops at its own first violation, so the merged counts may exceed
+    // the whole run's (which stops at its first), but the verdict is the same.
+    let args = [&common[..], &["fixed-temp"]].concat();
+    let (whole, _, merged) = whole_shards_and_merge("partition-race-canary", &args, 2);
+    assert_eq!((whole.code, merged.code), (0, 0), "{whole:?} {merged:?}");
+    assert_eq!(judged(&merged.summary())[0].1, "caught", "{merged:?}");
+    let refused = crate::run(&["race", "--partition", "1/2", "--schedule", "1x2.2x3"]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+}

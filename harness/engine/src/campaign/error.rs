@@ -27,10 +27,9 @@ pub enum CampaignError {
     /// The harness's own sandbox handling failed.
     #[error("{0}")]
     Sandbox(#[from] SandboxError),
-    /// The tracer failed (a harness error, not a verdict on the writer).
-    #[error(
-        "harness error while tracing {subject}: {source}\n  hint: this is a bug or a limit of the tracer, not a verdict on the writer"
-    )]
+    /// The tracer failed, or a run hit its timeout (a harness error, not a verdict on the
+    /// writer).
+    #[error("{}", trace_error(subject, source))]
     Trace {
         /// Subject being traced.
         subject: String,
@@ -95,6 +94,27 @@ fn golden(subject: &str, what: &str, stderr_tail: &str, hint: &str) -> String {
     }
     message.push_str(&format!("\n  hint: {hint}"));
     message
+}
+
+/// A tracer error in words: a run stopped at its timeout explains itself (it is no bug); any
+/// other is the tracer's failure, which says nothing about the writer.
+fn trace_error(subject: &str, source: &TraceError) -> String {
+    match source {
+        TraceError::Stalled { .. } => format!("harness timeout while running {subject}: {source}"),
+        TraceError::Sandbox { .. }
+        | TraceError::Spawn { .. }
+        | TraceError::Ptrace { .. }
+        | TraceError::UnexpectedEnd { .. }
+        | TraceError::Inspect { .. }
+        | TraceError::InvalidPoint { .. }
+        | TraceError::Overshoot { .. }
+        | TraceError::TimedOut { .. }
+        | TraceError::Cancelled
+        | TraceError::FaultMismatch { .. } => format!(
+            "harness error while tracing {subject}: {source}\n  hint: this is a bug or a limit of \
+             the tracer, not a verdict on the writer"
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -184,12 +184,13 @@ impl ErrorsSubjectResult {
     /// How the subject compares with its expectation.
     pub fn status(&self) -> SubjectStatus {
         let violations = self.counts().violations;
-        golden::GoldenSummary::subject_status(
+        let status = golden::GoldenSummary::subject_status(
             self.golden.as_ref(),
             self.subject.expect,
             violations,
             self.coverage,
-        )
+        );
+        super::finished_status(status, self.records.len() as u64, self.planned)
     }
 
     /// Injections per second in the injection phase.
@@ -513,7 +514,8 @@ fn inject(
     number: u64,
     injection: &Injection,
 ) -> Result<Option<InjectionRecord>, CampaignError> {
-    let Some(run) = worker.run_fault(&injection.fault())? else {
+    let what = || format!("injection {injection}");
+    let Some(run) = worker.run_fault(&injection.fault(), &what)? else {
         return Ok(None);
     };
     let Some((verdict, _)) = worker.judge_target()? else {

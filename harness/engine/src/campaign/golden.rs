@@ -45,6 +45,10 @@ pub struct GoldenSummary {
     /// `--strict`: a change outside the sandbox fails the subject.
     #[serde(default)]
     pub outside_is_violation: bool,
+    /// The processes the golden run left running when it exited (`pid N: command line`),
+    /// ended with it: the notes say so ([`tracer::left_running_note`]).
+    #[serde(default)]
+    pub left_running: Vec<String>,
     /// The traced golden run's trace, kept in memory for whoever consumes it next (the report
     /// writes it out; the power-loss explorer reads it), whether or not a report is written.
     /// Not part of the JSON records: it lives in `traces/`, and a merged shard has none.
@@ -179,6 +183,7 @@ pub(crate) fn record(
         unmodelled,
         outside,
         notes: tracer_notes,
+        left_running,
         ..
     } = traced;
     check_in_process_payload(prepared, &new)?;
@@ -189,6 +194,7 @@ pub(crate) fn record(
     check_determinism(name, disagreement_offset, &validator)?;
     let mut notes = notes(old.as_deref(), &new, disagreement_offset, &unmodelled);
     notes.extend(tracer_notes);
+    notes.extend(tracer::left_running_note(&left_running));
     notes.extend(outside_note(&outside, settings.strict));
     notes.extend(unit.as_ref().map(unit::note));
     let summary = GoldenSummary {
@@ -202,6 +208,7 @@ pub(crate) fn record(
         validation: label,
         outside_writes: outside,
         outside_is_violation: settings.strict,
+        left_running,
         trace,
     };
     Ok(Some(Golden {
@@ -248,6 +255,7 @@ pub(crate) fn saved(trace: &Trace, settings: &Settings) -> Result<Golden, Campai
         notes: Vec::new(),
         outside_writes: Vec::new(),
         outside_is_violation: false,
+        left_running: Vec::new(),
         trace: trace.clone(),
     };
     Ok(Golden {

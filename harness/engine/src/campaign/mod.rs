@@ -45,6 +45,23 @@ use torture_core::oracle::{
 use torture_core::trace::Trace;
 
 pub use error::CampaignError;
+
+/// The status of a subject that ran `done` of its `planned` runs: one stopped early (Ctrl-C, a
+/// harness error such as a timeout) keeps what it found (a violation, a canary caught), but
+/// its pass, or its canary not caught, is no verdict: it is incomplete.
+pub(crate) fn finished_status(status: SubjectStatus, done: u64, planned: u64) -> SubjectStatus {
+    if done >= planned {
+        return status;
+    }
+    match status {
+        SubjectStatus::Caught | SubjectStatus::Failed => status,
+        SubjectStatus::Passed
+        | SubjectStatus::NotCaught
+        | SubjectStatus::NotCaughtInShard
+        | SubjectStatus::NotModelled
+        | SubjectStatus::Incomplete => SubjectStatus::Incomplete,
+    }
+}
 pub use golden::GoldenSummary;
 pub(crate) use replay::differing_options;
 pub use replay::{
@@ -325,12 +342,13 @@ impl SubjectResult {
     /// How the subject compares with its expectation.
     pub fn status(&self) -> SubjectStatus {
         let violations = self.counts().violations;
-        GoldenSummary::subject_status(
+        let status = GoldenSummary::subject_status(
             self.golden.as_ref(),
             self.subject.expect,
             violations,
             self.coverage,
-        )
+        );
+        finished_status(status, self.trials.len() as u64, self.planned_trials)
     }
 
     /// Trials per second in the trial phase.

@@ -134,6 +134,8 @@ pub struct PowerResult {
     /// Where the verdict holds, when some model breaks: each chosen model and each file-system
     /// model (posix, ext4, xfs, btrfs) explored, with the rule the holding ones lean on.
     pub holds: Option<Holds>,
+    /// Every state, or one `--partition` shard of them (a canary may be caught in another).
+    pub coverage: Coverage,
 }
 
 /// The result of a power run.
@@ -184,7 +186,7 @@ impl PowerResult {
             Some(&self.golden),
             self.subject.expect,
             self.violations(),
-            Coverage::Whole,
+            self.coverage,
         )
     }
 
@@ -308,6 +310,10 @@ fn run_subject(
         explore_time: Duration::ZERO,
         recovery_time: Duration::ZERO,
         holds: None,
+        coverage: match plan.power.options.partition {
+            Some(_) => Coverage::Shard,
+            None => Coverage::Whole,
+        },
     };
     let done = match &plan.power.state {
         Some(state) => judge.replay_one(&explorer, state, &plan.power, &mut result)?,
@@ -334,6 +340,7 @@ fn notes(
 ) -> Vec<String> {
     let mut notes = explorer.plan().notes.clone();
     notes.extend(explorer.unit().map(super::unit::note));
+    notes.extend(crate::tracer::left_running_note(&golden.left_running));
     notes.extend(golden::outside_note(
         &golden.outside_writes,
         golden.outside_is_violation,
@@ -371,14 +378,17 @@ impl Judge<'_> {
                 TargetClass::Torn
             }
         };
-        let verdicts = explore_models(explorer, power, result.ack.as_ref(), &mut classify);
+        let stop = || self.cancelled();
+        let ack = result.ack.as_ref();
+        let verdicts = explore_models(explorer, power, (ack, &stop), &mut classify);
         result.exploration = merged(verdicts.iter().map(|(_, found)| found));
         let broke = verdicts.iter().any(|(_, found)| found.violating_states > 0);
         // A spent time budget leaves no time to explore the other models for the holds line.
         let spent = result.exploration.budget_spent;
         if broke && !spent && failed.borrow().is_none() && !self.cancelled() {
             let ack = result.ack.as_ref();
-            result.holds = Some(where_it_holds(explorer, verdicts, ack, &mut classify));
+            let holds = where_it_holds(explorer, verdicts, (ack, &stop), &mut classify);
+            result.holds = Some(holds);
         }
         result.explore_time = started.elapsed();
         if let Some(e) = failed.into_inner() {
@@ -568,11 +578,12 @@ fn budget_left(explorer: &Explorer, started: Instant) -> Option<u64> {
         .map(|budget| budget.saturating_sub(spent))
 }
 
-/// The explorations of every model the verdict follows, in order, within one time budget.
+/// The explorations of every model the verdict follows, in order, within one time budget;
+/// each ends at once when `stop()` says so (Ctrl-C).
 fn explore_models(
     explorer: &Explorer,
     power: &PowerSettings,
-    ack: Option<&AckPoint>,
+    (ack, stop): (Option<&AckPoint>, &dyn Fn() -> bool),
     classify: &mut dyn FnMut(&TargetState) -> TargetClass,
 ) -> Vec<(Model, Exploration)> {
     let started = Instant::now();
@@ -583,7 +594,7 @@ fn explore_models(
             let bounded = explorer
                 .with_model(model)
                 .with_budget_ms(budget_left(explorer, started));
-            (model, bounded.explore(ack, classify))
+            (model, bounded.explore_until(ack, classify, stop))
         })
         .collect()
 }
@@ -593,7 +604,7 @@ fn explore_models(
 fn where_it_holds(
     explorer: &Explorer,
     mut verdicts: Vec<(Model, Exploration)>,
-    ack: Option<&AckPoint>,
+    (ack, stop): (Option<&AckPoint>, &dyn Fn() -> bool),
     classify: &mut dyn FnMut(&TargetState) -> TargetClass,
 ) -> Holds {
     let started = Instant::now();
@@ -602,7 +613,7 @@ fn where_it_holds(
             let bounded = explorer
                 .with_model(model)
                 .with_budget_ms(budget_left(explorer, started));
-            verdicts.push((model, bounded.explore(ack, classify)));
+            verdicts.push((model, bounded.explore_until(ack, classify, stop)));
         }
     }
     verdicts.sort_by_key(|(model, _)| *model);
@@ -656,7 +667,7 @@ pub fn class_of(verdict: &Verdict) -> TargetClass {
 }
 
 /// Up to `cap` states to recover from, one per distinct tree: the findings first, then states
-/// spread evenly over the enumeration.
+/// spread evenly over the enumeration; in a `--partition` shard, only trees the shard owns.
 fn recovery_states(
     explorer: &Explorer,
     exploration: &Exploration,
@@ -667,7 +678,7 @@ fn recovery_states(
     let mut offer = |model: Model, state: &CrashState, violating: bool, chosen: &mut Vec<_>| {
         if chosen.len() < cap {
             if let Ok(tree) = explorer.with_model(model).replay(state) {
-                if trees.insert(tree.content_hash()) {
+                if explorer.owns(&tree) && trees.insert(tree.content_hash()) {
                     chosen.push((model, state.clone(), violating));
                 }
             }

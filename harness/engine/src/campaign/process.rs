@@ -1,8 +1,8 @@
 //! Untraced runs: generation-1 and determinism runs, recovery runs, `--check`, the spawn baseline.
 //!
-//! Each child runs in a cgroup of its own ([`RunCgroup`]; its own process group where cgroup v2
-//! cannot be used), so when it exits, times out or is cancelled, everything it started is
-//! killed, `setsid` or not. Waiting uses a pidfd (`pidfd_open` + `poll`), which wakes the moment
+//! Each child runs in a cgroup of its own ([`RunCgroup`]; where cgroup v2 cannot be used, in its
+//! own process group and with a mark in its environment, [`RunMark`]), so when it exits, times
+//! out or is cancelled, everything it started is killed, `setsid` or not. Waiting uses a pidfd (`pidfd_open` + `poll`), which wakes the moment
 //! the child exits and, unlike a pid, can never name a recycled process.
 
 use std::ffi::OsString;
@@ -17,6 +17,7 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::process::{Pid, PidfdFlags, Signal, kill_process_group, pidfd_open};
 
 use crate::cgroup::RunCgroup;
+use crate::mark::RunMark;
 use crate::sys::{self, Wait};
 use torture_core::oracle::{RunExit, Validity};
 
@@ -75,18 +76,25 @@ pub fn run(
     let (stderr, stderr_path) = capture(output, log, "stderr")?;
     let stdin = File::open("/dev/null")?;
     let cgroup = RunCgroup::create();
+    let mark = cgroup.is_none().then(RunMark::new);
+    let mut env = invocation.env.clone();
+    env.extend(mark.as_ref().map(RunMark::env));
     let child = sys::spawn_untraced(
         &invocation.program,
         &invocation.args,
-        &invocation.env,
+        &env,
         cwd,
         [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()],
         cgroup.as_ref().map(RunCgroup::procs),
     )?;
     drop((stdin, stdout, stderr));
     let waited = wait(child, timeout, cancel);
-    // Dropping the cgroup kills what the child left running, whatever session it is in.
+    // Dropping the cgroup kills what the child left running, whatever session it is in; without
+    // one, the mark finds what left the process group.
     drop(cgroup);
+    if let Some(mark) = mark {
+        mark.sweep();
+    }
     let waited = waited?;
     let read = |path: Option<PathBuf>| {
         path.map(std::fs::read)

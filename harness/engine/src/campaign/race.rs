@@ -15,6 +15,13 @@
 //! 4. The first violation stops the search; it is minimised (delta debugging over the
 //!    schedule's runs, replaying each candidate) and diagnosed in three lines, with a replay
 //!    line.
+//!
+//! `--partition M/N` splits the searches: shard `M` runs the random and PCT interleavings at
+//! positions `M-1, M-1+N, ...` of the unsplit order (every shard draws every seed, so each
+//! interleaving is the one the whole run would take), and shard `N` runs the systematic search,
+//! which cannot be split because each schedule follows from the ones before. Every shard also
+//! runs interleaving 0 when it is not its own, unjudged and uncounted: its length sets PCT's
+//! step count and whether the systematic search runs, as in the whole run.
 
 mod interleave;
 
@@ -24,6 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use torture_core::killpoint::Partition;
 use torture_core::oracle::{Coverage, Expect, RunExit, SubjectStatus, TargetState, subject_status};
 use torture_core::race::diagnose::{Diagnosis, diagnose};
 use torture_core::race::generate::{Scheduler, Search, sample_kill};
@@ -76,6 +84,8 @@ pub struct RaceSettings {
     /// A released writer that does not reach its next step in this much of its own time (held
     /// time and CPU waits do not count) ends the race as a harness timeout.
     pub timeout_ms: u64,
+    /// `--partition M/N`: this shard's share of the interleavings (see the module docs).
+    pub partition: Option<Partition>,
 }
 
 impl RaceSettings {
@@ -95,6 +105,7 @@ impl RaceSettings {
             initial_old: true,
             target: PathBuf::from(super::DEFAULT_TARGET),
             timeout_ms: super::DEFAULT_TIMEOUT_MS,
+            partition: None,
         }
     }
 }
@@ -146,6 +157,9 @@ pub struct RaceResult {
     pub clean_failures: Vec<String>,
     /// Runs that failed without breaking a rule, over all explored interleavings.
     pub clean_failure_runs: u64,
+    /// Facts for the report: the processes the first racer that left some running left
+    /// ([`crate::tracer::left_running_note`]).
+    pub notes: Vec<String>,
 }
 
 /// Different clean failures a result keeps to tell.
@@ -267,9 +281,13 @@ pub fn run_subject(
             .transpose()?,
     };
     let violations = u64::from(finding.is_some());
+    let coverage = match settings.partition {
+        Some(_) => Coverage::Shard,
+        None => Coverage::Whole,
+    };
     let status = match interrupted {
         true => SubjectStatus::Incomplete,
-        false => subject_status(subject.expect, violations, true, Coverage::Whole),
+        false => subject_status(subject.expect, violations, true, coverage),
     };
     Ok(RaceResult {
         label: subject.label.clone(),
@@ -285,6 +303,9 @@ pub fn run_subject(
         finding,
         clean_failures: search.clean_failures,
         clean_failure_runs: search.clean_failure_runs,
+        notes: crate::tracer::left_running_note(&search.left_running)
+            .into_iter()
+            .collect(),
     })
 }
 
@@ -304,6 +325,7 @@ fn stopped(subject: &Subject, mode: Mode) -> RaceResult {
         finding: None,
         clean_failures: Vec::new(),
         clean_failure_runs: 0,
+        notes: Vec::new(),
     }
 }
 
@@ -319,6 +341,8 @@ struct Explored {
     first_steps: Option<u64>,
     clean_failures: Vec<String>,
     clean_failure_runs: u64,
+    /// What the first racer that left processes running left.
+    left_running: Vec<String>,
 }
 
 impl Explored {
@@ -329,6 +353,9 @@ impl Explored {
         self.reads += interleaving.facts.reads.len() as u64;
         self.max_leftovers = self.max_leftovers.max(interleaving.facts.leftovers);
         self.first_steps.get_or_insert(steps);
+        if self.left_running.is_empty() {
+            self.left_running = interleaving.left_running.clone();
+        }
         for told in clean_failures(&interleaving.facts) {
             self.clean_failure_runs += 1;
             let new = !self.clean_failures.contains(&told);
@@ -445,14 +472,23 @@ fn explore(
         return run_search(race, sandbox, scheduler, 1, explored, cancel);
     }
     let mut rng = SplitMix64::new(settings.seed);
+    let mut position = 0u64;
     for phase in [Phase::Random, Phase::Pct] {
-        let found = run_sampled(race, sandbox, phase, &mut rng, explored, cancel)?;
+        let found = run_sampled(
+            race,
+            sandbox,
+            (phase, &mut position),
+            &mut rng,
+            explored,
+            cancel,
+        )?;
         if found.is_some() {
             return Ok(found);
         }
     }
     let small = explored.first_steps.is_some_and(|s| s <= SMALL_STEPS);
-    if !small || cancel.load(Ordering::Relaxed) {
+    let systematic_here = settings.partition.is_none_or(|p| p.index == p.count);
+    if !small || !systematic_here || cancel.load(Ordering::Relaxed) {
         return Ok(None);
     }
     let bounded = Search::Bounded {
@@ -473,17 +509,26 @@ fn scheduler(search: Search, seed: u64) -> Result<Scheduler, CampaignError> {
     Scheduler::new(search, seed).map_err(|e| CampaignError::Usage(e.to_string()))
 }
 
+/// Whether interleaving `position` (in the unsplit order of random and PCT interleavings) is
+/// this shard's.
+fn owns(partition: Option<Partition>, position: u64) -> bool {
+    partition.is_none_or(|p| position % p.count == p.index - 1)
+}
+
 /// `--schedules` interleavings of a random search; under `--kill` each gets its own kill.
+/// `position` counts the interleavings of both sampled phases, for `--partition`.
 fn run_sampled(
     race: &Race<'_>,
     sandbox: &Sandbox,
-    phase: Phase,
+    (phase, position): (Phase, &mut u64),
     rng: &mut SplitMix64,
     explored: &mut Explored,
     cancel: &AtomicBool,
 ) -> Result<Option<(Interleaving, Violation)>, CampaignError> {
     let settings = race.settings;
     for _ in 0..settings.schedules {
+        let at = *position;
+        *position += 1;
         let steps_hint = explored.first_steps.unwrap_or(SMALL_STEPS).max(1);
         let search = match phase {
             Phase::Random => Search::Random,
@@ -496,12 +541,35 @@ fn run_sampled(
         if settings.kill {
             scheduler = scheduler.with_kill(sample_kill(rng, settings.writers, steps_hint));
         }
+        if !owns(settings.partition, at) {
+            // Another shard's; the first still sets the step count every shard needs.
+            if explored.first_steps.is_none() {
+                learn_steps(race, sandbox, scheduler, explored, cancel)?;
+            }
+            continue;
+        }
         let found = run_search(race, sandbox, scheduler, 1, explored, cancel)?;
         if found.is_some() || cancel.load(Ordering::Relaxed) {
             return Ok(found);
         }
     }
     Ok(None)
+}
+
+/// Runs another shard's first interleaving for its length alone: not judged, not counted.
+fn learn_steps(
+    race: &Race<'_>,
+    sandbox: &Sandbox,
+    mut scheduler: Scheduler,
+    explored: &mut Explored,
+    cancel: &AtomicBool,
+) -> Result<(), CampaignError> {
+    if cancel.load(Ordering::Relaxed) || scheduler.next_schedule().is_none() {
+        return Ok(());
+    }
+    let interleaving = interleave::run(race, sandbox, &mut scheduler)?;
+    explored.first_steps = Some(interleaving.steps.len() as u64);
+    Ok(())
 }
 
 /// Up to `limit` interleavings of one scheduler; the first that breaks a rule ends it.

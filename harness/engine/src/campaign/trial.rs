@@ -63,7 +63,11 @@ impl<'a> Worker<'a> {
         let run = match tracer::run_to_kill(&self.command, self.sandbox.path(), point, &self.limits)
         {
             Ok(run) if run.outcome == Outcome::Cancelled => return Ok(None),
-            Ok(run) => run,
+            Ok(run) => self.in_time(
+                run,
+                || format!("the kill trial at {point}"),
+                || format!("its kill point ({point}) or its end"),
+            )?,
             Err(_) if self.cancelled() => return Ok(None),
             Err(source) => {
                 return Err(CampaignError::Trace {
@@ -104,14 +108,19 @@ impl<'a> Worker<'a> {
         }))
     }
 
-    /// Runs the writer once with `fault` (an errno or a short write) in a freshly seeded sandbox,
-    /// recording its trace: the `torture errors` trial. `Ok(None)`: Ctrl-C.
-    pub fn run_fault(&self, fault: &Fault) -> Result<Option<tracer::Run>, CampaignError> {
+    /// Runs the writer once with `fault` (an errno or a short write; `what` names the
+    /// injection) in a freshly seeded sandbox, recording its trace: the `torture errors` trial.
+    /// `Ok(None)`: Ctrl-C.
+    pub fn run_fault(
+        &self,
+        fault: &Fault,
+        what: &dyn Fn() -> String,
+    ) -> Result<Option<tracer::Run>, CampaignError> {
         self.sandbox.reset(self.golden.versions.old.as_deref())?;
         let (sandbox, target) = (self.sandbox.path(), self.sandbox.target());
         match tracer::run_fault(&self.command, sandbox, target, fault, &self.limits) {
             Ok(run) if run.outcome == Outcome::Cancelled => Ok(None),
-            Ok(run) => Ok(Some(run)),
+            Ok(run) => self.in_time(run, what, || "its end".to_owned()).map(Some),
             Err(_) if self.cancelled() => Ok(None),
             Err(source) => Err(CampaignError::Trace {
                 subject: self.prepared.subject.label.clone(),
@@ -124,6 +133,21 @@ impl<'a> Worker<'a> {
     pub fn orphans(&self) -> Result<Vec<crate::sandbox::Orphan>, CampaignError> {
         let orphans = self.sandbox.orphans()?;
         Ok(super::unit::not_in_unit(orphans, self.golden.unit.as_ref()))
+    }
+
+    /// `run`, unless the watchdog stopped it at the timeout: that is a harness timeout (the
+    /// writer did not reach `goal` in the timeout of its own time), never the writer's verdict.
+    fn in_time(
+        &self,
+        run: tracer::Run,
+        what: impl FnOnce() -> String,
+        goal: impl FnOnce() -> String,
+    ) -> Result<tracer::Run, CampaignError> {
+        run.in_time(what, goal, self.limits.timeout_ms)
+            .map_err(|source| CampaignError::Trace {
+                subject: self.prepared.subject.label.clone(),
+                source,
+            })
     }
 
     fn cancelled(&self) -> bool {

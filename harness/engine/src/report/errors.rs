@@ -229,6 +229,8 @@ pub fn detail_lines(result: &ErrorsSubjectResult, settings: &Settings) -> Vec<St
         for what in &golden.unmodelled {
             lines.push(format!("{indent}not modelled: {what}"));
         }
+        let left = crate::tracer::left_running_note(&golden.left_running);
+        lines.extend(left.map(|note| format!("{indent}note: {note}")));
     }
     if let Some(smallest) = result.smallest() {
         let text = smallest.diagnosis.as_deref().unwrap_or_default();

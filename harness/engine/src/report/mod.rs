@@ -433,6 +433,7 @@ pub(crate) mod fixture {
                 notes: Vec::new(),
                 outside_writes: Vec::new(),
                 outside_is_violation: false,
+                left_running: Vec::new(),
                 trace: torture_core::trace::Trace::new("/s".into(), vec!["w".into()]),
             }),
             trials: records,

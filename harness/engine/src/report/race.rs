@@ -30,10 +30,15 @@ pub fn status_line(result: &RaceResult) -> String {
     line
 }
 
-/// The diagnosis and replay line under a subject's status line, indented, after the writers
-/// that failed cleanly; empty without either.
+/// The lines under a subject's status line, indented: its notes, the writers that failed
+/// cleanly, then the diagnosis and replay line; empty without any.
 pub fn finding_lines(result: &RaceResult) -> Vec<String> {
-    let mut lines = clean_failure_lines(result);
+    let mut lines: Vec<String> = result
+        .notes
+        .iter()
+        .map(|note| format!("    note: {note}"))
+        .collect();
+    lines.extend(clean_failure_lines(result));
     let Some(finding) = &result.finding else {
         return lines;
     };
@@ -128,6 +133,9 @@ pub fn markdown(results: &[RaceResult], settings: &RaceSettings, elapsed: Durati
     }
     out.push_str(&format!("\n{}\n", summary_line(results, elapsed)));
     for r in results {
+        for note in &r.notes {
+            out.push_str(&format!("\n`{}`: note: {note}\n", r.label));
+        }
         for told in &r.clean_failures {
             out.push_str(&format!(
                 "\n`{}`: allowed ({} runs failed cleanly): {told}\n",
@@ -179,6 +187,7 @@ pub fn jsonl(results: &[RaceResult], settings: &RaceSettings) -> String {
                 "finding": finding,
                 "clean_failures": r.clean_failures,
                 "clean_failure_runs": r.clean_failure_runs,
+                "notes": r.notes,
             });
             format!("{line}\n")
         })

@@ -34,6 +34,7 @@ mod run;
 mod spawn;
 mod step;
 pub mod syscalls;
+pub use run::left_running_note;
 pub use step::StepAt;
 mod watchdog;
 
@@ -96,6 +97,8 @@ pub struct GoldenRun {
     pub outside: Vec<String>,
     /// How the run was seen, for the report (stores through a shared mapping, say).
     pub notes: Vec<String>,
+    /// The processes the writer left running when it exited, ended with it.
+    pub left_running: Vec<String>,
 }
 
 /// How a traced run ended: the one outcome of every run, whatever the fault. A harness error
@@ -144,6 +147,34 @@ pub struct Run {
     /// acknowledgements): recorded by [`run_fault`] and [`start_fault`], `None` from
     /// [`run_to_kill`].
     pub trace: Option<Trace>,
+    /// The processes the writer left running when it exited (`pid N: command line`), ended
+    /// with it; [`left_running_note`] says so.
+    pub left_running: Vec<String>,
+}
+
+impl Run {
+    /// The run, unless the watchdog stopped it at its timeout: that is a harness timeout (the
+    /// writer did not reach `goal` in `timeout_ms` of its own time), never a verdict on the
+    /// writer. `what` names the run for the message.
+    pub fn in_time(
+        self,
+        what: impl FnOnce() -> String,
+        goal: impl FnOnce() -> String,
+        timeout_ms: u64,
+    ) -> Result<Run, TraceError> {
+        match self.outcome {
+            Outcome::TimedOut { .. } => Err(TraceError::Stalled {
+                what: what(),
+                goal: goal(),
+                timeout_ms,
+            }),
+            Outcome::Killed { .. }
+            | Outcome::Injected { .. }
+            | Outcome::NotReached { .. }
+            | Outcome::Cancelled
+            | Outcome::Unmodelled { .. } => Ok(self),
+        }
+    }
 }
 
 /// Where a run started by [`start_fault`] stands.
@@ -241,11 +272,15 @@ pub enum TraceError {
     TimedOut { elapsed_ms: u64 },
     /// The golden run was cancelled.
     Cancelled,
-    /// A writer released by a scheduler did not reach its next step (or its end) within the
-    /// timeout: a harness timeout, which says nothing about the writer's correctness.
+    /// The watchdog stopped a run at its timeout: the writer did not reach `goal` in that much
+    /// of its own time (time held, or waiting for a CPU, does not count). A harness timeout,
+    /// which says nothing about the writer's correctness: no wall clock makes a verdict.
     Stalled {
-        /// Who, and where it was released (`writer 2 after write #4`).
+        /// Which run (`writer 2 after write #4`, `kill trial at byte:17`).
         what: String,
+        /// What it did not reach: `its next syscall` (a released racer), `its kill point
+        /// (byte:17) or its end`, `its end`.
+        goal: String,
         timeout_ms: u64,
     },
     /// The run did not make the call a fault names at its seq: it took another path than the
@@ -296,11 +331,15 @@ impl fmt::Display for TraceError {
                 )
             }
             TraceError::Cancelled => f.write_str("the run was cancelled"),
-            TraceError::Stalled { what, timeout_ms } => write!(
+            TraceError::Stalled {
+                what,
+                goal,
+                timeout_ms,
+            } => write!(
                 f,
-                "{what}: the writer did not reach its next syscall in {} s (a harness timeout, not \
-                 a writer failure: raise --timeout-ms, or check that the writer cannot wait \
-                 forever for a writer the scheduler holds)",
+                "{what}: the writer did not reach {goal} in {} s of its own time (a harness \
+                 timeout, not a writer failure: raise --timeout-ms, or check that the writer \
+                 cannot wait forever, for input, a lock, a child or a writer the harness holds)",
                 seconds(*timeout_ms)
             ),
             TraceError::FaultMismatch { fault, found } => write!(

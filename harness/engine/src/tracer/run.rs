@@ -183,6 +183,7 @@ pub fn golden(
         unmodelled,
         outside,
         notes,
+        left_running: run.left_running,
     })
 }
 
@@ -301,8 +302,10 @@ struct Ended {
     notes: Vec<String>,
 }
 
-/// What a report says of processes the writer left running: they were ended with it.
-fn left_running_note(left: &[String]) -> Option<String> {
+/// What a report says of processes the writer left running: they were ended with it. The one
+/// wording every command uses (kill, power and errors from the golden run, race from its
+/// racers).
+pub fn left_running_note(left: &[String]) -> Option<String> {
     let first = left.first()?;
     let others = match left.len() {
         1 => String::new(),
@@ -337,7 +340,7 @@ fn conclude(live: Live, outcome: Outcome, stderr: Vec<u8>) -> Result<Ended, Trac
         read_all(&live.spawned.stdout).map_err(|source| inspect("the writer's stdout", source))?;
     let exit = live.spawned.session.main_end();
     let mut notes = Vec::new();
-    notes.extend(left_running_note(live.spawned.session.left_running()));
+    let left_running = live.spawned.session.left_running().to_vec();
     let (trace, space, unmodelled, outside) = match live.runner.recorder {
         Some(mut recorder) => {
             notes.extend(recorder.mapping_note());
@@ -354,6 +357,7 @@ fn conclude(live: Live, outcome: Outcome, stderr: Vec<u8>) -> Result<Ended, Trac
             ack: WriterAck { stdout, exit },
             stderr,
             trace,
+            left_running,
         },
         space,
         unmodelled,

@@ -29,6 +29,8 @@ pub struct Interleaving {
     pub facts: RaceFacts,
     /// The steps, for diagnosis.
     pub steps: Vec<Step>,
+    /// What the first racer that left processes running left (ended with it), for the report.
+    pub left_running: Vec<String>,
 }
 
 /// A writer of the race: held at a step, or done.
@@ -74,10 +76,17 @@ pub fn run(
     let runs = finished(slots);
     let steps = describe_steps(&taken, &runs);
     let facts = facts(race, sandbox, &runs, reads)?;
+    // Every racer runs the same program: the first that left processes running is told.
+    let left_running = runs
+        .iter()
+        .find(|(run, _)| !run.left_running.is_empty())
+        .map(|(run, _)| run.left_running.clone())
+        .unwrap_or_default();
     Ok(Interleaving {
         schedule,
         facts,
         steps,
+        left_running,
     })
 }
 
@@ -116,6 +125,7 @@ fn slot(
     match run.outcome {
         tracer::Outcome::TimedOut { .. } => Err(race.trace_error(TraceError::Stalled {
             what: what(),
+            goal: "its next syscall".to_owned(),
             timeout_ms: race.limits.timeout_ms,
         })),
         tracer::Outcome::Killed { .. }

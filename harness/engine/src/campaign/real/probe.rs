@@ -433,19 +433,32 @@ impl Fixture<'_> {
         let started = Instant::now();
         let command = self.command(at.prepared, sandbox, 2);
         let target = sandbox.join(DEFAULT_TARGET);
+        let held_at = call.to_string();
+        let what = || format!("the run held at {held_at}");
         let fault = Fault::Hold { call };
         let progress = tracer::start_fault(&command, sandbox, &target, &fault, &self.limits());
+
+        let timeout_ms = self.options.timeout_ms;
         let held = match progress {
             Ok(Progress::Held(held)) => held,
-            Ok(Progress::Done(_)) | Err(tracer::TraceError::FaultMismatch { .. }) => {
+            // A run stopped at its timeout is a harness timeout, not a writer that never
+            // reached the call.
+            Ok(Progress::Done(run)) => {
+                let goal = || "the held call or its end".to_owned();
+                run.in_time(what, goal, timeout_ms)
+                    .map_err(|source| trace_error(label, source))?;
                 return Ok(None);
             }
+            Err(tracer::TraceError::FaultMismatch { .. }) => return Ok(None),
             Err(source) => return Err(trace_error(label, source)),
         };
         self.timing.runs_ms += elapsed_ms(started);
         let copy = self.copy(at.disk)?;
         let started = Instant::now();
-        let run = finish(held).map_err(|source| trace_error(label, source))?;
+        let goal = || "its end after the hold".to_owned();
+        let run = finish(held)
+            .and_then(|run| run.in_time(what, goal, timeout_ms))
+            .map_err(|source| trace_error(label, source))?;
         self.timing.runs_ms += elapsed_ms(started);
         Ok(Some((copy, run)))
     }
