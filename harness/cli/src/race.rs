@@ -97,6 +97,11 @@ impl RaceArgs {
                     .to_owned(),
             );
         }
+        if self.shard.partition.is_some() && self.schedule.is_some() {
+            return Err(
+                "--partition splits the searches; --schedule replays one interleaving".to_owned(),
+            );
+        }
         if c.save_trace.is_some() {
             return Err(
                 "--save-trace: race records no golden trace (each schedule is traced anew); save one with kill, power or errors"
@@ -107,11 +112,6 @@ impl RaceArgs {
             return Err(
                 "race judges one target: several --target, a glob or --marker are not supported by race"
                     .to_owned(),
-            );
-        }
-        if self.shard.partition.is_some() && self.schedule.is_some() {
-            return Err(
-                "--partition splits the searches; --schedule replays one interleaving".to_owned(),
             );
         }
         Ok(RaceSettings {

@@ -339,8 +339,8 @@ fn notes(
     golden: &super::GoldenSummary,
 ) -> Vec<String> {
     let mut notes = explorer.plan().notes.clone();
-    notes.extend(explorer.unit().map(super::unit::note));
     notes.extend(crate::tracer::left_running_note(&golden.left_running));
+    notes.extend(explorer.unit().map(super::unit::note));
     notes.extend(golden::outside_note(
         &golden.outside_writes,
         golden.outside_is_violation,

@@ -129,12 +129,6 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// The sandbox's leftovers: everything but the target (and the unit's files).
-    pub fn orphans(&self) -> Result<Vec<crate::sandbox::Orphan>, CampaignError> {
-        let orphans = self.sandbox.orphans()?;
-        Ok(super::unit::not_in_unit(orphans, self.golden.unit.as_ref()))
-    }
-
     /// `run`, unless the watchdog stopped it at the timeout: that is a harness timeout (the
     /// writer did not reach `goal` in the timeout of its own time), never the writer's verdict.
     fn in_time(
@@ -148,6 +142,12 @@ impl<'a> Worker<'a> {
                 subject: self.prepared.subject.label.clone(),
                 source,
             })
+    }
+
+    /// The sandbox's leftovers: everything but the target (and the unit's files).
+    pub fn orphans(&self) -> Result<Vec<crate::sandbox::Orphan>, CampaignError> {
+        let orphans = self.sandbox.orphans()?;
+        Ok(super::unit::not_in_unit(orphans, self.golden.unit.as_ref()))
     }
 
     fn cancelled(&self) -> bool {
