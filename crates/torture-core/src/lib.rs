@@ -11,7 +11,8 @@
 //! - [`killpoint`]: where a writer can be killed (`byte:N`, `syscall:N`), the kill space of a
 //!   golden run, seeded sampling and `--partition M/N` shards.
 //! - [`oracle`]: what a target is after a crash (absent, old, one of the new versions, torn), and
-//!   which outcomes are violations; [`oracle::json`] is its JSON / JSON-lines validator.
+//!   which outcomes are violations; [`oracle::json`] is its JSON / JSON-lines validator;
+//!   [`oracle::unit`] judges several files as one unit (all old or all new, a marker last).
 //! - [`power`]: the power-loss explorer: crash states a persistence model allows after a power
 //!   cut, replayed from a trace, judged and diagnosed.
 //! - [`trace`]: the versioned `intact-trace` JSON-lines format of a recorded run.
