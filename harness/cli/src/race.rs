@@ -104,7 +104,7 @@ impl RaceArgs {
             replay: self.schedule.clone(),
             strict: self.strict,
             no_clobber: self.no_clobber,
-            initial_old: c.initial == InitialArg::Old,
+            initial_old: c.initial != Some(InitialArg::Absent),
             target: sandbox::check_target_name(&c.target)?,
             timeout_ms: c.timeout_ms,
         })

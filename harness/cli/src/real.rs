@@ -154,8 +154,14 @@ fn refuse_simulation_only(common: &Common) -> Result<(), String> {
             common.expect == Some(crate::cli::ExpectArg::Caught),
             "--expect caught",
         ),
-        (common.initial != crate::cli::InitialArg::Old, "--initial"),
+        (
+            common.initial == Some(crate::cli::InitialArg::Absent),
+            "--initial",
+        ),
         (common.target != campaign::DEFAULT_TARGET, "--target"),
+        (common.ack_line.is_some(), "--ack-line"),
+        (common.setup.is_some(), "--setup"),
+        (common.recover.is_some(), "--recover"),
     ];
     match refused.iter().find(|(given, _)| *given) {
         Some((_, option)) => Err(format!(
@@ -394,6 +400,7 @@ fn violation_name(state: &RealState) -> &'static str {
         Some(PowerViolation::Torn) => "TORN",
         Some(PowerViolation::OldLost) => "OLD-LOST",
         Some(PowerViolation::AckedLost) => "ACK-LOST",
+        Some(PowerViolation::CheckFailed) => "CHECK-FAILED",
     }
 }
 
@@ -581,6 +588,7 @@ fn violation_words(state: &RealState) -> &'static str {
         Some(PowerViolation::Torn) => "(torn)",
         Some(PowerViolation::OldLost) => "(old lost)",
         Some(PowerViolation::AckedLost) => "after ack",
+        Some(PowerViolation::CheckFailed) => "(check failed)",
     }
 }
 

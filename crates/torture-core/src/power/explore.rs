@@ -53,6 +53,8 @@ pub struct Finding {
     pub leftovers: Vec<String>,
     /// The explanation.
     pub diagnosis: Diagnosis,
+    /// Under a whole-tree check: the checker's first line of output (the caller fills it in).
+    pub reason: Option<String>,
 }
 
 /// Counts of distinct states per target class.
@@ -100,7 +102,8 @@ impl ClassCounts {
 pub struct Exploration {
     /// Crash states built and judged.
     pub states_checked: u64,
-    /// Distinct trees among them (by content).
+    /// Distinct trees among them (by content; under a whole-tree check, by content and the
+    /// acknowledgements before the crash).
     pub distinct_states: u64,
     /// Distinct (tree, before/after acknowledgement) pairs, counted per target class.
     pub classes: ClassCounts,
@@ -470,8 +473,11 @@ struct Judging<'a> {
     ack: Option<&'a AckPoint>,
     had_old: bool,
     /// Content hash → each distinct tree with that hash (a representative state, to rebuild
-    /// and compare on a hit) and the sides of the acknowledgement it was seen on.
-    seen: HashMap<u128, Vec<(CrashState, [bool; 2])>>,
+    /// and compare on a hit) and the epochs it was seen in (see [`Judging::epoch`]).
+    seen: HashMap<u128, Vec<(CrashState, Vec<usize>)>>,
+    /// Whole-tree mode: the caller judges each (tree, epoch) pair; a rejection is
+    /// [`PowerViolation::CheckFailed`].
+    trees: Option<&'a [usize]>,
     /// Target hash → each distinct target with that hash (a state that leaves it) and its class.
     verdicts: HashMap<u128, Vec<(CrashState, TargetClass)>>,
     raw: Vec<(CrashState, PowerViolation)>,
@@ -494,11 +500,41 @@ impl Explorer {
         ack: Option<&AckPoint>,
         classify: &mut dyn FnMut(&TargetState) -> TargetClass,
     ) -> Exploration {
+        let target = self.plan.target.clone();
+        let mut by_tree = |_: &CrashState, tree: &FsTree| classify(&tree.target_state(&target));
+        self.explore_with(ack, None, &mut by_tree)
+    }
+
+    /// Builds the states and lets `holds` judge each whole tree (a `--check` command): once
+    /// per distinct (tree, epoch), where the epoch of a state is how many of `ack_events` (the
+    /// `events_before` of every acknowledgement the trace holds, ascending) come at or before
+    /// its crash point, so a tree seen after more acknowledgements is judged again. A rejected
+    /// state is a [`PowerViolation::CheckFailed`]; `ack` still places the diagnoses.
+    pub fn explore_trees(
+        &self,
+        ack: Option<&AckPoint>,
+        ack_events: &[usize],
+        holds: &mut dyn FnMut(&CrashState, &FsTree) -> bool,
+    ) -> Exploration {
+        let mut by_tree = |state: &CrashState, tree: &FsTree| match holds(state, tree) {
+            true => TargetClass::New,
+            false => TargetClass::Torn,
+        };
+        self.explore_with(ack, Some(ack_events), &mut by_tree)
+    }
+
+    fn explore_with(
+        &self,
+        ack: Option<&AckPoint>,
+        trees: Option<&[usize]>,
+        classify: &mut dyn FnMut(&CrashState, &FsTree) -> TargetClass,
+    ) -> Exploration {
         let mut judging = Judging {
             explorer: self,
             ack,
             had_old: self.plan.old.is_some(),
             seen: HashMap::new(),
+            trees,
             verdicts: HashMap::new(),
             raw: Vec::new(),
             raw_kinds: HashMap::new(),
@@ -563,7 +599,11 @@ impl Explorer {
 }
 
 impl Judging<'_> {
-    fn judge(&mut self, state: &CrashState, classify: &mut dyn FnMut(&TargetState) -> TargetClass) {
+    fn judge(
+        &mut self,
+        state: &CrashState,
+        classify: &mut dyn FnMut(&CrashState, &FsTree) -> TargetClass,
+    ) {
         let explorer = self.explorer;
         let tree = match self.last.take() {
             Some((last, mut tree)) => {
@@ -577,19 +617,40 @@ impl Judging<'_> {
         };
         self.result.states_checked += 1;
         let before_ack = self.ack.is_none_or(|a| state.events < a.events_before);
-        let sides = self.sides(state, &tree);
-        let side = &mut sides[usize::from(before_ack)];
-        if !*side {
-            *side = true;
+        let epoch = self.epoch(state, before_ack);
+        let epochs = self.epochs(state, &tree);
+        if !epochs.contains(&epoch) {
+            epochs.push(epoch);
+            if self.trees.is_some() {
+                self.result.distinct_states += 1;
+            }
             let class = self.class(state, &tree, classify);
             self.count(state, class, before_ack);
         }
         self.last = Some((state.clone(), tree));
     }
 
-    /// The sides of the acknowledgement `tree`'s content was seen on so far. A hash hit counts
-    /// only when the trees are equal: the representative state is rebuilt and compared.
-    fn sides(&mut self, state: &CrashState, tree: &FsTree) -> &mut [bool; 2] {
+    /// What a state is judged in besides its tree: the side of the acknowledgement, or, under a
+    /// whole-tree check, how many acknowledgements came at or before the crash.
+    fn epoch(&self, state: &CrashState, before_ack: bool) -> usize {
+        match self.trees {
+            Some(ack_events) => ack_events.partition_point(|&e| e <= state.events),
+            None => usize::from(before_ack),
+        }
+    }
+
+    /// The violation a class is, in this mode.
+    fn rule(&self, before_ack: bool, class: TargetClass) -> Option<PowerViolation> {
+        match (self.trees, class) {
+            (Some(_), TargetClass::Torn) => Some(PowerViolation::CheckFailed),
+            (Some(_), TargetClass::Absent | TargetClass::Old | TargetClass::New) => None,
+            (None, _) => verdict_rule(before_ack, class, self.had_old),
+        }
+    }
+
+    /// The epochs `tree`'s content was seen in so far. A hash hit counts only when the trees
+    /// are equal: the representative state is rebuilt and compared.
+    fn epochs(&mut self, state: &CrashState, tree: &FsTree) -> &mut Vec<usize> {
         let explorer = self.explorer;
         let same_hash = self.seen.entry(tree.content_hash()).or_default();
         let found = same_hash
@@ -598,8 +659,11 @@ impl Judging<'_> {
         let index = match found {
             Some(index) => index,
             None => {
-                self.result.distinct_states += 1;
-                same_hash.push((state.clone(), [false; 2]));
+                // Under a whole-tree check a distinct state is a (tree, epoch): counted by `judge`.
+                if self.trees.is_none() {
+                    self.result.distinct_states += 1;
+                }
+                same_hash.push((state.clone(), Vec::new()));
                 same_hash.len() - 1
             }
         };
@@ -607,13 +671,17 @@ impl Judging<'_> {
     }
 
     /// The class of `tree`'s target, asked of `classify` once per distinct target (compared by
-    /// content on a hash hit).
+    /// content on a hash hit); under a whole-tree check, asked of `classify` for each new
+    /// (tree, epoch).
     fn class(
         &mut self,
         state: &CrashState,
         tree: &FsTree,
-        classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+        classify: &mut dyn FnMut(&CrashState, &FsTree) -> TargetClass,
     ) -> TargetClass {
+        if self.trees.is_some() {
+            return classify(state, tree);
+        }
         let explorer = self.explorer;
         let target = &explorer.plan.target;
         let same_hash = self.verdicts.entry(tree.target_hash(target)).or_default();
@@ -624,7 +692,7 @@ impl Judging<'_> {
         match known {
             Some((_, class)) => *class,
             None => {
-                let class = classify(&mine);
+                let class = classify(state, tree);
                 same_hash.push((state.clone(), class));
                 class
             }
@@ -636,7 +704,7 @@ impl Judging<'_> {
         if !before_ack {
             self.result.after_ack.add(class);
         }
-        if let Some(violation) = verdict_rule(before_ack, class, self.had_old) {
+        if let Some(violation) = self.rule(before_ack, class) {
             self.result.violating_states += 1;
             let kept = self.raw_kinds.entry((violation, before_ack)).or_default();
             if *kept < RAW_PER_KIND {
@@ -646,15 +714,19 @@ impl Judging<'_> {
         }
     }
 
-    fn finish(mut self, classify: &mut dyn FnMut(&TargetState) -> TargetClass) -> Exploration {
+    fn finish(
+        mut self,
+        classify: &mut dyn FnMut(&CrashState, &FsTree) -> TargetClass,
+    ) -> Exploration {
         let mut findings: Vec<Finding> = Vec::new();
         for (state, violation) in std::mem::take(&mut self.raw) {
             let judge =
-                |candidate: &CrashState, classify: &mut dyn FnMut(&TargetState) -> TargetClass| {
+                |candidate: &CrashState,
+                 classify: &mut dyn FnMut(&CrashState, &FsTree) -> TargetClass| {
                     let tree = self.explorer.tree(candidate);
-                    let class = classify(&tree.target_state(&self.explorer.plan.target));
+                    let class = classify(candidate, &tree);
                     let before = self.ack.is_none_or(|a| candidate.events < a.events_before);
-                    (verdict_rule(before, class, self.had_old), class)
+                    (self.rule(before, class), class)
                 };
             let small = match self.minimise {
                 true => diagnose::minimise(self.explorer, &state, violation, &mut |c| {
@@ -685,6 +757,7 @@ impl Judging<'_> {
                 class,
                 before_ack,
                 diagnosis,
+                reason: None,
             });
             if findings.len() >= self.explorer.options.max_findings {
                 break;

@@ -21,6 +21,7 @@ mod real;
 mod replays;
 mod reports;
 mod schema;
+mod trees;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

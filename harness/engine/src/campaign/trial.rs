@@ -59,7 +59,8 @@ impl<'a> Worker<'a> {
 
     /// Runs one trial. `Ok(None)`: Ctrl-C.
     pub fn run(&self, number: u64, point: KillPoint) -> Result<Option<TrialRecord>, CampaignError> {
-        self.sandbox.reset(self.golden.versions.old.as_deref())?;
+        self.golden
+            .reset(&self.sandbox, self.golden.versions.old.as_deref())?;
         let run = match tracer::run_to_kill(&self.command, self.sandbox.path(), point, &self.limits)
         {
             Ok(run) if run.outcome == Outcome::Cancelled => return Ok(None),
@@ -107,7 +108,8 @@ impl<'a> Worker<'a> {
     /// Runs the writer once with `fault` (an errno or a short write) in a freshly seeded sandbox,
     /// recording its trace: the `torture errors` trial. `Ok(None)`: Ctrl-C.
     pub fn run_fault(&self, fault: &Fault) -> Result<Option<tracer::Run>, CampaignError> {
-        self.sandbox.reset(self.golden.versions.old.as_deref())?;
+        self.golden
+            .reset(&self.sandbox, self.golden.versions.old.as_deref())?;
         let (sandbox, target) = (self.sandbox.path(), self.sandbox.target());
         match tracer::run_fault(&self.command, sandbox, target, fault, &self.limits) {
             Ok(run) if run.outcome == Outcome::Cancelled => Ok(None),

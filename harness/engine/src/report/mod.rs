@@ -353,6 +353,9 @@ pub(crate) mod fixture {
             target: PathBuf::from("target.json"),
             strict: false,
             partition: None,
+            ack_line: None,
+            setup: None,
+            recover: None,
         }
     }
 

@@ -480,6 +480,9 @@ fn real_fix(violation: PowerViolation) -> &'static str {
         PowerViolation::AckedLost => {
             "fsync the temp file before the rename and the directory after it, then acknowledge"
         }
+        PowerViolation::CheckFailed => {
+            "make each step durable (fsync the file, then its directory) before a later step or an acknowledgement depends on it"
+        }
     }
 }
 
