@@ -27,11 +27,14 @@ use serde::{Deserialize, Serialize};
 
 /// The `format` value of the header line.
 pub const TRACE_FORMAT: &str = "intact-trace";
-/// The version this module writes. It also reads version 1 ([`TRACE_VERSION_V1`]): the fields
-/// added in version 2 then take their defaults (unknown initial state, no acknowledgements).
-pub const TRACE_VERSION: u32 = 2;
+/// The version this module writes. It also reads versions 1 ([`TRACE_VERSION_V1`]) and 2
+/// ([`TRACE_VERSION_V2`]): the fields added later then take their defaults (unknown initial
+/// state, no acknowledgements, no initial tree).
+pub const TRACE_VERSION: u32 = 3;
 /// The first version, still read.
 pub const TRACE_VERSION_V1: u32 = 1;
+/// The second version (target, initial state, acknowledgements), still read.
+pub const TRACE_VERSION_V2: u32 = 2;
 
 /// The first line of a trace file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +65,36 @@ pub struct TraceHeader {
     /// Every acknowledgement the writer gave, in order, each placed in the event stream (v2).
     #[serde(default)]
     pub acks: Vec<Ack>,
+    /// The whole sandbox before the writer started, as `--setup` left it (v3; `None` without a
+    /// setup): every name under the sandbox with its contents, the durable initial state of
+    /// every crash state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_tree: Option<Vec<InitialEntry>>,
+}
+
+/// One name of the initial tree (v3), relative to the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitialEntry {
+    /// The path, relative to the sandbox.
+    pub path: String,
+    /// What it is.
+    #[serde(flatten)]
+    pub node: InitialNode,
+}
+
+/// What a name of the initial tree is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InitialNode {
+    /// A regular file with these bytes.
+    File {
+        #[serde(with = "base64_bytes")]
+        data: Vec<u8>,
+    },
+    /// A directory.
+    Dir,
+    /// A symbolic link with this text.
+    Symlink { text: String },
 }
 
 /// What was at the target before the writer ran.
@@ -438,7 +471,7 @@ pub enum TraceParseError {
     WrongFormat { found: String },
     /// The header names a version this build does not read.
     #[error(
-        "trace version {found} is not supported (this build reads versions {TRACE_VERSION_V1} and {TRACE_VERSION})"
+        "trace version {found} is not supported (this build reads versions {TRACE_VERSION_V1} to {TRACE_VERSION})"
     )]
     UnsupportedVersion { found: u32 },
     /// A line is not a well-formed event.
@@ -463,6 +496,7 @@ impl Trace {
             fs: None,
             exit: None,
             acks: Vec::new(),
+            initial_tree: None,
         };
         Trace {
             header,
@@ -592,7 +626,7 @@ fn check_header(header: &TraceHeader) -> Result<(), TraceParseError> {
             found: header.format.clone(),
         });
     }
-    if header.version != TRACE_VERSION && header.version != TRACE_VERSION_V1 {
+    if !(TRACE_VERSION_V1..=TRACE_VERSION).contains(&header.version) {
         return Err(TraceParseError::UnsupportedVersion {
             found: header.version,
         });
@@ -793,7 +827,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 5);
         assert!(
-            lines[0].starts_with(r#"{"format":"intact-trace","version":2,"#),
+            lines[0].starts_with(r#"{"format":"intact-trace","version":3,"#),
             "{}",
             lines[0]
         );
@@ -804,6 +838,36 @@ mod tests {
         assert_eq!(
             lines[4],
             r#"{"seq":3,"pid":10,"syscall":"sync","ret":0,"op":"sync"}"#
+        );
+    }
+
+    #[test]
+    fn round_trips_an_initial_tree_and_reads_version_2() {
+        let mut trace = sample_trace();
+        trace.header.initial_tree = Some(vec![
+            InitialEntry {
+                path: "db".into(),
+                node: InitialNode::Dir,
+            },
+            InitialEntry {
+                path: "db/data".into(),
+                node: InitialNode::File {
+                    data: b"\x00rows".to_vec(),
+                },
+            },
+            InitialEntry {
+                path: "link".into(),
+                node: InitialNode::Symlink { text: "db".into() },
+            },
+        ]);
+        let text = trace.to_jsonl();
+        assert_eq!(Trace::parse_bytes(&text).unwrap(), trace);
+        let v2 =
+            r#"{"format":"intact-trace","version":2,"sandbox":"/s","command":["w"],"acks":[]}"#;
+        let read = parse(v2).unwrap();
+        assert_eq!(
+            (read.header.version, read.header.initial_tree),
+            (TRACE_VERSION_V2, None)
         );
     }
 
@@ -827,13 +891,13 @@ mod tests {
             parse(foreign),
             Err(TraceParseError::WrongFormat { .. })
         ));
-        let future = r#"{"format":"intact-trace","version":3,"sandbox":"/","command":[]}"#;
+        let future = r#"{"format":"intact-trace","version":4,"sandbox":"/","command":[]}"#;
         let err = parse(future).unwrap_err();
         assert!(matches!(
             err,
-            TraceParseError::UnsupportedVersion { found: 3 }
+            TraceParseError::UnsupportedVersion { found: 4 }
         ));
-        assert!(err.to_string().contains("versions 1 and 2"), "{err}");
+        assert!(err.to_string().contains("versions 1 to 3"), "{err}");
     }
 
     #[test]
@@ -1176,15 +1240,28 @@ mod tests {
 
     fn trace() -> impl Strategy<Value = Trace> {
         let events = proptest::collection::vec((1i32..100_000, op()), 0..12);
-        (".{0,20}", proptest::collection::vec(".{0,8}", 0..4), events).prop_map(
-            |(sandbox, command, events)| {
+        let node = prop_oneof![
+            Just(InitialNode::Dir),
+            proptest::collection::vec(any::<u8>(), 0..16)
+                .prop_map(|data| InitialNode::File { data }),
+            ".{0,8}".prop_map(|text| InitialNode::Symlink { text }),
+        ];
+        let entry = (".{1,12}", node).prop_map(|(path, node)| InitialEntry { path, node });
+        let tree = proptest::option::of(proptest::collection::vec(entry, 0..4));
+        (
+            ".{0,20}",
+            proptest::collection::vec(".{0,8}", 0..4),
+            events,
+            tree,
+        )
+            .prop_map(|(sandbox, command, events, tree)| {
                 let mut trace = Trace::new(sandbox, command);
+                trace.header.initial_tree = tree;
                 for (pid, (syscall, ret, op)) in events {
                     trace.push(pid, syscall, ret, op);
                 }
                 trace
-            },
-        )
+            })
     }
 
     proptest! {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use torture_engine::campaign::power::Regex;
 use torture_engine::campaign::{
     self, Plan, Selection, Settings, Subject, UnitSpec, ValidationChoice,
 };
@@ -160,21 +161,42 @@ pub struct Common {
     #[arg(long = "subject", value_name = "NAME", value_parser = subject_name)]
     pub subjects: Vec<String>,
 
-    /// State before each run of the writer
-    #[arg(long, value_enum, default_value_t = InitialArg::Old)]
-    pub initial: InitialArg,
+    /// State before each run of the writer [default: old]
+    #[arg(long, value_enum)]
+    pub initial: Option<InitialArg>,
 
     /// How torn files are checked for validity
     #[arg(long, value_enum, default_value_t = ValidateArg::Auto, conflicts_with = "check")]
     pub validate: ValidateArg,
 
-    /// Shell command that exits 0 when the target is valid. `{file}` is replaced by the target's
-    /// path (else the path is appended), `{dir}` by its sandbox. It runs in a copy of the
-    /// crashed sandbox, after leftovers are counted, and the target is judged as the copy holds
-    /// it afterwards: a target may be a multi-file unit (a database and its journal or WAL), and
-    /// what counts is what a reader that opens it sees
+    /// Shell command that judges the whole crash tree (power, power --real): exit 0 the state
+    /// is fine, non-zero a violation whose reason is its first line of output. It runs in a
+    /// directory holding the crash tree; `{dir}` is that directory, `{file}`/`{target}` the
+    /// target in it, `{stdout}` a file of the writer's stdout lines up to the crash (naming none
+    /// appends the target's path); $TORTURE_DIR, $TORTURE_TARGET, $TORTURE_STDOUT, $TORTURE_ACKS
+    /// (--ack-line matches, or 1 once the writer exited 0) say the same. Distinct trees are
+    /// checked once, over --jobs workers. kill and errors run it on a copy of the crashed
+    /// sandbox as a validity check of the target as a reader sees it
     #[arg(long, value_name = "CMD")]
     pub check: Option<String>,
+
+    /// Every stdout line matching REGEX acknowledges an operation ($TORTURE_ACKS counts them);
+    /// the built-in judge takes the first as the writer's acknowledgement (instead of exit 0)
+    /// [power only]
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    pub ack_line: Option<Regex>,
+
+    /// Shell command run once, untraced, in a fresh sandbox (`{dir}`) before the golden run: the
+    /// tree it leaves, contents included, is the durable starting state of every run and crash
+    /// state (instead of --initial; not race)
+    #[arg(long, value_name = "CMD", conflicts_with = "initial")]
+    pub setup: Option<String>,
+
+    /// Shell command run on each crash tree before --check, instead of the writer's own
+    /// recovery run (`git fsck`, opening a database); placeholders as --check; its non-zero exit
+    /// is a violation with its first line as the reason [power only]
+    #[arg(long, value_name = "CMD", requires = "check")]
+    pub recover: Option<String>,
 
     /// Seed of every draw (kill points, states, injections, schedules) [default: random, printed]
     #[arg(long, value_name = "S")]
@@ -335,6 +357,10 @@ pub(crate) fn subject_name(name: &str) -> Result<String, String> {
     }
 }
 
+pub(crate) fn parse_regex(text: &str) -> Result<Regex, String> {
+    Regex::new(text).map_err(|e| format!("not a regular expression: {e}"))
+}
+
 fn partition(text: &str) -> Result<Partition, String> {
     text.parse()
         .map_err(|e: torture_engine::killpoint::PartitionParseError| e.to_string())
@@ -356,6 +382,28 @@ impl FormatArg {
 }
 
 impl Common {
+    /// Refuses what only `torture power` honours yet: `--ack-line`, `--recover` and a `--check`
+    /// that reads `{stdout}` (and, for `race`, `--setup`), never ignored.
+    pub fn refuse_power_only(&self, command: &str) -> Result<(), String> {
+        let stdout = self
+            .check
+            .as_deref()
+            .is_some_and(|c| c.contains("{stdout}"));
+        let refused = [
+            (self.ack_line.is_some(), "--ack-line"),
+            (self.recover.is_some(), "--recover"),
+            (stdout, "--check with {stdout}"),
+            (self.setup.is_some() && command == "race", "--setup"),
+        ];
+        match refused.iter().find(|(given, _)| *given) {
+            Some((_, option)) => Err(format!(
+                "{option} is not supported by `torture {command}` yet: it judges whole crash trees \
+                 in `torture power` (and `power --real`) only"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The output format.
     pub fn output_format(&self) -> OutputFormat {
         self.format.output_format()
@@ -370,9 +418,11 @@ impl Common {
         partition: Option<Partition>,
     ) -> Result<Settings, String> {
         Ok(Settings {
-            initial: match self.initial {
-                InitialArg::Absent => Initial::Absent,
-                InitialArg::Old => Initial::Old,
+            // With `--setup` the setup's tree is the start; the target in it is the old version.
+            initial: match (self.initial, &self.setup) {
+                (Some(InitialArg::Absent), _) => Initial::Absent,
+                (Some(InitialArg::Old), _) | (None, None) => Initial::Old,
+                (None, Some(_)) => Initial::Absent,
             },
             validation: self.validation(),
             selection,
@@ -384,6 +434,9 @@ impl Common {
             unit: self.unit()?,
             strict,
             partition,
+            ack_line: self.ack_line.as_ref().map(|r| r.as_str().to_owned()),
+            setup: self.setup.clone(),
+            recover: self.recover.clone(),
         })
     }
 

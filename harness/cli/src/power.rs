@@ -8,7 +8,7 @@ use clap::Args;
 use crate::cli::{Common, Jobs, KillArgs, Shard};
 use torture_core::oracle::CrashKind;
 use torture_core::power::{CrashState, Fill, Model, PowerOptions, Torn};
-use torture_engine::campaign::power::{DEFAULT_RECOVERY_CAP, PowerPlan, PowerSettings, Regex};
+use torture_engine::campaign::power::{DEFAULT_RECOVERY_CAP, PowerPlan, PowerSettings};
 use torture_engine::campaign::traces::{self, SavedTrace};
 use torture_engine::campaign::{self, Subject, SubjectKind};
 use torture_writers::strategies::Strategy;
@@ -71,10 +71,6 @@ pub struct PowerArgs {
     /// says how many were judged of how many, "not exhaustive"
     #[arg(long, value_name = "DURATION", value_parser = parse_budget_ms)]
     pub budget: Option<u64>,
-
-    /// The first stdout line matching REGEX is the acknowledgement (instead of exit 0)
-    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
-    pub ack_line: Option<Regex>,
 
     /// Replay one crash state (an id from a report, e.g. e12:d5,7-9:t10@4096)
     #[arg(long, value_name = "ID", value_parser = parse_name::<CrashState>)]
@@ -156,10 +152,6 @@ fn chosen_models(choices: &[ModelChoice]) -> Vec<Model> {
     }
 }
 
-fn parse_regex(text: &str) -> Result<Regex, String> {
-    Regex::new(text).map_err(|e| format!("not a regular expression: {e}"))
-}
-
 impl PowerArgs {
     /// The kill options these share, to build subjects and settings the same way.
     fn as_kill(&self) -> KillArgs {
@@ -205,7 +197,6 @@ impl PowerArgs {
             PowerSettings {
                 options,
                 models,
-                ack_line: self.ack_line.clone(),
                 recovery_cap: match saved_traces.is_empty() {
                     true => self.recovery_cap,
                     false => 0,
@@ -293,7 +284,6 @@ pub fn main_job_settings(seed: u64) -> PowerSettings {
             ..PowerOptions::default()
         },
         models: Model::DEFAULT_SET.to_vec(),
-        ack_line: None,
         recovery_cap: MAIN_JOB_RECOVERY_CAP,
         state: None,
         materialize: None,

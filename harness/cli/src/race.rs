@@ -90,6 +90,7 @@ fn schedule_id(id: &str) -> Result<Schedule, String> {
 impl RaceArgs {
     fn settings(&self, seed: u64) -> Result<RaceSettings, String> {
         let c = &self.common;
+        c.refuse_power_only("race")?;
         if c.check.is_some() || c.validate != ValidateArg::Auto {
             return Err(
                 "--check and --validate are not supported by race: it judges each read \
@@ -124,7 +125,7 @@ impl RaceArgs {
             replay: self.schedule.clone(),
             strict: self.strict,
             no_clobber: self.no_clobber,
-            initial_old: c.initial == InitialArg::Old,
+            initial_old: c.initial != Some(InitialArg::Absent),
             target: c.target()?,
             timeout_ms: c.timeout_ms,
             partition: self.shard.partition,

@@ -212,6 +212,11 @@ pub fn plain_component(name: &str) -> String {
 /// Copies the tree at `from` to the new directory `to`, without following symlinks.
 fn copy_tree(from: &Path, to: &Path) -> Result<(), SandboxError> {
     fs::create_dir(to).map_err(error("create the check copy", to, ""))?;
+    copy_into(from, to)
+}
+
+/// Copies what the directory `from` holds into the existing directory `to` (modes kept).
+pub fn copy_into(from: &Path, to: &Path) -> Result<(), SandboxError> {
     let entries = fs::read_dir(from).map_err(error("list sandbox directory", from, ""))?;
     for entry in entries {
         let entry = entry.map_err(error("list sandbox directory", from, ""))?;
@@ -270,6 +275,14 @@ impl Sandbox {
             Some(bytes) => self.seed(bytes),
             None => Ok(()),
         }
+    }
+
+    /// Empties the sandbox and fills it with a copy of the tree `--setup` prepared in `start`
+    /// (no target directory is made: the setup's tree is the whole start).
+    pub fn reset_to(&self, start: &Path) -> Result<(), SandboxError> {
+        self.reset(None)?;
+        self.clear()?;
+        copy_into(start, &self.path)
     }
 
     /// Removes every entry of the sandbox, never following a symlink.

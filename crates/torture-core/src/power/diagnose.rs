@@ -28,6 +28,8 @@ pub enum Pattern {
     MarkerBeforeUnit,
     /// Some files of a unit reached the disk at one version and some at the other.
     UnitMixed,
+    /// An unlink was lost: the file it removed (a rollback journal, a lock) is back.
+    UnlinkNotDurable,
     /// None of the above.
     Other,
 }
@@ -65,6 +67,10 @@ pub const FIXES: &[(Pattern, &str)] = &[
     (
         Pattern::UnitMixed,
         "publish the unit in one step (write it to a new directory, fsync each file and the directory, rename the directory into place), or create a marker last (--marker) after fsyncing each file and the directory",
+    ),
+    (
+        Pattern::UnlinkNotDurable,
+        "fsync the directory after the unlink before acknowledging (a lost unlink brings the file back)",
     ),
     (
         Pattern::Other,
@@ -133,6 +139,9 @@ pub(crate) struct Facts<'a> {
 
 /// Tells a (cut down) violating state in one or two sentences.
 pub(crate) fn describe(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
+    if facts.violation == PowerViolation::CheckFailed {
+        return describe_tree(explorer, facts);
+    }
     if let Some(diagnosis) = super::unit_story::describe(explorer, facts) {
         return diagnosis;
     }
@@ -173,6 +182,68 @@ pub(crate) fn describe(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
         facts.state.events
     );
     finish(Pattern::Other, text)
+}
+
+/// A state the whole-tree checker rejected: which operations it lost or tore, and the fix for
+/// the first of them that is a known pattern (the checker's own reason is the caller's).
+fn describe_tree(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
+    let plan = explorer.plan();
+    let state = facts.state;
+    let lost: Vec<&Step> = state.dropped.iter().map(|&s| &plan.steps[s]).collect();
+    let mut parts: Vec<String> = lost.iter().map(|s| describe_step(s)).collect();
+    if let Some(p) = state.partial {
+        parts.push(format!(
+            "{} after {} bytes (torn)",
+            describe_step(&plan.steps[p.seq]),
+            p.kept
+        ));
+    }
+    let pattern = lost
+        .iter()
+        .map(|step| lost_pattern(plan, state, step))
+        .min_by_key(|p| FIXES.iter().position(|(known, _)| known == p))
+        .unwrap_or(match state.partial {
+            Some(_) => Pattern::InPlaceUpdate,
+            None => Pattern::Other,
+        });
+    let text = match parts.is_empty() {
+        true => format!(
+            "the checker rejects the tree a crash right after e{} leaves, with nothing lost: the \
+             writer's own steps leave a state it calls broken.",
+            state.events
+        ),
+        false => format!(
+            "after a power cut at e{} that lost {}, the checker rejects the tree.",
+            state.events,
+            parts.join(", ")
+        ),
+    };
+    finish(pattern, text)
+}
+
+/// The pattern a lost operation stands for in a whole-tree state.
+fn lost_pattern(plan: &super::plan::Plan, state: &CrashState, step: &Step) -> Pattern {
+    match &step.kind {
+        StepKind::Dir(DirOp::Unlink { .. } | DirOp::Rmdir { .. }) => Pattern::UnlinkNotDurable,
+        StepKind::Dir(DirOp::Rename { .. }) => Pattern::NameNotDurable,
+        StepKind::Dir(DirOp::Link { .. } | DirOp::Create { .. } | DirOp::Symlink { .. })
+        | StepKind::Dir(DirOp::Mkdir { .. }) => Pattern::NewNameNotDurable,
+        StepKind::Write { .. } | StepKind::Resize { .. } => {
+            let ino = step.kind.data_ino();
+            let renamed_later = plan.steps[step.seq..state.events].iter().any(|s| {
+                !state.is_dropped(s.seq)
+                    && matches!(&s.kind, StepKind::Dir(DirOp::Rename { node: Node::File(i), .. }) if Some(*i) == ino)
+            });
+            match renamed_later {
+                true => Pattern::RenameBeforeData,
+                false => Pattern::DataNotDurable,
+            }
+        }
+        StepKind::NewInode { .. }
+        | StepKind::Barrier(_)
+        | StepKind::Nothing
+        | StepKind::Unmodelled { .. } => Pattern::Other,
+    }
 }
 
 /// Nothing was lost: the crash came between two steps of an update that is not atomic.

@@ -57,6 +57,8 @@ pub struct Finding {
     pub leftovers: Vec<String>,
     /// The explanation.
     pub diagnosis: Diagnosis,
+    /// Under a whole-tree check: the checker's first line of output (the caller fills it in).
+    pub reason: Option<String>,
 }
 
 /// Counts of distinct states per target class.
@@ -104,7 +106,8 @@ impl ClassCounts {
 pub struct Exploration {
     /// Crash states built and judged.
     pub states_checked: u64,
-    /// Distinct trees among them (by content).
+    /// Distinct trees among them (by content; under a whole-tree check, by content and the
+    /// acknowledgements before the crash).
     pub distinct_states: u64,
     /// Distinct (tree, before/after acknowledgement) pairs, counted per target class.
     pub classes: ClassCounts,
@@ -562,8 +565,11 @@ struct Judging<'a> {
     had_old: bool,
     /// Tree numbers and target classes, perhaps shared with other models' explorations.
     memo: &'a mut Memo,
-    /// Distinct tree number → the sides of the acknowledgement it was seen on.
-    sides: HashMap<usize, [bool; 2]>,
+    /// Distinct tree number → the epochs it was seen in (see [`Judging::epoch`]).
+    sides: HashMap<usize, Vec<usize>>,
+    /// Whole-tree mode: the caller judges each (tree, epoch) pair; a rejection is
+    /// [`PowerViolation::CheckFailed`]. Holds the `events_before` of every acknowledgement.
+    trees: Option<&'a [usize]>,
     raw: Vec<(CrashState, PowerViolation)>,
     raw_kinds: HashMap<(PowerViolation, bool), usize>,
     result: Exploration,
@@ -589,6 +595,8 @@ pub struct Memo {
     trees: HashMap<u128, Vec<(CrashState, usize)>>,
     /// Target hash → each distinct target with that hash (a state that leaves it) and its class.
     targets: HashMap<u128, Vec<(CrashState, TargetClass)>>,
+    /// Whole-tree mode: (tree number, epoch) → what the checker said.
+    checked: HashMap<(usize, usize), TargetClass>,
     next_tree: usize,
 }
 
@@ -629,17 +637,24 @@ impl Memo {
         }
     }
 
-    /// The class of `tree`'s target, asked of `classify` once per distinct target (compared by
-    /// content on a hash hit).
+    /// The class of a state: under a whole-tree check (`whole`: its tree number and epoch),
+    /// asked of `classify` once per (tree, epoch); with a unit, once per state (its files are
+    /// several); else once per distinct target, compared by content on a hash hit.
     fn class(
         &mut self,
         explorer: &Explorer,
-        state: &CrashState,
-        tree: &FsTree,
-        classify: &mut dyn FnMut(&TargetState) -> TargetClass,
+        (state, tree): (&CrashState, &FsTree),
+        whole: Option<(usize, usize)>,
+        classify: &mut dyn FnMut(&CrashState, &FsTree) -> TargetClass,
     ) -> TargetClass {
+        if let Some(key) = whole {
+            return *self
+                .checked
+                .entry(key)
+                .or_insert_with(|| classify(state, tree));
+        }
         if explorer.unit.is_some() {
-            return explorer.judge_tree(tree, classify);
+            return classify(state, tree);
         }
         let target = &explorer.plan.target;
         let same_hash = self.targets.entry(tree.target_hash(target)).or_default();
@@ -650,7 +665,7 @@ impl Memo {
         match known {
             Some((_, class)) => *class,
             None => {
-                let class = classify(&mine);
+                let class = classify(state, tree);
                 same_hash.push((state.clone(), class));
                 class
             }
@@ -693,12 +708,44 @@ impl Explorer {
         memo: &mut Memo,
         stop: &dyn Fn() -> bool,
     ) -> Exploration {
+        let mut by_tree = |_: &CrashState, tree: &FsTree| self.judge_tree(tree, classify);
+        self.judge_states(ack, None, &mut by_tree, (memo, stop))
+    }
+
+    /// Builds the states and lets `holds` judge each whole tree (a `--check` command): once
+    /// per distinct (tree, epoch), where the epoch of a state is how many of `ack_events` (the
+    /// `events_before` of every acknowledgement the trace holds, ascending) come at or before
+    /// its crash point, so a tree seen after more acknowledgements is judged again. A rejected
+    /// state is a [`PowerViolation::CheckFailed`]; `ack` still places the diagnoses. `memo`
+    /// and `stop` as in [`Explorer::explore_with`].
+    pub fn explore_trees(
+        &self,
+        ack: Option<&AckPoint>,
+        ack_events: &[usize],
+        holds: &mut dyn FnMut(&CrashState, &FsTree) -> bool,
+        (memo, stop): (&mut Memo, &dyn Fn() -> bool),
+    ) -> Exploration {
+        let mut by_tree = |state: &CrashState, tree: &FsTree| match holds(state, tree) {
+            true => TargetClass::New,
+            false => TargetClass::Torn,
+        };
+        self.judge_states(ack, Some(ack_events), &mut by_tree, (memo, stop))
+    }
+
+    fn judge_states(
+        &self,
+        ack: Option<&AckPoint>,
+        trees: Option<&[usize]>,
+        classify: &mut dyn FnMut(&CrashState, &FsTree) -> TargetClass,
+        (memo, stop): (&mut Memo, &dyn Fn() -> bool),
+    ) -> Exploration {
         let mut judging = Judging {
             explorer: self,
             ack,
             had_old: self.had_old(),
             memo,
             sides: HashMap::new(),
+            trees,
             raw: Vec::new(),
             raw_kinds: HashMap::new(),
             result: Exploration::default(),
@@ -776,7 +823,13 @@ impl Explorer {
 }
 
 impl Judging<'_> {
-    fn judge(&mut self, state: &CrashState, classify: &mut dyn FnMut(&TargetState) -> TargetClass) {
+    fn judge(
+        &mut self,
+        state: &CrashState,
+        classify: &mut dyn FnMut(&CrashState, &FsTree) -> TargetClass,
+    ) {
+        let before_ack = self.ack.is_none_or(|a| state.events < a.events_before);
+        let epoch = self.epoch(state, before_ack);
         let (number, class) = match self.memo.states.get(state) {
             Some(&known) => {
                 self.last = None;
@@ -791,24 +844,29 @@ impl Judging<'_> {
                     return;
                 }
                 let number = self.memo.tree_number(explorer, state, &tree);
-                let class = self.memo.class(explorer, state, &tree, classify);
+                let whole = self.trees.map(|_| (number, epoch));
+                let class = self.memo.class(explorer, (state, &tree), whole, classify);
                 self.memo.remember(state, (number, class));
                 self.last = Some((state.clone(), tree));
                 (number, class)
             }
         };
         self.result.states_checked += 1;
-        let before_ack = self.ack.is_none_or(|a| state.events < a.events_before);
-        let sides = match self.sides.get_mut(&number) {
-            Some(sides) => sides,
+        let epochs = match self.sides.get_mut(&number) {
+            Some(epochs) => epochs,
             None => {
-                self.result.distinct_states += 1;
-                self.sides.entry(number).or_insert([false; 2])
+                // Under a whole-tree check a distinct state is a (tree, epoch): counted below.
+                if self.trees.is_none() {
+                    self.result.distinct_states += 1;
+                }
+                self.sides.entry(number).or_default()
             }
         };
-        let side = &mut sides[usize::from(before_ack)];
-        if !*side {
-            *side = true;
+        if !epochs.contains(&epoch) {
+            epochs.push(epoch);
+            if self.trees.is_some() {
+                self.result.distinct_states += 1;
+            }
             self.count(state, class, before_ack);
         }
     }
@@ -825,12 +883,30 @@ impl Judging<'_> {
         }
     }
 
+    /// What a state is judged in besides its tree: the side of the acknowledgement, or, under a
+    /// whole-tree check, how many acknowledgements came at or before the crash.
+    fn epoch(&self, state: &CrashState, before_ack: bool) -> usize {
+        match self.trees {
+            Some(ack_events) => ack_events.partition_point(|&e| e <= state.events),
+            None => usize::from(before_ack),
+        }
+    }
+
+    /// The violation a class is, in this mode.
+    fn rule(&self, before_ack: bool, class: TargetClass) -> Option<PowerViolation> {
+        match (self.trees, class) {
+            (Some(_), TargetClass::Torn) => Some(PowerViolation::CheckFailed),
+            (Some(_), TargetClass::Absent | TargetClass::Old | TargetClass::New) => None,
+            (None, _) => verdict_rule(before_ack, class, self.had_old),
+        }
+    }
+
     fn count(&mut self, state: &CrashState, class: TargetClass, before_ack: bool) {
         self.result.classes.add(class);
         if !before_ack {
             self.result.after_ack.add(class);
         }
-        if let Some(violation) = verdict_rule(before_ack, class, self.had_old) {
+        if let Some(violation) = self.rule(before_ack, class) {
             self.result.violating_states += 1;
             let kept = self.raw_kinds.entry((violation, before_ack)).or_default();
             if *kept < RAW_PER_KIND {
@@ -840,15 +916,19 @@ impl Judging<'_> {
         }
     }
 
-    fn finish(mut self, classify: &mut dyn FnMut(&TargetState) -> TargetClass) -> Exploration {
+    fn finish(
+        mut self,
+        classify: &mut dyn FnMut(&CrashState, &FsTree) -> TargetClass,
+    ) -> Exploration {
         let mut findings: Vec<Finding> = Vec::new();
         for (state, violation) in std::mem::take(&mut self.raw) {
             let judge =
-                |candidate: &CrashState, classify: &mut dyn FnMut(&TargetState) -> TargetClass| {
+                |candidate: &CrashState,
+                 classify: &mut dyn FnMut(&CrashState, &FsTree) -> TargetClass| {
                     let tree = self.explorer.tree(candidate);
-                    let class = self.explorer.judge_tree(&tree, classify);
+                    let class = classify(candidate, &tree);
                     let before = self.ack.is_none_or(|a| candidate.events < a.events_before);
-                    (verdict_rule(before, class, self.had_old), class)
+                    (self.rule(before, class), class)
                 };
             let small = match self.minimise {
                 true => diagnose::minimise(self.explorer, &state, violation, &mut |c| {
@@ -879,6 +959,7 @@ impl Judging<'_> {
                 class,
                 before_ack,
                 diagnosis,
+                reason: None,
             });
             if findings.len() >= self.explorer.options.max_findings {
                 break;

@@ -22,6 +22,8 @@ pub enum PowerViolation {
     /// The writer had acknowledged, yet the new version is not there (the old one is, or, on a
     /// first run, nothing).
     AckedLost,
+    /// The whole-tree checker (`--check`) rejected the crash state.
+    CheckFailed,
 }
 
 /// Which acknowledgement counts.
@@ -105,6 +107,7 @@ impl PowerViolation {
             PowerViolation::Torn => "torn",
             PowerViolation::OldLost => "old-lost",
             PowerViolation::AckedLost => "acked-lost",
+            PowerViolation::CheckFailed => "check-failed",
         }
     }
 }

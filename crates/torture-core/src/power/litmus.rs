@@ -857,3 +857,69 @@ fn partition_shards_judge_disjoint_trees_whose_union_is_the_whole_run() {
         shards.iter().map(|e| e.states_checked).collect::<Vec<_>>()
     );
 }
+
+/// A v3 trace's initial tree (what `--setup` prepared): a journal-like file the writer never
+/// touches keeps its contents in every crash state of every model, and the target's bytes in it
+/// are the old version.
+#[test]
+fn a_prepared_tree_is_durable_in_every_crash_state() {
+    use crate::trace::{InitialEntry, InitialNode};
+    let mut trace = replace(false);
+    trace.header.initial_tree = Some(vec![
+        InitialEntry {
+            path: "0".into(),
+            node: InitialNode::File {
+                data: b"a".to_vec(),
+            },
+        },
+        InitialEntry {
+            path: "keep".into(),
+            node: InitialNode::File {
+                data: b"kept".to_vec(),
+            },
+        },
+    ]);
+    for model in [Model::Weak, Model::Posix, Model::Ext4] {
+        let found = outcomes(&trace, model, &["keep", "0"]);
+        assert!(!found.is_empty());
+        for contents in &found {
+            assert_eq!(contents[0].as_deref(), Some(&b"kept"[..]), "{model:?}");
+        }
+        let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
+        assert_eq!(explorer.plan().old.as_deref(), Some(&b"a"[..]));
+        assert!(
+            explorer.plan().notes.is_empty(),
+            "{:?}",
+            explorer.plan().notes
+        );
+    }
+}
+
+/// Under a whole-tree check the caller's verdict decides: it is asked once per distinct
+/// (tree, epoch), and each rejected state is a `check-failed` finding.
+#[test]
+fn a_whole_tree_judge_is_asked_once_per_distinct_tree_and_epoch() {
+    let trace = replace(false);
+    let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
+    for ack_events in [&[][..], &[2][..]] {
+        let mut asked = 0;
+        let mut holds = |_: &CrashState, _: &FsTree| {
+            asked += 1;
+            true
+        };
+        let found = explorer.explore_trees(None, ack_events, &mut holds, (&mut Memo::default(), &|| false));
+        assert_eq!(found.violating_states, 0);
+        assert_eq!(asked, found.distinct_states, "{ack_events:?}");
+        assert!(found.states_checked > found.distinct_states);
+    }
+    let mut empty_target =
+        |_: &CrashState, tree: &FsTree| tree.target_state("0") != TargetState::Regular(Vec::new());
+    let found = explorer.explore_trees(None, &[], &mut empty_target, (&mut Memo::default(), &|| false));
+    assert!(found.violating_states > 0);
+    assert!(
+        found
+            .findings
+            .iter()
+            .all(|f| f.violation == PowerViolation::CheckFailed)
+    );
+}

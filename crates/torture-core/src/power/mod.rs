@@ -278,8 +278,82 @@ pub enum PowerError {
     Illegal(#[from] IllegalState),
 }
 
+/// Reads the tree under `dir` (never following a symlink): what [`materialize`] writes, read
+/// back, hard links sharing an inode. With [`materialize`], the only functions of this module
+/// with I/O.
+pub fn read_tree(dir: &Path) -> io::Result<FsTree> {
+    let mut tree = FsTree::new();
+    let mut inodes: Vec<(u64, Ino)> = Vec::new();
+    let mut pending = vec![String::new()];
+    while let Some(relative) = pending.pop() {
+        let mut entries: Vec<_> =
+            std::fs::read_dir(dir.join(&relative))?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(std::fs::DirEntry::file_name);
+        for entry in entries {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = match relative.is_empty() {
+                true => name,
+                false => format!("{relative}/{name}"),
+            };
+            let metadata = entry.path().symlink_metadata()?;
+            read_entry(&mut tree, &mut inodes, (&path, &entry.path()), &metadata)?;
+            if metadata.is_dir() {
+                pending.push(path);
+            }
+        }
+    }
+    Ok(tree)
+}
+
+/// One name of [`read_tree`]: a directory, a symlink, or a file (a hard link shares its inode).
+fn read_entry(
+    tree: &mut FsTree,
+    inodes: &mut Vec<(u64, Ino)>,
+    (path, full): (&str, &Path),
+    metadata: &std::fs::Metadata,
+) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if metadata.is_dir() {
+        tree.insert(path, Node::Dir);
+    } else if metadata.file_type().is_symlink() {
+        let text = std::fs::read_link(full)?.to_string_lossy().into_owned();
+        tree.insert(path, Node::Symlink(text));
+    } else if metadata.is_file() {
+        let known = inodes.iter().find(|(real, _)| *real == metadata.ino());
+        match known {
+            Some((_, ino)) => tree.insert(path, Node::File(*ino)),
+            None => {
+                let ino = inodes.len() as Ino + 1;
+                inodes.push((metadata.ino(), ino));
+                tree.insert(path, Node::File(ino));
+                tree.inode_mut(ino).write_at(0, &std::fs::read(full)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The names of `tree` as a trace's initial tree (v3): every file with its bytes, directories,
+/// symlinks (hard links become separate files).
+pub fn initial_entries(tree: &FsTree) -> Vec<crate::trace::InitialEntry> {
+    use crate::trace::{InitialEntry, InitialNode};
+    tree.entries()
+        .filter(|(path, _)| *path != ".")
+        .map(|(path, node)| InitialEntry {
+            path: path.to_owned(),
+            node: match node {
+                Node::Dir => InitialNode::Dir,
+                Node::Symlink(text) => InitialNode::Symlink { text: text.clone() },
+                Node::File(ino) => InitialNode::File {
+                    data: tree.inode(*ino).map_or(Vec::new(), |i| i.data().to_vec()),
+                },
+            },
+        })
+        .collect()
+}
+
 /// Writes `tree` under `dir` (which must exist): directories, files with their bytes, hard links
-/// as hard links, symlinks. The only function of this module with I/O.
+/// as hard links, symlinks.
 pub fn materialize(tree: &FsTree, dir: &Path) -> io::Result<()> {
     let mut written: Vec<(Ino, std::path::PathBuf)> = Vec::new();
     for (name, node) in tree.entries() {

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::tree::{FsTree, Ino, Node, parent};
-use crate::trace::{Event, InitialState, Op, Trace, WriteSync};
+use crate::trace::{Event, InitialEntry, InitialNode, InitialState, Op, Trace, WriteSync};
 
 /// `fallocate` mode bits this model understands (`<linux/falloc.h>`).
 const FALLOC_FL_KEEP_SIZE: i32 = 0x01;
@@ -123,12 +123,18 @@ struct Lowering {
 impl Plan {
     /// Lowers `trace`; `target` overrides the header's (needed for v1 traces).
     pub fn new(trace: &Trace, target: &str) -> Plan {
-        let (initial, old) = initial_tree(trace, target);
+        let (initial, old, next_ino) = match &trace.header.initial_tree {
+            Some(entries) => prepared_tree(entries, target),
+            None => {
+                let (tree, old) = initial_tree(trace, target);
+                (tree, old, INITIAL_TARGET_INO + 1)
+            }
+        };
         let mut lowering = Lowering {
             live: initial.clone(),
             initial,
             alias: HashMap::new(),
-            next_ino: INITIAL_TARGET_INO + 1,
+            next_ino,
             notes: Vec::new(),
         };
         let steps = trace
@@ -202,6 +208,36 @@ fn initial_tree(trace: &Trace, target: &str) -> (FsTree, Option<Vec<u8>>) {
         tree.inode_mut(INITIAL_TARGET_INO).write_at(0, data);
     }
     (tree, old)
+}
+
+/// The tree `--setup` prepared (a v3 trace's initial tree), the old version (the target's
+/// bytes, when the setup made it a file) and the first free model inode. Every file is durable
+/// with its contents: nothing that existed before the run is modelled as empty.
+fn prepared_tree(entries: &[InitialEntry], target: &str) -> (FsTree, Option<Vec<u8>>, Ino) {
+    let mut tree = FsTree::new();
+    let mut old = None;
+    let mut next_ino = INITIAL_TARGET_INO + 1;
+    for entry in entries {
+        match &entry.node {
+            InitialNode::Dir => tree.insert(&entry.path, Node::Dir),
+            InitialNode::Symlink { text } => tree.insert(&entry.path, Node::Symlink(text.clone())),
+            InitialNode::File { data } => {
+                let ino = match entry.path == target {
+                    true => INITIAL_TARGET_INO,
+                    false => {
+                        next_ino += 1;
+                        next_ino - 1
+                    }
+                };
+                if ino == INITIAL_TARGET_INO {
+                    old = Some(data.clone());
+                }
+                tree.insert(&entry.path, Node::File(ino));
+                tree.inode_mut(ino).write_at(0, data);
+            }
+        }
+    }
+    (tree, old, next_ino)
 }
 
 /// Applies a step as it happened (no crash).

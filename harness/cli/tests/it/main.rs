@@ -22,6 +22,7 @@ mod replays;
 mod reports;
 mod schema;
 mod units;
+mod trees;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

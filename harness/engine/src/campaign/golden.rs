@@ -13,9 +13,10 @@ use torture_core::killpoint::{KillPoint, KillSpace};
 use torture_core::oracle::unit::Unit;
 use torture_core::oracle::{
     self, Coverage, Expect, Initial, NewRule, RunExit, SubjectStatus, TargetState, Validation,
-    Validity, Versions,
+    Versions,
 };
-use torture_core::trace::Trace;
+use torture_core::power::{self, FsTree};
+use torture_core::trace::{Trace, TraceHeader};
 
 use super::unit;
 
@@ -108,6 +109,28 @@ pub(crate) struct Golden {
     /// `--target` repeated or a glob, `--marker`: the files judged as one, with their versions
     /// before and after the traced run (`None`: the target alone).
     pub unit: Option<torture_core::oracle::unit::Unit>,
+    /// `--setup`: the directory holding the tree it prepared, copied into every sandbox before
+    /// a run (`None`: the sandbox starts empty, or with the old version at the target).
+    pub start: Option<PathBuf>,
+}
+
+impl Golden {
+    /// Prepares `sandbox` for a run: the setup's tree, else `old` at the target.
+    pub fn reset(&self, sandbox: &Sandbox, old: Option<&[u8]>) -> Result<(), CampaignError> {
+        reset_sandbox(sandbox, self.start.as_deref(), old)
+    }
+}
+
+fn reset_sandbox(
+    sandbox: &Sandbox,
+    start: Option<&Path>,
+    old: Option<&[u8]>,
+) -> Result<(), CampaignError> {
+    match start {
+        Some(start) => sandbox.reset_to(start)?,
+        None => sandbox.reset(old)?,
+    }
+    Ok(())
 }
 
 impl Golden {
@@ -144,6 +167,8 @@ fn describe_space(space: &KillSpace) -> String {
 struct Step<'a> {
     prepared: &'a Prepared,
     sandbox: Sandbox,
+    /// `--setup`'s tree (see [`Golden::start`]).
+    start: Option<PathBuf>,
     logs: PathBuf,
     timeout: Duration,
     context: &'a RunContext,
@@ -157,16 +182,27 @@ pub(crate) fn record(
     root: &RunRoot,
 ) -> Result<Option<Golden>, CampaignError> {
     let name = &prepared.subject.label;
-    let step = Step {
+    let mut step = Step {
         prepared,
         sandbox: root.sandbox(name, "golden", &settings.target)?,
         logs: root.directory(name, "logs")?,
         timeout: Duration::from_millis(settings.timeout_ms),
         context,
+        start: None,
     };
-    let old = match settings.initial {
-        Initial::Absent => None,
-        Initial::Old => match step.uncrashed(None, 1)? {
+    let mut initial_tree = None;
+    if let Some(setup) = &settings.setup {
+        let start = root.directory(name, "start")?;
+        let Some(tree) = step.set_up(setup, &start)? else {
+            return Ok(None);
+        };
+        initial_tree = Some(tree);
+        step.start = Some(start);
+    }
+    let old = match (&initial_tree, settings.initial) {
+        (Some(tree), _) => setup_target(tree, &settings.target),
+        (None, Initial::Absent) => None,
+        (None, Initial::Old) => match step.uncrashed(None, 1)? {
             Some(old) => Some(old),
             None => return Ok(None),
         },
@@ -178,7 +214,7 @@ pub(crate) fn record(
         return Ok(None);
     };
     let tracer::GoldenRun {
-        trace,
+        mut trace,
         space,
         unmodelled,
         outside,
@@ -186,8 +222,14 @@ pub(crate) fn record(
         left_running,
         ..
     } = traced;
+    trace.header.initial_tree = initial_tree.as_ref().map(power::initial_entries);
     check_in_process_payload(prepared, &new)?;
-    let Some((validator, label)) = step.resolve_validation(&settings.validation, &new)? else {
+    let Some((validator, label)) = step.resolve_validation(
+        &settings.validation,
+        &new,
+        (&trace.header, settings.ack_regex()?.as_ref()),
+    )?
+    else {
         return Ok(None);
     };
     let disagreement_offset = (second != new).then(|| oracle::first_diff_offset(&second, &new));
@@ -217,6 +259,7 @@ pub(crate) fn record(
         validator,
         selection: prepared.subject.selection,
         unit,
+        start: step.start,
     }))
 }
 
@@ -264,6 +307,7 @@ pub(crate) fn saved(trace: &Trace, settings: &Settings) -> Result<Golden, Campai
         validator,
         selection: None,
         unit: None,
+        start: None,
     })
 }
 
@@ -289,7 +333,27 @@ pub(crate) fn outside_note(outside: &[String], strict: bool) -> Option<String> {
     ))
 }
 
+/// The target's bytes in the tree `--setup` prepared: the old version.
+fn setup_target(tree: &FsTree, target: &Path) -> Option<Vec<u8>> {
+    match tree.target_state(&target.to_string_lossy()) {
+        TargetState::Regular(bytes) => Some(bytes),
+        TargetState::Absent | TargetState::NotRegular(_) => None,
+    }
+}
+
 impl Step<'_> {
+    /// The sandbox before a run: the setup's tree, else `old` at the target.
+    fn reset(&self, old: Option<&[u8]>) -> Result<(), CampaignError> {
+        reset_sandbox(&self.sandbox, self.start.as_deref(), old)
+    }
+
+    /// Runs `--setup` once in `start` (a fresh directory) and reads the tree it left.
+    /// `Ok(None)`: Ctrl-C.
+    fn set_up(&self, setup: &str, start: &Path) -> Result<Option<FsTree>, CampaignError> {
+        let log = (self.logs.as_path(), "setup");
+        super::tree::set_up(setup, start, log, self.timeout, &self.context.cancel)
+    }
+
     fn invocation(&self, generation: u64) -> Invocation {
         self.prepared.invocation(self.sandbox.target(), generation)
     }
@@ -317,7 +381,7 @@ impl Step<'_> {
         old: Option<&[u8]>,
         generation: u64,
     ) -> Result<Option<Vec<u8>>, CampaignError> {
-        self.sandbox.reset(old)?;
+        self.reset(old)?;
         let slot = format!("golden-{generation}");
         let cancel = &self.context.cancel;
         let ended = process::run(
@@ -375,7 +439,7 @@ impl Step<'_> {
         old: Option<&[u8]>,
         unit_spec: &super::UnitSpec,
     ) -> Result<Option<(tracer::GoldenRun, Vec<u8>, Option<Unit>)>, CampaignError> {
-        self.sandbox.reset(old)?;
+        self.reset(old)?;
         let before = match unit_spec.is_unit() {
             true => unit::snapshot(&self.sandbox)?,
             false => Vec::new(),
@@ -444,6 +508,7 @@ impl Step<'_> {
         &self,
         choice: &ValidationChoice,
         new: &[u8],
+        (header, ack_line): (&TraceHeader, Option<&regex::Regex>),
     ) -> Result<Option<(Validator, String)>, CampaignError> {
         let builtin =
             |validation, label: &str| Ok(Some((Validator::Builtin(validation), label.to_owned())));
@@ -473,34 +538,46 @@ impl Step<'_> {
                 usage("--validate jsonl", "a line is not JSON".to_owned())
             }
             ValidationChoice::Bytes => builtin(Validation::Bytes, "bytes"),
-            ValidationChoice::Check(command) => self.resolve_check(command),
+            ValidationChoice::Check(command) => self.resolve_check(command, (header, ack_line)),
         }
     }
 
-    fn resolve_check(&self, command: &str) -> Result<Option<(Validator, String)>, CampaignError> {
-        let checked = process::check_file(
-            command,
-            self.sandbox.target(),
-            self.sandbox.path(),
-            &self.logs,
-            self.timeout,
-            &self.context.cancel,
-        )
-        .map_err(|source| CampaignError::Io {
-            what: format!("run --check {command:?}"),
+    /// The check must hold on the golden run's complete tree, with every stdout line in
+    /// `{stdout}` (a checker that rejects a run no crash touched would reject every state).
+    fn resolve_check(
+        &self,
+        command: &str,
+        (header, ack_line): (&TraceHeader, Option<&regex::Regex>),
+    ) -> Result<Option<(Validator, String)>, CampaignError> {
+        let acks = super::tree::AckLines::new(header, ack_line);
+        let stdout = self.logs.join("golden.stdout-lines");
+        std::fs::write(&stdout, acks.stdout(usize::MAX)).map_err(|source| CampaignError::Io {
+            what: format!("write {}", stdout.display()),
             source,
         })?;
+        let place = super::tree::Place {
+            dir: self.sandbox.path(),
+            target: self.sandbox.target(),
+            stdout: &stdout,
+            acks: acks.count(usize::MAX),
+        };
+        let log = (self.logs.as_path(), "golden-check");
+        let cancel = &self.context.cancel;
+        let checked =
+            super::tree::run_command(("--check", command), &place, log, self.timeout, cancel)?;
         match checked {
             None => Ok(None),
-            Some(Validity::Valid | Validity::Unchecked) => Ok(Some((
+            Some(super::tree::TreeVerdict::Holds) => Ok(Some((
                 Validator::Check(command.to_owned()),
                 format!("--check {command}"),
             ))),
-            Some(Validity::Invalid) => Err(CampaignError::Golden {
+            Some(super::tree::TreeVerdict::Fails(reason)) => Err(CampaignError::Golden {
                 subject: self.prepared.subject.label.clone(),
-                what: format!("--check {command:?} rejects the writer's complete output"),
+                what: format!(
+                    "--check {command:?} rejects the tree the writer's complete, uncrashed run left: {reason}"
+                ),
                 stderr_tail: String::new(),
-                hint: "the check must exit 0 on a complete file; try it by hand on one".to_owned(),
+                hint: "the check must exit 0 on the tree of a run no crash touched; try it by hand on one".to_owned(),
             }),
         }
     }

@@ -26,6 +26,7 @@ pub mod real;
 mod replay;
 mod subject;
 pub mod traces;
+pub mod tree;
 mod trial;
 mod unit;
 
@@ -132,6 +133,39 @@ pub struct Settings {
     pub strict: bool,
     /// `--partition M/N`: run only this shard of every subject's kill points.
     pub partition: Option<Partition>,
+
+    /// `--ack-line REGEX`: every stdout line matching it acknowledges an operation (checked by
+    /// the command line; the built-in judge uses the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_line: Option<String>,
+    /// `--setup CMD`: prepares the starting tree of every run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<String>,
+    /// `--recover CMD`: runs on a crash tree before `--check`, instead of the writer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recover: Option<String>,
+}
+
+impl Settings {
+    /// `--ack-line`, compiled.
+    pub fn ack_regex(&self) -> Result<Option<regex::Regex>, CampaignError> {
+        self.ack_line
+            .as_deref()
+            .map(regex::Regex::new)
+            .transpose()
+            .map_err(|e| CampaignError::Usage(format!("--ack-line: not a regular expression: {e}")))
+    }
+
+    /// `--check CMD`, the whole-tree checker, if given.
+    pub fn check_command(&self) -> Option<&str> {
+        match &self.validation {
+            ValidationChoice::Check(command) => Some(command),
+            ValidationChoice::Auto
+            | ValidationChoice::Json
+            | ValidationChoice::JsonLines
+            | ValidationChoice::Bytes => None,
+        }
+    }
 }
 
 /// Several files judged as one unit: `--target` repeated or a glob, and `--marker`. Empty (the

@@ -10,6 +10,7 @@
 //! `recovery_cap`. `--state ID` replays one state instead of exploring: it is judged, optionally
 //! written to a directory (`materialize`), and recovered from.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use super::error::CampaignError;
 use super::golden::{self, Golden, Validator};
 use super::process::{self, Ended, Output};
 use super::subject::{self, Prepared};
+use super::tree::{AckLines, TreeCache, TreeCase, TreeChecker, TreeVerdict};
 use super::{RunContext, RunEnd, Settings, Subject};
 use crate::sandbox::{RunRoot, Sandbox};
 use torture_core::oracle::{
@@ -42,8 +44,6 @@ pub struct PowerSettings {
     /// The models the verdict follows (`--model`, repeatable): a subject passes when it passes
     /// under each. Empty: `options.model` alone.
     pub models: Vec<Model>,
-    /// `--ack-line REGEX`: the first stdout line matching it is the acknowledgement (else exit 0).
-    pub ack_line: Option<Regex>,
     /// Recovery runs per subject.
     pub recovery_cap: usize,
     /// `--state ID`: replay this one state instead of exploring.
@@ -91,6 +91,8 @@ pub struct PowerRecovery {
     pub verdict: Verdict,
     /// Why it failed, if it did.
     pub failure: Option<RecoveryFailure>,
+    /// Under `--check`: the checker's reason when it rejected the recovered tree.
+    pub reason: Option<String>,
 }
 
 /// The judgement of one replayed state (`--state`).
@@ -106,6 +108,8 @@ pub struct StateReplay {
     pub violation: Option<PowerViolation>,
     /// Names other than the target.
     pub leftovers: Vec<String>,
+    /// Under `--check`: the checker's reason when it rejected the state.
+    pub reason: Option<String>,
     /// Where the tree was written (`--materialize`).
     pub materialized: Option<PathBuf>,
 }
@@ -136,6 +140,28 @@ pub struct PowerResult {
     pub holds: Option<Holds>,
     /// Every state, or one `--partition` shard of them (a canary may be caught in another).
     pub coverage: Coverage,
+    /// Under `--check`: the whole-tree checks (distinct trees checked, their time).
+    pub checks: Option<TreeChecks>,
+}
+
+/// What the whole-tree checks of one subject cost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TreeChecks {
+    /// Checker runs: one per distinct (tree, acknowledgements) pair.
+    pub distinct_trees: u64,
+    /// Wall time spent in checker runs.
+    pub check_time: Duration,
+}
+
+impl TreeChecks {
+    /// Distinct trees checked per second of checking.
+    pub fn trees_per_second(&self) -> f64 {
+        let seconds = self.check_time.as_secs_f64();
+        match seconds > 0.0 {
+            true => self.distinct_trees as f64 / seconds,
+            false => 0.0,
+        }
+    }
 }
 
 /// The result of a power run.
@@ -257,6 +283,8 @@ struct Judge<'a> {
     context: &'a RunContext,
     sandbox: Sandbox,
     logs: PathBuf,
+    /// `--check`: the whole-tree checker, and the verdicts of the trees it checked.
+    checker: Option<(TreeChecker<'a>, RefCell<TreeCache>)>,
 }
 
 /// One subject. `Ok(None)`: Ctrl-C.
@@ -285,6 +313,25 @@ fn run_subject(
             (prepared, golden)
         }
     };
+    let trace = &golden.summary.trace;
+    let ack_line = settings.ack_regex()?;
+    let checker = match settings.check_command() {
+        Some(check) => Some((
+            TreeChecker {
+                check,
+                recover: settings.recover.as_deref(),
+                target: &settings.target,
+                acks: AckLines::new(&trace.header, ack_line.as_ref()),
+                work: root.directory(&subject.label, "checks")?,
+                logs: root.directory(&subject.label, "logs")?,
+                timeout: Duration::from_millis(settings.timeout_ms),
+                jobs: settings.jobs,
+                cancel: &context.cancel,
+            },
+            RefCell::new(TreeCache::default()),
+        )),
+        None => None,
+    };
     let judge = Judge {
         prepared: &prepared,
         golden: &golden,
@@ -292,17 +339,22 @@ fn run_subject(
         context,
         sandbox: root.sandbox(&subject.label, "power", &settings.target)?,
         logs: root.directory(&subject.label, "logs")?,
+        checker,
     };
-    let trace = &golden.summary.trace;
     let explorer = Explorer::new(trace, plan.power.options.clone())
         .map_err(|e| CampaignError::Usage(format!("{}: {e}", subject.label)))?;
     let explorer = super::unit::judge_unit(explorer, &settings.unit)
         .map_err(|e| CampaignError::Usage(format!("{}: {e}", subject.label)))?;
-    let ack = acknowledgement(trace, plan.power.ack_line.as_ref());
+    let ack = acknowledgement(trace, ack_line.as_ref());
     let mut result = PowerResult {
         subject: subject.clone(),
         golden: golden.summary.clone(),
-        notes: notes(&explorer, plan, ack.as_ref(), &golden.summary),
+        notes: notes(
+            &explorer,
+            (plan, ack_line.as_ref()),
+            ack.as_ref(),
+            &golden.summary,
+        ),
         ack,
         exploration: Exploration::default(),
         replay: None,
@@ -314,11 +366,19 @@ fn run_subject(
             Some(_) => Coverage::Shard,
             None => Coverage::Whole,
         },
+        checks: None,
     };
     let done = match &plan.power.state {
         Some(state) => judge.replay_one(&explorer, state, &plan.power, &mut result)?,
         None => judge.explore(&explorer, &plan.power, &mut result)?,
     };
+    result.checks = judge.checker.as_ref().map(|(_, cache)| {
+        let cache = cache.borrow();
+        TreeChecks {
+            distinct_trees: cache.checked,
+            check_time: cache.elapsed,
+        }
+    });
     Ok(done.then_some(result))
 }
 
@@ -334,7 +394,7 @@ fn acknowledgement(trace: &torture_core::trace::Trace, line: Option<&Regex>) -> 
 
 fn notes(
     explorer: &Explorer,
-    plan: &PowerPlan,
+    (plan, ack_line): (&PowerPlan, Option<&Regex>),
     ack: Option<&AckPoint>,
     golden: &super::GoldenSummary,
 ) -> Vec<String> {
@@ -351,7 +411,7 @@ fn notes(
                 .to_owned(),
         );
     }
-    if let (Some(regex), None) = (&plan.power.ack_line, ack) {
+    if let (Some(regex), None) = (ack_line, ack) {
         notes.push(format!(
             "no output line matched --ack-line {:?}: every crash counts as before the acknowledgement",
             regex.as_str()
@@ -369,29 +429,20 @@ impl Judge<'_> {
         result: &mut PowerResult,
     ) -> Result<bool, CampaignError> {
         let started = Instant::now();
-        let failed: std::cell::RefCell<Option<CampaignError>> = std::cell::RefCell::new(None);
-        let mut classify = |state: &TargetState| match self.classify(state) {
-            Ok(Some(verdict)) => class_of(&verdict),
-            Ok(None) => TargetClass::Torn,
-            Err(e) => {
-                failed.borrow_mut().get_or_insert(e);
-                TargetClass::Torn
-            }
-        };
-        let stop = || self.cancelled();
-        let ack = result.ack.as_ref();
+        let failed: RefCell<Option<CampaignError>> = RefCell::new(None);
+        let ack = result.ack.clone();
         // Every model explores the same trace: a state one model judged, the next does not
         // build again.
-        let mut memo = Memo::shared();
-        let verdicts = explore_models(explorer, power, (ack, &stop), &mut classify, &mut memo);
+        let memo = RefCell::new(Memo::shared());
+        let mut one =
+            |bounded: &Explorer| self.explore_one(bounded, ack.as_ref(), (&failed, &memo));
+        let verdicts = explore_models(explorer, power, &mut one);
         result.exploration = merged(verdicts.iter().map(|(_, found)| found));
         let broke = verdicts.iter().any(|(_, found)| found.violating_states > 0);
         // A spent time budget leaves no time to explore the other models for the holds line.
         let spent = result.exploration.budget_spent;
         if broke && !spent && failed.borrow().is_none() && !self.cancelled() {
-            let ack = result.ack.as_ref();
-            let holds = where_it_holds(explorer, verdicts, (ack, &stop), &mut classify, &mut memo);
-            result.holds = Some(holds);
+            result.holds = Some(where_it_holds(explorer, verdicts, &mut one));
         }
         result.explore_time = started.elapsed();
         if let Some(e) = failed.into_inner() {
@@ -400,8 +451,13 @@ impl Judge<'_> {
         if self.cancelled() {
             return Ok(false);
         }
+        self.fill_reasons(explorer, &mut result.exploration);
         let started = Instant::now();
-        let chosen = recovery_states(explorer, &result.exploration, power.recovery_cap);
+        let chosen = match self.settings.recover.is_some() {
+            // `--recover` replaces the writer's recovery run, and it ran in every check.
+            true => Vec::new(),
+            false => recovery_states(explorer, &result.exploration, power.recovery_cap),
+        };
         for (model, state, violating) in chosen {
             let tree = explorer.with_model(model).replay(&state).map_err(|e| {
                 CampaignError::Usage(format!("{}: {e}", self.prepared.subject.label))
@@ -413,6 +469,75 @@ impl Judge<'_> {
         }
         result.recovery_time = started.elapsed();
         Ok(true)
+    }
+
+    /// One model's exploration: the built-in judge on the target, or, under `--check`, the
+    /// checker on every distinct tree (checked in parallel first, then judged in order).
+    fn explore_one(
+        &self,
+        explorer: &Explorer,
+        ack: Option<&AckPoint>,
+        (failed, memo): (&RefCell<Option<CampaignError>>, &RefCell<Memo>),
+    ) -> Exploration {
+        let stop = || self.cancelled();
+        let Some((checker, cache)) = &self.checker else {
+            let mut classify = |state: &TargetState| match self.classify(state) {
+                Ok(Some(verdict)) => class_of(&verdict),
+                Ok(None) => TargetClass::Torn,
+                Err(e) => {
+                    failed.borrow_mut().get_or_insert(e);
+                    TargetClass::Torn
+                }
+            };
+            return explorer.explore_with(ack, &mut classify, &mut memo.borrow_mut(), &stop);
+        };
+        let deadline = explorer
+            .options()
+            .budget_ms
+            .map(|ms| Instant::now() + Duration::from_millis(ms));
+        let cases = distinct_cases(explorer, checker, deadline);
+        if let Err(e) = checker.check_all(cases, &mut cache.borrow_mut(), deadline) {
+            failed.borrow_mut().get_or_insert(e);
+        }
+        let mut holds = |state: &CrashState, tree: &FsTree| {
+            if failed.borrow().is_some() || self.cancelled() {
+                return true;
+            }
+            let case = TreeCase {
+                tree: tree.clone(),
+                events: state.events,
+            };
+            match checker.verdict(&case, &mut cache.borrow_mut()) {
+                Ok(Some(verdict)) => verdict == TreeVerdict::Holds,
+                Ok(None) => true,
+                Err(e) => {
+                    failed.borrow_mut().get_or_insert(e);
+                    true
+                }
+            }
+        };
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64);
+        let bounded = explorer.with_budget_ms(left.or(explorer.options().budget_ms));
+        let events = checker.acks.events();
+        bounded.explore_trees(ack, &events, &mut holds, (&mut memo.borrow_mut(), &stop))
+    }
+
+    /// Under `--check`: each finding gets the reason its checker gave.
+    fn fill_reasons(&self, explorer: &Explorer, exploration: &mut Exploration) {
+        let Some((checker, cache)) = &self.checker else {
+            return;
+        };
+        let cache = cache.borrow();
+        let events = checker.acks.events();
+        for finding in &mut exploration.findings {
+            let Ok(tree) = explorer.with_model(finding.model).replay(&finding.state) else {
+                continue;
+            };
+            let epoch = checker.epoch(&events, finding.state.events);
+            if let Some(TreeVerdict::Fails(reason)) = cache.get(&tree, epoch) {
+                finding.reason = Some(reason.clone());
+            }
+        }
     }
 
     /// Judges one state, writes it out if asked, and recovers from it. `Ok(false)`: Ctrl-C.
@@ -427,19 +552,15 @@ impl Judge<'_> {
         let tree = explorer
             .replay(state)
             .map_err(|e| CampaignError::Usage(format!("{label}: --state {state}: {e}")))?;
-        let target = &explorer.plan().target;
-        let class = match explorer.unit_verdict(&tree) {
-            Some(unit) => unit.class(),
-            None => match self.classify(&tree.target_state(target))? {
-                Some(verdict) => class_of(&verdict),
-                None => return Ok(false),
-            },
-        };
         let before_ack = result
             .ack
             .as_ref()
             .is_none_or(|a| state.events < a.events_before);
-        let violation = power::verdict_rule(before_ack, class, explorer.had_old());
+        let Some((class, violation, reason)) =
+            self.judge_state(explorer, state, &tree, before_ack)?
+        else {
+            return Ok(false);
+        };
         let materialized = match &power.materialize {
             Some(dir) => Some(write_tree(&tree, dir)?),
             None => None,
@@ -450,16 +571,55 @@ impl Judge<'_> {
             before_ack,
             violation,
             leftovers: explorer.leftovers(&tree),
+            reason,
             materialized,
         });
-        if power.saved_traces.is_empty() {
-            let built = (explorer.options().model, state.clone());
-            let Some(recovery) = self.recover(&tree, built, violation.is_some())? else {
-                return Ok(false);
-            };
-            result.recoveries.push(recovery);
+        // A saved trace has no writer to run again; `--recover` replaces the writer's run.
+        if self.settings.recover.is_some() || !power.saved_traces.is_empty() {
+            return Ok(true);
         }
+        let built = (explorer.options().model, state.clone());
+        let Some(recovery) = self.recover(&tree, built, violation.is_some())? else {
+            return Ok(false);
+        };
+        result.recoveries.push(recovery);
         Ok(true)
+    }
+
+    /// One state's class, violation and (under `--check`) the checker's reason. `Ok(None)`:
+    /// Ctrl-C.
+    #[allow(clippy::type_complexity)]
+    fn judge_state(
+        &self,
+        explorer: &Explorer,
+        state: &CrashState,
+        tree: &FsTree,
+        before_ack: bool,
+    ) -> Result<Option<(TargetClass, Option<PowerViolation>, Option<String>)>, CampaignError> {
+        let Some((checker, cache)) = &self.checker else {
+            let class = match explorer.unit_verdict(tree) {
+                Some(unit) => unit.class(),
+                None => match self.classify(&tree.target_state(&explorer.plan().target))? {
+                    Some(verdict) => class_of(&verdict),
+                    None => return Ok(None),
+                },
+            };
+            let violation = power::verdict_rule(before_ack, class, explorer.had_old());
+            return Ok(Some((class, violation, None)));
+        };
+        let case = TreeCase {
+            tree: tree.clone(),
+            events: state.events,
+        };
+        Ok(match checker.verdict(&case, &mut cache.borrow_mut())? {
+            Some(TreeVerdict::Holds) => Some((TargetClass::New, None, None)),
+            Some(TreeVerdict::Fails(reason)) => Some((
+                TargetClass::Torn,
+                Some(PowerViolation::CheckFailed),
+                Some(reason),
+            )),
+            None => None,
+        })
     }
 
     fn cancelled(&self) -> bool {
@@ -468,7 +628,7 @@ impl Judge<'_> {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// The oracle's verdict on a target. `Ok(None)`: Ctrl-C during `--check`.
+    /// The oracle's verdict on a target (the built-in judge, without `--check`).
     fn classify(&self, state: &TargetState) -> Result<Option<Verdict>, CampaignError> {
         let versions = &self.golden.versions;
         let validation = match &self.golden.validator {
@@ -477,44 +637,14 @@ impl Judge<'_> {
             // states are not each parsed as JSON (the in-place writers' states, 3x faster).
             Validator::Builtin(_) if versions.rule == NewRule::Exact => Validation::Bytes,
             Validator::Builtin(validation) => *validation,
-            Validator::Check(_) if !oracle::needs_validation(state, versions) => {
-                Validation::Command(Validity::Unchecked)
-            }
-            Validator::Check(command) => match self.check_bytes(command, state)? {
-                Some(validity) => Validation::Command(validity),
-                None => return Ok(None),
-            },
+            // Under `--check` the checker judges whole trees; a target alone is only bytes.
+            Validator::Check(_) => Validation::Bytes,
         };
         Ok(Some(oracle::classify(state, versions, &validation)))
     }
 
-    /// Runs `--check` on an in-memory target, written to the subject's power sandbox.
-    fn check_bytes(
-        &self,
-        command: &str,
-        state: &TargetState,
-    ) -> Result<Option<Validity>, CampaignError> {
-        let TargetState::Regular(bytes) = state else {
-            return Ok(Some(Validity::Invalid));
-        };
-        self.sandbox.reset(Some(bytes))?;
-        let timeout = Duration::from_millis(self.settings.timeout_ms);
-        process::check_file(
-            command,
-            self.sandbox.target(),
-            self.sandbox.path(),
-            &self.logs,
-            timeout,
-            &self.context.cancel,
-        )
-        .map_err(|source| CampaignError::Io {
-            what: format!("run --check {command:?}"),
-            source,
-        })
-    }
-
-    /// Materialises `tree` in the sandbox and runs the writer over it, uncrashed. `Ok(None)`:
-    /// Ctrl-C.
+    /// Materialises `tree` in the sandbox and runs the writer over it, uncrashed; under
+    /// `--check` the checker then judges the tree it left. `Ok(None)`: Ctrl-C.
     fn recover(
         &self,
         tree: &FsTree,
@@ -533,12 +663,15 @@ impl Judge<'_> {
                 None => return Ok(None),
             },
         };
-        let verdict = match &self.golden.unit {
-            Some(unit) => super::unit::judge_sandbox(unit, &self.sandbox)?,
-            None => match self.classify(&self.sandbox.read_target()?)? {
-                Some(verdict) => verdict,
-                None => return Ok(None),
-            },
+        let after = self.sandbox.read_target()?;
+        let judged = match (&self.golden.unit, &self.checker) {
+            (Some(unit), None) => Some((super::unit::judge_sandbox(unit, &self.sandbox)?, None)),
+            (Some(_) | None, Some(_)) | (None, None) => {
+                self.judge_recovered(&after, state.events)?
+            }
+        };
+        let Some((verdict, reason)) = judged else {
+            return Ok(None);
         };
         Ok(Some(PowerRecovery {
             failure: oracle::judge_recovery(exit, &verdict),
@@ -547,7 +680,44 @@ impl Judge<'_> {
             violating,
             exit,
             verdict,
+            reason,
         }))
+    }
+
+    /// What a recovery run left: the target's verdict, or under `--check` the checker's on the
+    /// sandbox's tree (new when it holds, torn with its reason when not). `Ok(None)`: Ctrl-C.
+    fn judge_recovered(
+        &self,
+        after: &TargetState,
+        events: usize,
+    ) -> Result<Option<(Verdict, Option<String>)>, CampaignError> {
+        let Some((checker, cache)) = &self.checker else {
+            return Ok(self.classify(after)?.map(|verdict| (verdict, None)));
+        };
+        let tree = power::read_tree(self.sandbox.path()).map_err(|source| CampaignError::Io {
+            what: format!(
+                "read the recovered tree in {}",
+                self.sandbox.path().display()
+            ),
+            source,
+        })?;
+        let case = TreeCase { tree, events };
+        Ok(match checker.verdict(&case, &mut cache.borrow_mut())? {
+            Some(TreeVerdict::Holds) => Some((Verdict::New { index: None }, None)),
+            Some(TreeVerdict::Fails(reason)) => {
+                let len_bytes = match after {
+                    TargetState::Regular(bytes) => bytes.len() as u64,
+                    TargetState::Absent | TargetState::NotRegular(_) => 0,
+                };
+                let torn = Verdict::Torn {
+                    parses: Validity::Invalid,
+                    first_diff_offset: 0,
+                    len_bytes,
+                };
+                Some((torn, Some(reason)))
+            }
+            None => None,
+        })
     }
 
     fn recover_in_child(&self) -> Result<Option<RunExit>, CampaignError> {
@@ -572,6 +742,31 @@ impl Judge<'_> {
     }
 }
 
+/// The distinct (tree, epoch) pairs of an exploration's states, by content hash, until
+/// `deadline`: what the checkers work through in parallel before the states are judged in order.
+fn distinct_cases(
+    explorer: &Explorer,
+    checker: &TreeChecker<'_>,
+    deadline: Option<Instant>,
+) -> Vec<TreeCase> {
+    let events = checker.acks.events();
+    let mut seen: HashSet<(u128, usize)> = HashSet::new();
+    let mut cases = Vec::new();
+    explorer.for_each_state_while(&mut |state| {
+        if let Ok(tree) = explorer.replay(state) {
+            let key = (tree.content_hash(), checker.epoch(&events, state.events));
+            if seen.insert(key) {
+                cases.push(TreeCase {
+                    tree,
+                    events: state.events,
+                });
+            }
+        }
+        deadline.is_none_or(|d| Instant::now() < d)
+    });
+    cases
+}
+
 /// What is left of a subject's time budget (`--budget`), started at `started`.
 fn budget_left(explorer: &Explorer, started: Instant) -> Option<u64> {
     let spent = started.elapsed().as_millis() as u64;
@@ -586,9 +781,7 @@ fn budget_left(explorer: &Explorer, started: Instant) -> Option<u64> {
 fn explore_models(
     explorer: &Explorer,
     power: &PowerSettings,
-    (ack, stop): (Option<&AckPoint>, &dyn Fn() -> bool),
-    classify: &mut dyn FnMut(&TargetState) -> TargetClass,
-    memo: &mut Memo,
+    explore: &mut dyn FnMut(&Explorer) -> Exploration,
 ) -> Vec<(Model, Exploration)> {
     let started = Instant::now();
     power
@@ -598,7 +791,7 @@ fn explore_models(
             let bounded = explorer
                 .with_model(model)
                 .with_budget_ms(budget_left(explorer, started));
-            (model, bounded.explore_with(ack, classify, memo, stop))
+            (model, explore(&bounded))
         })
         .collect()
 }
@@ -608,9 +801,7 @@ fn explore_models(
 fn where_it_holds(
     explorer: &Explorer,
     mut verdicts: Vec<(Model, Exploration)>,
-    (ack, stop): (Option<&AckPoint>, &dyn Fn() -> bool),
-    classify: &mut dyn FnMut(&TargetState) -> TargetClass,
-    memo: &mut Memo,
+    explore: &mut dyn FnMut(&Explorer) -> Exploration,
 ) -> Holds {
     let started = Instant::now();
     for model in Model::FILE_SYSTEMS {
@@ -618,7 +809,7 @@ fn where_it_holds(
             let bounded = explorer
                 .with_model(model)
                 .with_budget_ms(budget_left(explorer, started));
-            verdicts.push((model, bounded.explore_with(ack, classify, memo, stop)));
+            verdicts.push((model, explore(&bounded)));
         }
     }
     verdicts.sort_by_key(|(model, _)| *model);

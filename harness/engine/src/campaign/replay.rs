@@ -59,7 +59,10 @@ pub fn replay_line(
         options.push(("--subject", subject.name.clone()));
         options.push(("--size", size_bytes.to_string()));
     }
-    options.push(("--initial", initial_name(settings.initial).to_owned()));
+    // With `--setup` the setup's tree is the start, and `--initial` is refused beside it.
+    if settings.setup.is_none() {
+        options.push(("--initial", initial_name(settings.initial).to_owned()));
+    }
     options.extend(own);
     options.extend(differing_options(settings));
     let is_command = matches!(subject.kind, SubjectKind::Command { .. });
@@ -103,6 +106,16 @@ pub(crate) fn differing_options(settings: &Settings) -> Vec<(&'static str, Strin
     if settings.dir != crate::sandbox::default_dir() {
         options.push(("--dir", settings.dir.to_string_lossy().into_owned()));
     }
+    let tree = [
+        ("--ack-line", &settings.ack_line),
+        ("--setup", &settings.setup),
+        ("--recover", &settings.recover),
+    ];
+    for (flag, value) in tree {
+        if let Some(value) = value {
+            options.push((flag, value.clone()));
+        }
+    }
     options
 }
 
@@ -141,6 +154,9 @@ mod tests {
             unit: crate::campaign::UnitSpec::default(),
             strict: false,
             partition: None,
+            ack_line: None,
+            setup: None,
+            recover: None,
         }
     }
 

@@ -59,7 +59,8 @@ impl<'a> Worker<'a> {
 
     /// Runs one trial. `Ok(None)`: Ctrl-C.
     pub fn run(&self, number: u64, point: KillPoint) -> Result<Option<TrialRecord>, CampaignError> {
-        self.sandbox.reset(self.golden.versions.old.as_deref())?;
+        self.golden
+            .reset(&self.sandbox, self.golden.versions.old.as_deref())?;
         let run = match tracer::run_to_kill(&self.command, self.sandbox.path(), point, &self.limits)
         {
             Ok(run) if run.outcome == Outcome::Cancelled => return Ok(None),
@@ -116,11 +117,19 @@ impl<'a> Worker<'a> {
         fault: &Fault,
         what: &dyn Fn() -> String,
     ) -> Result<Option<tracer::Run>, CampaignError> {
-        self.sandbox.reset(self.golden.versions.old.as_deref())?;
+        self.golden
+            .reset(&self.sandbox, self.golden.versions.old.as_deref())?;
         let (sandbox, target) = (self.sandbox.path(), self.sandbox.target());
         match tracer::run_fault(&self.command, sandbox, target, fault, &self.limits) {
             Ok(run) if run.outcome == Outcome::Cancelled => Ok(None),
-            Ok(run) => self.in_time(run, what, || "its end".to_owned()).map(Some),
+            Ok(mut run) => {
+                // The faulted run started from the same prepared tree as the golden run.
+                let initial = &self.golden.summary.trace.header.initial_tree;
+                if let Some(trace) = &mut run.trace {
+                    trace.header.initial_tree.clone_from(initial);
+                }
+                self.in_time(run, what, || "its end".to_owned()).map(Some)
+            }
             Err(_) if self.cancelled() => Ok(None),
             Err(source) => Err(CampaignError::Trace {
                 subject: self.prepared.subject.label.clone(),

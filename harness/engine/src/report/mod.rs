@@ -354,6 +354,9 @@ pub(crate) mod fixture {
             unit: crate::campaign::UnitSpec::default(),
             strict: false,
             partition: None,
+            ack_line: None,
+            setup: None,
+            recover: None,
         }
     }
 

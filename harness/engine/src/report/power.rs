@@ -45,16 +45,15 @@ pub fn replay_command(
         options.push(("--subject", subject.name.clone()));
         options.push(("--size", size_bytes.to_string()));
     }
-    options.push(("--initial", initial_name(settings.initial).to_owned()));
+    if settings.setup.is_none() {
+        options.push(("--initial", initial_name(settings.initial).to_owned()));
+    }
     options.push(("--model", model.name().to_owned()));
     if power.options.torn != Torn::Block {
         options.push(("--torn", power.options.torn.to_string()));
     }
     if power.options.fill != Fill::Zeros {
         options.push(("--fill", power.options.fill.name().to_owned()));
-    }
-    if let Some(regex) = &power.ack_line {
-        options.push(("--ack-line", regex.as_str().to_owned()));
     }
     options.extend(crate::campaign::differing_options(settings));
     if matches!(subject.kind, SubjectKind::Command { .. })
@@ -107,10 +106,24 @@ pub fn status_line(result: &PowerResult, style: Style) -> String {
         result.recoveries.len() as u64 - failures,
         result.recoveries.len()
     ));
+    if let Some(checks) = checked_trees(result) {
+        line.push_str(&format!("  {checks}"));
+    }
     if let Some(bound) = not_exhaustive(result) {
         line.push_str(&format!("  {bound}"));
     }
     line
+}
+
+/// "checked 37 distinct trees of 412 states (120 trees/s)", under `--check`.
+pub fn checked_trees(result: &PowerResult) -> Option<String> {
+    let checks = result.checks.as_ref()?;
+    Some(format!(
+        "checked {} of {} ({:.0} trees/s)",
+        count_of(checks.distinct_trees, "distinct tree", "distinct trees"),
+        count_of(result.exploration.states_checked, "state", "states"),
+        checks.trees_per_second()
+    ))
 }
 
 /// "not exhaustive: 500 of 65 539 states judged (time budget spent)", when it applies.
@@ -132,7 +145,10 @@ pub fn not_exhaustive(result: &PowerResult) -> Option<String> {
 /// The smallest diagnosis of a subject: its first finding's, else its first failed recovery.
 pub fn smallest_diagnosis(result: &PowerResult) -> Option<String> {
     if let Some(finding) = result.exploration.findings.first() {
-        return Some(finding.diagnosis.text.clone());
+        return Some(match &finding.reason {
+            Some(reason) => format!("the checker said {reason:?}: {}", finding.diagnosis.text),
+            None => finding.diagnosis.text.clone(),
+        });
     }
     result
         .recoveries
@@ -146,6 +162,14 @@ fn finding_phrase(finding: &Finding) -> String {
         true => "before the acknowledgement",
         false => "after the acknowledgement",
     };
+    if let Some(reason) = &finding.reason {
+        return format!(
+            "{} at {}: the checker said {reason:?}; {}",
+            finding.violation.name(),
+            finding.state,
+            finding.diagnosis.text
+        );
+    }
     format!(
         "{} ({}, target {}) at {}: {}",
         finding.violation.name(),
@@ -201,9 +225,10 @@ pub fn detail_lines(
     {
         if let Some(failure) = recovery.failure {
             lines.push(format!(
-                "{indent}after crash state {}: {}",
+                "{indent}after crash state {}: {}{}",
                 recovery.state,
-                Violation::Recovery(failure)
+                Violation::Recovery(failure),
+                checker_said(recovery.reason.as_deref())
             ));
             lines.push(format!(
                 "{indent}  replay: {}",
@@ -217,6 +242,11 @@ pub fn detail_lines(
     lines
 }
 
+/// `; the checker said "row 3 lost"`, when a checker gave a reason.
+fn checker_said(reason: Option<&str>) -> String {
+    reason.map_or(String::new(), |r| format!("; the checker said {r:?}"))
+}
+
 fn replay_lines(replayed: &StateReplay, indent: &str) -> Vec<String> {
     let side = match replayed.before_ack {
         true => "before",
@@ -227,9 +257,10 @@ fn replay_lines(replayed: &StateReplay, indent: &str) -> Vec<String> {
         None => "no violation".to_owned(),
     };
     let mut lines = vec![format!(
-        "{indent}state {}: target {} ({side} the acknowledgement): {verdict}",
+        "{indent}state {}: target {} ({side} the acknowledgement): {verdict}{}",
         replayed.state,
-        replayed.class.name()
+        replayed.class.name(),
+        checker_said(replayed.reason.as_deref())
     )];
     if !replayed.leftovers.is_empty() {
         lines.push(format!(
@@ -326,8 +357,11 @@ pub fn subject_json(result: &PowerResult, power: &PowerSettings) -> Value {
         "outside_writes": result.golden.outside_writes,
         "replayed_state": result.replay.as_ref().map(|r| json!({
             "state": r.state.to_string(), "class": r.class.name(), "before_ack": r.before_ack,
-            "violation": r.violation.map(|v| v.name()),
+            "violation": r.violation.map(|v| v.name()), "reason": r.reason,
         })),
+        "distinct_trees_checked": result.checks.map(|c| c.distinct_trees),
+        "trees_per_second": result.checks.map(|c| c.trees_per_second()),
+        "check_seconds": result.checks.map(|c| c.check_time.as_secs_f64()),
     })
 }
 
@@ -345,7 +379,8 @@ pub fn result_lines(result: &PowerResult, run: &PowerRun) -> Vec<Value> {
                 "kind": "finding", "subject": result.subject.label, "model": f.model.name(),
                 "state": f.state.to_string(), "violation": f.violation.name(),
                 "target": f.class.name(), "before_ack": f.before_ack, "leftovers": f.leftovers,
-                "diagnosis": f.diagnosis.text, "replay": replay(f.model, &f.state),
+                "diagnosis": f.diagnosis.text, "reason": f.reason,
+                "replay": replay(f.model, &f.state),
             })
         })
         .collect();
@@ -355,6 +390,7 @@ pub fn result_lines(result: &PowerResult, run: &PowerRun) -> Vec<Value> {
                 "kind": "recovery", "subject": result.subject.label,
                 "model": recovery.model.name(), "state": recovery.state.to_string(),
                 "diagnosis": format!("after a power cut, {}", Violation::Recovery(failure)),
+                "reason": recovery.reason,
                 "replay": replay(recovery.model, &recovery.state),
             }));
         }
@@ -405,12 +441,11 @@ pub fn markdown(run: &PowerRun) -> String {
         o.max_states,
         o.seed,
         initial_name(run.settings.initial),
-        run.power
+        run.settings
             .ack_line
             .as_ref()
             .map_or("exit 0".to_owned(), |r| format!(
-                "first stdout line matching `{}`",
-                r.as_str()
+                "first stdout line matching `{r}`"
             ))
     );
     let _ = writeln!(
@@ -462,6 +497,11 @@ fn speed_section(run: &PowerRun) -> String {
         count_of(recoveries as u64, "recovery run", "recovery runs"),
         recover
     );
+    for r in &run.subjects {
+        if let Some(checks) = checked_trees(r) {
+            let _ = writeln!(out, "\n`{}`: --check {checks}.", r.subject.label);
+        }
+    }
     if run.power.options.model == Model::Process {
         out.push_str(
             "\nThe `process` model covers every byte and every syscall boundary, as `torture kill --exhaustive` \
@@ -497,9 +537,10 @@ fn findings_section(run: &PowerRun) -> String {
             if let Some(failure) = recovery.failure {
                 let _ = writeln!(
                     out,
-                    "- after crash state {}: {}",
+                    "- after crash state {}: {}{}",
                     recovery.state,
-                    Violation::Recovery(failure)
+                    Violation::Recovery(failure),
+                    checker_said(recovery.reason.as_deref())
                 );
             }
         }
@@ -520,7 +561,7 @@ pub fn junit(run: &PowerRun) -> Result<String, quick_junit::SerializeError> {
         if result.status() == SubjectStatus::Failed {
             for f in &result.exploration.findings {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                status.set_message(f.diagnosis.text.clone());
+                status.set_message(finding_phrase(f));
                 status.set_description(format!(
                     "replay: {}",
                     replay_command(

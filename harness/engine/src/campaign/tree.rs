@@ -1,0 +1,535 @@
+//! Whole-tree checks: `--check CMD` (and `--recover CMD` before it) run on a whole crash tree,
+//! with the writer's standard output up to the crash in a file, and the checker's exit status
+//! is the verdict (its first line of output the reason). `--setup CMD` prepares the starting
+//! tree the same way.
+//!
+//! Distinct trees are checked once: a tree is keyed by its content hash and its epoch (how many
+//! acknowledgements, stdout lines or the exit, came at or before the crash), and a hash hit is
+//! compared in full before its verdict is reused. Checks run in parallel over `--jobs` workers,
+//! each in its own directory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::error::CampaignError;
+use super::process::{self, Ended, Invocation, Output};
+use super::replay::shell_quote;
+use regex::Regex;
+use torture_core::oracle::RunExit;
+use torture_core::power::{self, FsTree};
+use torture_core::trace::{AckKind, TraceHeader};
+
+/// What the checker said about one tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeVerdict {
+    /// It exited 0.
+    Holds,
+    /// It (or `--recover`) exited non-zero: the first line it printed, else its exit status.
+    Fails(String),
+}
+
+/// The writer's acknowledgements, placed in the event stream: what `{stdout}` and
+/// `$TORTURE_ACKS` hold for a crash after a given number of events.
+#[derive(Debug, Clone, Default)]
+pub struct AckLines {
+    /// Every complete stdout line: events before it, its text, whether `--ack-line` matches it.
+    lines: Vec<(usize, String, bool)>,
+    /// Events before the writer's exit with status 0, if it exited 0.
+    exit: Option<usize>,
+    /// Whether `--ack-line` was given (else the exit is the acknowledgement).
+    by_line: bool,
+}
+
+impl AckLines {
+    /// The acknowledgements of a trace header; `ack_line` marks the lines that count.
+    pub fn new(header: &TraceHeader, ack_line: Option<&Regex>) -> AckLines {
+        let mut acks = AckLines {
+            by_line: ack_line.is_some(),
+            ..AckLines::default()
+        };
+        for ack in &header.acks {
+            let before = usize::try_from(ack.events_before).unwrap_or(usize::MAX);
+            match &ack.kind {
+                AckKind::Line { text } => {
+                    let counts = ack_line.is_some_and(|regex| regex.is_match(text));
+                    acks.lines.push((before, text.clone(), counts));
+                }
+                AckKind::Exit => acks.exit = Some(before),
+            }
+        }
+        acks
+    }
+
+    /// The `events_before` of every acknowledgement, ascending: the explorer's epochs.
+    pub fn events(&self) -> Vec<usize> {
+        let mut events: Vec<usize> = self.lines.iter().map(|(e, _, _)| *e).collect();
+        events.extend(self.exit);
+        events.sort_unstable();
+        events
+    }
+
+    /// The complete lines printed at or before a crash after `events` events.
+    pub fn stdout(&self, events: usize) -> String {
+        self.lines
+            .iter()
+            .filter(|(before, _, _)| *before <= events)
+            .map(|(_, text, _)| format!("{text}\n"))
+            .collect()
+    }
+
+    /// `$TORTURE_ACKS`: the `--ack-line` matches among those lines; without `--ack-line`, 1 when
+    /// the writer had exited 0 by then.
+    pub fn count(&self, events: usize) -> usize {
+        match self.by_line {
+            true => self
+                .lines
+                .iter()
+                .filter(|(before, _, counts)| *counts && *before <= events)
+                .count(),
+            false => usize::from(self.exit.is_some_and(|before| before <= events)),
+        }
+    }
+}
+
+/// One tree to check: the tree, and how many events came before the crash.
+#[derive(Debug, Clone)]
+pub struct TreeCase {
+    /// The crash tree.
+    pub tree: FsTree,
+    /// Events issued before the crash (what `{stdout}` holds follows from it).
+    pub events: usize,
+}
+
+/// The commands and places of whole-tree checks for one subject.
+#[derive(Debug)]
+pub struct TreeChecker<'a> {
+    /// `--check CMD`.
+    pub check: &'a str,
+    /// `--recover CMD`, run first.
+    pub recover: Option<&'a str>,
+    /// The target, relative to the tree.
+    pub target: &'a Path,
+    /// The acknowledgements.
+    pub acks: AckLines,
+    /// Where the workers' directories go (made and removed here).
+    pub work: PathBuf,
+    /// Where the checkers' output is captured.
+    pub logs: PathBuf,
+    /// Per-command timeout.
+    pub timeout: Duration,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Ctrl-C.
+    pub cancel: &'a AtomicBool,
+}
+
+/// The verdicts of distinct (tree, epoch) pairs, and how many checks ran.
+#[derive(Debug, Default)]
+pub struct TreeCache {
+    known: HashMap<(u128, usize), Vec<(FsTree, TreeVerdict)>>,
+    /// Checker runs (one per distinct tree checked).
+    pub checked: u64,
+    /// Wall time spent checking.
+    pub elapsed: Duration,
+}
+
+impl TreeCache {
+    /// The verdict of `tree` in `epoch`, if checked.
+    pub fn get(&self, tree: &FsTree, epoch: usize) -> Option<&TreeVerdict> {
+        let same_hash = self.known.get(&(tree.content_hash(), epoch))?;
+        same_hash
+            .iter()
+            .find(|(known, _)| known.same_content(tree))
+            .map(|(_, verdict)| verdict)
+    }
+
+    fn insert(&mut self, tree: FsTree, epoch: usize, verdict: TreeVerdict) {
+        let key = (tree.content_hash(), epoch);
+        self.known.entry(key).or_default().push((tree, verdict));
+    }
+}
+
+impl TreeChecker<'_> {
+    /// The epoch of a crash after `events` events (see [`AckLines::events`]).
+    pub fn epoch(&self, ack_events: &[usize], events: usize) -> usize {
+        ack_events.partition_point(|&e| e <= events)
+    }
+
+    /// Checks every case not in `cache` yet, in parallel, until `deadline`. `Ok(false)`: Ctrl-C.
+    pub fn check_all(
+        &self,
+        cases: Vec<TreeCase>,
+        cache: &mut TreeCache,
+        deadline: Option<Instant>,
+    ) -> Result<bool, CampaignError> {
+        let ack_events = self.acks.events();
+        let mut todo: Vec<TreeCase> = Vec::new();
+        let mut pending = TreeCache::default();
+        for case in cases {
+            let epoch = self.epoch(&ack_events, case.events);
+            if cache.get(&case.tree, epoch).is_none() && pending.get(&case.tree, epoch).is_none() {
+                pending.insert(case.tree.clone(), epoch, TreeVerdict::Holds);
+                todo.push(case);
+            }
+        }
+        let started = Instant::now();
+        let results = self.run_workers(&todo, deadline)?;
+        cache.elapsed += started.elapsed();
+        let Some(results) = results else {
+            return Ok(false);
+        };
+        for (case, verdict) in todo.into_iter().zip(results) {
+            if let Some(verdict) = verdict {
+                cache.checked += 1;
+                cache.insert(case.tree, self.epoch(&ack_events, case.events), verdict);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The verdict of one case: from `cache`, else checked now. `Ok(None)`: Ctrl-C.
+    pub fn verdict(
+        &self,
+        case: &TreeCase,
+        cache: &mut TreeCache,
+    ) -> Result<Option<TreeVerdict>, CampaignError> {
+        let epoch = self.epoch(&self.acks.events(), case.events);
+        if let Some(verdict) = cache.get(&case.tree, epoch) {
+            return Ok(Some(verdict.clone()));
+        }
+        if !self.check_all(vec![case.clone()], cache, None)? {
+            return Ok(None);
+        }
+        Ok(cache.get(&case.tree, epoch).cloned())
+    }
+
+    /// Runs the cases over `jobs` workers; a case left when the deadline passed gets `None`.
+    /// `Ok(None)`: Ctrl-C.
+    fn run_workers(
+        &self,
+        cases: &[TreeCase],
+        deadline: Option<Instant>,
+    ) -> Result<Option<Vec<Option<TreeVerdict>>>, CampaignError> {
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<TreeVerdict>>> = Mutex::new(vec![None; cases.len()]);
+        let failed: Mutex<Option<CampaignError>> = Mutex::new(None);
+        let stop = AtomicBool::new(false);
+        let workers = self.jobs.clamp(1, cases.len().max(1));
+        std::thread::scope(|scope| {
+            for slot in 0..workers {
+                let (next, results, failed, stop) = (&next, &results, &failed, &stop);
+                scope.spawn(move || {
+                    let work = || -> Result<(), CampaignError> {
+                        loop {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            let late = deadline.is_some_and(|d| Instant::now() >= d);
+                            if index >= cases.len() || late || stop.load(Ordering::Relaxed) {
+                                return Ok(());
+                            }
+                            match self.check_one(&cases[index], slot)? {
+                                Some(verdict) => lock(results)[index] = Some(verdict),
+                                None => return Ok(()),
+                            }
+                        }
+                    };
+                    if let Err(e) = work() {
+                        stop.store(true, Ordering::Relaxed);
+                        lock(failed).get_or_insert(e);
+                    }
+                });
+            }
+        });
+        if let Some(e) = lock(&failed).take() {
+            return Err(e);
+        }
+        if self.cancel.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        Ok(Some(std::mem::take(&mut *lock(&results))))
+    }
+
+    /// Materialises one case in worker `slot`'s directory and runs `--recover` then `--check`
+    /// there. `Ok(None)`: Ctrl-C.
+    fn check_one(
+        &self,
+        case: &TreeCase,
+        slot: usize,
+    ) -> Result<Option<TreeVerdict>, CampaignError> {
+        let home = self.work.join(format!("check-{slot}"));
+        let dir = home.join("tree");
+        let stdout = home.join("stdout");
+        let io = |what: &'static str| {
+            let dir = dir.clone();
+            move |source| CampaignError::Io {
+                what: format!("{what} {}", dir.display()),
+                source,
+            }
+        };
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io("empty the check directory"))?;
+        }
+        std::fs::create_dir_all(&dir).map_err(io("create the check directory"))?;
+        power::materialize(&case.tree, &dir).map_err(io("write a crash tree to"))?;
+        std::fs::write(&stdout, self.acks.stdout(case.events))
+            .map_err(io("write {stdout} beside"))?;
+        let place = Place {
+            dir: &dir,
+            target: &dir.join(self.target),
+            stdout: &stdout,
+            acks: self.acks.count(case.events),
+        };
+        let slot = format!("check-{slot}");
+        if let Some(recover) = self.recover {
+            match self.run(recover, "--recover", &place, &slot)? {
+                Some(TreeVerdict::Holds) => {}
+                Some(TreeVerdict::Fails(reason)) => {
+                    return Ok(Some(TreeVerdict::Fails(format!("--recover: {reason}"))));
+                }
+                None => return Ok(None),
+            }
+        }
+        self.run(self.check, "--check", &place, &slot)
+    }
+
+    fn run(
+        &self,
+        command: &str,
+        option: &str,
+        place: &Place<'_>,
+        slot: &str,
+    ) -> Result<Option<TreeVerdict>, CampaignError> {
+        let log = (self.logs.as_path(), slot);
+        run_command((option, command), place, log, self.timeout, self.cancel)
+    }
+}
+
+/// Runs `option`'s `command` (`--check`, `--recover`, `--setup`) in `place`: its verdict, its
+/// first line of output the reason when it fails. A command killed by the timeout is a harness
+/// error. `Ok(None)`: Ctrl-C.
+pub fn run_command(
+    (option, command): (&str, &str),
+    place: &Place<'_>,
+    log: (&Path, &str),
+    timeout: Duration,
+    cancel: &AtomicBool,
+) -> Result<Option<TreeVerdict>, CampaignError> {
+    let invocation = place.invocation(command);
+    let ended = process::run(
+        &invocation,
+        place.dir,
+        Output::Capture,
+        log,
+        timeout,
+        cancel,
+    )
+    .map_err(|source| CampaignError::Io {
+        what: format!("run {option} {command:?}"),
+        source,
+    })?;
+    match ended {
+        Ended::Cancelled => Ok(None),
+        Ended::Exit {
+            exit: RunExit::TimedOut,
+            ..
+        } => Err(CampaignError::Usage(format!(
+            "{option} {command:?} did not finish within --timeout-ms {} in {}: a hung command is a \
+             harness error, not a verdict\n  Fix: make the command finish, or raise --timeout-ms",
+            timeout.as_millis(),
+            place.dir.display()
+        ))),
+        Ended::Exit {
+            exit: RunExit::Code(0),
+            ..
+        } => Ok(Some(TreeVerdict::Holds)),
+        Ended::Exit {
+            exit,
+            stdout,
+            stderr,
+        } => Ok(Some(TreeVerdict::Fails(first_line(&stdout, &stderr, exit)))),
+    }
+}
+
+/// Runs `--setup` once, untraced, in `start` (a fresh directory; `{dir}` and `$TORTURE_DIR`
+/// name it) and reads the tree it left: the durable starting state. A setup that fails is a
+/// usage error naming its exit and first line of output. `Ok(None)`: Ctrl-C.
+pub fn set_up(
+    setup: &str,
+    start: &Path,
+    log: (&Path, &str),
+    timeout: Duration,
+    cancel: &AtomicBool,
+) -> Result<Option<FsTree>, CampaignError> {
+    let script = setup.replace("{dir}", &shell_quote(&start.to_string_lossy()));
+    let invocation = Invocation {
+        program: PathBuf::from("/bin/sh"),
+        args: vec!["-c".into(), script.into()],
+        env: vec![("TORTURE_DIR".into(), start.as_os_str().to_owned())],
+    };
+    let ended = process::run(&invocation, start, Output::Capture, log, timeout, cancel).map_err(
+        |source| CampaignError::Io {
+            what: format!("run --setup {setup:?}"),
+            source,
+        },
+    )?;
+    match ended {
+        Ended::Cancelled => return Ok(None),
+        Ended::Exit {
+            exit: RunExit::Code(0),
+            ..
+        } => {}
+        Ended::Exit {
+            exit,
+            stdout,
+            stderr,
+        } => {
+            return Err(CampaignError::Usage(format!(
+                "--setup {setup:?} failed ({exit}): {}\n  Fix: run it by hand in an empty directory; it must exit 0",
+                first_line(&stdout, &stderr, exit)
+            )));
+        }
+    }
+    let tree = power::read_tree(start).map_err(|source| CampaignError::Io {
+        what: format!("read the tree --setup left in {}", start.display()),
+        source,
+    })?;
+    Ok(Some(tree))
+}
+
+/// Where a command runs and what its placeholders stand for.
+#[derive(Debug)]
+pub struct Place<'a> {
+    /// The tree (`{dir}`, the working directory).
+    pub dir: &'a Path,
+    /// The target inside it (`{file}`, `{target}`).
+    pub target: &'a Path,
+    /// The file holding the writer's stdout up to the crash (`{stdout}`).
+    pub stdout: &'a Path,
+    /// `$TORTURE_ACKS`.
+    pub acks: usize,
+}
+
+impl Place<'_> {
+    /// A shell running `command` with the placeholders replaced (the target's path appended
+    /// when it names none) and the `TORTURE_*` variables set.
+    pub fn invocation(&self, command: &str) -> Invocation {
+        let quote = |path: &Path| shell_quote(&path.to_string_lossy());
+        let names_one = ["{file}", "{target}", "{dir}", "{stdout}"]
+            .iter()
+            .any(|p| command.contains(p));
+        let script = command
+            .replace("{file}", &quote(self.target))
+            .replace("{target}", &quote(self.target))
+            .replace("{dir}", &quote(self.dir))
+            .replace("{stdout}", &quote(self.stdout));
+        let script = match names_one {
+            true => script,
+            false => format!("{script} {}", quote(self.target)),
+        };
+        let env = [
+            ("TORTURE_DIR", self.dir.as_os_str().to_owned()),
+            ("TORTURE_TARGET", self.target.as_os_str().to_owned()),
+            ("TORTURE_STDOUT", self.stdout.as_os_str().to_owned()),
+            ("TORTURE_ACKS", self.acks.to_string().into()),
+        ];
+        Invocation {
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), script.into()],
+            env: env.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+        }
+    }
+}
+
+/// The reason a command gives: its first non-empty line of stdout, else of stderr, else its exit.
+pub fn first_line(stdout: &[u8], stderr: &[u8], exit: RunExit) -> String {
+    let line = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(|l| l.chars().take(300).collect::<String>())
+    };
+    line(stdout)
+        .or_else(|| line(stderr))
+        .unwrap_or_else(|| match exit {
+            RunExit::Code(code) => format!("exit status {code}, no output"),
+            RunExit::Signal(signal) => format!("killed by signal {signal}, no output"),
+            RunExit::TimedOut => "timed out, no output".to_owned(),
+        })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use torture_core::trace::{Ack, Trace};
+
+    fn header() -> TraceHeader {
+        let mut trace = Trace::new("/s".into(), vec![]);
+        let line = |events_before, text: &str| Ack {
+            events_before,
+            kind: AckKind::Line { text: text.into() },
+        };
+        trace.header.acks = vec![
+            line(2, "ack 1"),
+            line(5, "note"),
+            line(7, "ack 2"),
+            Ack {
+                events_before: 9,
+                kind: AckKind::Exit,
+            },
+        ];
+        trace.header
+    }
+
+    #[test]
+    fn stdout_holds_the_lines_at_or_before_the_crash_and_acks_count_the_matches() {
+        let regex = Regex::new("^ack ").expect("regex");
+        let acks = AckLines::new(&header(), Some(&regex));
+        assert_eq!(acks.stdout(1), "");
+        assert_eq!(acks.stdout(2), "ack 1\n");
+        assert_eq!(acks.stdout(7), "ack 1\nnote\nack 2\n");
+        assert_eq!((acks.count(6), acks.count(7)), (1, 2));
+        assert_eq!(acks.events(), [2, 5, 7, 9]);
+        let by_exit = AckLines::new(&header(), None);
+        assert_eq!((by_exit.count(8), by_exit.count(9)), (0, 1));
+    }
+
+    #[test]
+    fn the_reason_is_the_first_non_empty_line() {
+        assert_eq!(
+            first_line(b"\n  lost row 3\nmore", b"x", RunExit::Code(1)),
+            "lost row 3"
+        );
+        assert_eq!(first_line(b"", b"err\n", RunExit::Code(1)), "err");
+        assert_eq!(
+            first_line(b"", b"", RunExit::Code(3)),
+            "exit status 3, no output"
+        );
+    }
+
+    #[test]
+    fn placeholders_are_replaced_and_the_target_appended_when_none_is_named() {
+        let place = Place {
+            dir: Path::new("/w/t"),
+            target: Path::new("/w/t/db"),
+            stdout: Path::new("/w/out"),
+            acks: 2,
+        };
+        let script = |command: &str| place.invocation(command).args[1].clone();
+        assert_eq!(script("check"), "check /w/t/db");
+        assert_eq!(script("c {dir} {stdout} {target}"), "c /w/t /w/out /w/t/db");
+        let env = place.invocation("true").env;
+        assert!(
+            env.contains(&("TORTURE_ACKS".into(), "2".into())),
+            "{env:?}"
+        );
+    }
+}
