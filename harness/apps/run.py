@@ -23,6 +23,8 @@ import time
 
 APPS = os.path.dirname(os.path.abspath(__file__))
 MODELS = ["linux", "posix", "weak"]
+# The interpreter running this script, not a version manager's shim: checkers start per state.
+PY = sys.executable
 
 
 def sqlite_row(journal, sync, txns=2):
@@ -34,9 +36,9 @@ def sqlite_row(journal, sync, txns=2):
         "workload": f"{txns} transactions, `ack N` after each COMMIT",
         "checker": "`PRAGMA integrity_check`, atomicity, every acked row present",
         "target": "app.db",
-        "setup": f"python3 {APPS}/sqlite/setup.py {{dir}}/app.db --journal {journal}",
-        "check": f"python3 {APPS}/sqlite/check.py {{dir}}/app.db {{stdout}}",
-        "writer": ["python3", f"{APPS}/sqlite/workload.py", "{target}", "--journal", journal,
+        "setup": f"{PY} {APPS}/sqlite/setup.py {{dir}}/app.db --journal {journal}",
+        "check": f"{PY} {APPS}/sqlite/check.py {{dir}}/app.db {{stdout}}",
+        "writer": [PY, f"{APPS}/sqlite/workload.py", "{target}", "--journal", journal,
                    "--sync", sync, "--txns", str(txns)],
     }
 
@@ -72,9 +74,9 @@ ROWS = [
         "workload": "6 puts of 4 KB, 16 KiB memtable (a table flush), `ack N` after each",
         "checker": "opens with paranoid checks, checksums, keys a prefix, acked keys present",
         "target": "db/CURRENT",
-        "setup": f"python3 {APPS}/leveldb/setup.py {{dir}}/db",
-        "check": f"python3 {APPS}/leveldb/check.py {{dir}}/db {{stdout}}",
-        "writer": ["python3", f"{APPS}/leveldb/workload.py", "{dir}/db", "6"],
+        "setup": f"{PY} {APPS}/leveldb/setup.py {{dir}}/db",
+        "check": f"{PY} {APPS}/leveldb/check.py {{dir}}/db {{stdout}}",
+        "writer": [PY, f"{APPS}/leveldb/workload.py", "{dir}/db", "6"],
     },
     {
         "name": "hg",
@@ -95,9 +97,9 @@ ROWS = [
         "workload": "3 write transactions, `ack N` after each commit",
         "checker": "opens, values intact, keys a prefix, acked keys present",
         "target": "data.mdb",
-        "setup": f"python3 {APPS}/lmdb/setup.py {{dir}}/data.mdb",
-        "check": f"python3 {APPS}/lmdb/check.py {{dir}}/data.mdb {{stdout}}",
-        "writer": ["python3", f"{APPS}/lmdb/workload.py", "{dir}/data.mdb", "3"],
+        "setup": f"{PY} {APPS}/lmdb/setup.py {{dir}}/data.mdb",
+        "check": f"{PY} {APPS}/lmdb/check.py {{dir}}/data.mdb {{stdout}}",
+        "writer": [PY, f"{APPS}/lmdb/workload.py", "{dir}/data.mdb", "3"],
     },
 ]
 
