@@ -90,6 +90,23 @@ ROWS = [
         "check": f"sh {APPS}/hg/check.sh {{dir}}/repo {{stdout}}",
         "writer": ["sh", f"{APPS}/hg/workload.sh", "{dir}/repo", "2"],
     },
+    *[
+        {
+            "name": f"pipeline-{name}",
+            "app": "pipeline (unit16's writer)",
+            "variant": variant,
+            "workload": "three partitions `out/part-N.csv`, then `out/_SUCCESS`",
+            "checker": "built-in unit judge: `--target 'out/part-*.csv' --marker out/_SUCCESS`",
+            "options": ["--initial", "absent", "--target", "out/part-*.csv", "--marker",
+                        "out/_SUCCESS"],
+            "writer": [PY, os.path.normpath(os.path.join(APPS, "../writers/write_partitions.py"))] + flags
+            + ["{target}"],
+        }
+        for name, variant, flags in [
+            ("no-fsync", "no fsync", []),
+            ("fsync", "fsync each partition and the directory before the marker", ["--fsync"]),
+        ]
+    ],
     {
         "name": "lmdb",
         "app": "LMDB (Python lmdb)",
@@ -114,6 +131,8 @@ def kind_of(reason):
 
 def options(row, tally_log):
     """The options every run of `row` shares (simulation and real)."""
+    if "check" not in row:
+        return row["options"]
     check = f"sh {APPS}/tally.sh {shlex.quote(tally_log)} {row['check']}"
     opts = ["--setup", row["setup"], "--target", row["target"], "--ack-line", "^ack ",
             "--check", check]
@@ -125,8 +144,9 @@ def options(row, tally_log):
 def run_torture(args, report_dir):
     """Runs torture; (exit code, its subject JSON line or None, seconds)."""
     began = time.monotonic()
-    done = subprocess.run(args + ["--format", "json", "--report-dir", report_dir],
-                          capture_output=True, text=True)
+    split = args.index("--")
+    args = args[:split] + ["--format", "json", "--report-dir", report_dir] + args[split:]
+    done = subprocess.run(args, capture_output=True, text=True)
     seconds = time.monotonic() - began
     subject = None
     for line in done.stdout.splitlines():
@@ -151,18 +171,21 @@ def tallied(log):
 
 
 def cell(code, subject, kinds):
-    """One table cell: pass, or the kinds of finding with how many distinct trees showed each."""
+    """One table cell: pass, or the kinds of finding (how many distinct trees showed each) and
+    how many of the states judged violated."""
     if subject is None:
         return f"harness error (exit {code})"
     judged = subject.get("states_checked", subject.get("real_states", "?"))
     scope = "" if subject.get("exhaustive", True) else ", not exhaustive"
     if code == 0:
         return f"pass ({judged} states{scope})"
+    bad = subject.get("violating_states", subject.get("violations", "?"))
+    counts = f"({bad} of {judged} states{scope}; exit {code})"
     if not kinds:
         diagnosis = (subject.get("diagnosis") or "").split(". Fix:")[0]
-        return f"exit {code}: {diagnosis} ({judged} states{scope})"
-    listed = "; ".join(f"{kind} ({count}×)" for kind, count in kinds)
-    return f"{listed} ({judged} states{scope})"
+        return f"{diagnosis} {counts}"
+    listed = "; ".join(f"{kind} ({count} trees)" for kind, count in kinds)
+    return f"{listed} {counts}"
 
 
 def run_row(row, args, out_dir):
