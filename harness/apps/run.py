@@ -37,7 +37,7 @@ def sqlite_row(journal, sync, txns=2):
         "checker": "`PRAGMA integrity_check`, atomicity, every acked row present",
         "target": "app.db",
         "setup": f"{PY} {APPS}/sqlite/setup.py {{dir}}/app.db --journal {journal}",
-        "check": f"{PY} {APPS}/sqlite/check.py {{dir}}/app.db {{stdout}}",
+        "check": f"sh {APPS}/sqlite/check.sh {{dir}}/app.db {{stdout}}",
         "writer": [PY, f"{APPS}/sqlite/workload.py", "{target}", "--journal", journal,
                    "--sync", sync, "--txns", str(txns)],
     }
