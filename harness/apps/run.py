@@ -90,23 +90,6 @@ ROWS = [
         "check": f"sh {APPS}/hg/check.sh {{dir}}/repo {{stdout}}",
         "writer": ["sh", f"{APPS}/hg/workload.sh", "{dir}/repo", "2"],
     },
-    *[
-        {
-            "name": f"pipeline-{name}",
-            "app": "pipeline (unit16's writer)",
-            "variant": variant,
-            "workload": "three partitions `out/part-N.csv`, then `out/_SUCCESS`",
-            "checker": "built-in unit judge: `--target 'out/part-*.csv' --marker out/_SUCCESS`",
-            "options": ["--initial", "absent", "--target", "out/part-*.csv", "--marker",
-                        "out/_SUCCESS"],
-            "writer": [PY, os.path.normpath(os.path.join(APPS, "../writers/write_partitions.py"))] + flags
-            + ["{target}"],
-        }
-        for name, variant, flags in [
-            ("no-fsync", "no fsync", []),
-            ("fsync", "fsync each partition and the directory before the marker", ["--fsync"]),
-        ]
-    ],
     {
         "name": "lmdb",
         "app": "LMDB (Python lmdb)",

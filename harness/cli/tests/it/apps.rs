@@ -87,10 +87,10 @@ fn sqlite_under_power(journal: &str, sync: &str) -> (Outcome, Vec<String>) {
         app("sqlite/setup.py")
     );
     let check = format!(
-        "sh {} {} {py} {} {{dir}}/app.db {{stdout}}",
+        "sh {} {} sh {} {{dir}}/app.db {{stdout}}",
         app("tally.sh"),
         tally.display(),
-        app("sqlite/check.py")
+        app("sqlite/check.sh")
     );
     let workload = app("sqlite/workload.py");
     let args = [
