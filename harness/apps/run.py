@@ -165,6 +165,11 @@ def cell(code, subject, kinds, error):
         return f"not judged (exit {code}): {error or 'no subject line'}"
     judged = subject.get("states_checked", subject.get("real_states", "?"))
     scope = "" if subject.get("exhaustive", True) else ", not exhaustive"
+    if code == 0 and kinds:
+        # The budget ended the count before the states of these trees were judged: the run
+        # says pass, its checker said otherwise. Shown, never hidden.
+        listed = "; ".join(f"{kind} ({count} trees)" for kind, count in kinds)
+        return f"exit 0 on {judged} states counted{scope}, but the checker rejected: {listed}"
     if code == 0:
         return f"pass ({judged} states{scope})"
     bad = subject.get("violating_states", subject.get("violations", "?"))
