@@ -165,30 +165,32 @@ pub struct Common {
     #[arg(long, value_enum, default_value_t = ValidateArg::Auto, conflicts_with = "check")]
     pub validate: ValidateArg,
 
-    /// Shell command that judges the whole crash tree: exit 0 the state is fine, non-zero a
-    /// violation whose reason is its first line of output. It runs in a directory holding the
-    /// crash tree; `{dir}` is that directory, `{file}`/`{target}` the target in it, `{stdout}` a
-    /// file of the writer's stdout lines up to the crash (else the target's path is appended);
-    /// $TORTURE_DIR, $TORTURE_TARGET, $TORTURE_STDOUT, $TORTURE_ACKS (--ack-line matches, or 1
-    /// once the writer exited 0) say the same. Distinct trees are checked once, over --jobs
-    /// workers. Without it the built-in judge decides (absent, old or new, never torn)
+    /// Shell command that judges the whole crash tree (power, power --real): exit 0 the state
+    /// is fine, non-zero a violation whose reason is its first line of output. It runs in a
+    /// directory holding the crash tree; `{dir}` is that directory, `{file}`/`{target}` the
+    /// target in it, `{stdout}` a file of the writer's stdout lines up to the crash (naming none
+    /// appends the target's path); $TORTURE_DIR, $TORTURE_TARGET, $TORTURE_STDOUT, $TORTURE_ACKS
+    /// (--ack-line matches, or 1 once the writer exited 0) say the same. Distinct trees are
+    /// checked once, over --jobs workers. kill and errors run it on a copy of the crashed
+    /// sandbox as a validity check of the target as a reader sees it
     #[arg(long, value_name = "CMD")]
     pub check: Option<String>,
 
     /// Every stdout line matching REGEX acknowledges an operation ($TORTURE_ACKS counts them);
     /// the built-in judge takes the first as the writer's acknowledgement (instead of exit 0)
+    /// [power only]
     #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
     pub ack_line: Option<Regex>,
 
     /// Shell command run once, untraced, in a fresh sandbox (`{dir}`) before the golden run: the
     /// tree it leaves, contents included, is the durable starting state of every run and crash
-    /// state (instead of --initial)
+    /// state (instead of --initial; not race)
     #[arg(long, value_name = "CMD", conflicts_with = "initial")]
     pub setup: Option<String>,
 
     /// Shell command run on each crash tree before --check, instead of the writer's own
     /// recovery run (`git fsck`, opening a database); placeholders as --check; its non-zero exit
-    /// is a violation with its first line as the reason
+    /// is a violation with its first line as the reason [power only]
     #[arg(long, value_name = "CMD", requires = "check")]
     pub recover: Option<String>,
 
@@ -359,6 +361,28 @@ impl FormatArg {
 }
 
 impl Common {
+    /// Refuses what only `torture power` honours yet: `--ack-line`, `--recover` and a `--check`
+    /// that reads `{stdout}` (and, for `race`, `--setup`), never ignored.
+    pub fn refuse_power_only(&self, command: &str) -> Result<(), String> {
+        let stdout = self
+            .check
+            .as_deref()
+            .is_some_and(|c| c.contains("{stdout}"));
+        let refused = [
+            (self.ack_line.is_some(), "--ack-line"),
+            (self.recover.is_some(), "--recover"),
+            (stdout, "--check with {stdout}"),
+            (self.setup.is_some() && command == "race", "--setup"),
+        ];
+        match refused.iter().find(|(given, _)| *given) {
+            Some((_, option)) => Err(format!(
+                "{option} is not supported by `torture {command}` yet: it judges whole crash trees \
+                 in `torture power` (and `power --real`) only"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The output format.
     pub fn output_format(&self) -> OutputFormat {
         self.format.output_format()

@@ -87,6 +87,7 @@ fn schedule_id(id: &str) -> Result<Schedule, String> {
 impl RaceArgs {
     fn settings(&self, seed: u64) -> Result<RaceSettings, String> {
         let c = &self.common;
+        c.refuse_power_only("race")?;
         if c.check.is_some() || c.validate != ValidateArg::Auto {
             return Err(
                 "--check and --validate are not supported by race: it judges each read \

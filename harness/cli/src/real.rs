@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 use torture_core::oracle::Expect;
 use torture_core::power::{Assume, Reach, TargetClass};
 use torture_engine::campaign::real::{
-    self, CrashPoints, RealFs, RealOptions, RealRun, RealState, RealSubject,
+    self, CrashPoints, RealFs, RealOptions, RealRun, RealState, RealSubject, RealTreeOptions,
 };
 use torture_engine::campaign::{self, Subject, named_only_builtins};
 use torture_engine::report::OutputFormat;
@@ -144,8 +144,8 @@ fn subjects(common: &Common, real: &RealArgs) -> Result<Vec<Subject>, String> {
 
 /// Shared options `--real` cannot honour are refused, never ignored.
 fn refuse_simulation_only(common: &Common) -> Result<(), String> {
+    torture_engine::sandbox::check_target_name(&common.target)?;
     let refused = [
-        (common.check.is_some(), "--check"),
         (
             common.validate != crate::cli::ValidateArg::Auto,
             "--validate",
@@ -154,19 +154,11 @@ fn refuse_simulation_only(common: &Common) -> Result<(), String> {
             common.expect == Some(crate::cli::ExpectArg::Caught),
             "--expect caught",
         ),
-        (
-            common.initial == Some(crate::cli::InitialArg::Absent),
-            "--initial",
-        ),
-        (common.target != campaign::DEFAULT_TARGET, "--target"),
-        (common.ack_line.is_some(), "--ack-line"),
-        (common.setup.is_some(), "--setup"),
-        (common.recover.is_some(), "--recover"),
     ];
     match refused.iter().find(|(given, _)| *given) {
         Some((_, option)) => Err(format!(
-            "{option} is not supported with --real: real runs judge the target's class on a \
-             real disk, with an old version in place, and every writer must pass"
+            "{option} is not supported with --real: real runs judge every state with the \
+             built-in judge or --check, and every writer must pass"
         )),
         None => Ok(()),
     }
@@ -219,6 +211,19 @@ fn options(
         },
         max_states: args.max_states,
         cancel: cancel.clone(),
+        tree: tree_options(&args.common),
+    }
+}
+
+/// The options `--real` shares with the simulation.
+fn tree_options(common: &Common) -> RealTreeOptions {
+    RealTreeOptions {
+        target: PathBuf::from(&common.target),
+        ack_line: common.ack_line.as_ref().map(|r| r.as_str().to_owned()),
+        check: common.check.clone(),
+        setup: common.setup.clone(),
+        recover: common.recover.clone(),
+        initial_absent: common.initial == Some(crate::cli::InitialArg::Absent),
     }
 }
 
@@ -384,6 +389,7 @@ fn state_lines(runs: &[RealRun]) -> String {
                     "fs": run.fs.name(), "subject": subject.label, "point": state.point.to_string(),
                     "target": state.class.name(), "violation": state.violation.map(|v| v.name()),
                     "reach": reach_name(&state.reach), "model_bug": state.model_bug.is_some(),
+                    "reason": state.reason,
                     "replay": state.model_bug.as_ref().map(|b| b.replay.clone()),
                 });
                 let _ = writeln!(out, "{line}");
@@ -427,6 +433,9 @@ fn print_state(format: OutputFormat, fs: RealFs, label: &str, state: &RealState)
         violation_name(state),
         reach_name(&state.reach)
     );
+    if let Some(reason) = &state.reason {
+        println!("  the checker said {reason:?}");
+    }
     if let Some(bug) = &state.model_bug {
         println!(
             "MODEL BUG: {fs} {label} at {}: the disk held {} — no state the model allows at e{} leaves it",

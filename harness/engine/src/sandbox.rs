@@ -216,7 +216,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), SandboxError> {
 }
 
 /// Copies what the directory `from` holds into the existing directory `to` (modes kept).
-fn copy_into(from: &Path, to: &Path) -> Result<(), SandboxError> {
+pub fn copy_into(from: &Path, to: &Path) -> Result<(), SandboxError> {
     let entries = fs::read_dir(from).map_err(error("list sandbox directory", from, ""))?;
     for entry in entries {
         let entry = entry.map_err(error("list sandbox directory", from, ""))?;

@@ -231,11 +231,64 @@ fn bad_input_is_refused_with_exit_2() {
     let out = run(&["power", "--real", "ext4", "--subject", "no-such-writer"]);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("unknown subject"), "{}", out.stderr);
-    let out = run(&["power", "--real", "ext4", "--check", "true", "--no-report"]);
+    let out = run(&[
+        "power",
+        "--real",
+        "ext4",
+        "--validate",
+        "json",
+        "--no-report",
+    ]);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(
         out.stderr.contains("not supported with --real"),
         "{}",
         out.stderr
     );
+}
+
+/// `--check`, `--setup` and `--ack-line` judge real trees as the simulation does: on the
+/// mounted copy, the rollback-journal writer without a directory fsync after its commit's
+/// unlink loses the acknowledged commit on real ext4; with it, every real state passes.
+#[test]
+fn a_whole_tree_check_runs_on_the_mounted_copy_with_the_setup_tree() {
+    if !can_mount() {
+        return;
+    }
+    let script = crate::writer("journal_write.py");
+    let check = format!(
+        "{} {} {{file}} {{stdout}}",
+        crate::python(),
+        crate::writer("journal_check.py")
+    );
+    let setup = "echo '{\"generation\": 0}' > target.json";
+    let common = [
+        "power",
+        "--real",
+        "ext4",
+        "--no-report",
+        "--settle-ms",
+        "0",
+        "--setup",
+        setup,
+        "--ack-line",
+        "^committed$",
+        "--check",
+        &check,
+        "--",
+        crate::python(),
+        &script,
+        "{target}",
+    ];
+    let caught = run(&[&common[..], &["--no-dir-fsync"]].concat());
+    assert_eq!(caught.code, 1, "{caught:?}");
+    assert!(
+        caught
+            .stdout
+            .contains("acknowledged commit rolled back: generation 0 is back"),
+        "{caught:?}"
+    );
+    assert!(caught.stdout.contains("CHECK-FAILED"), "{caught:?}");
+    let passes = run(&common);
+    assert_eq!(passes.code, 0, "{passes:?}");
 }

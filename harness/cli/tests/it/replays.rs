@@ -79,3 +79,42 @@ fn a_race_replay_line_gives_the_same_verdict() {
     let extra = ["--writers", "2", "--schedules", "3", "--preemptions", "0"];
     assert_replays_caught("race", &extra, "race_fixed_tmp.py", false);
 }
+
+#[test]
+fn a_power_replay_line_carries_setup_ack_line_and_recover() {
+    let script = writer("journal_write.py");
+    let check = format!(
+        "{} {} {{file}} {{stdout}}",
+        python(),
+        writer("journal_check.py")
+    );
+    let found = torture(&[
+        "power",
+        "--seed",
+        "3",
+        "--setup",
+        "echo '{\"generation\": 0}' > target.json",
+        "--ack-line",
+        "^committed$",
+        "--recover",
+        "test -d {dir}",
+        "--check",
+        &check,
+        "--",
+        python(),
+        &script,
+        "{target}",
+        "--no-dir-fsync",
+    ]);
+    assert_eq!(found.code, 1, "{found:?}");
+    let line = first_replay(&found);
+    for option in ["--setup ", "--ack-line ", "--recover ", "--check "] {
+        assert!(line.contains(option), "{option}: {line}");
+    }
+    let replayed = replay(&line);
+    assert_eq!(replayed.code, 1, "{line}\n{replayed:?}");
+    assert!(
+        replayed.stdout.contains("generation 0 is back"),
+        "{line}\n{replayed:?}"
+    );
+}

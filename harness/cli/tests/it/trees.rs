@@ -225,3 +225,50 @@ fn each_distinct_tree_is_checked_once_over_the_workers() {
     assert_eq!(runs, distinct + 1, "{subject}");
     assert!(distinct < num(&subject, "states_checked"), "{subject}");
 }
+
+/// What only `torture power` honours yet is refused by the other commands, never ignored; a
+/// kill campaign starts every trial from the tree `--setup` prepared.
+#[test]
+fn options_only_power_honours_are_refused_elsewhere_and_kill_starts_from_the_setup_tree() {
+    let script = writer("journal_write.py");
+    for command in ["kill", "errors", "race"] {
+        for extra in [
+            &["--ack-line", "x"][..],
+            &["--check", "true", "--recover", "true"],
+            &["--check", "cat {stdout}"],
+        ] {
+            let mut args = vec![command];
+            args.extend_from_slice(extra);
+            args.extend(["--", python(), &script, "{target}"]);
+            let out = torture(&args);
+            assert_eq!(out.code, 2, "{command} {extra:?}: {out:?}");
+            assert!(out.stderr.contains("not supported"), "{out:?}");
+        }
+    }
+    let setup = "echo '{\"generation\": 0}' > target.json && echo keep > keep.txt";
+    // `kill` judges the target as a reader sees it: the check rolls the journal back in its copy.
+    let check = format!(
+        "test -s {{dir}}/keep.txt && {} {} {{file}} /dev/null",
+        python(),
+        writer("journal_check.py")
+    );
+    let out = torture(&[
+        "kill",
+        "--trials",
+        "5",
+        "--seed",
+        "2",
+        "--setup",
+        setup,
+        "--check",
+        &check,
+        "--format",
+        "json",
+        "--",
+        python(),
+        &script,
+        "{target}",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(num(&out.subject(), "trials"), 5, "{out:?}");
+}

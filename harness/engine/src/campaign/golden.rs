@@ -284,53 +284,11 @@ impl Step<'_> {
         reset_sandbox(&self.sandbox, self.start.as_deref(), old)
     }
 
-    /// Runs `--setup` once in `start` (a fresh directory), untraced, and reads the tree it left.
-    /// A setup that fails is a usage error. `Ok(None)`: Ctrl-C.
+    /// Runs `--setup` once in `start` (a fresh directory) and reads the tree it left.
+    /// `Ok(None)`: Ctrl-C.
     fn set_up(&self, setup: &str, start: &Path) -> Result<Option<FsTree>, CampaignError> {
-        let script = setup.replace(
-            "{dir}",
-            &super::replay::shell_quote(&start.to_string_lossy()),
-        );
-        let invocation = Invocation {
-            program: PathBuf::from("/bin/sh"),
-            args: vec!["-c".into(), script.into()],
-            env: vec![("TORTURE_DIR".into(), start.as_os_str().to_owned())],
-        };
         let log = (self.logs.as_path(), "setup");
-        let ended = process::run(
-            &invocation,
-            start,
-            Output::Capture,
-            log,
-            self.timeout,
-            &self.context.cancel,
-        )
-        .map_err(|source| CampaignError::Io {
-            what: format!("run --setup {setup:?}"),
-            source,
-        })?;
-        match ended {
-            Ended::Cancelled => return Ok(None),
-            Ended::Exit {
-                exit: RunExit::Code(0),
-                ..
-            } => {}
-            Ended::Exit {
-                exit,
-                stdout,
-                stderr,
-            } => {
-                return Err(CampaignError::Usage(format!(
-                    "--setup {setup:?} failed ({exit}): {}\n  Fix: run it by hand in an empty directory; it must exit 0",
-                    super::tree::first_line(&stdout, &stderr, exit)
-                )));
-            }
-        }
-        let tree = power::read_tree(start).map_err(|source| CampaignError::Io {
-            what: format!("read the tree --setup left in {}", start.display()),
-            source,
-        })?;
-        Ok(Some(tree))
+        super::tree::set_up(setup, start, log, self.timeout, &self.context.cancel)
     }
 
     fn invocation(&self, generation: u64) -> Invocation {

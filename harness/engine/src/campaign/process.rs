@@ -186,8 +186,8 @@ fn reap(child: nix::unistd::Pid) -> io::Result<RunExit> {
 }
 
 /// Runs the `--check` shell command on `file` with `dir` (the sandbox the file is in, a copy of
-/// the crashed one) as its working directory: `{file}` in the command is replaced by the quoted
-/// path (or the path is appended), `{dir}` by the quoted directory, so a check can open a
+/// the crashed one) as its working directory: `{file}` (or `{target}`) in the command is
+/// replaced by the quoted path, `{dir}` by the quoted directory (naming none appends the path), so a check can open a
 /// database together with its journal or WAL. Exit 0 means valid. `Ok(None)`: Ctrl-C.
 pub fn check_file(
     command: &str,
@@ -198,9 +198,15 @@ pub fn check_file(
     cancel: &AtomicBool,
 ) -> io::Result<Option<Validity>> {
     let quoted = super::replay::shell_quote(&file.to_string_lossy());
-    let script = match command.contains("{file}") {
-        true => command.replace("{file}", &quoted),
-        false => format!("{command} {quoted}"),
+    let names_one = ["{file}", "{target}", "{dir}"]
+        .iter()
+        .any(|p| command.contains(p));
+    let script = command
+        .replace("{file}", &quoted)
+        .replace("{target}", &quoted);
+    let script = match names_one {
+        true => script,
+        false => format!("{script} {quoted}"),
     };
     let script = script.replace("{dir}", &super::replay::shell_quote(&dir.to_string_lossy()));
     let invocation = Invocation {

@@ -352,6 +352,52 @@ pub fn run_command(
     }
 }
 
+/// Runs `--setup` once, untraced, in `start` (a fresh directory; `{dir}` and `$TORTURE_DIR`
+/// name it) and reads the tree it left: the durable starting state. A setup that fails is a
+/// usage error naming its exit and first line of output. `Ok(None)`: Ctrl-C.
+pub fn set_up(
+    setup: &str,
+    start: &Path,
+    log: (&Path, &str),
+    timeout: Duration,
+    cancel: &AtomicBool,
+) -> Result<Option<FsTree>, CampaignError> {
+    let script = setup.replace("{dir}", &shell_quote(&start.to_string_lossy()));
+    let invocation = Invocation {
+        program: PathBuf::from("/bin/sh"),
+        args: vec!["-c".into(), script.into()],
+        env: vec![("TORTURE_DIR".into(), start.as_os_str().to_owned())],
+    };
+    let ended = process::run(&invocation, start, Output::Capture, log, timeout, cancel).map_err(
+        |source| CampaignError::Io {
+            what: format!("run --setup {setup:?}"),
+            source,
+        },
+    )?;
+    match ended {
+        Ended::Cancelled => return Ok(None),
+        Ended::Exit {
+            exit: RunExit::Code(0),
+            ..
+        } => {}
+        Ended::Exit {
+            exit,
+            stdout,
+            stderr,
+        } => {
+            return Err(CampaignError::Usage(format!(
+                "--setup {setup:?} failed ({exit}): {}\n  Fix: run it by hand in an empty directory; it must exit 0",
+                first_line(&stdout, &stderr, exit)
+            )));
+        }
+    }
+    let tree = power::read_tree(start).map_err(|source| CampaignError::Io {
+        what: format!("read the tree --setup left in {}", start.display()),
+        source,
+    })?;
+    Ok(Some(tree))
+}
+
 /// Where a command runs and what its placeholders stand for.
 #[derive(Debug)]
 pub struct Place<'a> {

@@ -113,7 +113,14 @@ impl<'a> Worker<'a> {
         let (sandbox, target) = (self.sandbox.path(), self.sandbox.target());
         match tracer::run_fault(&self.command, sandbox, target, fault, &self.limits) {
             Ok(run) if run.outcome == Outcome::Cancelled => Ok(None),
-            Ok(run) => Ok(Some(run)),
+            Ok(mut run) => {
+                // The faulted run started from the same prepared tree as the golden run.
+                let initial = &self.golden.summary.trace.header.initial_tree;
+                if let Some(trace) = &mut run.trace {
+                    trace.header.initial_tree.clone_from(initial);
+                }
+                Ok(Some(run))
+            }
             Err(_) if self.cancelled() => Ok(None),
             Err(source) => Err(CampaignError::Trace {
                 subject: self.prepared.subject.label.clone(),

@@ -458,16 +458,23 @@ pub fn real_subject(fs: &str, subject: &RealSubject) -> SubjectSummary {
         violations,
         model_bugs,
         diagnosis: first.map(real_diagnosis),
-        fix: first
-            .and_then(|s| s.violation)
-            .map(|v| model_fix.unwrap_or_else(|| real_fix(v).to_owned())),
+        // The simulation's fix speaks of the target alone: a checker's verdict gets its own.
+        fix: first.and_then(|s| s.violation).map(|v| match v {
+            PowerViolation::CheckFailed => real_fix(v).to_owned(),
+            PowerViolation::Torn | PowerViolation::OldLost | PowerViolation::AckedLost => {
+                model_fix.unwrap_or_else(|| real_fix(v).to_owned())
+            }
+        }),
     }
 }
 
 /// `ACK-LOST: target old at e9+0ms`.
 pub fn real_diagnosis(state: &RealState) -> String {
     let what = state.violation.map_or("ok", |v| v.name());
-    format!("{what}: target {} at {}", state.class.name(), state.point)
+    match &state.reason {
+        Some(reason) => format!("{what} at {}: the checker said {reason:?}", state.point),
+        None => format!("{what}: target {} at {}", state.class.name(), state.point),
+    }
 }
 
 /// The fix for a real violation when the simulation had none to offer.

@@ -165,6 +165,39 @@ pub struct RealOptions {
     pub max_states: u64,
     /// Set by Ctrl-C.
     pub cancel: Arc<AtomicBool>,
+    /// `--target`, `--ack-line`, `--check`, `--setup`, `--recover`, `--initial`.
+    pub tree: RealTreeOptions,
+}
+
+/// The options `power --real` shares with the simulation: what is written, how it starts, and
+/// how a state is judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealTreeOptions {
+    /// The target, relative to each sandbox.
+    pub target: PathBuf,
+    /// `--ack-line REGEX` (every match counts in `$TORTURE_ACKS`).
+    pub ack_line: Option<String>,
+    /// `--check CMD`: judges each real tree on the mounted copy (its exit the verdict).
+    pub check: Option<String>,
+    /// `--setup CMD`: the starting tree of every run.
+    pub setup: Option<String>,
+    /// `--recover CMD`: runs on the mounted copy before `--check`.
+    pub recover: Option<String>,
+    /// `--initial absent`: no old version (without `--setup`).
+    pub initial_absent: bool,
+}
+
+impl Default for RealTreeOptions {
+    fn default() -> RealTreeOptions {
+        RealTreeOptions {
+            target: PathBuf::from(super::DEFAULT_TARGET),
+            ack_line: None,
+            check: None,
+            setup: None,
+            recover: None,
+            initial_absent: false,
+        }
+    }
 }
 
 /// Where a real state was taken.
@@ -231,6 +264,8 @@ pub struct RealState {
     pub leftovers: Vec<String>,
     /// Set when the tree is outside the model.
     pub model_bug: Option<ModelBug>,
+    /// Under `--check`: the checker's first line when it rejected the tree.
+    pub reason: Option<String>,
 }
 
 /// What the model says of the golden trace (the simulation's verdict).

@@ -12,8 +12,9 @@ use super::{
     RealRun, RealState, RealSubject, Timing,
 };
 use crate::campaign::golden::writer_command;
-use crate::campaign::replay::{DEFAULT_TARGET, shell_quote, shell_words};
+use crate::campaign::replay::{shell_quote, shell_words};
 use crate::campaign::subject::{Prepared, Subject, SubjectKind, prepare};
+use crate::campaign::tree::{self, AckLines, Place, TreeVerdict};
 use crate::loopfs::{MountedImage, ScratchFs};
 use crate::realfs::{self, ImageSnapshot, Tree};
 use crate::tracer::{self, Progress, Run, RunLimits, WriterCommand};
@@ -33,6 +34,8 @@ struct Fixture<'a> {
     dir: PathBuf,
     copies: u64,
     timing: Timing,
+    /// `--setup`'s tree of the current subject (on the scratch tmpfs, outside every image).
+    start: Option<PathBuf>,
 }
 
 /// A subject's old and new versions and golden trace.
@@ -126,9 +129,12 @@ fn with_dir(
         dir: dir.to_path_buf(),
         copies: 0,
         timing: Timing::default(),
+        start: None,
     };
     let result = fixture.all_subjects(subjects, on_state);
     let _ = fs::remove_dir(&snap_mount);
+    let _ = fs::remove_dir_all(dir.join("starts"));
+    let _ = fs::remove_dir_all(dir.join("checks"));
     let (subjects, interrupted) = result?;
     Ok(RealRun {
         fs: options.fs,
@@ -275,8 +281,14 @@ impl Fixture<'_> {
     fn seed(&mut self, disk: &Disk, sandbox: &Path, old: Option<&[u8]>) -> Result<(), RealError> {
         let started = Instant::now();
         fs::create_dir_all(sandbox).map_err(|e| RealError::io("create", sandbox, e))?;
-        if let Some(old) = old {
-            let target = sandbox.join(DEFAULT_TARGET);
+        if let Some(start) = &self.start {
+            crate::sandbox::copy_into(start, sandbox)
+                .map_err(|e| RealError::io("copy the --setup tree into", sandbox, io_error(e)))?;
+        } else if let Some(old) = old {
+            let target = sandbox.join(&self.options.tree.target);
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent).map_err(|e| RealError::io("create", parent, e))?;
+            }
             let mut file = File::create(&target).map_err(|e| RealError::io("seed", &target, e))?;
             file.write_all(old)
                 .and_then(|()| file.sync_all())
@@ -288,7 +300,7 @@ impl Fixture<'_> {
     }
 
     fn command(&self, prepared: &Prepared, sandbox: &Path, generation: u64) -> WriterCommand {
-        writer_command(&prepared.invocation(&sandbox.join(DEFAULT_TARGET), generation))
+        writer_command(&prepared.invocation(&sandbox.join(&self.options.tree.target), generation))
     }
 
     /// Generation 1 (the old version) and the traced generation-2 golden run.
@@ -298,17 +310,20 @@ impl Fixture<'_> {
         prepared: &Prepared,
         base: &Path,
     ) -> Result<Golden, RealError> {
-        let first = base.join("old");
-        self.seed(disk, &first, None)?;
-        let (_, old) = self.record(prepared, &first, 1)?;
+        self.start = self.set_up(prepared)?;
+        let old = match (&self.start, self.options.tree.initial_absent) {
+            (Some(start), _) => fs::read(start.join(&self.options.tree.target)).ok(),
+            (None, true) => None,
+            (None, false) => {
+                let first = base.join("old");
+                self.seed(disk, &first, None)?;
+                Some(self.record(prepared, &first, 1)?.1)
+            }
+        };
         let golden = base.join("golden");
-        self.seed(disk, &golden, Some(&old))?;
+        self.seed(disk, &golden, old.as_deref())?;
         let (trace, new) = self.record(prepared, &golden, 2)?;
-        Ok(Golden {
-            old: Some(old),
-            new,
-            trace,
-        })
+        Ok(Golden { old, new, trace })
     }
 
     fn record(
@@ -320,7 +335,7 @@ impl Fixture<'_> {
         let started = Instant::now();
         let label = &prepared.subject.label;
         let command = self.command(prepared, sandbox, generation);
-        let target = sandbox.join(DEFAULT_TARGET);
+        let target = sandbox.join(&self.options.tree.target);
         let run = tracer::record_golden(&command, sandbox, &target, &self.limits())
             .map_err(|source| trace_error(label, source))?;
         self.timing.runs_ms += elapsed_ms(started);
@@ -402,7 +417,7 @@ impl Fixture<'_> {
                 .push(format!("e{k}: the run recorded no trace"));
             return Ok(());
         };
-        let tree = self.read(&copy, &[disk.relative(&sandbox)])?.remove(0);
+        let (tree, verdict) = self.read_checked(&copy, disk.relative(&sandbox), (&trace, k))?;
         let point = RealPoint::Held { events: k };
         let model = RunModel::new(&trace, self.options.fs.model())
             .map_err(|what| writer_error(&result.label, what))?;
@@ -414,6 +429,7 @@ impl Fixture<'_> {
             point,
             copy: &copy,
             trace: &trace,
+            verdict,
         };
         let state = self.judge(&model, &states, seen, golden, result)?;
         on_state(&result.label, &state);
@@ -432,7 +448,7 @@ impl Fixture<'_> {
         let label = &at.prepared.subject.label;
         let started = Instant::now();
         let command = self.command(at.prepared, sandbox, 2);
-        let target = sandbox.join(DEFAULT_TARGET);
+        let target = sandbox.join(&self.options.tree.target);
         let fault = Fault::Hold { call };
         let progress = tracer::start_fault(&command, sandbox, &target, &fault, &self.limits());
         let held = match progress {
@@ -459,22 +475,95 @@ impl Fixture<'_> {
         Ok(copy)
     }
 
-    /// Mounts `copy` (journal recovery runs) and reads each sandbox (relative to the root).
-    fn read(&mut self, copy: &ImageSnapshot, sandboxes: &[&Path]) -> Result<Vec<Tree>, RealError> {
+    /// Mounts `copy` read-write (its journal replays), reads the sandbox and, under `--check`,
+    /// runs `--recover` and `--check` in it, with the stdout lines the run printed before event
+    /// `events` of `trace`. The checks run after the tree is read: what they write is not judged.
+    fn read_checked(
+        &mut self,
+        copy: &ImageSnapshot,
+        sandbox: &Path,
+        (trace, events): (&Trace, usize),
+    ) -> Result<(Tree, Option<TreeVerdict>), RealError> {
         let started = Instant::now();
         let kind = self.options.fs.kind();
         let options = realfs::snapshot_mount_options(kind)?;
         let mounted = MountedImage::mount(kind, copy.path(), &self.snap_mount, options)?;
-        let trees: Result<Vec<Tree>, RealError> = sandboxes
-            .iter()
-            .map(|relative| read_sandbox(&self.snap_mount.join(relative)))
-            .collect();
+        let root = self.snap_mount.join(sandbox);
+        let tree = read_sandbox(&root);
+        let verdict = match (&tree, &self.options.tree.check) {
+            (Ok(_), Some(check)) => self.check_mounted(check, &root, (trace, events)),
+            (Ok(_) | Err(_), None) | (Err(_), Some(_)) => Ok(None),
+        };
         let problems = mounted.unmount();
         self.timing.mount_ms += elapsed_ms(started);
         if let Some(problem) = problems.into_iter().next() {
             return Err(RealError::Loop(crate::loopfs::LoopError::Usage(problem)));
         }
-        trees
+        Ok((tree?, verdict?))
+    }
+
+    /// `--recover` then `--check` in `root` (the sandbox in the mounted copy).
+    fn check_mounted(
+        &self,
+        check: &str,
+        root: &Path,
+        (trace, events): (&Trace, usize),
+    ) -> Result<Option<TreeVerdict>, RealError> {
+        let ack_line = self.options.tree.ack_line.as_deref().map(regex::Regex::new);
+        let ack_line = ack_line.transpose().map_err(|e| {
+            RealError::Campaign(super::CampaignError::Usage(format!("--ack-line: {e}")))
+        })?;
+        let acks = AckLines::new(&trace.header, ack_line.as_ref());
+        let logs = self.dir.join("checks");
+        fs::create_dir_all(&logs).map_err(|e| RealError::io("create", &logs, e))?;
+        let stdout = logs.join("stdout");
+        fs::write(&stdout, acks.stdout(events)).map_err(|e| RealError::io("write", &stdout, e))?;
+        // The sandbox's own creation may not have reached the disk: the checker sees it empty.
+        fs::create_dir_all(root).map_err(|e| RealError::io("create", root, e))?;
+        let place = Place {
+            dir: root,
+            target: &root.join(&self.options.tree.target),
+            stdout: &stdout,
+            acks: acks.count(events),
+        };
+        let timeout = Duration::from_millis(self.options.timeout_ms);
+        let cancel = &self.options.cancel;
+        let commands = [
+            ("--recover", self.options.tree.recover.as_deref()),
+            ("--check", Some(check)),
+        ];
+        for (option, command) in commands {
+            let Some(command) = command else { continue };
+            let verdict =
+                tree::run_command((option, command), &place, (&logs, "check"), timeout, cancel)?;
+            match verdict {
+                Some(TreeVerdict::Holds) => {}
+                Some(TreeVerdict::Fails(reason)) if option == "--recover" => {
+                    return Ok(Some(TreeVerdict::Fails(format!("--recover: {reason}"))));
+                }
+                other => return Ok(other),
+            }
+        }
+        Ok(Some(TreeVerdict::Holds))
+    }
+
+    /// Runs `--setup` for one subject in a fresh directory on the scratch tmpfs: its tree is
+    /// copied into every sandbox of the subject.
+    fn set_up(&mut self, prepared: &Prepared) -> Result<Option<PathBuf>, RealError> {
+        let Some(setup) = &self.options.tree.setup else {
+            return Ok(None);
+        };
+        let start = self
+            .dir
+            .join("starts")
+            .join(sandbox_name(&prepared.subject.label));
+        let _ = fs::remove_dir_all(&start);
+        fs::create_dir_all(&start).map_err(|e| RealError::io("create", &start, e))?;
+        let timeout = Duration::from_millis(self.options.timeout_ms);
+        let cancel = &self.options.cancel;
+        let logs = self.dir.join("starts");
+        let done = tree::set_up(setup, &start, (&logs, "setup"), timeout, cancel)?;
+        Ok(done.map(|_| start))
     }
 
     fn judge(
@@ -501,13 +590,23 @@ impl Fixture<'_> {
             Reach::Outside => Some(self.keep_bug(&result.label, &seen)?),
             Reach::Inside { .. } | Reach::Unknown { .. } => None,
         };
+        // Under `--check` the checker's verdict replaces the built-in judge of the target.
+        let (violation, reason) = match seen.verdict {
+            None => (judged.violation, None),
+            Some(TreeVerdict::Holds) => (None, None),
+            Some(TreeVerdict::Fails(reason)) => (
+                Some(torture_core::power::PowerViolation::CheckFailed),
+                Some(reason),
+            ),
+        };
         Ok(RealState {
             point: seen.point,
             class: judged.class,
-            violation: judged.violation,
+            violation,
             reach: judged.reach,
             leftovers: judged.leftovers,
             model_bug,
+            reason,
         })
     }
 
@@ -545,6 +644,10 @@ struct HeldAt<'a> {
     k: usize,
 }
 
+fn io_error(error: crate::sandbox::SandboxError) -> std::io::Error {
+    std::io::Error::other(error.to_string())
+}
+
 fn syncfs(disk: &Disk) -> Result<(), RealError> {
     let root = &disk.fs.mount_point;
     let dir = File::open(root).map_err(|e| RealError::io("open", root, e))?;
@@ -557,6 +660,8 @@ struct Seen<'a> {
     point: RealPoint,
     copy: &'a ImageSnapshot,
     trace: &'a Trace,
+    /// Under `--check`: the checker's verdict on the mounted copy.
+    verdict: Option<TreeVerdict>,
 }
 
 /// Lets a held writer run to its end (there is only one hold per run).
@@ -671,6 +776,25 @@ pub(super) fn replay_line(options: &RealOptions, subject: &Subject, point: RealP
     if matches!(point, RealPoint::AfterExit { .. }) {
         line.push_str(&format!(" --settle-ms {}", options.settle_ms));
     }
+    let tree = &options.tree;
+    if tree.target != Path::new(crate::campaign::DEFAULT_TARGET) {
+        let target = tree.target.to_string_lossy();
+        line.push_str(&format!(" --target {}", shell_quote(&target)));
+    }
+    if tree.initial_absent {
+        line.push_str(" --initial absent");
+    }
+    let given = [
+        ("--ack-line", &tree.ack_line),
+        ("--check", &tree.check),
+        ("--setup", &tree.setup),
+        ("--recover", &tree.recover),
+    ];
+    for (flag, value) in given {
+        if let Some(value) = value {
+            line.push_str(&format!(" {flag} {}", shell_quote(value)));
+        }
+    }
     match &subject.kind {
         SubjectKind::Builtin { size_bytes } => {
             line.push_str(&format!(" --size {size_bytes} --subject {}", subject.name));
@@ -745,7 +869,8 @@ impl Fixture<'_> {
         let copy = self.copy(&fin.disk)?;
         // The time the copy was really taken: later than planned when other subjects ran long.
         let taken_ms = u64::try_from(fin.exited.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let tree = self.read(&copy, &[&fin.sandbox])?.remove(0);
+        let events = fin.trace.events.len();
+        let (tree, verdict) = self.read_checked(&copy, &fin.sandbox, (&fin.trace, events))?;
         let point = RealPoint::AfterExit {
             events: fin.trace.events.len(),
             settle_ms: if settle_ms == 0 { 0 } else { taken_ms },
@@ -755,6 +880,7 @@ impl Fixture<'_> {
             point,
             copy: &copy,
             trace: &fin.trace,
+            verdict,
         };
         let state = self.judge(&fin.model, &fin.states, seen, &fin.golden, result)?;
         on_state(&result.label, &state);
