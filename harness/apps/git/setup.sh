@@ -6,6 +6,9 @@
 #   fsync-all  core.fsync=all: every object, the index and every ref fsynced before its rename
 # Run as `torture power --setup`: this tree is the initial state of every crash state.
 set -eu
+# Fixed dates: the same run makes the same commits (object names), so a crash state of one run
+# can be compared with the trace of another (power --real re-runs the writer per crash point).
+export GIT_AUTHOR_DATE="2005-04-07T22:13:13 +0000" GIT_COMMITTER_DATE="2005-04-07T22:13:13 +0000"
 repo="$1"
 mode="$2"
 git init -q -b main "$repo"

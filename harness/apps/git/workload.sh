@@ -4,6 +4,9 @@
 # Once `git commit` has returned, a user takes the commit as made: after a power cut, the
 # repository must still pass `git fsck` and hold every acknowledged commit on its branch.
 set -eu
+# Fixed dates: the same run makes the same commits (object names), so a crash state of one run
+# can be compared with the trace of another (power --real re-runs the writer per crash point).
+export GIT_AUTHOR_DATE="2005-04-07T22:13:13 +0000" GIT_COMMITTER_DATE="2005-04-07T22:13:13 +0000"
 cd "$1"
 commits="${2:-2}"
 i=1
