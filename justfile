@@ -69,3 +69,13 @@ power-real *ARGS:
         --command "python3 harness/cli/tests/it/writers/durable_replace.py renamed {target}" {{ARGS}} \
         || [ $? -eq 1 ]
     cat target/power-real.md
+
+# ALICE's applications (SQLite, Git, LevelDB, Mercurial, LMDB; harness/apps/) under torture power
+# per persistence model (linux, posix) and under power --real ext4 (root), whole crash trees judged by each
+# application's checker; writes the README's table to target/apps.md (ARGS: e.g. --only sqlite).
+apps *ARGS:
+    bash .ci/setup apps
+    # A debug build: the time goes to the applications and their checkers, not the explorer.
+    cargo build -p torture --bins
+    python3 harness/apps/run.py --torture target/debug/torture --out target/apps.md {{ARGS}}
+    cat target/apps.md

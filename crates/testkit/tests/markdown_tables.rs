@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 
 /// The documents checked, relative to the workspace root.
-const DOCS: [&str; 4] = [
+const DOCS: [&str; 5] = [
     "README.md",
+    "harness/apps/README.md",
     "ARCHITECTURE.md",
     "fuzz/README.md",
     "reports/README.md",

@@ -4,6 +4,7 @@
 //! minute on two cores. Python writers run through the real interpreter (`sys.executable`), not
 //! a version-manager shim, to keep each trial at interpreter start-up cost.
 
+mod apps;
 mod builtins;
 mod checks;
 mod contained;

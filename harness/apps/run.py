@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""`just apps`: ALICE's applications under `torture power`, one Markdown table (target/apps.md).
+
+Usage: run.py [--torture BIN] [--out FILE] [--only SUBSTRING] [--no-real] [--budget 20s] [--app-budget 60s]
+
+Each row is a workload with its setup, checker (and recovery) from this directory, run under
+`torture power` once per persistence model (the default `linux` = ext4, xfs and btrfs; `posix`;
+see MODELS), and under `power --real ext4`
+with the same options (root). The checker is wrapped in tally.sh, which appends the first line
+of every violation to a log: the table counts the kinds of finding over every state judged, not
+only the few the report diagnoses. Numbers, hashes and names in a reason are folded into `N`/`H`
+so one kind is one line. Every run's report is kept under target/apps/.
+"""
+import argparse
+import collections
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+
+APPS = os.path.dirname(os.path.abspath(__file__))
+# ALICE's `weak` model over-reports (it is for information) and triples the run: left out.
+MODELS = ["linux", "posix"]
+# The interpreter running this script, not a version manager's shim: checkers start per state.
+PY = sys.executable
+
+
+def sqlite_row(journal, sync, txns=2):
+    name = f"sqlite-{journal}-{sync}"
+    return {
+        "name": name,
+        "app": "SQLite (Python sqlite3)",
+        "variant": f"journal_mode={journal.upper()}, synchronous={sync.upper()}",
+        "workload": f"{txns} transactions, `ack N` after each COMMIT",
+        "checker": "`PRAGMA integrity_check`, atomicity, every acked row present",
+        "target": "app.db",
+        "setup": f"{PY} {APPS}/sqlite/setup.py {{dir}}/app.db --journal {journal}",
+        "check": f"sh {APPS}/sqlite/check.sh {{dir}}/app.db {{stdout}}",
+        "models": MODELS,
+        "writer": [PY, f"{APPS}/sqlite/workload.py", "{target}", "--journal", journal,
+                   "--sync", sync, "--txns", str(txns)],
+    }
+
+
+def git_row(mode):
+    return {
+        "name": f"git-{mode}",
+        "app": "Git",
+        "variant": "defaults" if mode == "default" else "`core.fsync=all`",
+        "workload": "2 commits of one new file, `ack N SHA` after each",
+        "checker": "`git fsck`, `git status`, every acked commit on main",
+        "target": "repo/.git/refs/heads/main",
+        "setup": f"sh {APPS}/git/setup.sh {{dir}}/repo {mode}",
+        "recover": f"sh {APPS}/git/recover.sh {{dir}}/repo",
+        "check": f"sh {APPS}/git/check.sh {{dir}}/repo {{stdout}}",
+        "writer": ["sh", f"{APPS}/git/workload.sh", "repo", "2"],
+    }
+
+
+ROWS = [
+    sqlite_row("delete", "full"),
+    sqlite_row("delete", "extra"),
+    sqlite_row("delete", "normal"),
+    sqlite_row("wal", "full"),
+    sqlite_row("wal", "extra"),
+    sqlite_row("wal", "normal"),
+    git_row("default"),
+    git_row("fsync-all"),
+    {
+        "name": "leveldb",
+        "app": "LevelDB (plyvel)",
+        "variant": "LevelDB 1.22, `sync=True` puts",
+        "workload": "6 puts of 4 KB, 16 KiB memtable (a table flush), `ack N` after each",
+        "checker": "opens with paranoid checks, checksums, keys a prefix, acked keys present",
+        "target": "db/CURRENT",
+        "setup": f"{PY} {APPS}/leveldb/setup.py {{dir}}/db",
+        "check": f"{PY} {APPS}/leveldb/check.py {{dir}}/db {{stdout}}",
+        "writer": [PY, f"{APPS}/leveldb/workload.py", "db", "6"],
+    },
+    {
+        "name": "hg",
+        "app": "Mercurial",
+        "variant": "defaults",
+        "workload": "2 commits of one new file, `ack N NODE` after each",
+        "checker": "`hg recover`, `hg verify`, `hg status`, every acked commit present",
+        "target": "repo/.hg/store/00changelog.i",
+        "setup": f"sh {APPS}/hg/setup.sh {{dir}}/repo",
+        "recover": f"sh {APPS}/hg/recover.sh {{dir}}/repo",
+        "check": f"sh {APPS}/hg/check.sh {{dir}}/repo {{stdout}}",
+        "writer": ["sh", f"{APPS}/hg/workload.sh", "repo", "2"],
+    },
+    {
+        "name": "lmdb",
+        "app": "LMDB (Python lmdb)",
+        "variant": "LMDB 0.9, `sync=True`, no lock file",
+        "workload": "3 write transactions, `ack N` after each commit",
+        "checker": "opens, values intact, keys a prefix, acked keys present",
+        "target": "data.mdb",
+        "setup": f"{PY} {APPS}/lmdb/setup.py {{dir}}/data.mdb",
+        "check": f"{PY} {APPS}/lmdb/check.py {{dir}}/data.mdb {{stdout}}",
+        "writer": [PY, f"{APPS}/lmdb/workload.py", "data.mdb", "3"],
+    },
+]
+
+
+def kind_of(reason):
+    """A reason with its particulars folded, so equal kinds compare equal."""
+    reason = re.sub(r"\b[0-9a-f]{12,40}\b", "H", reason)
+    reason = re.sub(r"\.git/objects/[0-9a-f]{2}/H", ".git/objects/H", reason)
+    reason = re.sub(r"\[[0-9, ]*\]", "[N...]", reason)
+    return re.sub(r"\b\d+\b", "N", reason)
+
+
+def options(row, tally_log):
+    """The options every run of `row` shares (simulation and real)."""
+    if "check" not in row:
+        return row["options"]
+    check = f"sh {APPS}/tally.sh {shlex.quote(tally_log)} {row['check']}"
+    opts = ["--setup", row["setup"], "--target", row["target"], "--ack-line", "^ack ",
+            "--check", check]
+    if "recover" in row:
+        opts += ["--recover", row["recover"]]
+    return opts
+
+
+def run_torture(args, report_dir):
+    """Runs torture; (exit code, its subject JSON line or None, seconds)."""
+    began = time.monotonic()
+    split = args.index("--")
+    args = args[:split] + ["--format", "json", "--report-dir", report_dir] + args[split:]
+    done = subprocess.run(args, capture_output=True, text=True)
+    seconds = time.monotonic() - began
+    subject = None
+    for line in done.stdout.splitlines():
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if value.get("kind") == "subject":
+            subject = value
+    error = None
+    if done.returncode not in (0, 1) or subject is None:
+        sys.stderr.write(done.stderr[-3000:])
+        lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        error = lines[0] if lines else None
+    return done.returncode, subject, seconds, error
+
+
+def tallied(log):
+    """Kinds of finding in a tally log, most frequent first: [(kind, count)]."""
+    if not os.path.exists(log):
+        return []
+    with open(log, encoding="utf-8", errors="replace") as f:
+        kinds = collections.Counter(kind_of(line.strip()) for line in f if line.strip())
+    return kinds.most_common()
+
+
+def cell(code, subject, kinds, error):
+    """One table cell: pass, or the kinds of finding (how many distinct trees showed each) and
+    how many of the states judged violated."""
+    if subject is None:
+        return f"not judged (exit {code}): {error or 'no subject line'}"
+    judged = subject.get("states_checked", subject.get("real_states", "?"))
+    scope = "" if subject.get("exhaustive", True) else ", not exhaustive"
+    if code == 0 and kinds:
+        # The budget ended the count before the states of these trees were judged: the run
+        # says pass, its checker said otherwise. Shown, never hidden.
+        listed = "; ".join(f"{kind} ({count} trees)" for kind, count in kinds)
+        return f"exit 0 on {judged} states counted{scope}, but the checker rejected: {listed}"
+    if code == 0:
+        return f"pass ({judged} states{scope})"
+    bad = subject.get("violating_states", subject.get("violations", "?"))
+    counts = f"({bad} of {judged} states{scope}; exit {code})"
+    if not kinds:
+        diagnosis = (subject.get("diagnosis") or "").split(". Fix:")[0]
+        return f"{diagnosis} {counts}"
+    listed = "; ".join(f"{kind} ({count} trees)" for kind, count in kinds)
+    return f"{listed} {counts}"
+
+
+def run_row(row, args, out_dir):
+    """The row's cells: one per model, then real ext4 (or why not)."""
+    cells = []
+    writer = ["--"] + row["writer"]
+    for model in MODELS:
+        if model not in row.get("models", ["linux"]):
+            # A Git, LevelDB, Mercurial or LMDB trace makes far more posix states than a budget
+            # of minutes judges: the linux column is their table.
+            cells.append("not run")
+            continue
+        tag = f"{row['name']}-{model}"
+        log = os.path.join(out_dir, f"{tag}.tally")
+        if os.path.exists(log):
+            os.remove(log)
+        budget = args.budget if "sqlite" in row["name"] else args.app_budget
+        cmd = [args.torture, "power", "--model", model, "--seed", "1", "--budget", budget,
+               "--max-states", "20000"] + options(row, log) + writer
+        code, subject, seconds, error = run_torture(cmd, os.path.join(out_dir, tag))
+        print(f"apps: {tag}: exit {code} in {seconds:.1f}s", file=sys.stderr)
+        cells.append(cell(code, subject, tallied(log), error))
+    cells.append(run_real(row, args, out_dir, writer))
+    return cells
+
+
+def run_real(row, args, out_dir, writer):
+    if args.no_real:
+        return "not run (--no-real)"
+    if os.geteuid() != 0:
+        return "not run (needs root)"
+    tag = f"{row['name']}-real-ext4"
+    log = os.path.join(out_dir, f"{tag}.tally")
+    if os.path.exists(log):
+        os.remove(log)
+    cmd = [args.torture, "power", "--real", "ext4", "--seed", "1", "--sample", args.sample,
+           "--settle-ms", "1000"] + options(row, log) + writer
+    code, subject, seconds, error = run_torture(cmd, os.path.join(out_dir, tag))
+    print(f"apps: {tag}: exit {code} in {seconds:.1f}s", file=sys.stderr)
+    return cell(code, subject, tallied(log), error)
+
+
+def table(results):
+    head = ["application", "configuration", "workload", "checker", "linux (ext4, xfs, btrfs)",
+            "posix", "real ext4"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row, cells in results:
+        values = [row["app"], row["variant"], row["workload"], row["checker"]] + cells
+        lines.append("| " + " | ".join(v.replace("|", "\\|") for v in values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--torture", default="target/release/torture")
+    ap.add_argument("--out", default="target/apps.md")
+    ap.add_argument("--only", help="run only the rows whose name contains this")
+    ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--budget", default="20s", help="per SQLite run")
+    ap.add_argument("--app-budget", default="60s", help="per Git, LevelDB, Mercurial, LMDB run")
+    ap.add_argument("--sample", default="10", help="power --real crash points per row")
+    args = ap.parse_args()
+    out_dir = os.path.abspath(os.path.join(os.path.dirname(args.out) or ".", "apps"))
+    os.makedirs(out_dir, exist_ok=True)
+    rows = [r for r in ROWS if not args.only or args.only in r["name"]]
+    results = [(row, run_row(row, args, out_dir)) for row in rows]
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(table(results))
+    print(f"apps: {len(results)} rows written to {args.out}", file=sys.stderr)
+    return 0 if len(results) == len(rows) and rows else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
