@@ -10,7 +10,7 @@
 //! `recovery_cap`. `--state ID` replays one state instead of exploring: it is judged, optionally
 //! written to a directory (`materialize`), and recovered from.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -499,6 +499,11 @@ impl Judge<'_> {
         if let Err(e) = checker.check_all(cases, &mut cache.borrow_mut(), deadline) {
             failed.borrow_mut().get_or_insert(e);
         }
+        // Past the budget, the first tree not checked yet is still checked (every state
+        // counted was judged), and the exploration stops there: not exhaustive.
+        let out_of_time = Cell::new(false);
+        let stop = || self.cancelled() || out_of_time.get();
+        let events = checker.acks.events();
         let mut holds = |state: &CrashState, tree: &FsTree| {
             if failed.borrow().is_some() || self.cancelled() {
                 return true;
@@ -507,6 +512,11 @@ impl Judge<'_> {
                 tree: tree.clone(),
                 events: state.events,
             };
+            let epoch = checker.epoch(&events, state.events);
+            let past = deadline.is_some_and(|d| Instant::now() >= d);
+            if past && cache.borrow().get(&case.tree, epoch).is_none() {
+                out_of_time.set(true);
+            }
             match checker.verdict(&case, &mut cache.borrow_mut()) {
                 Ok(Some(verdict)) => verdict == TreeVerdict::Holds,
                 Ok(None) => true,
@@ -516,10 +526,11 @@ impl Judge<'_> {
                 }
             }
         };
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64);
-        let bounded = explorer.with_budget_ms(left.or(explorer.options().budget_ms));
-        let events = checker.acks.events();
-        bounded.explore_trees(ack, &events, &mut holds, (&mut memo.borrow_mut(), &stop))
+        let unbounded = explorer.with_budget_ms(None);
+        let mut found =
+            unbounded.explore_trees(ack, &events, &mut holds, (&mut memo.borrow_mut(), &stop));
+        found.budget_spent |= out_of_time.get();
+        found
     }
 
     /// Under `--check`: each finding gets the reason its checker gave.
