@@ -506,18 +506,7 @@ impl Explorer {
         classify: &mut dyn FnMut(&TargetState) -> TargetClass,
         stop: &dyn Fn() -> bool,
     ) -> Exploration {
-        let mut judging = Judging {
-            explorer: self,
-            ack,
-            had_old: self.plan.old.is_some(),
-            seen: HashMap::new(),
-            verdicts: HashMap::new(),
-            raw: Vec::new(),
-            raw_kinds: HashMap::new(),
-            result: Exploration::default(),
-            last: None,
-            minimise: true,
-        };
+        let mut judging = Judging::new(self, ack);
         let deadline = self
             .options
             .budget_ms
@@ -588,7 +577,22 @@ impl Explorer {
     }
 }
 
-impl Judging<'_> {
+impl<'a> Judging<'a> {
+    fn new(explorer: &'a Explorer, ack: Option<&'a AckPoint>) -> Judging<'a> {
+        Judging {
+            explorer,
+            ack,
+            had_old: explorer.plan.old.is_some(),
+            seen: HashMap::new(),
+            verdicts: HashMap::new(),
+            raw: Vec::new(),
+            raw_kinds: HashMap::new(),
+            result: Exploration::default(),
+            last: None,
+            minimise: true,
+        }
+    }
+
     fn judge(&mut self, state: &CrashState, classify: &mut dyn FnMut(&TargetState) -> TargetClass) {
         let explorer = self.explorer;
         let tree = match self.last.take() {
