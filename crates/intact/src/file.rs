@@ -696,11 +696,13 @@ impl AtomicFile {
                 false => None,
             };
             self.apply_metadata().map_err(not_published)?;
+            // From here to the ticket, the next directory `fsync` waits for this commit.
+            let arrival = group.as_ref().map(Group::arrive);
             self.sync_data().map_err(not_published)?;
             self.publish().map_err(not_published)?;
             self.published = true;
             // Taken as soon as the rename returned: an `fsync` begun later covers it.
-            ticket = group.map(|group| (group.ticket(), group));
+            ticket = arrival.map(group::Arrival::ticket);
         }
         if sync_dir {
             self.sync_dir(ticket)

@@ -201,7 +201,16 @@
 //! ([`CommitFailure::PublishedNotDurable`]). [`Batch`] already syncs each directory once
 //! per batch and does not take part.
 //!
-//! A lone writer pays an `fstat` of the directory and an uncontended lock more, which is
+//! Before it issues an `fsync`, the commit that leads the next one waits for the commits of
+//! the directory that are already between the start of their file `fsync` (step 4) and their
+//! rename, so that the one directory `fsync` serves them too: at most as long as the
+//! directory's last `fsync` took, and not at all when no other commit is under way. This only
+//! delays an `fsync` that begins after the rename anyway, so the guarantee is untouched; it
+//! keeps concurrent writers in step (one directory `fsync` per pass of all of them), and
+//! keeps directory `fsync`s from running beside file `fsync`s, which on btrfs slow each other
+//! (measured in `torture bench`: see the README).
+//!
+//! A lone writer pays an `fstat` of the directory and two uncontended locks more, which is
 //! nothing beside the `fsync`s (see "Cost").
 //!
 //! # Cleaning up: `sweep`
