@@ -61,6 +61,21 @@
 //!    `/proc/sys/fs/protected_symlinks` and `/proc/thread-self/status`; without `/proc` the
 //!    link is refused. A final name of the temp file shape (`.{name}.{16 hex
 //!    digits}.intact-tmp`) is refused (`InvalidInput`): [`sweep`] would delete the file.
+//!    Replacing is never weaker than the kernel's own `open(O_CREAT)` either: under Linux's
+//!    `fs.protected_regular`, the kernel refuses to open an existing regular file with
+//!    `O_CREAT` in a sticky world-writable directory (level 1; at level 2 also a sticky
+//!    group-writable one) unless the opener (its `fsuid`) or the directory's owner owns it,
+//!    even to root, so that a privileged writer never writes into a file another user planted
+//!    in `/tmp`. intact never opens the target for writing, it renames over it, and the
+//!    kernel's own rule for that, the sticky bit, lets root (`CAP_FOWNER`) and the
+//!    directory's owner replace anyone's file: root would replace the planted file, and keep
+//!    its owner ([`Preserve::Try`]), handing root's data to that user. So a replace
+//!    ([`Overwrite::Replace`]) refuses such a file with `EACCES`, exactly where the kernel's
+//!    `open(O_CREAT)` would (the same sysctl, read from `/proc/sys/fs/protected_regular`, and
+//!    the same owners; without `/proc`, as at level 2), at `create` and again at commit when
+//!    the commit reads the replaced file (step 3). For anyone else the sticky bit already
+//!    refuses the rename (`EPERM`). [`Overwrite::NoClobber`] never replaces anything (`EEXIST`,
+//!    as `O_CREAT | O_EXCL`).
 //!    (On Linux every `stat` of this crate is a `statx` that asks for type, mode,
 //!    owner, inode and size only. Asking for the change or modification time, as `fstat`
 //!    does, makes Linux 6.13+ (multigrain timestamps: ext4, xfs, btrfs, tmpfs) give the file
@@ -173,7 +188,7 @@
 //! | Access ACL | **not kept**: the new file takes the directory's default ACL if it has one (which can grant access the replaced file did not), else none | [`preserve_xattrs(true)`](Options::preserve_xattrs): the replaced file's, exactly (an inherited one is removed if it had none) |
 //! | Extended attributes (`user.*`, `security.*`, `trusted.*`) | **not kept** (a security module may label the new file itself) | [`preserve_xattrs(true)`](Options::preserve_xattrs): all that the process can list are copied; one that cannot be set fails the commit |
 //! | Hard links | **split**: other names of the old inode keep the old content; only this name gets the new file | — |
-//! | Read-only file (`0o444`), or another user's file | **replaced** whenever the directory is writable by the writer (in a sticky directory such as `/tmp`, only if the writer owns the file or the directory): `rename` needs write permission on the directory, not on the file | [`Overwrite::NoClobber`]: never replaces anything |
+//! | Read-only file (`0o444`), or another user's file | **replaced** whenever the directory is writable by the writer (in a sticky directory such as `/tmp`, only if the writer owns the file or the directory, and, under `fs.protected_regular`, not even as root unless the writer or the directory's owner owns the file: `PermissionDenied`, as the kernel's `open(O_CREAT)`): `rename` needs write permission on the directory, not on the file | [`Overwrite::NoClobber`]: never replaces anything |
 //! | Timestamps, file flags (`chattr`), inode number | new | — |
 //! | A symlink at the target | followed, and kept ([`Symlinks::Follow`]), unless the kernel's own `open` would refuse to follow it (`fs.protected_symlinks`: `PermissionDenied`) | [`Symlinks::Replace`]: replaced by the file |
 //!
@@ -309,7 +324,8 @@
 //! `ReadOnlyFilesystem`), an immutable or append-only directory or file (`chattr +i`/`+a`:
 //! `EPERM`, saying so), file name too long, a dangling symlink under [`Symlinks::Follow`]
 //! (`NotFound`, naming the link and the missing file), a link refused under
-//! `fs.protected_symlinks` (`PermissionDenied`, `EACCES`), a target named like a temp file
+//! `fs.protected_symlinks` (`PermissionDenied`, `EACCES`), a file refused under
+//! `fs.protected_regular` (`PermissionDenied`, `EACCES`), a target named like a temp file
 //! (`InvalidInput`), and a directory that can be written but not read under
 //! [`Durability::Full`] (`PermissionDenied`: `fsync` needs a directory opened for reading;
 //! [`Durability::Data`] needs only write and search permission).
