@@ -66,14 +66,15 @@ fn run(dir: &str, size: &str, passes: &str, rounds: &str, names: &[String]) -> R
         seeded.map_err(|error| format!("{contender}: {error}"))?;
         files.push(files_in(&own));
     }
-    let mut seconds = vec![vec![0.0; rounds]; contenders.len()];
+    let mut seconds = vec![Vec::with_capacity(rounds); contenders.len()];
     for round in 0..rounds {
+        // Rotated: each contender goes first in turn.
         for step in 0..contenders.len() {
             let index = (round + step) % contenders.len();
             let start = Instant::now();
             let ran = contenders[index].run(&files[index], passes, &payload);
             ran.map_err(|error| format!("{}: {error}", contenders[index]))?;
-            seconds[index][round] = start.elapsed().as_secs_f64();
+            seconds[index].push(start.elapsed().as_secs_f64());
         }
     }
     report(names, &seconds, (THREADS * passes) as f64);
