@@ -705,11 +705,13 @@ impl AtomicFile {
             self.apply_metadata().map_err(not_published)?;
             // From here to the ticket, the next directory `fsync` waits for this commit.
             let arrival = group.as_ref().map(Group::arrive);
+            let syncing = std::time::Instant::now();
             self.sync_data().map_err(not_published)?;
+            let synced_in = syncing.elapsed();
             self.publish().map_err(not_published)?;
             self.published = true;
             // Taken as soon as the rename returned: an `fsync` begun later covers it.
-            ticket = arrival.map(group::Arrival::ticket);
+            ticket = arrival.map(|arrival| arrival.ticket(synced_in));
         }
         if sync_dir {
             self.sync_dir(ticket)

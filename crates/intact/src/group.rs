@@ -23,8 +23,9 @@
 //! - before it begins a round, its leader *gathers*: it waits until every commit of the
 //!   directory that was already between the start of its file `fsync` and its ticket (an
 //!   [`Arrival`]) has taken its ticket, so that one round serves them too; at most as long as
-//!   the directory's last round took, so a slow file `fsync` delays others by no more than one
-//!   directory `fsync` would. Those commits need a round anyway; without the wait they would
+//!   the directory's last round took or the last file `fsync` of a commit took, whichever is
+//!   longer (the second is known before the first round), so a slow file `fsync` delays
+//!   others by about one `fsync`, no more. Those commits need a round anyway; without the wait they would
 //!   need the next one, and the file `fsync`s of the stragglers would run beside the
 //!   directory `fsync` (on btrfs each slows the other). With the wait, concurrent writers fall
 //!   into step: one round per pass of all of them, as in the measured limit of `torture bench`.
@@ -66,8 +67,10 @@ struct State {
     arriving: BTreeSet<u64>,
     /// The number of the last arrival.
     arrivals: u64,
-    /// How long the last round's `fsync` took: the bound of a gathering.
+    /// How long the last round's `fsync` took, and the last file `fsync` of an arrival: the
+    /// longer is the bound of a gathering (the second is known from a group's first round on).
     last_round: Duration,
+    last_file_sync: Duration,
     /// The number and result of the last round that ended (rounds end in the order they
     /// begin): a commit whose ticket is below it is done, even if it never waited for it.
     last_ended: Option<(u64, Result<(), Errno>)>,
@@ -162,7 +165,7 @@ impl Group {
     /// Waits until the commits arriving now have taken their tickets (they then wait for the
     /// next round, this leader's), or for as long as the last round took.
     fn gather<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        let (last_arrival, bound) = (state.arrivals, state.last_round);
+        let (last_arrival, bound) = (state.arrivals, state.last_round.max(state.last_file_sync));
         let deadline = Instant::now() + bound;
         state.gathering = true;
         loop {
@@ -221,9 +224,11 @@ pub(crate) struct Arrival {
 impl Arrival {
     /// Takes the ticket (call it after the rename returned) and ends the arrival, atomically:
     /// a leader that stops waiting for it has its ticket, so begins a round numbered above it.
-    pub(crate) fn ticket(self) -> (Ticket, Arc<Group>) {
+    /// `file_sync` is how long its file `fsync` took (see `State::last_file_sync`).
+    pub(crate) fn ticket(self, file_sync: Duration) -> (Ticket, Arc<Group>) {
         let mut state = self.group.lock();
         state.arriving.remove(&self.number);
+        state.last_file_sync = file_sync;
         let ticket = Ticket(state.begun);
         drop(state);
         self.group.changed.notify_all();
@@ -448,7 +453,7 @@ mod tests {
         let arrival = group.arrive();
         let leader = leading(&group, &fsyncs);
         wait_until(&group, |state| state.gathering);
-        let (ticket, group2) = arrival.ticket();
+        let (ticket, group2) = arrival.ticket(Duration::ZERO);
         assert_eq!(ticket, Ticket(0), "the leader's round has not begun");
         assert_eq!(group2.sync(ticket, counting(&fsyncs)), Ok(()));
         assert_eq!(leader.join().unwrap(), Ok(()));
@@ -467,6 +472,20 @@ mod tests {
         assert_eq!(leader.join().unwrap(), Ok(()));
         assert_eq!(fsyncs.load(Ordering::SeqCst), 1);
         assert!(group.lock().arriving.is_empty());
+    }
+
+    #[test]
+    fn a_first_round_gathers_for_as_long_as_a_file_fsync_took() {
+        let (group, fsyncs) = (Arc::new(Group::default()), Arc::new(AtomicUsize::new(0)));
+        // No round yet; one commit has reported a slow file fsync with its ticket.
+        let (_, _) = group.arrive().ticket(Duration::from_secs(60));
+        let arrival = group.arrive();
+        let leader = leading(&group, &fsyncs);
+        wait_until(&group, |state| state.gathering);
+        let (ticket, group2) = arrival.ticket(Duration::ZERO);
+        assert_eq!(group2.sync(ticket, counting(&fsyncs)), Ok(()));
+        assert_eq!(leader.join().unwrap(), Ok(()));
+        assert_eq!(fsyncs.load(Ordering::SeqCst), 1, "one round for both");
     }
 
     #[test]
@@ -526,7 +545,7 @@ mod tests {
         let (group, fsyncs) = (Arc::new(Group::default()), Arc::new(AtomicUsize::new(0)));
         group.lock().last_round = Duration::from_secs(60);
         for round in 1..=3 {
-            let (ticket, group2) = group.arrive().ticket();
+            let (ticket, group2) = group.arrive().ticket(Duration::ZERO);
             assert_eq!(group2.sync(ticket, counting(&fsyncs)), Ok(()));
             assert_eq!(fsyncs.load(Ordering::SeqCst), round);
         }
