@@ -323,6 +323,57 @@ fn protected_link(link: &Path, meta: &Meta, dir: &Path) -> io::Error {
     os_error(Errno::ACCESS, message)
 }
 
+/// Refuses to replace `file` (a regular file in `dir`) where the kernel's own
+/// `open(O_CREAT)` would refuse to open it: under `fs.protected_regular` (Linux), a file in a
+/// sticky world-writable directory (at level 1; group-writable too at level 2) is opened with
+/// `O_CREAT` only by its owner or when the directory's owner owns it (`may_create_in_sticky`
+/// in `fs/namei.c`, `EACCES`). The rule is there so that a privileged writer does not write
+/// into a file another user planted; replacing it instead would let that user own the result
+/// (the owner is kept, [`Preserve::Try`](crate::Preserve::Try)) or keep a link to nothing of
+/// theirs, so it is refused the same way.
+///
+/// Costs the directory's `fstat` (cached; `Full` needs it anyway) and, only in such a place,
+/// a read of `/proc/sys/fs/protected_regular` and `/proc/thread-self/status`.
+pub(crate) fn may_replace(dir: &Dir, file: &Meta, path: &Path) -> io::Result<()> {
+    let dir_meta = dir.meta()?;
+    let Some(level) = regular_protection_level(file, &dir_meta) else {
+        return Ok(());
+    };
+    if sys::protected_regular() < level || sys::follower_fsuid() == Some(file.uid) {
+        return Ok(());
+    }
+    let message = format_args!(
+        "refused to replace {} (owned by uid {}) in the sticky {} directory {}: \
+         fs.protected_regular forbids opening another user's file there with O_CREAT, and \
+         intact is never weaker than the kernel's own open (write it elsewhere, or have the \
+         file's owner remove it)",
+        path.display(),
+        file.uid,
+        if dir_meta.mode & 0o002 != 0 {
+            "world-writable"
+        } else {
+            "group-writable"
+        },
+        dir.path.display()
+    );
+    Err(os_error(Errno::ACCESS, message))
+}
+
+/// The least `fs.protected_regular` level at which the kernel refuses `open(O_CREAT)` of
+/// `file` in `dir` to a writer who does not own it: 1 in a sticky world-writable directory, 2
+/// in a sticky group-writable one, none elsewhere or when the directory's owner owns the file.
+fn regular_protection_level(file: &Meta, dir: &Meta) -> Option<u8> {
+    const STICKY: u32 = 0o1000;
+    if dir.mode & STICKY == 0 || dir.uid == file.uid {
+        return None;
+    }
+    match (dir.mode & 0o002 != 0, dir.mode & 0o020 != 0) {
+        (true, _) => Some(1),
+        (false, true) => Some(2),
+        (false, false) => None,
+    }
+}
+
 /// A destination named like this crate's temp files is refused: [`sweep`](crate::sweep)
 /// would take the committed file for a dead writer's temp file and delete it.
 fn refuse_temp_names(destination: Destination) -> io::Result<Destination> {
@@ -420,6 +471,39 @@ mod tests {
             gid: 0,
             size_bytes: 0,
         }
+    }
+
+    #[test]
+    fn protected_regular_levels_follow_the_kernels_rule() {
+        let meta = |mode: u32, uid: u32| Meta {
+            dev: 1,
+            ino: 2,
+            mode,
+            uid,
+            gid: 0,
+            size_bytes: 0,
+        };
+        let (root, nobody) = (0, 65534);
+        let file = meta(0o100644, nobody);
+        assert_eq!(
+            regular_protection_level(&file, &meta(0o41777, root)),
+            Some(1)
+        );
+        assert_eq!(
+            regular_protection_level(&file, &meta(0o41770, root)),
+            Some(2)
+        );
+        assert_eq!(regular_protection_level(&file, &meta(0o41755, root)), None);
+        assert_eq!(
+            regular_protection_level(&file, &meta(0o40777, root)),
+            None,
+            "not sticky"
+        );
+        assert_eq!(
+            regular_protection_level(&file, &meta(0o41777, nobody)),
+            None,
+            "the directory's owner owns the file"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use rustix::fs::{AtFlags, FileType, FlockOperation, Gid, OFlags, Uid};
 use rustix::io::Errno;
 
-use crate::dest::{Destination, DirCache, resolve};
+use crate::dest::{self, Destination, DirCache, resolve};
 use crate::error::{CommitError, CommitFailure, os_error, shared_context, with_context, with_kind};
 use crate::group::{self, Group, Ticket};
 use crate::name::{random_u64, temp_name};
@@ -136,6 +136,9 @@ impl AtomicFile {
         dest: Destination,
         options: &Options,
     ) -> io::Result<AtomicFile> {
+        if let (Overwrite::Replace, Some(existing)) = (options.overwrite, &dest.existing) {
+            dest::may_replace(&dest.dir, existing, &dest.path)?;
+        }
         let created_mode = initial_mode(&dest, options);
         let (fd, named) = create_temp(&dest, options, created_mode)?;
         let anonymous = named.is_none();
@@ -508,7 +511,11 @@ impl AtomicFile {
             return Ok(None);
         }
         match sys::stat_at(self.dest.dir.fd.as_fd(), &self.dest.name) {
-            Ok(meta) if meta.file_type() == FileType::RegularFile => Ok(Some(meta)),
+            Ok(meta) if meta.file_type() == FileType::RegularFile => {
+                // One planted since `create` is refused as at `create`.
+                dest::may_replace(&self.dest.dir, &meta, &self.dest.path)?;
+                Ok(Some(meta))
+            }
             // A symlink (Symlinks::Replace) is never the source of a mode: its 0777 means
             // nothing.
             Ok(_) | Err(Errno::NOENT) => Ok(None),
@@ -696,11 +703,15 @@ impl AtomicFile {
                 false => None,
             };
             self.apply_metadata().map_err(not_published)?;
+            // From here to the ticket, the next directory `fsync` waits for this commit.
+            let arrival = group.as_ref().map(Group::arrive);
+            let syncing = std::time::Instant::now();
             self.sync_data().map_err(not_published)?;
+            let synced_in = syncing.elapsed();
             self.publish().map_err(not_published)?;
             self.published = true;
             // Taken as soon as the rename returned: an `fsync` begun later covers it.
-            ticket = group.map(|group| (group.ticket(), group));
+            ticket = arrival.map(|arrival| arrival.ticket(synced_in));
         }
         if sync_dir {
             self.sync_dir(ticket)

@@ -20,13 +20,25 @@
 //!   descriptor, for every commit waiting then; the others sleep until it ends.
 //! - every commit that joined a round gets that round's result: an `fsync` error reaches
 //!   all of them (each reports the new content published but not durable).
+//! - before it begins a round, its leader *gathers*: it waits until every commit of the
+//!   directory that was already between the start of its file `fsync` and its ticket (an
+//!   [`Arrival`]) has taken its ticket, so that one round serves them too; at most as long as
+//!   the directory's last round took or the last file `fsync` of a commit took, whichever is
+//!   longer (the second is known before the first round), so a slow file `fsync` delays
+//!   others by about one `fsync`, no more. Those commits need a round anyway; without the wait they would
+//!   need the next one, and the file `fsync`s of the stragglers would run beside the
+//!   directory `fsync` (on btrfs each slows the other). With the wait, concurrent writers fall
+//!   into step: one round per pass of all of them, as in the measured limit of `torture bench`.
+//!   Nothing waits when no other commit is arriving (a lone writer never does).
 //!
 //! No thread is added: the `fsync` runs on one of the committing threads. A lone writer pays
-//! one uncontended lock more than a plain `fsync`, and an `fstat` of the directory (its key).
+//! one uncontended lock more than a plain `fsync` (two with its arrival), and an `fstat` of
+//! the directory (its key).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::os::fd::AsFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 
@@ -37,8 +49,8 @@ use crate::sys;
 #[derive(Debug, Default)]
 pub(crate) struct Group {
     state: Mutex<State>,
-    /// Signalled whenever a round ends.
-    ended: Condvar,
+    /// Signalled whenever a round ends and whenever an arrival takes its ticket (or gives up).
+    changed: Condvar,
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +61,19 @@ struct State {
     in_flight: Option<(u64, Arc<Round>)>,
     /// The round the commits that cannot join the one in flight wait for; not yet numbered.
     next: Option<Arc<Round>>,
+    /// A commit is gathering the arrivals for the next round before it begins it.
+    gathering: bool,
+    /// The commits between the start of their file `fsync` and their ticket, by arrival number.
+    arriving: BTreeSet<u64>,
+    /// The number of the last arrival.
+    arrivals: u64,
+    /// How long the last round's `fsync` took, and the last file `fsync` of an arrival: the
+    /// longer is the bound of a gathering (the second is known from a group's first round on).
+    last_round: Duration,
+    last_file_sync: Duration,
+    /// The number and result of the last round that ended (rounds end in the order they
+    /// begin): a commit whose ticket is below it is done, even if it never waited for it.
+    last_ended: Option<(u64, Result<(), Errno>)>,
 }
 
 /// One `fsync` of the directory, shared by the commits that joined it.
@@ -90,6 +115,25 @@ impl Group {
         Ticket(self.lock().begun)
     }
 
+    /// Registers a commit about to `fsync` its file, rename it and take its ticket (see
+    /// [`Arrival`]): a leader gathering for the next round waits for it.
+    pub(crate) fn arrive(self: &Arc<Group>) -> Arrival {
+        let mut state = self.lock();
+        state.arrivals += 1;
+        let number = state.arrivals;
+        state.arriving.insert(number);
+        Arrival {
+            group: Arc::clone(self),
+            number,
+        }
+    }
+
+    fn wait<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.changed
+            .wait(state)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Returns once a round of `fsync` numbered above `ticket` has ended, with its result;
     /// runs `fsync` (this commit's own `fsync` of the directory) if this commit begins it.
     pub(crate) fn sync(
@@ -98,19 +142,47 @@ impl Group {
         fsync: impl FnOnce() -> Result<(), Errno>,
     ) -> Result<(), Errno> {
         let mut state = self.lock();
+        if let Some((number, result)) = state.last_ended {
+            if number > ticket.0 {
+                // A gathering leader began it after this commit's rename returned.
+                return result;
+            }
+        }
         let round = state.join(ticket);
         loop {
             if let Some(result) = round.result() {
                 return result;
             }
-            if state.in_flight.is_none() {
+            if state.in_flight.is_none() && !state.gathering {
                 // Our round is the next one (one in flight is never left without a result).
+                state = self.gather(state);
                 return self.lead(state, &round, fsync);
             }
+            state = self.wait(state);
+        }
+    }
+
+    /// Waits until the commits arriving now have taken their tickets (they then wait for the
+    /// next round, this leader's), or for as long as the last round took.
+    fn gather<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        let (last_arrival, bound) = (state.arrivals, state.last_round.max(state.last_file_sync));
+        let deadline = Instant::now() + bound;
+        state.gathering = true;
+        loop {
+            let arriving = state
+                .arriving
+                .first()
+                .is_some_and(|&first| first <= last_arrival);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !arriving || left.is_zero() {
+                state.gathering = false;
+                return state;
+            }
             state = self
-                .ended
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
         }
     }
 
@@ -124,15 +196,52 @@ impl Group {
         let next = state.next.take();
         debug_assert!(next.is_some_and(|next| Arc::ptr_eq(&next, round)));
         state.begun += 1;
-        state.in_flight = Some((state.begun, Arc::clone(round)));
+        let number = state.begun;
+        state.in_flight = Some((number, Arc::clone(round)));
         drop(state);
+        let began = Instant::now();
         let result = fsync();
         let mut state = self.lock();
+        state.last_round = began.elapsed();
+        state.last_ended = Some((number, result));
         round.set_result(result);
         state.in_flight = None;
         drop(state);
-        self.ended.notify_all();
+        self.changed.notify_all();
         result
+    }
+}
+
+/// A commit between the start of its file `fsync` and its ticket; the next round's leader
+/// waits for it (see the module docs). Dropped without [`Arrival::ticket`] (a failed
+/// `fsync` or rename), it stops being waited for.
+#[derive(Debug)]
+pub(crate) struct Arrival {
+    group: Arc<Group>,
+    number: u64,
+}
+
+impl Arrival {
+    /// Takes the ticket (call it after the rename returned) and ends the arrival, atomically:
+    /// a leader that stops waiting for it has its ticket, so begins a round numbered above it.
+    /// `file_sync` is how long its file `fsync` took (see `State::last_file_sync`).
+    pub(crate) fn ticket(self, file_sync: Duration) -> (Ticket, Arc<Group>) {
+        let mut state = self.group.lock();
+        state.arriving.remove(&self.number);
+        state.last_file_sync = file_sync;
+        let ticket = Ticket(state.begun);
+        drop(state);
+        self.group.changed.notify_all();
+        (ticket, Arc::clone(&self.group))
+    }
+}
+
+impl Drop for Arrival {
+    fn drop(&mut self) {
+        let removed = self.group.lock().arriving.remove(&self.number);
+        if removed {
+            self.group.changed.notify_all();
+        }
     }
 }
 
@@ -319,6 +428,125 @@ mod tests {
         for round in 1..=3 {
             let ticket = group.ticket();
             assert_eq!(group.sync(ticket, counting(&fsyncs)), Ok(()));
+            assert_eq!(fsyncs.load(Ordering::SeqCst), round);
+        }
+    }
+
+    /// Starts a commit on another thread that leads the next round (no round in flight) and
+    /// counts its `fsync`.
+    fn leading(
+        group: &Arc<Group>,
+        fsyncs: &Arc<AtomicUsize>,
+    ) -> thread::JoinHandle<Result<(), Errno>> {
+        let (group2, fsyncs2) = (Arc::clone(group), Arc::clone(fsyncs));
+        thread::spawn(move || {
+            let ticket = group2.ticket();
+            group2.sync(ticket, counting(&fsyncs2))
+        })
+    }
+
+    #[test]
+    fn a_leader_gathers_the_commits_arriving_and_one_round_serves_them() {
+        let (group, fsyncs) = (Arc::new(Group::default()), Arc::new(AtomicUsize::new(0)));
+        group.lock().last_round = Duration::from_secs(60);
+        // Another commit is between its file fsync and its rename when the leader comes.
+        let arrival = group.arrive();
+        let leader = leading(&group, &fsyncs);
+        wait_until(&group, |state| state.gathering);
+        let (ticket, group2) = arrival.ticket(Duration::ZERO);
+        assert_eq!(ticket, Ticket(0), "the leader's round has not begun");
+        assert_eq!(group2.sync(ticket, counting(&fsyncs)), Ok(()));
+        assert_eq!(leader.join().unwrap(), Ok(()));
+        assert_eq!(fsyncs.load(Ordering::SeqCst), 1, "one round for both");
+        assert_eq!(group.lock().begun, 1);
+    }
+
+    #[test]
+    fn an_arrival_that_fails_before_its_rename_is_no_longer_waited_for() {
+        let (group, fsyncs) = (Arc::new(Group::default()), Arc::new(AtomicUsize::new(0)));
+        group.lock().last_round = Duration::from_secs(60);
+        let arrival = group.arrive();
+        let leader = leading(&group, &fsyncs);
+        wait_until(&group, |state| state.gathering);
+        drop(arrival);
+        assert_eq!(leader.join().unwrap(), Ok(()));
+        assert_eq!(fsyncs.load(Ordering::SeqCst), 1);
+        assert!(group.lock().arriving.is_empty());
+    }
+
+    #[test]
+    fn a_first_round_gathers_for_as_long_as_a_file_fsync_took() {
+        let (group, fsyncs) = (Arc::new(Group::default()), Arc::new(AtomicUsize::new(0)));
+        // No round yet; one commit has reported a slow file fsync with its ticket.
+        let (_, _) = group.arrive().ticket(Duration::from_secs(60));
+        let arrival = group.arrive();
+        let leader = leading(&group, &fsyncs);
+        wait_until(&group, |state| state.gathering);
+        let (ticket, group2) = arrival.ticket(Duration::ZERO);
+        assert_eq!(group2.sync(ticket, counting(&fsyncs)), Ok(()));
+        assert_eq!(leader.join().unwrap(), Ok(()));
+        assert_eq!(fsyncs.load(Ordering::SeqCst), 1, "one round for both");
+    }
+
+    #[test]
+    fn a_gathering_ends_after_the_last_rounds_time() {
+        let (group, fsyncs) = (Arc::new(Group::default()), Arc::new(AtomicUsize::new(0)));
+        group.lock().last_round = Duration::from_millis(50);
+        // An arrival that never takes its ticket (say its file fsync hangs).
+        let stuck = group.arrive();
+        let leader = leading(&group, &fsyncs);
+        wait_until(&group, |state| {
+            state.begun == 1 && state.arriving.len() == 1
+        });
+        assert_eq!(leader.join().unwrap(), Ok(()), "the bound ended the wait");
+        assert_eq!(fsyncs.load(Ordering::SeqCst), 1);
+        drop(stuck);
+    }
+
+    #[test]
+    fn a_gathering_waits_only_for_the_commits_arriving_when_it_began() {
+        let (group, fsyncs) = (Arc::new(Group::default()), Arc::new(AtomicUsize::new(0)));
+        group.lock().last_round = Duration::from_secs(60);
+        let early = group.arrive();
+        let leader = leading(&group, &fsyncs);
+        wait_until(&group, |state| state.gathering);
+        let later = group.arrive();
+        drop(early);
+        // Fails (after 20 s) if the leader waited for `later` too.
+        wait_until(&group, |state| {
+            state.begun == 1 && state.arriving.len() == 1
+        });
+        assert_eq!(leader.join().unwrap(), Ok(()));
+        assert_eq!(fsyncs.load(Ordering::SeqCst), 1);
+        drop(later);
+    }
+
+    #[test]
+    fn a_round_that_began_after_the_ticket_and_ended_serves_it_without_waiting() {
+        let (group, fsyncs) = (Group::default(), Arc::new(AtomicUsize::new(0)));
+        let early = group.ticket();
+        assert_eq!(
+            group.sync(group.ticket(), || Err(Errno::IO)),
+            Err(Errno::IO)
+        );
+        assert_eq!(
+            group.sync(early, counting(&fsyncs)),
+            Err(Errno::IO),
+            "its result"
+        );
+        assert_eq!(fsyncs.load(Ordering::SeqCst), 0);
+        // A ticket taken after that round began needs a new one.
+        assert_eq!(group.sync(group.ticket(), counting(&fsyncs)), Ok(()));
+        assert_eq!(fsyncs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_lone_commit_with_its_arrival_never_gathers() {
+        let (group, fsyncs) = (Arc::new(Group::default()), Arc::new(AtomicUsize::new(0)));
+        group.lock().last_round = Duration::from_secs(60);
+        for round in 1..=3 {
+            let (ticket, group2) = group.arrive().ticket(Duration::ZERO);
+            assert_eq!(group2.sync(ticket, counting(&fsyncs)), Ok(()));
             assert_eq!(fsyncs.load(Ordering::SeqCst), round);
         }
     }

@@ -61,6 +61,21 @@
 //!    `/proc/sys/fs/protected_symlinks` and `/proc/thread-self/status`; without `/proc` the
 //!    link is refused. A final name of the temp file shape (`.{name}.{16 hex
 //!    digits}.intact-tmp`) is refused (`InvalidInput`): [`sweep`] would delete the file.
+//!    Replacing is never weaker than the kernel's own `open(O_CREAT)` either: under Linux's
+//!    `fs.protected_regular`, the kernel refuses to open an existing regular file with
+//!    `O_CREAT` in a sticky world-writable directory (level 1; at level 2 also a sticky
+//!    group-writable one) unless the opener (its `fsuid`) or the directory's owner owns it,
+//!    even to root, so that a privileged writer never writes into a file another user planted
+//!    in `/tmp`. intact never opens the target for writing, it renames over it, and the
+//!    kernel's own rule for that, the sticky bit, lets root (`CAP_FOWNER`) and the
+//!    directory's owner replace anyone's file: root would replace the planted file, and keep
+//!    its owner ([`Preserve::Try`]), handing root's data to that user. So a replace
+//!    ([`Overwrite::Replace`]) refuses such a file with `EACCES`, exactly where the kernel's
+//!    `open(O_CREAT)` would (the same sysctl, read from `/proc/sys/fs/protected_regular`, and
+//!    the same owners; without `/proc`, as at level 2), at `create` and again at commit when
+//!    the commit reads the replaced file (step 3). For anyone else the sticky bit already
+//!    refuses the rename (`EPERM`). [`Overwrite::NoClobber`] never replaces anything (`EEXIST`,
+//!    as `O_CREAT | O_EXCL`).
 //!    (On Linux every `stat` of this crate is a `statx` that asks for type, mode,
 //!    owner, inode and size only. Asking for the change or modification time, as `fstat`
 //!    does, makes Linux 6.13+ (multigrain timestamps: ext4, xfs, btrfs, tmpfs) give the file
@@ -118,7 +133,10 @@
 //!    nothing.
 //! 4. **`fsync(temp)`** (unless [`Durability::None`]; `F_FULLFSYNC` on macOS through
 //!    `File::sync_all`): the content, size, mode and owner are on stable storage before any
-//!    name points at them. If this fails the file is never published, not even by a retried
+//!    name points at them. `fsync`, not `fdatasync`: the mode and owner set in step 3 are
+//!    metadata that `fdatasync` may leave unwritten (a new file's size it writes anyway, so
+//!    on a fresh temp file the two cost the same; with 16 concurrent writers on ext4, xfs and
+//!    btrfs, `fdatasync` was not measurably faster, within the noise of a shared disk). If this fails the file is never published, not even by a retried
 //!    commit: after a failed `fsync` the kernel may have dropped the unwritten pages and a
 //!    second `fsync` can succeed without them ("fsyncgate"). A retried commit fails at once,
 //!    with the original error's kind (`Other` for `EIO`, which has none) and the original
@@ -173,7 +191,7 @@
 //! | Access ACL | **not kept**: the new file takes the directory's default ACL if it has one (which can grant access the replaced file did not), else none | [`preserve_xattrs(true)`](Options::preserve_xattrs): the replaced file's, exactly (an inherited one is removed if it had none) |
 //! | Extended attributes (`user.*`, `security.*`, `trusted.*`) | **not kept** (a security module may label the new file itself) | [`preserve_xattrs(true)`](Options::preserve_xattrs): all that the process can list are copied; one that cannot be set fails the commit |
 //! | Hard links | **split**: other names of the old inode keep the old content; only this name gets the new file | — |
-//! | Read-only file (`0o444`), or another user's file | **replaced** whenever the directory is writable by the writer (in a sticky directory such as `/tmp`, only if the writer owns the file or the directory): `rename` needs write permission on the directory, not on the file | [`Overwrite::NoClobber`]: never replaces anything |
+//! | Read-only file (`0o444`), or another user's file | **replaced** whenever the directory is writable by the writer (in a sticky directory such as `/tmp`, only if the writer owns the file or the directory, and, under `fs.protected_regular`, not even as root unless the writer or the directory's owner owns the file: `PermissionDenied`, as the kernel's `open(O_CREAT)`): `rename` needs write permission on the directory, not on the file | [`Overwrite::NoClobber`]: never replaces anything |
 //! | Timestamps, file flags (`chattr`), inode number | new | — |
 //! | A symlink at the target | followed, and kept ([`Symlinks::Follow`]), unless the kernel's own `open` would refuse to follow it (`fs.protected_symlinks`: `PermissionDenied`) | [`Symlinks::Replace`]: replaced by the file |
 //!
@@ -201,7 +219,17 @@
 //! ([`CommitFailure::PublishedNotDurable`]). [`Batch`] already syncs each directory once
 //! per batch and does not take part.
 //!
-//! A lone writer pays an `fstat` of the directory and an uncontended lock more, which is
+//! Before it issues an `fsync`, the commit that leads the next one waits for the commits of
+//! the directory that are already between the start of their file `fsync` (step 4) and their
+//! rename, so that the one directory `fsync` serves them too: at most as long as the
+//! directory's last `fsync` or the last file `fsync` of a commit took, whichever is longer,
+//! and not at all when no other commit is under way. This only
+//! delays an `fsync` that begins after the rename anyway, so the guarantee is untouched; it
+//! keeps concurrent writers in step (one directory `fsync` per pass of all of them), and
+//! keeps directory `fsync`s from running beside file `fsync`s, which on btrfs slow each other
+//! (measured in `torture bench`: see the README).
+//!
+//! A lone writer pays an `fstat` of the directory and two uncontended locks more, which is
 //! nothing beside the `fsync`s (see "Cost").
 //!
 //! # Cleaning up: `sweep`
@@ -233,14 +261,25 @@
 //!
 //! | | syscalls | |
 //! |---|---:|---|
-//! | [`write()`] ([`Durability::Full`]) | 14 | `openat(dir)`, `statx(target)`, `openat(O_TMPFILE)`, `flock`, `write`, `statx(target)` again at commit, `statx(dir)` (the key of its group commit), `statx(temp)`, `fsync`, `linkat`, `renameat`, `fsync(dir)` (shared with concurrent commits), `close` ×2 |
-//! | [`Durability::Data`] | 12 | without `statx(dir)` and `fsync(dir)`; the directory is opened `O_PATH` |
-//! | [`Durability::None`] | 11 | without either `fsync` |
+//! | [`write()`] ([`Durability::Full`]) | 14 | `openat(dir)`, `statx(target)`, `statx(dir)` (its sticky bit and owner for `fs.protected_regular`, and the key of its group commit), `openat(O_TMPFILE)`, `flock`, `write`, `statx(target)` again at commit, `statx(temp)`, `fsync`, `linkat`, `renameat`, `fsync(dir)` (shared with concurrent commits), `close` ×2 |
+//! | [`Durability::Data`] | 13 | without `fsync(dir)`; the directory is opened `O_PATH` |
+//! | [`Durability::None`] | 12 | without either `fsync` |
 //! | [`Temp::Named`], `Full` | 15 | `openat(O_EXCL)` and `statx(temp name)` instead of `openat(O_TMPFILE)`, `fchmod` (0600 to the final mode), no `linkat` |
 //! | [`Overwrite::NoClobber`], new file, `Full` | 10 | no `flock`, no `statx` at commit, `linkat` straight to the target, no `renameat` |
 //!
-//! A new file with a named temp file adds the probe that learns its mode (`openat`, `statx`,
-//! `close`, `unlinkat`; see step 3). The second `statx(target)` (reading
+//! In a sticky directory (`/tmp`), replacing a file its directory's owner does not own adds a
+//! read of `/proc/sys/fs/protected_regular` (and, where that is on, of
+//! `/proc/thread-self/status`). A new file with a named temp file adds the probe that learns
+//! its mode (`openat`, `statx`, `close`, `unlinkat`; see step 3), at every such commit: it is
+//! not cached per directory, because nothing cheaper tells that the answer still holds. The
+//! mode a new file gets depends on the calling thread's umask (which any thread may change at
+//! any time, and which only `/proc/thread-self/status` tells without changing it: three
+//! syscalls), on the whole default ACL of the directory (its content, not only whether there
+//! is one: one `getxattr`), and on FUSE on whatever the server does; checking that key costs
+//! as many syscalls as the probe, and would still be wrong on a FUSE server that changes its
+//! mind. The probe is only paid by new files through named temp files ([`Temp::Named`], or
+//! [`Temp::Auto`] where `O_TMPFILE` is missing); unnamed temp files get the mode from the
+//! kernel at `open`, and replaced files keep theirs. The second `statx(target)` (reading
 //! the replaced file's metadata at commit, not only at `create`) cost nothing measurable: in
 //! one run of 5,000 fully durable 1 KiB writes on tmpfs, 15.2 to 16.8 µs per write against
 //! 16.3 to 18.7 µs before it (noise of a shared 2-core machine).
@@ -300,7 +339,8 @@
 //! `ReadOnlyFilesystem`), an immutable or append-only directory or file (`chattr +i`/`+a`:
 //! `EPERM`, saying so), file name too long, a dangling symlink under [`Symlinks::Follow`]
 //! (`NotFound`, naming the link and the missing file), a link refused under
-//! `fs.protected_symlinks` (`PermissionDenied`, `EACCES`), a target named like a temp file
+//! `fs.protected_symlinks` (`PermissionDenied`, `EACCES`), a file refused under
+//! `fs.protected_regular` (`PermissionDenied`, `EACCES`), a target named like a temp file
 //! (`InvalidInput`), and a directory that can be written but not read under
 //! [`Durability::Full`] (`PermissionDenied`: `fsync` needs a directory opened for reading;
 //! [`Durability::Data`] needs only write and search permission).

@@ -277,8 +277,9 @@ impl Options {
     /// Errors name the path: parent directory missing (`NotFound`), target is a directory
     /// (`IsADirectory`), parent not writable (`PermissionDenied` or `ReadOnlyFilesystem`), name
     /// too long, target a dangling symlink under [`Symlinks::Follow`] (`NotFound`), or a link
-    /// the kernel would not follow under `fs.protected_symlinks` (`PermissionDenied`), target
-    /// named like a temp file (`InvalidInput`).
+    /// the kernel would not follow under `fs.protected_symlinks` (`PermissionDenied`), a file
+    /// the kernel would not open with `O_CREAT` under `fs.protected_regular`
+    /// (`PermissionDenied`), target named like a temp file (`InvalidInput`).
     pub fn create(&self, path: impl AsRef<Path>) -> io::Result<AtomicFile> {
         if self.create_parents {
             let sync = self.durability == Durability::Full;

@@ -66,9 +66,16 @@ def write_bytes(
     follow_symlinks: bool = True,
 ) -> None:
     """Replaces (or creates) ``path`` with ``data``, atomically and (by default) durably."""
-    chunk = data if isinstance(data, bytes) else bytes(data)
-    settings = _settings(durability, overwrite, preserve_mode, follow_symlinks)
-    _intact.write_bytes(os.fsdecode(os.fspath(path)), chunk, *settings)
+    # The hot path of small durable writes: no work beyond one call into Rust, which checks
+    # `durability` itself (ValueError) and releases the GIL for the whole write.
+    _intact.write_bytes(
+        path if type(path) is str else os.fsdecode(os.fspath(path)),
+        data if type(data) is bytes else bytes(data),
+        durability,
+        not overwrite,
+        preserve_mode,
+        follow_symlinks,
+    )
 
 
 def write_text(

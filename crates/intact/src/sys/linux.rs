@@ -232,6 +232,19 @@ pub(crate) fn protected_symlinks() -> bool {
     }
 }
 
+/// The level of `fs.protected_regular` (0, 1 or 2): at 1 the kernel refuses `open(O_CREAT)` of
+/// an existing regular file in a sticky world-writable directory unless the opener or the
+/// directory's owner owns it; at 2 also in a sticky group-writable one.
+///
+/// Read at every call, and only for a file found in such a place. Where it cannot be read (no
+/// `/proc`), 2: refusing a file the kernel would open is the narrower mistake.
+pub(crate) fn protected_regular() -> u8 {
+    match std::fs::read_to_string("/proc/sys/fs/protected_regular") {
+        Ok(value) => value.trim().parse().unwrap_or(2),
+        Err(_) => 2,
+    }
+}
+
 /// The calling thread's filesystem user ID (`fsuid`), which the kernel compares with a
 /// link's owner under `fs.protected_symlinks`: the fourth field of the `Uid:` line of
 /// `/proc/thread-self/status`. `None` where that cannot be read.

@@ -15,7 +15,8 @@ mod linux;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use linux::{
     anonymous_linkable, copy_xattrs, dir_open_flags, follower_fsuid, link_anonymous,
-    open_anonymous, protected_symlinks, rename_noreplace, stat_at, stat_fd, sync_directory,
+    open_anonymous, protected_regular, protected_symlinks, rename_noreplace, stat_at, stat_fd,
+    sync_directory,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -23,7 +24,8 @@ mod unix;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) use unix::{
     anonymous_linkable, copy_xattrs, dir_open_flags, follower_fsuid, link_anonymous,
-    open_anonymous, protected_symlinks, rename_noreplace, stat_at, stat_fd, sync_directory,
+    open_anonymous, protected_regular, protected_symlinks, rename_noreplace, stat_at, stat_fd,
+    sync_directory,
 };
 
 /// The parts of `struct stat` this crate uses, in fixed-width types.

@@ -76,6 +76,11 @@ pub(crate) fn protected_symlinks() -> bool {
     false
 }
 
+/// No `fs.protected_regular` outside Linux.
+pub(crate) fn protected_regular() -> u8 {
+    0
+}
+
 /// The effective user ID (no separate filesystem user ID here).
 pub(crate) fn follower_fsuid() -> Option<u32> {
     Some(rustix::process::geteuid().as_raw())
