@@ -907,14 +907,24 @@ fn a_whole_tree_judge_is_asked_once_per_distinct_tree_and_epoch() {
             asked += 1;
             true
         };
-        let found = explorer.explore_trees(None, ack_events, &mut holds, (&mut Memo::default(), &|| false));
+        let found = explorer.explore_trees(
+            None,
+            ack_events,
+            &mut holds,
+            (&mut Memo::default(), &|| false),
+        );
         assert_eq!(found.violating_states, 0);
         assert_eq!(asked, found.distinct_states, "{ack_events:?}");
         assert!(found.states_checked > found.distinct_states);
     }
     let mut empty_target =
         |_: &CrashState, tree: &FsTree| tree.target_state("0") != TargetState::Regular(Vec::new());
-    let found = explorer.explore_trees(None, &[], &mut empty_target, (&mut Memo::default(), &|| false));
+    let found = explorer.explore_trees(
+        None,
+        &[],
+        &mut empty_target,
+        (&mut Memo::default(), &|| false),
+    );
     assert!(found.violating_states > 0);
     assert!(
         found

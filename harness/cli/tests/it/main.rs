@@ -22,8 +22,8 @@ mod real;
 mod replays;
 mod reports;
 mod schema;
-mod units;
 mod trees;
+mod units;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
