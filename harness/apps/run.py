@@ -141,6 +141,9 @@ def run_torture(args, report_dir):
             continue
         if value.get("kind") == "subject":
             subject = value
+        elif value.get("kind") == "summary" and subject is None and value.get("subjects"):
+            # power --real prints its subjects inside the summary object.
+            subject = value["subjects"][0]
     error = None
     if done.returncode not in (0, 1) or subject is None:
         sys.stderr.write(done.stderr[-3000:])
@@ -163,7 +166,7 @@ def cell(code, subject, kinds, error):
     how many of the states judged violated."""
     if subject is None:
         return f"not judged (exit {code}): {error or 'no subject line'}"
-    judged = subject.get("states_checked", subject.get("real_states", "?"))
+    judged = subject.get("states_checked", subject.get("real_states", subject.get("checked", "?")))
     scope = "" if subject.get("exhaustive", True) else ", not exhaustive"
     if code == 0 and kinds:
         # The budget ended the count before the states of these trees were judged: the run

@@ -43,6 +43,8 @@ struct Fixture<'a> {
     timing: Timing,
     /// `--setup`'s tree of the current subject (on the scratch tmpfs, outside every image).
     start: Option<PathBuf>,
+    /// That tree as a trace's initial tree: every run's model starts from it.
+    start_tree: Option<Vec<torture_core::trace::InitialEntry>>,
 }
 
 /// A subject's old and new versions and golden trace.
@@ -179,6 +181,7 @@ fn with_dir(
         cloned: 0,
         timing: Timing::default(),
         start: None,
+        start_tree: None,
     };
     let result = fixture.all_subjects(subjects, on_state);
     let _ = fs::remove_dir(&snap_mount);
@@ -407,7 +410,16 @@ impl Fixture<'_> {
                 });
             }
         };
-        Ok((run.trace, written))
+        Ok((self.with_start(run.trace), written))
+    }
+
+    /// `trace` starting from `--setup`'s tree, as every run of the subject does: without it the
+    /// model would hold the prepared files as absent.
+    fn with_start(&self, mut trace: Trace) -> Trace {
+        if self.start_tree.is_some() {
+            trace.header.initial_tree.clone_from(&self.start_tree);
+        }
+        trace
     }
 
     fn probe_subject(
@@ -480,7 +492,7 @@ impl Fixture<'_> {
                 .push(format!("e{k}: the writer took another path"));
             return Ok(None);
         };
-        let Some(trace) = run.trace else {
+        let Some(trace) = run.trace.map(|trace| self.with_start(trace)) else {
             result
                 .skipped
                 .push(format!("e{k}: the run recorded no trace"));
@@ -686,6 +698,7 @@ impl Fixture<'_> {
     /// Runs `--setup` for one subject in a fresh directory on the scratch tmpfs: its tree is
     /// copied into every sandbox of the subject.
     fn set_up(&mut self, prepared: &Prepared) -> Result<Option<PathBuf>, RealError> {
+        self.start_tree = None;
         let Some(setup) = &self.options.tree.setup else {
             return Ok(None);
         };
@@ -699,6 +712,7 @@ impl Fixture<'_> {
         let cancel = &self.options.cancel;
         let logs = self.dir.join("starts");
         let done = tree::set_up(setup, &start, (&logs, "setup"), timeout, cancel)?;
+        self.start_tree = done.as_ref().map(torture_core::power::initial_entries);
         Ok(done.map(|_| start))
     }
 
