@@ -247,6 +247,7 @@ fuzz_target!(|input: Input| {
         max_states: 64,
         seed: input.seed,
         budget_ms: None,
+        partition: None,
         max_findings: 4,
         lost_writes: Default::default(),
     };
