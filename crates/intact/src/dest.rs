@@ -475,14 +475,6 @@ mod tests {
 
     #[test]
     fn protected_regular_levels_follow_the_kernels_rule() {
-        let meta = |mode: u32, uid: u32| Meta {
-            dev: 1,
-            ino: 2,
-            mode,
-            uid,
-            gid: 0,
-            size_bytes: 0,
-        };
         let (root, nobody) = (0, 65534);
         let file = meta(0o100644, nobody);
         assert_eq!(
