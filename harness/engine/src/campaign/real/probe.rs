@@ -457,6 +457,10 @@ impl Fixture<'_> {
             let Some(taken) = self.held_state(&at, &golden, &mut result)? else {
                 continue;
             };
+            if self.options.tree.check.is_some() {
+                self.judge_checked(taken, &golden, &mut result, on_state)?;
+                continue;
+            }
             // The oldest read's directory is the one the next read takes.
             if pending.len() == READS_IN_FLIGHT
                 && let Some(oldest) = pending.pop_front()
@@ -518,16 +522,14 @@ impl Fixture<'_> {
             point,
             trace,
         } = taken;
-        let relative = sandbox.clone();
         let handle = std::thread::spawn(move || {
             let started = Instant::now();
-            let tree = mount_and_read(kind, &copy, &mount_point, &[&relative])
+            let tree = mount_and_read(kind, &copy, &mount_point, &[&sandbox])
                 .map(|mut trees| trees.remove(0));
             (copy, tree, elapsed_ms(started))
         });
         PendingRead {
             point,
-            sandbox,
             trace,
             handle: Some(handle),
         }
@@ -543,28 +545,51 @@ impl Fixture<'_> {
     ) -> Result<(), RealError> {
         let (copy, tree, mount_ms) = pending.join()?;
         self.timing.mount_ms += mount_ms;
-        let tree = tree?;
-        let point = pending.point;
-        // Under `--check` the copy is mounted once more, to run `--recover` and `--check` in it.
-        let verdict = match (&self.options.tree.check, point) {
-            (Some(_), RealPoint::Held { events }) => {
-                let at = (&pending.trace, events);
-                self.read_checked(&copy, &pending.sandbox, at)?.1
-            }
-            (Some(_), RealPoint::AfterExit { .. }) | (None, _) => None,
-        };
-        let model = RunModel::new(&pending.trace, self.options.fs.model())
-            .map_err(|what| writer_error(&result.label, what))?;
-        let started = Instant::now();
-        let states = model.states_at(point, self.options.max_states, self.options.assume);
-        self.timing.model_ms += elapsed_ms(started);
         let seen = Seen {
-            tree: &tree,
-            point,
+            tree: &tree?,
+            point: pending.point,
             copy: &copy,
             trace: &pending.trace,
+            verdict: None,
+        };
+        self.judge_seen(seen, golden, result, on_state)
+    }
+
+    /// Under `--check`: mounts a held point's copy once, reads it, runs `--recover` and
+    /// `--check` in it, and judges it (no read thread: the checker needs the copy mounted).
+    fn judge_checked(
+        &mut self,
+        taken: Taken,
+        golden: &Golden,
+        result: &mut RealSubject,
+        on_state: &mut OnState<'_>,
+    ) -> Result<(), RealError> {
+        let events = taken.point.events();
+        let at = (&taken.trace, events);
+        let (tree, verdict) = self.read_checked(&taken.copy, &taken.sandbox, at)?;
+        let seen = Seen {
+            tree: &tree,
+            point: taken.point,
+            copy: &taken.copy,
+            trace: &taken.trace,
             verdict,
         };
+        self.judge_seen(seen, golden, result, on_state)
+    }
+
+    /// Judges a read state against the model of its own run's trace.
+    fn judge_seen(
+        &mut self,
+        seen: Seen<'_>,
+        golden: &Golden,
+        result: &mut RealSubject,
+        on_state: &mut OnState<'_>,
+    ) -> Result<(), RealError> {
+        let model = RunModel::new(seen.trace, self.options.fs.model())
+            .map_err(|what| writer_error(&result.label, what))?;
+        let started = Instant::now();
+        let states = model.states_at(seen.point, self.options.max_states, self.options.assume);
+        self.timing.model_ms += elapsed_ms(started);
         let state = self.judge(&model, &states, seen, golden, result)?;
         on_state(&result.label, &state);
         result.states.push(state);
@@ -807,8 +832,6 @@ type ReadOutcome = (ImageSnapshot, Result<Tree, RealError>, u64);
 /// thread, so an error never leaves a copy mounted.
 struct PendingRead {
     point: RealPoint,
-    /// The sandbox, relative to the file system's root.
-    sandbox: PathBuf,
     trace: Trace,
     handle: Option<std::thread::JoinHandle<ReadOutcome>>,
 }
