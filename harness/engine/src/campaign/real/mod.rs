@@ -8,7 +8,8 @@
 //! (`syncfs`), the writer is started with `hold@SYSCALL#k` (held at the entry of event k, after
 //! events 0..k-1 completed), the image is cloned while the writer is held ([`ImageSnapshot`]: one
 //! `FICLONE`, atomic, O(extents)), and the writer is resumed to its end; the clone is mounted and
-//! read on a thread of its own while the next crash point's writer runs (a clone is frozen).
+//! read on a thread of its own while the next crash point's writer runs (a clone is frozen);
+//! under `--check` it is mounted once, in line, and read, recovered and checked in that mount.
 //! After every subject, one more sandbox per subject runs to its exit, and the image is copied
 //! at once (`+0ms`) and then at doubling intervals up to `--settle-ms` (ext4 commits every 5 s,
 //! dirty data expires after 30 s): the states after the acknowledgement.
