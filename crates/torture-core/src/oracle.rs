@@ -168,6 +168,9 @@ pub enum Violation {
         /// How many.
         count: usize,
     },
+    /// Under `--check`: the checker (or `--recover` before it) rejected the whole tree the
+    /// crash left; its reason is kept beside the trial.
+    CheckFailed,
 }
 
 impl Violation {
@@ -189,6 +192,9 @@ impl Violation {
             }
             Violation::OrphansAfterRecovery { .. } => {
                 "remove the temp files a crashed run left (a per-run name the next run can find)"
+            }
+            Violation::CheckFailed => {
+                "make each step complete (and durable) before a later step or an acknowledgement depends on it"
             }
         }
     }
@@ -529,6 +535,24 @@ pub fn trial_violations(facts: &TrialFacts) -> Vec<Violation> {
     violations
 }
 
+/// Every violation one trial shows when `--check` judged whole trees: the checker's verdict
+/// (a torn verdict is its rejection) replaces the target's rules, acknowledgements included
+/// (the checker reads them in `{stdout}`); hang, recovery and leftovers as in
+/// [`trial_violations`].
+pub fn tree_trial_violations(facts: &TrialFacts) -> Vec<Violation> {
+    let mut violations = match facts.verdict {
+        Verdict::Torn { .. } => vec![Violation::CheckFailed],
+        Verdict::Absent | Verdict::Old | Verdict::New { .. } => Vec::new(),
+    };
+    let rest = trial_violations(&TrialFacts {
+        verdict: Verdict::New { index: None },
+        ack: Ack::Pending,
+        ..*facts
+    });
+    violations.extend(rest);
+    violations
+}
+
 /// Compares a subject's violation count with what it must show. A subject that did something
 /// the tracer does not model cannot pass; a canary with no violation in one shard is not judged.
 pub fn subject_status(
@@ -664,6 +688,7 @@ impl fmt::Display for Violation {
                 let survive = if *count == 1 { "survives" } else { "survive" };
                 write!(f, "{files} {survive} recovery (--strict)")
             }
+            Violation::CheckFailed => f.write_str("the --check command rejected the crash tree"),
         }
     }
 }
@@ -859,6 +884,34 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
         assert!(is_json(deep.as_bytes()));
         assert!(!is_json(b"{} trailing"));
+    }
+
+    #[test]
+    fn under_a_tree_check_the_checker_replaces_the_target_rules() {
+        let torn = Verdict::Torn {
+            parses: Validity::Invalid,
+            first_diff_offset: 0,
+            len_bytes: 0,
+        };
+        let facts = |verdict, hung| TrialFacts {
+            initial: Initial::Old,
+            verdict,
+            ack: Ack::Acked,
+            hung,
+            recovery: None,
+            orphans_after_recovery: 0,
+            strict: false,
+        };
+        assert_eq!(
+            tree_trial_violations(&facts(torn, true)),
+            [Violation::CheckFailed, Violation::WriterHung]
+        );
+        // Acked and the checker held: no ack rule of the target judge applies.
+        assert_eq!(tree_trial_violations(&facts(NEW0, false)), []);
+        assert_eq!(
+            trial_violations(&facts(torn, false)),
+            [Violation::Torn, Violation::NotNewAfterAck]
+        );
     }
 
     #[test]

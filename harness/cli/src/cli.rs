@@ -169,20 +169,20 @@ pub struct Common {
     #[arg(long, value_enum, default_value_t = ValidateArg::Auto, conflicts_with = "check")]
     pub validate: ValidateArg,
 
-    /// Shell command that judges the whole crash tree (power, power --real): exit 0 the state
-    /// is fine, non-zero a violation whose reason is its first line of output. It runs in a
-    /// directory holding the crash tree; `{dir}` is that directory, `{file}`/`{target}` the
-    /// target in it, `{stdout}` a file of the writer's stdout lines up to the crash (naming none
-    /// appends the target's path); $TORTURE_DIR, $TORTURE_TARGET, $TORTURE_STDOUT, $TORTURE_ACKS
+    /// Shell command that judges the whole tree a crash left (power: each crash state; kill:
+    /// the sandbox after the kill; errors: after the faulted run): exit 0 the state is fine,
+    /// non-zero a violation whose reason is its first line of output. It runs in a directory
+    /// holding a copy of the tree; `{dir}` is that directory, `{file}`/`{target}` the target in
+    /// it, `{stdout}` a file of the writer's stdout lines up to the crash (naming none appends
+    /// the target's path); $TORTURE_DIR, $TORTURE_TARGET, $TORTURE_STDOUT, $TORTURE_ACKS
     /// (--ack-line matches, or 1 once the writer exited 0) say the same. Distinct trees are
-    /// checked once, over --jobs workers. kill and errors run it on a copy of the crashed
-    /// sandbox as a validity check of the target as a reader sees it
+    /// checked once, over --jobs workers (not race)
     #[arg(long, value_name = "CMD")]
     pub check: Option<String>,
 
     /// Every stdout line matching REGEX acknowledges an operation ($TORTURE_ACKS counts them);
-    /// the built-in judge takes the first as the writer's acknowledgement (instead of exit 0)
-    /// [power only]
+    /// without --check, the built-in judge takes the first as the writer's acknowledgement
+    /// (instead of exit 0): after it, the target must be the new version (not race)
     #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
     pub ack_line: Option<Regex>,
 
@@ -194,7 +194,7 @@ pub struct Common {
 
     /// Shell command run on each crash tree before --check, instead of the writer's own
     /// recovery run (`git fsck`, opening a database); placeholders as --check; its non-zero exit
-    /// is a violation with its first line as the reason [power only]
+    /// is a violation with its first line as the reason (power, kill, errors)
     #[arg(long, value_name = "CMD", requires = "check")]
     pub recover: Option<String>,
 
@@ -382,24 +382,24 @@ impl FormatArg {
 }
 
 impl Common {
-    /// Refuses what only `torture power` honours yet: `--ack-line`, `--recover` and a `--check`
-    /// that reads `{stdout}` (and, for `race`, `--setup`), never ignored.
-    pub fn refuse_power_only(&self, command: &str) -> Result<(), String> {
-        let stdout = self
-            .check
-            .as_deref()
-            .is_some_and(|c| c.contains("{stdout}"));
+    /// Refuses what `torture race` cannot honour, never ignored: `--ack-line` (a racing writer
+    /// acknowledges by its exit, and every read is judged byte for byte against the versions)
+    /// and `--setup` (each schedule starts from the old version's bytes at the target alone).
+    pub fn refuse_for_race(&self) -> Result<(), String> {
         let refused = [
-            (self.ack_line.is_some(), "--ack-line"),
-            (self.recover.is_some(), "--recover"),
-            (stdout, "--check with {stdout}"),
-            (self.setup.is_some() && command == "race", "--setup"),
+            (
+                self.ack_line.is_some(),
+                "--ack-line: race judges each read of the target against the versions the writers \
+                 wrote; a racing writer acknowledges by its exit",
+            ),
+            (
+                self.setup.is_some(),
+                "--setup: race starts every schedule from the old version at the target alone \
+                 (--initial); it does not restore a prepared tree between schedules",
+            ),
         ];
         match refused.iter().find(|(given, _)| *given) {
-            Some((_, option)) => Err(format!(
-                "{option} is not supported by `torture {command}` yet: it judges whole crash trees \
-                 in `torture power` (and `power --real`) only"
-            )),
+            Some((_, reason)) => Err(format!("not supported by `torture race`: {reason}")),
             None => Ok(()),
         }
     }

@@ -91,7 +91,6 @@ impl ErrorsArgs {
 
     /// Turns the options into a plan, or explains what does not fit together.
     pub fn plan(&self, seed: u64) -> Result<ErrorsPlan, String> {
-        self.common.refuse_power_only("errors")?;
         let kill = self.as_kill_args().plan(seed)?;
         let mut subjects = kill.subjects;
         for subject in &mut subjects {

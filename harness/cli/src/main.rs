@@ -253,9 +253,6 @@ pub(crate) fn run_kill(
     cancel: &Arc<AtomicBool>,
 ) -> Result<(campaign::RunResult, Option<std::path::PathBuf>), ExitCode> {
     let run_id = run_id();
-    args.common
-        .refuse_power_only("kill")
-        .map_err(|message| harness_error(&message))?;
     let plan = args
         .plan(args.common.seed.unwrap_or_else(random_seed))
         .map_err(|message| harness_error(&message))?;

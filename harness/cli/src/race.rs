@@ -90,7 +90,7 @@ fn schedule_id(id: &str) -> Result<Schedule, String> {
 impl RaceArgs {
     fn settings(&self, seed: u64) -> Result<RaceSettings, String> {
         let c = &self.common;
-        c.refuse_power_only("race")?;
+        c.refuse_for_race()?;
         if c.check.is_some() || c.validate != ValidateArg::Auto {
             return Err(
                 "--check and --validate are not supported by race: it judges each read \
@@ -111,7 +111,9 @@ impl RaceArgs {
         }
         if c.unit()?.is_unit() {
             return Err(
-                "race judges one target: several --target, a glob or --marker are not supported by race"
+                "race judges one target: several --target, a glob or --marker are not supported by race \
+                 (it judges each read of the one target against the versions the racing writers \
+                 wrote; the files of a unit are not read together)"
                     .to_owned(),
             );
         }

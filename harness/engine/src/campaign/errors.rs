@@ -385,7 +385,7 @@ fn run_subject(
         planned: chosen.len() as u64,
         golden_power_safe: judge.golden_power_safe,
         trial_time: started.elapsed(),
-        golden: Some(golden.summary),
+        golden: Some(golden.into_summary()),
     };
     (Some(result), end)
 }
@@ -491,7 +491,7 @@ fn work(
         shared.settings,
         shared.context,
         (sandbox, logs, slot),
-    );
+    )?;
     while !shared.stop.load(Ordering::Relaxed) {
         let number = shared.next.fetch_add(1, Ordering::Relaxed);
         let Some(injection) = shared.chosen.get(number) else {
@@ -518,17 +518,23 @@ fn inject(
     let Some(run) = worker.run_fault(&injection.fault(), &what)? else {
         return Ok(None);
     };
-    let Some((verdict, _)) = worker.judge_target()? else {
+    let Some(((verdict, reason), _)) = worker.judge_crash(&run.ack)? else {
         return Ok(None);
     };
     let orphans = worker.orphans()?;
-    let Some(recovery) = worker.recover()? else {
+    let Some(recovery) = worker.recover_after(&run.ack)? else {
         return Ok(None);
     };
     let exit = run_exit(&run.outcome, &run.ack);
-    let target = target_class(&verdict);
-    let power_safe = match (exit, target, &run.trace) {
-        (RunExit::Code(0), verdict::TargetClass::New, Some(trace)) => {
+    let checked = shared.settings.check_command().is_some();
+    let target = match checked {
+        true => checked_class(&verdict, exit),
+        false => target_class(&verdict),
+    };
+    // Under `--check` the power check would judge the target's bytes alone, not the tree the
+    // checker judges: `torture power --check` is the whole-tree verdict at a power cut.
+    let power_safe = match (exit, target, &run.trace, checked) {
+        (RunExit::Code(0), verdict::TargetClass::New, Some(trace), false) => {
             shared.judge.power_safe(trace, injection)
         }
         _ => None,
@@ -540,18 +546,23 @@ fn inject(
         exit,
         target,
         power_safe,
-        recovery: Some(Recovery {
+        recovery: recovery.as_ref().map(|recovery| Recovery {
             exit: recovery.exit,
             target: target_class(&recovery.verdict),
         }),
-        leftovers: recovery.orphans.len(),
+        leftovers: recovery.as_ref().map_or(0, |r| r.orphans.len()),
         strict: shared.settings.strict,
     };
     let violations = verdict::judge(&facts);
     let faulted = run.trace.as_ref().unwrap_or(&shared.golden.summary.trace);
-    let diagnosis = violations
-        .first()
-        .map(|v| diagnose::diagnose(&facts, v, faulted));
+    let reason = reason.or_else(|| recovery.and_then(|r| r.reason));
+    let diagnosis = violations.first().map(|v| {
+        let diagnosis = diagnose::diagnose(&facts, v, faulted);
+        match &reason {
+            Some(reason) => format!("--check rejected the tree: {reason}. {diagnosis}"),
+            None => diagnosis,
+        }
+    });
     Ok(Some(InjectionRecord {
         number,
         injection: injection.clone(),
@@ -586,6 +597,22 @@ fn target_class(verdict: &Verdict) -> verdict::TargetClass {
         Verdict::Old => verdict::TargetClass::Old,
         Verdict::New { .. } => verdict::TargetClass::New,
         Verdict::Torn { .. } => verdict::TargetClass::Torn,
+    }
+}
+
+/// Under `--check`, the checker's verdict as the errors verdict names it: a tree it accepts is
+/// what the writer promised (the new version after exit 0, the old one after a failure); one it
+/// rejects is torn.
+fn checked_class(verdict: &Verdict, exit: RunExit) -> verdict::TargetClass {
+    match (verdict, exit) {
+        (Verdict::Torn { .. }, _) => verdict::TargetClass::Torn,
+        (Verdict::Absent | Verdict::Old | Verdict::New { .. }, RunExit::Code(0)) => {
+            verdict::TargetClass::New
+        }
+        (
+            Verdict::Absent | Verdict::Old | Verdict::New { .. },
+            RunExit::Code(_) | RunExit::Signal(_) | RunExit::TimedOut,
+        ) => verdict::TargetClass::Old,
     }
 }
 

@@ -112,9 +112,19 @@ pub(crate) struct Golden {
     /// `--setup`: the directory holding the tree it prepared, copied into every sandbox before
     /// a run (`None`: the sandbox starts empty, or with the old version at the target).
     pub start: Option<PathBuf>,
+    /// `--check` in `kill` and `errors`: the verdicts of the distinct crash trees the workers
+    /// checked.
+    pub trees: super::crash_tree::SharedTrees,
 }
 
 impl Golden {
+    /// The summary for the report, with the note of the whole-tree checks the trials ran.
+    pub fn into_summary(self) -> GoldenSummary {
+        let mut summary = self.summary;
+        summary.notes.extend(self.trees.note());
+        summary
+    }
+
     /// Prepares `sandbox` for a run: the setup's tree, else `old` at the target.
     pub fn reset(&self, sandbox: &Sandbox, old: Option<&[u8]>) -> Result<(), CampaignError> {
         reset_sandbox(sandbox, self.start.as_deref(), old)
@@ -260,6 +270,7 @@ pub(crate) fn record(
         selection: prepared.subject.selection,
         unit,
         start: step.start,
+        trees: Default::default(),
     }))
 }
 
@@ -308,6 +319,7 @@ pub(crate) fn saved(trace: &Trace, settings: &Settings) -> Result<Golden, Campai
         selection: None,
         unit: None,
         start: None,
+        trees: Default::default(),
     })
 }
 

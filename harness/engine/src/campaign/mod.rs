@@ -15,6 +15,7 @@
 //! Ctrl-C sets the shared cancel flag: the tracer and every wait in here stop, children are
 //! killed, and the run returns what it has so far ([`RunEnd::Interrupted`]).
 
+mod crash_tree;
 mod error;
 pub mod errors;
 mod golden;
@@ -208,6 +209,8 @@ pub struct RecoveryRecord {
     pub verdict: Verdict,
     /// Why it failed, if it did.
     pub failure: Option<RecoveryFailure>,
+    /// Under `--check`: the checker's reason when it rejected the tree the run left.
+    pub reason: Option<String>,
     /// Files other than the target after it.
     pub orphans: Vec<Orphan>,
 }
@@ -223,16 +226,20 @@ pub struct TrialRecord {
     pub end: Outcome,
     /// What the writer printed and how it ended, up to the kill.
     pub writer: WriterAck,
-    /// What the crash left at the target.
+    /// What the crash left at the target (under `--check`: new when the checker accepted the
+    /// whole tree, torn when it rejected it).
     pub verdict: Verdict,
+    /// Under `--check`: the checker's (or `--recover`'s) first line when it rejected the tree.
+    pub reason: Option<String>,
     /// What the writer had acknowledged before it was killed.
     pub ack: Ack,
     /// Set when the target was not a regular file.
     pub target_kind: Option<oracle::FileKind>,
     /// Files other than the target right after the crash.
     pub orphans: Vec<Orphan>,
-    /// The recovery run.
-    pub recovery: RecoveryRecord,
+    /// The recovery run (`None`: under `--check`, `--recover` replaced it and ran before the
+    /// checker).
+    pub recovery: Option<RecoveryRecord>,
     /// Every violation, in a fixed order; empty when the trial is clean.
     pub violations: Vec<Violation>,
 }
@@ -417,8 +424,9 @@ impl Counts {
             Verdict::Torn { .. } => self.torn += 1,
         }
         self.orphans += u64::from(!trial.orphans.is_empty());
-        self.orphans_after_recovery += u64::from(!trial.recovery.orphans.is_empty());
-        self.recovery_failures += u64::from(trial.recovery.failure.is_some());
+        let recovery = trial.recovery.as_ref();
+        self.orphans_after_recovery += u64::from(recovery.is_some_and(|r| !r.orphans.is_empty()));
+        self.recovery_failures += u64::from(recovery.is_some_and(|r| r.failure.is_some()));
         self.violations += u64::from(!trial.violations.is_empty());
         match trial.end {
             Outcome::NotReached { .. } => self.not_reached += 1,
@@ -536,7 +544,7 @@ fn run_subject(
     let result = SubjectResult {
         subject: prepared.subject.clone(),
         fingerprint: fingerprint(&prepared.subject, &golden.summary, settings),
-        golden: Some(golden.summary),
+        golden: Some(golden.into_summary()),
         incomplete: records.len() < points.len(),
         trials: records,
         planned_trials: points.len() as u64,

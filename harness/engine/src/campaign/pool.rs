@@ -113,7 +113,7 @@ fn work_until_done(
         shared.settings,
         shared.context,
         slot,
-    );
+    )?;
     while !shared.stop.load(Ordering::Relaxed) {
         let next = shared.next.fetch_add(1, Ordering::Relaxed);
         let Some(&(number, point)) = shared.points.get(next) else {

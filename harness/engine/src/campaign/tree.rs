@@ -63,6 +63,35 @@ impl AckLines {
         acks
     }
 
+    /// The acknowledgements of a process crash (`kill`, `errors`): every complete line the
+    /// writer printed before it was killed (or before the faulted run ended), and its exit 0 if
+    /// it got there, all placed before event 0 (a crash after `events` 0 sees them all).
+    pub fn printed(stdout: &[u8], exited_ok: bool, ack_line: Option<&Regex>) -> AckLines {
+        let text = String::from_utf8_lossy(stdout);
+        // A last line without its newline was cut off by the kill: not printed yet.
+        let complete = text.rsplit_once('\n').map_or("", |(lines, _)| lines);
+        let lines = match text.contains('\n') {
+            false => Vec::new(),
+            true => complete
+                .split('\n')
+                .map(|line| {
+                    let counts = ack_line.is_some_and(|regex| regex.is_match(line));
+                    (0, line.to_owned(), counts)
+                })
+                .collect(),
+        };
+        AckLines {
+            lines,
+            exit: exited_ok.then_some(0),
+            by_line: ack_line.is_some(),
+        }
+    }
+
+    /// Whether any `--ack-line` match is among the lines printed at or before `events`.
+    pub fn acknowledged_by_line(&self, events: usize) -> bool {
+        self.by_line && self.count(events) > 0
+    }
+
     /// The `events_before` of every acknowledgement, ascending: the explorer's epochs.
     pub fn events(&self) -> Vec<usize> {
         let mut events: Vec<usize> = self.lines.iter().map(|(e, _, _)| *e).collect();
@@ -500,6 +529,18 @@ mod tests {
         assert_eq!(acks.events(), [2, 5, 7, 9]);
         let by_exit = AckLines::new(&header(), None);
         assert_eq!((by_exit.count(8), by_exit.count(9)), (0, 1));
+    }
+
+    #[test]
+    fn a_process_crash_sees_every_complete_line_it_printed() {
+        let regex = Regex::new("^ack ").expect("regex");
+        let acks = AckLines::printed(b"ack 1\nnote\nack 2\nack 3 cut", false, Some(&regex));
+        assert_eq!(acks.stdout(0), "ack 1\nnote\nack 2\n");
+        assert_eq!(acks.count(0), 2);
+        assert!(acks.acknowledged_by_line(0));
+        let none = AckLines::printed(b"half a line", true, None);
+        assert_eq!((none.stdout(0).as_str(), none.count(0)), ("", 1));
+        assert!(!none.acknowledged_by_line(0));
     }
 
     #[test]

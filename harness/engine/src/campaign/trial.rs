@@ -3,19 +3,35 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use regex::Regex;
+
 use super::error::CampaignError;
 use super::golden::{Golden, Validator, writer_command};
 use super::process::{self, Ended, Invocation, Output};
 use super::subject::Prepared;
+use super::tree::{AckLines, TreeChecker, TreeVerdict};
 use super::{RecoveryRecord, RunContext, Settings, TrialRecord};
 use crate::sandbox::Sandbox;
-use crate::tracer::{self, Outcome, RunLimits, WriterCommand};
+use crate::tracer::{self, Outcome, RunLimits, WriterAck, WriterCommand};
 use torture_core::fault::Fault;
 use torture_core::killpoint::KillPoint;
 use torture_core::oracle::{
-    self, FileKind, NewRule, RunExit, TargetState, TrialFacts, Validation, Validity, Verdict,
+    self, Ack, FileKind, RunExit, TargetState, TrialFacts, Validation, Validity, Verdict,
     Versions,
 };
+use torture_core::power;
+use torture_core::trace::ExitStatus;
+
+/// The verdict of a tree the checker rejected (its reason is kept beside it): torn, as power
+/// calls it, with no offset or length (the checker judged a tree, not the target's bytes).
+pub(crate) const REJECTED: Verdict = Verdict::Torn {
+    parses: Validity::Invalid,
+    first_diff_offset: 0,
+    len_bytes: 0,
+};
+
+/// A crash's verdict, and under `--check` the checker's reason when it rejected the tree.
+pub(crate) type Judged = (Verdict, Option<String>);
 
 /// A worker's fixed setup: its sandbox and the writer invocations for it.
 pub(crate) struct Worker<'a> {
@@ -29,6 +45,10 @@ pub(crate) struct Worker<'a> {
     recovery: Invocation,
     command: WriterCommand,
     limits: RunLimits,
+    /// `--ack-line`, compiled.
+    ack_line: Option<Regex>,
+    /// Where this worker's `--check` runs materialise crash trees.
+    check_work: PathBuf,
 }
 
 impl<'a> Worker<'a> {
@@ -38,9 +58,12 @@ impl<'a> Worker<'a> {
         settings: &'a Settings,
         context: &'a RunContext,
         (sandbox, logs, slot): (Sandbox, PathBuf, String),
-    ) -> Worker<'a> {
+    ) -> Result<Worker<'a>, CampaignError> {
         let recovery = prepared.invocation(sandbox.target(), 2);
-        Worker {
+        let check_work = logs.with_file_name(format!("checks-{slot}"));
+        Ok(Worker {
+            ack_line: settings.ack_regex()?,
+            check_work,
             command: writer_command(&recovery),
             limits: RunLimits {
                 timeout_ms: settings.timeout_ms,
@@ -54,7 +77,7 @@ impl<'a> Worker<'a> {
             logs,
             slot,
             recovery,
-        }
+        })
     }
 
     /// Runs one trial. `Ok(None)`: Ctrl-C.
@@ -79,34 +102,99 @@ impl<'a> Worker<'a> {
         };
         // Leftovers first: a `--check` with side effects must not change what is counted.
         let orphans = self.orphans()?;
-        let Some((verdict, target_kind)) = self.judge_target()? else {
+        let Some(((verdict, reason), target_kind)) = self.judge_crash(&run.ack)? else {
             return Ok(None);
         };
-        let Some(recovery) = self.recover()? else {
+        let Some(recovery) = self.recover_after(&run.ack)? else {
             return Ok(None);
         };
         let facts = TrialFacts {
             initial: self.settings.initial,
             verdict,
-            ack: super::ack_of(&run.ack),
+            ack: self.ack_of(&run.ack),
             hung: matches!(run.outcome, Outcome::TimedOut { .. }),
-            recovery: recovery.failure,
-            orphans_after_recovery: recovery.orphans.len(),
+            recovery: recovery.as_ref().and_then(|r| r.failure),
+            orphans_after_recovery: recovery.as_ref().map_or(0, |r| r.orphans.len()),
             strict: self.settings.strict,
         };
-        let violations = oracle::trial_violations(&facts);
+        let violations = match self.settings.check_command() {
+            Some(_) => oracle::tree_trial_violations(&facts),
+            None => oracle::trial_violations(&facts),
+        };
         Ok(Some(TrialRecord {
             number,
             point,
             end: run.outcome,
             writer: run.ack,
             verdict,
+            reason,
             ack: facts.ack,
             target_kind,
             orphans,
             recovery,
             violations,
         }))
+    }
+
+    /// What the writer had acknowledged: with `--ack-line`, a matching line printed before the
+    /// kill; else its exit 0.
+    pub fn ack_of(&self, writer: &WriterAck) -> Ack {
+        match &self.ack_line {
+            Some(_) if self.printed(writer).acknowledged_by_line(0) => Ack::Acked,
+            Some(_) => Ack::Pending,
+            None => super::ack_of(writer),
+        }
+    }
+
+    fn printed(&self, writer: &WriterAck) -> AckLines {
+        let exited_ok = writer.exit == Some(ExitStatus::Code(0));
+        AckLines::printed(&writer.stdout, exited_ok, self.ack_line.as_ref())
+    }
+
+    /// The crash's verdict: under `--check` the checker's on the whole tree, else the target's
+    /// (with its kind when it is not a regular file). `Ok(None)`: Ctrl-C.
+    pub fn judge_crash(
+        &self,
+        writer: &WriterAck,
+    ) -> Result<Option<(Judged, Option<FileKind>)>, CampaignError> {
+        match self.settings.check_command() {
+            Some(check) => Ok(self
+                .judge_tree(check, writer)?
+                .map(|judged| (judged, None))),
+            None => Ok(self
+                .judge_target()?
+                .map(|(verdict, kind)| ((verdict, None), kind))),
+        }
+    }
+
+    /// The checker's verdict on the tree the sandbox holds now, with the lines `writer` printed
+    /// in `{stdout}` (`--recover` first, in the checker's copy): new when it holds, torn with
+    /// its reason when not. Distinct trees are checked once per subject. `Ok(None)`: Ctrl-C.
+    fn judge_tree(
+        &self,
+        check: &str,
+        writer: &WriterAck,
+    ) -> Result<Option<Judged>, CampaignError> {
+        let tree = power::read_tree(self.sandbox.path()).map_err(|source| CampaignError::Io {
+            what: format!("read the crash tree in {}", self.sandbox.path().display()),
+            source,
+        })?;
+        let checker = TreeChecker {
+            check,
+            recover: self.settings.recover.as_deref(),
+            target: &self.settings.target,
+            acks: self.printed(writer),
+            work: self.check_work.clone(),
+            logs: self.logs.clone(),
+            timeout: Duration::from_millis(self.settings.timeout_ms),
+            jobs: 1,
+            cancel: &self.context.cancel,
+        };
+        Ok(match self.golden.trees.verdict(&checker, tree)? {
+            Some(TreeVerdict::Holds) => Some((Verdict::New { index: None }, None)),
+            Some(TreeVerdict::Fails(reason)) => Some((REJECTED, Some(reason))),
+            None => None,
+        })
     }
 
     /// Runs the writer once with `fault` (an errno or a short write; `what` names the
@@ -165,28 +253,10 @@ impl<'a> Worker<'a> {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Classifies what is at the target now, as a reader sees it. `Ok(None)`: Ctrl-C during
-    /// `--check`.
-    ///
-    /// A `--check` runs on a copy of the sandbox, never on the crashed original, and the target
-    /// is classified as the copy holds it after the check: a reader that opens an SQLite
-    /// database rolls its hot journal back first, so the bytes on disk before that are not what
-    /// anyone ever reads. The original stays as the crash left it for the recovery run.
+    /// Classifies what is at the target now (the built-in judge; under `--check` the checker
+    /// judges whole trees instead, see [`Worker::judge_crash`]).
     pub fn judge_target(&self) -> Result<Option<(Verdict, Option<FileKind>)>, CampaignError> {
         self.judge_with(&self.golden.versions)
-    }
-
-    /// The versions a recovery run may leave. It starts from a state the golden runs never saw
-    /// (often the new version already), so a writer whose bytes carry history (SQLite's change
-    /// counter in its header) cannot match the golden output byte for byte: under `--check` the
-    /// check is the authority, and any valid file that is not the old version counts as new.
-    fn recovery_versions(&self) -> Versions {
-        let mut versions = self.golden.versions.clone();
-        match &self.golden.validator {
-            Validator::Check(_) => versions.rule = NewRule::ValidNotOld,
-            Validator::Builtin(_) => {}
-        }
-        versions
     }
 
     fn judge_with(
@@ -200,15 +270,10 @@ impl<'a> Worker<'a> {
             )));
         }
         let state = self.sandbox.read_target()?;
-        let (state, validation) = match &self.golden.validator {
-            Validator::Builtin(validation) => (state, *validation),
-            Validator::Check(_) if !oracle::needs_validation(&state, versions) => {
-                (state, Validation::Command(Validity::Unchecked))
-            }
-            Validator::Check(command) => match self.check_a_copy(command)? {
-                Some((seen, validity)) => (seen, Validation::Command(validity)),
-                None => return Ok(None),
-            },
+        let validation = match &self.golden.validator {
+            Validator::Builtin(validation) => *validation,
+            // Under `--check` the checker judges whole trees; a target alone is only bytes.
+            Validator::Check(_) => Validation::Bytes,
         };
         let kind = match &state {
             TargetState::NotRegular(kind) => Some(*kind),
@@ -220,32 +285,18 @@ impl<'a> Worker<'a> {
         )))
     }
 
-    /// Runs `--check` in a copy of the sandbox and returns the target as the check left it.
-    fn check_a_copy(
+    /// The recovery of a trial whose writer printed `writer`: the writer run again, uncrashed,
+    /// over what the crash left, judged like the crash (under `--check`, the checker on the tree
+    /// it left, with the same `{stdout}`). `Ok(Some(None))`: `--recover` replaced that run (it
+    /// ran before the checker, in [`Worker::judge_crash`]). `Ok(None)`: Ctrl-C.
+    pub fn recover_after(
         &self,
-        command: &str,
-    ) -> Result<Option<(TargetState, Validity)>, CampaignError> {
-        let copy = self.sandbox.copy_beside()?;
-        let timeout = Duration::from_millis(self.settings.timeout_ms);
-        let validity = process::check_file(
-            command,
-            copy.target(),
-            copy.path(),
-            &self.logs,
-            timeout,
-            &self.context.cancel,
-        )
-        .map_err(|source| CampaignError::Io {
-            what: format!("run --check {command:?}"),
-            source,
-        })?;
-        let seen = copy.read_target()?;
-        copy.remove()?;
-        Ok(validity.map(|validity| (seen, validity)))
-    }
-
-    /// Runs the writer again, uncrashed, over what the crash left. `Ok(None)`: Ctrl-C.
-    pub fn recover(&self) -> Result<Option<RecoveryRecord>, CampaignError> {
+        writer: &WriterAck,
+    ) -> Result<Option<Option<RecoveryRecord>>, CampaignError> {
+        let check = self.settings.check_command();
+        if check.is_some() && self.settings.recover.is_some() {
+            return Ok(Some(None));
+        }
         let exit = match self.prepared.run_in_process(self.sandbox.target()) {
             Some(exit) => exit,
             None => match self.recover_in_child()? {
@@ -254,16 +305,22 @@ impl<'a> Worker<'a> {
             },
         };
         let orphans = self.orphans()?;
-        let Some((verdict, _)) = self.judge_with(&self.recovery_versions())? else {
+        let judged = match check {
+            Some(check) => self.judge_tree(check, writer)?,
+            None => self
+                .judge_with(&self.golden.versions)?
+                .map(|(verdict, _)| (verdict, None)),
+        };
+        let Some((verdict, reason)) = judged else {
             return Ok(None);
         };
-        let failure = oracle::judge_recovery(exit, &verdict);
-        Ok(Some(RecoveryRecord {
+        Ok(Some(Some(RecoveryRecord {
             exit,
+            failure: oracle::judge_recovery(exit, &verdict),
             verdict,
-            failure,
+            reason,
             orphans,
-        }))
+        })))
     }
 
     fn recover_in_child(&self) -> Result<Option<RunExit>, CampaignError> {

@@ -39,15 +39,22 @@ pub struct TrialLine {
     pub end: String,
     /// The writer's exit code when it finished before the kill point.
     pub writer_exit_code: Option<i32>,
-    /// `acked` when the writer had acknowledged (exited 0) before the crash, else `pending`.
+    /// `acked` when the writer had acknowledged (exited 0, or printed an `--ack-line` match)
+    /// before the crash, else `pending`.
     pub ack: Ack,
     #[serde(flatten)]
     pub verdict: VerdictLine,
+    /// Under `--check`: the checker's (or `--recover`'s, prefixed `--recover: `) first line of
+    /// output when it rejected the crash tree; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// `directory`, `symlink` or `other` when the target was not a regular file.
     pub target_kind: Option<FileKind>,
     /// `[name, size_bytes]` pairs left right after the crash.
     pub orphans: Vec<(String, u64)>,
-    pub recovery: RecoveryLine,
+    /// `null` under `--check` with `--recover`: the recovery command replaced the writer's
+    /// recovery run and ran before the checker.
+    pub recovery: Option<RecoveryLine>,
     pub violation: bool,
     pub violations: Vec<String>,
     pub replay: String,
@@ -75,6 +82,9 @@ pub struct RecoveryLine {
     pub exit: RunExit,
     #[serde(flatten)]
     pub verdict: VerdictLine,
+    /// Under `--check`: the checker's first line when it rejected the recovered tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// `[name, size_bytes]` pairs that survived the recovery run.
     pub orphans: Vec<(String, u64)>,
 }
@@ -284,6 +294,7 @@ fn recovery_line(recovery: &RecoveryRecord) -> RecoveryLine {
         ok: recovery.failure.is_none(),
         exit: recovery.exit,
         verdict: VerdictLine::of(&recovery.verdict),
+        reason: recovery.reason.clone(),
         orphans: orphan_pairs(&recovery.orphans),
     }
 }
@@ -304,9 +315,10 @@ pub fn trial_line(result: &SubjectResult, settings: &Settings, trial: &TrialReco
         },
         ack: trial.ack,
         verdict: VerdictLine::of(&trial.verdict),
+        reason: trial.reason.clone(),
         target_kind: trial.target_kind,
         orphans: orphan_pairs(&trial.orphans),
-        recovery: recovery_line(&trial.recovery),
+        recovery: trial.recovery.as_ref().map(recovery_line),
         violation: !trial.violations.is_empty(),
         violations: trial.violations.iter().map(Violation::to_string).collect(),
         replay: campaign::replay_command(&result.subject, settings, trial.point),
@@ -322,26 +334,20 @@ pub fn trial_record(line: &TrialLine, settings: &Settings) -> Result<TrialRecord
         .verdict
         .verdict()
         .ok_or_else(|| format!("unknown verdict `{}`", line.verdict.verdict))?;
-    let recovery_verdict = line
-        .recovery
-        .verdict
-        .verdict()
-        .ok_or_else(|| format!("unknown verdict `{}`", line.recovery.verdict.verdict))?;
-    let recovery = RecoveryRecord {
-        exit: line.recovery.exit,
-        verdict: recovery_verdict,
-        failure: oracle::judge_recovery(line.recovery.exit, &recovery_verdict),
-        orphans: orphans_of(&line.recovery.orphans),
-    };
-    let violations = oracle::trial_violations(&TrialFacts {
+    let recovery = line.recovery.as_ref().map(recovery_record).transpose()?;
+    let facts = TrialFacts {
         initial: settings.initial,
         verdict,
         ack: line.ack,
         hung: matches!(end, Outcome::TimedOut { .. }),
-        recovery: recovery.failure,
-        orphans_after_recovery: recovery.orphans.len(),
+        recovery: recovery.as_ref().and_then(|r| r.failure),
+        orphans_after_recovery: recovery.as_ref().map_or(0, |r| r.orphans.len()),
         strict: settings.strict,
-    });
+    };
+    let violations = match settings.check_command() {
+        Some(_) => oracle::tree_trial_violations(&facts),
+        None => oracle::trial_violations(&facts),
+    };
     let judged: Vec<String> = violations.iter().map(Violation::to_string).collect();
     if judged != line.violations {
         return Err(format!(
@@ -358,11 +364,26 @@ pub fn trial_record(line: &TrialLine, settings: &Settings) -> Result<TrialRecord
         },
         end,
         verdict,
+        reason: line.reason.clone(),
         ack: line.ack,
         target_kind: line.target_kind,
         orphans: orphans_of(&line.orphans),
         recovery,
         violations,
+    })
+}
+
+fn recovery_record(line: &RecoveryLine) -> Result<RecoveryRecord, String> {
+    let verdict = line
+        .verdict
+        .verdict()
+        .ok_or_else(|| format!("unknown verdict `{}`", line.verdict.verdict))?;
+    Ok(RecoveryRecord {
+        exit: line.exit,
+        verdict,
+        failure: oracle::judge_recovery(line.exit, &verdict),
+        reason: line.reason.clone(),
+        orphans: orphans_of(&line.orphans),
     })
 }
 
@@ -389,10 +410,17 @@ pub fn describe_violations(trial: &TrialRecord) -> String {
                 ),
                 None => format!("target {}", trial.verdict),
             },
+            Violation::CheckFailed => match &trial.reason {
+                Some(reason) => format!("{v}: {reason}"),
+                None => v.to_string(),
+            },
+            Violation::Recovery(_) => match trial.recovery.as_ref().and_then(|r| r.reason.as_ref()) {
+                Some(reason) => format!("{v}: {reason}"),
+                None => v.to_string(),
+            },
             Violation::OldLost
             | Violation::NotNewAfterAck
             | Violation::WriterHung
-            | Violation::Recovery(_)
             | Violation::OrphansAfterRecovery { .. } => v.to_string(),
         })
         .collect();

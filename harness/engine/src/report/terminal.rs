@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::records::{describe_violations, end_name};
-use crate::campaign::{self, RunResult, Settings, SubjectResult, TrialRecord};
+use crate::campaign::{self, RecoveryRecord, RunResult, Settings, SubjectResult, TrialRecord};
 use torture_core::killpoint::{KillPoint, When};
 use torture_core::oracle::{SubjectStatus, Tally};
 pub use torture_core::words::count_of;
@@ -247,32 +247,44 @@ pub fn replay_lines(result: &SubjectResult) -> Vec<String> {
             point_context(result, trial.point),
             end_name(&trial.end)
         ));
-        lines.push(format!("{indent}after the crash: target {}", trial.verdict));
+        lines.push(match &trial.reason {
+            Some(reason) => format!("{indent}after the crash: --check rejected the tree: {reason}"),
+            None => format!("{indent}after the crash: target {}", trial.verdict),
+        });
         for orphan in &trial.orphans {
             lines.push(format!(
                 "{indent}  orphan: {} ({} bytes)",
                 orphan.name, orphan.size_bytes
             ));
         }
-        let recovery = &trial.recovery;
-        let outcome = if recovery.failure.is_none() {
-            "ok"
-        } else {
-            "FAILED"
-        };
-        lines.push(format!(
-            "{indent}recovery run: {}, target {}: {outcome}",
-            recovery.exit, recovery.verdict
-        ));
-        for orphan in &recovery.orphans {
-            lines.push(format!(
-                "{indent}  orphan after recovery: {} ({} bytes)",
-                orphan.name, orphan.size_bytes
-            ));
-        }
+        lines.extend(recovery_lines(trial.recovery.as_ref(), &indent));
         if !trial.violations.is_empty() {
             lines.push(format!("{indent}violation: {}", describe_violations(trial)));
         }
+    }
+    lines
+}
+
+/// The recovery run of a trial as replay lines.
+fn recovery_lines(recovery: Option<&RecoveryRecord>, indent: &str) -> Vec<String> {
+    let Some(recovery) = recovery else {
+        return vec![format!(
+            "{indent}recovery: --recover ran before --check, in place of the writer's run"
+        )];
+    };
+    let outcome = match recovery.failure {
+        None => "ok",
+        Some(_) => "FAILED",
+    };
+    let mut lines = vec![format!(
+        "{indent}recovery run: {}, target {}: {outcome}",
+        recovery.exit, recovery.verdict
+    )];
+    for orphan in &recovery.orphans {
+        lines.push(format!(
+            "{indent}  orphan after recovery: {} ({} bytes)",
+            orphan.name, orphan.size_bytes
+        ));
     }
     lines
 }
