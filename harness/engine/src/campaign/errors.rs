@@ -527,9 +527,9 @@ fn inject(
     };
     let exit = run_exit(&run.outcome, &run.ack);
     let checked = shared.settings.check_command().is_some();
-    let target = match checked {
-        true => checked_class(&verdict, exit),
-        false => target_class(&verdict),
+    let (verdict, target) = match checked {
+        true => checked_class(verdict, exit),
+        false => (verdict, target_class(&verdict)),
     };
     // Under `--check` the power check would judge the target's bytes alone, not the tree the
     // checker judges: `torture power --check` is the whole-tree verdict at a power cut.
@@ -603,16 +603,16 @@ fn target_class(verdict: &Verdict) -> verdict::TargetClass {
 /// Under `--check`, the checker's verdict as the errors verdict names it: a tree it accepts is
 /// what the writer promised (the new version after exit 0, the old one after a failure); one it
 /// rejects is torn.
-fn checked_class(verdict: &Verdict, exit: RunExit) -> verdict::TargetClass {
+fn checked_class(verdict: Verdict, exit: RunExit) -> (Verdict, verdict::TargetClass) {
     match (verdict, exit) {
-        (Verdict::Torn { .. }, _) => verdict::TargetClass::Torn,
+        (Verdict::Torn { .. }, _) => (verdict, verdict::TargetClass::Torn),
         (Verdict::Absent | Verdict::Old | Verdict::New { .. }, RunExit::Code(0)) => {
-            verdict::TargetClass::New
+            (Verdict::New { index: None }, verdict::TargetClass::New)
         }
         (
             Verdict::Absent | Verdict::Old | Verdict::New { .. },
             RunExit::Code(_) | RunExit::Signal(_) | RunExit::TimedOut,
-        ) => verdict::TargetClass::Old,
+        ) => (Verdict::Old, verdict::TargetClass::Old),
     }
 }
 
