@@ -8,6 +8,7 @@ mod apps;
 mod builtins;
 mod checks;
 mod contained;
+mod crash_trees;
 mod errors;
 mod examples;
 mod exits;

@@ -226,27 +226,13 @@ fn each_distinct_tree_is_checked_once_over_the_workers() {
     assert!(distinct < num(&subject, "states_checked"), "{subject}");
 }
 
-/// What only `torture power` honours yet is refused by the other commands, never ignored; a
-/// kill campaign starts every trial from the tree `--setup` prepared.
+/// A kill campaign starts every trial from the tree `--setup` prepared, and its checker sees
+/// that tree whole.
 #[test]
-fn options_only_power_honours_are_refused_elsewhere_and_kill_starts_from_the_setup_tree() {
+fn kill_starts_from_the_setup_tree() {
     let script = writer("journal_write.py");
-    for command in ["kill", "errors", "race"] {
-        for extra in [
-            &["--ack-line", "x"][..],
-            &["--check", "true", "--recover", "true"],
-            &["--check", "cat {stdout}"],
-        ] {
-            let mut args = vec![command];
-            args.extend_from_slice(extra);
-            args.extend(["--", python(), &script, "{target}"]);
-            let out = torture(&args);
-            assert_eq!(out.code, 2, "{command} {extra:?}: {out:?}");
-            assert!(out.stderr.contains("not supported"), "{out:?}");
-        }
-    }
     let setup = "echo '{\"generation\": 0}' > target.json && echo keep > keep.txt";
-    // `kill` judges the target as a reader sees it: the check rolls the journal back in its copy.
+    // The check rolls the journal back in its copy of the crash tree, as a reader would.
     let check = format!(
         "test -s {{dir}}/keep.txt && {} {} {{file}} /dev/null",
         python(),

@@ -1,0 +1,143 @@
+//! Whole trees in every crash kind: `torture kill` and `torture errors` judge the tree a crash
+//! (or a faulted run) left with `--check`, the writer's acknowledged lines in `{stdout}`, a
+//! `--recover` command first; `--ack-line` feeds the built-in judge without `--check`; `race`
+//! refuses what it cannot mean, with its reason.
+
+use crate::{Outcome, num, python, scratch_dir, torture, writer};
+
+/// `torture kill --initial absent --exhaustive` of `ack_then_rename.py` with `options`.
+fn kill_acks(options: &[&str], writer_args: &[&str]) -> Outcome {
+    let script = writer("ack_then_rename.py");
+    let mut args = vec!["kill", "--initial", "absent", "--exhaustive", "--seed", "3"];
+    args.extend_from_slice(options);
+    args.extend(["--", python(), &script, "{target}"]);
+    args.extend_from_slice(writer_args);
+    crate::run(&args)
+}
+
+fn acked_check() -> String {
+    format!(
+        "{} {} {{file}} {{stdout}}",
+        python(),
+        writer("acked_check.py")
+    )
+}
+
+#[test]
+fn a_kill_checker_reading_stdout_acks_catches_an_ack_before_the_rename_in_every_report() {
+    let check = acked_check();
+    let options = ["--ack-line", "^ack ", "--check", &check, "--no-report"];
+    let after = kill_acks(&options, &[]);
+    assert_eq!(after.code, 0, "acks after each rename: {after:?}");
+    assert!(after.stdout.contains("checker runs"), "{after:?}");
+    let reports = scratch_dir("crash-tree-reasons");
+    let dir = reports.to_string_lossy().into_owned();
+    let options = ["--ack-line", "^ack ", "--check", &check, "--report-dir", &dir];
+    let early = kill_acks(&options, &["--ack-early"]);
+    assert_eq!(early.code, 1, "an ack before its rename: {early:?}");
+    let reason = "acknowledged record 1 is lost";
+    assert!(early.stdout.contains(reason), "{early:?}");
+    let run = crate::the_run_dir(&reports);
+    for file in ["summary.md", "results.jsonl", "junit.xml"] {
+        let text = std::fs::read_to_string(run.join(file)).expect(file);
+        assert!(text.contains(reason), "{file}: {text}");
+    }
+    let results = std::fs::read_to_string(run.join("results.jsonl")).expect("results");
+    let trial: serde_json::Value = results
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .find(|t: &serde_json::Value| t["reason"].is_string())
+        .expect("a rejected trial");
+    assert_eq!(trial["reason"], reason, "{trial}");
+    assert_eq!(trial["verdict"], "torn", "{trial}");
+    let _ = std::fs::remove_dir_all(&reports);
+}
+
+#[test]
+fn a_kill_checker_sees_exactly_the_lines_printed_before_the_kill() {
+    let scratch = scratch_dir("crash-tree-stdout");
+    let log = scratch.join("seen");
+    let check = format!("{} {}", acked_check(), log.display());
+    let out = kill_acks(&["--ack-line", "^ack ", "--check", &check, "--no-report"], &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let seen = std::fs::read_to_string(&log).expect("the checker's log");
+    let mut kinds: Vec<&str> = seen.lines().collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    // Nothing printed yet, then one, two, three acknowledgements: TORTURE_ACKS counts them.
+    assert_eq!(
+        kinds,
+        ["0|", "1|ack 1", "2|ack 1;ack 2", "3|ack 1;ack 2;ack 3"],
+        "{seen}"
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+#[test]
+fn ack_line_without_check_is_the_built_in_judges_acknowledgement_in_kill() {
+    let after = kill_acks(&["--ack-line", "^ack ", "--no-report"], &["--once"]);
+    assert_eq!(after.code, 0, "{after:?}");
+    let early = kill_acks(
+        &["--ack-line", "^ack ", "--no-report"],
+        &["--once", "--ack-early"],
+    );
+    assert_eq!(early.code, 1, "{early:?}");
+    assert!(
+        early.stdout.contains("the writer acknowledged, but the target is not a new version"),
+        "{early:?}"
+    );
+    // Without --ack-line the exit is the acknowledgement: the early line means nothing.
+    let by_exit = kill_acks(&["--no-report"], &["--once", "--ack-early"]);
+    assert_eq!(by_exit.code, 0, "{by_exit:?}");
+}
+
+/// `torture errors --fault eio` of `journal_write.py`, judged by "no journal is left" after
+/// `recover` (if any).
+fn errors_with_recover(recover: Option<&str>) -> Outcome {
+    let script = writer("journal_write.py");
+    let mut args = vec!["errors", "--fault", "eio", "--seed", "1", "--format", "json"];
+    args.extend(["--check", "test ! -e {file}-journal"]);
+    if let Some(recover) = recover {
+        args.extend(["--recover", recover]);
+    }
+    args.extend(["--", python(), &script, "{target}"]);
+    torture(&args)
+}
+
+#[test]
+fn an_errors_run_recovers_each_faulted_tree_with_recover_before_the_check() {
+    let left = errors_with_recover(None);
+    assert_eq!(left.code, 1, "a failed write leaves the journal: {left:?}");
+    let rollback = format!(
+        "{} {} {{file}} {{stdout}}",
+        python(),
+        writer("journal_check.py")
+    );
+    let recovered = errors_with_recover(Some(&rollback));
+    assert_eq!(recovered.code, 0, "the rollback removes it: {recovered:?}");
+    let subject = recovered.subject();
+    assert!(num(&subject, "injections") > 5, "{subject}");
+    let failing = errors_with_recover(Some("echo cannot open the database; exit 3"));
+    assert_eq!(failing.code, 1, "{failing:?}");
+    assert!(
+        failing.stdout.contains("--recover: cannot open the database"),
+        "{failing:?}"
+    );
+}
+
+#[test]
+fn race_refuses_ack_line_and_setup_with_the_reason() {
+    let script = writer("race_mkstemp.py");
+    for (extra, reason) in [
+        (&["--ack-line", "x"][..], "acknowledges by its exit"),
+        (&["--setup", "true"], "prepared tree"),
+        (&["--target", "a", "--target", "b"], "not read together"),
+    ] {
+        let mut args = vec!["race"];
+        args.extend_from_slice(extra);
+        args.extend(["--", python(), &script, "{target}"]);
+        let out = torture(&args);
+        assert_eq!(out.code, 2, "{extra:?}: {out:?}");
+        assert!(out.stderr.contains(reason), "{extra:?}: {out:?}");
+    }
+}
