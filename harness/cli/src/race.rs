@@ -128,6 +128,7 @@ impl RaceArgs {
             strict: self.strict,
             no_clobber: self.no_clobber,
             initial_old: c.initial != Some(InitialArg::Absent),
+            setup: c.setup.clone(),
             target: c.target()?,
             timeout_ms: c.timeout_ms,
             partition: self.shard.partition,

@@ -126,12 +126,12 @@ fn an_errors_run_recovers_each_faulted_tree_with_recover_before_the_check() {
 }
 
 #[test]
-fn race_refuses_ack_line_and_setup_with_the_reason() {
+fn race_refuses_ack_line_and_units_with_the_reason() {
     let script = writer("race_mkstemp.py");
     for (extra, reason) in [
         (&["--ack-line", "x"][..], "acknowledges by its exit"),
-        (&["--setup", "true"], "prepared tree"),
         (&["--target", "a", "--target", "b"], "not read together"),
+        (&["--marker", "_SUCCESS"], "not read together"),
     ] {
         let mut args = vec!["race"];
         args.extend_from_slice(extra);
@@ -140,4 +140,30 @@ fn race_refuses_ack_line_and_setup_with_the_reason() {
         assert_eq!(out.code, 2, "{extra:?}: {out:?}");
         assert!(out.stderr.contains(reason), "{extra:?}: {out:?}");
     }
+}
+
+/// `torture race` of `race_mkstemp.py` writing `out/t.json`, with `options`.
+fn race_into_out(options: &[&str]) -> Outcome {
+    let script = writer("race_mkstemp.py");
+    let mut args = vec!["race", "--writers", "2", "--seed", "1", "--schedules", "2"];
+    args.extend(["--preemptions", "0", "--target", "out/t.json"]);
+    args.extend_from_slice(options);
+    args.extend(["--", python(), &script, "{target}"]);
+    torture(&args)
+}
+
+#[test]
+fn a_race_starts_every_run_from_the_setup_tree_and_its_target_is_the_old_version() {
+    // Without the setup nothing makes `out/`: the writer cannot work alone.
+    let bare = race_into_out(&["--initial", "absent"]);
+    assert_eq!(bare.code, 2, "{bare:?}");
+    // The reads before the first replace see `old`: torn unless it is the old version.
+    let setup = "mkdir out && echo old > out/t.json";
+    let prepared = race_into_out(&["--setup", setup, "--format", "json"]);
+    assert_eq!(prepared.code, 0, "{prepared:?}");
+    let subject = prepared.subject();
+    assert!(num(&subject, "reads_checked") > 10, "{subject}");
+    let failing = race_into_out(&["--setup", "echo no disk; exit 3"]);
+    assert_eq!(failing.code, 2, "{failing:?}");
+    assert!(failing.stderr.contains("no disk"), "{failing:?}");
 }

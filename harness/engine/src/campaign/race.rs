@@ -79,6 +79,10 @@ pub struct RaceSettings {
     pub no_clobber: bool,
     /// `--initial old`: the target holds generation 1 before the race (replace mode only).
     pub initial_old: bool,
+    /// `--setup CMD`: run once, untraced, in a fresh directory; the tree it leaves is where
+    /// every solo run and every interleaving starts, and the target in it (if any) is the old
+    /// version (instead of `--initial`).
+    pub setup: Option<String>,
     /// The target, relative to the sandbox.
     pub target: PathBuf,
     /// A released writer that does not reach its next step in this much of its own time (held
@@ -103,6 +107,7 @@ impl RaceSettings {
             strict: false,
             no_clobber: false,
             initial_old: true,
+            setup: None,
             target: PathBuf::from(super::DEFAULT_TARGET),
             timeout_ms: super::DEFAULT_TIMEOUT_MS,
             partition: None,
@@ -187,9 +192,16 @@ pub(crate) struct Race<'a> {
     recovery_version: Option<Vec<u8>>,
     limits: RunLimits,
     log_dir: &'a Path,
+    /// `--setup`'s tree, copied into the sandbox before every run.
+    start: Option<&'a Path>,
 }
 
 impl Race<'_> {
+    /// Prepares the sandbox for an interleaving: the setup's tree, else the old version.
+    fn reset(&self, sandbox: &Sandbox) -> Result<(), CampaignError> {
+        reset(sandbox, self.start, self.old.as_deref())
+    }
+
     fn trace_error(&self, source: TraceError) -> CampaignError {
         CampaignError::Trace {
             subject: self.prepared.subject.label.clone(),
@@ -260,7 +272,15 @@ pub fn run_subject(
         cancel: cancel.clone(),
     };
     let mode = mode_of(subject, settings);
-    let race = match learn_versions(&prepared, settings, mode, &sandbox, &log_dir, limits) {
+    let start = match &settings.setup {
+        Some(setup) => match set_up(setup, root, &group, settings, &cancel)? {
+            Some(start) => Some(start),
+            None => return Ok(stopped(subject, mode)),
+        },
+        None => None,
+    };
+    let places = (&sandbox, log_dir.as_path(), start.as_deref());
+    let race = match learn_versions(&prepared, settings, mode, places, limits) {
         Err(_) if cancel.load(Ordering::Relaxed) => return Ok(stopped(subject, mode)),
         other => other?,
     };
@@ -366,22 +386,69 @@ impl Explored {
     }
 }
 
+/// Runs `--setup` once in the subject's `start` directory: the tree every run starts from.
+/// `Ok(None)`: Ctrl-C.
+fn set_up(
+    setup: &str,
+    root: &RunRoot,
+    group: &str,
+    settings: &RaceSettings,
+    cancel: &AtomicBool,
+) -> Result<Option<PathBuf>, CampaignError> {
+    let start = root.directory(group, "start")?;
+    let logs = root.directory(group, "logs")?;
+    let timeout = Duration::from_millis(settings.timeout_ms);
+    let tree = super::tree::set_up(setup, &start, (&logs, "setup"), timeout, cancel)?;
+    Ok(tree.map(|_| start))
+}
+
+/// Empties `sandbox` and fills it with the setup's tree, else with `old` at the target.
+fn reset(sandbox: &Sandbox, start: Option<&Path>, old: Option<&[u8]>) -> Result<(), CampaignError> {
+    match start {
+        Some(start) => sandbox.reset_to(start)?,
+        None => sandbox.reset(old)?,
+    }
+    Ok(())
+}
+
+/// The old version: the target in the setup's tree (absent if it holds none), else generation
+/// 1's solo run under `--initial old` in replace mode.
+fn old_version(
+    solo: &dyn Fn(u32, Option<&[u8]>) -> Result<Vec<u8>, CampaignError>,
+    settings: &RaceSettings,
+    mode: Mode,
+    start: Option<&Path>,
+) -> Result<Option<Vec<u8>>, CampaignError> {
+    if let Some(start) = start {
+        let path = start.join(&settings.target);
+        return match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() => std::fs::read(&path).map(Some),
+            Ok(_) | Err(_) => Ok(None),
+        }
+        .map_err(|source| CampaignError::Io {
+            what: format!("read the target --setup left at {}", path.display()),
+            source,
+        });
+    }
+    Ok(match (mode, settings.initial_old) {
+        (Mode::Replace, true) => Some(solo(0, None)?),
+        (Mode::Replace, false) | (Mode::NoClobber, _) => None,
+    })
+}
+
 /// Learns the old version, each writer's version and the recovery run's from solo runs.
 fn learn_versions<'a>(
     prepared: &'a Prepared,
     settings: &'a RaceSettings,
     mode: Mode,
-    sandbox: &Sandbox,
-    log_dir: &'a Path,
+    (sandbox, log_dir, start): (&Sandbox, &'a Path, Option<&'a Path>),
     limits: RunLimits,
 ) -> Result<Race<'a>, CampaignError> {
     let solo = |number: u32, old: Option<&[u8]>| {
-        solo_version(prepared, settings, sandbox, log_dir, number, old)
+        let places = (sandbox, log_dir, start);
+        solo_version(prepared, settings, places, number, old)
     };
-    let old = match (mode, settings.initial_old) {
-        (Mode::Replace, true) => Some(solo(0, None)?),
-        (Mode::Replace, false) | (Mode::NoClobber, _) => None,
-    };
+    let old = old_version(&solo, settings, mode, start)?;
     let versions = (1..=settings.writers)
         .map(|number| solo(number, old.as_deref()))
         .collect::<Result<Vec<_>, _>>()?;
@@ -398,6 +465,7 @@ fn learn_versions<'a>(
         recovery_version,
         limits,
         log_dir,
+        start,
     })
 }
 
@@ -405,12 +473,11 @@ fn learn_versions<'a>(
 fn solo_version(
     prepared: &Prepared,
     settings: &RaceSettings,
-    sandbox: &Sandbox,
-    log_dir: &Path,
+    (sandbox, log_dir, start): (&Sandbox, &Path, Option<&Path>),
     number: u32,
     old: Option<&[u8]>,
 ) -> Result<Vec<u8>, CampaignError> {
-    sandbox.reset(old)?;
+    reset(sandbox, start, old)?;
     let cmd = interleave::command(prepared, sandbox.target(), number);
     let invocation = process::Invocation {
         program: cmd.program,
@@ -670,7 +737,9 @@ fn replay_line(race: &Race<'_>, schedule: &Schedule) -> String {
         words.extend(["--size".into(), size_bytes.to_string()]);
     }
     words.extend(["--writers".into(), settings.writers.to_string()]);
-    if !settings.initial_old {
+    if let Some(setup) = &settings.setup {
+        words.extend(["--setup".into(), shell_quote(setup)]);
+    } else if !settings.initial_old {
         words.extend(["--initial".into(), "absent".into()]);
     }
     for (on, flag) in [

@@ -52,7 +52,7 @@ pub fn run(
     sandbox: &Sandbox,
     scheduler: &mut Scheduler,
 ) -> Result<Interleaving, CampaignError> {
-    sandbox.reset(race.old.as_deref())?;
+    race.reset(sandbox)?;
     let mut slots = start_all(race, sandbox)?;
     let mut taken = Vec::new();
     let mut reads = Vec::new();
