@@ -24,7 +24,8 @@ use crate::cli::{Common, InitialArg, Jobs, Shard, ValidateArg};
 pub const DEFAULT_RACE_SIZE_BYTES: u64 = 8 * 1024;
 
 pub const RACE_AFTER_HELP: &str = "Each writer instance i (from 1) gets TORTURE_WRITER=i and \
-TORTURE_GENERATION=i+1; the target starts as generation 1's output (--initial old). After every step \
+TORTURE_GENERATION=i+1; the target starts as generation 1's output (--initial old), or every run starts \
+from the tree --setup CMD prepared (its target, if any, is the old version). After every step \
 the target must be absent, the old version or one writer's complete version; at the end it must be \
 the version of a writer that succeeded (no-clobber: exactly one winner, the others fail and leave \
 nothing), and one more clean run must leave its own version.

@@ -313,25 +313,6 @@ impl Sandbox {
             .map_err(error("seed the old version at", &self.target, ""))
     }
 
-    /// A copy of this sandbox beside it (`<sandbox>.check`), made afresh: what a reader gets to
-    /// see without touching the crashed original. Regular files are copied, symlinks recreated
-    /// (never followed), directories walked; anything else (fifos, sockets) is left out.
-    pub fn copy_beside(&self) -> Result<Sandbox, SandboxError> {
-        let mut name = self.path.file_name().unwrap_or_default().to_owned();
-        name.push(".check");
-        let path = self.path.with_file_name(name);
-        if fs::symlink_metadata(&path).is_ok() {
-            remove_inside(&self.root, &path)?;
-        }
-        copy_tree(&self.path, &path)?;
-        let relative = self.target.strip_prefix(&self.path).unwrap_or(&self.target);
-        Ok(Sandbox {
-            root: self.root.clone(),
-            target: path.join(relative),
-            path,
-        })
-    }
-
     /// Removes this sandbox directory and everything in it, never following a symlink.
     pub fn remove(&self) -> Result<(), SandboxError> {
         remove_inside(&self.root, &self.path)

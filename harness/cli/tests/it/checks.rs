@@ -1,5 +1,6 @@
-//! `--check` sees what a reader sees: it runs on a copy of the crashed sandbox, with the
-//! sandbox directory as `{dir}`, after the leftovers were counted.
+//! `--check` in `kill` sees what a reader sees: it judges a copy of the whole crashed tree (an
+//! SQLite reader rolls the hot journal back first), with that copy as `{dir}`, after the
+//! leftovers were counted.
 
 use crate::{Outcome, num, python, torture, verdict, writer};
 

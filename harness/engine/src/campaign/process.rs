@@ -19,7 +19,7 @@ use rustix::process::{Pid, PidfdFlags, Signal, kill_process_group, pidfd_open};
 use crate::cgroup::RunCgroup;
 use crate::mark::RunMark;
 use crate::sys::{self, Wait};
-use torture_core::oracle::{RunExit, Validity};
+use torture_core::oracle::RunExit;
 
 use crate::cpuwait;
 
@@ -193,54 +193,6 @@ fn reap(child: nix::unistd::Pid) -> io::Result<RunExit> {
     }
 }
 
-/// Runs the `--check` shell command on `file` with `dir` (the sandbox the file is in, a copy of
-/// the crashed one) as its working directory: `{file}` (or `{target}`) in the command is
-/// replaced by the quoted path, `{dir}` by the quoted directory (naming none appends the path), so a check can open a
-/// database together with its journal or WAL. Exit 0 means valid. `Ok(None)`: Ctrl-C.
-pub fn check_file(
-    command: &str,
-    file: &Path,
-    dir: &Path,
-    logs: &Path,
-    timeout: Duration,
-    cancel: &AtomicBool,
-) -> io::Result<Option<Validity>> {
-    let quoted = super::replay::shell_quote(&file.to_string_lossy());
-    let names_one = ["{file}", "{target}", "{dir}"]
-        .iter()
-        .any(|p| command.contains(p));
-    let script = command
-        .replace("{file}", &quoted)
-        .replace("{target}", &quoted);
-    let script = match names_one {
-        true => script,
-        false => format!("{script} {quoted}"),
-    };
-    let script = script.replace("{dir}", &super::replay::shell_quote(&dir.to_string_lossy()));
-    let invocation = Invocation {
-        program: PathBuf::from("/bin/sh"),
-        args: vec!["-c".into(), script.into()],
-        env: Vec::new(),
-    };
-    Ok(
-        match run(
-            &invocation,
-            dir,
-            Output::Discard,
-            (logs, "check"),
-            timeout,
-            cancel,
-        )? {
-            Ended::Exit {
-                exit: RunExit::Code(0),
-                ..
-            } => Some(Validity::Valid),
-            Ended::Exit { .. } => Some(Validity::Invalid),
-            Ended::Cancelled => None,
-        },
-    )
-}
-
 /// The last `max_lines` lines of a captured stream, lossily decoded, for error messages.
 pub fn tail(bytes: &[u8], max_lines: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
@@ -406,29 +358,6 @@ mod tests {
         assert!(missing.contains("command not found"), "{missing}");
         assert!(resolve_program(Path::new("./no/such/file")).is_err());
         assert!(resolve_program(Path::new("")).is_err());
-    }
-
-    #[test]
-    fn check_command_gets_the_file() {
-        let temp = tempfile::tempdir().expect("temp dir");
-        let dir = temp.path().to_owned();
-        let file = dir.join("check test");
-        std::fs::write(&file, b"ok").expect("write");
-        let never = AtomicBool::new(false);
-        let check = |command: &str| {
-            check_file(command, &file, &dir, &dir, Duration::from_secs(5), &never).expect("check")
-        };
-        assert_eq!(check("grep -q ok"), Some(Validity::Valid));
-        assert_eq!(
-            check("grep -q nope {file} && true"),
-            Some(Validity::Invalid)
-        );
-        assert_eq!(check("test -s {file}"), Some(Validity::Valid));
-        assert_eq!(
-            check("test -f {file} && test \"$(pwd -P)\" = \"$(cd {dir} && pwd -P)\""),
-            Some(Validity::Valid)
-        );
-        std::fs::remove_file(&file).expect("cleanup");
     }
 
     #[test]

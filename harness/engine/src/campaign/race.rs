@@ -2,8 +2,11 @@
 //! a time by `torture_core::race`'s schedulers, judged by its race oracle.
 //!
 //! Per subject:
+//! 0. `--setup CMD` runs once in the subject's `start` directory (`tree::set_up`); every solo
+//!    run and every interleaving then starts from a copy of that tree, and its target (if any)
+//!    is the old version.
 //! 1. Untraced solo runs learn the versions: generation 1 (the old version, `--initial old`,
-//!    replace mode only), then each writer's own (writer `i` is generation `i + 1`, with
+//!    replace mode only, without `--setup`), then each writer's own (writer `i` is generation `i + 1`, with
 //!    `TORTURE_WRITER=i`), then the recovery run's (generation `N + 2`).
 //! 2. Interleavings (`interleave.rs`): every writer is started with `tracer::start_stepping`
 //!    and held at its first step; the scheduler picks who runs each step; the target is read
