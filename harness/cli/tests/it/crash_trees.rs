@@ -167,3 +167,55 @@ fn a_race_starts_every_run_from_the_setup_tree_and_its_target_is_the_old_version
     assert_eq!(failing.code, 2, "{failing:?}");
     assert!(failing.stderr.contains("no disk"), "{failing:?}");
 }
+
+/// The numbers of the subject's note: trees judged, checker runs.
+fn judged_and_runs(out: &Outcome) -> (u64, u64) {
+    let note = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("--check judged"))
+        .unwrap_or_else(|| panic!("no note of the checks: {out:?}"));
+    let numbers: Vec<u64> = note
+        .split_whitespace()
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+#[test]
+fn each_distinct_kill_tree_is_checked_once_over_the_workers() {
+    let scratch = scratch_dir("crash-tree-dedup");
+    let log = scratch.join("runs");
+    let check = format!("echo run >> {} && {}", log.display(), acked_check());
+    let options = ["--jobs", "2", "--ack-line", "^ack ", "--check", &check, "--no-report"];
+    let out = kill_acks(&options, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let runs = std::fs::read_to_string(&log).expect("runs").lines().count() as u64;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let (judged, checked) = judged_and_runs(&out);
+    // One run more: the check of the golden run's own tree.
+    assert_eq!(runs, checked + 1, "{out:?}");
+    assert!(checked < judged / 2, "{judged} judged, {checked} checked");
+}
+
+#[test]
+fn kill_shards_judged_by_a_tree_check_merge_into_one_verdict() {
+    let scratch = scratch_dir("crash-tree-merge");
+    let check = acked_check();
+    let mut shards = Vec::new();
+    for part in ["1/2", "2/2"] {
+        let dir = scratch.join(part.replace('/', "-of-"));
+        let dir_arg = dir.to_string_lossy().into_owned();
+        let options = ["--partition", part, "--check", &check, "--report-dir", &dir_arg];
+        let out = kill_acks(&[&["--ack-line", "^ack "][..], &options].concat(), &["--ack-early"]);
+        assert!(out.code == 0 || out.code == 1, "{part}: {out:?}");
+        shards.push(dir);
+    }
+    let mut args = vec!["merge".to_owned()];
+    args.extend(shards.iter().map(|s| s.to_string_lossy().into_owned()));
+    args.extend(["--report-dir".into(), scratch.join("merged").to_string_lossy().into_owned()]);
+    let merged = crate::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(merged.code, 1, "the early ack is caught over the shards: {merged:?}");
+    assert!(merged.stdout.contains("acknowledged record"), "{merged:?}");
+    let _ = std::fs::remove_dir_all(&scratch);
+}
