@@ -386,10 +386,12 @@ impl Common {
     /// acknowledges by its exit, and every read is judged byte for byte against the versions).
     pub fn refuse_for_race(&self) -> Result<(), String> {
         match self.ack_line {
-            Some(_) => Err("not supported by `torture race`: --ack-line: race judges each read of \
+            Some(_) => Err(
+                "not supported by `torture race`: --ack-line: race judges each read of \
                  the target against the versions the writers wrote; a racing writer acknowledges \
                  by its exit"
-                .to_owned()),
+                    .to_owned(),
+            ),
             None => Ok(()),
         }
     }

@@ -32,7 +32,14 @@ fn a_kill_checker_reading_stdout_acks_catches_an_ack_before_the_rename_in_every_
     assert!(after.stdout.contains("checker runs"), "{after:?}");
     let reports = scratch_dir("crash-tree-reasons");
     let dir = reports.to_string_lossy().into_owned();
-    let options = ["--ack-line", "^ack ", "--check", &check, "--report-dir", &dir];
+    let options = [
+        "--ack-line",
+        "^ack ",
+        "--check",
+        &check,
+        "--report-dir",
+        &dir,
+    ];
     let early = kill_acks(&options, &["--ack-early"]);
     assert_eq!(early.code, 1, "an ack before its rename: {early:?}");
     let reason = "acknowledged record 1 is lost";
@@ -58,7 +65,10 @@ fn a_kill_checker_sees_exactly_the_lines_printed_before_the_kill() {
     let scratch = scratch_dir("crash-tree-stdout");
     let log = scratch.join("seen");
     let check = format!("{} {}", acked_check(), log.display());
-    let out = kill_acks(&["--ack-line", "^ack ", "--check", &check, "--no-report"], &[]);
+    let out = kill_acks(
+        &["--ack-line", "^ack ", "--check", &check, "--no-report"],
+        &[],
+    );
     assert_eq!(out.code, 0, "{out:?}");
     let seen = std::fs::read_to_string(&log).expect("the checker's log");
     let mut kinds: Vec<&str> = seen.lines().collect();
@@ -83,7 +93,9 @@ fn ack_line_without_check_is_the_built_in_judges_acknowledgement_in_kill() {
     );
     assert_eq!(early.code, 1, "{early:?}");
     assert!(
-        early.stdout.contains("the writer acknowledged, but the target is not a new version"),
+        early
+            .stdout
+            .contains("the writer acknowledged, but the target is not a new version"),
         "{early:?}"
     );
     // Without --ack-line the exit is the acknowledgement: the early line means nothing.
@@ -95,7 +107,9 @@ fn ack_line_without_check_is_the_built_in_judges_acknowledgement_in_kill() {
 /// `recover` (if any).
 fn errors_with_recover(recover: Option<&str>) -> Outcome {
     let script = writer("journal_write.py");
-    let mut args = vec!["errors", "--fault", "eio", "--seed", "1", "--format", "json"];
+    let mut args = vec![
+        "errors", "--fault", "eio", "--seed", "1", "--format", "json",
+    ];
     args.extend(["--check", "test ! -e {file}-journal"]);
     if let Some(recover) = recover {
         args.extend(["--recover", recover]);
@@ -120,7 +134,9 @@ fn an_errors_run_recovers_each_faulted_tree_with_recover_before_the_check() {
     let failing = errors_with_recover(Some("echo cannot open the database; exit 3"));
     assert_eq!(failing.code, 1, "{failing:?}");
     assert!(
-        failing.stdout.contains("--recover: cannot open the database"),
+        failing
+            .stdout
+            .contains("--recover: cannot open the database"),
         "{failing:?}"
     );
 }
@@ -187,7 +203,15 @@ fn each_distinct_kill_tree_is_checked_once_over_the_workers() {
     let scratch = scratch_dir("crash-tree-dedup");
     let log = scratch.join("runs");
     let check = format!("echo run >> {} && {}", log.display(), acked_check());
-    let options = ["--jobs", "2", "--ack-line", "^ack ", "--check", &check, "--no-report"];
+    let options = [
+        "--jobs",
+        "2",
+        "--ack-line",
+        "^ack ",
+        "--check",
+        &check,
+        "--no-report",
+    ];
     let out = kill_acks(&options, &[]);
     assert_eq!(out.code, 0, "{out:?}");
     let runs = std::fs::read_to_string(&log).expect("runs").lines().count() as u64;
@@ -206,16 +230,32 @@ fn kill_shards_judged_by_a_tree_check_merge_into_one_verdict() {
     for part in ["1/2", "2/2"] {
         let dir = scratch.join(part.replace('/', "-of-"));
         let dir_arg = dir.to_string_lossy().into_owned();
-        let options = ["--partition", part, "--check", &check, "--report-dir", &dir_arg];
-        let out = kill_acks(&[&["--ack-line", "^ack "][..], &options].concat(), &["--ack-early"]);
+        let options = [
+            "--partition",
+            part,
+            "--check",
+            &check,
+            "--report-dir",
+            &dir_arg,
+        ];
+        let out = kill_acks(
+            &[&["--ack-line", "^ack "][..], &options].concat(),
+            &["--ack-early"],
+        );
         assert!(out.code == 0 || out.code == 1, "{part}: {out:?}");
         shards.push(dir);
     }
     let mut args = vec!["merge".to_owned()];
     args.extend(shards.iter().map(|s| s.to_string_lossy().into_owned()));
-    args.extend(["--report-dir".into(), scratch.join("merged").to_string_lossy().into_owned()]);
+    args.extend([
+        "--report-dir".into(),
+        scratch.join("merged").to_string_lossy().into_owned(),
+    ]);
     let merged = crate::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(merged.code, 1, "the early ack is caught over the shards: {merged:?}");
+    assert_eq!(
+        merged.code, 1,
+        "the early ack is caught over the shards: {merged:?}"
+    );
     assert!(merged.stdout.contains("acknowledged record"), "{merged:?}");
     let _ = std::fs::remove_dir_all(&scratch);
 }

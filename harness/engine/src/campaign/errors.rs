@@ -32,7 +32,7 @@ use super::subject::{self, Prepared};
 use super::trial::Worker;
 use super::{RunContext, RunEnd, Settings, Subject};
 use crate::sandbox::{Orphan, RunRoot};
-use crate::tracer::{Outcome, WriterAck};
+use crate::tracer::{self, Outcome, WriterAck};
 use torture_core::errors::verdict::{self, ErrorsFacts, ErrorsViolation, Position, Recovery};
 use torture_core::errors::{self, FaultKind, Injection, diagnose, gate};
 use torture_core::killpoint::Partition;
@@ -526,19 +526,7 @@ fn inject(
         return Ok(None);
     };
     let exit = run_exit(&run.outcome, &run.ack);
-    let checked = shared.settings.check_command().is_some();
-    let (verdict, target) = match checked {
-        true => checked_class(verdict, exit),
-        false => (verdict, target_class(&verdict)),
-    };
-    // Under `--check` the power check would judge the target's bytes alone, not the tree the
-    // checker judges: `torture power --check` is the whole-tree verdict at a power cut.
-    let power_safe = match (exit, target, &run.trace, checked) {
-        (RunExit::Code(0), verdict::TargetClass::New, Some(trace), false) => {
-            shared.judge.power_safe(trace, injection)
-        }
-        _ => None,
-    };
+    let (verdict, target, power_safe) = judge_target(shared, (&run, injection), verdict, exit);
     let facts = ErrorsFacts {
         injection: injection.clone(),
         position: Position::of(injection.call.seq, shared.judge.publish_seq),
@@ -556,13 +544,9 @@ fn inject(
     let violations = verdict::judge(&facts);
     let faulted = run.trace.as_ref().unwrap_or(&shared.golden.summary.trace);
     let reason = reason.or_else(|| recovery.and_then(|r| r.reason));
-    let diagnosis = violations.first().map(|v| {
-        let diagnosis = diagnose::diagnose(&facts, v, faulted);
-        match &reason {
-            Some(reason) => format!("--check rejected the tree: {reason}. {diagnosis}"),
-            None => diagnosis,
-        }
-    });
+    let diagnosis = violations
+        .first()
+        .map(|v| explain(&facts, v, faulted, reason.as_deref()));
     Ok(Some(InjectionRecord {
         number,
         injection: injection.clone(),
@@ -574,6 +558,44 @@ fn inject(
         violations,
         diagnosis,
     }))
+}
+
+/// The target's verdict and class (under `--check`, the checker's), and whether the faulted
+/// run survives a power cut when it exited 0 with the new version.
+fn judge_target(
+    shared: &Shared<'_>,
+    (run, injection): (&tracer::Run, &Injection),
+    verdict: Verdict,
+    exit: RunExit,
+) -> (Verdict, verdict::TargetClass, Option<bool>) {
+    let checked = shared.settings.check_command().is_some();
+    let (verdict, target) = match checked {
+        true => checked_class(verdict, exit),
+        false => (verdict, target_class(&verdict)),
+    };
+    // Under `--check` the power check would judge the target's bytes alone, not the tree the
+    // checker judges: `torture power --check` is the whole-tree verdict at a power cut.
+    let power_safe = match (exit, target, &run.trace, checked) {
+        (RunExit::Code(0), verdict::TargetClass::New, Some(trace), false) => {
+            shared.judge.power_safe(trace, injection)
+        }
+        _ => None,
+    };
+    (verdict, target, power_safe)
+}
+
+/// The first violation explained; under `--check` the checker's reason leads.
+fn explain(
+    facts: &ErrorsFacts,
+    violation: &ErrorsViolation,
+    faulted: &Trace,
+    reason: Option<&str>,
+) -> String {
+    let diagnosis = diagnose::diagnose(facts, violation, faulted);
+    match reason {
+        Some(reason) => format!("--check rejected the tree: {reason}. {diagnosis}"),
+        None => diagnosis,
+    }
 }
 
 /// How the faulted writer ended, as the verdict reads it.

@@ -414,10 +414,13 @@ fn reset(sandbox: &Sandbox, start: Option<&Path>, old: Option<&[u8]>) -> Result<
     Ok(())
 }
 
+/// A solo run of writer `number` over an old version: the version it wrote.
+type SoloRun<'a> = dyn Fn(u32, Option<&[u8]>) -> Result<Vec<u8>, CampaignError> + 'a;
+
 /// The old version: the target in the setup's tree (absent if it holds none), else generation
 /// 1's solo run under `--initial old` in replace mode.
 fn old_version(
-    solo: &dyn Fn(u32, Option<&[u8]>) -> Result<Vec<u8>, CampaignError>,
+    solo: &SoloRun<'_>,
     settings: &RaceSettings,
     mode: Mode,
     start: Option<&Path>,

@@ -16,8 +16,7 @@ use crate::tracer::{self, Outcome, RunLimits, WriterAck, WriterCommand};
 use torture_core::fault::Fault;
 use torture_core::killpoint::KillPoint;
 use torture_core::oracle::{
-    self, Ack, FileKind, RunExit, TargetState, TrialFacts, Validation, Validity, Verdict,
-    Versions,
+    self, Ack, FileKind, RunExit, TargetState, TrialFacts, Validation, Validity, Verdict, Versions,
 };
 use torture_core::power;
 use torture_core::trace::ExitStatus;
@@ -117,10 +116,7 @@ impl<'a> Worker<'a> {
             orphans_after_recovery: recovery.as_ref().map_or(0, |r| r.orphans.len()),
             strict: self.settings.strict,
         };
-        let violations = match self.settings.check_command() {
-            Some(_) => oracle::tree_trial_violations(&facts),
-            None => oracle::trial_violations(&facts),
-        };
+        let violations = self.violations(&facts);
         Ok(Some(TrialRecord {
             number,
             point,
@@ -134,6 +130,14 @@ impl<'a> Worker<'a> {
             recovery,
             violations,
         }))
+    }
+
+    /// A trial's violations: under `--check` the checker's verdict replaces the target's rules.
+    fn violations(&self, facts: &TrialFacts) -> Vec<oracle::Violation> {
+        match self.settings.check_command() {
+            Some(_) => oracle::tree_trial_violations(facts),
+            None => oracle::trial_violations(facts),
+        }
     }
 
     /// What the writer had acknowledged: with `--ack-line`, a matching line printed before the
@@ -158,9 +162,7 @@ impl<'a> Worker<'a> {
         writer: &WriterAck,
     ) -> Result<Option<(Judged, Option<FileKind>)>, CampaignError> {
         match self.settings.check_command() {
-            Some(check) => Ok(self
-                .judge_tree(check, writer)?
-                .map(|judged| (judged, None))),
+            Some(check) => Ok(self.judge_tree(check, writer)?.map(|judged| (judged, None))),
             None => Ok(self
                 .judge_target()?
                 .map(|(verdict, kind)| ((verdict, None), kind))),
@@ -170,11 +172,7 @@ impl<'a> Worker<'a> {
     /// The checker's verdict on the tree the sandbox holds now, with the lines `writer` printed
     /// in `{stdout}` (`--recover` first, in the checker's copy): new when it holds, torn with
     /// its reason when not. Distinct trees are checked once per subject. `Ok(None)`: Ctrl-C.
-    fn judge_tree(
-        &self,
-        check: &str,
-        writer: &WriterAck,
-    ) -> Result<Option<Judged>, CampaignError> {
+    fn judge_tree(&self, check: &str, writer: &WriterAck) -> Result<Option<Judged>, CampaignError> {
         let tree = power::read_tree(self.sandbox.path()).map_err(|source| CampaignError::Io {
             what: format!("read the crash tree in {}", self.sandbox.path().display()),
             source,

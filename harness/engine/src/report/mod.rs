@@ -375,15 +375,17 @@ pub(crate) mod fixture {
             end: crate::tracer::Outcome::Killed { point },
             writer: crate::tracer::WriterAck::default(),
             verdict,
+            reason: None,
             ack: Ack::Pending,
             target_kind: None,
             orphans: Vec::new(),
-            recovery: RecoveryRecord {
+            recovery: Some(RecoveryRecord {
                 exit: RunExit::Code(0),
                 verdict: Verdict::New { index: Some(0) },
                 failure: None,
+                reason: None,
                 orphans: Vec::new(),
-            },
+            }),
             violations: if torn {
                 vec![Violation::Torn]
             } else {

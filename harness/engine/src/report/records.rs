@@ -414,7 +414,8 @@ pub fn describe_violations(trial: &TrialRecord) -> String {
                 Some(reason) => format!("{v}: {reason}"),
                 None => v.to_string(),
             },
-            Violation::Recovery(_) => match trial.recovery.as_ref().and_then(|r| r.reason.as_ref()) {
+            Violation::Recovery(_) => match trial.recovery.as_ref().and_then(|r| r.reason.as_ref())
+            {
                 Some(reason) => format!("{v}: {reason}"),
                 None => v.to_string(),
             },
