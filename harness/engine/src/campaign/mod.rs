@@ -7,7 +7,9 @@
 //!    kill space. If the two generation-2 outputs differ, both are new versions and the oracle
 //!    also accepts any valid file that is not the old version (`NewRule::ValidNotOld`).
 //! 3. Trials on `--jobs` worker threads, each in its own sandbox: seed, run to the kill point,
-//!    classify the target, list orphans, run the writer again uncrashed (recovery), list orphans.
+//!    list orphans, classify the target (under `--check`, the checker judges the whole tree,
+//!    `crash_tree`), run the writer again uncrashed (recovery; with `--check --recover`, the
+//!    recovery command ran in the check instead), list orphans.
 //!    Under `--partition M/N` only this shard's kill points run; each trial keeps its number in
 //!    the unpartitioned list, and the subject carries a fingerprint of its kill space so that
 //!    `torture merge` can join the shards.
