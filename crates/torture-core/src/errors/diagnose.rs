@@ -47,6 +47,8 @@ pub enum Fix {
     CleanUpOnStart,
     /// Files were left behind.
     RemoveTempOnFailure,
+    /// The writer printed its `--ack-line` acknowledgement, then failed before publishing.
+    AckBeforePublish,
 }
 
 impl Fix {
@@ -83,6 +85,9 @@ impl Fix {
                 "on start, remove or ignore what a failed run left behind (a stale temp file)"
             }
             Fix::RemoveTempOnFailure => "remove the temp file when a step fails",
+            Fix::AckBeforePublish => {
+                "print the acknowledgement only after the rename that publishes the new version"
+            }
         }
     }
 }
@@ -351,6 +356,10 @@ fn pattern_fix(facts: &ErrorsFacts, violation: &ErrorsViolation, story: &Story<'
             Fix::StopOnFirstError
         }
         ErrorsViolation::Torn if facts.exit != RunExit::Code(0) => Fix::InPlace,
+        // Acknowledged by its `--ack-line`, not by an exit 0 it never made.
+        ErrorsViolation::AckedNotNew { .. } if facts.exit != RunExit::Code(0) => {
+            Fix::AckBeforePublish
+        }
         ErrorsViolation::Torn
         | ErrorsViolation::AckedNotNew { .. }
         | ErrorsViolation::AckedLostAtPowerCut => ignored_fix(facts, story),

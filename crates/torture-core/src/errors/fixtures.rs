@@ -124,6 +124,7 @@ pub fn clean_facts(text: &str) -> ErrorsFacts {
         position: Position::BeforePublish,
         initial: Initial::Old,
         exit: RunExit::Code(0),
+        ack_line: None,
         target: TargetClass::New,
         power_safe: Some(true),
         recovery: None,

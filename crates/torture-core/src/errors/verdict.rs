@@ -63,6 +63,9 @@ pub struct ErrorsFacts {
     pub initial: Initial,
     /// How the faulted writer ended (`TimedOut`: it hung and was killed).
     pub exit: RunExit,
+    /// `--ack-line`: whether the writer printed a matching line (`None`: no `--ack-line`, its
+    /// exit 0 is the acknowledgement).
+    pub ack_line: Option<bool>,
     /// What it left at the target.
     pub target: TargetClass,
     /// Whether the target survives every power cut after the run under the `linux` model (with
@@ -81,7 +84,8 @@ pub struct ErrorsFacts {
 /// One way a faulted run failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorsViolation {
-    /// The writer exited 0, yet the target is absent or the old version.
+    /// The writer acknowledged (exited 0, or printed an `--ack-line` match), yet the target is
+    /// absent or the old version.
     AckedNotNew { target: TargetClass },
     /// The writer exited 0 and the target is new, but a power cut can lose it.
     AckedLostAtPowerCut,
@@ -123,9 +127,10 @@ pub fn judge(facts: &ErrorsFacts) -> Vec<ErrorsViolation> {
     violations
 }
 
-/// What the target alone says, given whether the writer acknowledged (exited 0).
+/// What the target alone says, given whether the writer acknowledged (exited 0, or printed an
+/// `--ack-line` match).
 fn target_violation(facts: &ErrorsFacts) -> Option<ErrorsViolation> {
-    let acked = facts.exit == RunExit::Code(0);
+    let acked = facts.ack_line.unwrap_or(facts.exit == RunExit::Code(0));
     match (facts.target, acked) {
         (TargetClass::Torn, true | false) => Some(ErrorsViolation::Torn),
         (TargetClass::New, true) => {
@@ -168,7 +173,7 @@ impl fmt::Display for ErrorsViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ErrorsViolation::AckedNotNew { target } => {
-                write!(f, "writer exited 0 but the target is {target}")
+                write!(f, "writer acknowledged but the target is {target}")
             }
             ErrorsViolation::AckedLostAtPowerCut => {
                 f.write_str("writer exited 0 but a power cut loses the new version")

@@ -259,3 +259,37 @@ fn kill_shards_judged_by_a_tree_check_merge_into_one_verdict() {
     assert!(merged.stdout.contains("acknowledged record"), "{merged:?}");
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+/// `torture errors --fault eio --initial absent` of `ack_then_rename.py --once` with `options`.
+fn errors_acks(options: &[&str], writer_args: &[&str]) -> Outcome {
+    let script = writer("ack_then_rename.py");
+    let mut args = vec![
+        "errors",
+        "--fault",
+        "eio",
+        "--initial",
+        "absent",
+        "--seed",
+        "1",
+    ];
+    args.extend_from_slice(options);
+    args.extend(["--", python(), &script, "{target}", "--once"]);
+    args.extend_from_slice(writer_args);
+    torture(&args)
+}
+
+#[test]
+fn ack_line_without_check_is_the_built_in_judges_acknowledgement_in_errors() {
+    // A failed rename after the ack line: acknowledged, yet no target.
+    let early = errors_acks(&["--ack-line", "^ack "], &["--ack-early"]);
+    assert_eq!(early.code, 1, "{early:?}");
+    assert!(
+        early
+            .stderr
+            .contains("print the acknowledgement only after the rename"),
+        "{early:?}"
+    );
+    assert_eq!(errors_acks(&["--ack-line", "^ack "], &[]).code, 0);
+    // Without --ack-line the failed exit is no acknowledgement.
+    assert_eq!(errors_acks(&[], &["--ack-early"]).code, 0);
+}

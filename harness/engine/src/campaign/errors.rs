@@ -532,6 +532,10 @@ fn inject(
         position: Position::of(injection.call.seq, shared.judge.publish_seq),
         initial: shared.settings.initial,
         exit,
+        // Under `--check` the checker reads the acknowledgements; the class follows the exit.
+        ack_line: worker
+            .ack_line_printed(&run.ack)
+            .filter(|_| shared.settings.check_command().is_none()),
         target,
         power_safe,
         recovery: recovery.as_ref().map(|recovery| Recovery {

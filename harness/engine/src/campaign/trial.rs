@@ -143,11 +143,18 @@ impl<'a> Worker<'a> {
     /// What the writer had acknowledged: with `--ack-line`, a matching line printed before the
     /// kill; else its exit 0.
     pub fn ack_of(&self, writer: &WriterAck) -> Ack {
-        match &self.ack_line {
-            Some(_) if self.printed(writer).acknowledged_by_line(0) => Ack::Acked,
-            Some(_) => Ack::Pending,
+        match self.ack_line_printed(writer) {
+            Some(true) => Ack::Acked,
+            Some(false) => Ack::Pending,
             None => super::ack_of(writer),
         }
+    }
+
+    /// `--ack-line`: whether the writer printed a matching line (`None` without it).
+    pub fn ack_line_printed(&self, writer: &WriterAck) -> Option<bool> {
+        self.ack_line
+            .as_ref()
+            .map(|_| self.printed(writer).acknowledged_by_line(0))
     }
 
     fn printed(&self, writer: &WriterAck) -> AckLines {

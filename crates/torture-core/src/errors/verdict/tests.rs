@@ -31,6 +31,26 @@ fn acknowledged_means_new() {
 }
 
 #[test]
+fn with_ack_line_the_printed_line_is_the_acknowledgement_not_the_exit() {
+    let failed_after_its_ack = judged(|f| {
+        f.exit = RunExit::Code(1);
+        f.ack_line = Some(true);
+        f.target = TargetClass::Old;
+    });
+    assert_eq!(
+        failed_after_its_ack,
+        [ErrorsViolation::AckedNotNew {
+            target: TargetClass::Old
+        }]
+    );
+    let exited_0_unacknowledged = judged(|f| {
+        f.ack_line = Some(false);
+        f.target = TargetClass::Old;
+    });
+    assert_eq!(exited_0_unacknowledged, []);
+}
+
+#[test]
 fn acknowledged_means_new_after_a_power_cut() {
     assert_eq!(
         judged(|f| f.power_safe = Some(false)),
