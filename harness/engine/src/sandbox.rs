@@ -242,6 +242,15 @@ pub struct Sandbox {
     target: PathBuf,
 }
 
+/// `orphans` without the names `--setup` prepared (`prepared`, as [`Sandbox::orphans`] names
+/// them): a file of the starting tree is the application's, not a leftover of the writer.
+pub fn not_prepared(orphans: Vec<Orphan>, prepared: &[String]) -> Vec<Orphan> {
+    orphans
+        .into_iter()
+        .filter(|orphan| !prepared.contains(&orphan.name))
+        .collect()
+}
+
 impl Sandbox {
     /// The sandbox directory (absolute).
     pub fn path(&self) -> &Path {

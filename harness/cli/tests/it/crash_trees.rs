@@ -173,9 +173,10 @@ fn a_race_starts_every_run_from_the_setup_tree_and_its_target_is_the_old_version
     // Without the setup nothing makes `out/`: the writer cannot work alone.
     let bare = race_into_out(&["--initial", "absent"]);
     assert_eq!(bare.code, 2, "{bare:?}");
-    // The reads before the first replace see `old`: torn unless it is the old version.
-    let setup = "mkdir out && echo old > out/t.json";
-    let prepared = race_into_out(&["--setup", setup, "--format", "json"]);
+    // The reads before the first replace see `old`: torn unless it is the old version; the
+    // setup's other files are the application's, no leftover under --strict.
+    let setup = "mkdir out && echo old > out/t.json && echo keep > keep.txt";
+    let prepared = race_into_out(&["--setup", setup, "--strict", "--format", "json"]);
     assert_eq!(prepared.code, 0, "{prepared:?}");
     let subject = prepared.subject();
     assert!(num(&subject, "reads_checked") > 10, "{subject}");

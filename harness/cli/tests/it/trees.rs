@@ -227,7 +227,7 @@ fn each_distinct_tree_is_checked_once_over_the_workers() {
 }
 
 /// A kill campaign starts every trial from the tree `--setup` prepared, and its checker sees
-/// that tree whole.
+/// that tree whole; the setup's files are no leftovers (`--strict`).
 #[test]
 fn kill_starts_from_the_setup_tree() {
     let script = writer("journal_write.py");
@@ -246,6 +246,7 @@ fn kill_starts_from_the_setup_tree() {
         "2",
         "--setup",
         setup,
+        "--strict",
         "--check",
         &check,
         "--format",
@@ -257,4 +258,5 @@ fn kill_starts_from_the_setup_tree() {
     ]);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(num(&out.subject(), "trials"), 5, "{out:?}");
+    assert_eq!(num(&out.subject(), "orphans_after_recovery"), 0, "{out:?}");
 }

@@ -112,6 +112,8 @@ pub(crate) struct Golden {
     /// `--setup`: the directory holding the tree it prepared, copied into every sandbox before
     /// a run (`None`: the sandbox starts empty, or with the old version at the target).
     pub start: Option<PathBuf>,
+    /// The names besides the target that `--setup` left (not leftovers of the writer).
+    pub setup_names: Vec<String>,
     /// `--check` in `kill` and `errors`: the verdicts of the distinct crash trees the workers
     /// checked.
     pub trees: super::crash_tree::SharedTrees,
@@ -179,6 +181,8 @@ struct Step<'a> {
     sandbox: Sandbox,
     /// `--setup`'s tree (see [`Golden::start`]).
     start: Option<PathBuf>,
+    /// See [`Golden::setup_names`].
+    setup_names: Vec<String>,
     logs: PathBuf,
     timeout: Duration,
     context: &'a RunContext,
@@ -199,6 +203,7 @@ pub(crate) fn record(
         timeout: Duration::from_millis(settings.timeout_ms),
         context,
         start: None,
+        setup_names: Vec::new(),
     };
     let mut initial_tree = None;
     if let Some(setup) = &settings.setup {
@@ -208,6 +213,8 @@ pub(crate) fn record(
         };
         initial_tree = Some(tree);
         step.start = Some(start);
+        let listed = root.sandbox(name, "start", &settings.target)?.orphans()?;
+        step.setup_names = listed.into_iter().map(|orphan| orphan.name).collect();
     }
     let old = match (&initial_tree, settings.initial) {
         (Some(tree), _) => setup_target(tree, &settings.target),
@@ -270,6 +277,7 @@ pub(crate) fn record(
         selection: prepared.subject.selection,
         unit,
         start: step.start,
+        setup_names: step.setup_names,
         trees: Default::default(),
     }))
 }
@@ -319,6 +327,7 @@ pub(crate) fn saved(trace: &Trace, settings: &Settings) -> Result<Golden, Campai
         selection: None,
         unit: None,
         start: None,
+        setup_names: Vec::new(),
         trees: Default::default(),
     })
 }

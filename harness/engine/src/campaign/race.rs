@@ -197,6 +197,8 @@ pub(crate) struct Race<'a> {
     log_dir: &'a Path,
     /// `--setup`'s tree, copied into the sandbox before every run.
     start: Option<&'a Path>,
+    /// The names besides the target that `--setup` left (not leftovers of the writers).
+    setup_names: Vec<String>,
 }
 
 impl Race<'_> {
@@ -283,10 +285,14 @@ pub fn run_subject(
         None => None,
     };
     let places = (&sandbox, log_dir.as_path(), start.as_deref());
-    let race = match learn_versions(&prepared, settings, mode, places, limits) {
+    let mut race = match learn_versions(&prepared, settings, mode, places, limits) {
         Err(_) if cancel.load(Ordering::Relaxed) => return Ok(stopped(subject, mode)),
         other => other?,
     };
+    if start.is_some() {
+        let listed = root.sandbox(&group, "start", &settings.target)?.orphans()?;
+        race.setup_names = listed.into_iter().map(|orphan| orphan.name).collect();
+    }
     let mut search = Explored::default();
     let began = Instant::now();
     let explored = explore(&race, &sandbox, &mut search, &cancel);
@@ -472,6 +478,7 @@ fn learn_versions<'a>(
         limits,
         log_dir,
         start,
+        setup_names: Vec::new(),
     })
 }
 

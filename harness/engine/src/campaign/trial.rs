@@ -246,9 +246,11 @@ impl<'a> Worker<'a> {
             })
     }
 
-    /// The sandbox's leftovers: everything but the target (and the unit's files).
+    /// The sandbox's leftovers: everything but the target (and the unit's files, and what
+    /// `--setup` prepared).
     pub fn orphans(&self) -> Result<Vec<crate::sandbox::Orphan>, CampaignError> {
         let orphans = self.sandbox.orphans()?;
+        let orphans = crate::sandbox::not_prepared(orphans, &self.golden.setup_names);
         Ok(super::unit::not_in_unit(orphans, self.golden.unit.as_ref()))
     }
 

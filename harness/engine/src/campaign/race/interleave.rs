@@ -238,7 +238,7 @@ fn facts(
     // Leftovers are counted after the clean run, as kill campaigns do: a writer whose
     // documented start-up step sweeps dead runs' temp files cleans up after a killed racer.
     let recovery = recover(race, sandbox)?;
-    let leftovers = sandbox.orphans()?.len();
+    let leftovers = crate::sandbox::not_prepared(sandbox.orphans()?, &race.setup_names).len();
     Ok(RaceFacts {
         mode: race.mode,
         old: race.old.clone(),
