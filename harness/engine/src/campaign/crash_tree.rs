@@ -114,3 +114,62 @@ impl SharedTrees {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::tree::AckLines;
+    use std::sync::atomic::AtomicBool;
+    use torture_core::power;
+
+    fn tree_of(dir: &std::path::Path, contents: &str) -> FsTree {
+        let source = dir.join(format!("source-{contents}"));
+        std::fs::create_dir_all(&source).expect("mkdir");
+        std::fs::write(source.join("db"), contents).expect("write");
+        power::read_tree(&source).expect("read")
+    }
+
+    #[test]
+    fn a_pair_is_checked_once_over_threads_and_again_for_other_output() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let log = temp.path().join("runs");
+        let check = format!("echo run >> {}", log.display());
+        let never = AtomicBool::new(false);
+        let checker = |slot: usize, stdout: &[u8]| TreeChecker {
+            check: &check,
+            recover: None,
+            target: std::path::Path::new("db"),
+            acks: AckLines::printed(stdout, false, None),
+            work: temp.path().join(format!("work-{slot}")),
+            logs: temp.path().to_owned(),
+            timeout: Duration::from_secs(10),
+            jobs: 1,
+            cancel: &never,
+        };
+        let shared = SharedTrees::default();
+        let tree = tree_of(temp.path(), "v1");
+        std::thread::scope(|scope| {
+            for slot in 0..3 {
+                let (shared, tree, checker) = (&shared, tree.clone(), checker(slot, b"ack 1\n"));
+                scope.spawn(move || {
+                    let verdict = shared.verdict(&checker, tree).expect("check");
+                    assert_eq!(verdict, Some(TreeVerdict::Holds));
+                });
+            }
+        });
+        let runs = || std::fs::read_to_string(&log).expect("log").lines().count();
+        assert_eq!(runs(), 1, "three workers, one distinct pair");
+        shared
+            .verdict(&checker(0, b""), tree.clone())
+            .expect("check");
+        shared
+            .verdict(&checker(0, b""), tree_of(temp.path(), "v2"))
+            .expect("check");
+        assert_eq!(runs(), 3, "other printed output, other tree: checked again");
+        let note = shared.note().expect("a note");
+        assert!(
+            note.contains("judged 5 whole trees") && note.contains("3 checker runs"),
+            "{note}"
+        );
+    }
+}
