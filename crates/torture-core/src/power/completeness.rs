@@ -387,6 +387,25 @@ impl Rules<'_> {
         shape && (crash_event || self.losable(p.seq, n))
     }
 
+    /// Whether write `seq`, lost at `n`, may leave its size alone (any number of such writes in
+    /// one state): "a write that grows a file and ends in a block the file already holds may
+    /// persist the new size before its data", read for a lost write as its size without data.
+    fn sizeable(&self, n: usize, seq: usize) -> bool {
+        let follows = |rule| self.rules.has(rule);
+        let held_append = self.facts.extends[seq] && self.facts.held[seq];
+        let size_leads =
+            follows(RuleId::SizeBeforeData) || follows(RuleId::SizeBeforeDataInHeldBlock);
+        matches!(
+            self.op(seq),
+            Op::Write {
+                sync: WriteSync::No,
+                ..
+            }
+        ) && held_append
+            && size_leads
+            && self.losable(seq, n)
+    }
+
     /// Every tear worth trying at `n`: each byte of each write, both fills; one or two steps.
     fn tear_candidates(&self, n: usize) -> Vec<Partial> {
         let mut out = Vec::new();
@@ -420,20 +439,37 @@ impl Rules<'_> {
                 if !self.drops_allowed(n, &dropped) {
                     continue;
                 }
-                let state = |partial| CrashState {
-                    events: n,
-                    dropped: dropped.clone(),
-                    partial,
-                };
                 let partials = std::iter::once(None).chain(
                     tears
                         .iter()
                         .filter(|p| !dropped.contains(&p.seq))
                         .map(|&p| Some(p)),
                 );
+                // A sized write keeps none of its bytes: the page rule reads it as lost.
+                let sizeable: Vec<usize> = dropped
+                    .iter()
+                    .copied()
+                    .filter(|&seq| self.sizeable(n, seq))
+                    .collect();
                 for partial in partials {
-                    if self.pages_allowed(n, &dropped, partial) {
-                        states.insert(state(partial));
+                    if !self.pages_allowed(n, &dropped, partial) {
+                        continue;
+                    }
+                    for sized_mask in 0u32..1 << sizeable.len() {
+                        let sized: Vec<usize> = (0..sizeable.len())
+                            .filter(|i| sized_mask >> i & 1 == 1)
+                            .map(|i| sizeable[i])
+                            .collect();
+                        states.insert(CrashState {
+                            events: n,
+                            dropped: dropped
+                                .iter()
+                                .copied()
+                                .filter(|d| !sized.contains(d))
+                                .collect(),
+                            sized,
+                            partial,
+                        });
                     }
                 }
             }

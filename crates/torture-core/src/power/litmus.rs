@@ -735,7 +735,9 @@ fn ferrite_chrome_append_sets() {
     let ferrite_nodelalloc = set(&[(2509, 0), (2522, 0), (4096, 0), (5022, 0)]);
     let held_block = set(&[(2509, 13)]);
     assert_eq!(
-        ours.difference(&held_block).cloned().collect::<BTreeSet<_>>(),
+        ours.difference(&held_block)
+            .cloned()
+            .collect::<BTreeSet<_>>(),
         ferrite_nodelalloc
     );
 }

@@ -697,6 +697,21 @@ impl Pending {
         }
     }
 
+    /// Whether write `seq` may reach the disk as its size alone, beside any number of others
+    /// ([`CrashState::sized`]): a pending growing write ending in a block its file holds, whose
+    /// size the model lets lead its data (a size journaled as metadata: one commit carries many).
+    pub fn sizeable(&self, plan: &Plan, seq: usize) -> bool {
+        let held_append = matches!(
+            plan.steps.get(seq).map(|s| &s.kind),
+            Some(StepKind::Write {
+                extends: true,
+                held_block: true,
+                ..
+            })
+        );
+        held_append && self.data.binary_search(&seq).is_ok() && self.size_may_lead(true)
+    }
+
     /// Whether a growing write's size may reach the disk before its data (`held_block`: it
     /// ends in a block the file already holds).
     fn size_may_lead(&self, held_block: bool) -> bool {
@@ -742,6 +757,17 @@ impl Pending {
 
     /// Checks that `state` can happen at this crash point (`self.events == state.events`).
     pub fn check(&self, plan: &Plan, state: &CrashState, torn: Torn) -> Result<(), IllegalState> {
+        for &seq in &state.sized {
+            let torn_too = state.partial.is_some_and(|p| p.seq == seq);
+            if !self.sizeable(plan, seq) || state.is_dropped(seq) || torn_too {
+                return Err(IllegalState::BadTear {
+                    seq,
+                    kept: 0,
+                    unit: "bytes (its size alone)",
+                    model: self.model,
+                });
+            }
+        }
         for &seq in &state.dropped {
             if !self.losable(seq) {
                 return Err(IllegalState::NotLosable {
@@ -875,6 +901,11 @@ pub(crate) fn names(kind: &StepKind, ino: u64) -> bool {
 fn first_write_loss(plan: &Plan, state: &CrashState) -> Option<usize> {
     let is_write = |seq: &usize| matches!(plan.steps[*seq].kind, StepKind::Write { .. });
     let dropped = state.dropped.iter().copied().find(is_write);
+    let sized = state.sized.first().copied();
+    let dropped = match (dropped, sized) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let torn = state.partial.map(|p| p.seq).filter(is_write);
     match (dropped, torn) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -890,7 +921,7 @@ fn kept_and_lost(
     len: u64,
 ) -> ((u64, u64), (u64, u64)) {
     let end = offset + len;
-    let kept = if state.is_dropped(seq) {
+    let kept = if state.is_dropped(seq) || state.is_sized(seq) {
         0
     } else {
         match state.partial {

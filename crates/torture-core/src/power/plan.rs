@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
-use super::tree::{FsTree, Ino, Node, parent};
 use super::model::PAGE_BYTES;
+use super::tree::{FsTree, Ino, Node, parent};
 use crate::trace::{Event, InitialEntry, InitialNode, InitialState, Op, Trace, WriteSync};
 
 /// `fallocate` mode bits this model understands (`<linux/falloc.h>`).
