@@ -425,6 +425,36 @@ impl Rules<'_> {
         out
     }
 
+    /// The states losing `dropped` (and tearing `partial`) at `n`, with every subset of the
+    /// sizeable lost writes leaving their size instead.
+    fn sized_choices(
+        &self,
+        n: usize,
+        dropped: &[usize],
+        partial: Option<Partial>,
+    ) -> Vec<CrashState> {
+        let sizeable: Vec<usize> = dropped
+            .iter()
+            .copied()
+            .filter(|&seq| self.sizeable(n, seq))
+            .collect();
+        (0u32..1 << sizeable.len())
+            .map(|mask| {
+                let sized: Vec<usize> = (0..sizeable.len())
+                    .filter(|i| mask >> i & 1 == 1)
+                    .map(|i| sizeable[i])
+                    .collect();
+                let dropped = dropped.iter().copied().filter(|d| !sized.contains(d));
+                CrashState {
+                    events: n,
+                    dropped: dropped.collect(),
+                    sized,
+                    partial,
+                }
+            })
+            .collect()
+    }
+
     /// Every state the rules allow.
     fn every_state(&self) -> BTreeSet<CrashState> {
         let mut states = BTreeSet::new();
@@ -446,30 +476,9 @@ impl Rules<'_> {
                         .map(|&p| Some(p)),
                 );
                 // A sized write keeps none of its bytes: the page rule reads it as lost.
-                let sizeable: Vec<usize> = dropped
-                    .iter()
-                    .copied()
-                    .filter(|&seq| self.sizeable(n, seq))
-                    .collect();
                 for partial in partials {
-                    if !self.pages_allowed(n, &dropped, partial) {
-                        continue;
-                    }
-                    for sized_mask in 0u32..1 << sizeable.len() {
-                        let sized: Vec<usize> = (0..sizeable.len())
-                            .filter(|i| sized_mask >> i & 1 == 1)
-                            .map(|i| sizeable[i])
-                            .collect();
-                        states.insert(CrashState {
-                            events: n,
-                            dropped: dropped
-                                .iter()
-                                .copied()
-                                .filter(|d| !sized.contains(d))
-                                .collect(),
-                            sized,
-                            partial,
-                        });
+                    if self.pages_allowed(n, &dropped, partial) {
+                        states.extend(self.sized_choices(n, &dropped, partial));
                     }
                 }
             }

@@ -494,17 +494,23 @@ impl Explorer {
                             .map(|i| free[i]),
                     );
                     let state = Self::with_drops(pending, partial, dropped);
-                    let sizeable = self.sizeable_lost(pending, &state).len();
-                    for sized in 0u64..(1u64 << sizeable) {
-                        let state = self.with_sized(pending, &state, sized);
-                        if pending
-                            .check_pages(&self.plan, &state, self.options.torn)
-                            .is_ok()
-                        {
-                            out.push(state);
-                        }
-                    }
+                    self.all_sized(pending, &state, out);
                 }
+            }
+        }
+    }
+
+    /// `state` with every choice of its sizeable lost writes leaving their size, each legal
+    /// under the page rule.
+    fn all_sized(&self, pending: &Pending, state: &CrashState, out: &mut Vec<CrashState>) {
+        let sizeable = self.sizeable_lost(pending, state).len();
+        for sized in 0u64..(1u64 << sizeable) {
+            let state = self.with_sized(pending, state, sized);
+            if pending
+                .check_pages(&self.plan, &state, self.options.torn)
+                .is_ok()
+            {
+                out.push(state);
             }
         }
     }

@@ -57,6 +57,21 @@ enum Reached {
     },
 }
 
+impl Reached {
+    /// What of the operation is applied (`None`: nothing).
+    fn portion(self) -> Option<Portion> {
+        match self {
+            Reached::Whole => Some(Portion::Full),
+            Reached::Lost => None,
+            Reached::Size => Some(Portion::Partial {
+                kept: 0,
+                fill: true,
+            }),
+            Reached::Torn { kept, fill } => Some(Portion::Partial { kept, fill }),
+        }
+    }
+}
+
 /// What merges two choices: the bytes left, whether a tear was used, the pages lost.
 type ChoiceKey = (Vec<u8>, bool, Vec<(u64, u64)>);
 
@@ -320,15 +335,7 @@ impl Explorer {
         choice: &Choice,
         reached: Reached,
     ) -> Option<Choice> {
-        let portion = match reached {
-            Reached::Whole => Some(Portion::Full),
-            Reached::Lost => None,
-            Reached::Size => Some(Portion::Partial {
-                kept: 0,
-                fill: true,
-            }),
-            Reached::Torn { kept, fill } => Some(Portion::Partial { kept, fill }),
-        };
+        let portion = reached.portion();
         let mut next = choice.clone();
         let (kept, gone) = kept_and_lost(&step.kind, portion);
         if let StepKind::Resize { .. } = step.kind {

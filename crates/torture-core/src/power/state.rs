@@ -170,6 +170,19 @@ fn parse_dropped(list: &str, events: usize) -> Result<Vec<usize>, CrashIdError> 
     Ok(dropped)
 }
 
+/// The `s` part of id `text`, read after the parts before it: it comes once, before any tear,
+/// and names no dropped event.
+fn parse_sized(state: &CrashState, list: &str, text: &str) -> Result<Vec<usize>, CrashIdError> {
+    let sized = parse_dropped(list, state.events)?;
+    let canonical = state.sized.is_empty()
+        && state.partial.is_none()
+        && sized.iter().all(|&s| !state.is_dropped(s));
+    match canonical {
+        true => Ok(sized),
+        false => Err(CrashIdError::NotCanonical(text.to_owned())),
+    }
+}
+
 impl FromStr for CrashState {
     type Err = CrashIdError;
 
@@ -189,14 +202,7 @@ impl FromStr for CrashState {
                 }
                 state.dropped = parse_dropped(list, events)?;
             } else if let Some(list) = part.strip_prefix('s') {
-                let sized = parse_dropped(list, events)?;
-                if !state.sized.is_empty()
-                    || state.partial.is_some()
-                    || sized.iter().any(|&s| state.is_dropped(s))
-                {
-                    return Err(not_canonical());
-                }
-                state.sized = sized;
+                state.sized = parse_sized(&state, list, text)?;
             } else if let Some(("t" | "f", rest)) = part.split_at_checked(1) {
                 let letter = &part[..1];
                 let (seq, kept) = rest
