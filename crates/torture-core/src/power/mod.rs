@@ -140,14 +140,14 @@
 //!
 //! `completeness.rs` holds a brute-force enumerator written from the rule sentences and the raw
 //! trace events alone (no plan, no pending sets, no tear lists of the explorer): every crash
-//! point, every subset of events lost, every byte of every write torn (both fills), filtered by
-//! the rules. A property test (256 cases per `cargo test`, traces of up to 8 operations, every
+//! point, every subset of events lost (each lost growing write ending in a block its file holds
+//! also as its size alone), every byte of every write torn (both fills), filtered by the rules. A property test (256 cases per `cargo test`, traces of up to 8 operations, every
 //! model, torn units 4096, 512, 100 and none) checks the explorer's set of states equals it.
 //! Deduplication of states by content hash compares the trees' contents on a hash hit.
 //!
 //! Crash points: after every event (`e0` to `eN`, `eN` being after the writer's exit), and inside
 //! every write at each torn-unit boundary (each byte under `process`). At most one operation is
-//! torn per state, and a torn write keeps a prefix of its data, as in ALICE's "one op torn"
+//! torn per state (besides any number of writes that left their size alone, `s` in an id), and a torn write keeps a prefix of its data, as in ALICE's "one op torn"
 //! family; a write that loses a middle block alone is shown by losing that block's write when
 //! the writer wrote it separately.
 //!
