@@ -2,28 +2,20 @@
 # Git checker (ALICE-style): is the crashed repository sound, and is every acked commit on main?
 # Usage: check.sh REPO STDOUT   (as `--check 'sh check.sh {dir}/repo {stdout}'`)
 # Exit 0: fine. Exit 1: a violation; the first line printed names it:
-#   "git fsck: ..."          the object store is broken (e.g. an empty loose object: its data
-#                            never reached the disk before its name did)
+#   "loose object empty: ...", "index unreadable: ...", "git fsck: ..."  from fsck.sh
 #   "index unreadable: ..."  `git status` cannot read .git/index (renamed into place before its
 #                            data was on disk)
 #   "acknowledged commit N (SHA) lost: ..."  the branch does not hold a commit `git commit`
 #                            had returned for (the ref update or the object was not durable)
 # A leftover .git/index.lock or ref lock is removed first, as Git's own message tells a user to.
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
 repo="$1"
 acks="$2"
 cd "$repo" 2>/dev/null || { echo "repository directory $repo missing"; exit 1; }
 rm -f .git/index.lock .git/HEAD.lock .git/refs/heads/main.lock
 first_line() { grep -v '^[[:space:]]*$' | head -n 1; }
-if ! out=$(git fsck --no-progress --no-dangling 2>&1); then
-    line=$(printf '%s\n' "$out" | first_line)
-    case "$line" in
-        *.git/index*) echo "index unreadable: $line" ;;
-        *"is empty"*) echo "loose object empty: $line" ;;
-        *) echo "git fsck: $line" ;;
-    esac
-    exit 1
-fi
+sh "$here/fsck.sh" . || exit 1
 if ! out=$(git status --porcelain 2>&1 >/dev/null); then
     echo "index unreadable: $(printf '%s\n' "$out" | first_line)"
     exit 1

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Git recovery after a crash: what a user does next, `git fsck` (read-only: it repairs nothing,
-# so a failure here is reported as the violation with fsck's first line).
+# so a failure here is reported as the violation, named by fsck.sh's kinds).
 # Usage: recover.sh REPO
-cd "$1" && git fsck --no-progress --no-dangling
+exec sh "$(dirname "$0")/fsck.sh" "$1"

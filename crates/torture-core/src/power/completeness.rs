@@ -13,12 +13,17 @@ use super::proptests::{build, gen_op_up_to};
 use super::*;
 use crate::trace::{InitialState, Op, Trace, WriteSync};
 
-/// What program order says of each event: whether a write grows its file, whether a rename
-/// replaces a name.
+/// What program order says of each event: whether a write grows its file, whether its last byte
+/// lies in a block its file already holds (the 4096-byte blocks up to the old size), whether a
+/// rename replaces a name.
 struct Facts {
     extends: Vec<bool>,
+    held: Vec<bool>,
     replaced: Vec<bool>,
 }
+
+/// One event's facts: (extends, held, replaced).
+type Fact = (bool, bool, bool);
 
 /// Program order by recorded inode numbers and names: sizes, existing names, inodes known.
 #[derive(Default)]
@@ -39,7 +44,7 @@ impl Order {
         ino
     }
 
-    fn event(&mut self, op: &Op) -> (bool, bool) {
+    fn event(&mut self, op: &Op) -> Fact {
         match op {
             Op::Open { path, ino, .. } => {
                 let ino = ino.unwrap_or(0);
@@ -58,8 +63,9 @@ impl Order {
                 let end = offset_bytes + data.len() as u64;
                 let size = self.size.entry(ino).or_default();
                 let extends = end > *size;
+                let held = *size > 0 && end <= size.div_ceil(4096) * 4096;
                 *size = (*size).max(end);
-                return (extends, false);
+                return (extends, held, false);
             }
             Op::Truncate {
                 path,
@@ -76,7 +82,7 @@ impl Order {
                 let replaced = self.names.contains(to);
                 self.names.remove(from);
                 self.names.insert(to.clone());
-                return (false, replaced);
+                return (false, false, replaced);
             }
             Op::Link { from, from_ino, to } => {
                 self.touch(from, *from_ino);
@@ -107,7 +113,7 @@ impl Order {
             | Op::Msync { .. }
             | Op::IoUringSetup { .. } => {}
         }
-        (false, false)
+        (false, false, false)
     }
 }
 
@@ -119,14 +125,16 @@ fn facts(trace: &Trace) -> Facts {
     }
     let mut out = Facts {
         extends: Vec::new(),
+        held: Vec::new(),
         replaced: Vec::new(),
     };
     for event in &trace.events {
-        let (extends, replaced) = match event.ret >= 0 {
+        let (extends, held, replaced) = match event.ret >= 0 {
             true => order.event(&event.op),
-            false => (false, false),
+            false => (false, false, false),
         };
         out.extends.push(extends);
+        out.held.push(held);
         out.replaced.push(replaced);
     }
     out
@@ -364,7 +372,11 @@ impl Rules<'_> {
         if follows(RuleId::CrashInsideWriteAtAnyByte) {
             return crash_event && !p.fill && p.kept > 0 && p.kept < len;
         }
-        let grows = self.facts.extends[p.seq] && follows(RuleId::SizeBeforeData);
+        // "may persist the new size before its data": any growing write, or under the
+        // held-block rule one ending in a block its file already holds.
+        let grows = self.facts.extends[p.seq]
+            && (follows(RuleId::SizeBeforeData)
+                || (self.facts.held[p.seq] && follows(RuleId::SizeBeforeDataInHeldBlock)));
         let on_unit = self.torn.unit_bytes().is_some_and(|unit| {
             follows(RuleId::TornAtUnits)
                 && p.kept > 0
@@ -373,6 +385,25 @@ impl Rules<'_> {
         });
         let shape = (on_unit && (!p.fill || grows)) || (p.kept == 0 && p.fill && grows);
         shape && (crash_event || self.losable(p.seq, n))
+    }
+
+    /// Whether write `seq`, lost at `n`, may leave its size alone (any number of such writes in
+    /// one state): "a write that grows a file and ends in a block the file already holds may
+    /// persist the new size before its data", read for a lost write as its size without data.
+    fn sizeable(&self, n: usize, seq: usize) -> bool {
+        let follows = |rule| self.rules.has(rule);
+        let held_append = self.facts.extends[seq] && self.facts.held[seq];
+        let size_leads =
+            follows(RuleId::SizeBeforeData) || follows(RuleId::SizeBeforeDataInHeldBlock);
+        matches!(
+            self.op(seq),
+            Op::Write {
+                sync: WriteSync::No,
+                ..
+            }
+        ) && held_append
+            && size_leads
+            && self.losable(seq, n)
     }
 
     /// Every tear worth trying at `n`: each byte of each write, both fills; one or two steps.
@@ -394,6 +425,36 @@ impl Rules<'_> {
         out
     }
 
+    /// The states losing `dropped` (and tearing `partial`) at `n`, with every subset of the
+    /// sizeable lost writes leaving their size instead.
+    fn sized_choices(
+        &self,
+        n: usize,
+        dropped: &[usize],
+        partial: Option<Partial>,
+    ) -> Vec<CrashState> {
+        let sizeable: Vec<usize> = dropped
+            .iter()
+            .copied()
+            .filter(|&seq| self.sizeable(n, seq))
+            .collect();
+        (0u32..1 << sizeable.len())
+            .map(|mask| {
+                let sized: Vec<usize> = (0..sizeable.len())
+                    .filter(|i| mask >> i & 1 == 1)
+                    .map(|i| sizeable[i])
+                    .collect();
+                let dropped = dropped.iter().copied().filter(|d| !sized.contains(d));
+                CrashState {
+                    events: n,
+                    dropped: dropped.collect(),
+                    sized,
+                    partial,
+                }
+            })
+            .collect()
+    }
+
     /// Every state the rules allow.
     fn every_state(&self) -> BTreeSet<CrashState> {
         let mut states = BTreeSet::new();
@@ -408,20 +469,16 @@ impl Rules<'_> {
                 if !self.drops_allowed(n, &dropped) {
                     continue;
                 }
-                let state = |partial| CrashState {
-                    events: n,
-                    dropped: dropped.clone(),
-                    partial,
-                };
                 let partials = std::iter::once(None).chain(
                     tears
                         .iter()
                         .filter(|p| !dropped.contains(&p.seq))
                         .map(|&p| Some(p)),
                 );
+                // A sized write keeps none of its bytes: the page rule reads it as lost.
                 for partial in partials {
                     if self.pages_allowed(n, &dropped, partial) {
-                        states.insert(state(partial));
+                        states.extend(self.sized_choices(n, &dropped, partial));
                     }
                 }
             }

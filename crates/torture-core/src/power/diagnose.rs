@@ -116,6 +116,11 @@ pub(crate) fn minimise(
             smaller.dropped.remove(i);
             candidates.push(smaller);
         }
+        for i in (0..best.sized.len()).rev() {
+            let mut smaller = best.clone();
+            smaller.sized.remove(i);
+            candidates.push(smaller);
+        }
         let better = candidates
             .into_iter()
             .find(|c| explorer.check(c).is_ok() && shows(c) == Some(violation));

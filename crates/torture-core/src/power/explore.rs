@@ -304,12 +304,20 @@ impl Explorer {
 
     pub(super) fn count_at(&self, pending: &Pending) -> u64 {
         let (losable, dir_choices) = self.losable(pending);
-        let pow = |k: usize| if k >= 63 { u64::MAX } else { 1u64 << k };
-        let mut total = pow(losable.len());
+        // Each losable event is kept or lost; a sizeable write may also leave its size alone.
+        let sizeable = |seq: &usize| pending.sizeable(&self.plan, *seq);
+        let ways = |skip: Option<usize>| {
+            losable
+                .iter()
+                .filter(|&&s| Some(s) != skip)
+                .fold(1u64, |n, s| {
+                    n.saturating_mul(if sizeable(s) { 3 } else { 2 })
+                })
+        };
+        let mut total = ways(None);
         for p in self.tearable(pending) {
             let tears = self.tear_count(pending, p);
-            let rest = losable.len() - usize::from(losable.contains(&p));
-            total = total.saturating_add(tears.saturating_mul(pow(rest)));
+            total = total.saturating_add(tears.saturating_mul(ways(Some(p))));
         }
         total.saturating_mul(dir_choices)
     }
@@ -427,8 +435,32 @@ impl Explorer {
         CrashState {
             events: pending.events,
             dropped,
+            sized: Vec::new(),
             partial,
         }
+    }
+
+    /// `state` with the lost writes `mask` picks among its sizeable ones leaving their size.
+    fn with_sized(&self, pending: &Pending, state: &CrashState, mask: u64) -> CrashState {
+        let sizeable = self.sizeable_lost(pending, state);
+        let mut out = state.clone();
+        for (i, seq) in sizeable.into_iter().enumerate() {
+            if i < 64 && mask >> i & 1 == 1 {
+                out.dropped.retain(|&d| d != seq);
+                out.sized.push(seq);
+            }
+        }
+        out
+    }
+
+    /// The writes `state` loses that could leave their size alone instead.
+    fn sizeable_lost(&self, pending: &Pending, state: &CrashState) -> Vec<usize> {
+        state
+            .dropped
+            .iter()
+            .copied()
+            .filter(|&seq| pending.sizeable(&self.plan, seq))
+            .collect()
     }
 
     /// Every state at this crash point (the count fits the budget, so subsets are < 2^63).
@@ -462,13 +494,23 @@ impl Explorer {
                             .map(|i| free[i]),
                     );
                     let state = Self::with_drops(pending, partial, dropped);
-                    if pending
-                        .check_pages(&self.plan, &state, self.options.torn)
-                        .is_ok()
-                    {
-                        out.push(state);
-                    }
+                    self.all_sized(pending, &state, out);
                 }
+            }
+        }
+    }
+
+    /// `state` with every choice of its sizeable lost writes leaving their size, each legal
+    /// under the page rule.
+    fn all_sized(&self, pending: &Pending, state: &CrashState, out: &mut Vec<CrashState>) {
+        let sizeable = self.sizeable_lost(pending, state).len();
+        for sized in 0u64..(1u64 << sizeable) {
+            let state = self.with_sized(pending, state, sized);
+            if pending
+                .check_pages(&self.plan, &state, self.options.torn)
+                .is_ok()
+            {
+                out.push(state);
             }
         }
     }
@@ -527,6 +569,15 @@ impl Explorer {
                 ));
             }
         }
+        // Every sizeable write leaving its size alone, the rest of the data kept, then lost.
+        let lost = Self::with_drops(pending, None, pending.data.clone());
+        let all_sized = self.with_sized(pending, &lost, u64::MAX);
+        if !all_sized.sized.is_empty() {
+            let mut rest_kept = all_sized.clone();
+            rest_kept.dropped.clear();
+            out.push(rest_kept);
+            out.push(all_sized);
+        }
     }
 
     /// `count` seeded random states at this crash point.
@@ -553,7 +604,9 @@ impl Explorer {
             let mut dropped: Vec<usize> = pending.dir[pending.dir.len() - suffix..].to_vec();
             dropped.extend(losable.iter().copied().filter(|_| rng.below(2) == 0));
             dropped.retain(|&d| partial.is_none_or(|p| p.seq != d));
-            out.push(Self::with_drops(pending, partial, dropped));
+            let state = Self::with_drops(pending, partial, dropped);
+            let sized = rng.next_u64();
+            out.push(self.with_sized(pending, &state, sized));
         }
     }
 }
@@ -799,6 +852,7 @@ impl Explorer {
         };
         let same = last.events == state.events
             && last.dropped == state.dropped
+            && last.sized == state.sized
             && a.seq == b.seq
             && a.fill == b.fill
             && a.seq + 1 == state.events

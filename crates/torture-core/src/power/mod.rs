@@ -34,7 +34,8 @@
 //! |---|---|---|---|---|---|---|---|
 //! | unsynced writes and size changes may be lost, each on its own | yes | yes | yes | yes | yes | — | fsync(2) DESCRIPTION; ALICE OSDI'14 §3 |
 //! | a write may persist a prefix ending at a torn-unit boundary of the file (`--torn block` 4096, `sector` 512, `8` any byte count, `none` whole writes) | yes | yes | yes | yes | yes | — | ALICE OSDI'14 §3; SQLite crash VFS `src/test6.c` |
-//! | a growing write may persist its size before its data: the range reads as zeros (`--fill zeros`) or garbage (`--fill garbage`) | yes | **no** | yes | yes | yes | — | ALICE OSDI'14 §3; xfs `fs/xfs/xfs_aops.c` (size set per completed ioend); ext4 excludes it: `data=ordered` writes data before the metadata that exposes it (Documentation/admin-guide/ext4.rst, `data=ordered`) |
+//! | a growing write may persist its size before its data: the range reads as zeros (`--fill zeros`) or garbage (`--fill garbage`) | yes | **only a write ending in a block the file holds** | yes | yes | yes | — | ALICE OSDI'14 §3; xfs `fs/xfs/xfs_aops.c` (size set per completed ioend); ext4 `data=ordered` orders only newly allocated blocks before the commit (Documentation/admin-guide/ext4.rst), and a write ending in an allocated block updates the on-disk size at once (`fs/ext4/inode.c` `ext4_da_do_write_end`, `ext4_da_should_update_i_disksize`): seen with `--real ext4` (Git's unsynced reflog appends read back as zeros after another file's fsync) |
+//! | a growing write ending in a block its file holds may leave its size alone (`s` in a state id) beside any number of others in one state (every other tear: at most one per state): sizes are journaled as metadata, and one commit carries every file's | yes | yes | yes | yes | yes | — | ext4: one jbd2 commit writes every dirty inode (Documentation/filesystems/ext4/journal.rst); seen with `--real ext4` (two reflogs zero-filled at once) |
 //! | the page cache writes back whole pages: a later write kept on a page keeps every earlier write's bytes there (no truncate between) | — | yes | yes | yes | — | — | Documentation/filesystems/vfs.rst (`writepages`); the unit is the torn unit when smaller than 4096 |
 //! | a directory operation is durable only after `fsync` of its directory (a rename: either directory) or `sync`/`syncfs` | yes | yes | yes | yes | yes | — | fsync(2): "an explicit fsync() on a file descriptor for the directory is also needed" |
 //! | directory operations persist in program order (a prefix survives) | — | yes | yes | — | — | — | ext4: one jbd2 journal (Documentation/filesystems/ext4/journal.rst); xfs: one log (Documentation/filesystems/xfs/xfs-delayed-logging-design.rst); btrfs has no single journal: its fsync log tree persists one inode's changes without earlier ones (btrfs(5) `notreelog`) |
@@ -55,7 +56,9 @@
 //!
 //! **`ext4`** (`data=ordered`, the default mount): sound with and without `auto_da_alloc`,
 //! because it does not lean on that heuristic (a flush of data before a replacing rename); a
-//! gate must not pass a writer because of it. **`xfs`** keeps size-before-data. **`btrfs`**
+//! gate must not pass a writer because of it. Its size-before-data is only for a write ending in
+//! a block the file already holds (an append to a log): a new file's first blocks are allocated
+//! at writeback and written before the size that exposes them. **`xfs`** keeps size-before-data. **`btrfs`**
 //! keeps size-before-data and lets directory operations persist in any order. A torn in-place
 //! write before its fsync stays in every model: a file system can reach it though timing rarely
 //! shows it.
@@ -112,8 +115,8 @@
 //! | two-appends | AdvFS | (∅,∅) ('',∅) ('','') ('',c) | `weak` | (∅,'') (∅,\0) (∅,c): fsync does not persist a name (POSIX; AdvFS's fsync orders everything before it); ('',\0) (\0\0,∅) (\0\0,'') (\0\0,c): size before data; (bb,∅) (bb,'') (bb,\0) (bb,c): unsynced data |
 //! | two-appends+fsync | AdvFS | (∅,∅) ('',∅) ('','') (bb,'') (bb,c) | `weak` | (∅,'') (∅,\0) (∅,c) (bb,∅): fsync does not persist a name; (\0\0,∅) (\0\0,'') (bb,\0): size before data |
 //! | append-chrome | SeqFS | 2509, 2522, 5022 `T`s | `process` | every length between: a write cut after any byte |
-//! | append-chrome | ext4 (delalloc) | 2509, 2522, 4096, 5022 `T`s; 2509 `T`s + 13 or 1587 `\0`; 2522 `T`s + 1574 `\0` | `ext4` | none; only Ferrite's: the three with `\0` (unwritten bytes a size update exposed): `data=ordered` writes a block's data before the size that exposes it (real ext4 copies showed 0-byte files, never zeros) |
-//! | append-chrome | ext4 (nodelalloc) | 2509, 2522, 4096, 5022 `T`s | `ext4` | none: equal |
+//! | append-chrome | ext4 (delalloc) | 2509, 2522, 4096, 5022 `T`s; 2509 `T`s + 13 or 1587 `\0`; 2522 `T`s + 1574 `\0` | `ext4` | none; only Ferrite's: 2509 `T`s + 1587 `\0` and 2522 `T`s + 1574 `\0` (the size reaching 4096, part way through the second append): a write's size reaches the disk whole, at its end; the first append ends in the block the file holds, so its size may lead (2509 `T`s + 13 `\0`, as real ext4 shows), the second ends in a new block, allocated at writeback |
+//! | append-chrome | ext4 (nodelalloc) | 2509, 2522, 4096, 5022 `T`s | `ext4` | 2509 `T`s + 13 `\0`: `ext4` is the delalloc default, where the first append's size may lead its data |
 //!
 //! Ferrite runs replace and two-appends under no ext4 model, so there is no ext4 row for them.
 //! Every divergence is a deliberate difference of model: `process` is byte-granular where
@@ -127,7 +130,8 @@
 //! model's states: the directory-loss choices the model allows whose names match the real
 //! tree's, then, per named inode, its data operations in program order each kept, lost or torn
 //! (choices merged by the bytes they leave, pruned as soon as a byte no later operation touches
-//! differs), combined with at most one tear, checked by the model and replayed byte for byte. The
+//! differs; a write may also leave its size alone, any number of them), combined with at most
+//! one tear, checked by the model and replayed byte for byte. The
 //! answer is the smallest state that leaves the tree (which operations persisted, which tore),
 //! or outside; "unknown" only when a crash point has more than 2^16 directory-loss choices or an
 //! inode more than 2^14 distinct intermediate contents.
@@ -136,14 +140,14 @@
 //!
 //! `completeness.rs` holds a brute-force enumerator written from the rule sentences and the raw
 //! trace events alone (no plan, no pending sets, no tear lists of the explorer): every crash
-//! point, every subset of events lost, every byte of every write torn (both fills), filtered by
-//! the rules. A property test (256 cases per `cargo test`, traces of up to 8 operations, every
+//! point, every subset of events lost (each lost growing write ending in a block its file holds
+//! also as its size alone), every byte of every write torn (both fills), filtered by the rules. A property test (256 cases per `cargo test`, traces of up to 8 operations, every
 //! model, torn units 4096, 512, 100 and none) checks the explorer's set of states equals it.
 //! Deduplication of states by content hash compares the trees' contents on a hash hit.
 //!
 //! Crash points: after every event (`e0` to `eN`, `eN` being after the writer's exit), and inside
 //! every write at each torn-unit boundary (each byte under `process`). At most one operation is
-//! torn per state, and a torn write keeps a prefix of its data, as in ALICE's "one op torn"
+//! torn per state (besides any number of writes that left their size alone, `s` in an id), and a torn write keeps a prefix of its data, as in ALICE's "one op torn"
 //! family; a write that loses a middle block alone is shown by losing that block's write when
 //! the writer wrote it separately.
 //!

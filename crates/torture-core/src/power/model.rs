@@ -18,6 +18,8 @@ pub enum RuleId {
     TornAtUnits,
     /// An append may persist its new size before its data: the tail reads as the fill.
     SizeBeforeData,
+    /// The same, only for a write that ends in a block the file already holds.
+    SizeBeforeDataInHeldBlock,
     /// Two writes into the same page are not lost independently: a later one kept keeps the
     /// earlier ones on that page.
     PageGranularLoss,
@@ -74,7 +76,13 @@ const SIZE_BEFORE_DATA: Rule = Rule {
     id: RuleId::SizeBeforeData,
     text: "a write that grows a file may persist the new size before its data: the grown range reads as zeros or garbage (--fill)",
     source: "ALICE OSDI'14 section 3 (append atomicity: zeros and garbage); xfs: on-disk size and unwritten extents updated at I/O completion per ioend, fs/xfs/xfs_aops.c xfs_end_ioend; btrfs: not excluded (no source shows data ordered before size on every path)",
-    relied: "data reaching the disk before the size that exposes it (ext4 data=ordered)",
+    relied: "data reaching the disk before the size that exposes it",
+};
+const SIZE_IN_HELD_BLOCK: Rule = Rule {
+    id: RuleId::SizeBeforeDataInHeldBlock,
+    text: "a write that grows a file and ends in a block the file already holds (within its old size rounded up to 4096 bytes) may persist the new size before its data: the grown range reads as zeros or garbage (--fill); a write ending in a block the file does not hold yet does not (the block is allocated at writeback, and data=ordered writes it before the size that exposes it)",
+    source: "ext4 data=ordered (Documentation/admin-guide/ext4.rst) orders only newly allocated blocks before the journal commit; a write ending in a block already allocated updates the on-disk size (i_disksize) at once, fs/ext4/inode.c ext4_da_do_write_end (ext4_da_should_update_i_disksize), so the next commit (any fsync, or the 5 s timer) can expose the range before its data; seen with --real ext4 (Git with core.fsync=all: an unsynced append to .git/logs/HEAD read back as its old 156 bytes and 150 zeros) and in Ferrite's ext4 delalloc model (uwplse/ferrite rosette/litmus/append-chrome.rkt); a new file's first write stays delayed-allocated (real ext4 copies show 0-byte files, Ferrite's create-rename)",
+    relied: "an append into a file's last block reaching the disk before the size that exposes it",
 };
 const PAGE_LOSS: Rule = Rule {
     id: RuleId::PageGranularLoss,
@@ -152,6 +160,7 @@ pub const POSIX_RULES: &[Rule] = &[
 pub const EXT4_RULES: &[Rule] = &[
     UNSYNCED_DATA,
     TORN_UNITS,
+    SIZE_IN_HELD_BLOCK,
     PAGE_LOSS,
     UNSYNCED_DIR,
     DIR_IN_ORDER,
@@ -208,6 +217,7 @@ const EVERY_RULE: &[Rule] = &[
     UNSYNCED_DATA,
     TORN_UNITS,
     SIZE_BEFORE_DATA,
+    SIZE_IN_HELD_BLOCK,
     PAGE_LOSS,
     UNSYNCED_DIR,
     DIR_IN_ORDER,
@@ -660,9 +670,11 @@ impl Pending {
                 offset_bytes,
                 data,
                 extends,
+                held_block,
                 ..
             } if crash_event || self.data.binary_search(&seq).is_ok() => {
-                self.write_tears(torn, *offset_bytes, data.len() as u64, *extends)
+                let fill = *extends && self.size_may_lead(*held_block);
+                self.write_tears(torn, *offset_bytes, data.len() as u64, fill)
             }
             StepKind::Dir(DirOp::Rename {
                 replaced,
@@ -685,15 +697,36 @@ impl Pending {
         }
     }
 
+    /// Whether write `seq` may reach the disk as its size alone, beside any number of others
+    /// ([`CrashState::sized`]): a pending growing write ending in a block its file holds, whose
+    /// size the model lets lead its data (a size journaled as metadata: one commit carries many).
+    pub fn sizeable(&self, plan: &Plan, seq: usize) -> bool {
+        let held_append = matches!(
+            plan.steps.get(seq).map(|s| &s.kind),
+            Some(StepKind::Write {
+                extends: true,
+                held_block: true,
+                ..
+            })
+        );
+        held_append && self.data.binary_search(&seq).is_ok() && self.size_may_lead(true)
+    }
+
+    /// Whether a growing write's size may reach the disk before its data (`held_block`: it
+    /// ends in a block the file already holds).
+    fn size_may_lead(&self, held_block: bool) -> bool {
+        self.follows(RuleId::SizeBeforeData)
+            || (held_block && self.follows(RuleId::SizeBeforeDataInHeldBlock))
+    }
+
     /// A write's tears: under a crash inside a write every byte; else prefixes ending at
-    /// torn-unit boundaries of the file, and, for a growing write, the size with any such prefix
-    /// of the data (from none).
-    fn write_tears(&self, torn: Torn, offset: u64, len: u64, extends: bool) -> Vec<(u64, bool)> {
+    /// torn-unit boundaries of the file, and, when its size may lead (`fill`), the size with any
+    /// such prefix of the data (from none).
+    fn write_tears(&self, torn: Torn, offset: u64, len: u64, fill: bool) -> Vec<(u64, bool)> {
         if self.follows(RuleId::CrashInsideWriteAtAnyByte) {
             return (1..len).map(|k| (k, false)).collect();
         }
         let mut tears = Vec::new();
-        let fill = extends && self.follows(RuleId::SizeBeforeData);
         if fill {
             tears.push((0, true));
         }
@@ -724,6 +757,17 @@ impl Pending {
 
     /// Checks that `state` can happen at this crash point (`self.events == state.events`).
     pub fn check(&self, plan: &Plan, state: &CrashState, torn: Torn) -> Result<(), IllegalState> {
+        for &seq in &state.sized {
+            let torn_too = state.partial.is_some_and(|p| p.seq == seq);
+            if !self.sizeable(plan, seq) || state.is_dropped(seq) || torn_too {
+                return Err(IllegalState::BadTear {
+                    seq,
+                    kept: 0,
+                    unit: "bytes (its size alone)",
+                    model: self.model,
+                });
+            }
+        }
         for &seq in &state.dropped {
             if !self.losable(seq) {
                 return Err(IllegalState::NotLosable {
@@ -857,6 +901,11 @@ pub(crate) fn names(kind: &StepKind, ino: u64) -> bool {
 fn first_write_loss(plan: &Plan, state: &CrashState) -> Option<usize> {
     let is_write = |seq: &usize| matches!(plan.steps[*seq].kind, StepKind::Write { .. });
     let dropped = state.dropped.iter().copied().find(is_write);
+    let sized = state.sized.first().copied();
+    let dropped = match (dropped, sized) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let torn = state.partial.map(|p| p.seq).filter(is_write);
     match (dropped, torn) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -872,7 +921,7 @@ fn kept_and_lost(
     len: u64,
 ) -> ((u64, u64), (u64, u64)) {
     let end = offset + len;
-    let kept = if state.is_dropped(seq) {
+    let kept = if state.is_dropped(seq) || state.is_sized(seq) {
         0
     } else {
         match state.partial {

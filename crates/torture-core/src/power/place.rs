@@ -37,9 +37,39 @@ const MAX_INODE_CHOICES: usize = 1 << 14;
 struct Choice {
     tree: FsTree,
     dropped: Vec<usize>,
+    /// Writes that left their size alone ([`CrashState::sized`]).
+    sized: Vec<usize>,
     partial: Option<Partial>,
     /// Byte ranges (page-rounded) earlier writes lost since the last size change.
     lost: Vec<(u64, u64)>,
+}
+
+/// How one data operation reached the disk.
+#[derive(Debug, Clone, Copy)]
+enum Reached {
+    Whole,
+    Lost,
+    /// Its size alone ([`CrashState::sized`]).
+    Size,
+    Torn {
+        kept: u64,
+        fill: bool,
+    },
+}
+
+impl Reached {
+    /// What of the operation is applied (`None`: nothing).
+    fn portion(self) -> Option<Portion> {
+        match self {
+            Reached::Whole => Some(Portion::Full),
+            Reached::Lost => None,
+            Reached::Size => Some(Portion::Partial {
+                kept: 0,
+                fill: true,
+            }),
+            Reached::Torn { kept, fill } => Some(Portion::Partial { kept, fill }),
+        }
+    }
 }
 
 /// What merges two choices: the bytes left, whether a tear was used, the pages lost.
@@ -124,6 +154,7 @@ impl Explorer {
         let names = CrashState {
             events: pending.events,
             dropped: lost_dirs.clone(),
+            sized: Vec::new(),
             partial: None,
         };
         let Some(wanted) = inode_contents(&self.tree(&names), real) else {
@@ -189,9 +220,15 @@ impl Explorer {
         let mut dropped: Vec<usize> = lost_dirs.to_vec();
         dropped.extend(picked.iter().flat_map(|c| c.dropped.iter().copied()));
         dropped.sort_unstable();
+        let mut sized: Vec<usize> = picked
+            .iter()
+            .flat_map(|c| c.sized.iter().copied())
+            .collect();
+        sized.sort_unstable();
         let state = CrashState {
             events: pending.events,
             dropped,
+            sized,
             partial: picked.iter().find_map(|c| c.partial),
         };
         let legal = pending
@@ -216,6 +253,7 @@ impl Explorer {
         let mut choices = vec![Choice {
             tree: base,
             dropped: Vec::new(),
+            sized: Vec::new(),
             partial: None,
             lost: Vec::new(),
         }];
@@ -266,22 +304,26 @@ impl Explorer {
     }
 
     /// The ways one data operation may reach the disk after `choice`: whole, lost (when
-    /// pending), torn (when the model allows and no tear was used yet); each under the page rule.
+    /// pending), its size alone (when sizeable), torn (when the model allows and no tear was
+    /// used yet); each under the page rule.
     fn options_of(&self, pending: &Pending, seq: usize, choice: &Choice) -> Vec<Choice> {
         let step = &self.plan().steps[seq];
-        let mut portions: Vec<Option<Portion>> = vec![Some(Portion::Full)];
+        let mut portions: Vec<Reached> = vec![Reached::Whole];
         if pending.losable(seq) {
-            portions.push(None);
+            portions.push(Reached::Lost);
+        }
+        if pending.sizeable(self.plan(), seq) {
+            portions.push(Reached::Size);
         }
         if choice.partial.is_none() {
             let torn = self.options().torn;
             for (kept, fill) in pending.tears(self.plan(), seq, torn) {
-                portions.push(Some(Portion::Partial { kept, fill }));
+                portions.push(Reached::Torn { kept, fill });
             }
         }
         portions
             .into_iter()
-            .filter_map(|portion| self.applied(pending, seq, step, choice, portion))
+            .filter_map(|reached| self.applied(pending, seq, step, choice, reached))
             .collect()
     }
 
@@ -291,8 +333,9 @@ impl Explorer {
         seq: usize,
         step: &super::plan::Step,
         choice: &Choice,
-        portion: Option<Portion>,
+        reached: Reached,
     ) -> Option<Choice> {
+        let portion = reached.portion();
         let mut next = choice.clone();
         let (kept, gone) = kept_and_lost(&step.kind, portion);
         if let StepKind::Resize { .. } = step.kind {
@@ -318,8 +361,12 @@ impl Explorer {
                     self.options().fill,
                     seq,
                 );
-                if let Portion::Partial { kept, fill } = portion {
-                    next.partial = Some(Partial { seq, kept, fill });
+                match reached {
+                    Reached::Size => next.sized.push(seq),
+                    Reached::Torn { kept, fill } => {
+                        next.partial = Some(Partial { seq, kept, fill })
+                    }
+                    Reached::Whole | Reached::Lost => {}
                 }
             }
             None => next.dropped.push(seq),

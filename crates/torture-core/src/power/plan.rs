@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use super::model::PAGE_BYTES;
 use super::tree::{FsTree, Ino, Node, parent};
 use crate::trace::{Event, InitialEntry, InitialNode, InitialState, Op, Trace, WriteSync};
 
@@ -66,6 +67,9 @@ pub enum StepKind {
         /// In program order the write grows the file (an append): its size can reach the disk
         /// before its data.
         extends: bool,
+        /// The write ends in a block the file already holds (within its size rounded up to
+        /// [`PAGE_BYTES`]): on ext4 such a write's size can lead its data.
+        held_block: bool,
     },
     /// A file's size set by `truncate`, `O_TRUNC` or `fallocate`.
     Resize { ino: Ino, len_bytes: u64 },
@@ -340,6 +344,7 @@ impl Lowering {
                     data: data.clone(),
                     sync: *sync,
                     extends: offset_bytes + data.len() as u64 > size,
+                    held_block: held_block(offset_bytes + data.len() as u64, size),
                 }
             }
             Op::Rename {
@@ -495,6 +500,7 @@ impl Lowering {
                 data: vec![0; (zero_end - offset) as usize],
                 sync: WriteSync::No,
                 extends: zero_end > size,
+                held_block: held_block(zero_end, size),
             };
         }
         if keep_size || end <= size {
@@ -578,4 +584,11 @@ impl DirOp {
             DirOp::Rename { from, to, .. } => vec![parent(from), parent(to)],
         }
     }
+}
+
+/// Whether a write ending at `end_bytes` into a file of `size_bytes` ends in a block the file
+/// already holds (ext4 asks this of the write's last byte): 4096 bytes is the largest block of
+/// ext4 on this page size, so no smaller block holds more.
+fn held_block(end_bytes: u64, size_bytes: u64) -> bool {
+    size_bytes > 0 && end_bytes <= size_bytes.div_ceil(PAGE_BYTES) * PAGE_BYTES
 }

@@ -130,9 +130,16 @@ impl Explorer {
                 | StepKind::Unmodelled { .. } => RuleId::UnsyncedDataMayBeLost,
             });
         }
+        let size_rule = match self.options().model.follows(RuleId::SizeBeforeData) {
+            true => RuleId::SizeBeforeData,
+            false => RuleId::SizeBeforeDataInHeldBlock,
+        };
+        if !state.sized.is_empty() {
+            rules.push(size_rule);
+        }
         if let Some(partial) = state.partial {
             rules.push(match partial.fill {
-                true => RuleId::SizeBeforeData,
+                true => size_rule,
                 false => RuleId::TornAtUnits,
             });
         }

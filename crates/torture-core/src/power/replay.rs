@@ -169,6 +169,10 @@ impl Replayer {
                     kept: p.kept,
                     fill: p.fill,
                 },
+                Some(_) | None if state.is_sized(step.seq) => Portion::Partial {
+                    kept: 0,
+                    fill: true,
+                },
                 Some(_) | None => Portion::Full,
             };
             apply(tree, &step.kind, portion, fill, step.seq);

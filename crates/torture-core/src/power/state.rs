@@ -15,6 +15,9 @@
 //!   three steps (1: destination dropped; 2: source dropped too).
 //! - `f10@4096` instead: a write's first 4096 bytes and its new size, the rest of the grown range
 //!   reading as the fill (`f10@0`: only the size reached the disk).
+//! - `s140,143` (optional, before `t`/`f`): writes whose new size reached the disk without any of
+//!   their data, as `f140@0` and `f143@0` at once: a size journaled as metadata (ext4, a write
+//!   ending in a block the file holds) persists for many files at one commit.
 //!
 //! Ids are canonical: [`CrashState`]'s `Display` writes the one id `FromStr` reads back to the
 //! same state.
@@ -40,6 +43,9 @@ pub struct CrashState {
     pub events: usize,
     /// Events (seq, ascending, each below `events`) whose effects were lost.
     pub dropped: Vec<usize>,
+    /// Writes (seq, ascending, none dropped or torn) whose new size reached the disk without
+    /// any of their data: the grown range reads as the fill.
+    pub sized: Vec<usize>,
     /// The event that reached the disk in part.
     pub partial: Option<Partial>,
 }
@@ -73,6 +79,7 @@ impl CrashState {
         CrashState {
             events,
             dropped: Vec::new(),
+            sized: Vec::new(),
             partial: None,
         }
     }
@@ -80,8 +87,14 @@ impl CrashState {
     /// The first event whose effect differs from program order.
     pub fn divergence(&self) -> usize {
         let dropped = self.dropped.first().copied().unwrap_or(usize::MAX);
+        let sized = self.sized.first().copied().unwrap_or(usize::MAX);
         let partial = self.partial.map_or(usize::MAX, |p| p.seq);
-        dropped.min(partial)
+        dropped.min(sized).min(partial)
+    }
+
+    /// Whether `seq` reached the disk as its size only.
+    pub fn is_sized(&self, seq: usize) -> bool {
+        self.sized.binary_search(&seq).is_ok()
     }
 
     /// Whether `seq` was lost.
@@ -96,6 +109,10 @@ impl fmt::Display for CrashState {
         if !self.dropped.is_empty() {
             f.write_str(":d")?;
             write_runs(f, &self.dropped)?;
+        }
+        if !self.sized.is_empty() {
+            f.write_str(":s")?;
+            write_runs(f, &self.sized)?;
         }
         if let Some(p) = self.partial {
             let letter = if p.fill { 'f' } else { 't' };
@@ -153,6 +170,19 @@ fn parse_dropped(list: &str, events: usize) -> Result<Vec<usize>, CrashIdError> 
     Ok(dropped)
 }
 
+/// The `s` part of id `text`, read after the parts before it: it comes once, before any tear,
+/// and names no dropped event.
+fn parse_sized(state: &CrashState, list: &str, text: &str) -> Result<Vec<usize>, CrashIdError> {
+    let sized = parse_dropped(list, state.events)?;
+    let canonical = state.sized.is_empty()
+        && state.partial.is_none()
+        && sized.iter().all(|&s| !state.is_dropped(s));
+    match canonical {
+        true => Ok(sized),
+        false => Err(CrashIdError::NotCanonical(text.to_owned())),
+    }
+}
+
 impl FromStr for CrashState {
     type Err = CrashIdError;
 
@@ -167,10 +197,12 @@ impl FromStr for CrashState {
         for part in parts {
             let not_canonical = || CrashIdError::NotCanonical(text.to_owned());
             if let Some(list) = part.strip_prefix('d') {
-                if !state.dropped.is_empty() || state.partial.is_some() {
+                if !state.dropped.is_empty() || !state.sized.is_empty() || state.partial.is_some() {
                     return Err(not_canonical());
                 }
                 state.dropped = parse_dropped(list, events)?;
+            } else if let Some(list) = part.strip_prefix('s') {
+                state.sized = parse_sized(&state, list, text)?;
             } else if let Some(("t" | "f", rest)) = part.split_at_checked(1) {
                 let letter = &part[..1];
                 let (seq, kept) = rest
@@ -181,7 +213,10 @@ impl FromStr for CrashState {
                     kept: number(kept)?,
                     fill: letter == "f",
                 };
-                if state.partial.is_some() || partial.seq >= events || state.is_dropped(partial.seq)
+                if state.partial.is_some()
+                    || partial.seq >= events
+                    || state.is_dropped(partial.seq)
+                    || state.is_sized(partial.seq)
                 {
                     return Err(not_canonical());
                 }
@@ -221,6 +256,9 @@ mod tests {
             "e4:d1,2".parse::<CrashState>().unwrap().to_string(),
             "e4:d1-2"
         );
+        let sized: CrashState = "e12:d5:s7,9:f10@0".parse().unwrap();
+        assert_eq!(sized.sized, vec![7, 9]);
+        assert_eq!(sized.to_string(), "e12:d5:s7,9:f10@0");
     }
 
     #[test]
@@ -237,6 +275,9 @@ mod tests {
             ("e12:t3@1:d2", "not canonical"),
             ("e12:d3:t3@1", "not canonical"),
             ("e12:t3", "not a part"),
+            ("e12:d3:s3", "not canonical"),
+            ("e12:s4:t4@0", "not canonical"),
+            ("e12:s4:d3", "not canonical"),
             ("e12:q3", "not a part"),
             ("e12:d+1", "not a number"),
             ("e99999999999999999999999", "not a number"),
@@ -254,10 +295,19 @@ mod tests {
             proptest::collection::btree_set(0usize..200, 0..12),
             any::<Option<(u64, bool)>>(),
             any::<u16>(),
+            any::<u16>(),
         )
-            .prop_map(|(events, dropped, partial, pick)| {
-                let dropped: Vec<usize> = dropped.into_iter().filter(|&d| d < events).collect();
-                let free: Vec<usize> = (0..events).filter(|s| !dropped.contains(s)).collect();
+            .prop_map(|(events, lost, partial, pick, sized_mask)| {
+                let lost: Vec<usize> = lost.into_iter().filter(|&d| d < events).collect();
+                // Each lost event is dropped or, by the mask, sized.
+                let (mut sized, mut dropped) = (Vec::new(), Vec::new());
+                for (i, &seq) in lost.iter().enumerate() {
+                    match sized_mask >> (i % 16) & 1 == 1 {
+                        true => sized.push(seq),
+                        false => dropped.push(seq),
+                    }
+                }
+                let free: Vec<usize> = (0..events).filter(|s| !lost.contains(s)).collect();
                 let partial = partial.and_then(|(kept, fill)| {
                     let seq = *free.get(usize::from(pick) % free.len().max(1))?;
                     Some(Partial { seq, kept, fill })
@@ -265,6 +315,7 @@ mod tests {
                 CrashState {
                     events,
                     dropped,
+                    sized,
                     partial,
                 }
             })
@@ -280,7 +331,7 @@ mod tests {
         }
 
         #[test]
-        fn any_text_never_panics(text in "[edtf0-9:,@-]{0,30}") {
+        fn any_text_never_panics(text in "[edtfs0-9:,@-]{0,30}") {
             if let Ok(state) = text.parse::<CrashState>() {
                 prop_assert_eq!(state.to_string().parse::<CrashState>(), Ok(state));
             }
