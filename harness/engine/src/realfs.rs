@@ -305,7 +305,9 @@ mod tests {
     /// The facts the whole approach rests on, on each file system, with the image on a clone
     /// store as `power --real` keeps it: a file written and fsynced is in a copy taken at once
     /// (the copy holds what the loop device wrote); then a rename of an unsynced temp file over
-    /// a durable old version is not (the copy holds nothing of the page cache).
+    /// a durable old version is not (the copy holds nothing of the page cache). The copy is
+    /// mounted read-only and still recovered: the fsynced file's name is only in the journal
+    /// (ext4), the log (xfs) or the log tree (btrfs) when the copy is taken.
     fn rename_without_fsync_is_not_on_disk_yet(kind: FsKind, size_mib: u64) {
         if !can_mount(kind) || !can_mount(FsKind::Xfs) {
             return;
