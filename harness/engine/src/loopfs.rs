@@ -397,6 +397,27 @@ fn report_leftover(result: Result<(), String>) {
     }
 }
 
+/// How a copy is mounted. Either way the kernel recovers it first: on a writable device ext4
+/// replays its journal, xfs its log and btrfs its log tree also for a read-only mount (only
+/// `noload`, `norecovery` and `nologreplay` skip that, and none is used). Read-only skips
+/// what a writable mount does after recovery, and its unmount writes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyAccess {
+    /// To read the tree.
+    ReadOnly,
+    /// For `--recover` and `--check`, which may write.
+    ReadWrite,
+}
+
+impl CopyAccess {
+    fn flags(self) -> nix::mount::MsFlags {
+        match self {
+            CopyAccess::ReadOnly => nix::mount::MsFlags::MS_RDONLY,
+            CopyAccess::ReadWrite => nix::mount::MsFlags::empty(),
+        }
+    }
+}
+
 /// An image that already exists (a snapshot, say), attached to a loop device and mounted, by
 /// system calls (no `losetup` or `mount` process: a real state costs one of these).
 /// Dropping it unmounts, then detaches; the image itself is the caller's.
@@ -411,12 +432,13 @@ impl MountedImage {
     /// is a copy, read once: it is attached through the page cache. (A reflinked file on xfs
     /// takes direct I/O only in whole 4 KiB blocks, and a loop device over it would refuse a
     /// file system with 1 KiB blocks or 512-byte sectors.) The device detaches by itself once
-    /// unmounted and closed (autoclear), so nothing stays attached if we die.
+    /// unmounted and closed (autoclear), so nothing stays attached if we die. The device is
+    /// writable whatever `access` says: log recovery writes to it.
     pub fn mount(
         kind: FsKind,
         image: &Path,
         mount_point: &Path,
-        options: Option<&str>,
+        (options, access): (Option<&str>, CopyAccess),
     ) -> Result<MountedImage, LoopError> {
         let backing = fs::OpenOptions::new()
             .read(true)
@@ -434,12 +456,12 @@ impl MountedImage {
             source.as_deref(),
             mount_point,
             Some(kind.name()),
-            nix::mount::MsFlags::empty(),
+            access.flags(),
             options,
         )
         .map_err(|errno| LoopError::Tool {
             command: format!(
-                "mount({}, {}, {kind}, {})",
+                "mount({}, {}, {kind}, {access:?}, {})",
                 source.unwrap_or_default().display(),
                 mount_point.display(),
                 options.unwrap_or("")

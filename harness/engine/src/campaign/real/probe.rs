@@ -15,7 +15,7 @@ use crate::campaign::golden::writer_command;
 use crate::campaign::replay::{shell_quote, shell_words};
 use crate::campaign::subject::{Prepared, Subject, SubjectKind, prepare};
 use crate::campaign::tree::{self, AckLines, Place, TreeVerdict};
-use crate::loopfs::{MountedImage, ScratchFs};
+use crate::loopfs::{CopyAccess, MountedImage, ScratchFs};
 use crate::realfs::{self, CloneStore, ImageSnapshot, Tree};
 use crate::tracer::{self, Progress, Run, RunLimits, WriterCommand};
 use torture_core::fault::{CallRef, Fault};
@@ -28,12 +28,11 @@ use torture_core::trace::Trace;
 /// Everything one configuration's check shares.
 struct Fixture<'a> {
     options: &'a RealOptions,
-    /// Where copies are mounted.
+    /// Where copies are mounted in line (under `--check`).
     snap_mount: PathBuf,
-    /// Where the held points' copies are mounted, on reader threads ([`PendingRead`]): one
-    /// directory per read in flight.
-    read_mounts: Vec<PathBuf>,
-    /// Reads started so far (picks the directory).
+    /// Where the reader threads ([`PendingRead`]) make one mount point per read.
+    mounts_dir: PathBuf,
+    /// Reads started so far (names their mount points).
     reads_started: usize,
     /// Where images and copies are made (the clone store).
     dir: PathBuf,
@@ -160,21 +159,10 @@ fn with_dir(
 ) -> Result<RealRun, RealError> {
     let snap_mount = dir.join("snapshot-mnt");
     fs::create_dir(&snap_mount).map_err(|e| RealError::io("create", &snap_mount, e))?;
-    let read_mounts: Vec<PathBuf> = (0..READS_IN_FLIGHT)
-        .map(|i| dir.join(format!("snapshot-mnt-held-{i}")))
-        .collect();
-    for (made, path) in read_mounts.iter().enumerate() {
-        if let Err(e) = fs::create_dir(path) {
-            for earlier in read_mounts.iter().take(made).chain([&snap_mount]) {
-                let _ = fs::remove_dir(earlier);
-            }
-            return Err(RealError::io("create", path, e));
-        }
-    }
     let mut fixture = Fixture {
         options,
         snap_mount: snap_mount.clone(),
-        read_mounts: read_mounts.clone(),
+        mounts_dir: dir.to_path_buf(),
         reads_started: 0,
         dir: work.to_path_buf(),
         copies: 0,
@@ -185,9 +173,6 @@ fn with_dir(
     };
     let result = fixture.all_subjects(subjects, on_state);
     let _ = fs::remove_dir(&snap_mount);
-    for path in &read_mounts {
-        let _ = fs::remove_dir(path);
-    }
     let _ = fs::remove_dir_all(work.join("starts"));
     let _ = fs::remove_dir_all(work.join("checks"));
     let (subjects, interrupted) = result?;
@@ -510,11 +495,13 @@ impl Fixture<'_> {
         }))
     }
 
-    /// Mounts and reads a held point's copy on a thread of its own: a clone is frozen, so the
-    /// next writer run cannot change what it holds.
+    /// Mounts and reads a copy on a thread of its own, at a mount point of its own: a clone
+    /// is frozen, so the next writer run cannot change what it holds.
     fn start_read(&mut self, taken: Taken) -> PendingRead {
         let kind = self.options.fs.kind();
-        let mount_point = self.read_mounts[self.reads_started % READS_IN_FLIGHT].clone();
+        let mount_point = self
+            .mounts_dir
+            .join(format!("snapshot-mnt-{}", self.reads_started));
         self.reads_started += 1;
         let Taken {
             copy,
@@ -524,8 +511,7 @@ impl Fixture<'_> {
         } = taken;
         let handle = std::thread::spawn(move || {
             let started = Instant::now();
-            let tree = mount_and_read(kind, &copy, &mount_point, &[&sandbox])
-                .map(|mut trees| trees.remove(0));
+            let tree = read_at_own_mount_point(kind, &copy, &mount_point, &sandbox);
             (copy, tree, elapsed_ms(started))
         });
         PendingRead {
@@ -648,9 +634,10 @@ impl Fixture<'_> {
         Ok(copy)
     }
 
-    /// Mounts `copy` read-write (its journal replays), reads the sandbox and, under `--check`,
-    /// runs `--recover` and `--check` in it, with the stdout lines the run printed before event
-    /// `events` of `trace`. The checks run after the tree is read: what they write is not judged.
+    /// Mounts `copy` (its journal replays; read-write under `--check`, else read-only), reads
+    /// the sandbox and, under `--check`, runs `--recover` and `--check` in it, with the stdout
+    /// lines the run printed before event `events` of `trace`. The checks run after the tree
+    /// is read: what they write is not judged.
     fn read_checked(
         &mut self,
         copy: &ImageSnapshot,
@@ -660,7 +647,11 @@ impl Fixture<'_> {
         let started = Instant::now();
         let kind = self.options.fs.kind();
         let options = realfs::snapshot_mount_options(kind)?;
-        let mounted = MountedImage::mount(kind, copy.path(), &self.snap_mount, options)?;
+        let access = match self.options.tree.check {
+            Some(_) => (options, CopyAccess::ReadWrite),
+            None => (options, CopyAccess::ReadOnly),
+        };
+        let mounted = MountedImage::mount(kind, copy.path(), &self.snap_mount, access)?;
         let root = self.snap_mount.join(sandbox);
         let tree = read_sandbox(&root);
         let verdict = match (&tree, &self.options.tree.check) {
@@ -811,10 +802,26 @@ impl Fixture<'_> {
     }
 }
 
-/// Copies mounted and read at once, each on its own thread. A mount mostly waits for the loop
-/// devices' I/O (two layers: the copy's, then the clone store's), so a few overlap well even on
-/// 2 cores; the states are still judged in crash-point order.
-const READS_IN_FLIGHT: usize = 3;
+/// Copies mounted and read at once, each on its own thread. A mount mostly waits (a block
+/// trace of one xfs copy's mount: 478 synchronous I/Os through two loop layers, the copy's and
+/// the clone store's, and on a loaded machine long gaps between them), so several overlap well
+/// even on 2 cores: 5 gave more xfs states per second than 3 on the loaded 2-core machine. The
+/// states are still judged in the order they were taken.
+const READS_IN_FLIGHT: usize = 5;
+
+/// [`mount_and_read`] of one sandbox at `mount_point`, which is made for this read and removed
+/// after it (each read in flight has its own).
+fn read_at_own_mount_point(
+    kind: crate::loopfs::FsKind,
+    copy: &ImageSnapshot,
+    mount_point: &Path,
+    sandbox: &Path,
+) -> Result<Tree, RealError> {
+    fs::create_dir(mount_point).map_err(|e| RealError::io("create", mount_point, e))?;
+    let tree = mount_and_read(kind, copy, mount_point, &[sandbox]).map(|mut trees| trees.remove(0));
+    let removed = fs::remove_dir(mount_point).map_err(|e| RealError::io("remove", mount_point, e));
+    tree.and_then(|tree| removed.map(|()| tree))
+}
 
 /// A held crash point's copy, taken, not yet read.
 struct Taken {
@@ -859,8 +866,8 @@ impl Drop for PendingRead {
     }
 }
 
-/// Mounts `copy` as `kind` at `mount_point` (journal recovery runs), reads each sandbox
-/// (relative to the root), and unmounts it.
+/// Mounts `copy` read-only as `kind` at `mount_point` (journal recovery runs), reads each
+/// sandbox (relative to the root), and unmounts it.
 fn mount_and_read(
     kind: crate::loopfs::FsKind,
     copy: &ImageSnapshot,
@@ -868,7 +875,8 @@ fn mount_and_read(
     sandboxes: &[&Path],
 ) -> Result<Vec<Tree>, RealError> {
     let options = realfs::snapshot_mount_options(kind)?;
-    let mounted = MountedImage::mount(kind, copy.path(), mount_point, options)?;
+    let access = (options, CopyAccess::ReadOnly);
+    let mounted = MountedImage::mount(kind, copy.path(), mount_point, access)?;
     let trees: Result<Vec<Tree>, RealError> = sandboxes
         .iter()
         .map(|relative| read_sandbox(&mount_point.join(relative)))
@@ -1055,7 +1063,8 @@ pub(super) fn replay_line(options: &RealOptions, subject: &Subject, point: RealP
 
 impl Fixture<'_> {
     /// One more sandbox run to its exit, copied at once (`+0ms`): what the settle copies
-    /// read again later.
+    /// read again later. That copy is read in line: read on a thread, it slowed the making
+    /// of the next subject's file system more than it saved.
     #[allow(clippy::too_many_arguments)]
     fn final_run(
         &mut self,
@@ -1094,18 +1103,13 @@ impl Fixture<'_> {
             golden,
             states,
         };
-        self.after_exit(&fin, 0, result, on_state)?;
+        let taken = self.take_after_exit(&fin, 0)?;
+        self.judge_final_in_line(&fin, taken, result, on_state)?;
         Ok(fin)
     }
 
-    /// Copies a final run's disk `settle_ms` after its exit and judges its sandbox.
-    fn after_exit(
-        &mut self,
-        fin: &Final,
-        settle_ms: u64,
-        result: &mut RealSubject,
-        on_state: &mut OnState<'_>,
-    ) -> Result<(), RealError> {
+    /// Copies a final run's disk `settle_ms` after its exit (waiting until then).
+    fn take_after_exit(&mut self, fin: &Final, settle_ms: u64) -> Result<Taken, RealError> {
         let due = fin.exited + Duration::from_millis(settle_ms);
         let wait = due.saturating_duration_since(Instant::now());
         std::thread::sleep(wait);
@@ -1113,19 +1117,66 @@ impl Fixture<'_> {
         let copy = self.copy(&fin.disk)?;
         // The time the copy was really taken: later than planned when other subjects ran long.
         let taken_ms = u64::try_from(fin.exited.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Ok(Taken {
+            copy,
+            sandbox: fin.sandbox.clone(),
+            point: RealPoint::AfterExit {
+                events: fin.trace.events.len(),
+                settle_ms: if settle_ms == 0 { 0 } else { taken_ms },
+            },
+            trace: fin.trace.clone(),
+        })
+    }
+
+    /// Mounts an after-exit copy in line, reads it (under `--check`, checks it in the same
+    /// mount), and judges it.
+    fn judge_final_in_line(
+        &mut self,
+        fin: &Final,
+        taken: Taken,
+        result: &mut RealSubject,
+        on_state: &mut OnState<'_>,
+    ) -> Result<(), RealError> {
         let events = fin.trace.events.len();
-        let (tree, verdict) = self.read_checked(&copy, &fin.sandbox, (&fin.trace, events))?;
-        let point = RealPoint::AfterExit {
-            events: fin.trace.events.len(),
-            settle_ms: if settle_ms == 0 { 0 } else { taken_ms },
-        };
+        let (tree, verdict) = self.read_checked(&taken.copy, &fin.sandbox, (&fin.trace, events))?;
         let seen = Seen {
             tree: &tree,
-            point,
-            copy: &copy,
+            point: taken.point,
+            copy: &taken.copy,
             trace: &fin.trace,
             verdict,
         };
+        self.judge_final(fin, seen, result, on_state)
+    }
+
+    /// Waits for an after-exit copy's tree and judges it.
+    fn judge_final_read(
+        &mut self,
+        fin: &Final,
+        mut pending: PendingRead,
+        result: &mut RealSubject,
+        on_state: &mut OnState<'_>,
+    ) -> Result<(), RealError> {
+        let (copy, tree, mount_ms) = pending.join()?;
+        self.timing.mount_ms += mount_ms;
+        let seen = Seen {
+            tree: &tree?,
+            point: pending.point,
+            copy: &copy,
+            trace: &fin.trace,
+            verdict: None,
+        };
+        self.judge_final(fin, seen, result, on_state)
+    }
+
+    /// Judges an after-exit state against the model of the final run.
+    fn judge_final(
+        &mut self,
+        fin: &Final,
+        seen: Seen<'_>,
+        result: &mut RealSubject,
+        on_state: &mut OnState<'_>,
+    ) -> Result<(), RealError> {
         let state = self.judge(&fin.model, &fin.states, seen, &fin.golden, result)?;
         on_state(&result.label, &state);
         result.states.push(state);
@@ -1133,13 +1184,42 @@ impl Fixture<'_> {
     }
 
     /// The later settle copies of every final run, in time order (each counts from its own
-    /// writer's exit; the disks stay mounted meanwhile).
+    /// writer's exit; the disks stay mounted meanwhile). They are read on threads,
+    /// [`READS_IN_FLIGHT`] at once, while the next copy's time comes (under `--check`, in line).
     fn settle(
         &mut self,
         finals: &[Final],
         results: &mut [RealSubject],
         on_state: &mut OnState<'_>,
     ) -> Result<(), RealError> {
+        let mut pending: std::collections::VecDeque<(usize, PendingRead)> = Default::default();
+        for (i, settle_ms) in self.settle_due(finals) {
+            if self.cancelled() {
+                break;
+            }
+            let fin = &finals[i];
+            let taken = self.take_after_exit(fin, settle_ms)?;
+            if self.options.tree.check.is_some() {
+                self.judge_final_in_line(fin, taken, &mut results[fin.subject], on_state)?;
+                continue;
+            }
+            if pending.len() == READS_IN_FLIGHT
+                && let Some((oldest, read)) = pending.pop_front()
+            {
+                let fin = &finals[oldest];
+                self.judge_final_read(fin, read, &mut results[fin.subject], on_state)?;
+            }
+            pending.push_back((i, self.start_read(taken)));
+        }
+        while let Some((oldest, read)) = pending.pop_front() {
+            let fin = &finals[oldest];
+            self.judge_final_read(fin, read, &mut results[fin.subject], on_state)?;
+        }
+        Ok(())
+    }
+
+    /// Every final run's settle copies after `+0ms`, as (final, settle ms), in time order.
+    fn settle_due(&self, finals: &[Final]) -> Vec<(usize, u64)> {
         let mut due: Vec<(Instant, usize, u64)> = Vec::new();
         for (i, fin) in finals.iter().enumerate() {
             for settle_ms in settle_schedule(self.options.settle_ms).into_iter().skip(1) {
@@ -1147,13 +1227,6 @@ impl Fixture<'_> {
             }
         }
         due.sort_unstable();
-        for (_, i, settle_ms) in due {
-            if self.cancelled() {
-                return Ok(());
-            }
-            let fin = &finals[i];
-            self.after_exit(fin, settle_ms, &mut results[fin.subject], on_state)?;
-        }
-        Ok(())
+        due.into_iter().map(|(_, i, ms)| (i, ms)).collect()
     }
 }
