@@ -3,7 +3,8 @@
 //!
 //! The strategies are the one catalogue of `torture-writers` ([`Strategy`]); this crate adds
 //! [`BatchMode`] (many files at once), [`concurrent`] (16 threads replacing files in one
-//! directory, against the peers and a measured limit) and the payload the benches write. Names are stable:
+//! directory, against the peers and a measured limit), [`paired`] (two single writers timed
+//! write for write) and the payload the benches write. Names are stable:
 //! reports, charts and `results.json` key on [`Strategy::name`].
 //!
 //! The peers and plotters live here and in `torture-writers`, never in `intact` or the engine.
@@ -26,6 +27,7 @@ pub use torture_writers::{Strategy, UnknownStrategy};
 
 pub mod bench;
 pub mod concurrent;
+pub mod paired;
 
 /// The strategies the benchmarks compare: the in-place references (every ratio is taken against
 /// them), `intact` at each level and temp-file kind, and the peers. The other reference patterns

@@ -33,7 +33,7 @@
 //!
 //! No thread is added: the `fsync` runs on one of the committing threads. A lone writer pays
 //! one uncontended lock more than a plain `fsync` (two with its arrival), and an `fstat` of
-//! the directory (its key).
+//! the directory (its key); no `futex` call, as nobody sleeps to be woken.
 
 use std::collections::{BTreeSet, HashMap};
 use std::os::fd::AsFd;
@@ -74,6 +74,10 @@ struct State {
     /// The number and result of the last round that ended (rounds end in the order they
     /// begin): a commit whose ticket is below it is done, even if it never waited for it.
     last_ended: Option<(u64, Result<(), Errno>)>,
+    /// Commits asleep on `changed`: a change wakes them only if there are any, so that a lone
+    /// writer makes no `futex` call (it is counted under the lock before sleeping, and a
+    /// commit that comes to sleep later sees the change under the lock first).
+    sleeping: usize,
 }
 
 /// One `fsync` of the directory, shared by the commits that joined it.
@@ -128,10 +132,39 @@ impl Group {
         }
     }
 
-    fn wait<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        self.changed
+    fn wait<'a>(&self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        state.sleeping += 1;
+        let mut state = self
+            .changed
             .wait(state)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.sleeping -= 1;
+        state
+    }
+
+    /// [`Group::wait`] for at most `timeout`.
+    fn wait_timeout<'a>(
+        &self,
+        mut state: MutexGuard<'a, State>,
+        timeout: Duration,
+    ) -> MutexGuard<'a, State> {
+        state.sleeping += 1;
+        let mut state = self
+            .changed
+            .wait_timeout(state, timeout)
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .0;
+        state.sleeping -= 1;
+        state
+    }
+
+    /// Releases the lock, then wakes the commits asleep, if any.
+    fn wake_sleepers(&self, state: MutexGuard<'_, State>) {
+        let sleeping = state.sleeping > 0;
+        drop(state);
+        if sleeping {
+            self.changed.notify_all();
+        }
     }
 
     /// Returns once a round of `fsync` numbered above `ticket` has ended, with its result;
@@ -178,11 +211,7 @@ impl Group {
                 state.gathering = false;
                 return state;
             }
-            state = self
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
+            state = self.wait_timeout(state, left);
         }
     }
 
@@ -206,8 +235,7 @@ impl Group {
         state.last_ended = Some((number, result));
         round.set_result(result);
         state.in_flight = None;
-        drop(state);
-        self.changed.notify_all();
+        self.wake_sleepers(state);
         result
     }
 }
@@ -230,17 +258,16 @@ impl Arrival {
         state.arriving.remove(&self.number);
         state.last_file_sync = file_sync;
         let ticket = Ticket(state.begun);
-        drop(state);
-        self.group.changed.notify_all();
+        self.group.wake_sleepers(state);
         (ticket, Arc::clone(&self.group))
     }
 }
 
 impl Drop for Arrival {
     fn drop(&mut self) {
-        let removed = self.group.lock().arriving.remove(&self.number);
-        if removed {
-            self.group.changed.notify_all();
+        let mut state = self.group.lock();
+        if state.arriving.remove(&self.number) {
+            self.group.wake_sleepers(state);
         }
     }
 }
