@@ -376,13 +376,17 @@ impl Step<'_> {
     }
 
     fn invocation(&self, generation: u64) -> Invocation {
-        self.prepared.invocation(self.sandbox.target(), generation)
+        let sandbox = &self.sandbox;
+        self.prepared
+            .invocation((sandbox.path(), sandbox.target()), generation)
     }
 
     fn golden_error(&self, what: String, stderr: &[u8], generation: u64) -> CampaignError {
         // The sandbox is gone by the time anyone reads this: show the target relative to `.`.
         let relative = Path::new(file_name(self.sandbox.target()).as_str()).to_owned();
-        let invocation = self.prepared.invocation(&relative, generation);
+        let invocation = self
+            .prepared
+            .invocation((Path::new("."), &relative), generation);
         CampaignError::Golden {
             subject: self.prepared.subject.label.clone(),
             what,

@@ -196,7 +196,7 @@ pub(crate) fn baseline_for(
     measure(what, settings.jobs, context, |index| {
         let sandbox = &sandboxes[index];
         sandbox.reset(None).map_err(std::io::Error::other)?;
-        let invocation = prepared.invocation(sandbox.target(), 2);
+        let invocation = prepared.invocation((sandbox.path(), sandbox.target()), 2);
         match process::run(
             &invocation,
             sandbox.path(),

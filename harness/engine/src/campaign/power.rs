@@ -732,7 +732,9 @@ impl Judge<'_> {
     }
 
     fn recover_in_child(&self) -> Result<Option<RunExit>, CampaignError> {
-        let invocation = self.prepared.invocation(self.sandbox.target(), 2);
+        let invocation = self
+            .prepared
+            .invocation((self.sandbox.path(), self.sandbox.target()), 2);
         let timeout = Duration::from_millis(self.settings.timeout_ms);
         let ended = process::run(
             &invocation,

@@ -491,7 +491,7 @@ fn solo_version(
     old: Option<&[u8]>,
 ) -> Result<Vec<u8>, CampaignError> {
     reset(sandbox, start, old)?;
-    let cmd = interleave::command(prepared, sandbox.target(), number);
+    let cmd = interleave::command(prepared, sandbox, number);
     let invocation = process::Invocation {
         program: cmd.program,
         args: cmd.args,

@@ -275,19 +275,29 @@ fn absolutize_existing(arg: &OsString) -> OsString {
 }
 
 impl Prepared {
-    /// The invocation for `generation` writing `target` (absolute).
-    pub fn invocation(&self, target: &Path, generation: u64) -> Invocation {
+    /// The invocation for `generation` writing `target` (absolute) in the sandbox `dir`:
+    /// `{target}` and `{dir}` in the writer's arguments are replaced, as in `--setup`,
+    /// `--recover` and `--check`, and `TORTURE_TARGET` and `TORTURE_DIR` are set.
+    pub fn invocation(&self, (dir, target): (&Path, &Path), generation: u64) -> Invocation {
         let target_text = target.as_os_str();
+        let dir_text = dir.as_os_str();
         let args = self
             .args
             .iter()
-            .map(|arg| replace_target(arg, target_text))
+            .map(|arg| {
+                replace_placeholder(
+                    &replace_placeholder(arg, b"{target}", target_text),
+                    b"{dir}",
+                    dir_text,
+                )
+            })
             .collect();
         Invocation {
             program: self.program.clone(),
             args,
             env: vec![
                 ("TORTURE_TARGET".into(), target_text.to_owned()),
+                ("TORTURE_DIR".into(), dir_text.to_owned()),
                 ("TORTURE_GENERATION".into(), generation.to_string().into()),
             ],
         }
@@ -329,20 +339,19 @@ impl Prepared {
     }
 }
 
-/// Replaces every `{target}` in `arg`, byte-wise so non-UTF-8 arguments survive.
-fn replace_target(arg: &OsString, target: &std::ffi::OsStr) -> OsString {
+/// Replaces every `placeholder` in `arg` by `value`, byte-wise so non-UTF-8 arguments survive.
+fn replace_placeholder(arg: &OsString, placeholder: &[u8], value: &std::ffi::OsStr) -> OsString {
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
-    const PLACEHOLDER: &[u8] = b"{target}";
     let bytes = arg.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut rest = bytes;
     while let Some(at) = rest
-        .windows(PLACEHOLDER.len())
-        .position(|w| w == PLACEHOLDER)
+        .windows(placeholder.len())
+        .position(|w| w == placeholder)
     {
         out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(target.as_bytes());
-        rest = &rest[at + PLACEHOLDER.len()..];
+        out.extend_from_slice(value.as_bytes());
+        rest = &rest[at + placeholder.len()..];
     }
     out.extend_from_slice(rest);
     OsString::from_vec(out)
@@ -355,12 +364,13 @@ mod tests {
     #[test]
     fn target_placeholder_is_replaced_everywhere() {
         let target = std::ffi::OsStr::new("/s/target.json");
-        assert_eq!(replace_target(&"{target}".into(), target), "/s/target.json");
+        let replace = |arg: &str| replace_placeholder(&arg.into(), b"{target}", target);
+        assert_eq!(replace("{target}"), "/s/target.json");
         assert_eq!(
-            replace_target(&"--out={target},{target}".into(), target),
+            replace("--out={target},{target}"),
             "--out=/s/target.json,/s/target.json"
         );
-        assert_eq!(replace_target(&"plain".into(), target), "plain");
+        assert_eq!(replace("plain"), "plain");
     }
 
     #[test]
@@ -380,14 +390,22 @@ mod tests {
     #[test]
     fn invocation_carries_target_and_generation() {
         let subject = Subject::command(
-            vec!["sh".into(), "-c".into(), "cat > {target}".into()],
+            vec!["sh".into(), "-c".into(), "cat > {target}; ls {dir}".into()],
             Expect::Pass,
         );
         let prepared = prepare(&subject).expect("sh exists");
-        let invocation = prepared.invocation(Path::new("/s/t.json"), 2);
+        let invocation = prepared.invocation((Path::new("/s"), Path::new("/s/t.json")), 2);
         assert_eq!(
             invocation.args,
-            vec![OsString::from("-c"), OsString::from("cat > /s/t.json")]
+            vec![
+                OsString::from("-c"),
+                OsString::from("cat > /s/t.json; ls /s")
+            ]
+        );
+        assert!(
+            invocation
+                .env
+                .contains(&("TORTURE_DIR".into(), "/s".into()))
         );
         assert!(
             invocation

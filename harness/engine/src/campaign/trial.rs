@@ -58,7 +58,7 @@ impl<'a> Worker<'a> {
         context: &'a RunContext,
         (sandbox, logs, slot): (Sandbox, PathBuf, String),
     ) -> Result<Worker<'a>, CampaignError> {
-        let recovery = prepared.invocation(sandbox.target(), 2);
+        let recovery = prepared.invocation((sandbox.path(), sandbox.target()), 2);
         let check_work = logs.with_file_name(format!("checks-{slot}"));
         Ok(Worker {
             ack_line: settings.ack_regex()?,

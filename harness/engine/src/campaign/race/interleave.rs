@@ -1,7 +1,6 @@
 //! One interleaving: N stepping writers on one sandbox, a [`Scheduler`] picking who runs each
 //! step, the target read after every step, then the final target, a clean run, and leftovers.
 
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -98,7 +97,7 @@ fn schedule_error(error: torture_core::race::generate::ScheduleError) -> Campaig
 fn start_all(race: &Race<'_>, sandbox: &Sandbox) -> Result<Vec<Option<Slot>>, CampaignError> {
     (1..=race.settings.writers)
         .map(|number| {
-            let cmd = command(race.prepared, sandbox.target(), number);
+            let cmd = command(race.prepared, sandbox, number);
             let target = sandbox.target();
             let progress = tracer::start_stepping(&cmd, sandbox.path(), target, &race.limits)
                 .map_err(|source| race.trace_error(source))?;
@@ -137,8 +136,9 @@ fn slot(
 }
 
 /// Writer `number` (from 1): generation `number + 1`, and `TORTURE_WRITER=number`.
-pub fn command(prepared: &Prepared, target: &Path, number: u32) -> WriterCommand {
-    let invocation = prepared.invocation(target, u64::from(number) + 1);
+pub fn command(prepared: &Prepared, sandbox: &Sandbox, number: u32) -> WriterCommand {
+    let place = (sandbox.path(), sandbox.target());
+    let invocation = prepared.invocation(place, u64::from(number) + 1);
     let mut env = invocation.env;
     env.push(("TORTURE_WRITER".into(), number.to_string().into()));
     WriterCommand {
@@ -275,7 +275,7 @@ fn recover(race: &Race<'_>, sandbox: &Sandbox) -> Result<Option<Recovery>, Campa
     let Some(version) = race.recovery_version.clone() else {
         return Ok(None);
     };
-    let cmd = command(race.prepared, sandbox.target(), race.settings.writers + 1);
+    let cmd = command(race.prepared, sandbox, race.settings.writers + 1);
     let invocation = process::Invocation {
         program: cmd.program,
         args: cmd.args,

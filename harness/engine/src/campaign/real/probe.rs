@@ -342,7 +342,8 @@ impl Fixture<'_> {
     }
 
     fn command(&self, prepared: &Prepared, sandbox: &Path, generation: u64) -> WriterCommand {
-        writer_command(&prepared.invocation(&sandbox.join(&self.options.tree.target), generation))
+        let target = sandbox.join(&self.options.tree.target);
+        writer_command(&prepared.invocation((sandbox, &target), generation))
     }
 
     /// Generation 1 (the old version) and the traced generation-2 golden run.
