@@ -137,6 +137,29 @@ pub(crate) struct Facts<'a> {
     pub before_ack: bool,
 }
 
+impl Explorer {
+    /// The diagnosis of a tree a whole-tree checker rejected outside the simulation (a real
+    /// file system's), placed at `state`, a state of this model that leaves it: the state cut
+    /// down to the fewest losses that leave the same tree (a loss that changes nothing is not
+    /// blamed), then told as the simulation tells a `check-failed` state.
+    pub fn diagnose_rejected(&self, state: &CrashState) -> Diagnosis {
+        let tree = self.tree(state);
+        let rejected = PowerViolation::CheckFailed;
+        let mut same =
+            |candidate: &CrashState| self.tree(candidate).same_content(&tree).then_some(rejected);
+        let small = minimise(self, state, rejected, &mut same);
+        let facts = Facts {
+            state: &small,
+            violation: rejected,
+            class: TargetClass::Torn,
+            tree: &tree,
+            ack: None,
+            before_ack: true,
+        };
+        describe(self, &facts)
+    }
+}
+
 /// Tells a (cut down) violating state in one or two sentences.
 pub(crate) fn describe(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
     if facts.violation == PowerViolation::CheckFailed {
