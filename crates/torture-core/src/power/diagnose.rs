@@ -223,6 +223,7 @@ fn describe_tree(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
     }
     let pattern = lost
         .iter()
+        .filter(|step| !recreates_unlinked(&lost, step))
         .map(|step| lost_pattern(plan, state, step))
         .min_by_key(|p| FIXES.iter().position(|(known, _)| known == p))
         .unwrap_or(match state.partial {
@@ -242,6 +243,18 @@ fn describe_tree(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
         ),
     };
     finish(pattern, text)
+}
+
+/// Whether `step` creates (or links) a name whose earlier unlink was lost too: losing it only
+/// leaves the old file there, which the lost unlink brought back; the unlink is the cause.
+fn recreates_unlinked(lost: &[&Step], step: &Step) -> bool {
+    let StepKind::Dir(DirOp::Create { path, .. } | DirOp::Link { path, .. }) = &step.kind else {
+        return false;
+    };
+    lost.iter().any(|earlier| {
+        earlier.seq < step.seq
+            && matches!(&earlier.kind, StepKind::Dir(DirOp::Unlink { path: gone }) if gone == path)
+    })
 }
 
 /// The pattern a lost operation stands for in a whole-tree state.

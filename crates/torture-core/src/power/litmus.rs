@@ -1073,3 +1073,39 @@ fn a_rejected_real_tree_is_diagnosed_by_the_fewest_losses_that_leave_it() {
         diagnosis.text
     );
 }
+
+/// The next transaction creates the journal again: a state that lost the unlink and that create
+/// leaves the old journal, and the fix is still the unlink's (a real crash point a few events
+/// later than the simulation's smallest state places there).
+#[test]
+fn a_lost_create_of_a_name_whose_unlink_was_lost_is_not_blamed() {
+    let mut w = Writer::new("db", Some(OLD));
+    w.create("db-journal");
+    w.write("db-journal", 0, b"undo");
+    w.fsync("db-journal");
+    w.write("db", 0, b"new");
+    w.fsync("db");
+    let unlink = w.unlink("db-journal");
+    let create = w.create("db-journal");
+    let trace = w.exit();
+    let options = PowerOptions {
+        model: Model::Posix,
+        ..PowerOptions::default()
+    };
+    let explorer = Explorer::new(&trace, options).unwrap();
+    let state = CrashState {
+        events: explorer.plan().steps.len(),
+        dropped: vec![unlink, create],
+        partial: None,
+    };
+    explorer.check(&state).unwrap();
+    let diagnosis = explorer.diagnose_rejected(&state);
+    assert_eq!(
+        diagnosis.pattern,
+        Pattern::UnlinkNotDurable,
+        "{}",
+        diagnosis.text
+    );
+    let named = format!("#{create}");
+    assert!(diagnosis.text.contains(&named), "{}", diagnosis.text);
+}
