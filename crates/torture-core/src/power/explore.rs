@@ -793,24 +793,7 @@ impl Explorer {
         (memo, stop): (&mut Memo, &dyn Fn() -> bool),
     ) -> Exploration {
         let mut judging = Judging::new(self, ack, Some(ack_events), memo);
-        let deadline = self.deadline();
-        let mut walk = TreeWalk::default();
-        let exhaustive = self.for_each_state_while(&mut |state| {
-            walk.stopped = stop();
-            if walk.stopped {
-                return false;
-            }
-            match judging.ticket(state, judge) {
-                Met::Ticket(ticket) => walk.met(&judging, state, ticket),
-                Met::Elsewhere => {}
-                Met::Stop => {
-                    walk.stopped = true;
-                    return false;
-                }
-            }
-            walk.spent = deadline.is_some_and(|d| std::time::Instant::now() >= d);
-            !walk.spent
-        });
+        let (mut walk, exhaustive) = self.walk_trees(&mut judging, judge, stop);
         let (counted, late) = judging.resolve(&mut walk, judge);
         let spent = walk.spent || late;
         let mut classify = |candidate: &CrashState, tree: &FsTree| {
@@ -827,6 +810,35 @@ impl Explorer {
         result.states_checked = counted;
         result.exhaustive = exhaustive && !spent && !walk.stopped;
         self.close(result, spent)
+    }
+
+    /// Every state in order, each tree handed to `judge`, until the budget or `stop`; returns
+    /// what was met and whether every state was.
+    fn walk_trees(
+        &self,
+        judging: &mut Judging<'_>,
+        judge: &mut dyn TreeJudge,
+        stop: &dyn Fn() -> bool,
+    ) -> (TreeWalk, bool) {
+        let deadline = self.deadline();
+        let mut walk = TreeWalk::default();
+        let exhaustive = self.for_each_state_while(&mut |state| {
+            walk.stopped = stop();
+            if walk.stopped {
+                return false;
+            }
+            match judging.ticket(state, judge) {
+                Met::Ticket(ticket) => walk.met(judging, state, ticket),
+                Met::Elsewhere => {}
+                Met::Stop => {
+                    walk.stopped = true;
+                    return false;
+                }
+            }
+            walk.spent = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+            !walk.spent
+        });
+        (walk, exhaustive)
     }
 
     /// When the time budget runs out, counted from now.
