@@ -648,7 +648,9 @@ impl TreeWalk {
 /// (`Explorer::with_model`; the fill stays): a state's tree does not depend on the model (it is
 /// the plan replayed with the state's losses and tear), so a state another model's exploration
 /// already judged is not rebuilt, hashed or classified again. Trees are numbered by content
-/// (compared byte for byte on a hash hit); each distinct target is classified once.
+/// (compared byte for byte on a hash hit); each distinct target is classified once. Under a
+/// whole-tree check the memo keeps only each state's ticket: the verdicts are the
+/// [`TreeJudge`]'s, so a memo goes with one judge.
 #[derive(Debug, Default)]
 pub struct Memo {
     /// Whether states are remembered (only worth it when several explorations share the memo).
