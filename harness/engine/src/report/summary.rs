@@ -458,11 +458,11 @@ pub fn real_subject(fs: &str, subject: &RealSubject) -> SubjectSummary {
         violations,
         model_bugs,
         diagnosis: first.map(real_diagnosis),
-        // The simulation's fix speaks of the target alone: a checker's verdict gets its own.
+        // The simulation's first fix speaks of the target alone: a checker's verdict gets the
+        // fix of the state the model places its tree at.
         fix: first
             .and_then(|s| s.violation.map(|v| (s, v)))
             .map(|(s, v)| match v {
-                // The simulation's diagnosis of the state the model places the tree at.
                 PowerViolation::CheckFailed => s
                     .diagnosis
                     .as_deref()
