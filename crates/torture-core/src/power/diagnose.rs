@@ -142,6 +142,29 @@ pub(crate) struct Facts<'a> {
     pub before_ack: bool,
 }
 
+impl Explorer {
+    /// The diagnosis of a tree a whole-tree checker rejected outside the simulation (a real
+    /// file system's), placed at `state`, a state of this model that leaves it: the state cut
+    /// down to the fewest losses that leave the same tree (a loss that changes nothing is not
+    /// blamed), then told as the simulation tells a `check-failed` state.
+    pub fn diagnose_rejected(&self, state: &CrashState) -> Diagnosis {
+        let tree = self.tree(state);
+        let rejected = PowerViolation::CheckFailed;
+        let mut same =
+            |candidate: &CrashState| self.tree(candidate).same_content(&tree).then_some(rejected);
+        let small = minimise(self, state, rejected, &mut same);
+        let facts = Facts {
+            state: &small,
+            violation: rejected,
+            class: TargetClass::Torn,
+            tree: &tree,
+            ack: None,
+            before_ack: true,
+        };
+        describe(self, &facts)
+    }
+}
+
 /// Tells a (cut down) violating state in one or two sentences.
 pub(crate) fn describe(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
     if facts.violation == PowerViolation::CheckFailed {
@@ -205,6 +228,7 @@ fn describe_tree(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
     }
     let pattern = lost
         .iter()
+        .filter(|step| !recreates_unlinked(&lost, step))
         .map(|step| lost_pattern(plan, state, step))
         .min_by_key(|p| FIXES.iter().position(|(known, _)| known == p))
         .unwrap_or(match state.partial {
@@ -224,6 +248,18 @@ fn describe_tree(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
         ),
     };
     finish(pattern, text)
+}
+
+/// Whether `step` creates (or links) a name whose earlier unlink was lost too: losing it only
+/// leaves the old file there, which the lost unlink brought back; the unlink is the cause.
+fn recreates_unlinked(lost: &[&Step], step: &Step) -> bool {
+    let StepKind::Dir(DirOp::Create { path, .. } | DirOp::Link { path, .. }) = &step.kind else {
+        return false;
+    };
+    lost.iter().any(|earlier| {
+        earlier.seq < step.seq
+            && matches!(&earlier.kind, StepKind::Dir(DirOp::Unlink { path: gone }) if gone == path)
+    })
 }
 
 /// The pattern a lost operation stands for in a whole-tree state.

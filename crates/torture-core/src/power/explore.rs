@@ -632,11 +632,78 @@ struct Judging<'a> {
     minimise: bool,
 }
 
+/// The whole-tree judge of [`Explorer::explore_trees`] (a `--check` command): it keeps the one
+/// verdict cache, content-addressed, and may check the trees it is handed while the walk goes
+/// on.
+pub trait TreeJudge {
+    /// The ticket of `tree` in `epoch`: one per distinct (tree, epoch), equal trees compared in
+    /// full on a hash hit; a tree met for the first time may start being checked now. `None`:
+    /// stop (Ctrl-C, a harness error).
+    fn ticket(&mut self, tree: &FsTree, epoch: usize) -> Option<usize>;
+
+    /// What the check of `ticket` said, waited for. `None`: stop.
+    fn verdict(&mut self, ticket: usize) -> Option<Checked>;
+}
+
+/// One verdict of a [`TreeJudge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    /// The checker accepted the tree.
+    pub holds: bool,
+    /// It was checked only when asked, after the time budget ran out: the count ends with it.
+    pub late: bool,
+}
+
+/// What a whole-tree walk met, in order.
+#[derive(Debug, Default)]
+struct TreeWalk {
+    /// Each distinct (tree, epoch) ticket with the first state that left it.
+    firsts: Vec<FirstMet>,
+    seen: HashSet<usize>,
+    /// States walked (and owned by this shard).
+    states: u64,
+    stopped: bool,
+    spent: bool,
+}
+
+#[derive(Debug)]
+struct FirstMet {
+    state: CrashState,
+    ticket: usize,
+    before_ack: bool,
+    /// States walked before it.
+    states_before: u64,
+}
+
+/// What the walk made of one state in whole-tree mode.
+enum Met {
+    Ticket(usize),
+    /// Another `--partition` shard's tree.
+    Elsewhere,
+    Stop,
+}
+
+impl TreeWalk {
+    fn met(&mut self, judging: &Judging<'_>, state: &CrashState, ticket: usize) {
+        if self.seen.insert(ticket) {
+            self.firsts.push(FirstMet {
+                state: state.clone(),
+                ticket,
+                before_ack: judging.before_ack(state),
+                states_before: self.states,
+            });
+        }
+        self.states += 1;
+    }
+}
+
 /// What explorations of one explorer's trace learn about its states, to share between models
 /// (`Explorer::with_model`; the fill stays): a state's tree does not depend on the model (it is
 /// the plan replayed with the state's losses and tear), so a state another model's exploration
 /// already judged is not rebuilt, hashed or classified again. Trees are numbered by content
-/// (compared byte for byte on a hash hit); each distinct target is classified once.
+/// (compared byte for byte on a hash hit); each distinct target is classified once. Under a
+/// whole-tree check the memo keeps only each state's ticket: the verdicts are the
+/// [`TreeJudge`]'s, so a memo goes with one judge.
 #[derive(Debug, Default)]
 pub struct Memo {
     /// Whether states are remembered (only worth it when several explorations share the memo).
@@ -648,8 +715,9 @@ pub struct Memo {
     trees: HashMap<u128, Vec<(CrashState, usize)>>,
     /// Target hash → each distinct target with that hash (a state that leaves it) and its class.
     targets: HashMap<u128, Vec<(CrashState, TargetClass)>>,
-    /// Whole-tree mode: (tree number, epoch) → what the checker said.
-    checked: HashMap<(usize, usize), TargetClass>,
+    /// Whole-tree mode: state → its (tree, epoch) ticket from the [`TreeJudge`] (which keeps
+    /// the one verdict cache; the memo only spares rebuilding the tree to ask for it).
+    tickets: HashMap<CrashState, usize>,
     next_tree: usize,
 }
 
@@ -672,6 +740,12 @@ impl Memo {
         }
     }
 
+    fn remember_ticket(&mut self, state: &CrashState, ticket: usize) {
+        if self.shared && self.tickets.len() < MEMO_STATES_MAX {
+            self.tickets.insert(state.clone(), ticket);
+        }
+    }
+
     /// `tree`'s number: a hash hit counts only when the trees are equal (the representative
     /// state is rebuilt and compared).
     fn tree_number(&mut self, explorer: &Explorer, state: &CrashState, tree: &FsTree) -> usize {
@@ -690,22 +764,14 @@ impl Memo {
         }
     }
 
-    /// The class of a state: under a whole-tree check (`whole`: its tree number and epoch),
-    /// asked of `classify` once per (tree, epoch); with a unit, once per state (its files are
+    /// The class of a state: with a unit, asked of `classify` once per state (its files are
     /// several); else once per distinct target, compared by content on a hash hit.
     fn class(
         &mut self,
         explorer: &Explorer,
         (state, tree): (&CrashState, &FsTree),
-        whole: Option<(usize, usize)>,
         classify: &mut dyn FnMut(&CrashState, &FsTree) -> TargetClass,
     ) -> TargetClass {
-        if let Some(key) = whole {
-            return *self
-                .checked
-                .entry(key)
-                .or_insert_with(|| classify(state, tree));
-        }
         if explorer.unit.is_some() {
             return classify(state, tree);
         }
@@ -762,53 +828,101 @@ impl Explorer {
         stop: &dyn Fn() -> bool,
     ) -> Exploration {
         let mut by_tree = |_: &CrashState, tree: &FsTree| self.judge_tree(tree, classify);
-        self.judge_states(ack, None, &mut by_tree, (memo, stop))
+        self.judge_states(ack, &mut by_tree, (memo, stop))
     }
 
-    /// Builds the states and lets `holds` judge each whole tree (a `--check` command): once
-    /// per distinct (tree, epoch), where the epoch of a state is how many of `ack_events` (the
-    /// `events_before` of every acknowledgement the trace holds, ascending) come at or before
-    /// its crash point, so a tree seen after more acknowledgements is judged again. A rejected
-    /// state is a [`PowerViolation::CheckFailed`]; `ack` still places the diagnoses. `memo`
-    /// and `stop` as in [`Explorer::explore_with`].
+    /// Builds the states and lets `judge` judge each whole tree (a `--check` command) in one
+    /// walk: each state's tree is handed to `judge` as it is met, keyed by its epoch (how many
+    /// of `ack_events`, the `events_before` of every acknowledgement the trace holds, ascending,
+    /// come at or before its crash point), so a tree seen after more acknowledgements is judged
+    /// again and the judge may check trees while the walk goes on. The verdicts are then taken
+    /// in the order the trees were met. A rejected state is a [`PowerViolation::CheckFailed`];
+    /// `ack` still places the diagnoses. Past the time budget the walk stops, and the count
+    /// ends at the first tree the judge had to check late (see [`Checked::late`]). `memo`
+    /// (with tickets from this same judge) and `stop` as in [`Explorer::explore_with`].
     pub fn explore_trees(
         &self,
         ack: Option<&AckPoint>,
         ack_events: &[usize],
-        holds: &mut dyn FnMut(&CrashState, &FsTree) -> bool,
+        judge: &mut dyn TreeJudge,
         (memo, stop): (&mut Memo, &dyn Fn() -> bool),
     ) -> Exploration {
-        let mut by_tree = |state: &CrashState, tree: &FsTree| match holds(state, tree) {
-            true => TargetClass::New,
-            false => TargetClass::Torn,
+        let mut judging = Judging::new(self, ack, Some(ack_events), memo);
+        let (mut walk, exhaustive) = self.walk_trees(&mut judging, judge, stop);
+        let (counted, late) = judging.resolve(&mut walk, judge);
+        let spent = walk.spent || late;
+        let mut classify = |candidate: &CrashState, tree: &FsTree| {
+            let epoch = ack_events.partition_point(|&e| e <= candidate.events);
+            let checked = judge.ticket(tree, epoch).and_then(|t| judge.verdict(t));
+            match checked {
+                Some(Checked { holds: false, .. }) => TargetClass::Torn,
+                // A stop (Ctrl-C, a harness error) is the caller's to report.
+                Some(Checked { holds: true, .. }) | None => TargetClass::New,
+            }
         };
-        self.judge_states(ack, Some(ack_events), &mut by_tree, (memo, stop))
+        judging.minimise = !spent && !walk.stopped;
+        let mut result = judging.finish(&mut classify);
+        result.states_checked = counted;
+        result.exhaustive = exhaustive && !spent && !walk.stopped;
+        self.close(result, spent)
+    }
+
+    /// Every state in order, each tree handed to `judge`, until the budget or `stop`; returns
+    /// what was met and whether every state was.
+    fn walk_trees(
+        &self,
+        judging: &mut Judging<'_>,
+        judge: &mut dyn TreeJudge,
+        stop: &dyn Fn() -> bool,
+    ) -> (TreeWalk, bool) {
+        let deadline = self.deadline();
+        let mut walk = TreeWalk::default();
+        let exhaustive = self.for_each_state_while(&mut |state| {
+            walk.stopped = stop();
+            if walk.stopped {
+                return false;
+            }
+            match judging.ticket(state, judge) {
+                Met::Ticket(ticket) => walk.met(judging, state, ticket),
+                Met::Elsewhere => {}
+                Met::Stop => {
+                    walk.stopped = true;
+                    return false;
+                }
+            }
+            walk.spent = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+            !walk.spent
+        });
+        (walk, exhaustive)
+    }
+
+    /// When the time budget runs out, counted from now.
+    fn deadline(&self) -> Option<std::time::Instant> {
+        self.options
+            .budget_ms
+            .map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms))
+    }
+
+    /// The budget, the state space and the unmodelled events, written into `result`.
+    fn close(&self, mut result: Exploration, spent: bool) -> Exploration {
+        result.budget_spent = spent;
+        result.state_space = self.state_space();
+        result.unmodelled = self
+            .plan
+            .unmodelled()
+            .map(|(seq, why)| (seq, why.to_owned()))
+            .collect();
+        result
     }
 
     fn judge_states(
         &self,
         ack: Option<&AckPoint>,
-        trees: Option<&[usize]>,
         classify: &mut dyn FnMut(&CrashState, &FsTree) -> TargetClass,
         (memo, stop): (&mut Memo, &dyn Fn() -> bool),
     ) -> Exploration {
-        let mut judging = Judging {
-            explorer: self,
-            ack,
-            had_old: self.had_old(),
-            memo,
-            sides: HashMap::new(),
-            trees,
-            raw: Vec::new(),
-            raw_kinds: HashMap::new(),
-            result: Exploration::default(),
-            last: None,
-            minimise: true,
-        };
-        let deadline = self
-            .options
-            .budget_ms
-            .map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
+        let mut judging = Judging::new(self, ack, None, memo);
+        let deadline = self.deadline();
         let (mut spent, mut stopped) = (false, false);
         let exhaustive = self.for_each_state_while(&mut |state| {
             stopped = stop();
@@ -820,18 +934,11 @@ impl Explorer {
             !spent
         });
         // Past the budget (or once stopped) the violations are reported as found, not cut
-        // down (each cut asks the classifier again, a `--check` command each time).
+        // down (each cut asks the classifier again).
         judging.minimise = !spent && !stopped;
         let mut result = judging.finish(classify);
         result.exhaustive = exhaustive && !spent && !stopped;
-        result.budget_spent = spent;
-        result.state_space = self.state_space();
-        result.unmodelled = self
-            .plan
-            .unmodelled()
-            .map(|(seq, why)| (seq, why.to_owned()))
-            .collect();
-        result
+        self.close(result, spent)
     }
 
     /// Whether this explorer's `--partition` shard judges `tree` (every tree without one): by
@@ -876,6 +983,29 @@ impl Explorer {
     }
 }
 
+impl<'a> Judging<'a> {
+    fn new(
+        explorer: &'a Explorer,
+        ack: Option<&'a AckPoint>,
+        trees: Option<&'a [usize]>,
+        memo: &'a mut Memo,
+    ) -> Judging<'a> {
+        Judging {
+            explorer,
+            ack,
+            had_old: explorer.had_old(),
+            memo,
+            sides: HashMap::new(),
+            trees,
+            raw: Vec::new(),
+            raw_kinds: HashMap::new(),
+            result: Exploration::default(),
+            last: None,
+            minimise: true,
+        }
+    }
+}
+
 impl Judging<'_> {
     fn judge(
         &mut self,
@@ -898,8 +1028,7 @@ impl Judging<'_> {
                     return;
                 }
                 let number = self.memo.tree_number(explorer, state, &tree);
-                let whole = self.trees.map(|_| (number, epoch));
-                let class = self.memo.class(explorer, (state, &tree), whole, classify);
+                let class = self.memo.class(explorer, (state, &tree), classify);
                 self.memo.remember(state, (number, class));
                 self.last = Some((state.clone(), tree));
                 (number, class)
@@ -909,20 +1038,67 @@ impl Judging<'_> {
         let epochs = match self.sides.get_mut(&number) {
             Some(epochs) => epochs,
             None => {
-                // Under a whole-tree check a distinct state is a (tree, epoch): counted below.
-                if self.trees.is_none() {
-                    self.result.distinct_states += 1;
-                }
+                self.result.distinct_states += 1;
                 self.sides.entry(number).or_default()
             }
         };
         if !epochs.contains(&epoch) {
             epochs.push(epoch);
-            if self.trees.is_some() {
-                self.result.distinct_states += 1;
-            }
             self.count(state, class, before_ack);
         }
+    }
+
+    /// Whole-tree mode: the judge's ticket for `state`'s (tree, epoch), remembered from another
+    /// model's walk or the tree built (grown from the last) and handed over.
+    fn ticket(&mut self, state: &CrashState, judge: &mut dyn TreeJudge) -> Met {
+        if let Some(&ticket) = self.memo.tickets.get(state) {
+            self.last = None;
+            return Met::Ticket(ticket);
+        }
+        let tree = self.build(state);
+        let owned = self.explorer.owns(&tree);
+        let epoch = self.epoch(state, self.before_ack(state));
+        let ticket = match owned {
+            true => judge.ticket(&tree, epoch),
+            // Another shard judges this tree; it stays here only to grow the next tear.
+            false => None,
+        };
+        self.last = Some((state.clone(), tree));
+        match (owned, ticket) {
+            (false, _) => Met::Elsewhere,
+            (true, None) => Met::Stop,
+            (true, Some(ticket)) => {
+                self.memo.remember_ticket(state, ticket);
+                Met::Ticket(ticket)
+            }
+        }
+    }
+
+    /// Whole-tree mode: the verdicts of the trees `walk` met, in order, counted. Returns how
+    /// many states the count covers and whether it ended at a tree checked late.
+    fn resolve(&mut self, walk: &mut TreeWalk, judge: &mut dyn TreeJudge) -> (u64, bool) {
+        let firsts = std::mem::take(&mut walk.firsts);
+        for (i, first) in firsts.iter().enumerate() {
+            let Some(checked) = judge.verdict(first.ticket) else {
+                walk.stopped = true;
+                return (first.states_before, false);
+            };
+            let class = match checked.holds {
+                true => TargetClass::New,
+                false => TargetClass::Torn,
+            };
+            self.result.distinct_states += 1;
+            self.count(&first.state, class, first.before_ack);
+            if checked.late {
+                let next = firsts.get(i + 1).map_or(walk.states, |n| n.states_before);
+                return (next, true);
+            }
+        }
+        (walk.states, false)
+    }
+
+    fn before_ack(&self, state: &CrashState) -> bool {
+        self.ack.is_none_or(|a| state.events < a.events_before)
     }
 
     /// `state`'s tree, grown from the last one when it is a later tear of the same write.

@@ -936,6 +936,42 @@ fn a_prepared_tree_is_durable_in_every_crash_state() {
     }
 }
 
+/// A content-addressed whole-tree judge for tests: `holds` decides, asked once per distinct
+/// (tree, epoch).
+struct Asking<F: FnMut(&FsTree) -> bool> {
+    holds: F,
+    known: Vec<(FsTree, usize, bool)>,
+    asked: u64,
+}
+
+impl<F: FnMut(&FsTree) -> bool> TreeJudge for Asking<F> {
+    fn ticket(&mut self, tree: &FsTree, epoch: usize) -> Option<usize> {
+        let found = self
+            .known
+            .iter()
+            .position(|(known, e, _)| *e == epoch && known.same_content(tree));
+        Some(found.unwrap_or_else(|| {
+            self.asked += 1;
+            let holds = (self.holds)(tree);
+            self.known.push((tree.clone(), epoch, holds));
+            self.known.len() - 1
+        }))
+    }
+
+    fn verdict(&mut self, ticket: usize) -> Option<Checked> {
+        let holds = self.known[ticket].2;
+        Some(Checked { holds, late: false })
+    }
+}
+
+fn asking<F: FnMut(&FsTree) -> bool>(holds: F) -> Asking<F> {
+    Asking {
+        holds,
+        known: Vec::new(),
+        asked: 0,
+    }
+}
+
 /// Under a whole-tree check the caller's verdict decides: it is asked once per distinct
 /// (tree, epoch), and each rejected state is a `check-failed` finding.
 #[test]
@@ -943,23 +979,19 @@ fn a_whole_tree_judge_is_asked_once_per_distinct_tree_and_epoch() {
     let trace = replace(false);
     let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
     for ack_events in [&[][..], &[2][..]] {
-        let mut asked = 0;
-        let mut holds = |_: &CrashState, _: &FsTree| {
-            asked += 1;
-            true
-        };
+        let mut judge = asking(|_| true);
         let found = explorer.explore_trees(
             None,
             ack_events,
-            &mut holds,
+            &mut judge,
             (&mut Memo::default(), &|| false),
         );
         assert_eq!(found.violating_states, 0);
-        assert_eq!(asked, found.distinct_states, "{ack_events:?}");
+        assert_eq!(judge.asked, found.distinct_states, "{ack_events:?}");
         assert!(found.states_checked > found.distinct_states);
     }
     let mut empty_target =
-        |_: &CrashState, tree: &FsTree| tree.target_state("0") != TargetState::Regular(Vec::new());
+        asking(|tree: &FsTree| tree.target_state("0") != TargetState::Regular(Vec::new()));
     let found = explorer.explore_trees(
         None,
         &[],
@@ -973,4 +1005,148 @@ fn a_whole_tree_judge_is_asked_once_per_distinct_tree_and_epoch() {
             .iter()
             .all(|f| f.violation == PowerViolation::CheckFailed)
     );
+}
+
+/// Two models sharing a memo and a judge: the second walk asks for no tree the first met, and
+/// finds what it finds alone.
+#[test]
+fn a_shared_memo_and_judge_check_each_tree_once_across_models() {
+    let trace = replace(false);
+    let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
+    let holds = |tree: &FsTree| tree.target_state("0") != TargetState::Regular(Vec::new());
+    let mut shared = asking(holds);
+    let mut memo = Memo::shared();
+    for model in [Model::Posix, Model::Ext4] {
+        let one = explorer.with_model(model);
+        let together = one.explore_trees(None, &[], &mut shared, (&mut memo, &|| false));
+        let alone = one.explore_trees(
+            None,
+            &[],
+            &mut asking(holds),
+            (&mut Memo::default(), &|| false),
+        );
+        assert_eq!(together.states_checked, alone.states_checked, "{model:?}");
+        assert_eq!(
+            together.violating_states, alone.violating_states,
+            "{model:?}"
+        );
+        assert_eq!(together.findings, alone.findings, "{model:?}");
+    }
+    let posix = explorer.with_model(Model::Posix);
+    let mut fresh = asking(holds);
+    posix.explore_trees(None, &[], &mut fresh, (&mut Memo::default(), &|| false));
+    assert_eq!(shared.asked, fresh.asked, "ext4's trees are posix's");
+}
+
+/// A judge that checks late (past the budget) ends the count with that tree: not exhaustive,
+/// budget spent, and only the states before the next new tree counted.
+#[test]
+fn a_late_verdict_ends_the_count_at_its_tree() {
+    /// Trees met, and the ticket checked late.
+    struct Late(Vec<FsTree>, Option<usize>);
+    impl TreeJudge for Late {
+        fn ticket(&mut self, tree: &FsTree, _: usize) -> Option<usize> {
+            let found = self.0.iter().position(|t| t.same_content(tree));
+            Some(found.unwrap_or_else(|| {
+                self.0.push(tree.clone());
+                self.0.len() - 1
+            }))
+        }
+        fn verdict(&mut self, ticket: usize) -> Option<Checked> {
+            Some(Checked {
+                holds: true,
+                late: self.1 == Some(ticket),
+            })
+        }
+    }
+    let trace = replace(false);
+    let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
+    let mut in_time = Late(Vec::new(), None);
+    let whole = explorer.explore_trees(None, &[], &mut in_time, (&mut Memo::default(), &|| false));
+    let mut late = Late(Vec::new(), Some(1));
+    let cut = explorer.explore_trees(None, &[], &mut late, (&mut Memo::default(), &|| false));
+    assert!(late.0.len() > 2, "{}", late.0.len());
+    assert_eq!(cut.distinct_states, 2);
+    assert!(cut.budget_spent && !cut.exhaustive, "{cut:?}");
+    assert!(
+        cut.states_checked >= 2 && cut.states_checked < whole.states_checked,
+        "{cut:?}"
+    );
+}
+
+/// A real tree a checker rejected, placed at a state that also lost a write the tree does not
+/// show (it rewrote the same bytes): the diagnosis blames only the lost unlink, as the
+/// simulation's does ("fsync the directory after the unlink").
+#[test]
+fn a_rejected_real_tree_is_diagnosed_by_the_fewest_losses_that_leave_it() {
+    let mut w = Writer::new("db", Some(OLD));
+    w.create("db-journal");
+    w.write("db-journal", 0, b"undo");
+    w.fsync("db-journal");
+    w.write("db", 0, b"new");
+    w.fsync("db");
+    let unlink = w.unlink("db-journal");
+    let rewrite = w.write("db", 0, b"new");
+    let trace = w.exit();
+    let options = PowerOptions {
+        model: Model::Posix,
+        ..PowerOptions::default()
+    };
+    let explorer = Explorer::new(&trace, options).unwrap();
+    let state = CrashState {
+        events: explorer.plan().steps.len(),
+        dropped: vec![unlink, rewrite],
+        partial: None,
+    };
+    explorer.check(&state).unwrap();
+    let diagnosis = explorer.diagnose_rejected(&state);
+    assert_eq!(
+        diagnosis.pattern,
+        Pattern::UnlinkNotDurable,
+        "{}",
+        diagnosis.text
+    );
+    assert!(
+        diagnosis
+            .text
+            .contains("fsync the directory after the unlink"),
+        "{}",
+        diagnosis.text
+    );
+}
+
+/// The next transaction creates the journal again: a state that lost the unlink and that create
+/// leaves the old journal, and the fix is still the unlink's (a real crash point a few events
+/// later than the simulation's smallest state places there).
+#[test]
+fn a_lost_create_of_a_name_whose_unlink_was_lost_is_not_blamed() {
+    let mut w = Writer::new("db", Some(OLD));
+    w.create("db-journal");
+    w.write("db-journal", 0, b"undo");
+    w.fsync("db-journal");
+    w.write("db", 0, b"new");
+    w.fsync("db");
+    let unlink = w.unlink("db-journal");
+    let create = w.create("db-journal");
+    let trace = w.exit();
+    let options = PowerOptions {
+        model: Model::Posix,
+        ..PowerOptions::default()
+    };
+    let explorer = Explorer::new(&trace, options).unwrap();
+    let state = CrashState {
+        events: explorer.plan().steps.len(),
+        dropped: vec![unlink, create],
+        partial: None,
+    };
+    explorer.check(&state).unwrap();
+    let diagnosis = explorer.diagnose_rejected(&state);
+    assert_eq!(
+        diagnosis.pattern,
+        Pattern::UnlinkNotDurable,
+        "{}",
+        diagnosis.text
+    );
+    let named = format!("#{create}");
+    assert!(diagnosis.text.contains(&named), "{}", diagnosis.text);
 }

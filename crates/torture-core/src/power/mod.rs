@@ -207,7 +207,7 @@ use std::io;
 use std::path::Path;
 
 pub use diagnose::{Diagnosis, FIXES, Pattern, fix, seq_list};
-pub use explore::{ClassCounts, Exploration, Explorer, Finding, Memo};
+pub use explore::{Checked, ClassCounts, Exploration, Explorer, Finding, Memo, TreeJudge};
 pub use holds::Holds;
 pub use judge::{
     AckPoint, AckSelect, PowerViolation, TargetClass, ack_point, exact_classifier, verdict_rule,

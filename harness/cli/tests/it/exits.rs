@@ -9,14 +9,17 @@ use std::process::{Command, Stdio};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::{Outcome, python, scratch_dir, torture, writer};
+use crate::{
+    Outcome, in_each_command, merge_json, python, scratch_dir, shard, torture, with_writer, writer,
+};
 
 /// `torture ARGS --format json -- python3 WRITER {target}`.
 fn with_python(args: &[&str], script: &str) -> Outcome {
-    let script = writer(script);
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--format", "json", "--", python(), &script, "{target}"]);
-    torture(&all)
+    with_writer(
+        &[args, &["--format", "json"][..]].concat(),
+        script,
+        &["{target}"],
+    )
 }
 
 /// The exit code, and the summary agreeing with it.
@@ -30,16 +33,14 @@ fn judged(out: &Outcome, code: i32, verdict: &str) {
 #[test]
 fn every_command_exits_0_when_every_subject_is_as_expected() {
     let size = ["--subject", "intact", "--size", "2048", "--format", "json"];
-    for (command, extra) in [
-        ("kill", &["--trials", "3"][..]),
-        ("power", &[][..]),
-        ("errors", &["--trials", "4"][..]),
-        ("race", &["--schedules", "1", "--preemptions", "0"][..]),
-    ] {
-        let mut args = vec![command];
-        args.extend(size);
-        args.extend(extra);
-        judged(&torture(&args), 0, "as_expected");
+    let each: [(&str, &[&str]); 4] = [
+        ("kill", &["--trials", "3"]),
+        ("power", &[]),
+        ("errors", &["--trials", "4"]),
+        ("race", &["--schedules", "1", "--preemptions", "0"]),
+    ];
+    for out in in_each_command(&size, &each) {
+        judged(&out, 0, "as_expected");
     }
 }
 
@@ -70,19 +71,8 @@ fn every_command_exits_1_on_a_violation() {
 
 #[test]
 fn a_canary_not_caught_exits_1() {
-    let script = writer("durable_replace.py");
-    let out = torture(&[
-        "power",
-        "--expect",
-        "caught",
-        "--format",
-        "json",
-        "--",
-        python(),
-        &script,
-        "both",
-        "{target}",
-    ]);
+    let power = ["power", "--expect", "caught", "--format", "json"];
+    let out = with_writer(&power, "durable_replace.py", &["both", "{target}"]);
     judged(&out, 1, "violation");
     assert!(out.stderr.contains("canary not caught"), "{out:?}");
 }
@@ -313,37 +303,23 @@ fn the_process_model_judges_built_ins_by_their_sigkill_expectations() {
 fn merge_exits_1_when_the_shards_together_show_a_violation() {
     let dir = scratch_dir("merge-violation");
     let script = writer("plain_open.py");
-    let shard = |m: &str| dir.join(format!("shard-{m}"));
+    let kill = [
+        "kill",
+        "--trials",
+        "12",
+        "--seed",
+        "1",
+        "--",
+        python(),
+        &script,
+        "{target}",
+    ];
+    let shard_dir = |m: &str| dir.join(format!("shard-{m}"));
     for m in ["1", "2"] {
-        let partition = format!("{m}/2");
-        let out = crate::run(&[
-            "kill",
-            "--trials",
-            "12",
-            "--seed",
-            "1",
-            "--partition",
-            &partition,
-            "--format",
-            "json",
-            "--report-dir",
-            shard(m).to_str().unwrap(),
-            "--",
-            python(),
-            &script,
-            "{target}",
-        ]);
+        let out = shard(&kill, &format!("{m}/2"), &shard_dir(m));
         assert!(matches!(out.code, 0 | 1), "{out:?}");
     }
-    let out = crate::run(&[
-        "merge",
-        shard("1").to_str().unwrap(),
-        shard("2").to_str().unwrap(),
-        "--report-dir",
-        dir.join("merged").to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let out = merge_json(&[&shard_dir("1"), &shard_dir("2")], &dir.join("merged"));
     judged(&out, 1, "violation");
     assert_eq!(out.summary()["command"], "merge");
     std::fs::remove_dir_all(&dir).expect("cleanup");

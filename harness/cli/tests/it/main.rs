@@ -118,6 +118,47 @@ impl Outcome {
     }
 }
 
+/// `torture ARGS -- python3 WRITER WRITER_ARGS...`, the writer a script under
+/// `tests/it/writers/` (give `{target}` among `writer_args`).
+pub fn with_writer(args: &[&str], script: &str, writer_args: &[&str]) -> Outcome {
+    let script = writer(script);
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--", python(), script.as_str()]);
+    all.extend(writer_args);
+    torture(&all)
+}
+
+/// `torture COMMAND COMMON EXTRA` for each `(COMMAND, EXTRA)`: the same run in every command.
+pub fn in_each_command<'a>(common: &[&'a str], each: &[(&'a str, &[&'a str])]) -> Vec<Outcome> {
+    each.iter()
+        .map(|(command, extra)| torture(&[&[*command], common, extra].concat()))
+        .collect()
+}
+
+/// One `--partition` shard of `args` (options before any `--`), its report in `dir`, its
+/// summary in JSON.
+pub fn shard(args: &[&str], partition: &str, dir: &Path) -> Outcome {
+    let report = dir.to_str().expect("a UTF-8 scratch path");
+    let options = [
+        "--partition",
+        partition,
+        "--format",
+        "json",
+        "--report-dir",
+        report,
+    ];
+    let at = args.iter().position(|a| *a == "--").unwrap_or(args.len());
+    run(&[&args[..at], &options[..], &args[at..]].concat())
+}
+
+/// `torture merge SHARDS --report-dir MERGED --format json`.
+pub fn merge_json(shards: &[&Path], merged: &Path) -> Outcome {
+    let mut args: Vec<&str> = vec!["merge"];
+    args.extend(shards.iter().map(|s| s.to_str().unwrap()));
+    args.extend(["--report-dir", merged.to_str().unwrap(), "--format", "json"]);
+    run(&args)
+}
+
 /// The real Python interpreter behind `python3`.
 pub fn python() -> &'static str {
     static PYTHON: OnceLock<String> = OnceLock::new();

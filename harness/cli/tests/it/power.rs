@@ -1,14 +1,11 @@
 //! `torture power`: Python writers judged after simulated power cuts, crash-state replays, the
 //! main job's writers × crash kinds table, and the `process` model against real SIGKILL trials.
 
-use super::{python, scratch_dir, torture, writer};
+use super::{scratch_dir, torture, with_writer};
 
 fn power_on(mode: &str, extra: &[&str]) -> super::Outcome {
-    let script = writer("durable_replace.py");
-    let mut args = vec!["power", "--seed", "1", "--format", "json"];
-    args.extend(extra);
-    args.extend(["--", python(), script.as_str(), mode, "{target}"]);
-    torture(&args)
+    let args = [&["power", "--seed", "1", "--format", "json"][..], extra].concat();
+    with_writer(&args, "durable_replace.py", &[mode, "{target}"])
 }
 
 fn finding_lines(out: &super::Outcome) -> String {
@@ -17,16 +14,11 @@ fn finding_lines(out: &super::Outcome) -> String {
 
 #[test]
 fn plain_open_is_caught_by_a_power_cut() {
-    let script = writer("plain_open.py");
-    let out = torture(&[
-        "power",
-        "--expect",
-        "caught",
-        "--",
-        python(),
-        &script,
-        "{target}",
-    ]);
+    let out = with_writer(
+        &["power", "--expect", "caught"],
+        "plain_open.py",
+        &["{target}"],
+    );
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("CAUGHT"), "{out:?}");
 }
@@ -62,16 +54,8 @@ fn a_renamed_file_fsynced_without_its_directory_holds_on_linux_file_systems_not_
 
 #[test]
 fn replace_without_a_directory_fsync_is_caught_after_the_ack() {
-    let out = torture(&[
-        "power",
-        "--seed",
-        "1",
-        "--",
-        python(),
-        &writer("durable_replace.py"),
-        "file",
-        "{target}",
-    ]);
+    let power = ["power", "--seed", "1"];
+    let out = with_writer(&power, "durable_replace.py", &["file", "{target}"]);
     assert_eq!(out.code, 1, "{out:?}");
     let text = finding_lines(&out);
     assert!(text.contains("after the acknowledgement"), "{text}");
@@ -282,8 +266,7 @@ fn the_process_model_agrees_with_sigkill_on_the_built_ins() {
 /// "not exhaustive" and how many states were judged of how many.
 #[test]
 fn a_slow_check_under_process_stops_at_the_budget_and_says_not_exhaustive() {
-    let script = writer("plain_open.py");
-    let out = torture(&[
+    let power = [
         "power",
         "--model",
         "process",
@@ -299,11 +282,8 @@ fn a_slow_check_under_process_stops_at_the_budget_and_says_not_exhaustive() {
         "caught",
         "--format",
         "json",
-        "--",
-        python(),
-        &script,
-        "{target}",
-    ]);
+    ];
+    let out = with_writer(&power, "plain_open.py", &["{target}"]);
     let subject = out.subject();
     assert_eq!(subject["exhaustive"], false, "{subject}");
     assert_eq!(subject["budget_spent"], true, "{subject}");

@@ -249,7 +249,8 @@ fn bad_input_is_refused_with_exit_2() {
 
 /// `--check`, `--setup` and `--ack-line` judge real trees as the simulation does: on the
 /// mounted copy, the rollback-journal writer without a directory fsync after its commit's
-/// unlink loses the acknowledged commit on real ext4; with it, every real state passes.
+/// unlink loses the acknowledged commit on real ext4, with the simulation's fix; with it, every
+/// real state passes.
 #[test]
 fn a_whole_tree_check_runs_on_the_mounted_copy_with_the_setup_tree() {
     if !can_mount() {
@@ -289,6 +290,13 @@ fn a_whole_tree_check_runs_on_the_mounted_copy_with_the_setup_tree() {
         "{caught:?}"
     );
     assert!(caught.stdout.contains("CHECK-FAILED"), "{caught:?}");
+    // The real state is placed among the model's states and diagnosed as the simulation's.
+    assert!(
+        caught
+            .stdout
+            .contains("Fix: fsync the directory after the unlink"),
+        "{caught:?}"
+    );
     let passes = run(&common);
     assert_eq!(passes.code, 0, "{passes:?}");
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::{Outcome, run, scratch_dir, torture};
+use crate::{Outcome, in_each_command, merge_json, run, scratch_dir, shard, torture};
 
 /// The field names of the README table that follows `heading_line` (first column, in backticks).
 fn documented(after: &str) -> BTreeSet<String> {
@@ -57,14 +57,6 @@ fn check(command: &str, out: &Outcome) {
     }
 }
 
-/// `torture merge SHARDS --report-dir MERGED --format json`.
-fn merge_json(shards: &[&Path], merged: &Path) -> Outcome {
-    let mut args: Vec<&str> = vec!["merge"];
-    args.extend(shards.iter().map(|s| s.to_str().unwrap()));
-    args.extend(["--report-dir", merged.to_str().unwrap(), "--format", "json"]);
-    run(&args)
-}
-
 #[test]
 fn every_command_ends_in_the_documented_summary() {
     let small = [
@@ -77,48 +69,39 @@ fn every_command_ends_in_the_documented_summary() {
         "--seed",
         "1",
     ];
-    for (command, extra) in [
-        ("kill", &["--trials", "3"][..]),
-        ("power", &[][..]),
-        ("errors", &["--trials", "3"][..]),
-        ("race", &["--schedules", "1", "--preemptions", "0"][..]),
-    ] {
-        let mut args = vec![command];
-        args.extend(small);
-        args.extend(extra);
-        let out = torture(&args);
+    let each: [(&str, &[&str]); 4] = [
+        ("kill", &["--trials", "3"]),
+        ("power", &[]),
+        ("errors", &["--trials", "3"]),
+        ("race", &["--schedules", "1", "--preemptions", "0"]),
+    ];
+    for ((command, _), out) in each.iter().zip(in_each_command(&small, &each)) {
         check(command, &out);
-        assert_eq!(out.summary()["command"], command);
+        assert_eq!(out.summary()["command"], *command);
     }
 }
 
 #[test]
 fn merge_and_the_main_job_end_in_the_documented_summary() {
     let dir = scratch_dir("schema-merge");
-    let shard = |m: &str| dir.join(format!("shard-{m}"));
+    let shard_dir = |m: &str| dir.join(format!("shard-{m}"));
+    let kill = [
+        "kill",
+        "--subject",
+        "plain",
+        "--size",
+        "2048",
+        "--trials",
+        "4",
+        "--seed",
+        "1",
+    ];
     for m in ["1", "2"] {
-        let partition = format!("{m}/2");
-        let out = run(&[
-            "kill",
-            "--subject",
-            "plain",
-            "--size",
-            "2048",
-            "--trials",
-            "4",
-            "--seed",
-            "1",
-            "--partition",
-            &partition,
-            "--format",
-            "json",
-            "--report-dir",
-            shard(m).to_str().unwrap(),
-        ]);
+        let out = shard(&kill, &format!("{m}/2"), &shard_dir(m));
         check("kill --partition", &out);
     }
     let merged = dir.join("merged");
-    let out = merge_json(&[&shard("1"), &shard("2")], &merged);
+    let out = merge_json(&[&shard_dir("1"), &shard_dir("2")], &merged);
     check("merge", &out);
     assert_eq!(out.summary()["command"], "merge");
     assert!(merged.join("summary.json").is_file());
@@ -202,25 +185,20 @@ fn power_real_ends_in_the_documented_summary() {
 #[test]
 fn errors_shards_merge_by_their_summaries() {
     let dir = scratch_dir("schema-errors-merge");
-    let shard = |m: &str| dir.join(format!("shard-{m}"));
+    let shard_dir = |m: &str| dir.join(format!("shard-{m}"));
+    let errors = [
+        "errors",
+        "--subject",
+        "plain",
+        "--size",
+        "2048",
+        "--seed",
+        "1",
+    ];
     let mut checked = 0;
     for m in ["1", "2"] {
         let partition = format!("{m}/2");
-        let out = run(&[
-            "errors",
-            "--subject",
-            "plain",
-            "--size",
-            "2048",
-            "--seed",
-            "1",
-            "--partition",
-            &partition,
-            "--format",
-            "json",
-            "--report-dir",
-            shard(m).to_str().unwrap(),
-        ]);
+        let out = shard(&errors, &partition, &shard_dir(m));
         check("errors --partition", &out);
         assert_eq!(out.summary()["partition"], partition.as_str());
         checked += out.summary()["subjects"][0]["checked"]
@@ -228,14 +206,14 @@ fn errors_shards_merge_by_their_summaries() {
             .expect("checked");
     }
     let merged = dir.join("merged");
-    let out = merge_json(&[&shard("1"), &shard("2")], &merged);
+    let out = merge_json(&[&shard_dir("1"), &shard_dir("2")], &merged);
     check("merge of errors shards", &out);
     let subject = &out.summary()["subjects"][0];
     assert_eq!(subject["status"], "caught", "{subject}");
     assert_eq!(subject["checked"].as_u64(), Some(checked), "{subject}");
     let out = run(&[
         "merge",
-        shard("1").to_str().unwrap(),
+        shard_dir("1").to_str().unwrap(),
         "--report-dir",
         merged.to_str().unwrap(),
     ]);

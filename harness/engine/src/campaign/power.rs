@@ -10,7 +10,7 @@
 //! `recovery_cap`. `--state ID` replays one state instead of exploring: it is judged, optionally
 //! written to a directory (`materialize`), and recovered from.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -472,7 +472,7 @@ impl Judge<'_> {
     }
 
     /// One model's exploration: the built-in judge on the target, or, under `--check`, the
-    /// checker on every distinct tree (checked in parallel first, then judged in order).
+    /// checker on every distinct tree (checked in parallel while the walk goes on).
     fn explore_one(
         &self,
         explorer: &Explorer,
@@ -495,42 +495,15 @@ impl Judge<'_> {
             .options()
             .budget_ms
             .map(|ms| Instant::now() + Duration::from_millis(ms));
-        let cases = distinct_cases(explorer, checker, deadline);
-        if let Err(e) = checker.check_all(cases, &mut cache.borrow_mut(), deadline) {
-            failed.borrow_mut().get_or_insert(e);
-        }
-        // Past the budget, the first tree not checked yet is still checked (every state
-        // counted was judged), and the exploration stops there: not exhaustive.
-        let out_of_time = Cell::new(false);
-        let stop = || self.cancelled() || out_of_time.get();
         let events = checker.acks.events();
-        let mut holds = |state: &CrashState, tree: &FsTree| {
-            if failed.borrow().is_some() || self.cancelled() {
-                return true;
-            }
-            let case = TreeCase {
-                tree: tree.clone(),
-                events: state.events,
-            };
-            let epoch = checker.epoch(&events, state.events);
-            let past = deadline.is_some_and(|d| Instant::now() >= d);
-            if past && cache.borrow().get(&case.tree, epoch).is_none() {
-                out_of_time.set(true);
-            }
-            match checker.verdict(&case, &mut cache.borrow_mut()) {
-                Ok(Some(verdict)) => verdict == TreeVerdict::Holds,
-                Ok(None) => true,
-                Err(e) => {
-                    failed.borrow_mut().get_or_insert(e);
-                    true
-                }
-            }
-        };
-        let unbounded = explorer.with_budget_ms(None);
-        let mut found =
-            unbounded.explore_trees(ack, &events, &mut holds, (&mut memo.borrow_mut(), &stop));
-        found.budget_spent |= out_of_time.get();
-        found
+        // One walk: each tree met is checked on the pool while the walk goes on.
+        let walked = checker.with_pool(&mut cache.borrow_mut(), deadline, |pool| {
+            explorer.explore_trees(ack, &events, pool, (&mut memo.borrow_mut(), &stop))
+        });
+        walked.unwrap_or_else(|e| {
+            failed.borrow_mut().get_or_insert(e);
+            Exploration::default()
+        })
     }
 
     /// Under `--check`: each finding gets the reason its checker gave.
@@ -753,31 +726,6 @@ impl Judge<'_> {
             Ended::Cancelled => None,
         })
     }
-}
-
-/// The distinct (tree, epoch) pairs of an exploration's states, by content hash, until
-/// `deadline`: what the checkers work through in parallel before the states are judged in order.
-fn distinct_cases(
-    explorer: &Explorer,
-    checker: &TreeChecker<'_>,
-    deadline: Option<Instant>,
-) -> Vec<TreeCase> {
-    let events = checker.acks.events();
-    let mut seen: HashSet<(u128, usize)> = HashSet::new();
-    let mut cases = Vec::new();
-    explorer.for_each_state_while(&mut |state| {
-        if let Ok(tree) = explorer.replay(state) {
-            let key = (tree.content_hash(), checker.epoch(&events, state.events));
-            if seen.insert(key) {
-                cases.push(TreeCase {
-                    tree,
-                    events: state.events,
-                });
-            }
-        }
-        deadline.is_none_or(|d| Instant::now() < d)
-    });
-    cases
 }
 
 /// What is left of a subject's time budget (`--budget`), started at `started`.

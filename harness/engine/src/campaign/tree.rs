@@ -8,10 +8,10 @@
 //! compared in full before its verdict is reused. Checks run in parallel over `--jobs` workers,
 //! each in its own directory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use super::error::CampaignError;
@@ -19,7 +19,7 @@ use super::process::{self, Ended, Invocation, Output};
 use super::replay::shell_quote;
 use regex::Regex;
 use torture_core::oracle::RunExit;
-use torture_core::power::{self, FsTree};
+use torture_core::power::{self, Checked, FsTree, TreeJudge};
 use torture_core::trace::{AckKind, TraceHeader};
 
 /// What the checker said about one tree.
@@ -155,10 +155,15 @@ pub struct TreeChecker<'a> {
     pub cancel: &'a AtomicBool,
 }
 
-/// The verdicts of distinct (tree, epoch) pairs, and how many checks ran.
+/// The one verdict cache of a subject's whole-tree checks: each distinct (tree, epoch) pair,
+/// content-addressed (a hash hit is compared in full), numbered in the order met (its ticket),
+/// with its verdict once checked.
 #[derive(Debug, Default)]
 pub struct TreeCache {
-    known: HashMap<(u128, usize), Vec<(FsTree, TreeVerdict)>>,
+    /// (content hash, epoch) → the tickets with that key.
+    index: HashMap<(u128, usize), Vec<usize>>,
+    /// By ticket: the first case met of the pair, and its verdict once checked.
+    entries: Vec<(TreeCase, Option<TreeVerdict>)>,
     /// Checker runs (one per distinct tree checked).
     pub checked: u64,
     /// Wall time spent checking.
@@ -168,16 +173,33 @@ pub struct TreeCache {
 impl TreeCache {
     /// The verdict of `tree` in `epoch`, if checked.
     pub fn get(&self, tree: &FsTree, epoch: usize) -> Option<&TreeVerdict> {
-        let same_hash = self.known.get(&(tree.content_hash(), epoch))?;
-        same_hash
-            .iter()
-            .find(|(known, _)| known.same_content(tree))
-            .map(|(_, verdict)| verdict)
+        let ticket = self.find(tree, epoch)?;
+        self.entries[ticket].1.as_ref()
     }
 
-    fn insert(&mut self, tree: FsTree, epoch: usize, verdict: TreeVerdict) {
-        let key = (tree.content_hash(), epoch);
-        self.known.entry(key).or_default().push((tree, verdict));
+    fn find(&self, tree: &FsTree, epoch: usize) -> Option<usize> {
+        let same_hash = self.index.get(&(tree.content_hash(), epoch))?;
+        same_hash
+            .iter()
+            .copied()
+            .find(|&ticket| self.entries[ticket].0.tree.same_content(tree))
+    }
+
+    /// The ticket of `case`'s tree in `epoch`, a new one when it was not met yet.
+    fn ticket(&mut self, case: TreeCase, epoch: usize) -> usize {
+        if let Some(ticket) = self.find(&case.tree, epoch) {
+            return ticket;
+        }
+        let ticket = self.entries.len();
+        let key = (case.tree.content_hash(), epoch);
+        self.index.entry(key).or_default().push(ticket);
+        self.entries.push((case, None));
+        ticket
+    }
+
+    fn record(&mut self, ticket: usize, verdict: TreeVerdict) {
+        self.checked += 1;
+        self.entries[ticket].1 = Some(verdict);
     }
 }
 
@@ -195,25 +217,24 @@ impl TreeChecker<'_> {
         deadline: Option<Instant>,
     ) -> Result<bool, CampaignError> {
         let ack_events = self.acks.events();
-        let mut todo: Vec<TreeCase> = Vec::new();
-        let mut pending = TreeCache::default();
+        let mut todo: Vec<usize> = Vec::new();
         for case in cases {
             let epoch = self.epoch(&ack_events, case.events);
-            if cache.get(&case.tree, epoch).is_none() && pending.get(&case.tree, epoch).is_none() {
-                pending.insert(case.tree.clone(), epoch, TreeVerdict::Holds);
-                todo.push(case);
+            let ticket = cache.ticket(case, epoch);
+            if cache.entries[ticket].1.is_none() && !todo.contains(&ticket) {
+                todo.push(ticket);
             }
         }
+        let cases: Vec<TreeCase> = todo.iter().map(|&t| cache.entries[t].0.clone()).collect();
         let started = Instant::now();
-        let results = self.run_workers(&todo, deadline)?;
+        let results = self.run_workers(&cases, deadline)?;
         cache.elapsed += started.elapsed();
         let Some(results) = results else {
             return Ok(false);
         };
-        for (case, verdict) in todo.into_iter().zip(results) {
+        for (ticket, verdict) in todo.into_iter().zip(results) {
             if let Some(verdict) = verdict {
-                cache.checked += 1;
-                cache.insert(case.tree, self.epoch(&ack_events, case.events), verdict);
+                cache.record(ticket, verdict);
             }
         }
         Ok(true)
@@ -233,6 +254,74 @@ impl TreeChecker<'_> {
             return Ok(None);
         }
         Ok(cache.get(&case.tree, epoch).cloned())
+    }
+
+    /// Runs `walk` with a [`CheckPool`] over `cache`: `jobs` workers check the trees it hands
+    /// over while it goes on; past `deadline` they take no new tree. Any harness error a check
+    /// met is returned once `walk` is done.
+    pub fn with_pool<R>(
+        &self,
+        cache: &mut TreeCache,
+        deadline: Option<Instant>,
+        walk: impl FnOnce(&mut CheckPool<'_, '_>) -> R,
+    ) -> Result<R, CampaignError> {
+        let (to_workers, jobs) = mpsc::channel::<(usize, TreeCase)>();
+        let (results, from_workers) = mpsc::channel::<(usize, Checking)>();
+        let jobs = Mutex::new(jobs);
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            for slot in 0..self.jobs.max(1) {
+                let (jobs, stop, results) = (&jobs, &stop, results.clone());
+                scope.spawn(move || self.work(slot, jobs, results, (deadline, stop)));
+            }
+            drop(results);
+            let mut pool = CheckPool {
+                checker: self,
+                ack_events: self.acks.events(),
+                cache,
+                to_workers: Some(to_workers),
+                from_workers,
+                pending: HashSet::new(),
+                skipped: HashSet::new(),
+                late: HashSet::new(),
+                failure: None,
+                started: Instant::now(),
+                last_verdict: None,
+            };
+            let walked = walk(&mut pool);
+            // Trees still queued (a walk stopped early) are not checked.
+            stop.store(true, Ordering::Relaxed);
+            pool.finish().map_or(Ok(walked), Err)
+        })
+    }
+
+    /// One pool worker: checks the trees it takes in `slot`'s directory until the queue closes;
+    /// past the deadline (or once stopped) it answers without checking.
+    fn work(
+        &self,
+        slot: usize,
+        jobs: &Mutex<mpsc::Receiver<(usize, TreeCase)>>,
+        results: mpsc::Sender<(usize, Checking)>,
+        (deadline, stop): (Option<Instant>, &AtomicBool),
+    ) {
+        loop {
+            let job = lock(jobs).recv();
+            let Ok((ticket, case)) = job else {
+                return;
+            };
+            let late = deadline.is_some_and(|d| Instant::now() >= d);
+            let checking = match late || stop.load(Ordering::Relaxed) {
+                true => Checking::Skipped,
+                false => match self.check_one(&case, slot) {
+                    Ok(Some(verdict)) => Checking::Done(verdict),
+                    Ok(None) => Checking::Cancelled,
+                    Err(e) => Checking::Failed(e),
+                },
+            };
+            if results.send((ticket, checking)).is_err() {
+                return;
+            }
+        }
     }
 
     /// Runs the cases over `jobs` workers; a case left when the deadline passed gets `None`.
@@ -332,6 +421,154 @@ impl TreeChecker<'_> {
     ) -> Result<Option<TreeVerdict>, CampaignError> {
         let log = (self.logs.as_path(), slot);
         run_command((option, command), place, log, self.timeout, self.cancel)
+    }
+}
+
+/// What a pool worker made of one tree.
+#[derive(Debug)]
+enum Checking {
+    Done(TreeVerdict),
+    /// Taken past the deadline (or after the walk ended): not checked.
+    Skipped,
+    /// Ctrl-C.
+    Cancelled,
+    Failed(CampaignError),
+}
+
+/// The [`TreeJudge`] of one walk (see [`TreeChecker::with_pool`]): tickets from the subject's
+/// [`TreeCache`], new trees queued to the workers, verdicts waited for in the order asked.
+#[derive(Debug)]
+pub struct CheckPool<'p, 'a> {
+    checker: &'p TreeChecker<'a>,
+    ack_events: Vec<usize>,
+    cache: &'p mut TreeCache,
+    /// The workers' queue (closed by [`CheckPool::finish`]).
+    to_workers: Option<mpsc::Sender<(usize, TreeCase)>>,
+    from_workers: mpsc::Receiver<(usize, Checking)>,
+    /// Tickets queued and not answered yet.
+    pending: HashSet<usize>,
+    /// Tickets the workers took past the deadline: checked here, late, if asked.
+    skipped: HashSet<usize>,
+    /// Tickets checked late.
+    late: HashSet<usize>,
+    failure: Option<CampaignError>,
+    started: Instant,
+    last_verdict: Option<Instant>,
+}
+
+impl CheckPool<'_, '_> {
+    /// Closes the queue and counts the pool's time (to its last verdict) as checking time;
+    /// the first harness error a check met, if any.
+    fn finish(mut self) -> Option<CampaignError> {
+        self.to_workers = None;
+        if let Some(last) = self.last_verdict {
+            self.cache.elapsed += last.duration_since(self.started);
+        }
+        self.failure.take()
+    }
+
+    fn queue(&mut self, ticket: usize) {
+        let case = self.cache.entries[ticket].0.clone();
+        let sent = self
+            .to_workers
+            .as_ref()
+            .is_some_and(|queue| queue.send((ticket, case)).is_ok());
+        match sent {
+            true => {
+                self.pending.insert(ticket);
+            }
+            false => self.fail("the check workers ended early".to_owned()),
+        }
+    }
+
+    fn fail(&mut self, why: String) {
+        self.failure.get_or_insert(CampaignError::Usage(why));
+    }
+
+    /// Takes one answer from the workers. `None`: stop.
+    fn receive(&mut self) -> Option<()> {
+        let Ok((ticket, checking)) = self.from_workers.recv() else {
+            self.fail("the check workers ended early".to_owned());
+            return None;
+        };
+        self.pending.remove(&ticket);
+        match checking {
+            Checking::Done(verdict) => {
+                self.cache.record(ticket, verdict);
+                self.last_verdict = Some(Instant::now());
+            }
+            Checking::Skipped => {
+                self.skipped.insert(ticket);
+            }
+            Checking::Cancelled => return None,
+            Checking::Failed(e) => {
+                self.failure.get_or_insert(e);
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    /// Checks a skipped ticket here, after the deadline. `None`: stop.
+    fn check_late(&mut self, ticket: usize) -> Option<()> {
+        let case = self.cache.entries[ticket].0.clone();
+        // A slot of its own: the workers may still be finishing checks in theirs.
+        let slot = self.checker.jobs.max(1);
+        match self.checker.check_one(&case, slot) {
+            Ok(Some(verdict)) => {
+                self.cache.record(ticket, verdict);
+                self.late.insert(ticket);
+                self.last_verdict = Some(Instant::now());
+                Some(())
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.failure.get_or_insert(e);
+                None
+            }
+        }
+    }
+}
+
+impl TreeJudge for CheckPool<'_, '_> {
+    fn ticket(&mut self, tree: &FsTree, epoch: usize) -> Option<usize> {
+        if self.failure.is_some() || self.checker.cancel.load(Ordering::Relaxed) {
+            return None;
+        }
+        // Every crash point in one epoch has the same stdout and acknowledgements.
+        let events = epoch.checked_sub(1).map_or(0, |i| self.ack_events[i]);
+        let case = TreeCase {
+            tree: tree.clone(),
+            events,
+        };
+        let ticket = self.cache.ticket(case, epoch);
+        let unknown = self.cache.entries[ticket].1.is_none();
+        if unknown && !self.pending.contains(&ticket) && !self.skipped.contains(&ticket) {
+            self.queue(ticket);
+        }
+        Some(ticket)
+    }
+
+    fn verdict(&mut self, ticket: usize) -> Option<Checked> {
+        loop {
+            if let Some(verdict) = &self.cache.entries[ticket].1 {
+                return Some(Checked {
+                    holds: *verdict == TreeVerdict::Holds,
+                    late: self.late.contains(&ticket),
+                });
+            }
+            if self.failure.is_some() {
+                return None;
+            }
+            if self.skipped.remove(&ticket) {
+                self.check_late(ticket)?;
+            } else if !self.pending.contains(&ticket) {
+                // Met in an earlier walk and never checked there.
+                self.queue(ticket);
+            } else {
+                self.receive()?;
+            }
+        }
     }
 }
 
@@ -572,5 +809,67 @@ mod tests {
             env.contains(&("TORTURE_ACKS".into(), "2".into())),
             "{env:?}"
         );
+    }
+
+    fn checker<'a>(work: &Path, jobs: usize, cancel: &'a AtomicBool) -> TreeChecker<'a> {
+        TreeChecker {
+            check: "test -e {dir}/good",
+            recover: None,
+            target: Path::new("t"),
+            acks: AckLines::default(),
+            work: work.join("checks"),
+            logs: work.join("logs"),
+            timeout: Duration::from_secs(20),
+            jobs,
+            cancel,
+        }
+    }
+
+    fn tree_with(names: &[&str]) -> FsTree {
+        let mut tree = FsTree::new();
+        for (ino, name) in names.iter().enumerate() {
+            tree.insert(name, torture_core::power::Node::File(ino as u64 + 1));
+            tree.inode_mut(ino as u64 + 1).write_at(0, name.as_bytes());
+        }
+        tree
+    }
+
+    /// Equal trees share a ticket and one check; the pool's verdicts land in the one cache.
+    #[test]
+    fn a_pool_checks_each_distinct_tree_once_and_fills_the_cache() {
+        let work = std::env::temp_dir().join(format!("tree-pool-{}", std::process::id()));
+        std::fs::create_dir_all(work.join("logs")).expect("logs dir");
+        let cancel = AtomicBool::new(false);
+        let checker = checker(&work, 2, &cancel);
+        let mut cache = TreeCache::default();
+        let (good, bad) = (tree_with(&["good"]), tree_with(&["bad"]));
+        let verdicts = checker
+            .with_pool(&mut cache, None, |pool| {
+                let tickets =
+                    [&good, &bad, &good.clone()].map(|t| pool.ticket(t, 0).expect("ticket"));
+                tickets.map(|t| pool.verdict(t).expect("verdict"))
+            })
+            .expect("no harness error");
+        let holds = verdicts.map(|v| (v.holds, v.late));
+        assert_eq!(holds, [(true, false), (false, false), (true, false)]);
+        assert_eq!(cache.checked, 2);
+        assert_eq!(
+            cache.get(&bad, 0),
+            Some(&TreeVerdict::Fails("exit status 1, no output".into()))
+        );
+        assert_eq!(cache.get(&bad, 1), None, "another epoch is another pair");
+        // Past the deadline no worker checks: the verdict is taken late, here.
+        let past = Some(Instant::now());
+        let late = checker
+            .with_pool(&mut cache, past, |pool| {
+                let ticket = pool
+                    .ticket(&tree_with(&["good", "more"]), 0)
+                    .expect("ticket");
+                pool.verdict(ticket).expect("verdict")
+            })
+            .expect("no harness error");
+        assert_eq!((late.holds, late.late), (true, true));
+        assert_eq!(cache.checked, 3);
+        std::fs::remove_dir_all(&work).expect("cleanup");
     }
 }

@@ -458,13 +458,20 @@ pub fn real_subject(fs: &str, subject: &RealSubject) -> SubjectSummary {
         violations,
         model_bugs,
         diagnosis: first.map(real_diagnosis),
-        // The simulation's fix speaks of the target alone: a checker's verdict gets its own.
-        fix: first.and_then(|s| s.violation).map(|v| match v {
-            PowerViolation::CheckFailed => real_fix(v).to_owned(),
-            PowerViolation::Torn | PowerViolation::OldLost | PowerViolation::AckedLost => {
-                model_fix.unwrap_or_else(|| real_fix(v).to_owned())
-            }
-        }),
+        // The simulation's first fix speaks of the target alone: a checker's verdict gets the
+        // fix of the state the model places its tree at.
+        fix: first
+            .and_then(|s| s.violation.map(|v| (s, v)))
+            .map(|(s, v)| match v {
+                PowerViolation::CheckFailed => s
+                    .diagnosis
+                    .as_deref()
+                    .and_then(|d| split_fix(d).1)
+                    .unwrap_or_else(|| real_fix(v).to_owned()),
+                PowerViolation::Torn | PowerViolation::OldLost | PowerViolation::AckedLost => {
+                    model_fix.unwrap_or_else(|| real_fix(v).to_owned())
+                }
+            }),
     }
 }
 
@@ -472,12 +479,20 @@ pub fn real_subject(fs: &str, subject: &RealSubject) -> SubjectSummary {
 pub fn real_diagnosis(state: &RealState) -> String {
     let what = state.violation.map_or("ok", |v| v.name());
     match &state.reason {
-        Some(reason) => format!("{what} at {}: the checker said {reason:?}", state.point),
+        Some(reason) => {
+            let placed = state.diagnosis.as_deref().map(|d| split_fix(d).0);
+            let placed = placed.map_or(String::new(), |told| format!("; {told}"));
+            format!(
+                "{what} at {}: the checker said {reason:?}{placed}",
+                state.point
+            )
+        }
         None => format!("{what}: target {} at {}", state.class.name(), state.point),
     }
 }
 
-/// The fix for a real violation when the simulation had none to offer.
+/// The fix for a real violation when the simulation had none to offer (under `--check`: a
+/// tree the model does not place).
 fn real_fix(violation: PowerViolation) -> &'static str {
     match violation {
         PowerViolation::Torn => "write a temp file, fsync it, then rename it over the target",

@@ -2,7 +2,7 @@
 
 use crate::realfs::{Entry, Tree};
 use torture_core::power::{
-    Assume, Explorer, FsTree, Model, Node, PowerOptions, Reach, StatesAt, TargetClass,
+    Assume, CrashState, Explorer, FsTree, Model, Node, PowerOptions, Reach, StatesAt, TargetClass,
     exact_classifier, verdict_rule,
 };
 use torture_core::trace::Trace;
@@ -121,6 +121,12 @@ impl RunModel {
             (Reach::Unknown { .. }, Assume::Model) => place(),
             (reach, Assume::Model | Assume::RenamesDurableAtOnce) => reach,
         }
+    }
+
+    /// The simulation's diagnosis of a rejected tree the model leaves at `state` (see
+    /// [`Explorer::diagnose_rejected`]).
+    pub fn diagnose_rejected(&self, state: &CrashState) -> String {
+        self.explorer.diagnose_rejected(state).text
     }
 
     /// Adds what a judged state shows to the coverage.

@@ -272,6 +272,9 @@ pub struct RealState {
     pub model_bug: Option<ModelBug>,
     /// Under `--check`: the checker's first line when it rejected the tree.
     pub reason: Option<String>,
+    /// Under `--check`, a rejected tree the model places: the simulation's diagnosis of the
+    /// state it is (ending `Fix: ...`), as a simulated `check-failed` state gets.
+    pub diagnosis: Option<String>,
 }
 
 /// What the model says of the golden trace (the simulation's verdict).

@@ -766,6 +766,12 @@ impl Fixture<'_> {
                 Some(reason),
             ),
         };
+        let diagnosis = match (violation, &judged.reach) {
+            (Some(torture_core::power::PowerViolation::CheckFailed), Reach::Inside { state }) => {
+                Some(model.diagnose_rejected(state))
+            }
+            (Some(_) | None, _) => None,
+        };
         Ok(RealState {
             point: seen.point,
             class: judged.class,
@@ -774,6 +780,7 @@ impl Fixture<'_> {
             leftovers: judged.leftovers,
             model_bug,
             reason,
+            diagnosis,
         })
     }
 
