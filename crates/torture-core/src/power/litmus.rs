@@ -1097,6 +1097,7 @@ fn a_rejected_real_tree_is_diagnosed_by_the_fewest_losses_that_leave_it() {
         events: explorer.plan().steps.len(),
         dropped: vec![unlink, rewrite],
         partial: None,
+        sized: Vec::new(),
     };
     explorer.check(&state).unwrap();
     let diagnosis = explorer.diagnose_rejected(&state);
@@ -1138,6 +1139,7 @@ fn a_lost_create_of_a_name_whose_unlink_was_lost_is_not_blamed() {
         events: explorer.plan().steps.len(),
         dropped: vec![unlink, create],
         partial: None,
+        sized: Vec::new(),
     };
     explorer.check(&state).unwrap();
     let diagnosis = explorer.diagnose_rejected(&state);
