@@ -252,7 +252,8 @@ pub struct Common {
     pub save_trace: Option<PathBuf>,
 
     /// A writer to test instead of the built-ins; `{target}` in its arguments (and $TORTURE_TARGET)
-    /// is the target's absolute path, $TORTURE_GENERATION is 1 for the old version, 2 for the new
+    /// is the target's absolute path, `{dir}` (and $TORTURE_DIR) its sandbox, $TORTURE_GENERATION
+    /// is 1 for the old version, 2 for the new
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }

@@ -5,10 +5,12 @@
 //! families (every prefix; everything not yet durable lost; all data lost but the directory
 //! operations kept and the reverse; each operation left out with the later ones kept; each
 //! operation torn at each unit) and fills the rest of the budget with seeded random states.
-//! The budget is spread evenly: the first n of N crash points use at most n/N of `max_states`,
-//! and a point whose families do not fit its share keeps an even spread of them, so no model
+//! The budget is spread evenly: each of N crash points has 1/N of `max_states`, and a point
+//! whose families do not fit its share keeps an even spread of them, so no model
 //! (`process` and its tear at every byte included) visits more than `max_states`. A time budget
-//! (`budget_ms`) stops judging; the exploration then says it was not exhaustive.
+//! (`budget_ms`) stops judging; the exploration then says it was not exhaustive. Sampled
+//! points are walked twice, families at every point first and samples after, so a run the time
+//! budget cuts short has judged every point's families, not only the early points'.
 //!
 //! States are judged as they are built, in an order that shares work: each is replayed from the
 //! snapshot nearest to where it departs from program order, and a run of tears of the crash
@@ -366,64 +368,103 @@ impl Explorer {
 
     /// As [`Explorer::for_each_state`], stopping when `visit` returns `false`. At most
     /// `max_states` states are visited under every model: beyond the space, each crash point
-    /// gets an even share, its families spread over it first, then samples.
+    /// gets an even share, and the points are walked twice: ALICE's families at every point
+    /// first (spread over the share when they do not fit), then seeded samples filling each
+    /// share. A run its time budget cuts short has so still seen every point's families (a
+    /// lost final rename among them), not only the early points' samples.
     pub fn for_each_state_while(&self, visit: &mut dyn FnMut(&CrashState) -> bool) -> bool {
-        let space = self.state_space();
-        let exhaustive = space <= self.options.max_states;
-        let mut rng = SplitMix64::new(self.options.seed);
+        if self.state_space() <= self.options.max_states {
+            return self.each_point(&mut |pending, _, batch| self.all_at(pending, batch), visit);
+        }
+        let families = self.each_point(
+            &mut |pending, n, batch| batch.extend(self.families_within(pending, n).0),
+            visit,
+        );
+        if families {
+            let mut rng = SplitMix64::new(self.options.seed);
+            self.each_point(
+                &mut |pending, n, batch| self.samples_within(pending, n, &mut rng, batch),
+                visit,
+            );
+        }
+        false
+    }
+
+    /// Walks the crash points in order, visiting the distinct states `build` makes at each;
+    /// `false` when `visit` stopped the walk.
+    fn each_point(
+        &self,
+        build: &mut dyn FnMut(&Pending, usize, &mut Vec<CrashState>),
+        visit: &mut dyn FnMut(&CrashState) -> bool,
+    ) -> bool {
         let mut pending = Pending::losing(self.options.model, &self.options.lost_writes);
-        let mut emitted = 0u64;
-        let points = self.plan.steps.len() + 1;
-        for n in 0..points {
+        for n in 0..=self.plan.steps.len() {
             if n > 0 {
                 pending.advance(&self.plan, &self.plan.steps[n - 1]);
             }
             let mut batch = Vec::new();
-            if exhaustive {
-                self.all_at(&pending, &mut batch);
-            } else {
-                // The first n+1 points may use (n+1)/points of the budget: an even spread.
-                let max = u128::from(self.options.max_states);
-                let upto = (max * (n as u128 + 1) / points as u128) as u64;
-                self.sampled_at(&pending, upto.saturating_sub(emitted), &mut rng, &mut batch);
-            }
+            build(&pending, n, &mut batch);
             let mut seen = HashSet::new();
             for state in batch {
-                if seen.insert(state.clone()) {
-                    emitted += 1;
-                    if !visit(&state) {
-                        return false;
-                    }
+                if seen.insert(state.clone()) && !visit(&state) {
+                    return false;
                 }
             }
         }
-        exhaustive
+        true
     }
 
-    /// Up to `share` states at one crash point: ALICE's families (spread evenly when they do
-    /// not fit), then seeded samples, each made legal under the page rule.
-    fn sampled_at(
-        &self,
-        pending: &Pending,
-        share: u64,
-        rng: &mut SplitMix64,
-        batch: &mut Vec<CrashState>,
-    ) {
+    /// Crash point `n`'s even share of `max_states` (the first n+1 of N points use at most
+    /// (n+1)/N of it).
+    fn share_at(&self, n: usize) -> u64 {
+        let max = u128::from(self.options.max_states);
+        let points = self.plan.steps.len() as u128 + 1;
+        let upto = |k: u128| (max * k / points) as u64;
+        upto(n as u128 + 1) - upto(n as u128)
+    }
+
+    /// ALICE's families at crash point `n`, spread evenly when they do not fit its share, each
+    /// made legal under the page rule; and how many were taken (the samples fill the rest).
+    fn families_within(&self, pending: &Pending, n: usize) -> (Vec<CrashState>, u64) {
+        let share = self.share_at(n) as usize;
         if share == 0 {
-            return;
+            return (Vec::new(), 0);
         }
         let mut families = Vec::new();
         self.families_at(pending, &mut families);
-        let share = share as usize;
         let stride = families.len().div_ceil(share).max(1);
-        batch.extend(families.into_iter().step_by(stride));
-        let left = share.saturating_sub(batch.len()) as u64;
-        self.samples_at(pending, left, rng, batch);
-        let repaired: Vec<CrashState> = std::mem::take(batch)
+        let taken: Vec<CrashState> = families.into_iter().step_by(stride).collect();
+        let count = taken.len() as u64;
+        (self.all_repaired(pending, taken), count)
+    }
+
+    /// Seeded samples at crash point `n` filling its share after the families, made legal,
+    /// without the families the first walk visited.
+    fn samples_within(
+        &self,
+        pending: &Pending,
+        n: usize,
+        rng: &mut SplitMix64,
+        batch: &mut Vec<CrashState>,
+    ) {
+        let (families, taken) = self.families_within(pending, n);
+        let mut samples = Vec::new();
+        self.samples_at(
+            pending,
+            self.share_at(n).saturating_sub(taken),
+            rng,
+            &mut samples,
+        );
+        let families: HashSet<CrashState> = families.into_iter().collect();
+        let fresh = self.all_repaired(pending, samples);
+        batch.extend(fresh.into_iter().filter(|state| !families.contains(state)));
+    }
+
+    fn all_repaired(&self, pending: &Pending, states: Vec<CrashState>) -> Vec<CrashState> {
+        states
             .into_iter()
             .filter_map(|state| self.repaired(pending, state))
-            .collect();
-        *batch = repaired;
+            .collect()
     }
 
     fn with_drops(

@@ -1152,3 +1152,36 @@ fn a_lost_create_of_a_name_whose_unlink_was_lost_is_not_blamed() {
     let named = format!("#{create}");
     assert!(diagnosis.text.contains(&named), "{}", diagnosis.text);
 }
+
+/// Sampled points are walked twice, families first: a walk a time budget stops early has
+/// already seen the last crash point's families (here the final, unsynced rename's loss).
+#[test]
+fn a_sampled_walk_visits_every_points_families_before_any_sample() {
+    let new = new_bytes();
+    let mut w = Writer::new("t.json", Some(OLD));
+    for round in 0..4 {
+        let tmp = format!("t.json.{round}");
+        w.create(&tmp);
+        w.write(&tmp, 0, &[new.as_slice(); 3].concat());
+        w.rename(&tmp, "t.json");
+    }
+    let trace = w.exit();
+    let options = PowerOptions {
+        model: Model::Posix,
+        max_states: 2_000,
+        ..PowerOptions::default()
+    };
+    let explorer = Explorer::new(&trace, options).unwrap();
+    assert!(explorer.state_space() > 2_000, "{}", explorer.state_space());
+    let last_point = explorer.plan().steps.len();
+    let mut points = Vec::new();
+    explorer.for_each_state(&mut |state| points.push(state.events));
+    let descent = points.windows(2).position(|w| w[1] < w[0]);
+    let first_walk = &points[..=descent.expect("a second walk of samples")];
+    assert_eq!(first_walk.last(), Some(&last_point), "{points:?}");
+    assert!(
+        (0..=last_point).all(|n| first_walk.contains(&n)),
+        "{first_walk:?}"
+    );
+    assert!(points.len() <= 2_000);
+}

@@ -260,3 +260,31 @@ fn kill_starts_from_the_setup_tree() {
     assert_eq!(num(&out.subject(), "trials"), 5, "{out:?}");
     assert_eq!(num(&out.subject(), "orphans_after_recovery"), 0, "{out:?}");
 }
+
+#[test]
+fn the_writers_command_gets_its_sandbox_as_dir_and_torture_dir() {
+    // The writer fails (and the golden run with it, exit 2) unless `{dir}` was replaced by the
+    // same directory `$TORTURE_DIR` names.
+    let script = r#"test "$TORTURE_DIR" = "$1" && test -d "$1" && printf x > "$1/o.tmp" && mv "$1/o.tmp" "$1/out.txt""#;
+    let found = torture(&[
+        "power",
+        "--seed",
+        "5",
+        "--format",
+        "json",
+        "--model",
+        "process",
+        "--initial",
+        "absent",
+        "--target",
+        "out.txt",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        "{dir}",
+    ]);
+    assert_eq!(found.code, 0, "{found:?}");
+    assert_eq!(found.subject()["status"], "PASS", "{found:?}");
+}
