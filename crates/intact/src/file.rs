@@ -72,6 +72,10 @@ pub struct AtomicFile {
     metadata: Option<PendingMetadata>,
     /// The new content is in place under the target's name.
     published: bool,
+    /// `dest.existing` was read in the same call that commits (`Options::write`), so the
+    /// commit keeps the metadata read then instead of reading the target again (see
+    /// [`AtomicFile::mark_one_call`]).
+    one_call: bool,
     /// A data `fsync` failed: the kernel may have dropped the dirty pages, so a retried `fsync`
     /// could succeed without the content being on disk. Such a file is never published.
     sync_failed: Option<Arc<io::Error>>,
@@ -124,6 +128,16 @@ impl AtomicFile {
         &self.dest.path
     }
 
+    /// For a create, write and commit in one call with nothing of the caller's code between
+    /// them (`Options::write`): the commit keeps the replaced file's metadata as `create`
+    /// read it, saving a `statx`. A `chmod` or `chown` of the target can only race with such
+    /// a call, as it races with the commit's own steps (the metadata read at commit is
+    /// already stale by the time the file `fsync` ends), so no ordering is lost; between a
+    /// separate `create` and `commit` it is a change the caller may have ordered, and is read.
+    pub(crate) fn mark_one_call(&mut self) {
+        self.one_call = true;
+    }
+
     pub(crate) fn create_with(path: &Path, options: &Options) -> io::Result<AtomicFile> {
         let mut dirs = DirCache::new(options.durability);
         let dest = resolve(path, options.symlinks, &mut dirs)?;
@@ -158,6 +172,7 @@ impl AtomicFile {
             durability: options.durability,
             overwrite: options.overwrite,
             published: false,
+            one_call: false,
             sync_failed: None,
         })
     }
@@ -509,6 +524,10 @@ impl AtomicFile {
             || self.keep.xattrs;
         if self.overwrite == Overwrite::NoClobber || !keeps_any {
             return Ok(None);
+        }
+        if self.one_call {
+            // Read (and checked by `may_replace`) at `create`, within this same call.
+            return Ok(self.dest.existing);
         }
         match sys::stat_at(self.dest.dir.fd.as_fd(), &self.dest.name) {
             Ok(meta) if meta.file_type() == FileType::RegularFile => {

@@ -106,7 +106,11 @@
 //! 3. **Metadata**, decided now, from the file being replaced as it is at commit: a
 //!    `statx(dir, name, AT_SYMLINK_NOFOLLOW)` reads its mode and owner again (skipped for
 //!    [`Overwrite::NoClobber`], where nothing is replaced, and when nothing of it is kept), so
-//!    a `chmod` or `chown` of the target between `create` and `commit` is honoured. The
+//!    a `chmod` or `chown` of the target between `create` and `commit` is honoured. [`write()`]
+//!    and [`Options::write`], which create, write and commit in one call with none of the
+//!    caller's code in between, keep what `create` read instead: a `chmod` then can only race
+//!    with the call, as it races with the commit's own steps anyway (a mode read at commit is
+//!    stale once the file `fsync` has run), so no order the caller set is lost. The
 //!    permission bits wanted: exactly [`Options::mode`]; else the replaced file's (unless
 //!    [`Options::preserve_mode`]`(false)`); else, for a new file, what `open(O_CREAT, 0o666)`
 //!    (`File::create`) gives in that directory, as the kernel and the filesystem decide it:
@@ -261,10 +265,11 @@
 //!
 //! | | syscalls | |
 //! |---|---:|---|
-//! | [`write()`] ([`Durability::Full`]) | 14 | `openat(dir)`, `statx(target)`, `statx(dir)` (its sticky bit and owner for `fs.protected_regular`, and the key of its group commit), `openat(O_TMPFILE)`, `flock`, `write`, `statx(target)` again at commit, `statx(temp)`, `fsync`, `linkat`, `renameat`, `fsync(dir)` (shared with concurrent commits), `close` ×2 |
-//! | [`Durability::Data`] | 13 | without `fsync(dir)`; the directory is opened `O_PATH` |
-//! | [`Durability::None`] | 12 | without either `fsync` |
-//! | [`Temp::Named`], `Full` | 15 | `openat(O_EXCL)` and `statx(temp name)` instead of `openat(O_TMPFILE)`, `fchmod` (0600 to the final mode), no `linkat` |
+//! | [`write()`] ([`Durability::Full`]) | 13 | `openat(dir)`, `statx(target)`, `statx(dir)` (its sticky bit and owner for `fs.protected_regular`, and the key of its group commit), `openat(O_TMPFILE)`, `flock`, `write`, `statx(temp)`, `fsync`, `linkat`, `renameat`, `fsync(dir)` (shared with concurrent commits), `close` ×2 |
+//! | [`AtomicFile`] (`create`, `write`, `commit`), `Full` | 14 | `statx(target)` again at commit (step 3) |
+//! | [`Durability::Data`] | 12 | without `fsync(dir)`; the directory is opened `O_PATH` |
+//! | [`Durability::None`] | 11 | without either `fsync` |
+//! | [`Temp::Named`], `Full` | 14 | `openat(O_EXCL)` and `statx(temp name)` instead of `openat(O_TMPFILE)`, `fchmod` (0600 to the final mode), no `linkat` |
 //! | [`Overwrite::NoClobber`], new file, `Full` | 10 | no `flock`, no `statx` at commit, `linkat` straight to the target, no `renameat` |
 //!
 //! In a sticky directory (`/tmp`), replacing a file its directory's owner does not own adds a
@@ -280,9 +285,9 @@
 //! mind. The probe is only paid by new files through named temp files ([`Temp::Named`], or
 //! [`Temp::Auto`] where `O_TMPFILE` is missing); unnamed temp files get the mode from the
 //! kernel at `open`, and replaced files keep theirs. The second `statx(target)` (reading
-//! the replaced file's metadata at commit, not only at `create`) cost nothing measurable: in
-//! one run of 5,000 fully durable 1 KiB writes on tmpfs, 15.2 to 16.8 µs per write against
-//! 16.3 to 18.7 µs before it (noise of a shared 2-core machine).
+//! the replaced file's metadata at commit, not only at `create`) is only made by an
+//! [`AtomicFile`] committed separately, where the caller's code runs between the two (step
+//! 3); [`write()`] reads the target once.
 //!
 //! For comparison, `tempfile`'s `NamedTempFile::persist` makes 4 (`open(O_EXCL)`, `write`,
 //! `rename`, `close`: no directory descriptor, no lock, no metadata, no `fsync`) and

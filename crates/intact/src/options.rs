@@ -291,6 +291,7 @@ impl Options {
     /// Atomically writes `contents` to `path` with these options.
     pub fn write(&self, path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
         let mut file = self.create(path)?;
+        file.mark_one_call();
         file.write_all(contents.as_ref())?;
         file.commit()?;
         Ok(())
