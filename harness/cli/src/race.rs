@@ -92,10 +92,17 @@ impl RaceArgs {
     fn settings(&self, seed: u64) -> Result<RaceSettings, String> {
         let c = &self.common;
         c.refuse_for_race()?;
-        if c.check.is_some() || c.validate != ValidateArg::Auto {
+        if c.validate != ValidateArg::Auto {
             return Err(
-                "--check and --validate are not supported by race: it judges each read \
-                        against the versions the writers wrote, byte for byte"
+                "--validate is not supported by race: it judges each read against the versions \
+                 the writers wrote, byte for byte (judge the whole tree with --check CMD)"
+                    .to_owned(),
+            );
+        }
+        if c.recover.is_some() {
+            return Err(
+                "--recover is not supported by race: the clean run after each interleaving is \
+                 its recovery (judge the whole tree with --check CMD)"
                     .to_owned(),
             );
         }
@@ -133,6 +140,11 @@ impl RaceArgs {
             target: c.target()?,
             timeout_ms: c.timeout_ms,
             partition: self.shard.partition,
+            check: c.check.clone(),
+            check_jobs: self
+                .jobs
+                .jobs
+                .map_or_else(crate::cli::default_jobs, |n| n as usize),
         })
     }
 

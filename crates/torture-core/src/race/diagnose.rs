@@ -15,7 +15,7 @@
 use std::fmt;
 
 use super::classify::format_bytes;
-use super::oracle::{Mode, Violation};
+use super::oracle::{CheckPoint, Mode, Violation};
 use super::schedule::{Schedule, WriterId};
 
 /// What one step did, as far as diagnosis needs it.
@@ -372,6 +372,10 @@ fn seen_after(violation: &Violation) -> Option<u64> {
             Some(*after_step)
         }
         Violation::SuccessOverwrittenByTorn { after_step, .. } => *after_step,
+        Violation::CheckFailed(failure) => match failure.at {
+            CheckPoint::AfterStep(step) => Some(step),
+            CheckPoint::End | CheckPoint::AfterRecovery => None,
+        },
         Violation::TornFinal { .. }
         | Violation::FinalNotFromSuccessfulWriter { .. }
         | Violation::WriterFailed { .. }
