@@ -28,7 +28,8 @@ TORTURE_GENERATION=i+1; the target starts as generation 1's output (--initial ol
 from the tree --setup CMD prepared (its target, if any, is the old version). After every step \
 the target must be absent, the old version or one writer's complete version; at the end it must be \
 the version of a writer that succeeded (no-clobber: exactly one winner, the others fail and leave \
-nothing), and one more clean run must leave its own version.
+nothing), and one more clean run must leave its own version. With --check CMD the whole sandbox \
+tree is also judged after every step, at the end and after the clean run (distinct trees once).
 
 Exit codes: 0 every subject as expected; 1 a violation (or a canary not caught); 2 bad usage or a \
 harness error; 130 interrupted, with a partial report whose JUnit is marked failed.
@@ -37,7 +38,9 @@ Examples:
   torture race                                          # every built-in subject
   torture race --subject fixed-temp --writers 2
   torture race --writers 3 --schedules 50 -- python3 harness/writers/write_report_atomic.py {target}
-  torture race --subject fixed-temp --seed 1 --schedule 1x2.3.2x4.1x2.3x3   # replay one interleaving";
+  torture race --subject fixed-temp --seed 1 --schedule 1x2.3.2x4.1x2.3x3   # replay one interleaving
+  torture race --check \"python3 $PWD/harness/cli/tests/it/writers/race_index_check.py {dir}\" \
+    -- python3 harness/cli/tests/it/writers/race_index.py {target} fixed   # judge the whole tree";
 
 /// Options of `torture race`.
 #[derive(Debug, Clone, Args)]

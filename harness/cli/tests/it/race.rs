@@ -389,6 +389,13 @@ fn a_shared_temp_name_beside_the_target_is_caught_by_check_with_its_reason() {
         "{violation}"
     );
     assert!(outcome.stdout.contains(violation), "{}", outcome.stdout);
+    assert!(
+        outcome
+            .stdout
+            .contains("Fix: a unique temp name per run (O_TMPFILE, mkstemp)."),
+        "{}",
+        outcome.stdout
+    );
     let line = crate::replays::first_replay(&outcome);
     assert!(line.contains(" --check "), "{line}");
     let replayed = crate::replays::replay(&line);
