@@ -39,8 +39,8 @@ Examples:
   torture race --subject fixed-temp --writers 2
   torture race --writers 3 --schedules 50 -- python3 harness/writers/write_report_atomic.py {target}
   torture race --subject fixed-temp --seed 1 --schedule 1x2.3.2x4.1x2.3x3   # replay one interleaving
-  torture race --check \"python3 $PWD/harness/cli/tests/it/writers/race_index_check.py {dir}\" \
-    -- python3 harness/cli/tests/it/writers/race_index.py {target} fixed   # judge the whole tree";
+  torture race --writers 2 --seed 1 --check \"python3 $PWD/harness/cli/tests/it/writers/race_index_check.py {dir}\" \
+-- python3 harness/cli/tests/it/writers/race_index.py {target} fixed   # exit 1: a torn index beside the target";
 
 /// Options of `torture race`.
 #[derive(Debug, Clone, Args)]

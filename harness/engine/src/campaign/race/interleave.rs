@@ -53,32 +53,12 @@ pub fn run(
     scheduler: &mut Scheduler,
 ) -> Result<Interleaving, CampaignError> {
     race.reset(sandbox)?;
-    let mut slots = start_all(race, sandbox)?;
-    let mut taken = Vec::new();
-    let mut reads = Vec::new();
-    let mut trees = Trees::default();
-    loop {
-        let runnable = runnable(&slots);
-        if runnable.is_empty() {
-            break;
-        }
-        if let Some(writer) = scheduler.kill_due(&runnable) {
-            kill(race, &mut slots, writer)?;
-            continue;
-        }
-        let writer = scheduler.choose(&runnable).map_err(schedule_error)?;
-        taken.push(step(race, &mut slots, writer)?);
-        let after_step = taken.len() as u64 - 1;
-        reads.push(TargetRead {
-            after_step,
-            state: sandbox.read_target()?,
-        });
-        trees.read(race, sandbox, CheckPoint::AfterStep(after_step))?;
-    }
+    let slots = start_all(race, sandbox)?;
+    let (slots, seen) = step_all(race, sandbox, scheduler, slots)?;
     let schedule = scheduler.finish().map_err(schedule_error)?;
     let runs = finished(slots);
-    let steps = describe_steps(&taken, &runs);
-    let facts = facts(race, sandbox, &runs, (reads, trees))?;
+    let steps = describe_steps(&seen.taken, &runs);
+    let facts = facts(race, sandbox, &runs, (seen.reads, seen.trees))?;
     // Every racer runs the same program: the first that left processes running is told.
     let left_running = runs
         .iter()
@@ -91,6 +71,44 @@ pub fn run(
         steps,
         left_running,
     })
+}
+
+/// What the steps showed: the steps taken, the target after each, and (under `--check`) the
+/// whole tree after each.
+#[derive(Default)]
+struct Seen {
+    taken: Vec<Taken>,
+    reads: Vec<TargetRead>,
+    trees: Trees,
+}
+
+/// Steps (or kills) the writers the scheduler picks until none is held.
+fn step_all(
+    race: &Race<'_>,
+    sandbox: &Sandbox,
+    scheduler: &mut Scheduler,
+    mut slots: Vec<Option<Slot>>,
+) -> Result<(Vec<Option<Slot>>, Seen), CampaignError> {
+    let mut seen = Seen::default();
+    loop {
+        let runnable = runnable(&slots);
+        if runnable.is_empty() {
+            return Ok((slots, seen));
+        }
+        if let Some(writer) = scheduler.kill_due(&runnable) {
+            kill(race, &mut slots, writer)?;
+            continue;
+        }
+        let writer = scheduler.choose(&runnable).map_err(schedule_error)?;
+        seen.taken.push(step(race, &mut slots, writer)?);
+        let after_step = seen.taken.len() as u64 - 1;
+        seen.reads.push(TargetRead {
+            after_step,
+            state: sandbox.read_target()?,
+        });
+        let at = CheckPoint::AfterStep(after_step);
+        seen.trees.read(race, sandbox, at)?;
+    }
 }
 
 fn schedule_error(error: torture_core::race::generate::ScheduleError) -> CampaignError {
