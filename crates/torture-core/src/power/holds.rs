@@ -16,22 +16,31 @@ use super::state::CrashState;
 pub struct Holds {
     /// Models under which some crash state violates.
     pub breaks: Vec<Model>,
-    /// Models under which none does.
+    /// Models under which none does, every state judged.
     pub holds: Vec<Model>,
+    /// Models under which no state judged violates, but not every state was judged (a time
+    /// budget or `--max-states` cut the exploration): neither breaks nor holds is known.
+    pub unsettled: Vec<Model>,
     /// The rule the holding models lean on, when one rule tells them apart.
     pub relies: Option<RuleId>,
 }
 
 impl Holds {
-    /// From each model's count of violating states, and a violating state of a breaking model
-    /// (`witness`) to ask which rule excludes it on the first holding one.
+    /// From each model's count of violating states and whether it judged every state, and a
+    /// violating state of a breaking model (`witness`) to ask which rule excludes it on the
+    /// first holding one. A model with no violating state among some of its states only is
+    /// unsettled, never said to hold.
     pub fn new(
         explorer: &Explorer,
-        verdicts: &[(Model, u64)],
+        verdicts: &[(Model, u64, bool)],
         witness: Option<&CrashState>,
     ) -> Holds {
-        let breaks: Vec<Model> = verdicts.iter().filter(|v| v.1 > 0).map(|v| v.0).collect();
-        let holds: Vec<Model> = verdicts.iter().filter(|v| v.1 == 0).map(|v| v.0).collect();
+        let pick = |keep: fn(&(Model, u64, bool)) -> bool| -> Vec<Model> {
+            verdicts.iter().filter(|v| keep(v)).map(|v| v.0).collect()
+        };
+        let breaks = pick(|v| v.1 > 0);
+        let holds = pick(|v| v.1 == 0 && v.2);
+        let unsettled = pick(|v| v.1 == 0 && !v.2);
         let relies = match (witness, breaks.first(), holds.first()) {
             (Some(state), Some(&broke), Some(&held)) => explorer.relies_on(state, broke, held),
             (None, _, _) | (_, None, _) | (_, _, None) => None,
@@ -39,6 +48,7 @@ impl Holds {
         Holds {
             breaks,
             holds,
+            unsettled,
             relies,
         }
     }
@@ -65,9 +75,16 @@ impl fmt::Display for Holds {
                 list(&self.holds)
             )?,
         }
-        match self.relies {
-            Some(id) => write!(f, " (relies on {})", rule(id).relied),
-            None => Ok(()),
+        if let Some(id) = self.relies {
+            write!(f, " (relies on {})", rule(id).relied)?;
+        }
+        match self.unsettled.is_empty() {
+            true => Ok(()),
+            false => write!(
+                f,
+                "; not settled under {} (not every state judged)",
+                list(&self.unsettled)
+            ),
         }
     }
 }
@@ -126,7 +143,7 @@ mod tests {
                 assert_eq!(finding.class, TargetClass::Absent);
                 witness.get_or_insert(finding.state.clone());
             }
-            verdicts.push((model, found.violating_states));
+            verdicts.push((model, found.violating_states, found.exhaustive));
         }
         let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
         let holds = Holds::new(&explorer, &verdicts, witness.as_ref());
@@ -137,6 +154,26 @@ mod tests {
         assert_eq!(
             explorer.new_version(),
             TargetState::Regular(b"data".to_vec())
+        );
+    }
+
+    #[test]
+    fn a_model_judged_in_part_without_a_violation_is_not_said_to_hold() {
+        let mut w = Writer::new("t.json", None);
+        w.create("t.json");
+        let trace = w.exit();
+        let explorer = Explorer::new(&trace, PowerOptions::default()).unwrap();
+        let verdicts = [
+            (Model::Posix, 3, true),
+            (Model::Ext4, 0, true),
+            (Model::Xfs, 0, false),
+        ];
+        let holds = Holds::new(&explorer, &verdicts, None);
+        assert_eq!(holds.holds, vec![Model::Ext4]);
+        assert_eq!(holds.unsettled, vec![Model::Xfs]);
+        assert_eq!(
+            holds.to_string(),
+            "breaks under posix; holds on ext4; not settled under xfs (not every state judged)"
         );
     }
 }

@@ -436,13 +436,13 @@ impl Judge<'_> {
         let memo = RefCell::new(Memo::shared());
         let mut one =
             |bounded: &Explorer| self.explore_one(bounded, ack.as_ref(), (&failed, &memo));
-        let verdicts = explore_models(explorer, power, &mut one);
+        let verdicts = explore_models(explorer, power, &mut one, started);
         result.exploration = merged(verdicts.iter().map(|(_, found)| found));
         let broke = verdicts.iter().any(|(_, found)| found.violating_states > 0);
         // A spent time budget leaves no time to explore the other models for the holds line.
         let spent = result.exploration.budget_spent;
         if broke && !spent && failed.borrow().is_none() && !self.cancelled() {
-            result.holds = Some(where_it_holds(explorer, verdicts, &mut one));
+            result.holds = Some(where_it_holds(explorer, verdicts, &mut one, started));
         }
         result.explore_time = started.elapsed();
         if let Some(e) = failed.into_inner() {
@@ -737,14 +737,14 @@ fn budget_left(explorer: &Explorer, started: Instant) -> Option<u64> {
         .map(|budget| budget.saturating_sub(spent))
 }
 
-/// The explorations of every model the verdict follows, in order, within one time budget;
-/// each ends at once when `stop()` says so (Ctrl-C).
+/// The explorations of every model the verdict follows, in order, within the time budget
+/// that began at `started`; each ends at once when `stop()` says so (Ctrl-C).
 fn explore_models(
     explorer: &Explorer,
     power: &PowerSettings,
     explore: &mut dyn FnMut(&Explorer) -> Exploration,
+    started: Instant,
 ) -> Vec<(Model, Exploration)> {
-    let started = Instant::now();
     power
         .models()
         .into_iter()
@@ -758,13 +758,15 @@ fn explore_models(
 }
 
 /// Where a breaking verdict holds: the chosen models' explorations, and the file-system models
-/// not chosen explored as well (each within the time budget).
+/// not chosen explored as well, within what is left of the subject's time budget (begun at
+/// `started`: `--budget` bounds the holds line too). A model the budget cut short without a
+/// violation is unsettled, not holding.
 fn where_it_holds(
     explorer: &Explorer,
     mut verdicts: Vec<(Model, Exploration)>,
     explore: &mut dyn FnMut(&Explorer) -> Exploration,
+    started: Instant,
 ) -> Holds {
-    let started = Instant::now();
     for model in Model::FILE_SYSTEMS {
         if verdicts.iter().all(|(chosen, _)| *chosen != model) {
             let bounded = explorer
@@ -778,9 +780,9 @@ fn where_it_holds(
         .iter()
         .find_map(|(_, found)| found.findings.first())
         .map(|finding| finding.state.clone());
-    let counts: Vec<(Model, u64)> = verdicts
+    let counts: Vec<(Model, u64, bool)> = verdicts
         .iter()
-        .map(|(model, found)| (*model, found.violating_states))
+        .map(|(model, found)| (*model, found.violating_states, found.exhaustive))
         .collect();
     Holds::new(explorer, &counts, witness.as_ref())
 }
