@@ -206,7 +206,9 @@ def cell(code, subject, kinds, error):
     if code == 0:
         return f"pass ({judged} states{scope})"
     bad = subject.get("violating_states", subject.get("violations", "?"))
-    counts = f"({bad} of {judged} states{scope}; exit {code})"
+    # Where the finding holds, per file-system model ("breaks under xfs and btrfs; holds on ext4").
+    holds = f"; {subject['holds']}" if subject.get("holds") else ""
+    counts = f"({bad} of {judged} states{scope}; exit {code}{holds})"
     if not kinds:
         diagnosis = (subject.get("diagnosis") or "").split(". Fix:")[0]
         return f"{diagnosis} {counts}"
