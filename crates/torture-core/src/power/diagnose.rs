@@ -244,10 +244,24 @@ fn describe_tree(explorer: &Explorer, facts: &Facts<'_>) -> Diagnosis {
         false => format!(
             "after a power cut at e{} that lost {}, the checker rejects the tree.",
             state.events,
-            parts.join(", ")
+            lost_list(&parts)
         ),
     };
     finish(pattern, text)
+}
+
+/// The lost operations, in full when they are few; else how many, the first and the last three
+/// (a real crash state can lose every directory operation since the last journal commit, and a
+/// diagnosis is one or two sentences).
+fn lost_list(parts: &[String]) -> String {
+    const LISTED_MAX: usize = 6;
+    match parts {
+        [first, .., a, b, c] if parts.len() > LISTED_MAX => format!(
+            "{} operations (the first {first}; the last three {a}, {b}, {c})",
+            parts.len()
+        ),
+        _ => parts.join(", "),
+    }
 }
 
 /// Whether `step` creates (or links) a name whose earlier unlink was lost too: losing it only

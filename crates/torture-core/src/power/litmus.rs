@@ -1185,3 +1185,28 @@ fn a_sampled_walk_visits_every_points_families_before_any_sample() {
     );
     assert!(points.len() <= 2_000);
 }
+
+/// A real state that lost dozens of operations is told in one sentence: how many, the first and
+/// the last three, not every one.
+#[test]
+fn a_rejected_tree_that_lost_many_operations_is_told_briefly() {
+    let mut w = Writer::new("t.json", None);
+    let creates: Vec<usize> = (0..10).map(|i| w.create(&format!("f{i}"))).collect();
+    let trace = w.exit();
+    let options = PowerOptions {
+        model: Model::Posix,
+        ..PowerOptions::default()
+    };
+    let explorer = Explorer::new(&trace, options).unwrap();
+    let state = CrashState {
+        events: explorer.plan().steps.len(),
+        dropped: creates,
+        partial: None,
+        sized: Vec::new(),
+    };
+    explorer.check(&state).unwrap();
+    let text = explorer.diagnose_rejected(&state).text;
+    assert!(text.contains("lost 10 operations (the first "), "{text}");
+    assert!(text.contains("`f0`") && text.contains("`f9`"), "{text}");
+    assert!(!text.contains("`f4`"), "{text}");
+}
