@@ -1088,18 +1088,7 @@ fn a_rejected_real_tree_is_diagnosed_by_the_fewest_losses_that_leave_it() {
     let unlink = w.unlink("db-journal");
     let rewrite = w.write("db", 0, b"new");
     let trace = w.exit();
-    let options = PowerOptions {
-        model: Model::Posix,
-        ..PowerOptions::default()
-    };
-    let explorer = Explorer::new(&trace, options).unwrap();
-    let state = CrashState {
-        events: explorer.plan().steps.len(),
-        dropped: vec![unlink, rewrite],
-        partial: None,
-        sized: Vec::new(),
-    };
-    explorer.check(&state).unwrap();
+    let (explorer, state) = posix_state_losing(&trace, vec![unlink, rewrite]);
     let diagnosis = explorer.diagnose_rejected(&state);
     assert_eq!(
         diagnosis.pattern,
@@ -1130,18 +1119,7 @@ fn a_lost_create_of_a_name_whose_unlink_was_lost_is_not_blamed() {
     let unlink = w.unlink("db-journal");
     let create = w.create("db-journal");
     let trace = w.exit();
-    let options = PowerOptions {
-        model: Model::Posix,
-        ..PowerOptions::default()
-    };
-    let explorer = Explorer::new(&trace, options).unwrap();
-    let state = CrashState {
-        events: explorer.plan().steps.len(),
-        dropped: vec![unlink, create],
-        partial: None,
-        sized: Vec::new(),
-    };
-    explorer.check(&state).unwrap();
+    let (explorer, state) = posix_state_losing(&trace, vec![unlink, create]);
     let diagnosis = explorer.diagnose_rejected(&state);
     assert_eq!(
         diagnosis.pattern,
@@ -1193,20 +1171,26 @@ fn a_rejected_tree_that_lost_many_operations_is_told_briefly() {
     let mut w = Writer::new("t.json", None);
     let creates: Vec<usize> = (0..10).map(|i| w.create(&format!("f{i}"))).collect();
     let trace = w.exit();
-    let options = PowerOptions {
-        model: Model::Posix,
-        ..PowerOptions::default()
-    };
-    let explorer = Explorer::new(&trace, options).unwrap();
-    let state = CrashState {
-        events: explorer.plan().steps.len(),
-        dropped: creates,
-        partial: None,
-        sized: Vec::new(),
-    };
-    explorer.check(&state).unwrap();
+    let (explorer, state) = posix_state_losing(&trace, creates);
     let text = explorer.diagnose_rejected(&state).text;
     assert!(text.contains("lost 10 operations (the first "), "{text}");
     assert!(text.contains("`f0`") && text.contains("`f9`"), "{text}");
     assert!(!text.contains("`f4`"), "{text}");
+}
+
+/// The posix explorer of `trace` and its legal state after the last event that lost `dropped`.
+fn posix_state_losing(trace: &Trace, dropped: Vec<usize>) -> (Explorer, CrashState) {
+    let options = PowerOptions {
+        model: Model::Posix,
+        ..PowerOptions::default()
+    };
+    let explorer = Explorer::new(trace, options).unwrap();
+    let state = CrashState {
+        events: explorer.plan().steps.len(),
+        dropped,
+        partial: None,
+        sized: Vec::new(),
+    };
+    explorer.check(&state).unwrap();
+    (explorer, state)
 }
