@@ -111,6 +111,7 @@ fn check_judging(trace: &Trace, injection: &Injection, byte: u8) {
         exit,
         target: class(byte >> 2),
         power_safe: [None, Some(true), Some(false)][usize::from(byte % 3)],
+        ack_line: [None, Some(true), Some(false)][usize::from((byte >> 3) % 3)],
         recovery: (byte & 8 != 0).then(|| Recovery {
             exit,
             target: class(byte >> 4),
