@@ -170,13 +170,15 @@ pub struct Common {
     pub validate: ValidateArg,
 
     /// Shell command that judges the whole tree a crash left (power: each crash state; kill:
-    /// the sandbox after the kill; errors: after the faulted run): exit 0 the state is fine,
+    /// the sandbox after the kill; errors: after the faulted run; race: the sandbox between
+    /// steps, with every writer held, after every writer ended, and after the clean run, with
+    /// an empty {stdout} and $TORTURE_ACKS 0): exit 0 the state is fine,
     /// non-zero a violation whose reason is its first line of output. It runs in a directory
     /// holding a copy of the tree; `{dir}` is that directory, `{file}`/`{target}` the target in
     /// it, `{stdout}` a file of the writer's stdout lines up to the crash (naming none appends
     /// the target's path); $TORTURE_DIR, $TORTURE_TARGET, $TORTURE_STDOUT, $TORTURE_ACKS
     /// (--ack-line matches, or 1 once the writer exited 0) say the same. Distinct trees are
-    /// checked once, over --jobs workers (not race)
+    /// checked once, over --jobs workers
     #[arg(long, value_name = "CMD")]
     pub check: Option<String>,
 

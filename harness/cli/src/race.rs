@@ -28,7 +28,8 @@ TORTURE_GENERATION=i+1; the target starts as generation 1's output (--initial ol
 from the tree --setup CMD prepared (its target, if any, is the old version). After every step \
 the target must be absent, the old version or one writer's complete version; at the end it must be \
 the version of a writer that succeeded (no-clobber: exactly one winner, the others fail and leave \
-nothing), and one more clean run must leave its own version.
+nothing), and one more clean run must leave its own version. With --check CMD the whole sandbox \
+tree is also judged after every step, at the end and after the clean run (distinct trees once).
 
 Exit codes: 0 every subject as expected; 1 a violation (or a canary not caught); 2 bad usage or a \
 harness error; 130 interrupted, with a partial report whose JUnit is marked failed.
@@ -37,7 +38,9 @@ Examples:
   torture race                                          # every built-in subject
   torture race --subject fixed-temp --writers 2
   torture race --writers 3 --schedules 50 -- python3 harness/writers/write_report_atomic.py {target}
-  torture race --subject fixed-temp --seed 1 --schedule 1x2.3.2x4.1x2.3x3   # replay one interleaving";
+  torture race --subject fixed-temp --seed 1 --schedule 1x2.3.2x4.1x2.3x3   # replay one interleaving
+  torture race --writers 2 --seed 1 --check \"python3 $PWD/harness/cli/tests/it/writers/race_index_check.py {dir}\" \
+-- python3 harness/cli/tests/it/writers/race_index.py {target} fixed   # exit 1: a torn index beside the target";
 
 /// Options of `torture race`.
 #[derive(Debug, Clone, Args)]
@@ -92,10 +95,17 @@ impl RaceArgs {
     fn settings(&self, seed: u64) -> Result<RaceSettings, String> {
         let c = &self.common;
         c.refuse_for_race()?;
-        if c.check.is_some() || c.validate != ValidateArg::Auto {
+        if c.validate != ValidateArg::Auto {
             return Err(
-                "--check and --validate are not supported by race: it judges each read \
-                        against the versions the writers wrote, byte for byte"
+                "--validate is not supported by race: it judges each read against the versions \
+                 the writers wrote, byte for byte (judge the whole tree with --check CMD)"
+                    .to_owned(),
+            );
+        }
+        if c.recover.is_some() {
+            return Err(
+                "--recover is not supported by race: the clean run after each interleaving is \
+                 its recovery (judge the whole tree with --check CMD)"
                     .to_owned(),
             );
         }
@@ -133,6 +143,11 @@ impl RaceArgs {
             target: c.target()?,
             timeout_ms: c.timeout_ms,
             partition: self.shard.partition,
+            check: c.check.clone(),
+            check_jobs: self
+                .jobs
+                .jobs
+                .map_or_else(crate::cli::default_jobs, |n| n as usize),
         })
     }
 

@@ -15,7 +15,7 @@
 use std::fmt;
 
 use super::classify::format_bytes;
-use super::oracle::{Mode, Violation};
+use super::oracle::{CheckPoint, Mode, Violation};
 use super::schedule::{Schedule, WriterId};
 
 /// What one step did, as far as diagnosis needs it.
@@ -151,6 +151,13 @@ pub fn diagnose(
         Some((path, story)) => (Pattern::StaleLock { path }, Some(story)),
         None => recognise(steps, target, mode, seen_after(violation)),
     };
+    // The checker saw what the target's rules did not: look beside the target.
+    let beside =
+        matches!(violation, Violation::CheckFailed(_)) && matches!(pattern, Pattern::Unrecognised);
+    let (pattern, story) = match beside.then(|| beside_story(steps)).flatten() {
+        Some((path, story)) => (Pattern::FixedTempName { path }, Some(story)),
+        None => (pattern, story),
+    };
     let story = story.unwrap_or_else(|| runs_story(steps));
     Diagnosis {
         lines: vec![
@@ -279,6 +286,19 @@ fn fixed_temp_story(steps: &[Step], target: &str) -> Option<(String, String)> {
     })
 }
 
+/// A whole tree `--check` rejected while the target was fine: a fixed temp name renamed onto
+/// another file of the tree (an index, a manifest).
+fn beside_story(steps: &[Step]) -> Option<(String, String)> {
+    steps.iter().find_map(|step| match &step.op {
+        Op::Rename { to, .. } => fixed_temp_story(steps, to),
+        Op::Open { .. }
+        | Op::Write { .. }
+        | Op::Link { .. }
+        | Op::Unlink { .. }
+        | Op::Other { .. } => None,
+    })
+}
+
 /// Another writer still writing through its descriptor after the file was renamed away.
 fn went_on_writing(steps: &[Step], rename: &Step, path: &str) -> String {
     let later = steps
@@ -372,6 +392,10 @@ fn seen_after(violation: &Violation) -> Option<u64> {
             Some(*after_step)
         }
         Violation::SuccessOverwrittenByTorn { after_step, .. } => *after_step,
+        Violation::CheckFailed(failure) => match failure.at {
+            CheckPoint::AfterStep(step) => Some(step),
+            CheckPoint::End | CheckPoint::AfterRecovery => None,
+        },
         Violation::TornFinal { .. }
         | Violation::FinalNotFromSuccessfulWriter { .. }
         | Violation::WriterFailed { .. }
@@ -448,6 +472,7 @@ fn runs_story(steps: &[Step]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::oracle::CheckFailure;
     use super::*;
 
     fn step(index: u64, writer: u32, syscall: &str, op: Op) -> Step {
@@ -481,6 +506,48 @@ mod tests {
              1 file(s) left beside the target (--strict).\n\
              Fix: no known pattern: replay the interleaving and read its trace."
         );
+    }
+
+    #[test]
+    fn a_tree_check_failure_names_a_fixed_temp_name_beside_the_target() {
+        let open = Op::Open {
+            path: "t.idx.tmp".into(),
+            truncate: true,
+            create: true,
+            exclusive: false,
+        };
+        let rename = Op::Rename {
+            from: "t.idx.tmp".into(),
+            to: "t.idx".into(),
+            no_replace: false,
+        };
+        let steps = [
+            step(0, 1, "openat", open.clone()),
+            step(1, 2, "openat", open),
+            step(2, 2, "rename", rename),
+        ];
+        let schedule: Schedule = "1.2x2".parse().unwrap();
+        let failure = CheckFailure {
+            at: CheckPoint::AfterStep(2),
+            reason: "index torn".into(),
+        };
+        let checked = Violation::CheckFailed(failure);
+        let diagnosis = diagnose(&checked, &schedule, &steps, "t", Mode::Replace);
+        assert_eq!(
+            diagnosis.pattern,
+            Pattern::FixedTempName {
+                path: "t.idx.tmp".into()
+            },
+            "{diagnosis}"
+        );
+        assert!(
+            diagnosis.lines[1].contains("renamed it to `t.idx` at #2"),
+            "{diagnosis}"
+        );
+        // The target's own rules look at the target only.
+        let leftovers = Violation::Leftovers { count: 1 };
+        let diagnosis = diagnose(&leftovers, &schedule, &steps, "t", Mode::Replace);
+        assert_eq!(diagnosis.pattern, Pattern::Unrecognised);
     }
 
     #[test]

@@ -86,6 +86,29 @@ pub struct RaceFacts {
     pub strict: bool,
     /// The clean run after the race, if one was made.
     pub recovery: Option<Recovery>,
+    /// `--check CMD`: the whole trees it rejected, in the order they were seen (empty without
+    /// `--check`).
+    pub check_failures: Vec<CheckFailure>,
+}
+
+/// When a whole tree judged by `--check` was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckPoint {
+    /// Between steps, after this step (every writer held).
+    AfterStep(u64),
+    /// After every writer ended.
+    End,
+    /// After the clean run.
+    AfterRecovery,
+}
+
+/// A whole tree `--check` rejected: when it was read, and the checker's first line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckFailure {
+    /// When.
+    pub at: CheckPoint,
+    /// The checker's first line of output (else its exit status).
+    pub reason: String,
 }
 
 /// One rule an interleaving broke.
@@ -153,6 +176,8 @@ pub enum Violation {
         /// What it left; the clean run is the writer numbered after the racers.
         left: Reading,
     },
+    /// `--check CMD` rejected a whole tree (the first it rejected in the interleaving).
+    CheckFailed(CheckFailure),
 }
 
 impl RaceFacts {
@@ -227,6 +252,14 @@ pub fn judge(facts: &RaceFacts) -> Vec<Violation> {
             .recovery
             .as_ref()
             .and_then(|r| recovery_violation(facts, r)),
+    );
+    // The oracle's own rules come first: they say more about the bytes of the target.
+    violations.extend(
+        facts
+            .check_failures
+            .first()
+            .cloned()
+            .map(Violation::CheckFailed),
     );
     violations
 }
@@ -404,6 +437,7 @@ impl Violation {
             Violation::LoserExitedZero { .. } => "loser-exited-zero",
             Violation::Leftovers { .. } => "leftovers",
             Violation::RecoveryFailed { .. } => "recovery-failed",
+            Violation::CheckFailed(_) => "check-failed",
         }
     }
 }
@@ -468,6 +502,19 @@ impl fmt::Display for Violation {
                     "the clean run after the race ended with {exit} and left {left}"
                 )
             }
+            Violation::CheckFailed(CheckFailure { at, reason }) => {
+                write!(f, "--check rejected the whole tree {at}: {reason}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for CheckPoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckPoint::AfterStep(step) => write!(f, "after #{step}"),
+            CheckPoint::End => f.write_str("after every writer ended"),
+            CheckPoint::AfterRecovery => f.write_str("after the clean run"),
         }
     }
 }
@@ -514,6 +561,7 @@ mod tests {
                 version: CLEAN.to_vec(),
                 after: file(CLEAN),
             }),
+            check_failures: Vec::new(),
         }
     }
 
@@ -529,6 +577,28 @@ mod tests {
 
     fn kinds(facts: &RaceFacts) -> Vec<&'static str> {
         judge(facts).iter().map(Violation::kind).collect()
+    }
+
+    #[test]
+    fn the_first_tree_check_rejects_is_one_violation_told_with_its_reason() {
+        let failure = |at, reason: &str| CheckFailure {
+            at,
+            reason: reason.to_owned(),
+        };
+        let facts = RaceFacts {
+            check_failures: vec![
+                failure(CheckPoint::AfterStep(4), "index names a missing record"),
+                failure(CheckPoint::End, "later"),
+            ],
+            ..clean(Mode::Replace)
+        };
+        let violations = judge(&facts);
+        assert_eq!(kinds(&facts), ["check-failed"]);
+        assert_eq!(
+            violations[0].to_string(),
+            "--check rejected the whole tree after #4: index names a missing record"
+        );
+        assert!(judge(&clean(Mode::Replace)).is_empty());
     }
 
     #[test]

@@ -199,6 +199,7 @@ fn facts(
         leftovers: fs.names.len().saturating_sub(target_there),
         strict: true,
         recovery: None,
+        check_failures: Vec::new(),
     }
 }
 

@@ -142,10 +142,12 @@ fn an_errors_run_recovers_each_faulted_tree_with_recover_before_the_check() {
 }
 
 #[test]
-fn race_refuses_ack_line_and_units_with_the_reason() {
+fn race_refuses_ack_line_recover_validate_and_units_with_the_reason() {
     let script = writer("race_mkstemp.py");
     for (extra, reason) in [
         (&["--ack-line", "x"][..], "acknowledges by its exit"),
+        (&["--check", "true", "--recover", "true"], "is its recovery"),
+        (&["--validate", "json"], "judge the whole tree with --check"),
         (&["--target", "a", "--target", "b"], "not read together"),
         (&["--marker", "_SUCCESS"], "not read together"),
     ] {

@@ -105,7 +105,7 @@ fn bad_usage_exits_2_in_every_command() {
         &["errors", "--inject", "fsync#9"],
         &["errors", "--size", "64GiB"],
         &["race", "--writers", "1"],
-        &["race", "--check", "true"],
+        &["race", "--validate", "json"],
         &["merge", "/nonexistent/shard"],
         &["--size", "64GiB"],
     ] {

@@ -356,3 +356,73 @@ fn a_racer_that_never_reaches_its_next_syscall_is_a_harness_timeout() {
         "{outcome:?}"
     );
 }
+
+/// `torture race --check` of `race_index.py` in `mode`, judged by `race_index_check.py`.
+fn index_race(mode: &str, extra: &[&str]) -> (crate::Outcome, Vec<serde_json::Value>) {
+    let check = format!("{} {} {{dir}}", python(), writer("race_index_check.py"));
+    let script = writer("race_index.py");
+    let mut args = vec!["--writers", "2", "--seed", "1", "--check", &check];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", python(), &script, "{target}", mode]);
+    race(&format!("race-index-{mode}"), &args)
+}
+
+#[test]
+fn a_shared_temp_name_beside_the_target_is_caught_by_check_with_its_reason() {
+    // The target is always whole and every writer exits 0: only the whole tree shows the bug.
+    let extra = [
+        "--schedules",
+        "6",
+        "--preemptions",
+        "0",
+        "--expect",
+        "caught",
+    ];
+    let (outcome, results) = index_race("fixed", &extra);
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    let finding = &results[0]["finding"];
+    assert_eq!(finding["kind"], "check-failed", "{finding}");
+    let violation = finding["violation"].as_str().unwrap();
+    assert!(
+        violation.starts_with("--check rejected the whole tree ")
+            && violation.contains(": index torn: index of generation "),
+        "{violation}"
+    );
+    assert!(outcome.stdout.contains(violation), "{}", outcome.stdout);
+    assert!(
+        outcome
+            .stdout
+            .contains("Fix: a unique temp name per run (O_TMPFILE, mkstemp)."),
+        "{}",
+        outcome.stdout
+    );
+    let line = crate::replays::first_replay(&outcome);
+    assert!(line.contains(" --check "), "{line}");
+    let replayed = crate::replays::replay(&line);
+    assert_eq!(replayed.code, 0, "{line}\n{replayed:?}");
+    assert!(
+        replayed.stdout.contains("CAUGHT") && replayed.stdout.contains("index torn"),
+        "{line}\n{replayed:?}"
+    );
+}
+
+#[test]
+fn unique_temp_names_pass_with_check_and_distinct_trees_are_checked_once() {
+    let (outcome, results) = index_race("unique", &["--schedules", "2", "--preemptions", "0"]);
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    assert_eq!(results[0]["status"], "PASS", "{}", outcome.stdout);
+    let note = results[0]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .find(|n| n.starts_with("--check judged "))
+        .unwrap_or_else(|| panic!("no --check note: {}", outcome.stdout))
+        .to_owned();
+    let numbers: Vec<u64> = note
+        .split(' ')
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    let (judged, runs) = (numbers[0], numbers[1]);
+    assert!(runs > 0 && runs < judged, "{note}");
+}

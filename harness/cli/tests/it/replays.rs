@@ -15,7 +15,7 @@ fn json_check() -> String {
 }
 
 /// The first `replay: torture ...` line of `outcome`, as printed.
-fn first_replay(outcome: &Outcome) -> String {
+pub(crate) fn first_replay(outcome: &Outcome) -> String {
     let at = outcome
         .stdout
         .find("replay: torture ")
@@ -25,7 +25,7 @@ fn first_replay(outcome: &Outcome) -> String {
 }
 
 /// Runs a printed replay line through the shell, with this build's `torture` and no report.
-fn replay(line: &str) -> Outcome {
+pub(crate) fn replay(line: &str) -> Outcome {
     let rest = line.strip_prefix("torture ").expect("a torture command");
     let (command, options) = rest.split_once(' ').expect("a command and options");
     let binary = env!("CARGO_BIN_EXE_torture");
@@ -75,7 +75,7 @@ fn an_errors_replay_line_with_check_gives_the_same_verdict() {
 
 #[test]
 fn a_race_replay_line_gives_the_same_verdict() {
-    // `race` judges versions it learns from solo runs; it takes no `--check`.
+    // `race` judges versions it learns from solo runs here; `race --check` is in `race.rs`.
     let extra = ["--writers", "2", "--schedules", "3", "--preemptions", "0"];
     assert_replays_caught("race", &extra, "race_fixed_tmp.py", false);
 }

@@ -26,6 +26,7 @@
 //! runs interleaving 0 when it is not its own, unjudged and uncounted: its length sets PCT's
 //! step count and whether the systematic search runs, as in the whole run.
 
+mod check;
 mod interleave;
 
 use std::ffi::OsString;
@@ -93,6 +94,11 @@ pub struct RaceSettings {
     pub timeout_ms: u64,
     /// `--partition M/N`: this shard's share of the interleavings (see the module docs).
     pub partition: Option<Partition>,
+    /// `--check CMD`: judges the whole sandbox tree between steps, at the end and after the
+    /// clean run, besides the oracle (see `race/check.rs`).
+    pub check: Option<String>,
+    /// Checker workers per interleaving (`--jobs`).
+    pub check_jobs: usize,
 }
 
 impl RaceSettings {
@@ -114,6 +120,8 @@ impl RaceSettings {
             target: PathBuf::from(super::DEFAULT_TARGET),
             timeout_ms: super::DEFAULT_TIMEOUT_MS,
             partition: None,
+            check: None,
+            check_jobs: 1,
         }
     }
 }
@@ -199,6 +207,8 @@ pub(crate) struct Race<'a> {
     start: Option<&'a Path>,
     /// The names besides the target that `--setup` left (not leftovers of the writers).
     setup_names: Vec<String>,
+    /// `--check CMD`, with the subject's verdicts.
+    check: Option<check::RaceCheck>,
 }
 
 impl Race<'_> {
@@ -293,6 +303,14 @@ pub fn run_subject(
         let listed = root.sandbox(&group, "start", &settings.target)?.orphans()?;
         race.setup_names = listed.into_iter().map(|orphan| orphan.name).collect();
     }
+    if let Some(command) = &settings.check {
+        let work = root.directory(&group, "check")?;
+        race.check = Some(check::RaceCheck::new(
+            command.clone(),
+            work,
+            settings.check_jobs,
+        ));
+    }
     let mut search = Explored::default();
     let began = Instant::now();
     let explored = explore(&race, &sandbox, &mut search, &cancel);
@@ -334,6 +352,7 @@ pub fn run_subject(
         clean_failure_runs: search.clean_failure_runs,
         notes: crate::tracer::left_running_note(&search.left_running)
             .into_iter()
+            .chain(race.check.as_ref().map(check::note))
             .collect(),
     })
 }
@@ -479,6 +498,7 @@ fn learn_versions<'a>(
         log_dir,
         start,
         setup_names: Vec::new(),
+        check: None,
     })
 }
 
@@ -766,6 +786,9 @@ fn replay_line(race: &Race<'_>, schedule: &Schedule) -> String {
     let target = settings.target.to_string_lossy();
     if target != super::DEFAULT_TARGET {
         words.extend(["--target".into(), shell_quote(&target)]);
+    }
+    if let Some(check) = &settings.check {
+        words.extend(["--check".into(), shell_quote(check)]);
     }
     words.extend(["--seed".into(), settings.seed.to_string()]);
     words.extend(["--schedule".into(), schedule.to_string()]);

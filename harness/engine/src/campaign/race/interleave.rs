@@ -7,7 +7,7 @@ use std::time::Duration;
 use torture_core::oracle::RunExit;
 use torture_core::race::diagnose::{Op, Step};
 use torture_core::race::generate::Scheduler;
-use torture_core::race::oracle::{RaceFacts, Recovery, TargetRead, WriterEnd};
+use torture_core::race::oracle::{CheckPoint, RaceFacts, Recovery, TargetRead, WriterEnd};
 use torture_core::race::schedule::{Schedule, WriterId};
 use torture_core::race::trail::Trail;
 use torture_core::trace::{self, ExitStatus, Trace};
@@ -16,6 +16,7 @@ use super::super::error::CampaignError;
 use super::super::process::{self, Ended, Output};
 use super::super::subject::Prepared;
 use super::Race;
+use super::check::Trees;
 use crate::sandbox::Sandbox;
 use crate::tracer::{self, HeldRun, Progress, Run, TraceError, WriterCommand};
 
@@ -52,29 +53,12 @@ pub fn run(
     scheduler: &mut Scheduler,
 ) -> Result<Interleaving, CampaignError> {
     race.reset(sandbox)?;
-    let mut slots = start_all(race, sandbox)?;
-    let mut taken = Vec::new();
-    let mut reads = Vec::new();
-    loop {
-        let runnable = runnable(&slots);
-        if runnable.is_empty() {
-            break;
-        }
-        if let Some(writer) = scheduler.kill_due(&runnable) {
-            kill(race, &mut slots, writer)?;
-            continue;
-        }
-        let writer = scheduler.choose(&runnable).map_err(schedule_error)?;
-        taken.push(step(race, &mut slots, writer)?);
-        reads.push(TargetRead {
-            after_step: taken.len() as u64 - 1,
-            state: sandbox.read_target()?,
-        });
-    }
+    let slots = start_all(race, sandbox)?;
+    let (slots, seen) = step_all(race, sandbox, scheduler, slots)?;
     let schedule = scheduler.finish().map_err(schedule_error)?;
     let runs = finished(slots);
-    let steps = describe_steps(&taken, &runs);
-    let facts = facts(race, sandbox, &runs, reads)?;
+    let steps = describe_steps(&seen.taken, &runs);
+    let facts = facts(race, sandbox, &runs, (seen.reads, seen.trees))?;
     // Every racer runs the same program: the first that left processes running is told.
     let left_running = runs
         .iter()
@@ -87,6 +71,44 @@ pub fn run(
         steps,
         left_running,
     })
+}
+
+/// What the steps showed: the steps taken, the target after each, and (under `--check`) the
+/// whole tree after each.
+#[derive(Default)]
+struct Seen {
+    taken: Vec<Taken>,
+    reads: Vec<TargetRead>,
+    trees: Trees,
+}
+
+/// Steps (or kills) the writers the scheduler picks until none is held.
+fn step_all(
+    race: &Race<'_>,
+    sandbox: &Sandbox,
+    scheduler: &mut Scheduler,
+    mut slots: Vec<Option<Slot>>,
+) -> Result<(Vec<Option<Slot>>, Seen), CampaignError> {
+    let mut seen = Seen::default();
+    loop {
+        let runnable = runnable(&slots);
+        if runnable.is_empty() {
+            return Ok((slots, seen));
+        }
+        if let Some(writer) = scheduler.kill_due(&runnable) {
+            kill(race, &mut slots, writer)?;
+            continue;
+        }
+        let writer = scheduler.choose(&runnable).map_err(schedule_error)?;
+        seen.taken.push(step(race, &mut slots, writer)?);
+        let after_step = seen.taken.len() as u64 - 1;
+        seen.reads.push(TargetRead {
+            after_step,
+            state: sandbox.read_target()?,
+        });
+        let at = CheckPoint::AfterStep(after_step);
+        seen.trees.read(race, sandbox, at)?;
+    }
 }
 
 fn schedule_error(error: torture_core::race::generate::ScheduleError) -> CampaignError {
@@ -232,12 +254,16 @@ fn facts(
     race: &Race<'_>,
     sandbox: &Sandbox,
     runs: &[(Box<Run>, bool)],
-    reads: Vec<TargetRead>,
+    (reads, mut trees): (Vec<TargetRead>, Trees),
 ) -> Result<RaceFacts, CampaignError> {
     let final_state = sandbox.read_target()?;
+    trees.read(race, sandbox, CheckPoint::End)?;
     // Leftovers are counted after the clean run, as kill campaigns do: a writer whose
     // documented start-up step sweeps dead runs' temp files cleans up after a killed racer.
     let recovery = recover(race, sandbox)?;
+    if recovery.is_some() {
+        trees.read(race, sandbox, CheckPoint::AfterRecovery)?;
+    }
     let leftovers = crate::sandbox::not_prepared(sandbox.orphans()?, &race.setup_names).len();
     Ok(RaceFacts {
         mode: race.mode,
@@ -253,6 +279,7 @@ fn facts(
         leftovers,
         strict: race.settings.strict,
         recovery,
+        check_failures: trees.judge(race)?,
     })
 }
 
