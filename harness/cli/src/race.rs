@@ -123,8 +123,9 @@ impl RaceArgs {
         if c.unit()?.is_unit() {
             return Err(
                 "race judges one target: several --target, a glob or --marker are not supported by race \
-                 (it judges each read of the one target against the versions the racing writers \
-                 wrote; the files of a unit are not read together)"
+                 (its own judge reads the one target against the versions the racing writers \
+                 wrote; judge several files together with --check CMD, which sees the whole tree \
+                 after every step)"
                     .to_owned(),
             );
         }

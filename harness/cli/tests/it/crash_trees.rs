@@ -148,8 +148,14 @@ fn race_refuses_ack_line_recover_validate_and_units_with_the_reason() {
         (&["--ack-line", "x"][..], "acknowledges by its exit"),
         (&["--check", "true", "--recover", "true"], "is its recovery"),
         (&["--validate", "json"], "judge the whole tree with --check"),
-        (&["--target", "a", "--target", "b"], "not read together"),
-        (&["--marker", "_SUCCESS"], "not read together"),
+        (
+            &["--target", "a", "--target", "b"],
+            "judge several files together with --check CMD",
+        ),
+        (
+            &["--marker", "_SUCCESS"],
+            "judge several files together with --check CMD",
+        ),
     ] {
         let mut args = vec!["race"];
         args.extend_from_slice(extra);

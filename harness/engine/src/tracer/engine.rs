@@ -2,18 +2,15 @@
 //! holds a tracee when the mode asks, and kills and reaps the whole tree.
 //!
 //! Several sessions may live in one thread (a scheduler racing writers holds one while another
-//! runs). `waitpid` cannot be asked for one session's tracees only, so reports are routed through
-//! a per-thread [`Mailbox`]: a report about another live session's tracee is parked until that
-//! session waits again. (A brand-new child that reports before its parent's fork event is adopted
-//! by the session that is waiting; while several sessions are live only one should be running.)
+//! runs); [`super::mailbox`] routes each `waitpid` report to the session it belongs to.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
 
+use super::mailbox;
 use super::resolve::Resolver;
 use super::syscalls::Sys;
 use super::watchdog::{Fired, Registration};
@@ -98,18 +95,6 @@ pub enum Drive {
     Held(Pid),
 }
 
-/// Reports parked for other sessions of this thread, and which session owns which tracee.
-#[derive(Debug, Default)]
-struct Mailbox {
-    owner: HashMap<Pid, u64>,
-    parked: Vec<Wait>,
-    next_session: u64,
-}
-
-thread_local! {
-    static MAILBOX: RefCell<Mailbox> = RefCell::new(Mailbox::default());
-}
-
 /// The live tracees of one run. Dropping it kills and reaps whatever is left, so no error path
 /// leaves a stopped tracee or a zombie behind.
 #[derive(Debug)]
@@ -142,13 +127,7 @@ impl Session {
     ) -> Session {
         let mut started = HashSet::new();
         started.insert(main);
-        let id = MAILBOX.with(|m| {
-            let mut m = m.borrow_mut();
-            m.next_session += 1;
-            let id = m.next_session;
-            m.owner.insert(main, id);
-            id
-        });
+        let id = mailbox::open(main);
         Session {
             id,
             main,
@@ -224,28 +203,14 @@ impl Session {
         self.finish(mode).map(Drive::Done)
     }
 
-    /// The next report about one of this session's tracees; reports about another live
-    /// session's tracees are parked for it.
+    /// The next report about one of this session's tracees; reports about another session's
+    /// tracees are parked for it.
     fn next_report(&self) -> Result<Wait, Errno> {
         loop {
-            let parked = MAILBOX.with(|m| {
-                let mut m = m.borrow_mut();
-                let at = m.parked.iter().position(|w| self.live.contains(&w.pid()));
-                at.map(|i| m.parked.remove(i))
-            });
-            if let Some(report) = parked {
+            if let Some(report) = mailbox::take_parked(self.id) {
                 return Ok(report);
             }
-            let report = sys::wait_any()?;
-            let park = MAILBOX.with(|m| {
-                let mut m = m.borrow_mut();
-                let foreign = m.owner.get(&report.pid()).is_some_and(|id| *id != self.id);
-                if foreign {
-                    m.parked.push(report);
-                }
-                foreign
-            });
-            if !park {
+            if let Some(report) = mailbox::route(self.id, sys::wait_any()?) {
                 return Ok(report);
             }
         }
@@ -389,7 +354,7 @@ impl Session {
     fn adopt(&mut self, pid: Pid) {
         if self.live.insert(pid) {
             self.registration.watch().add(pid);
-            MAILBOX.with(|m| m.borrow_mut().owner.insert(pid, self.id));
+            mailbox::own(self.id, pid);
         }
     }
 
@@ -397,12 +362,7 @@ impl Session {
         self.live.remove(&pid);
         self.started.remove(&pid);
         self.registration.watch().remove(pid);
-        MAILBOX.with(|m| {
-            let mut m = m.borrow_mut();
-            if m.owner.get(&pid) == Some(&self.id) {
-                m.owner.remove(&pid);
-            }
-        });
+        mailbox::disown(self.id, pid);
     }
 
     fn reaped(&mut self, pid: Pid, end: ExitStatus) {
@@ -556,13 +516,7 @@ impl Drop for Session {
             self.kill_and_reap();
         }
         // Reports parked for this session are about tracees that are gone now.
-        MAILBOX.with(|m| {
-            let mut m = m.borrow_mut();
-            let owner = std::mem::take(&mut m.owner);
-            m.parked
-                .retain(|w| owner.get(&w.pid()).is_some_and(|id| *id != self.id));
-            m.owner = owner;
-        });
+        mailbox::close(self.id);
     }
 }
 

@@ -29,6 +29,7 @@ mod calls;
 mod engine;
 mod golden;
 mod inject;
+mod mailbox;
 mod resolve;
 mod run;
 mod spawn;
