@@ -56,13 +56,7 @@ fn a_fixed_tmp_name_in_python_is_caught_with_its_story() {
         "writer-failed",
     ];
     assert!(lost.contains(&kind), "{finding}");
-    assert!(
-        outcome
-            .stdout
-            .contains("Fix: a unique temp name per run (O_TMPFILE, mkstemp)."),
-        "{}",
-        outcome.stdout
-    );
+    assert_fix_is_a_unique_temp_name(&outcome);
     assert!(
         outcome
             .stdout
@@ -389,13 +383,7 @@ fn a_shared_temp_name_beside_the_target_is_caught_by_check_with_its_reason() {
         "{violation}"
     );
     assert!(outcome.stdout.contains(violation), "{}", outcome.stdout);
-    assert!(
-        outcome
-            .stdout
-            .contains("Fix: a unique temp name per run (O_TMPFILE, mkstemp)."),
-        "{}",
-        outcome.stdout
-    );
+    assert_fix_is_a_unique_temp_name(&outcome);
     let line = crate::replays::first_replay(&outcome);
     assert!(line.contains(" --check "), "{line}");
     let replayed = crate::replays::replay(&line);
@@ -425,4 +413,15 @@ fn unique_temp_names_pass_with_check_and_distinct_trees_are_checked_once() {
         .collect();
     let (judged, runs) = (numbers[0], numbers[1]);
     assert!(runs > 0 && runs < judged, "{note}");
+}
+
+/// The diagnosis of a shared temp name ends with its Fix line.
+fn assert_fix_is_a_unique_temp_name(outcome: &crate::Outcome) {
+    assert!(
+        outcome
+            .stdout
+            .contains("Fix: a unique temp name per run (O_TMPFILE, mkstemp)."),
+        "{}",
+        outcome.stdout
+    );
 }
