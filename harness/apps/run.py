@@ -7,8 +7,9 @@ Each row is a workload with its setup, checker (and recovery) from this director
 `torture power` once per persistence model (the default `linux` = ext4, xfs and btrfs; `posix`;
 see MODELS), and under `power --real ext4`
 with the same options (root). The checker (and the recovery command) is wrapped in tally.sh,
-which appends the first line of every violation to a log: the table counts the kinds of finding
-over every state judged, not only the few the report diagnoses. Numbers, hashes and names in a reason are folded into `N`/`H`
+which appends the first line of every violation, after the model that met the tree, to a log:
+the table counts the kinds of finding over every tree the cell's models judged, not only the
+few the report diagnoses (nor the trees only the holds line's other models reached). Numbers, hashes and names in a reason are folded into `N`/`H`
 so one kind is one line. Every run's report is kept under target/apps/.
 """
 import argparse
@@ -179,15 +180,25 @@ def run_torture(args, report_dir):
     return done.returncode, subject, seconds, error
 
 
-def tallied(log):
+# The models a cell's `--model` value names: its kinds count only the trees these met first
+# (tally.sh writes $TORTURE_MODEL before each reason). A breaking run also explores the other
+# file-system models for its holds line, and their trees are no finding of the cell's models.
+CELL_MODELS = {"linux": {"ext4", "xfs", "btrfs"}, "posix": {"posix"}}
+
+
+def tallied(log, models=None):
     """Kinds of finding in a row's tally logs (the checker's, then the recovery's, its kinds
-    prefixed `--recover: ` as the run's report says them), most frequent first: [(kind, count)]."""
+    prefixed `--recover: ` as the run's report says them), most frequent first: [(kind, count)].
+    With `models`, only the trees one of them met first."""
     kinds = collections.Counter()
     for path, prefix in ((log, ""), (recover_log(log), "--recover: ")):
         if not os.path.exists(path):
             continue
         with open(path, encoding="utf-8", errors="replace") as f:
-            kinds.update(prefix + kind_of(line.strip()) for line in f if line.strip())
+            for line in f:
+                model, _, reason = line.rstrip("\n").partition("\t")
+                if reason.strip() and (models is None or model in models):
+                    kinds[prefix + kind_of(reason.strip())] += 1
     return kinds.most_common()
 
 
@@ -242,7 +253,7 @@ def run_row(row, args, out_dir):
                "--max-states", max_states] + options(row, log) + writer
         code, subject, seconds, error = run_torture(cmd, os.path.join(out_dir, tag))
         print(f"apps: {tag}: exit {code} in {seconds:.1f}s", file=sys.stderr)
-        cells.append(cell(code, subject, tallied(log), error))
+        cells.append(cell(code, subject, tallied(log, CELL_MODELS[model]), error))
     cells.append(run_real(row, args, out_dir, writer))
     return cells
 

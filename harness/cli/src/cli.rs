@@ -177,7 +177,8 @@ pub struct Common {
     /// holding a copy of the tree; `{dir}` is that directory, `{file}`/`{target}` the target in
     /// it, `{stdout}` a file of the writer's stdout lines up to the crash (naming none appends
     /// the target's path); $TORTURE_DIR, $TORTURE_TARGET, $TORTURE_STDOUT, $TORTURE_ACKS
-    /// (--ack-line matches, or 1 once the writer exited 0) say the same. Distinct trees are
+    /// (--ack-line matches, or 1 once the writer exited 0) say the same, and in simulated power
+    /// cuts $TORTURE_MODEL the model whose exploration met the tree first. Distinct trees are
     /// checked once, over --jobs workers
     #[arg(long, value_name = "CMD")]
     pub check: Option<String>,

@@ -34,8 +34,8 @@
 //! |---|---|---|---|---|---|---|---|
 //! | unsynced writes and size changes may be lost, each on its own | yes | yes | yes | yes | yes | — | fsync(2) DESCRIPTION; ALICE OSDI'14 §3 |
 //! | a write may persist a prefix ending at a torn-unit boundary of the file (`--torn block` 4096, `sector` 512, `8` any byte count, `none` whole writes) | yes | yes | yes | yes | yes | — | ALICE OSDI'14 §3; SQLite crash VFS `src/test6.c` |
-//! | a growing write may persist its size before its data: the range reads as zeros (`--fill zeros`) or garbage (`--fill garbage`) | yes | **only a write ending in a block the file holds** | yes | yes | yes | — | ALICE OSDI'14 §3; xfs `fs/xfs/xfs_aops.c` (size set per completed ioend); ext4 `data=ordered` orders only newly allocated blocks before the commit (Documentation/admin-guide/ext4.rst), and a write ending in an allocated block updates the on-disk size at once (`fs/ext4/inode.c` `ext4_da_do_write_end`, `ext4_da_should_update_i_disksize`): seen with `--real ext4` (Git's unsynced reflog appends read back as zeros after another file's fsync) |
-//! | a growing write ending in a block its file holds may leave its size alone (`s` in a state id) beside any number of others in one state (every other tear: at most one per state): sizes are journaled as metadata, and one commit carries every file's | yes | yes | yes | yes | yes | — | ext4: one jbd2 commit writes every dirty inode (Documentation/filesystems/ext4/journal.rst); seen with `--real ext4` (two reflogs zero-filled at once) |
+//! | a growing write may persist its size before its data: the range reads as zeros (`--fill zeros`) or garbage (`--fill garbage`) | yes | **only a write ending in a block the file holds** | **no** | yes | yes | — | ALICE OSDI'14 §3; btrfs with NO_HOLES (the mkfs default): an ordered extent's completion sets the on-disk size to the whole in-memory size, later unwritten appends included (`fs/btrfs/inode.c` `btrfs_finish_one_ordered`, `fs/btrfs/file-item.c` `btrfs_inode_safe_disk_i_size_write`); xfs moves its on-disk size only when a write's I/O completes, to that I/O's end (`fs/xfs/xfs_aops.c` `xfs_end_ioend` → `xfs_setfilesize`, "Update on-disk file size now that data has been written to disk"; `xfs_new_eof`), so a grown range never ends in zeros; ext4 `data=ordered` orders only newly allocated blocks before the commit (Documentation/admin-guide/ext4.rst), and a write ending in an allocated block updates the on-disk size at once (`fs/ext4/inode.c` `ext4_da_do_write_end`, `ext4_da_should_update_i_disksize`): seen with `--real ext4` (Git's unsynced reflog appends read back as zeros after another file's fsync) |
+//! | a growing write ending in a block its file holds may leave its size alone (`s` in a state id) beside any number of others in one state (every other tear: at most one per state): sizes are journaled as metadata, and one commit carries every file's | yes | yes | — | yes | yes | — | ext4: one jbd2 commit writes every dirty inode (Documentation/filesystems/ext4/journal.rst); seen with `--real ext4` (two reflogs zero-filled at once) |
 //! | the page cache writes back whole pages: a later write kept on a page keeps every earlier write's bytes there (no truncate between) | — | yes | yes | yes | — | — | Documentation/filesystems/vfs.rst (`writepages`); the unit is the torn unit when smaller than 4096 |
 //! | a directory operation is durable only after `fsync` of its directory (a rename: either directory) or `sync`/`syncfs` | yes | yes | yes | yes | yes | — | fsync(2): "an explicit fsync() on a file descriptor for the directory is also needed" |
 //! | directory operations persist in program order (a prefix survives) | — | yes | yes | — | — | — | ext4: one jbd2 journal (Documentation/filesystems/ext4/journal.rst); xfs: one log (Documentation/filesystems/xfs/xfs-delayed-logging-design.rst); btrfs has no single journal: its fsync log tree persists one inode's changes without earlier ones (btrfs(5) `notreelog`) |
@@ -58,8 +58,18 @@
 //! because it does not lean on that heuristic (a flush of data before a replacing rename); a
 //! gate must not pass a writer because of it. Its size-before-data is only for a write ending in
 //! a block the file already holds (an append to a log): a new file's first blocks are allocated
-//! at writeback and written before the size that exposes them. **`xfs`** keeps size-before-data. **`btrfs`**
-//! keeps size-before-data and lets directory operations persist in any order. A torn in-place
+//! at writeback and written before the size that exposes them. **`xfs`** has no size-before-data at all: its
+//! on-disk size moves only with a completed write I/O, to that I/O's end. **`btrfs`** keeps
+//! size-before-data (a completed ordered extent carries the whole in-memory size to the disk) and
+//! lets directory operations persist in any order. That is pessimistic for some orders: btrfs
+//! logs the rename of a file fsynced in the running transaction when it happens
+//! (`fs/btrfs/tree-log.c` `btrfs_log_new_name`), and a later unlink reaches the disk only with a
+//! log sync, which writes the whole log and so the rename, or a transaction commit, which carries
+//! every earlier operation, so LevelDB's "rename of the temp file over `CURRENT` lost, later unlink of the old MANIFEST
+//! kept" is a `btrfs` state no btrfs reaches (README, Applications). Telling those orders apart
+//! needs which inodes the running transaction has logged, and so when btrfs commits its
+//! transactions (every 30 s by default, or when a log must fall back to a commit), which a
+//! syscall trace does not show. A torn in-place
 //! write before its fsync stays in every model: a file system can reach it though timing rarely
 //! shows it.
 //!

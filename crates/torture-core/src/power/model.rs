@@ -75,7 +75,7 @@ const TORN_UNITS: Rule = Rule {
 const SIZE_BEFORE_DATA: Rule = Rule {
     id: RuleId::SizeBeforeData,
     text: "a write that grows a file may persist the new size before its data: the grown range reads as zeros or garbage (--fill)",
-    source: "ALICE OSDI'14 section 3 (append atomicity: zeros and garbage); xfs: on-disk size and unwritten extents updated at I/O completion per ioend, fs/xfs/xfs_aops.c xfs_end_ioend; btrfs: not excluded (no source shows data ordered before size on every path)",
+    source: "ALICE OSDI'14 section 3 (append atomicity: zeros and garbage); btrfs: with NO_HOLES (the mkfs default) an ordered extent's completion sets the on-disk size to the whole in-memory size, later appends not yet written included, fs/btrfs/inode.c btrfs_finish_one_ordered, fs/btrfs/file-item.c btrfs_inode_safe_disk_i_size_write; not xfs: its on-disk size moves only when a write's I/O completes, to that I/O's end, fs/xfs/xfs_aops.c xfs_end_ioend, xfs_setfilesize (\"Update on-disk file size now that data has been written to disk\"), xfs_new_eof",
     relied: "data reaching the disk before the size that exposes it",
 };
 const SIZE_IN_HELD_BLOCK: Rule = Rule {
@@ -170,11 +170,13 @@ pub const EXT4_RULES: &[Rule] = &[
     SYNC_WRITES,
     SYNC_ALL,
 ];
-/// The `xfs` model.
+/// The `xfs` model: no size before data, in any form. xfs moves a file's on-disk size only in
+/// the transaction that completes a write's I/O, to the end of that I/O (`xfs_end_ioend`,
+/// `xfs_setfilesize`), so the block holding a grown size was written before it: a grown range
+/// never ends in zeros (a range below a completed later I/O may: a lost earlier write).
 pub const XFS_RULES: &[Rule] = &[
     UNSYNCED_DATA,
     TORN_UNITS,
-    SIZE_BEFORE_DATA,
     PAGE_LOSS,
     UNSYNCED_DIR,
     DIR_IN_ORDER,

@@ -123,9 +123,28 @@ fn sqlite_under_power(journal: &str, sync: &str) -> (Outcome, Vec<String>) {
         "1",
     ];
     let out = torture(&args);
-    let reasons = std::fs::read_to_string(&tally).unwrap_or_default();
+    let reasons = ext4_reasons(&std::fs::read_to_string(&tally).unwrap_or_default());
     let _ = std::fs::remove_dir_all(&dir);
-    (out, reasons.lines().map(str::to_owned).collect())
+    (out, reasons)
+}
+
+/// The reasons of a `tally.sh` log (`$TORTURE_MODEL`, a tab, the reason per line) for the trees
+/// the `ext4` model met first: the holds line of a run that breaks under `ext4` explores the
+/// other file-system models too, and their trees are not the run's findings. Every line must
+/// name the model that met its tree.
+fn ext4_reasons(log: &str) -> Vec<String> {
+    let mut reasons = Vec::new();
+    for line in log.lines() {
+        let (model, reason) = line.split_once('\t').expect("a model, a tab, a reason");
+        assert!(
+            ["ext4", "posix", "xfs", "btrfs"].contains(&model),
+            "no model: {line}"
+        );
+        if model == "ext4" {
+            reasons.push(reason.to_owned());
+        }
+    }
+    reasons
 }
 
 #[test]
@@ -206,7 +225,7 @@ fn git_under_power(mode: &str, more: &[&str]) -> (Outcome, Vec<String>) {
     let mut reasons = Vec::new();
     for log in ["recover", "check"] {
         let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
-        reasons.extend(text.lines().map(str::to_owned));
+        reasons.extend(ext4_reasons(&text));
     }
     let _ = std::fs::remove_dir_all(&dir);
     (out, reasons)

@@ -63,7 +63,11 @@ impl SharedTrees {
             return Ok(Some(verdict));
         }
         let started = Instant::now();
-        let case = TreeCase { tree, events: 0 };
+        let case = TreeCase {
+            tree,
+            events: 0,
+            model: None,
+        };
         let result = checker.verdict(&case, &mut TreeCache::default());
         let mut known = self.lock();
         known.running.remove(&key);

@@ -585,6 +585,7 @@ impl Step<'_> {
             target: self.sandbox.target(),
             stdout: &stdout,
             acks: acks.count(usize::MAX),
+            model: None,
         };
         let log = (self.logs.as_path(), "golden-check");
         let cancel = &self.context.cancel;

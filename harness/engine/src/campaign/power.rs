@@ -497,7 +497,8 @@ impl Judge<'_> {
             .map(|ms| Instant::now() + Duration::from_millis(ms));
         let events = checker.acks.events();
         // One walk: each tree met is checked on the pool while the walk goes on.
-        let walked = checker.with_pool(&mut cache.borrow_mut(), deadline, |pool| {
+        let walker = (&mut *cache.borrow_mut(), Some(explorer.options().model));
+        let walked = checker.with_pool(walker, deadline, |pool| {
             explorer.explore_trees(ack, &events, pool, (&mut memo.borrow_mut(), &stop))
         });
         walked.unwrap_or_else(|e| {
@@ -594,6 +595,7 @@ impl Judge<'_> {
         let case = TreeCase {
             tree: tree.clone(),
             events: state.events,
+            model: Some(explorer.options().model),
         };
         Ok(match checker.verdict(&case, &mut cache.borrow_mut())? {
             Some(TreeVerdict::Holds) => Some((TargetClass::New, None, None)),
@@ -651,7 +653,7 @@ impl Judge<'_> {
         let judged = match (&self.golden.unit, &self.checker) {
             (Some(unit), None) => Some((super::unit::judge_sandbox(unit, &self.sandbox)?, None)),
             (Some(_) | None, Some(_)) | (None, None) => {
-                self.judge_recovered(&after, state.events)?
+                self.judge_recovered(&after, (state.events, model))?
             }
         };
         let Some((verdict, reason)) = judged else {
@@ -673,7 +675,7 @@ impl Judge<'_> {
     fn judge_recovered(
         &self,
         after: &TargetState,
-        events: usize,
+        (events, model): (usize, Model),
     ) -> Result<Option<(Verdict, Option<String>)>, CampaignError> {
         let Some((checker, cache)) = &self.checker else {
             return Ok(self.classify(after)?.map(|verdict| (verdict, None)));
@@ -685,7 +687,11 @@ impl Judge<'_> {
             ),
             source,
         })?;
-        let case = TreeCase { tree, events };
+        let case = TreeCase {
+            tree,
+            events,
+            model: Some(model),
+        };
         Ok(match checker.verdict(&case, &mut cache.borrow_mut())? {
             Some(TreeVerdict::Holds) => Some((Verdict::New { index: None }, None)),
             Some(TreeVerdict::Fails(reason)) => {

@@ -19,7 +19,7 @@ use super::process::{self, Ended, Invocation, Output};
 use super::replay::shell_quote;
 use regex::Regex;
 use torture_core::oracle::RunExit;
-use torture_core::power::{self, Checked, FsTree, TreeJudge};
+use torture_core::power::{self, Checked, FsTree, Model, TreeJudge};
 use torture_core::trace::{AckKind, TraceHeader};
 
 /// What the checker said about one tree.
@@ -123,13 +123,18 @@ impl AckLines {
     }
 }
 
-/// One tree to check: the tree, and how many events came before the crash.
+/// One tree to check: the tree, how many events came before the crash, and the model whose
+/// exploration met it first.
 #[derive(Debug, Clone)]
 pub struct TreeCase {
     /// The crash tree.
     pub tree: FsTree,
     /// Events issued before the crash (what `{stdout}` holds follows from it).
     pub events: usize,
+    /// `$TORTURE_MODEL`: the persistence model whose exploration met the tree first (`power`
+    /// only). A tree is checked once, so a tally of a checker's rejections can tell the chosen
+    /// models' trees from those only the holds line's extra models reached.
+    pub model: Option<Model>,
 }
 
 /// The commands and places of whole-tree checks for one subject.
@@ -261,7 +266,7 @@ impl TreeChecker<'_> {
     /// met is returned once `walk` is done.
     pub fn with_pool<R>(
         &self,
-        cache: &mut TreeCache,
+        (cache, model): (&mut TreeCache, Option<Model>),
         deadline: Option<Instant>,
         walk: impl FnOnce(&mut CheckPool<'_, '_>) -> R,
     ) -> Result<R, CampaignError> {
@@ -279,6 +284,7 @@ impl TreeChecker<'_> {
                 checker: self,
                 ack_events: self.acks.events(),
                 cache,
+                model,
                 to_workers: Some(to_workers),
                 from_workers,
                 pending: HashSet::new(),
@@ -398,6 +404,7 @@ impl TreeChecker<'_> {
             target: &dir.join(self.target),
             stdout: &stdout,
             acks: self.acks.count(case.events),
+            model: case.model.map(Model::name),
         };
         let slot = format!("check-{slot}");
         if let Some(recover) = self.recover {
@@ -442,6 +449,8 @@ pub struct CheckPool<'p, 'a> {
     checker: &'p TreeChecker<'a>,
     ack_events: Vec<usize>,
     cache: &'p mut TreeCache,
+    /// The model whose walk this is: the [`TreeCase::model`] of the trees it meets first.
+    model: Option<Model>,
     /// The workers' queue (closed by [`CheckPool::finish`]).
     to_workers: Option<mpsc::Sender<(usize, TreeCase)>>,
     from_workers: mpsc::Receiver<(usize, Checking)>,
@@ -540,6 +549,7 @@ impl TreeJudge for CheckPool<'_, '_> {
         let case = TreeCase {
             tree: tree.clone(),
             events,
+            model: self.model,
         };
         let ticket = self.cache.ticket(case, epoch);
         let unknown = self.cache.entries[ticket].1.is_none();
@@ -675,6 +685,8 @@ pub struct Place<'a> {
     pub stdout: &'a Path,
     /// `$TORTURE_ACKS`.
     pub acks: usize,
+    /// `$TORTURE_MODEL`, set when there is one (a simulated power cut's model).
+    pub model: Option<&'a str>,
 }
 
 impl Place<'_> {
@@ -695,15 +707,19 @@ impl Place<'_> {
             false => format!("{script} {}", quote(self.target)),
         };
         let env = [
-            ("TORTURE_DIR", self.dir.as_os_str().to_owned()),
-            ("TORTURE_TARGET", self.target.as_os_str().to_owned()),
-            ("TORTURE_STDOUT", self.stdout.as_os_str().to_owned()),
-            ("TORTURE_ACKS", self.acks.to_string().into()),
+            ("TORTURE_DIR", Some(self.dir.as_os_str().to_owned())),
+            ("TORTURE_TARGET", Some(self.target.as_os_str().to_owned())),
+            ("TORTURE_STDOUT", Some(self.stdout.as_os_str().to_owned())),
+            ("TORTURE_ACKS", Some(self.acks.to_string().into())),
+            ("TORTURE_MODEL", self.model.map(Into::into)),
         ];
         Invocation {
             program: PathBuf::from("/bin/sh"),
             args: vec!["-c".into(), script.into()],
-            env: env.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+            env: env
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.into(), v?)))
+                .collect(),
         }
     }
 }
@@ -800,6 +816,7 @@ mod tests {
             target: Path::new("/w/t/db"),
             stdout: Path::new("/w/out"),
             acks: 2,
+            model: Some("xfs"),
         };
         let script = |command: &str| place.invocation(command).args[1].clone();
         assert_eq!(script("check"), "check /w/t/db");
@@ -809,6 +826,16 @@ mod tests {
             env.contains(&("TORTURE_ACKS".into(), "2".into())),
             "{env:?}"
         );
+        assert!(
+            env.contains(&("TORTURE_MODEL".into(), "xfs".into())),
+            "{env:?}"
+        );
+        let unmodelled = Place {
+            model: None,
+            ..place
+        };
+        let env = unmodelled.invocation("true").env;
+        assert!(env.iter().all(|(k, _)| k != "TORTURE_MODEL"), "{env:?}");
     }
 
     fn checker<'a>(work: &Path, jobs: usize, cancel: &'a AtomicBool) -> TreeChecker<'a> {
@@ -844,7 +871,7 @@ mod tests {
         let mut cache = TreeCache::default();
         let (good, bad) = (tree_with(&["good"]), tree_with(&["bad"]));
         let verdicts = checker
-            .with_pool(&mut cache, None, |pool| {
+            .with_pool((&mut cache, None), None, |pool| {
                 let tickets =
                     [&good, &bad, &good.clone()].map(|t| pool.ticket(t, 0).expect("ticket"));
                 tickets.map(|t| pool.verdict(t).expect("verdict"))
@@ -861,7 +888,7 @@ mod tests {
         // Past the deadline no worker checks: the verdict is taken late, here.
         let past = Some(Instant::now());
         let late = checker
-            .with_pool(&mut cache, past, |pool| {
+            .with_pool((&mut cache, None), past, |pool| {
                 let ticket = pool
                     .ticket(&tree_with(&["good", "more"]), 0)
                     .expect("ticket");

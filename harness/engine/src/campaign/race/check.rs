@@ -88,6 +88,7 @@ impl Trees {
         let case = |tree: &FsTree| TreeCase {
             tree: tree.clone(),
             events: 0,
+            model: None,
         };
         check
             .judged

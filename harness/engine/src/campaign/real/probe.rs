@@ -690,6 +690,7 @@ impl Fixture<'_> {
             target: &root.join(&self.options.tree.target),
             stdout: &stdout,
             acks: acks.count(events),
+            model: None,
         };
         let timeout = Duration::from_millis(self.options.timeout_ms);
         let cancel = &self.options.cancel;
