@@ -477,11 +477,9 @@ impl Session {
         }
     }
 
+    /// SIGKILLs every live tracee through the watchdog's pidfds (never a reused pid).
     fn kill_live(&self) {
-        let _ = sys::kill_group(self.main);
-        for pid in &self.live {
-            let _ = sys::kill(*pid);
-        }
+        self.registration.watch().kill_all();
     }
 
     fn finish<M: Mode>(&self, mode: &mut M) -> Result<Outcome, TraceError> {

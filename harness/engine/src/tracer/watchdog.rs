@@ -4,6 +4,10 @@
 //! the run's process group and every pid the tracer registered; the tracer then sees the deaths
 //! and reports the run as timed out or cancelled.
 //!
+//! It signals each tracee through a pidfd opened while the tracee was the tracer's, never by
+//! number alone: a pid the tracer lost track of (reaped by another path and taken by an unrelated
+//! process) must never receive a SIGKILL at every poll.
+//!
 //! The clock is the writer's own: time its tasks and the tracer thread serving them spent
 //! waiting for a CPU is added to the deadline when it passes (see [`crate::cpuwait`]), so a
 //! loaded machine does not make a writer hang. And it runs only while the writer runs: a run the harness holds at a stop (a racer waiting
@@ -12,11 +16,14 @@
 //! means one thing whatever the load: the writer did not reach its next stop (or its end) within
 //! it.
 
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
+use rustix::io::Errno;
+use rustix::process::{PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 
 use crate::{cpuwait, sys};
 
@@ -46,8 +53,8 @@ pub struct Watch {
     tracer_tid: i32,
     cancel: Arc<AtomicBool>,
     pgid: Pid,
-    /// Live tracees; the tracer removes a pid as soon as it reaps it.
-    pids: Mutex<Vec<Pid>>,
+    /// Live tracees; the tracer removes one as soon as it reaps it.
+    tracees: Mutex<Vec<Tracee>>,
     /// 0: not fired, 1: timed out, 2: cancelled.
     fired: AtomicU8,
     done: AtomicBool,
@@ -86,14 +93,16 @@ impl Watch {
         *lock(&self.deadline) = Some(Instant::now() + self.timeout);
     }
 
-    /// Adds a tracee to kill on timeout.
+    /// Adds a tracee to kill on timeout (one already gone is left out).
     pub fn add(&self, pid: Pid) {
-        lock(&self.pids).push(pid);
+        if let Some(tracee) = Tracee::open(pid) {
+            lock(&self.tracees).push(tracee);
+        }
     }
 
     /// Forgets a reaped tracee (its pid may be reused from now on).
     pub fn remove(&self, pid: Pid) {
-        lock(&self.pids).retain(|p| *p != pid);
+        lock(&self.tracees).retain(|t| t.pid != pid);
     }
 
     fn check(&self, now: Instant) {
@@ -124,17 +133,66 @@ impl Watch {
         if now < due {
             return false;
         }
-        let tids: Vec<i32> = lock(&self.pids).iter().map(|p| p.as_raw()).collect();
+        let tids: Vec<i32> = lock(&self.tracees).iter().map(|t| t.pid.as_raw()).collect();
         let tids = tids.into_iter().chain([self.tracer_tid]);
         let waited = Duration::from_nanos(lock(&self.ledger).more_ns(tids));
         *deadline = Some(due + waited);
         waited < MIN_CREDIT
     }
 
-    fn kill_all(&self) {
-        let _ = sys::kill_group(self.pgid);
-        for pid in lock(&self.pids).iter() {
-            let _ = sys::kill(*pid);
+    /// SIGKILLs the run's process group while its leader is registered, and every tracee.
+    pub fn kill_all(&self) {
+        let tracees = lock(&self.tracees);
+        // The group's id is its leader's pid, which no other process can take while the leader
+        // is registered (not yet reaped).
+        if tracees.iter().any(|t| t.pid == self.pgid) {
+            let _ = sys::kill_group(self.pgid);
+        }
+        for tracee in tracees.iter() {
+            tracee.kill();
+        }
+    }
+}
+
+/// A registered tracee and how to reach it.
+#[derive(Debug)]
+struct Tracee {
+    pid: Pid,
+    handle: Handle,
+}
+
+/// How the watchdog reaches a tracee.
+#[derive(Debug)]
+enum Handle {
+    /// A process, through a pidfd opened while it was a tracee.
+    Pidfd(OwnedFd),
+    /// A thread other than its group's leader: it dies with its process, reached through the
+    /// leader's pidfd.
+    Thread,
+    /// No descriptor was left to open (`RLIMIT_NOFILE`): reached by its number.
+    Number,
+}
+
+impl Tracee {
+    /// `None` when `pid` is already gone.
+    fn open(pid: Pid) -> Option<Tracee> {
+        let raw = rustix::process::Pid::from_raw(pid.as_raw())?;
+        let handle = match pidfd_open(raw, PidfdFlags::empty()) {
+            Ok(fd) => Handle::Pidfd(fd),
+            // Not a thread group's leader: EINVAL before Linux 6.9, ENOENT since (PIDFD_THREAD).
+            Err(Errno::INVAL | Errno::NOENT) => Handle::Thread,
+            Err(Errno::SRCH) => return None,
+            Err(_) => Handle::Number,
+        };
+        Some(Tracee { pid, handle })
+    }
+
+    /// Sends SIGKILL; whether a process received it.
+    fn kill(&self) -> bool {
+        match &self.handle {
+            Handle::Pidfd(fd) => pidfd_send_signal(fd, Signal::KILL).is_ok(),
+            Handle::Thread => false,
+            Handle::Number => sys::kill(self.pid).is_ok(),
         }
     }
 }
@@ -176,7 +234,7 @@ pub fn register(
         tracer_tid,
         cancel,
         pgid,
-        pids: Mutex::new(vec![pgid]),
+        tracees: Mutex::new(Tracee::open(pgid).into_iter().collect()),
         fired: AtomicU8::new(0),
         done: AtomicBool::new(false),
     });
@@ -241,4 +299,57 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn sleeper() -> std::process::Child {
+        std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep")
+    }
+
+    fn pid_of(child: &std::process::Child) -> Pid {
+        Pid::from_raw(child.id() as i32)
+    }
+
+    #[test]
+    fn a_live_process_is_killed_through_its_pidfd() {
+        let mut child = sleeper();
+        let tracee = Tracee::open(pid_of(&child)).expect("alive");
+        assert!(matches!(tracee.handle, Handle::Pidfd(_)), "{tracee:?}");
+        assert!(tracee.kill());
+        let status = child.wait().expect("reap");
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+    }
+
+    #[test]
+    fn a_process_reaped_behind_the_watchs_back_is_never_signalled_again() {
+        let mut child = sleeper();
+        let tracee = Tracee::open(pid_of(&child)).expect("alive");
+        child.kill().expect("kill");
+        child.wait().expect("reap");
+        // Its number is free for any new process now; the pidfd still names the dead one.
+        assert!(!tracee.kill());
+        assert!(Tracee::open(pid_of(&child)).is_none());
+    }
+
+    #[test]
+    fn a_thread_is_left_to_its_process() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            tx.send(nix::unistd::gettid()).expect("send");
+            done_rx.recv().ok();
+        });
+        let tracee = Tracee::open(rx.recv().expect("tid")).expect("alive");
+        assert!(matches!(tracee.handle, Handle::Thread), "{tracee:?}");
+        assert!(!tracee.kill());
+        done_tx.send(()).expect("release");
+        thread.join().expect("join");
+    }
 }
