@@ -1,7 +1,9 @@
 //! Runs contenders of the concurrent workload (16 threads, one file each, in DIR), interleaved
 //! and rotated round by round: a fixed workload to look at under `strace -f -c`, `strace -f -T`
 //! or `perf`, and a quick paired comparison (each contender's time over the first one's, per
-//! round).
+//! round), with the CPU time (user and system, of this process's threads) each contender
+//! spent per file: on a shared machine, a steadier measure than the time, since other jobs
+//! slow the clock but not how much work a write does.
 //!
 //! ```text
 //! cargo run --release -p intact-bench --example concurrent_loop -- /mnt/x 1024 4 30 limit intact
@@ -67,18 +69,35 @@ fn run(dir: &str, size: &str, passes: &str, rounds: &str, names: &[String]) -> R
         files.push(files_in(&own));
     }
     let mut seconds = vec![Vec::with_capacity(rounds); contenders.len()];
+    let mut cpu_seconds = vec![0.0; contenders.len()];
     for round in 0..rounds {
         // Rotated: each contender goes first in turn.
         for step in 0..contenders.len() {
             let index = (round + step) % contenders.len();
-            let start = Instant::now();
+            let (start, cpu_start_seconds) = (Instant::now(), process_cpu_seconds()?);
             let ran = contenders[index].run(&files[index], passes, &payload);
             ran.map_err(|error| format!("{}: {error}", contenders[index]))?;
             seconds[index].push(start.elapsed().as_secs_f64());
+            cpu_seconds[index] += process_cpu_seconds()? - cpu_start_seconds;
         }
     }
-    report(names, &seconds, (THREADS * passes) as f64);
+    let files_per_round = (THREADS * passes) as f64;
+    let cpu_us_per_file: Vec<f64> = cpu_seconds
+        .iter()
+        .map(|total| total * 1e6 / (files_per_round * rounds as f64))
+        .collect();
+    report(names, &seconds, &cpu_us_per_file, files_per_round);
     Ok(())
+}
+
+/// User and system CPU time of this process so far (all its threads, the finished ones
+/// included), in seconds.
+fn process_cpu_seconds() -> Result<f64, String> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).map_err(|errno| format!("getrusage: {errno}"))?;
+    let seconds =
+        |time: nix::sys::time::TimeVal| time.tv_sec() as f64 + time.tv_usec() as f64 * 1e-6;
+    Ok(seconds(usage.user_time()) + seconds(usage.system_time()))
 }
 
 fn quantile(values: &mut [f64], q: f64) -> f64 {
@@ -86,10 +105,10 @@ fn quantile(values: &mut [f64], q: f64) -> f64 {
     values[((values.len() - 1) as f64 * q).round() as usize]
 }
 
-/// Files per second at the median round, and the per-round ratio first's time over this one's
-/// (median, p10–p90).
-fn report(names: &[String], seconds: &[Vec<f64>], files: f64) {
-    for (name, own) in names.iter().zip(seconds) {
+/// Files per second at the median round, the per-round ratio first's time over this one's
+/// (median, p10–p90), and the CPU time per file over all rounds.
+fn report(names: &[String], seconds: &[Vec<f64>], cpu_us_per_file: &[f64], files: f64) {
+    for ((name, own), cpu_us) in names.iter().zip(seconds).zip(cpu_us_per_file) {
         let median = quantile(&mut own.clone(), 0.5);
         let mut ratios: Vec<f64> = own
             .iter()
@@ -102,7 +121,7 @@ fn report(names: &[String], seconds: &[Vec<f64>], files: f64) {
             quantile(&mut ratios, 0.9),
         );
         println!(
-            "{name:<20} {:>8.0} files/s  x first {mid:.2} ({low:.2}-{high:.2})",
+            "{name:<20} {:>8.0} files/s  x first {mid:.2} ({low:.2}-{high:.2})  cpu {cpu_us:.1} us/file",
             files / median
         );
     }

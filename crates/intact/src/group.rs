@@ -22,14 +22,15 @@
 //!   all of them (each reports the new content published but not durable).
 //! - before it begins a round, its leader *gathers*: it waits until every commit of the
 //!   directory that was already between the start of its file `fsync` and its ticket (an
-//!   [`Arrival`]) has taken its ticket, so that one round serves them too; at most as long as
-//!   the directory's last round took or the last file `fsync` of a commit took, whichever is
-//!   longer (the second is known before the first round), so a slow file `fsync` delays
-//!   others by about one `fsync`, no more. Those commits need a round anyway; without the wait they would
-//!   need the next one, and the file `fsync`s of the stragglers would run beside the
-//!   directory `fsync` (on btrfs each slows the other). With the wait, concurrent writers fall
-//!   into step: one round per pass of all of them, as in the measured limit of `torture bench`.
-//!   Nothing waits when no other commit is arriving (a lone writer never does).
+//!   [`Arrival`]) has taken its ticket, so that one round serves them too; at most
+//!   [`GATHER_BOUND_FSYNCS`] times as long as the directory's last round took or the last
+//!   file `fsync` of a commit took, whichever is longer (the second is known before the first
+//!   round), so a slow file `fsync` delays others by a few `fsync`s, no more. Those commits
+//!   need a round anyway; without the wait they would need the next one, and the file
+//!   `fsync`s of the stragglers would run beside the directory `fsync` (on btrfs each slows
+//!   the other). With the wait, concurrent writers fall into step: one round per pass of all
+//!   of them, as in the measured limit of `torture bench`. Nothing waits when no other commit
+//!   is arriving (a lone writer never does).
 //!
 //! No thread is added: the `fsync` runs on one of the committing threads. A lone writer pays
 //! one uncontended lock more than a plain `fsync` (two with its arrival), and an `fstat` of
@@ -44,6 +45,17 @@ use rustix::io::Errno;
 
 use crate::dest::Dir;
 use crate::sys;
+
+/// How many `fsync`s' time (the longer of the directory's last round and the last file
+/// `fsync` of a commit) a gathering leader waits at most for the commits arriving.
+///
+/// More than one, because an arrival's time from its file `fsync` to its ticket is that
+/// `fsync` plus its link and rename plus the wait for a core: with 16 writers on 2 cores, a
+/// leader that waited one `fsync`'s time often gave up on stragglers just before they took
+/// their tickets, so they needed another round (on ext4 one more journal commit). Three
+/// made 16 writers on ext4 and btrfs faster, and on xfs no slower (README, "Concurrent
+/// writers in one directory"). A lone writer never gathers, so it never waits.
+pub(crate) const GATHER_BOUND_FSYNCS: u32 = 3;
 
 /// The rounds of `fsync` of one directory.
 #[derive(Debug, Default)]
@@ -211,9 +223,11 @@ impl Group {
     }
 
     /// Waits until the commits arriving now have taken their tickets (they then wait for the
-    /// next round, this leader's), or for as long as the last round took.
+    /// next round, this leader's), or for [`GATHER_BOUND_FSYNCS`] times as long as the last
+    /// round or the last file `fsync` took, whichever is longer.
     fn gather<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        let (last_arrival, bound) = (state.arrivals, state.last_round.max(state.last_file_sync));
+        let one_fsync = state.last_round.max(state.last_file_sync);
+        let (last_arrival, bound) = (state.arrivals, one_fsync * GATHER_BOUND_FSYNCS);
         let deadline = Instant::now() + bound;
         state.gathering = Some(last_arrival);
         loop {
@@ -535,16 +549,24 @@ mod tests {
     }
 
     #[test]
-    fn a_gathering_ends_after_the_last_rounds_time() {
+    fn a_gathering_ends_after_its_bound_of_the_last_rounds_time() {
         let (group, fsyncs) = (Arc::new(Group::default()), Arc::new(AtomicUsize::new(0)));
-        group.lock().last_round = Duration::from_millis(50);
+        let last_round = Duration::from_millis(50);
+        group.lock().last_round = last_round;
         // An arrival that never takes its ticket (say its file fsync hangs).
         let stuck = group.arrive();
+        let started = Instant::now();
         let leader = leading(&group, &fsyncs);
         wait_until(&group, |state| {
             state.begun == 1 && state.arriving.len() == 1
         });
         assert_eq!(leader.join().unwrap(), Ok(()), "the bound ended the wait");
+        // Waits can run late on a busy machine, never early.
+        let waited = started.elapsed();
+        assert!(
+            waited >= last_round * GATHER_BOUND_FSYNCS,
+            "gave up after {waited:?}"
+        );
         assert_eq!(fsyncs.load(Ordering::SeqCst), 1);
         drop(stuck);
     }

@@ -225,9 +225,10 @@
 //!
 //! Before it issues an `fsync`, the commit that leads the next one waits for the commits of
 //! the directory that are already between the start of their file `fsync` (step 4) and their
-//! rename, so that the one directory `fsync` serves them too: at most as long as the
-//! directory's last `fsync` or the last file `fsync` of a commit took, whichever is longer,
-//! and not at all when no other commit is under way. This only
+//! rename, so that the one directory `fsync` serves them too: at most three times as long as
+//! the directory's last `fsync` or the last file `fsync` of a commit took, whichever is
+//! longer (under load, a commit takes longer than one `fsync` from its file `fsync` to its
+//! rename: it also waits for a core), and not at all when no other commit is under way. This only
 //! delays an `fsync` that begins after the rename anyway, so the guarantee is untouched; it
 //! keeps concurrent writers in step (one directory `fsync` per pass of all of them), and
 //! keeps directory `fsync`s from running beside file `fsync`s, which on btrfs slow each other
