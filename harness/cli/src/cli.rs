@@ -386,20 +386,6 @@ impl FormatArg {
 }
 
 impl Common {
-    /// Refuses what `torture race` cannot honour, never ignored: `--ack-line` (a racing writer
-    /// acknowledges by its exit, and every read is judged byte for byte against the versions).
-    pub fn refuse_for_race(&self) -> Result<(), String> {
-        match self.ack_line {
-            Some(_) => Err(
-                "not supported by `torture race`: --ack-line: race judges each read of \
-                 the target against the versions the writers wrote; a racing writer acknowledges \
-                 by its exit"
-                    .to_owned(),
-            ),
-            None => Ok(()),
-        }
-    }
-
     /// The output format.
     pub fn output_format(&self) -> OutputFormat {
         self.format.output_format()

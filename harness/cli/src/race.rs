@@ -91,42 +91,53 @@ fn schedule_id(id: &str) -> Result<Schedule, String> {
     id.parse::<Schedule>().map_err(|e| e.to_string())
 }
 
+/// The first shared option `torture race` cannot honour, with its reason: refused, never
+/// ignored.
+fn refused_for_race(c: &Common) -> Result<Option<String>, String> {
+    let refusals = [
+        (
+            c.ack_line.is_some(),
+            "--ack-line is not supported by race: it judges each read of the target against the \
+             versions the writers wrote; a racing writer acknowledges by its exit",
+        ),
+        (
+            c.validate != ValidateArg::Auto,
+            "--validate is not supported by race: it judges each read against the versions \
+             the writers wrote, byte for byte (judge the whole tree with --check CMD)",
+        ),
+        (
+            c.recover.is_some(),
+            "--recover is not supported by race: the clean run after each interleaving is \
+             its recovery (judge the whole tree with --check CMD)",
+        ),
+        (
+            c.save_trace.is_some(),
+            "--save-trace: race records no golden trace (each schedule is traced anew); save \
+             one with kill, power or errors",
+        ),
+        (
+            c.unit()?.is_unit(),
+            "race judges one target: several --target, a glob or --marker are not supported by \
+             race (its own judge reads the one target against the versions the racing writers \
+             wrote; judge several files together with --check CMD, which sees the whole tree \
+             after every step)",
+        ),
+    ];
+    Ok(refusals
+        .into_iter()
+        .find(|(refused, _)| *refused)
+        .map(|(_, reason)| reason.to_owned()))
+}
+
 impl RaceArgs {
     fn settings(&self, seed: u64) -> Result<RaceSettings, String> {
         let c = &self.common;
-        c.refuse_for_race()?;
-        if c.validate != ValidateArg::Auto {
-            return Err(
-                "--validate is not supported by race: it judges each read against the versions \
-                 the writers wrote, byte for byte (judge the whole tree with --check CMD)"
-                    .to_owned(),
-            );
-        }
-        if c.recover.is_some() {
-            return Err(
-                "--recover is not supported by race: the clean run after each interleaving is \
-                 its recovery (judge the whole tree with --check CMD)"
-                    .to_owned(),
-            );
+        if let Some(refused) = refused_for_race(c)? {
+            return Err(refused);
         }
         if self.shard.partition.is_some() && self.schedule.is_some() {
             return Err(
                 "--partition splits the searches; --schedule replays one interleaving".to_owned(),
-            );
-        }
-        if c.save_trace.is_some() {
-            return Err(
-                "--save-trace: race records no golden trace (each schedule is traced anew); save one with kill, power or errors"
-                    .to_owned(),
-            );
-        }
-        if c.unit()?.is_unit() {
-            return Err(
-                "race judges one target: several --target, a glob or --marker are not supported by race \
-                 (its own judge reads the one target against the versions the racing writers \
-                 wrote; judge several files together with --check CMD, which sees the whole tree \
-                 after every step)"
-                    .to_owned(),
             );
         }
         Ok(RaceSettings {

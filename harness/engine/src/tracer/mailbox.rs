@@ -38,13 +38,17 @@ impl Mailbox {
     /// The session that owns `pid`, following an unknown tracee up its ancestry (`came_from`)
     /// to a known one and recording the answer.
     fn owner_of(&mut self, pid: Pid, came_from: impl Fn(Pid) -> Option<Pid>) -> Option<u64> {
+        // Every report of a run passes here: a known tracee costs one lookup, nothing more.
+        if let Some(id) = self.owner.get(&pid) {
+            return Some(*id);
+        }
         let mut at = pid;
-        for _ in 0..=ANCESTRY_DEPTH {
+        for _ in 0..ANCESTRY_DEPTH {
+            at = came_from(at)?;
             if let Some(id) = self.owner.get(&at).copied() {
                 self.owner.insert(pid, id);
                 return Some(id);
             }
-            at = came_from(at)?;
         }
         None
     }
