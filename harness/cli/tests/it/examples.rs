@@ -102,12 +102,9 @@ fn run(command: &str, cwd: &Path) -> std::process::Output {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    Command::new("sh")
-        .args(["-c", command])
-        .current_dir(cwd)
-        .env("PATH", path)
-        .output()
-        .expect("sh")
+    let mut sh = Command::new("sh");
+    sh.args(["-c", command]).current_dir(cwd).env("PATH", path);
+    crate::bounded_output(sh)
 }
 
 #[test]
@@ -133,7 +130,10 @@ fn every_example_in_the_readme_and_the_help_runs_as_written() {
             true => (parse_only(&command), 0),
             false => (command.clone(), expected),
         };
+        let began = std::time::Instant::now();
         let out = run(&line, &dir);
+        // Which example took how long: a slow one is found from CI's log alone.
+        eprintln!("example: {:.1} s: {line}", began.elapsed().as_secs_f64());
         assert_eq!(
             out.status.code(),
             Some(code),

@@ -26,9 +26,64 @@ mod schema;
 mod trees;
 mod units;
 
+use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The longest any one command of these tests may run. A debug build's slowest run takes about
+/// a minute on two busy cores; a command past this has hung, and the test names it instead of
+/// holding CI until its own time limit.
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(420);
+
+/// Runs `command` in its own process group with [`COMMAND_LIMIT`]: past it, the whole group is
+/// SIGKILLed and the test fails with the command and what it printed so far.
+pub fn bounded_output(mut command: Command) -> std::process::Output {
+    let what = format!("{command:?}");
+    command
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let stdout = drain(child.stdout.take().expect("piped stdout"));
+    let stderr = drain(child.stderr.take().expect("piped stderr"));
+    let began = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if began.elapsed() > COMMAND_LIMIT {
+            let group = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+            let _ = child.wait();
+            panic!(
+                "hung: {what} ran past {COMMAND_LIMIT:?} and was killed\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&stdout.join().unwrap_or_default()),
+                String::from_utf8_lossy(&stderr.join().unwrap_or_default()),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own, so a chatty child never blocks on it.
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
+}
 
 /// What one `torture` invocation did.
 #[derive(Debug)]
@@ -90,21 +145,16 @@ pub fn torture_with(env: &[(&str, &str)], args: &[&str]) -> Outcome {
         let at = all.iter().position(|a| *a == "--").unwrap_or(all.len());
         all.insert(at, "--no-report");
     }
-    let output = Command::new(env!("CARGO_BIN_EXE_torture"))
-        .args(&all)
-        .envs(env.iter().copied())
-        .output()
-        .expect("start torture");
-    Outcome::of(output)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_torture"));
+    command.args(&all).envs(env.iter().copied());
+    Outcome::of(bounded_output(command))
 }
 
 /// Runs `torture` with exactly `args`.
 pub fn run(args: &[&str]) -> Outcome {
-    let output = Command::new(env!("CARGO_BIN_EXE_torture"))
-        .args(args)
-        .output()
-        .expect("start torture");
-    Outcome::of(output)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_torture"));
+    command.args(args);
+    Outcome::of(bounded_output(command))
 }
 
 impl Outcome {

@@ -30,11 +30,9 @@ pub(crate) fn replay(line: &str) -> Outcome {
     let (command, options) = rest.split_once(' ').expect("a command and options");
     let binary = env!("CARGO_BIN_EXE_torture");
     let script = format!("{binary} {command} --no-report {options}");
-    let output = Command::new("sh")
-        .args(["-c", &script])
-        .output()
-        .expect("run sh");
-    Outcome::of(output)
+    let mut command = Command::new("sh");
+    command.args(["-c", &script]);
+    Outcome::of(crate::bounded_output(command))
 }
 
 fn assert_replays_caught(command: &str, extra: &[&str], script: &str, check: bool) {

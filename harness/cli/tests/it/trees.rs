@@ -94,12 +94,9 @@ fn a_lost_unlink_shows_the_checkers_reason_in_every_report_and_its_replay_reprod
     let line = first_replay(&found);
     let rest = line.strip_prefix("torture power ").expect("a power replay");
     let script = format!("{} power --no-report {rest}", env!("CARGO_BIN_EXE_torture"));
-    let replayed = Outcome::of(
-        Command::new("sh")
-            .args(["-c", &script])
-            .output()
-            .expect("sh"),
-    );
+    let mut command = Command::new("sh");
+    command.args(["-c", &script]);
+    let replayed = Outcome::of(crate::bounded_output(command));
     assert_eq!(replayed.code, 1, "{line}\n{replayed:?}");
     assert!(replayed.stdout.contains(reason), "{line}\n{replayed:?}");
 }

@@ -5,7 +5,8 @@
 //! - [`spawn`]: starting a writer, traced or not (`clone(CLONE_VM | CLONE_VFORK)`,
 //!   `PTRACE_TRACEME` and the filter, or joining a cgroup, then `execve`);
 //! - [`ptrace`]: requests on a stopped tracee (options, resume, registers, memory, SIGKILL);
-//! - [`wait`]: `waitpid` reports with raw signal numbers;
+//! - [`wait`]: `waitpid` reports with raw signal numbers, and the signal that wakes a tracer
+//!   blocked in it;
 //! - [`loopdev`]: attaching and detaching loop devices (`LOOP_CONFIGURE`, `LOOP_CLR_FD`);
 //! - here: the memfd that captures a writer's output.
 //!
@@ -32,7 +33,7 @@ pub use ptrace::{
 };
 pub use seccomp::{FilterError, SeccompFilter};
 pub use spawn::{spawn_traced, spawn_untraced};
-pub use wait::{Wait, wait_any, wait_for};
+pub use wait::{Wait, install_wake, is_waitable, wait_any, wait_for, wake};
 
 /// An anonymous in-memory file (memfd), for capturing a writer's stdout/stderr without a reader
 /// thread and without a pipe that could fill up and block the writer.

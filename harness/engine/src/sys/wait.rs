@@ -37,26 +37,88 @@ impl Wait {
 
 /// Waits for any child or tracee **of the calling thread** (`__WALL | __WNOTHREAD`): several
 /// tracers run in threads of one process, and each must see only its own tracees.
+///
+/// Returns `EINTR` when [`wake`] interrupted the wait, so that the caller can look again at
+/// what it is waiting for; any other interruption is retried.
 pub fn wait_any() -> Result<Wait, Errno> {
-    wait_raw(-1)
+    loop {
+        WOKEN.with(|woken| woken.set(false));
+        match wait_once(-1) {
+            Err(Errno::EINTR) if WOKEN.with(|woken| woken.get()) => return Err(Errno::EINTR),
+            Err(Errno::EINTR) => continue,
+            other => return other,
+        }
+    }
 }
 
 /// Waits for one particular tracee of the calling thread.
 pub fn wait_for(pid: Pid) -> Result<Wait, Errno> {
-    wait_raw(pid.as_raw())
-}
-
-fn wait_raw(which: libc::pid_t) -> Result<Wait, Errno> {
     loop {
-        let mut status: libc::c_int = 0;
-        // SAFETY: `status` is a valid, writable c_int for the duration of the call.
-        let rc = unsafe { libc::waitpid(which, &mut status, libc::__WALL | libc::__WNOTHREAD) };
-        match Errno::result(rc) {
-            Ok(pid) => return Ok(decode_status(Pid::from_raw(pid), status)),
+        match wait_once(pid.as_raw()) {
             Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
+            other => return other,
         }
     }
+}
+
+fn wait_once(which: libc::pid_t) -> Result<Wait, Errno> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `status` is a valid, writable c_int for the duration of the call.
+    let rc = unsafe { libc::waitpid(which, &mut status, libc::__WALL | libc::__WNOTHREAD) };
+    Errno::result(rc).map(|pid| decode_status(Pid::from_raw(pid), status))
+}
+
+/// Whether `pid` is still a child or tracee of the calling thread that `waitpid` can report on:
+/// `false` once it was reaped (by any session of the thread) or never was one.
+pub fn is_waitable(pid: Pid) -> bool {
+    let id = pid.as_raw() as libc::id_t;
+    let flags = libc::WEXITED | libc::WSTOPPED | libc::WNOHANG | libc::WNOWAIT;
+    let flags = flags | libc::__WALL | libc::__WNOTHREAD;
+    // SAFETY: an all-zero siginfo_t is a valid value, and waitid writes at most one siginfo_t
+    // into it; WNOWAIT leaves whatever it reports unconsumed.
+    let rc = unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(libc::P_PID, id, &mut info, flags)
+    };
+    Errno::result(rc) != Err(Errno::ECHILD)
+}
+
+thread_local! {
+    /// Set by the wake signal's handler on the thread it interrupted.
+    static WOKEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The signal [`wake`] sends: ignored by default, so one that arrives after its thread is gone
+/// or before the handler is installed does no harm.
+const WAKE_SIGNAL: libc::c_int = libc::SIGURG;
+
+extern "C" fn on_wake(_: libc::c_int) {
+    // Only a const-initialised thread-local Cell: async-signal-safe, no allocation, no lock.
+    WOKEN.with(|woken| woken.set(true));
+}
+
+/// Installs the wake signal's handler, without `SA_RESTART` so that it interrupts `waitpid`.
+/// Idempotent.
+pub fn install_wake() -> Result<(), Errno> {
+    static INSTALLED: std::sync::OnceLock<Result<(), Errno>> = std::sync::OnceLock::new();
+    *INSTALLED.get_or_init(|| {
+        // SAFETY: an all-zero sigaction is valid; `on_wake` is async-signal-safe (it only sets
+        // a thread-local Cell), and the empty mask and flags are well formed.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_wake as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::sigemptyset(&mut action.sa_mask);
+            Errno::result(libc::sigaction(WAKE_SIGNAL, &action, std::ptr::null_mut())).map(drop)
+        }
+    })
+}
+
+/// Interrupts thread `tid` of this process if it is blocked in [`wait_any`], which then returns
+/// `EINTR` (after [`install_wake`]).
+pub fn wake(tid: i32) -> Result<(), Errno> {
+    // SAFETY: tgkill takes plain integers; a tid that is gone gives ESRCH.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, WAKE_SIGNAL) };
+    Errno::result(rc).map(drop)
 }
 
 fn decode_status(pid: Pid, status: i32) -> Wait {

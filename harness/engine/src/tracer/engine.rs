@@ -104,6 +104,7 @@ pub struct Session {
     live: HashSet<Pid>,
     /// Tracees whose first stop (the SIGSTOP of a new child) has been seen.
     started: HashSet<Pid>,
+    births: Births,
     main_end: Option<ExitStatus>,
     /// Processes still running when the main process began to exit, with their command lines;
     /// ended with it.
@@ -133,6 +134,7 @@ impl Session {
             main,
             live: HashSet::from([main]),
             started,
+            births: Births::of(main),
             main_end: None,
             orphans: HashMap::new(),
             left_running: Vec::new(),
@@ -204,16 +206,46 @@ impl Session {
     }
 
     /// The next report about one of this session's tracees; reports about another session's
-    /// tracees are parked for it.
-    fn next_report(&self) -> Result<Wait, Errno> {
+    /// tracees are parked for it. `ECHILD` once none of its tracees is left to report.
+    fn next_report(&mut self) -> Result<Wait, Errno> {
         loop {
             if let Some(report) = mailbox::take_parked(self.id) {
                 return Ok(report);
             }
-            if let Some(report) = mailbox::route(self.id, sys::wait_any()?) {
-                return Ok(report);
+            self.registration.watch().set_waiting(true);
+            let report = sys::wait_any();
+            self.registration.watch().set_waiting(false);
+            match report {
+                Ok(report) => {
+                    if let Some(report) = mailbox::route(self.id, report) {
+                        return Ok(report);
+                    }
+                }
+                // The watchdog fired and woke us: look again at what we wait for.
+                Err(Errno::EINTR) => {
+                    if self.forget_unwaitable() {
+                        return Err(Errno::ECHILD);
+                    }
+                }
+                Err(errno) => return Err(errno),
             }
         }
+    }
+
+    /// Forgets the tracees `waitpid` can no longer report on (their end was taken by another
+    /// path, a bug the session must survive); whether none is left. Another session's held
+    /// tracee keeps `waitpid` blocked, so only this look ends such a wait.
+    fn forget_unwaitable(&mut self) -> bool {
+        let gone: Vec<Pid> = self
+            .live
+            .iter()
+            .copied()
+            .filter(|pid| !sys::is_waitable(*pid))
+            .collect();
+        for pid in gone {
+            self.forget(pid);
+        }
+        self.live.is_empty()
     }
 
     /// Handles one report.
@@ -320,7 +352,10 @@ impl Session {
         self.adopt(pid);
         if is_spawn(event) {
             if let Ok(child) = sys::event_msg(pid) {
-                self.adopt(Pid::from_raw(child as i32));
+                let child = Pid::from_raw(child as i32);
+                if self.births.announce(child) {
+                    self.adopt(child);
+                }
             }
         } else if event == libc::PTRACE_EVENT_EXIT && pid == self.main {
             self.end_orphans();
@@ -361,11 +396,13 @@ impl Session {
     fn forget(&mut self, pid: Pid) {
         self.live.remove(&pid);
         self.started.remove(&pid);
+        self.births.forget(pid);
         self.registration.watch().remove(pid);
         mailbox::disown(self.id, pid);
     }
 
     fn reaped(&mut self, pid: Pid, end: ExitStatus) {
+        self.births.reaped(pid);
         if pid == self.main {
             self.main_end = Some(end);
         }
@@ -431,6 +468,8 @@ impl Session {
     /// SIGKILLs every tracee and waits until all are reaped; returns how each ended.
     fn kill_and_reap(&mut self) -> HashMap<Pid, ExitStatus> {
         let mut ends = HashMap::new();
+        // A held run's clock is paused; the watchdog must be able to end this wait too.
+        self.registration.watch().rearm();
         self.kill_live();
         while !self.live.is_empty() {
             match self.next_report() {
@@ -464,9 +503,11 @@ impl Session {
         // taken for a pid, would be waited for forever (and sent a SIGKILL).
         if let Wait::Event { pid, event } = report
             && is_spawn(event)
+            && let Ok(child) = sys::event_msg(pid)
         {
-            if let Ok(child) = sys::event_msg(pid) {
-                newcomers.push(Pid::from_raw(child as i32));
+            let child = Pid::from_raw(child as i32);
+            if self.births.announce(child) {
+                newcomers.push(child);
             }
         }
         for pid in newcomers {
@@ -515,6 +556,50 @@ impl Drop for Session {
         }
         // Reports parked for this session are about tracees that are gone now.
         mailbox::close(self.id);
+    }
+}
+
+/// Which tracees a parent's spawn event has named. A new child's own reports can come before
+/// that event, and under load its whole life can: its first stop, its exit, its reaping. The
+/// event then names a process that is gone, and adopting it would have the session wait
+/// forever for a report that was already handled.
+#[derive(Debug, Default)]
+struct Births {
+    /// Live tracees whose spawn event was seen (or that the harness spawned itself).
+    announced: HashSet<Pid>,
+    /// Tracees reaped before any spawn event named them.
+    gone_first: HashSet<Pid>,
+}
+
+impl Births {
+    /// Births of a session whose first tracee, `main`, the harness spawned.
+    fn of(main: Pid) -> Births {
+        Births {
+            announced: HashSet::from([main]),
+            gone_first: HashSet::new(),
+        }
+    }
+
+    /// A spawn event names `child`: whether to adopt it (not when it already lived and died).
+    fn announce(&mut self, child: Pid) -> bool {
+        if self.gone_first.remove(&child) {
+            return false;
+        }
+        self.announced.insert(child);
+        true
+    }
+
+    /// `pid` was reaped.
+    fn reaped(&mut self, pid: Pid) {
+        if !self.announced.remove(&pid) {
+            self.gone_first.insert(pid);
+        }
+    }
+
+    /// `pid` is no longer a tracee of the session (reaped, or a thread that took its leader's
+    /// pid by exec).
+    fn forget(&mut self, pid: Pid) {
+        self.announced.remove(&pid);
     }
 }
 
@@ -572,5 +657,113 @@ fn describe(end: ExitStatus) -> String {
             };
             format!("was killed by {name} ({signal}){hint}")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracer::spawn::spawn;
+    use crate::tracer::syscalls::Stops;
+    use crate::tracer::{RunLimits, WriterCommand};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    /// Lets every call run; the run's end is its outcome.
+    struct LetRun;
+
+    impl Mode for LetRun {
+        type Pending = ();
+        fn killed(&mut self) -> Outcome {
+            Outcome::Cancelled
+        }
+        fn ended(&mut self, exit: ExitStatus) -> Outcome {
+            Outcome::NotReached { exit }
+        }
+        fn on_entry(&mut self, _: &Ctx<'_>, _: Pid, _: &Call) -> Result<Step<()>, TraceError> {
+            Ok(Step::Continue)
+        }
+        fn on_exit(
+            &mut self,
+            _: &Ctx<'_>,
+            _: Pid,
+            _: (),
+            _: i64,
+            _: Regs,
+        ) -> Result<Step<()>, TraceError> {
+            Ok(Step::Continue)
+        }
+    }
+
+    fn session_of(script: &str, timeout_ms: u64) -> Session {
+        let cmd = WriterCommand {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: Vec::new(),
+        };
+        let limits = RunLimits {
+            timeout_ms,
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
+        let dir = std::env::temp_dir();
+        spawn(&cmd, &dir, Stops::Boundaries, &limits)
+            .expect("spawn sh")
+            .session
+    }
+
+    #[test]
+    fn a_session_whose_tracee_was_reaped_elsewhere_ends_at_its_timeout_not_never() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Another session's tracee, its clock paused as a held one's: `waitpid` blocks
+            // while it lives.
+            let held = session_of("sleep 30", 60_000);
+            held.registration.watch().pause();
+            // A process whose end this session will never see: reaped by another path.
+            let mut lost = std::process::Command::new("true").spawn().expect("true");
+            let lost_pid = Pid::from_raw(lost.id() as i32);
+            lost.wait().expect("reap");
+            let mut session = session_of("exit 0", 500);
+            session.adopt(lost_pid);
+            let outcome = session.drive(&mut LetRun, &mut HashMap::new());
+            tx.send(format!("{outcome:?}")).expect("send");
+            drop(held);
+        });
+        let outcome = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the session still waits for a process that is gone");
+        assert!(outcome.starts_with("Ok(Done(TimedOut"), "{outcome}");
+    }
+
+    fn pid(n: i32) -> Pid {
+        Pid::from_raw(n)
+    }
+
+    #[test]
+    fn a_child_that_lived_and_died_before_its_fork_event_is_not_adopted_again() {
+        let mut births = Births::of(pid(100));
+        // 101's first stop, its exit and its reaping all came before 100's fork event.
+        births.reaped(pid(101));
+        assert!(!births.announce(pid(101)));
+        assert!(births.gone_first.is_empty() && !births.announced.contains(&pid(101)));
+    }
+
+    #[test]
+    fn a_child_named_by_its_fork_event_first_is_adopted_and_forgotten_when_reaped() {
+        let mut births = Births::of(pid(100));
+        assert!(births.announce(pid(101)));
+        births.reaped(pid(101));
+        assert!(births.gone_first.is_empty() && !births.announced.contains(&pid(101)));
+        births.reaped(pid(100));
+        assert!(births.announced.is_empty() && births.gone_first.is_empty());
+    }
+
+    #[test]
+    fn a_child_seen_alive_before_its_fork_event_is_adopted_once() {
+        let mut births = Births::of(pid(100));
+        // Its first stop came first (the session already tracks it); the event names it alive.
+        assert!(births.announce(pid(101)));
+        assert!(births.announced.contains(&pid(101)));
     }
 }

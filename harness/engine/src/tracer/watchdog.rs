@@ -30,6 +30,9 @@ use crate::{cpuwait, sys};
 /// How often the watchdog looks at deadlines and cancel flags while runs are registered.
 const POLL: Duration = Duration::from_millis(10);
 
+/// How often a tracer still waiting for a run that fired is woken to look at what it waits for.
+const WAKE_EVERY: Duration = Duration::from_millis(200);
+
 /// CPU waits shorter than this do not postpone a passed deadline (a run that hangs keeps
 /// collecting a little).
 const MIN_CREDIT: Duration = Duration::from_millis(1);
@@ -57,6 +60,10 @@ pub struct Watch {
     tracees: Mutex<Vec<Tracee>>,
     /// 0: not fired, 1: timed out, 2: cancelled.
     fired: AtomicU8,
+    /// The tracer is blocked in `waitpid` for this run.
+    waiting: AtomicBool,
+    /// When the tracer was last woken from that wait.
+    woken_at: Mutex<Option<Instant>>,
     done: AtomicBool,
 }
 
@@ -121,7 +128,28 @@ impl Watch {
         if self.fired.load(Ordering::Acquire) != 0 {
             // Again at every poll: a tracee forked meanwhile is killed too.
             self.kill_all();
+            self.wake_tracer(now);
         }
+    }
+
+    /// The tracer says whether it is blocked in `waitpid` for this run.
+    pub fn set_waiting(&self, waiting: bool) {
+        self.waiting.store(waiting, Ordering::Release);
+    }
+
+    /// Wakes a tracer that still waits for this run after it fired, now and then, so that it
+    /// looks again at what it waits for: a tracee whose end another path took would otherwise
+    /// hold it in `waitpid` for good, and a timeout would never end the run.
+    fn wake_tracer(&self, now: Instant) {
+        if !self.waiting.load(Ordering::Acquire) {
+            return;
+        }
+        let mut woken_at = lock(&self.woken_at);
+        if woken_at.is_some_and(|at| now < at + WAKE_EVERY) {
+            return;
+        }
+        *woken_at = Some(now);
+        let _ = sys::wake(self.tracer_tid);
     }
 
     /// Whether the deadline passed, once the CPU waits since the last look are added to it.
@@ -236,6 +264,8 @@ pub fn register(
         pgid,
         tracees: Mutex::new(Tracee::open(pgid).into_iter().collect()),
         fired: AtomicU8::new(0),
+        waiting: AtomicBool::new(false),
+        woken_at: Mutex::new(None),
         done: AtomicBool::new(false),
     });
     let shared = watchdog()?;
@@ -263,6 +293,7 @@ fn watchdog() -> std::io::Result<&'static Shared> {
     if let Some(shared) = *slot {
         return Ok(shared);
     }
+    sys::install_wake().map_err(std::io::Error::from)?;
     let shared: &'static Shared = Box::leak(Box::default());
     std::thread::Builder::new()
         .name("torture-watchdog".into())
