@@ -4,14 +4,21 @@
 
 use crate::{torture_with, writer};
 
+/// The test writer's child sleeps this long: a duration no other process uses, this test
+/// binary's pid among its digits, so that two test runs at once never see each other's child.
+fn marked_duration() -> String {
+    format!("311.{}", std::process::id())
+}
+
 /// Whether any process runs the test writer's marked `sleep`.
 fn child_left() -> bool {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return false;
     };
+    let marked = format!("sleep\0{}\0", marked_duration());
     entries.filter_map(Result::ok).any(|entry| {
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        cmdline == b"sleep\x00311.25\x00"
+        cmdline == marked.as_bytes()
     })
 }
 
@@ -26,6 +33,7 @@ fn a_setsid_child_ends_with_the_writer_in_every_command() {
 
 fn every_command_ends_the_child(env: &[(&str, &str)]) {
     let script = writer("leaves_a_child.sh");
+    let duration = marked_duration();
     let commands: [&[&str]; 4] = [
         &["kill", "--trials", "8", "--seed", "1"],
         &["power", "--seed", "1"],
@@ -33,7 +41,8 @@ fn every_command_ends_the_child(env: &[(&str, &str)]) {
         &["race", "--schedules", "2", "--seed", "1"],
     ];
     for args in commands {
-        let out = torture_with(env, &[args, &["--", "sh", &script, "{target}"]].concat());
+        let writer = ["--", "sh", &script, "{target}", &duration];
+        let out = torture_with(env, &[args, &writer[..]].concat());
         assert!(
             !child_left(),
             "`torture {}` left the child running ({env:?}): {out:?}",
@@ -46,7 +55,7 @@ fn every_command_ends_the_child(env: &[(&str, &str)]) {
         assert_eq!(out.code, 0, "{}: {out:?}", args[0]);
         assert!(
             out.stdout.contains("left 1 process running (pid")
-                && out.stdout.contains("sleep 311.25)")
+                && out.stdout.contains(&format!("sleep {duration})"))
                 && out
                     .stdout
                     .contains("torture ended it when the writer exited"),

@@ -425,7 +425,7 @@ impl Session {
             let thread = std::path::Path::new(&format!("/proc/{main}/task/{pid}")).exists();
             if !thread {
                 self.orphans.insert(pid, command_line(pid));
-                let _ = sys::kill(pid);
+                self.registration.watch().kill(pid);
             }
         }
     }
@@ -513,7 +513,7 @@ impl Session {
         for pid in newcomers {
             if !self.live.contains(&pid) {
                 self.adopt(pid);
-                let _ = sys::kill(pid);
+                self.registration.watch().kill(pid);
             }
         }
     }

@@ -107,6 +107,14 @@ impl Watch {
         }
     }
 
+    /// SIGKILLs one registered tracee through its handle; a pid not registered (gone before
+    /// it could be) is never signalled by number.
+    pub fn kill(&self, pid: Pid) {
+        if let Some(tracee) = lock(&self.tracees).iter().find(|t| t.pid == pid) {
+            tracee.kill();
+        }
+    }
+
     /// Forgets a reaped tracee (its pid may be reused from now on).
     pub fn remove(&self, pid: Pid) {
         lock(&self.tracees).retain(|t| t.pid != pid);
