@@ -23,7 +23,9 @@
 //!
 //! Every function here is safe to call from several threads at once: each call waits only for
 //! its own tracees (`waitpid(__WALL | __WNOTHREAD)`). The calling thread must not have other
-//! unreaped children of its own while a run is in progress.
+//! unreaped children of its own while a run is in progress. The engine installs a handler for
+//! `SIGURG` (the watchdog's wake for a tracer thread still blocked in `waitpid` after its run
+//! timed out or was cancelled); a program embedding it must not use that signal itself.
 
 mod calls;
 mod engine;
