@@ -9,6 +9,7 @@
 use std::ffi::OsString;
 use std::fs;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 
@@ -18,6 +19,11 @@ pub const MARK_VAR: &str = "TORTURE_RUN_MARK";
 /// Passes over `/proc` a sweep makes at most: a marked process that forks while it is killed
 /// leaves a child the next pass finds.
 const MAX_PASSES: usize = 50;
+
+/// How long one pass reads empty environments of live user processes again before they count
+/// as empty (see [`environ`]): an exec lasts far less, and a process whose environment is
+/// really empty (`env -i`) costs a pass no more than this.
+const REREAD_BUDGET: Duration = Duration::from_millis(20);
 
 /// The mark of one untraced run.
 #[derive(Debug)]
@@ -68,20 +74,20 @@ fn kill_marked(entry: &[u8]) -> usize {
         return 0;
     };
     let own = std::process::id();
+    let reread_until = Instant::now() + REREAD_BUDGET;
     processes
         .flatten()
         .filter_map(|process| process.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| *pid != own)
-        .filter(|pid| kill_if_marked(*pid, entry))
+        .filter(|pid| kill_if_marked(*pid, entry, reread_until))
         .count()
 }
 
 /// Kills `pid` when its environment holds `entry`. A marked process is opened (a pidfd) and
 /// its environment read again before the signal, so a pid reused in between is never the one
 /// signalled. A dead process (a zombie) has an empty environment: it is not counted.
-fn kill_if_marked(pid: u32, entry: &[u8]) -> bool {
-    let marked =
-        || fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| holds(&environ, entry));
+fn kill_if_marked(pid: u32, entry: &[u8], reread_until: Instant) -> bool {
+    let marked = || environ(pid, reread_until).is_some_and(|environ| holds(&environ, entry));
     // Most processes are not marked: one read each, no pidfd.
     if !marked() {
         return false;
@@ -93,6 +99,43 @@ fn kill_if_marked(pid: u32, entry: &[u8]) -> bool {
         return false;
     };
     marked() && pidfd_send_signal(&pidfd, Signal::KILL).is_ok()
+}
+
+/// A process's environment block. A process that is changing programs reads as empty: opened
+/// just before its exec and read just after (the open took the memory the exec replaced), or
+/// read in the exec's last steps, before the new program's environment is in place. A sweep pass
+/// must not miss a marked process that is only exec'ing, so an empty block of a live user
+/// process is read again, through fresh opens a millisecond apart, until `reread_until`.
+fn environ(pid: u32, reread_until: Instant) -> Option<Vec<u8>> {
+    let path = format!("/proc/{pid}/environ");
+    let mut environ = fs::read(&path).ok()?;
+    if environ.is_empty() && may_be_execing(pid) {
+        while environ.is_empty() && Instant::now() < reread_until {
+            std::thread::sleep(Duration::from_millis(1));
+            environ = fs::read(&path).ok()?;
+        }
+    }
+    Some(environ)
+}
+
+/// Whether an empty environment may be an exec under way: not a zombie, not a kernel thread
+/// (`PF_KTHREAD` in `/proc/<pid>/stat`'s flags), whose environments are always empty.
+fn may_be_execing(pid: u32) -> bool {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The fields after the command name, which may hold spaces and parentheses.
+    let Some((_, after)) = stat.rsplit_once(") ") else {
+        return false;
+    };
+    let fields: Vec<&str> = after.split(' ').collect();
+    let state = fields.first().copied().unwrap_or("Z");
+    let flags: u64 = fields
+        .get(6)
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(PF_KTHREAD);
+    state != "Z" && state != "X" && flags & PF_KTHREAD == 0
 }
 
 /// Whether a NUL-separated environment block holds `entry` as one whole variable.
@@ -127,17 +170,19 @@ mod tests {
             .status()
             .expect("start sh");
         assert!(status.success());
+        // The sleep itself, once `sh` and `setsid` have exec'ed into it: a sweep must find a
+        // marked process between those execs too, but this test asks for the sleep.
         let marked = || {
             let entry = format!("{MARK_VAR}={}", mark.value);
             fs::read_dir("/proc")
                 .into_iter()
                 .flatten()
                 .flatten()
-                .any(|p| {
-                    holds(
-                        &fs::read(p.path().join("environ")).unwrap_or_default(),
-                        entry.as_bytes(),
-                    )
+                .filter_map(|p| p.file_name().to_str()?.parse::<u32>().ok())
+                .any(|pid| {
+                    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                    cmdline == b"sleep\x00307.5\x00"
+                        && environ(pid, Instant::now()).is_some_and(|e| holds(&e, entry.as_bytes()))
                 })
         };
         let began = std::time::Instant::now();
@@ -147,5 +192,34 @@ mod tests {
         assert!(marked(), "the detached sleep carries the mark");
         assert!(mark.sweep() >= 1);
         assert!(!marked(), "nothing marked is left");
+    }
+
+    #[test]
+    fn a_sweep_finds_a_marked_process_while_it_execs() {
+        // Swept at once, the shell's child is still exec'ing `setsid`, then `sleep`: a pass that
+        // read its environment as empty then would leave the sleep running.
+        for round in 0..20 {
+            let mark = RunMark::new();
+            let (name, value) = mark.env();
+            let duration = format!("307.{round}{}", std::process::id());
+            let script = format!("setsid sleep {duration} </dev/null >/dev/null 2>&1 &");
+            let status = std::process::Command::new("sh")
+                .args(["-c", &script])
+                .env(name, value)
+                .status()
+                .expect("start sh");
+            assert!(status.success());
+            mark.sweep();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let marked = format!("sleep\0{duration}\0");
+            let left = fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|p| {
+                    fs::read(p.path().join("cmdline")).unwrap_or_default() == marked.as_bytes()
+                });
+            assert!(!left, "round {round}: the sweep missed the sleep");
+        }
     }
 }
