@@ -145,7 +145,6 @@ mod tests {
             target: std::path::Path::new("db"),
             acks: AckLines::printed(stdout, false, None),
             work: temp.path().join(format!("work-{slot}")),
-            logs: temp.path().to_owned(),
             timeout: Duration::from_secs(10),
             jobs: 1,
             cancel: &never,

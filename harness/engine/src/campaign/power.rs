@@ -323,7 +323,6 @@ fn run_subject(
                 target: &settings.target,
                 acks: AckLines::new(&trace.header, ack_line.as_ref()),
                 work: root.directory(&subject.label, "checks")?,
-                logs: root.directory(&subject.label, "logs")?,
                 timeout: Duration::from_millis(settings.timeout_ms),
                 jobs: settings.jobs,
                 cancel: &context.cancel,

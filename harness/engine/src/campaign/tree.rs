@@ -148,10 +148,10 @@ pub struct TreeChecker<'a> {
     pub target: &'a Path,
     /// The acknowledgements.
     pub acks: AckLines,
-    /// Where the workers' directories go (made and removed here).
+    /// Where the workers' directories go (made and removed here). A checker's output is
+    /// captured in its worker's directory, which no other run uses at the same time: a shared
+    /// log file, truncated by another worker's checker, once lost a reason.
     pub work: PathBuf,
-    /// Where the checkers' output is captured.
-    pub logs: PathBuf,
     /// Per-command timeout.
     pub timeout: Duration,
     /// Worker threads.
@@ -406,9 +406,8 @@ impl TreeChecker<'_> {
             acks: self.acks.count(case.events),
             model: case.model.map(Model::name),
         };
-        let slot = format!("check-{slot}");
         if let Some(recover) = self.recover {
-            match self.run(recover, "--recover", &place, &slot)? {
+            match self.run(recover, "--recover", &place, &home)? {
                 Some(TreeVerdict::Holds) => {}
                 Some(TreeVerdict::Fails(reason)) => {
                     return Ok(Some(TreeVerdict::Fails(format!("--recover: {reason}"))));
@@ -416,17 +415,19 @@ impl TreeChecker<'_> {
                 None => return Ok(None),
             }
         }
-        self.run(self.check, "--check", &place, &slot)
+        self.run(self.check, "--check", &place, &home)
     }
 
+    /// Runs `option`'s `command` at `place`, its output captured in `home` (`check.stdout`,
+    /// `recover.stderr`, ...).
     fn run(
         &self,
         command: &str,
         option: &str,
         place: &Place<'_>,
-        slot: &str,
+        home: &Path,
     ) -> Result<Option<TreeVerdict>, CampaignError> {
-        let log = (self.logs.as_path(), slot);
+        let log = (home, option.trim_start_matches('-'));
         run_command((option, command), place, log, self.timeout, self.cancel)
     }
 }
@@ -845,7 +846,6 @@ mod tests {
             target: Path::new("t"),
             acks: AckLines::default(),
             work: work.join("checks"),
-            logs: work.join("logs"),
             timeout: Duration::from_secs(20),
             jobs,
             cancel,
@@ -859,6 +859,51 @@ mod tests {
             tree.inode_mut(ino as u64 + 1).write_at(0, name.as_bytes());
         }
         tree
+    }
+
+    /// Two kill workers' checkers running at once each keep their own reason: their output is
+    /// captured in their own directories, never in one file the other truncates.
+    #[test]
+    fn checkers_of_two_workers_at_once_each_keep_their_reason() {
+        let work = std::env::temp_dir().join(format!("tree-reasons-{}", std::process::id()));
+        let cancel = AtomicBool::new(false);
+        // The first prints at once and ends late; the second starts while it runs.
+        let scripts = [
+            "echo first; sleep 0.6; exit 1",
+            "sleep 0.2; echo second; exit 1",
+        ];
+        let reasons: Vec<Option<TreeVerdict>> = std::thread::scope(|scope| {
+            let runs: Vec<_> = scripts
+                .iter()
+                .enumerate()
+                .map(|(worker, script)| {
+                    let (work, cancel) = (&work, &cancel);
+                    scope.spawn(move || {
+                        std::thread::sleep(Duration::from_millis(100 * worker as u64));
+                        let checker = TreeChecker {
+                            check: script,
+                            work: work.join(format!("checks-w{worker}")),
+                            ..checker(work, 1, cancel)
+                        };
+                        let case = TreeCase {
+                            tree: tree_with(&[&format!("w{worker}")]),
+                            events: 0,
+                            model: None,
+                        };
+                        checker.check_one(&case, 0).expect("no harness error")
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().expect("join")).collect()
+        });
+        let _ = std::fs::remove_dir_all(&work);
+        assert_eq!(
+            reasons,
+            [
+                Some(TreeVerdict::Fails("first".into())),
+                Some(TreeVerdict::Fails("second".into()))
+            ]
+        );
     }
 
     /// Equal trees share a ticket and one check; the pool's verdicts land in the one cache.

@@ -190,7 +190,6 @@ impl<'a> Worker<'a> {
             target: &self.settings.target,
             acks: self.printed(writer),
             work: self.check_work.clone(),
-            logs: self.logs.clone(),
             timeout: Duration::from_millis(self.settings.timeout_ms),
             jobs: 1,
             cancel: &self.context.cancel,

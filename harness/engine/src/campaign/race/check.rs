@@ -80,7 +80,6 @@ impl Trees {
             // A racing writer acknowledges by its exit, which the race oracle judges.
             acks: AckLines::default(),
             work: check.work.clone(),
-            logs: race.log_dir.to_owned(),
             timeout: Duration::from_millis(race.settings.timeout_ms),
             jobs: check.jobs,
             cancel: &race.limits.cancel,
