@@ -149,6 +149,17 @@ fn holds(environ: &[u8], entry: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    /// The pids of the processes whose command line is `cmdline` (NUL-separated).
+    fn running(cmdline: &[u8]) -> Vec<u32> {
+        fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|p| p.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default() == cmdline)
+            .collect()
+    }
+
     #[test]
     fn a_mark_matches_whole_variables_only() {
         let block = b"A=1\0TORTURE_RUN_MARK=7-1\0B=2\0";
@@ -174,16 +185,9 @@ mod tests {
         // marked process between those execs too, but this test asks for the sleep.
         let marked = || {
             let entry = format!("{MARK_VAR}={}", mark.value);
-            fs::read_dir("/proc")
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|p| p.file_name().to_str()?.parse::<u32>().ok())
-                .any(|pid| {
-                    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                    cmdline == b"sleep\x00307.5\x00"
-                        && environ(pid, Instant::now()).is_some_and(|e| holds(&e, entry.as_bytes()))
-                })
+            running(b"sleep\x00307.5\x00").into_iter().any(|pid| {
+                environ(pid, Instant::now()).is_some_and(|e| holds(&e, entry.as_bytes()))
+            })
         };
         let began = std::time::Instant::now();
         while !marked() && began.elapsed().as_secs() < 5 {
@@ -211,15 +215,8 @@ mod tests {
             assert!(status.success());
             mark.sweep();
             std::thread::sleep(std::time::Duration::from_millis(100));
-            let marked = format!("sleep\0{duration}\0");
-            let left = fs::read_dir("/proc")
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|p| {
-                    fs::read(p.path().join("cmdline")).unwrap_or_default() == marked.as_bytes()
-                });
-            assert!(!left, "round {round}: the sweep missed the sleep");
+            let left = running(format!("sleep\0{duration}\0").as_bytes());
+            assert!(left.is_empty(), "round {round}: the sweep missed the sleep");
         }
     }
 }
